@@ -1,0 +1,266 @@
+//! Audit records: one per state change, decision, login and failed
+//! authentication. A record becomes an entry when the store gives it its
+//! index, in the same transaction as the change it describes. The entry's
+//! leaf bytes — what the Merkle tree hashes — are its canonical JSON
+//! (RFC 8785).
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::clock::format_rfc3339;
+use crate::identity::Identity;
+use crate::ids::RequestId;
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Identity {
+        id: String,
+        kind: String,
+    },
+    /// Nobody we could authenticate.
+    Anonymous,
+    /// gatehouse itself (initialization, migrations, sweeps).
+    System,
+}
+
+impl Actor {
+    pub fn identity(identity: &Identity) -> Self {
+        Actor::Identity {
+            id: identity.id.to_string(),
+            kind: identity.kind.as_str().to_owned(),
+        }
+    }
+
+    /// Rebuilds an actor from its stored `actor` and `actor_kind` fields.
+    pub fn from_parts(id: &str, kind: &str) -> Self {
+        match (id, kind) {
+            ("anonymous", "anonymous") => Actor::Anonymous,
+            ("system", "system") => Actor::System,
+            _ => Actor::Identity {
+                id: id.to_owned(),
+                kind: kind.to_owned(),
+            },
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Actor::Identity { id, .. } => id,
+            Actor::Anonymous => "anonymous",
+            Actor::System => "system",
+        }
+    }
+
+    pub fn kind(&self) -> &str {
+        match self {
+            Actor::Identity { kind, .. } => kind,
+            Actor::Anonymous => "anonymous",
+            Actor::System => "system",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Refused by authorization.
+    Denied,
+    /// Failed for another reason (bad credentials, conflict).
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Denied => "denied",
+            Outcome::Failure => "failure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Outcome::Success, Outcome::Denied, Outcome::Failure]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// Where a request came from, for the record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestOrigin {
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+impl RequestOrigin {
+    pub fn local_command() -> Self {
+        Self {
+            request_id: Some(RequestId::new().to_string()),
+            source_ip: None,
+        }
+    }
+}
+
+/// An audit entry before the store numbers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub time: OffsetDateTime,
+    pub actor: Actor,
+    pub action: String,
+    pub resource: String,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub origin: RequestOrigin,
+    pub mfa: bool,
+    /// What an investigator needs: ids, old and new values. Never a secret.
+    /// Integers, strings, booleans, arrays and objects only (no floats), so
+    /// the canonical form is unambiguous.
+    pub details: Value,
+}
+
+impl AuditRecord {
+    pub fn new(
+        time: OffsetDateTime,
+        actor: Actor,
+        action: &str,
+        resource: impl Into<String>,
+    ) -> Self {
+        Self {
+            time,
+            actor,
+            action: action.to_owned(),
+            resource: resource.into(),
+            outcome: Outcome::Success,
+            reason: String::new(),
+            origin: RequestOrigin::default(),
+            mfa: false,
+            details: Value::Object(Map::new()),
+        }
+    }
+
+    pub fn outcome(mut self, outcome: Outcome, reason: impl Into<String>) -> Self {
+        self.outcome = outcome;
+        self.reason = reason.into();
+        self
+    }
+
+    pub fn origin(mut self, origin: &RequestOrigin) -> Self {
+        self.origin = origin.clone();
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// The entry this record becomes at `index`.
+    pub fn into_entry(self, index: u64) -> AuditEntry {
+        AuditEntry {
+            index,
+            record: self,
+        }
+    }
+}
+
+/// A numbered, stored audit entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub index: u64,
+    pub record: AuditRecord,
+}
+
+impl AuditEntry {
+    pub fn to_json(&self) -> Value {
+        let r = &self.record;
+        serde_json::json!({
+            "index": self.index,
+            "time": format_rfc3339(r.time),
+            "actor": r.actor.id(),
+            "actor_kind": r.actor.kind(),
+            "action": r.action,
+            "resource": r.resource,
+            "outcome": r.outcome.as_str(),
+            "reason": r.reason,
+            "request_id": r.origin.request_id,
+            "source_ip": r.origin.source_ip,
+            "mfa": r.mfa,
+            "details": r.details,
+        })
+    }
+
+    /// The exact bytes the Merkle tree hashes for this entry.
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        canonical_json(&self.to_json()).into_bytes()
+    }
+}
+
+/// RFC 8785 (JCS) serialization for values without floating-point numbers:
+/// object members sorted by their UTF-16 code units, no insignificant
+/// whitespace, strings escaped minimally.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            let mut keys: Vec<&String> = members.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_canonical(&members[key], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,48 @@
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn canonical_json_sorts_members_and_drops_whitespace() {
+    let value = json!({"b": 1, "a": {"z": [true, null], "y": "x"}, "": -3});
+    assert_eq!(
+        canonical_json(&value),
+        r#"{"":-3,"a":{"y":"x","z":[true,null]},"b":1}"#
+    );
+}
+
+#[test]
+fn canonical_json_escapes_minimally() {
+    let value = json!("quote\" backslash\\ tab\t nl\n unit\u{1f} euro€ slash/");
+    assert_eq!(
+        canonical_json(&value),
+        "\"quote\\\" backslash\\\\ tab\\t nl\\n unit\\u001f euro€ slash/\""
+    );
+}
+
+#[test]
+fn canonical_json_orders_keys_by_utf16_code_units() {
+    // U+E000 sorts after U+1F600 in UTF-8 byte order but before it in UTF-16.
+    let value = json!({"\u{1F600}": 1, "\u{E000}": 2});
+    assert_eq!(canonical_json(&value), "{\"\u{1F600}\":1,\"\u{E000}\":2}");
+}
+
+#[test]
+fn an_entry_carries_every_contract_field() {
+    let record = AuditRecord::new(
+        OffsetDateTime::UNIX_EPOCH,
+        Actor::Anonymous,
+        "auth.token",
+        "gatehouse",
+    )
+    .outcome(Outcome::Failure, "unknown token")
+    .origin(&RequestOrigin {
+        request_id: Some("r1".into()),
+        source_ip: Some("127.0.0.1".into()),
+    });
+    let leaf = String::from_utf8(record.into_entry(7).leaf_bytes()).unwrap();
+    assert_eq!(
+        leaf,
+        r#"{"action":"auth.token","actor":"anonymous","actor_kind":"anonymous","details":{},"index":7,"mfa":false,"outcome":"failure","reason":"unknown token","request_id":"r1","resource":"gatehouse","source_ip":"127.0.0.1","time":"1970-01-01T00:00:00.000Z"}"#
+    );
+}

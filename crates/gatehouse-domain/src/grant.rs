@@ -1,0 +1,231 @@
+//! Grants: a role given to an identity over a scope, optionally until an
+//! expiry instant. Scopes name a resource (`project:acme/web`,
+//! `pipeline:acme/web:deploy`, `environment:acme/web:production`) or `*`;
+//! a project scope covers the project's pipelines and environments.
+
+use std::fmt;
+use std::str::FromStr;
+
+use time::OffsetDateTime;
+
+use crate::ids::{GrantId, IdentityId};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantError {
+    #[error("unknown role `{0}`")]
+    UnknownRole(String),
+    #[error(
+        "`{0}` is not a valid scope (expected `*`, `project:ORG/REPO`, `pipeline:ORG/REPO:NAME` or `environment:ORG/REPO:NAME`)"
+    )]
+    InvalidScope(String),
+    #[error("`{0}` is not a valid resource (expected TYPE:ID, e.g. `project:acme/web`)")]
+    InvalidResource(String),
+}
+
+/// The built-in roles. Their meaning (which actions they allow) lives in
+/// [`crate::authorization`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Viewer,
+    Developer,
+    Maintainer,
+    ReleaseApprover,
+    Deployer,
+    Auditor,
+    ScimProvisioner,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Viewer,
+        Role::Developer,
+        Role::Maintainer,
+        Role::ReleaseApprover,
+        Role::Deployer,
+        Role::Auditor,
+        Role::ScimProvisioner,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Developer => "developer",
+            Role::Maintainer => "maintainer",
+            Role::ReleaseApprover => "release-approver",
+            Role::Deployer => "deployer",
+            Role::Auditor => "auditor",
+            Role::ScimProvisioner => "scim-provisioner",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = GrantError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == s)
+            .ok_or_else(|| GrantError::UnknownRole(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What can be acted upon. `Gatehouse` is gatehouse itself: identities,
+/// tokens, grants, policy and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Gatehouse,
+    Project(String),
+    /// `(project, pipeline name)`
+    Pipeline(String, String),
+    /// `(project, environment name)`
+    Environment(String, String),
+}
+
+impl Resource {
+    pub fn project(&self) -> Option<&str> {
+        match self {
+            Resource::Gatehouse => None,
+            Resource::Project(project)
+            | Resource::Pipeline(project, _)
+            | Resource::Environment(project, _) => Some(project),
+        }
+    }
+
+    /// Parses `TYPE:ID` where TYPE is `project`, `pipeline` or `environment`.
+    pub fn parse(raw: &str) -> Result<Self, GrantError> {
+        let invalid = || GrantError::InvalidResource(raw.to_owned());
+        let (kind, id) = raw.split_once(':').ok_or_else(invalid)?;
+        Self::from_parts(&kind.to_ascii_lowercase(), id).ok_or_else(invalid)
+    }
+
+    pub fn from_parts(kind: &str, id: &str) -> Option<Self> {
+        match kind {
+            "gatehouse" if id.is_empty() || id == "gatehouse" => Some(Resource::Gatehouse),
+            "project" if is_project_path(id) => Some(Resource::Project(id.to_owned())),
+            "pipeline" | "environment" => {
+                let (project, name) = id.rsplit_once(':')?;
+                if !is_project_path(project) || !is_simple_name(name) {
+                    return None;
+                }
+                Some(if kind == "pipeline" {
+                    Resource::Pipeline(project.to_owned(), name.to_owned())
+                } else {
+                    Resource::Environment(project.to_owned(), name.to_owned())
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::Gatehouse => f.write_str("gatehouse"),
+            Resource::Project(project) => write!(f, "project:{project}"),
+            Resource::Pipeline(project, name) => write!(f, "pipeline:{project}:{name}"),
+            Resource::Environment(project, name) => write!(f, "environment:{project}:{name}"),
+        }
+    }
+}
+
+/// `acme/web`, `group/subgroup/repo`: path segments of letters, digits, `.`,
+/// `-` and `_`.
+fn is_project_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 255
+        && path
+            .split('/')
+            .all(|segment| is_simple_name(segment) && segment != "." && segment != "..")
+}
+
+fn is_simple_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// Where a grant applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Everything,
+    Resource(Resource),
+}
+
+impl Scope {
+    pub fn parse(raw: &str) -> Result<Self, GrantError> {
+        if raw == "*" {
+            return Ok(Scope::Everything);
+        }
+        match Resource::parse(raw) {
+            Ok(Resource::Gatehouse) | Err(_) => Err(GrantError::InvalidScope(raw.to_owned())),
+            Ok(resource) => Ok(Scope::Resource(resource)),
+        }
+    }
+
+    /// Whether this scope reaches `resource`: `*` reaches everything, a
+    /// project reaches itself and what is inside it, anything else only
+    /// itself.
+    pub fn covers(&self, resource: &Resource) -> bool {
+        match (self, resource) {
+            (Scope::Everything, _) => true,
+            (Scope::Resource(Resource::Project(scope)), target) => target.project() == Some(scope),
+            (Scope::Resource(scope), target) => scope == target,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Everything => f.write_str("*"),
+            Scope::Resource(resource) => resource.fmt(f),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub id: GrantId,
+    pub identity_id: IdentityId,
+    pub role: Role,
+    pub scope: Scope,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_by: Option<IdentityId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: GrantId,
+    pub identity_id: IdentityId,
+    pub role: Role,
+    pub scope: Scope,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub created_by: Option<IdentityId>,
+}
+
+impl Grant {
+    /// A grant counts from creation until revocation or its expiry instant,
+    /// whichever comes first; no sweeper is needed for expiry to bite.
+    pub fn is_in_force_at(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| now < expiry)
+    }
+}
+
+#[cfg(test)]
+mod tests;

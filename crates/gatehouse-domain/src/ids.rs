@@ -1,0 +1,78 @@
+//! Typed identifiers. Every id is a UUIDv7, so ids sort by creation time and
+//! serve as stable pagination cursors.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+/// An id string that is not a UUID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid id (expected a UUID)")]
+pub struct InvalidId(pub String);
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId(s.to_owned()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // Hyphenated lowercase: its byte order is the UUIDv7 time order.
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A human or service identity.
+    IdentityId
+);
+typed_id!(
+    /// An API token (the record, never the secret).
+    TokenId
+);
+typed_id!(
+    /// A role granted to an identity over a scope.
+    GrantId
+);
+typed_id!(
+    /// One HTTP request, as carried in `X-Request-Id` when the caller sent none.
+    RequestId
+);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,16 @@
+//! The gatehouse domain: who exists (identities), what they hold (tokens,
+//! grants), what they may do (authorization), and what is written down about
+//! it (audit records). No I/O lives here; storage is reached through the
+//! [`store::Store`] trait, which each engine implements.
+
+pub mod audit;
+pub mod authorization;
+pub mod clock;
+pub mod grant;
+pub mod identity;
+pub mod ids;
+pub mod store;
+pub mod token;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;

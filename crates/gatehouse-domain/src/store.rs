@@ -1,0 +1,194 @@
+//! The storage interface. Engines (SQLite, PostgreSQL) implement [`Store`];
+//! the domain and server never see SQL.
+//!
+//! INVARIANT: every command that changes state takes the [`AuditRecord`]
+//! describing it, and the engine commits the change and the numbered entry
+//! in one transaction, or neither.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEntry, AuditRecord};
+use crate::grant::{Grant, NewGrant};
+use crate::identity::{Identity, IdentityStatus, NewIdentity};
+use crate::ids::{GrantId, IdentityId, TokenId};
+use crate::token::{ApiToken, NewToken, TokenHash};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} `{id}` not found")]
+    NotFound { kind: &'static str, id: String },
+    /// A uniqueness rule or a changed precondition refused the write.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
+        StoreError::NotFound {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// Keyset pagination: items after the cursor `after`, at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 500;
+
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::first(Self::DEFAULT_LIMIT)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The cursor for the next page, when there is one.
+    pub next_after: Option<String>,
+}
+
+/// Which tokens to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFilter {
+    pub identity_id: Option<IdentityId>,
+}
+
+/// A token found by its hash, with its owner: what authentication needs in
+/// one read.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub token: ApiToken,
+    pub hash: TokenHash,
+    pub identity: Identity,
+}
+
+/// What `init` writes: the first admin, their grant and token, and the
+/// public half of the audit signing key (so a node with another key is
+/// noticed).
+#[derive(Debug, Clone)]
+pub struct InitialSetup {
+    pub admin: NewIdentity,
+    pub admin_grant: NewGrant,
+    pub admin_token: NewToken,
+    pub audit_public_key: String,
+    pub audit: Vec<AuditRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub initialized_at: OffsetDateTime,
+    pub audit_public_key: String,
+}
+
+/// Counts the pool reports for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// `"sqlite"` or `"postgres"`.
+    fn engine(&self) -> &'static str;
+
+    fn pool_stats(&self) -> PoolStats;
+
+    /// Succeeds when the database answers a query.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn find_installation(&self) -> Result<Option<Installation>, StoreError>;
+
+    /// Writes the first admin. `Conflict` if the database is already
+    /// initialized; then nothing is written.
+    async fn initialize(&self, setup: InitialSetup) -> Result<Installation, StoreError>;
+
+    async fn create_identity(
+        &self,
+        new: NewIdentity,
+        audit: AuditRecord,
+    ) -> Result<Identity, StoreError>;
+
+    async fn find_identity(&self, id: IdentityId) -> Result<Option<Identity>, StoreError>;
+
+    async fn list_identities(&self, page: PageRequest) -> Result<Page<Identity>, StoreError>;
+
+    /// Moves an identity from `from` to `to`. `Conflict` if it is no longer
+    /// in `from`. Moving to `Deprovisioned` also revokes every token and
+    /// grant it holds, in the same transaction.
+    async fn update_identity_status(
+        &self,
+        id: IdentityId,
+        from: IdentityStatus,
+        to: IdentityStatus,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<Identity, StoreError>;
+
+    async fn create_token(&self, new: NewToken, audit: AuditRecord)
+    -> Result<ApiToken, StoreError>;
+
+    async fn find_credential(&self, hash: &TokenHash) -> Result<Option<Credential>, StoreError>;
+
+    async fn find_token(&self, id: TokenId) -> Result<Option<ApiToken>, StoreError>;
+
+    async fn list_tokens(
+        &self,
+        filter: TokenFilter,
+        page: PageRequest,
+    ) -> Result<Page<ApiToken>, StoreError>;
+
+    /// `Conflict` if the token is already revoked.
+    async fn revoke_token(
+        &self,
+        id: TokenId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// Records use of a token, at most once per `granularity` (so that
+    /// authentication does not cost a write per request). Not audited: it is
+    /// bookkeeping, not a change of anyone's access.
+    async fn record_token_use(
+        &self,
+        id: TokenId,
+        now: OffsetDateTime,
+        granularity: time::Duration,
+    ) -> Result<(), StoreError>;
+
+    async fn create_grant(&self, new: NewGrant, audit: AuditRecord) -> Result<Grant, StoreError>;
+
+    async fn find_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
+
+    /// Every grant ever given to the identity, in force or not.
+    async fn list_grants_of(&self, identity: IdentityId) -> Result<Vec<Grant>, StoreError>;
+
+    /// Appends an entry that describes no state change (a decision, a failed
+    /// authentication). Returns its index.
+    async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError>;
+
+    /// Entries from index `start` on, at most `limit`.
+    async fn list_audit(&self, start: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The number of entries in the log.
+    async fn audit_size(&self) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,79 @@
+use super::*;
+
+#[test]
+fn a_generated_secret_has_the_prefix_and_256_bits() {
+    let secret = TokenSecret::generate();
+    assert!(looks_like_token(secret.expose()), "{}", secret.expose());
+    assert_ne!(secret.expose(), TokenSecret::generate().expose());
+}
+
+#[test]
+fn debug_never_shows_the_secret() {
+    let secret = TokenSecret::generate();
+    let printed = format!("{secret:?} {:?}", secret.hash());
+    assert!(!printed.contains(&secret.expose()[4..]));
+    assert!(printed.contains("redacted"));
+}
+
+#[test]
+fn the_hash_matches_only_its_own_secret() {
+    let secret = TokenSecret::generate();
+    assert!(secret.hash().matches(&TokenHash::of(secret.expose())));
+    assert!(!secret.hash().matches(&TokenSecret::generate().hash()));
+}
+
+#[test]
+fn strings_that_are_not_tokens_are_recognized() {
+    assert!(!looks_like_token("gth_short"));
+    assert!(!looks_like_token(&format!("ghp_{}", "a".repeat(43))));
+    assert!(!looks_like_token(&format!("gth_{}!", "a".repeat(42))));
+    assert!(looks_like_token(&format!("gth_{}", "a".repeat(43))));
+}
+
+#[track_caller]
+fn check_ttl(ttl: i64, expected: Result<i64, TokenError>) {
+    let policy = TokenLifetimePolicy {
+        max_ttl: Duration::hours(1),
+    };
+    assert_eq!(policy.check_ttl(ttl).map(|d| d.whole_seconds()), expected);
+}
+
+#[test]
+fn ttls_are_bounded() {
+    check_ttl(60, Ok(60));
+    check_ttl(3600, Ok(3600));
+    check_ttl(59, Err(TokenError::TtlTooShort { got: 59 }));
+    check_ttl(-5, Err(TokenError::TtlTooShort { got: -5 }));
+    check_ttl(
+        3601,
+        Err(TokenError::TtlTooLong {
+            got: 3601,
+            max: 3600,
+        }),
+    );
+}
+
+#[test]
+fn status_counts_expiry_at_its_instant() {
+    let created = OffsetDateTime::UNIX_EPOCH;
+    let mut token = ApiToken {
+        id: TokenId::new(),
+        identity_id: IdentityId::new(),
+        description: String::new(),
+        created_at: created,
+        expires_at: created + Duration::minutes(5),
+        last_used_at: None,
+        revoked_at: None,
+        created_by: None,
+    };
+    assert_eq!(
+        token.status_at(created + Duration::seconds(299)),
+        TokenStatus::Active
+    );
+    assert_eq!(
+        token.status_at(created + Duration::minutes(5)),
+        TokenStatus::Expired
+    );
+    token.revoked_at = Some(created);
+    assert_eq!(token.status_at(created), TokenStatus::Revoked);
+}

@@ -1,0 +1,24 @@
+//! gatehouse's storage: one [`Store`] implementation over sqlx's `Any`
+//! driver, so SQLite (the embedded default) and PostgreSQL (shared by several
+//! `serve` processes) run the same queries. Each engine has its own
+//! migrations folder; the engine is chosen from the URL scheme.
+//!
+//! The SQL is written in the dialect both engines share: `$n` placeholders,
+//! `TEXT`/`BIGINT`/blob columns, `ON CONFLICT`, `RETURNING`, partial indexes.
+//! Where they differ (how to open, how to serialize writers) [`Engine`] says.
+
+mod connect;
+mod error;
+mod rows;
+mod sql_store;
+
+use std::sync::Arc;
+
+pub use connect::{ConnectOptions, Engine, OpenError};
+use gatehouse_domain::store::Store;
+pub use sql_store::SqlStore;
+
+/// Opens the database at `url`, applying pending migrations.
+pub async fn open(url: &str, options: ConnectOptions) -> Result<Arc<dyn Store>, OpenError> {
+    Ok(Arc::new(SqlStore::open(url, options).await?))
+}

@@ -1,0 +1,123 @@
+//! Decoding rows into domain types, and the column lists that go with them.
+
+use gatehouse_domain::audit::{Actor, AuditEntry, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::clock::from_unix_millis;
+use gatehouse_domain::grant::{Grant, Scope};
+use gatehouse_domain::identity::Identity;
+use gatehouse_domain::ids::{GrantId, IdentityId, TokenId};
+use gatehouse_domain::store::StoreError;
+use gatehouse_domain::token::{ApiToken, TokenHash};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+
+use crate::error::{corrupt, store_error};
+
+pub(crate) const IDENTITY_COLUMNS: &str = "id, kind, name, email, status, created_at, updated_at";
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, identity_id, description, created_at, expires_at, last_used_at, revoked_at, created_by";
+pub(crate) const GRANT_COLUMNS: &str =
+    "id, identity_id, role, scope, created_at, expires_at, revoked_at, created_by";
+pub(crate) const AUDIT_COLUMNS: &str = "idx, time, actor, actor_kind, action, resource, outcome, reason, request_id, source_ip, mfa, details";
+
+fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
+    row.try_get(column).map_err(store_error)
+}
+
+fn optional_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
+    row.try_get(column).map_err(store_error)
+}
+
+fn instant(row: &AnyRow, column: &str) -> Result<OffsetDateTime, StoreError> {
+    row.try_get::<i64, _>(column)
+        .map(from_unix_millis)
+        .map_err(store_error)
+}
+
+fn optional_instant(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+    row.try_get::<Option<i64>, _>(column)
+        .map(|v| v.map(from_unix_millis))
+        .map_err(store_error)
+}
+
+fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
+    let raw = text(row, column)?;
+    raw.parse().map_err(|_| corrupt(column, &raw))
+}
+
+fn optional_parsed<T: std::str::FromStr>(
+    row: &AnyRow,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    optional_text(row, column)?
+        .map(|raw| raw.parse().map_err(|_| corrupt(column, &raw)))
+        .transpose()
+}
+
+pub(crate) fn identity(row: &AnyRow) -> Result<Identity, StoreError> {
+    Ok(Identity {
+        id: parsed::<IdentityId>(row, "id")?,
+        kind: parsed(row, "kind")?,
+        name: text(row, "name")?,
+        email: optional_text(row, "email")?,
+        status: parsed(row, "status")?,
+        created_at: instant(row, "created_at")?,
+        updated_at: instant(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn token(row: &AnyRow) -> Result<ApiToken, StoreError> {
+    Ok(ApiToken {
+        id: parsed::<TokenId>(row, "id")?,
+        identity_id: parsed(row, "identity_id")?,
+        description: text(row, "description")?,
+        created_at: instant(row, "created_at")?,
+        expires_at: instant(row, "expires_at")?,
+        last_used_at: optional_instant(row, "last_used_at")?,
+        revoked_at: optional_instant(row, "revoked_at")?,
+        created_by: optional_parsed(row, "created_by")?,
+    })
+}
+
+pub(crate) fn token_hash(row: &AnyRow) -> Result<TokenHash, StoreError> {
+    let bytes: Vec<u8> = row.try_get("token_hash").map_err(store_error)?;
+    TokenHash::from_bytes(&bytes)
+        .ok_or_else(|| corrupt("token hash", format!("{} bytes", bytes.len())))
+}
+
+pub(crate) fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
+    let scope = text(row, "scope")?;
+    Ok(Grant {
+        id: parsed::<GrantId>(row, "id")?,
+        identity_id: parsed(row, "identity_id")?,
+        role: parsed(row, "role")?,
+        scope: Scope::parse(&scope).map_err(|_| corrupt("scope", &scope))?,
+        created_at: instant(row, "created_at")?,
+        expires_at: optional_instant(row, "expires_at")?,
+        revoked_at: optional_instant(row, "revoked_at")?,
+        created_by: optional_parsed(row, "created_by")?,
+    })
+}
+
+pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry, StoreError> {
+    let index: i64 = row.try_get("idx").map_err(store_error)?;
+    let outcome = text(row, "outcome")?;
+    let details = text(row, "details")?;
+    let mfa: i64 = row.try_get("mfa").map_err(store_error)?;
+    let record = AuditRecord {
+        time: instant(row, "time")?,
+        actor: Actor::from_parts(&text(row, "actor")?, &text(row, "actor_kind")?),
+        action: text(row, "action")?,
+        resource: text(row, "resource")?,
+        outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", &outcome))?,
+        reason: text(row, "reason")?,
+        origin: RequestOrigin {
+            request_id: optional_text(row, "request_id")?,
+            source_ip: optional_text(row, "source_ip")?,
+        },
+        mfa: mfa != 0,
+        details: serde_json::from_str(&details).map_err(|_| corrupt("details", &details))?,
+    };
+    let index = u64::try_from(index).map_err(|_| corrupt("index", index))?;
+    Ok(record.into_entry(index))
+}

@@ -1,0 +1,25 @@
+//! Runs the domain's storage conformance suite on both engines.
+
+use gatehouse_domain::conformance;
+use gatehouse_testkit::{engine_test, with_store};
+
+macro_rules! conformance_tests {
+    ($($capability:ident),* $(,)?) => {
+        $(engine_test!($capability, |engine| with_store(engine, conformance::$capability));)*
+    };
+}
+
+conformance_tests!(
+    initialize_happens_once,
+    identities_round_trip,
+    identities_are_unique_where_they_must_be,
+    deprovisioning_frees_the_email_and_revokes_everything,
+    status_changes_check_their_precondition,
+    identities_page_in_creation_order,
+    tokens_are_found_by_hash_only,
+    tokens_list_by_owner_and_revoke_once,
+    token_use_is_recorded_at_a_granularity,
+    audit_entries_are_numbered_without_gaps,
+    concurrent_appends_stay_gap_free,
+    grants_round_trip,
+);

@@ -1,1 +1,63 @@
-fn main() {}
+//! The `gatehouse` binary: parses the command line, resolves configuration,
+//! and hands off to one module per subcommand. Exit codes: 0 success, 1 a
+//! check failed or a request was refused, 2 usage or configuration error.
+
+mod args;
+mod bootstrap;
+mod client;
+mod cmd;
+mod config;
+mod error;
+mod files;
+mod logging;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::config::{Config, ProcessEnvironment};
+use crate::error::CliResult;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("gatehouse: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("gatehouse: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult<()> {
+    match &cli.command {
+        Command::Init(args) => {
+            let config = Config::resolve(&cli.global, None, &ProcessEnvironment)?;
+            logging::init(&config);
+            cmd::init::run(&config, args).await
+        }
+        Command::Serve(args) => {
+            let config = Config::resolve(&cli.global, args.listen.as_deref(), &ProcessEnvironment)?;
+            logging::init(&config);
+            cmd::serve::run(&config).await
+        }
+        Command::Whoami => cmd::whoami::run(&cli.global).await,
+        Command::Identity(command) => cmd::identity::run(&cli.global, command).await,
+        Command::Token(command) => cmd::token::run(&cli.global, command).await,
+    }
+}

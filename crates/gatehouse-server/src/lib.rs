@@ -1,1 +1,71 @@
-//! placeholder
+//! gatehouse's HTTP server. [`app`] builds the whole router from an
+//! [`AppState`], so tests drive it with `oneshot` and no socket; [`serve`]
+//! runs it on a listener until shutdown is asked for, letting in-flight
+//! requests finish.
+
+pub mod api;
+pub mod auth;
+pub mod context;
+pub mod extract;
+pub mod observe;
+pub mod openapi;
+pub mod problem;
+pub mod request_id;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+
+pub use crate::observe::metrics_handle;
+use crate::problem::ApiError;
+pub use crate::state::{AppState, Settings};
+
+pub fn app(state: AppState) -> Router {
+    let max_body_bytes = state.settings.max_body_bytes;
+    let v1 = Router::new()
+        .route("/whoami", get(api::whoami::whoami))
+        .route("/roles", get(api::whoami::roles))
+        .route("/identities", post(api::identities::create).get(api::identities::list))
+        .route("/identities/{id}", get(api::identities::show).delete(api::identities::deprovision))
+        .route("/identities/{id}/suspend", post(api::identities::suspend))
+        .route("/identities/{id}/reactivate", post(api::identities::reactivate))
+        .route("/tokens", post(api::tokens::create).get(api::tokens::list))
+        .route("/tokens/{id}", get(api::tokens::show).delete(api::tokens::revoke))
+        .route("/audit/entries", get(api::audit::entries))
+        .route("/openapi.json", get(openapi::openapi_json));
+
+    Router::new()
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .route("/metrics", get(api::health::metrics))
+        .nest("/api/v1", v1)
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(observe::observe))
+        .layer(axum::middleware::from_fn(request_id::assign_request_id))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            axum::response::IntoResponse::into_response(ApiError::Internal("a handler panicked".into()))
+        }))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes; requests already
+/// in flight are finished first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -22,3 +22,8 @@ pub use sql_store::SqlStore;
 pub async fn open(url: &str, options: ConnectOptions) -> Result<Arc<dyn Store>, OpenError> {
     Ok(Arc::new(SqlStore::open(url, options).await?))
 }
+
+/// The URL with any password replaced, for messages and logs.
+pub fn connect_redacted(url: &str) -> String {
+    connect::redact_url(url)
+}

@@ -1,0 +1,3 @@
+//! The audit log's cryptography, free of I/O.
+
+pub mod note_key;

@@ -1,0 +1,177 @@
+//! The command line, as clap sees it. Options that every command shares are
+//! global; each has an environment twin (see the README's configuration
+//! table).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about = "The one door into a CI/CD pipeline", max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where gatehouse keeps its files (SQLite database, audit signing key, policy).
+    #[arg(long, global = true, env = "GATEHOUSE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file [default: <data-dir>/gatehouse.toml, optional].
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… [env: GATEHOUSE_DATABASE_URL]
+    /// [default: sqlite://<data-dir>/gatehouse.db]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Policy folder [env: GATEHOUSE_POLICY_DIR] [default: <data-dir>/policy]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub policy_dir: Option<PathBuf>,
+    /// The gatehouse server, for client commands.
+    #[arg(long, global = true, env = "GATEHOUSE_URL", value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// API token, for client commands.
+    #[arg(long, global = true, env = "GATEHOUSE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format of client commands.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the data dir, signing key, schema, default policy and first admin.
+    Init(InitArgs),
+    /// Run the server (initializing an empty data dir first).
+    Serve(ServeArgs),
+    /// Show who the token belongs to.
+    Whoami,
+    /// Manage identities (people and services).
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The first admin's email address.
+    #[arg(long)]
+    pub admin_email: String,
+    /// The first admin's display name [default: the email's local part].
+    #[arg(long)]
+    pub admin_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: GATEHOUSE_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Create a human (with --email) or service identity.
+    Create {
+        #[arg(long, value_parser = ["human", "service"])]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List identities.
+    List {
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Start after this cursor (from a previous page).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Follow every page.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one identity.
+    Show { id: String },
+    /// Suspend an identity: its tokens stop working until reactivated.
+    Suspend { id: String },
+    /// Reactivate a suspended identity.
+    Reactivate { id: String },
+    /// Deprovision an identity: revokes every token and grant; the record is kept.
+    Delete { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; the secret is printed once.
+    Create {
+        /// The identity the token acts as.
+        #[arg(long)]
+        identity: String,
+        /// Lifetime: seconds, or a number with s, m, h or d (e.g. 15m, 12h, 30d).
+        #[arg(long, value_parser = parse_ttl)]
+        ttl: i64,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Only this identity's tokens.
+        #[arg(long)]
+        identity: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a token.
+    Revoke { id: String },
+}
+
+/// `90`, `90s`, `15m`, `12h`, `30d` → seconds.
+pub fn parse_ttl(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let amount: i64 = digits.parse().map_err(|_| format!("`{raw}` is not a duration like 900, 15m, 12h or 30d"))?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{raw}` has an unknown unit (use s, m, h or d)")),
+    };
+    amount.checked_mul(factor).ok_or_else(|| format!("`{raw}` is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ttl;
+
+    #[test]
+    fn ttls_parse_with_units() {
+        assert_eq!(parse_ttl("900"), Ok(900));
+        assert_eq!(parse_ttl("15m"), Ok(900));
+        assert_eq!(parse_ttl("12h"), Ok(43_200));
+        assert_eq!(parse_ttl("30d"), Ok(2_592_000));
+        assert!(parse_ttl("15w").is_err());
+        assert!(parse_ttl("m").is_err());
+        assert!(parse_ttl("-5").is_err());
+    }
+}

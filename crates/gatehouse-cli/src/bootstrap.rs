@@ -1,0 +1,240 @@
+//! Initialization, shared by `gatehouse init` and by `gatehouse serve` on an
+//! empty data dir: the data dir, the audit signing key, the schema, the
+//! default policy folder and the first admin with a one-time token.
+//!
+//! INVARIANT: on an initialized data dir or database, nothing is changed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gatehouse_audit::note_key::NoteSigner;
+use gatehouse_domain::audit::{Actor, AuditRecord};
+use gatehouse_domain::authorization::actions_of;
+use gatehouse_domain::clock::{Clock, format_rfc3339};
+use gatehouse_domain::grant::{NewGrant, Role, Scope};
+use gatehouse_domain::identity::{Identity, IdentityKind, NewIdentity};
+use gatehouse_domain::ids::{GrantId, TokenId};
+use gatehouse_domain::store::{InitialSetup, Store};
+use gatehouse_domain::token::{NewToken, TokenSecret};
+use gatehouse_store::{ConnectOptions, Engine};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::config::Config;
+use crate::error::{CliError, CliResult};
+use crate::files::{create_private_dir, read_secret_file, write_secret_file};
+
+/// The name the audit signing key is made under.
+pub const AUDIT_KEY_NAME: &str = "gatehouse";
+
+pub struct Initialized {
+    pub store: Arc<dyn Store>,
+    pub admin: Identity,
+    pub admin_token: TokenSecret,
+    pub admin_token_expires_at: OffsetDateTime,
+    pub audit_public_key: String,
+}
+
+pub async fn open_store(config: &Config) -> CliResult<Arc<dyn Store>> {
+    let options = ConnectOptions { max_connections: config.max_connections, ..ConnectOptions::default() };
+    gatehouse_store::open(&config.database_url, options).await.map_err(|e| CliError::config(e.to_string()))
+}
+
+/// The SQLite file a URL names, if it is a SQLite URL.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    Some(PathBuf::from(path))
+}
+
+/// Whether the database already holds an installation, without creating
+/// anything when it does not exist yet.
+async fn database_initialized(config: &Config) -> CliResult<Option<Arc<dyn Store>>> {
+    let engine = Engine::from_url(&config.database_url).map_err(|e| CliError::config(e.to_string()))?;
+    if engine == Engine::Sqlite && sqlite_file(&config.database_url).is_some_and(|file| !file.exists()) {
+        return Ok(None);
+    }
+    let store = open_store(config).await?;
+    if store.find_installation().await.map_err(|e| CliError::config(e.to_string()))?.is_some() {
+        return Err(CliError::refused(format!(
+            "the database {} is already initialized; nothing was changed",
+            gatehouse_store::connect_redacted(&config.database_url)
+        )));
+    }
+    Ok(Some(store))
+}
+
+pub async fn initialize(
+    config: &Config,
+    admin_email: &str,
+    admin_name: Option<&str>,
+    clock: &dyn Clock,
+) -> CliResult<Initialized> {
+    let key_path = config.key_path();
+    if key_path.exists() {
+        return Err(CliError::refused(format!(
+            "{} is already initialized ({} exists); nothing was changed",
+            config.data_dir.display(),
+            key_path.display()
+        )));
+    }
+    let now = clock.now();
+    let name = admin_name.map(str::to_owned).unwrap_or_else(|| admin_email.split('@').next().unwrap_or("admin").to_owned());
+    let admin = NewIdentity::new(IdentityKind::Human, &name, Some(admin_email), now)
+        .map_err(|e| CliError::config(format!("invalid admin: {e}")))?;
+    let existing_store = database_initialized(config).await?;
+
+    create_private_dir(&config.data_dir)?;
+    let store = match existing_store {
+        Some(store) => store,
+        None => open_store(config).await?,
+    };
+    let signer = NoteSigner::generate(AUDIT_KEY_NAME).map_err(|e| CliError::config(e.to_string()))?;
+    write_secret_file(&key_path, &format!("{}\n", signer.encode()))?;
+
+    let result = write_initial_state(config, &*store, admin, &signer, now).await;
+    let (admin_id, admin_token, expires_at) = match result {
+        Ok(done) => done,
+        Err(error) => {
+            // Leave the data dir as uninitialized as we found it.
+            let _ = std::fs::remove_file(&key_path);
+            return Err(error);
+        }
+    };
+    write_default_policy(config)?;
+    let admin = store
+        .find_identity(admin_id)
+        .await
+        .map_err(|e| CliError::config(e.to_string()))?
+        .ok_or_else(|| CliError::config("the admin identity vanished after initialization"))?;
+    Ok(Initialized {
+        store,
+        admin,
+        admin_token,
+        admin_token_expires_at: expires_at,
+        audit_public_key: signer.verifier().encode(),
+    })
+}
+
+async fn write_initial_state(
+    config: &Config,
+    store: &dyn Store,
+    admin: NewIdentity,
+    signer: &NoteSigner,
+    now: OffsetDateTime,
+) -> CliResult<(gatehouse_domain::ids::IdentityId, TokenSecret, OffsetDateTime)> {
+    let secret = TokenSecret::generate();
+    let expires_at = now + Duration::seconds(config.bootstrap_ttl_seconds);
+    let grant = NewGrant {
+        id: GrantId::new(),
+        identity_id: admin.id,
+        role: Role::Admin,
+        scope: Scope::Everything,
+        created_at: now,
+        expires_at: None,
+        created_by: None,
+    };
+    let token = NewToken {
+        id: TokenId::new(),
+        identity_id: admin.id,
+        hash: secret.hash(),
+        description: "bootstrap admin token".into(),
+        created_at: now,
+        expires_at,
+        created_by: None,
+    };
+    let public_key = signer.verifier().encode();
+    let record = |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource);
+    let audit = vec![
+        record("gatehouse.init", "gatehouse".into())
+            .details(json!({ "engine": store.engine(), "audit_public_key": public_key })),
+        record("identity.create", format!("identity:{}", admin.id)).details(json!({
+            "identity_id": admin.id.to_string(),
+            "kind": "human",
+            "name": admin.name.as_str(),
+            "email": admin.email.as_ref().map(|e| e.as_str()),
+        })),
+        record("grant.create", format!("grant:{}", grant.id)).details(json!({
+            "grant_id": grant.id.to_string(),
+            "identity_id": admin.id.to_string(),
+            "role": "admin",
+            "scope": "*",
+        })),
+        record("token.create", format!("token:{}", token.id)).details(json!({
+            "token_id": token.id.to_string(),
+            "identity_id": admin.id.to_string(),
+            "description": token.description,
+            "expires_at": format_rfc3339(expires_at),
+        })),
+    ];
+    let admin_id = admin.id;
+    store
+        .initialize(InitialSetup { admin, admin_grant: grant, admin_token: token, audit_public_key: public_key, audit })
+        .await
+        .map_err(|e| match e {
+            gatehouse_domain::store::StoreError::Conflict(_) => CliError::refused(format!(
+                "the database {} is already initialized; nothing was changed",
+                gatehouse_store::connect_redacted(&config.database_url)
+            )),
+            other => CliError::config(other.to_string()),
+        })?;
+    Ok((admin_id, secret, expires_at))
+}
+
+/// Writes the default policy folder, unless one is already there.
+fn write_default_policy(config: &Config) -> CliResult<()> {
+    let dir = &config.policy_dir;
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.display())))?;
+    let mut roles = String::from(
+        "# The built-in roles and the actions each allows, as gatehouse enforces them.\n\
+         # Deny is the default: nothing is allowed that no grant in force allows.\n\n",
+    );
+    for role in Role::ALL {
+        let actions: Vec<&str> = actions_of(role).iter().map(|a| a.as_str()).collect();
+        roles.push_str(&format!("{:<17} {}\n", role.as_str(), actions.join(", ")));
+    }
+    let path = dir.join("roles.txt");
+    std::fs::write(&path, roles).map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))
+}
+
+/// What a node needs to serve an initialized installation: the store, and
+/// the signing key that matches the one the database was initialized with.
+pub async fn open_initialized(config: &Config) -> CliResult<(Arc<dyn Store>, NoteSigner)> {
+    let store = open_store(config).await?;
+    let installation = store
+        .find_installation()
+        .await
+        .map_err(|e| CliError::config(e.to_string()))?
+        .ok_or_else(|| {
+            CliError::config(format!(
+                "{} holds an audit signing key but the database {} is not initialized; \
+                 point --database at the database this key belongs to",
+                config.data_dir.display(),
+                gatehouse_store::connect_redacted(&config.database_url)
+            ))
+        })?;
+    let signer = NoteSigner::parse(&read_secret_file(&config.key_path())?)
+        .map_err(|e| CliError::config(format!("{}: {e}", config.key_path().display())))?;
+    if signer.verifier().encode() != installation.audit_public_key {
+        return Err(CliError::config(format!(
+            "{} is not the audit signing key this database was initialized with ({}); \
+             every node must use the same key",
+            config.key_path().display(),
+            installation.audit_public_key
+        )));
+    }
+    Ok((store, signer))
+}
+
+/// Whether the database is initialized while this node has no key: a second
+/// node set up without copying the first node's key.
+pub async fn database_has_installation(config: &Config) -> CliResult<bool> {
+    match database_initialized(config).await {
+        Ok(_) => Ok(false),
+        Err(error) if error.code == 1 => Ok(true),
+        Err(error) => Err(error),
+    }
+}

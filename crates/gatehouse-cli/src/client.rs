@@ -1,0 +1,85 @@
+//! The HTTP client behind the client commands: bearer token in, JSON out,
+//! problem+json turned into one clear sentence and the contract's exit code.
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::args::GlobalArgs;
+use crate::error::{CliError, CliResult};
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    pub fn new(args: &GlobalArgs) -> CliResult<Self> {
+        let token = args
+            .token
+            .clone()
+            .ok_or_else(|| CliError::config("no API token: pass --token or set GATEHOUSE_TOKEN"))?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CliError::config(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Self { http, base: args.server.trim_end_matches('/').to_owned(), token })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        self.send(Method::GET, path, None::<&()>).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        self.send(Method::POST, path, None::<&()>).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
+        self.send(Method::DELETE, path, None::<&()>).await
+    }
+
+    async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> CliResult<T> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CliError::config(format!("cannot reach the gatehouse server at {}: {}", self.base, root_cause(&e))))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| CliError::config(format!("reading the answer failed: {e}")))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")));
+        }
+        Err(problem_error(status, &bytes))
+    }
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Turns a problem+json answer into one sentence; a 4xx is a refusal (exit
+/// 1), anything else a failure to work with the server (exit 2).
+fn problem_error(status: StatusCode, body: &[u8]) -> CliError {
+    let detail = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
+    let message = format!("{} ({})", detail, status.as_u16());
+    if status.is_client_error() { CliError::refused(message) } else { CliError::config(message) }
+}

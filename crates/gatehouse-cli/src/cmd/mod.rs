@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod identity;
+pub mod init;
+pub mod serve;
+pub mod token;
+pub mod whoami;

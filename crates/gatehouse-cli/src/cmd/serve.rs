@@ -1,0 +1,80 @@
+//! `gatehouse serve`: run the server. On an empty data dir it first
+//! initializes as `init` would, with admin `admin@localhost`, and writes the
+//! one-time token to `<data-dir>/bootstrap-admin-token` (never to the log).
+
+use std::sync::Arc;
+
+use gatehouse_domain::clock::SystemClock;
+use gatehouse_domain::token::TokenLifetimePolicy;
+use gatehouse_server::{AppState, Settings, app, metrics_handle, serve};
+
+use crate::bootstrap::{database_has_installation, initialize, open_initialized};
+use crate::config::Config;
+use crate::error::{CliError, CliResult};
+use crate::files::write_secret_file;
+
+pub async fn run(config: &Config) -> CliResult<()> {
+    let started = std::time::Instant::now();
+    if !config.key_path().exists() {
+        if database_has_installation(config).await? {
+            return Err(CliError::config(format!(
+                "the database {} is already initialized, but {} has no audit signing key; \
+                 copy audit-signing.key from the node that initialized it",
+                gatehouse_store::connect_redacted(&config.database_url),
+                config.data_dir.display()
+            )));
+        }
+        let done = initialize(config, "admin@localhost", Some("admin"), &SystemClock).await?;
+        let token_path = config.bootstrap_token_path();
+        write_secret_file(&token_path, &format!("{}\n", done.admin_token.expose()))?;
+        tracing::info!(
+            path = %token_path.display(),
+            admin = %done.admin.id,
+            "initialized an empty data dir; the one-time admin token is in the file at path"
+        );
+    }
+    let (store, _signer) = open_initialized(config).await?;
+
+    let settings = Settings {
+        token_lifetime: TokenLifetimePolicy { max_ttl: time::Duration::seconds(config.max_ttl_seconds) },
+        max_body_bytes: config.max_body_bytes,
+        ..Settings::default()
+    };
+    let state = AppState { store, clock: Arc::new(SystemClock), settings: Arc::new(settings), metrics: metrics_handle() };
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| CliError::config(format!("cannot listen on {}: {e}", config.listen)))?;
+    let address = listener.local_addr().map_err(|e| CliError::config(e.to_string()))?;
+    tracing::info!(
+        %address,
+        engine = state.store.engine(),
+        database = %gatehouse_store::connect_redacted(&config.database_url),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "gatehouse is listening"
+    );
+    serve(listener, app(state), shutdown_signal())
+        .await
+        .map_err(|e| CliError::config(format!("server error: {e}")))?;
+    tracing::info!("gatehouse stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,263 @@
+//! Configuration: command-line flags win over environment variables, which
+//! win over the config file, which wins over defaults.
+//!
+//! Every file key has an environment twin `GATEHOUSE_<SECTION>_<KEY>` (or
+//! `GATEHOUSE_<KEY>` for top-level keys), and a `…_FILE` twin that names a
+//! file holding the value, for secrets. Unknown keys in the file are an
+//! error naming the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::args::GlobalArgs;
+use crate::error::{CliError, CliResult};
+
+pub const DEFAULT_DATA_DIR: &str = "./gatehouse-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    Text,
+    Integer,
+}
+
+/// Every key the file may hold: (section, key, kind). The section is empty
+/// for top-level keys.
+const KEYS: &[(&str, &str, ValueKind)] = &[
+    ("", "listen", ValueKind::Text),
+    ("", "policy_dir", ValueKind::Text),
+    ("database", "url", ValueKind::Text),
+    ("database", "max_connections", ValueKind::Integer),
+    ("tokens", "max_ttl_seconds", ValueKind::Integer),
+    ("tokens", "bootstrap_ttl_seconds", ValueKind::Integer),
+    ("http", "max_body_bytes", ValueKind::Integer),
+    ("log", "level", ValueKind::Text),
+    ("log", "format", ValueKind::Text),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    policy_dir: Option<PathBuf>,
+    #[serde(default)]
+    database: DatabaseSection,
+    #[serde(default)]
+    tokens: TokensSection,
+    #[serde(default)]
+    http: HttpSection,
+    #[serde(default)]
+    log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseSection {
+    url: Option<String>,
+    max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensSection {
+    max_ttl_seconds: Option<i64>,
+    bootstrap_ttl_seconds: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSection {
+    max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSection {
+    level: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The resolved configuration of a server-side command.
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub policy_dir: PathBuf,
+    pub listen: String,
+    pub max_connections: u32,
+    pub max_ttl_seconds: i64,
+    pub bootstrap_ttl_seconds: i64,
+    pub max_body_bytes: usize,
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The database URL may carry a password.
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &gatehouse_store::connect_redacted(&self.database_url))
+            .field("policy_dir", &self.policy_dir)
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the environment comes from; tests pass a map instead of the process
+/// environment.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+pub fn env_name(section: &str, key: &str) -> String {
+    if section.is_empty() {
+        format!("GATEHOUSE_{}", key.to_uppercase())
+    } else {
+        format!("GATEHOUSE_{}_{}", section.to_uppercase(), key.to_uppercase())
+    }
+}
+
+impl Config {
+    pub fn resolve(args: &GlobalArgs, listen_flag: Option<&str>, env: &dyn Environment) -> CliResult<Self> {
+        let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let (config_path, required) = match &args.config {
+            Some(path) => (path.clone(), true),
+            None => (data_dir.join("gatehouse.toml"), false),
+        };
+        let text = match std::fs::read_to_string(&config_path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(error) => {
+                return Err(CliError::config(format!("cannot read config file {}: {error}", config_path.display())));
+            }
+        };
+        let file = parse_file(&text, &config_path, env)?;
+
+        let database_url = args
+            .database
+            .clone()
+            .or(file.database.url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("gatehouse.db").display()));
+        let log_format = match file.log.format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(CliError::config(format!("[log] format must be `text` or `json`, not `{other}`")));
+            }
+        };
+        let config = Config {
+            policy_dir: args.policy_dir.clone().or(file.policy_dir).unwrap_or_else(|| data_dir.join("policy")),
+            listen: listen_flag.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            max_connections: file.database.max_connections.unwrap_or(10),
+            max_ttl_seconds: file.tokens.max_ttl_seconds.unwrap_or(90 * 86_400),
+            bootstrap_ttl_seconds: file.tokens.bootstrap_ttl_seconds.unwrap_or(7 * 86_400),
+            max_body_bytes: file.http.max_body_bytes.unwrap_or(1024 * 1024),
+            log_level: file.log.level.unwrap_or_else(|| "info".to_owned()),
+            log_format,
+            database_url,
+            data_dir,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> CliResult<()> {
+        if self.max_ttl_seconds < 60 {
+            return Err(CliError::config("[tokens] max_ttl_seconds must be at least 60"));
+        }
+        if !(60..=self.max_ttl_seconds).contains(&self.bootstrap_ttl_seconds) {
+            return Err(CliError::config(
+                "[tokens] bootstrap_ttl_seconds must be between 60 and [tokens] max_ttl_seconds",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(CliError::config("[database] max_connections must be at least 1"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(CliError::config("[http] max_body_bytes must be at least 1024"));
+        }
+        Ok(())
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("audit-signing.key")
+    }
+
+    pub fn bootstrap_token_path(&self) -> PathBuf {
+        self.data_dir.join("bootstrap-admin-token")
+    }
+}
+
+/// Parses the file, then lays the environment over it, then checks the
+/// result, so an unknown key is named whichever source it came from.
+fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileConfig> {
+    let bad_file = |error: toml::de::Error| {
+        CliError::config(format!("invalid config file {}: {}", path.display(), error.message().trim()))
+            .with_key_hint(error.span().map(|span| &text[span]))
+    };
+    let mut table: toml::Table = toml::from_str(text).map_err(bad_file)?;
+    // Validate the file on its own first, for messages that point into it.
+    FileConfig::deserialize(toml::Value::Table(table.clone()))
+        .map_err(|error| CliError::config(format!("invalid config file {}: {}", path.display(), error.message().trim())))?;
+
+    for &(section, key, kind) in KEYS {
+        let name = env_name(section, key);
+        let value = match (env.var(&name), env.var(&format!("{name}_FILE"))) {
+            (Some(value), _) => value,
+            (None, Some(file)) => std::fs::read_to_string(&file)
+                .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|error| CliError::config(format!("cannot read {name}_FILE `{file}`: {error}")))?,
+            (None, None) => continue,
+        };
+        let value = match kind {
+            ValueKind::Text => toml::Value::String(value),
+            ValueKind::Integer => toml::Value::Integer(
+                value.trim().parse().map_err(|_| CliError::config(format!("{name} must be an integer, not `{value}`")))?,
+            ),
+        };
+        let target = if section.is_empty() {
+            &mut table
+        } else {
+            table
+                .entry(section)
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| CliError::config(format!("[{section}] in {} must be a table", path.display())))?
+        };
+        target.insert(key.to_owned(), value);
+    }
+    FileConfig::deserialize(toml::Value::Table(table))
+        .map_err(|error| CliError::config(format!("invalid configuration: {}", error.message().trim())))
+}
+
+trait KeyHint {
+    fn with_key_hint(self, hint: Option<&str>) -> Self;
+}
+
+impl KeyHint for CliError {
+    fn with_key_hint(mut self, hint: Option<&str>) -> Self {
+        if let Some(hint) = hint.filter(|h| !h.is_empty() && h.len() < 80) {
+            self.message.push_str(&format!(" (at `{hint}`)"));
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+//! The JSON shapes of the API. Domain types are not `Serialize`; they are
+//! converted here by hand, so the wire format changes only on purpose.
+
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::grant::Grant;
+use gatehouse_domain::identity::Identity;
+use gatehouse_domain::token::ApiToken;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+fn instant(t: OffsetDateTime) -> String {
+    format_rfc3339(t)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IdentityDto {
+    pub id: String,
+    /// `human` or `service`.
+    pub kind: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// `active`, `suspended` or `deprovisioned`.
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Identity> for IdentityDto {
+    fn from(identity: &Identity) -> Self {
+        Self {
+            id: identity.id.to_string(),
+            kind: identity.kind.as_str().to_owned(),
+            name: identity.name.clone(),
+            email: identity.email.clone(),
+            status: identity.status.as_str().to_owned(),
+            created_at: instant(identity.created_at),
+            updated_at: instant(identity.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIdentityRequest {
+    /// `human` or `service`.
+    pub kind: String,
+    pub name: String,
+    /// Required for humans, refused for services.
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenDto {
+    pub id: String,
+    pub identity_id: String,
+    pub description: String,
+    /// `active`, `expired` or `revoked`, at the time of the answer.
+    pub status: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The identity that issued the token; `null` for the bootstrap token.
+    pub created_by: Option<String>,
+}
+
+impl TokenDto {
+    pub fn new(token: &ApiToken, now: OffsetDateTime) -> Self {
+        Self {
+            id: token.id.to_string(),
+            identity_id: token.identity_id.to_string(),
+            description: token.description.clone(),
+            status: token.status_at(now).as_str().to_owned(),
+            created_at: instant(token.created_at),
+            expires_at: instant(token.expires_at),
+            last_used_at: token.last_used_at.map(instant),
+            revoked_at: token.revoked_at.map(instant),
+            created_by: token.created_by.map(|id| id.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub identity_id: String,
+    /// Lifetime in seconds: at least 60, at most the configured maximum.
+    pub ttl_seconds: i64,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A new token. `token` is the secret: it is shown here once and never again.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedTokenDto {
+    pub id: String,
+    pub token: String,
+    pub identity_id: String,
+    pub description: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GrantDto {
+    pub id: String,
+    pub identity_id: String,
+    pub role: String,
+    pub scope: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub created_by: Option<String>,
+}
+
+impl From<&Grant> for GrantDto {
+    fn from(grant: &Grant) -> Self {
+        Self {
+            id: grant.id.to_string(),
+            identity_id: grant.identity_id.to_string(),
+            role: grant.role.as_str().to_owned(),
+            scope: grant.scope.to_string(),
+            created_at: instant(grant.created_at),
+            expires_at: grant.expires_at.map(instant),
+            revoked_at: grant.revoked_at.map(instant),
+            created_by: grant.created_by.map(|id| id.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthenticationDto {
+    /// How the caller authenticated: `token`.
+    pub method: String,
+    pub token_id: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WhoamiDto {
+    pub identity: IdentityDto,
+    pub authentication: AuthenticationDto,
+    /// The grants in force now.
+    pub grants: Vec<GrantDto>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoleDto {
+    pub name: String,
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ListDto<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TokenListQuery {
+    /// Only the tokens of this identity.
+    pub identity_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntryDto {
+    pub index: u64,
+    pub time: String,
+    pub actor: String,
+    pub actor_kind: String,
+    pub action: String,
+    pub resource: String,
+    pub outcome: String,
+    pub reason: String,
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub mfa: bool,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// The first index to return (default 0).
+    pub start: Option<u64>,
+    /// At most this many entries, 1 to 500 (default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthDto {
+    pub status: String,
+}

@@ -1,0 +1,148 @@
+//! `/api/v1/identities`: create, list, show, suspend, reactivate and
+//! deprovision people and services.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::identity::{IdentityKind, IdentityStatus, NewIdentity};
+use gatehouse_domain::ids::IdentityId;
+use serde_json::json;
+
+use super::dto::{CreateIdentityRequest, IdentityDto, ListDto, PageQuery};
+use super::page_request;
+use crate::auth::Caller;
+use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Create a human or service identity.
+#[utoipa::path(post, path = "/api/v1/identities", tag = "identities",
+    request_body = CreateIdentityRequest,
+    responses((status = 201, body = IdentityDto), (status = 409, description = "email or service name taken"), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CreateIdentityRequest>,
+) -> Result<(StatusCode, Json<IdentityDto>), ApiError> {
+    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let kind: IdentityKind = request.kind.parse().map_err(|e: gatehouse_domain::identity::IdentityError| {
+        ApiError::Unprocessable(e.to_string())
+    })?;
+    let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let record = caller.record(&state, "identity.create", format!("identity:{}", new.id)).details(json!({
+        "identity_id": new.id.to_string(),
+        "kind": kind.as_str(),
+        "name": new.name.as_str(),
+        "email": new.email.as_ref().map(|e| e.as_str()),
+    }));
+    let identity = state.store.create_identity(new, record).await?;
+    Ok((StatusCode::CREATED, Json(IdentityDto::from(&identity))))
+}
+
+/// List identities, oldest first.
+#[utoipa::path(get, path = "/api/v1/identities", tag = "identities", params(PageQuery),
+    responses((status = 200, body = ListDto<IdentityDto>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<ListDto<IdentityDto>>, ApiError> {
+    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    let page = state.store.list_identities(page_request(query.limit, query.cursor)?).await?;
+    Ok(Json(ListDto { items: page.items.iter().map(IdentityDto::from).collect(), next_cursor: page.next_after }))
+}
+
+/// Show one identity.
+#[utoipa::path(get, path = "/api/v1/identities/{id}", tag = "identities",
+    params(("id" = String, Path, description = "identity id")),
+    responses((status = 200, body = IdentityDto), (status = 404)))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IdentityDto>, ApiError> {
+    let id: IdentityId = parse_id(&id)?;
+    if id != caller.identity.id {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    let identity = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
+    Ok(Json(IdentityDto::from(&identity)))
+}
+
+fn not_found(id: IdentityId) -> ApiError {
+    ApiError::NotFound(format!("identity `{id}` not found"))
+}
+
+/// Moves an identity between statuses, refusing what makes no sense
+/// (reviving the deprovisioned, locking yourself out).
+async fn change_status(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    to: IdentityStatus,
+    action: &str,
+) -> Result<IdentityDto, ApiError> {
+    let id: IdentityId = parse_id(raw_id)?;
+    caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
+    if id == caller.identity.id && to != IdentityStatus::Active {
+        return Err(ApiError::Conflict("you cannot suspend or deprovision yourself".into()));
+    }
+    let current = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
+    let allowed = matches!(
+        (current.status, to),
+        (IdentityStatus::Active, IdentityStatus::Suspended)
+            | (IdentityStatus::Suspended, IdentityStatus::Active)
+            | (IdentityStatus::Active | IdentityStatus::Suspended, IdentityStatus::Deprovisioned)
+    );
+    if !allowed {
+        return Err(ApiError::Conflict(format!("identity `{id}` is {}; it cannot become {to}", current.status)));
+    }
+    let record = caller.record(state, action, format!("identity:{id}")).details(json!({
+        "identity_id": id.to_string(),
+        "old_status": current.status.as_str(),
+        "new_status": to.as_str(),
+    }));
+    let now = state.clock.now();
+    let identity = state.store.update_identity_status(id, current.status, to, now, record).await?;
+    Ok(IdentityDto::from(&identity))
+}
+
+/// Suspend an identity: its tokens stop working until it is reactivated.
+#[utoipa::path(post, path = "/api/v1/identities/{id}/suspend", tag = "identities",
+    params(("id" = String, Path, description = "identity id")),
+    responses((status = 200, body = IdentityDto), (status = 404), (status = 409)))]
+pub async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IdentityDto>, ApiError> {
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Suspended, "identity.suspend").await?))
+}
+
+/// Reactivate a suspended identity.
+#[utoipa::path(post, path = "/api/v1/identities/{id}/reactivate", tag = "identities",
+    params(("id" = String, Path, description = "identity id")),
+    responses((status = 200, body = IdentityDto), (status = 404), (status = 409)))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IdentityDto>, ApiError> {
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Active, "identity.reactivate").await?))
+}
+
+/// Deprovision an identity: every token and grant it holds is revoked at
+/// once; the record is kept.
+#[utoipa::path(delete, path = "/api/v1/identities/{id}", tag = "identities",
+    params(("id" = String, Path, description = "identity id")),
+    responses((status = 200, body = IdentityDto), (status = 404), (status = 409)))]
+pub async fn deprovision(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IdentityDto>, ApiError> {
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
+}

@@ -1,0 +1,143 @@
+//! `/api/v1/tokens`: issue, list and revoke API tokens. Every token is
+//! tracked: owner, issuer, creation, expiry and last use are listed; the
+//! secret is shown once at creation and stored only as a hash.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::ids::{IdentityId, TokenId};
+use gatehouse_domain::store::TokenFilter;
+use gatehouse_domain::token::{NewToken, TokenSecret, check_description};
+use serde_json::json;
+
+use super::dto::{CreateTokenRequest, CreatedTokenDto, ListDto, TokenDto, TokenListQuery};
+use super::page_request;
+use crate::auth::Caller;
+use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Issue a token for an identity. The secret is in the answer, once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, body = CreatedTokenDto), (status = 404), (status = 409), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CreateTokenRequest>,
+) -> Result<(StatusCode, Json<CreatedTokenDto>), ApiError> {
+    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let identity_id: IdentityId = request
+        .identity_id
+        .parse()
+        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
+    let ttl = state.settings.token_lifetime.check_ttl(request.ttl_seconds).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let description = check_description(&request.description).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let owner = state
+        .store
+        .find_identity(identity_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
+    if !owner.status.is_active() {
+        return Err(ApiError::Conflict(format!("identity `{identity_id}` is {}; it cannot get a token", owner.status)));
+    }
+
+    let now = state.clock.now();
+    let secret = TokenSecret::generate();
+    let new = NewToken {
+        id: TokenId::new(),
+        identity_id,
+        hash: secret.hash(),
+        description,
+        created_at: now,
+        expires_at: now + ttl,
+        created_by: Some(caller.identity.id),
+    };
+    let record = caller.record(&state, "token.create", format!("token:{}", new.id)).details(json!({
+        "token_id": new.id.to_string(),
+        "identity_id": identity_id.to_string(),
+        "description": new.description,
+        "expires_at": format_rfc3339(new.expires_at),
+    }));
+    let token = state.store.create_token(new, record).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTokenDto {
+            id: token.id.to_string(),
+            token: secret.expose().to_owned(),
+            identity_id: token.identity_id.to_string(),
+            description: token.description,
+            created_at: format_rfc3339(token.created_at),
+            expires_at: format_rfc3339(token.expires_at),
+        }),
+    ))
+}
+
+/// List tokens: every token for holders of `identity.view`, otherwise the
+/// caller's own. Never the secret.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TokenListQuery),
+    responses((status = 200, body = ListDto<TokenDto>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<TokenListQuery>,
+) -> Result<Json<ListDto<TokenDto>>, ApiError> {
+    let page = page_request(query.limit, query.cursor)?;
+    let requested: Option<IdentityId> = query.identity_id.as_deref().map(parse_id).transpose()?;
+    if requested != Some(caller.identity.id) {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    let tokens = state.store.list_tokens(TokenFilter { identity_id: requested }, page).await?;
+    let now = state.clock.now();
+    Ok(Json(ListDto {
+        items: tokens.items.iter().map(|token| TokenDto::new(token, now)).collect(),
+        next_cursor: tokens.next_after,
+    }))
+}
+
+/// Show one token (never the secret).
+#[utoipa::path(get, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 200, body = TokenDto), (status = 404)))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TokenDto>, ApiError> {
+    let id: TokenId = parse_id(&id)?;
+    let token = state.store.find_token(id).await?.ok_or_else(|| not_found(id))?;
+    if token.identity_id != caller.identity.id {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    Ok(Json(TokenDto::new(&token, state.clock.now())))
+}
+
+fn not_found(id: TokenId) -> ApiError {
+    ApiError::NotFound(format!("token `{id}` not found"))
+}
+
+/// Revoke a token. Its owner may revoke their own; anyone else needs
+/// `identity.manage`.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "token id")),
+    responses((status = 200, body = TokenDto), (status = 404), (status = 409, description = "already revoked")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TokenDto>, ApiError> {
+    let id: TokenId = parse_id(&id)?;
+    let token = state.store.find_token(id).await?.ok_or_else(|| not_found(id))?;
+    if token.identity_id != caller.identity.id {
+        caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    }
+    let record = caller.record(&state, "token.revoke", format!("token:{id}")).details(json!({
+        "token_id": id.to_string(),
+        "identity_id": token.identity_id.to_string(),
+    }));
+    let now = state.clock.now();
+    let revoked = state.store.revoke_token(id, now, record).await?;
+    Ok(Json(TokenDto::new(&revoked, now)))
+}

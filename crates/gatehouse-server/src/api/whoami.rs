@@ -1,0 +1,41 @@
+//! `/api/v1/whoami` and `/api/v1/roles`: what the caller is and what roles
+//! mean.
+
+use axum::Json;
+use axum::extract::State;
+use gatehouse_domain::authorization::actions_of;
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::grant::Role;
+
+use super::dto::{AuthenticationDto, GrantDto, IdentityDto, RoleDto, WhoamiDto};
+use crate::auth::Caller;
+use crate::state::AppState;
+
+/// Who the caller is, how they authenticated, and their grants in force.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "identities", responses((status = 200, body = WhoamiDto), (status = 401)))]
+pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<WhoamiDto> {
+    let now = state.clock.now();
+    Json(WhoamiDto {
+        identity: IdentityDto::from(&caller.identity),
+        authentication: AuthenticationDto {
+            method: "token".into(),
+            token_id: caller.token.id.to_string(),
+            expires_at: format_rfc3339(caller.token.expires_at),
+        },
+        grants: caller.grants.iter().filter(|g| g.is_in_force_at(now)).map(GrantDto::from).collect(),
+    })
+}
+
+/// The built-in roles and the actions each allows.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "grants", responses((status = 200, body = Vec<RoleDto>)))]
+pub async fn roles(_caller: Caller) -> Json<Vec<RoleDto>> {
+    Json(
+        Role::ALL
+            .into_iter()
+            .map(|role| RoleDto {
+                name: role.as_str().to_owned(),
+                actions: actions_of(role).iter().map(|a| a.as_str().to_owned()).collect(),
+            })
+            .collect(),
+    )
+}

@@ -1,0 +1,75 @@
+//! Extractors that reject with [`ApiError`], so malformed input of every
+//! kind is answered with problem+json.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::problem::ApiError;
+
+/// `Json<T>` whose rejections are problems: 400 for syntax, 422 for the
+/// wrong shape (wrong types, missing or unknown fields), 413 for too large,
+/// 415 for a missing JSON content type.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest(text),
+        JsonRejection::JsonDataError(_) => ApiError::Unprocessable(text),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("expected a request body with `Content-Type: application/json`".into())
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge("the request body is larger than the configured limit".into())
+        }
+        other => ApiError::BadRequest(other.body_text()),
+    }
+}
+
+/// `Query<T>` whose rejections are 400 problems.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(query_rejection(rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::BadRequest(rejection.body_text())
+}
+
+/// Parses a path segment into a typed id, or a 400 naming it.
+pub fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    raw.parse().map_err(|e: T::Err| ApiError::BadRequest(e.to_string()))
+}

@@ -1,0 +1,54 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and
+//! served at `/api/v1/openapi.json`.
+
+use axum::Json;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::api;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "gatehouse", description = "The one door into a CI/CD pipeline: identities, tokens, decisions and a tamper-evident audit log."),
+    paths(
+        api::health::healthz,
+        api::health::readyz,
+        api::health::metrics,
+        api::whoami::whoami,
+        api::whoami::roles,
+        api::identities::create,
+        api::identities::list,
+        api::identities::show,
+        api::identities::suspend,
+        api::identities::reactivate,
+        api::identities::deprovision,
+        api::tokens::create,
+        api::tokens::list,
+        api::tokens::show,
+        api::tokens::revoke,
+        api::audit::entries,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("gth_…").build()),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}

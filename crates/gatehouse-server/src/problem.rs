@@ -1,0 +1,136 @@
+//! The one error type of the HTTP API. Every failure renders as RFC 9457
+//! `application/problem+json` with `type`, `title`, `status` and `detail`.
+//! A 5xx body stays generic: its cause is logged once, never sent.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_domain::store::StoreError;
+use serde::Serialize;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// Malformed input: bad syntax, a bad id, a bad query parameter.
+    BadRequest(String),
+    /// Well-formed input that breaks a rule (wrong type, unknown field, TTL
+    /// out of bounds).
+    Unprocessable(String),
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    MethodNotAllowed,
+    Conflict(String),
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    Unavailable(String),
+    /// A bug or an unexpected failure. The text is logged, not sent.
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Unprocessable(_) => "invalid-input",
+            ApiError::Unauthorized(_) => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn detail(&self) -> &str {
+        match self {
+            ApiError::BadRequest(detail)
+            | ApiError::Unprocessable(detail)
+            | ApiError::Unauthorized(detail)
+            | ApiError::Forbidden(detail)
+            | ApiError::NotFound(detail)
+            | ApiError::Conflict(detail)
+            | ApiError::PayloadTooLarge(detail)
+            | ApiError::UnsupportedMediaType(detail) => detail,
+            ApiError::MethodNotAllowed => "this method is not allowed on this path",
+            ApiError::Unavailable(_) => "the service is temporarily unavailable; try again",
+            ApiError::Internal(_) => "an internal error occurred; the request id identifies it in the server log",
+        }
+    }
+}
+
+/// The cause of a 5xx, kept on the response for the logging middleware.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub String);
+
+pub fn problem_type(slug: &str) -> String {
+    format!("urn:gatehouse:problem:{slug}")
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let problem = Problem {
+            kind: problem_type(self.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+        match &self {
+            ApiError::Unauthorized(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gatehouse\""));
+            }
+            ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
+                response.extensions_mut().insert(ErrorCause(cause.clone()));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { kind, id } => ApiError::NotFound(format!("{kind} `{id}` not found")),
+            StoreError::Conflict(detail) => ApiError::Conflict(detail),
+            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            StoreError::Other(cause) => ApiError::Internal(cause),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! What every handler shares: the store, the clock and the settings.
+
+use std::sync::Arc;
+
+use gatehouse_domain::clock::Clock;
+use gatehouse_domain::store::Store;
+use gatehouse_domain::token::TokenLifetimePolicy;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub token_lifetime: TokenLifetimePolicy,
+    /// Requests with a larger body are refused with 413.
+    pub max_body_bytes: usize,
+    /// How often a token's `last_used_at` is refreshed at most.
+    pub token_use_granularity: time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_lifetime: TokenLifetimePolicy::default(),
+            max_body_bytes: 1024 * 1024,
+            token_use_granularity: time::Duration::minutes(1),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub metrics: Option<PrometheusHandle>,
+}

@@ -8,16 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gatehouse_audit::note_key::NoteSigner;
-use gatehouse_domain::audit::{Actor, AuditRecord};
 use gatehouse_domain::authorization::actions_of;
-use gatehouse_domain::clock::{Clock, format_rfc3339};
-use gatehouse_domain::grant::{NewGrant, Role, Scope};
+use gatehouse_domain::clock::Clock;
+use gatehouse_domain::grant::Role;
 use gatehouse_domain::identity::{Identity, IdentityKind, NewIdentity};
-use gatehouse_domain::ids::{GrantId, TokenId};
-use gatehouse_domain::store::{InitialSetup, Store};
-use gatehouse_domain::token::{NewToken, TokenSecret};
+use gatehouse_domain::ids::IdentityId;
+use gatehouse_domain::setup::first_admin_setup;
+use gatehouse_domain::store::{Store, StoreError};
+use gatehouse_domain::token::TokenSecret;
 use gatehouse_store::{ConnectOptions, Engine};
-use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::config::Config;
@@ -36,13 +35,20 @@ pub struct Initialized {
 }
 
 pub async fn open_store(config: &Config) -> CliResult<Arc<dyn Store>> {
-    let options = ConnectOptions { max_connections: config.max_connections, ..ConnectOptions::default() };
-    gatehouse_store::open(&config.database_url, options).await.map_err(|e| CliError::config(e.to_string()))
+    let options = ConnectOptions {
+        max_connections: config.max_connections,
+        ..ConnectOptions::default()
+    };
+    gatehouse_store::open(&config.database_url, options)
+        .await
+        .map_err(|e| CliError::config(e.to_string()))
 }
 
 /// The SQLite file a URL names, if it is a SQLite URL.
 fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     Some(PathBuf::from(path))
 }
@@ -50,12 +56,20 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
 /// Whether the database already holds an installation, without creating
 /// anything when it does not exist yet.
 async fn database_initialized(config: &Config) -> CliResult<Option<Arc<dyn Store>>> {
-    let engine = Engine::from_url(&config.database_url).map_err(|e| CliError::config(e.to_string()))?;
-    if engine == Engine::Sqlite && sqlite_file(&config.database_url).is_some_and(|file| !file.exists()) {
+    let engine =
+        Engine::from_url(&config.database_url).map_err(|e| CliError::config(e.to_string()))?;
+    if engine == Engine::Sqlite
+        && sqlite_file(&config.database_url).is_some_and(|file| !file.exists())
+    {
         return Ok(None);
     }
     let store = open_store(config).await?;
-    if store.find_installation().await.map_err(|e| CliError::config(e.to_string()))?.is_some() {
+    if store
+        .find_installation()
+        .await
+        .map_err(|e| CliError::config(e.to_string()))?
+        .is_some()
+    {
         return Err(CliError::refused(format!(
             "the database {} is already initialized; nothing was changed",
             gatehouse_store::connect_redacted(&config.database_url)
@@ -79,7 +93,9 @@ pub async fn initialize(
         )));
     }
     let now = clock.now();
-    let name = admin_name.map(str::to_owned).unwrap_or_else(|| admin_email.split('@').next().unwrap_or("admin").to_owned());
+    let name = admin_name
+        .map(str::to_owned)
+        .unwrap_or_else(|| admin_email.split('@').next().unwrap_or("admin").to_owned());
     let admin = NewIdentity::new(IdentityKind::Human, &name, Some(admin_email), now)
         .map_err(|e| CliError::config(format!("invalid admin: {e}")))?;
     let existing_store = database_initialized(config).await?;
@@ -89,7 +105,8 @@ pub async fn initialize(
         Some(store) => store,
         None => open_store(config).await?,
     };
-    let signer = NoteSigner::generate(AUDIT_KEY_NAME).map_err(|e| CliError::config(e.to_string()))?;
+    let signer =
+        NoteSigner::generate(AUDIT_KEY_NAME).map_err(|e| CliError::config(e.to_string()))?;
     write_secret_file(&key_path, &format!("{}\n", signer.encode()))?;
 
     let result = write_initial_state(config, &*store, admin, &signer, now).await;
@@ -122,62 +139,19 @@ async fn write_initial_state(
     admin: NewIdentity,
     signer: &NoteSigner,
     now: OffsetDateTime,
-) -> CliResult<(gatehouse_domain::ids::IdentityId, TokenSecret, OffsetDateTime)> {
-    let secret = TokenSecret::generate();
-    let expires_at = now + Duration::seconds(config.bootstrap_ttl_seconds);
-    let grant = NewGrant {
-        id: GrantId::new(),
-        identity_id: admin.id,
-        role: Role::Admin,
-        scope: Scope::Everything,
-        created_at: now,
-        expires_at: None,
-        created_by: None,
-    };
-    let token = NewToken {
-        id: TokenId::new(),
-        identity_id: admin.id,
-        hash: secret.hash(),
-        description: "bootstrap admin token".into(),
-        created_at: now,
-        expires_at,
-        created_by: None,
-    };
-    let public_key = signer.verifier().encode();
-    let record = |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource);
-    let audit = vec![
-        record("gatehouse.init", "gatehouse".into())
-            .details(json!({ "engine": store.engine(), "audit_public_key": public_key })),
-        record("identity.create", format!("identity:{}", admin.id)).details(json!({
-            "identity_id": admin.id.to_string(),
-            "kind": "human",
-            "name": admin.name.as_str(),
-            "email": admin.email.as_ref().map(|e| e.as_str()),
-        })),
-        record("grant.create", format!("grant:{}", grant.id)).details(json!({
-            "grant_id": grant.id.to_string(),
-            "identity_id": admin.id.to_string(),
-            "role": "admin",
-            "scope": "*",
-        })),
-        record("token.create", format!("token:{}", token.id)).details(json!({
-            "token_id": token.id.to_string(),
-            "identity_id": admin.id.to_string(),
-            "description": token.description,
-            "expires_at": format_rfc3339(expires_at),
-        })),
-    ];
+) -> CliResult<(IdentityId, TokenSecret, OffsetDateTime)> {
+    let ttl = Duration::seconds(config.bootstrap_ttl_seconds);
     let admin_id = admin.id;
-    store
-        .initialize(InitialSetup { admin, admin_grant: grant, admin_token: token, audit_public_key: public_key, audit })
-        .await
-        .map_err(|e| match e {
-            gatehouse_domain::store::StoreError::Conflict(_) => CliError::refused(format!(
-                "the database {} is already initialized; nothing was changed",
-                gatehouse_store::connect_redacted(&config.database_url)
-            )),
-            other => CliError::config(other.to_string()),
-        })?;
+    let (setup, secret) =
+        first_admin_setup(admin, signer.verifier().encode(), store.engine(), now, ttl);
+    let expires_at = setup.admin_token.expires_at;
+    store.initialize(setup).await.map_err(|e| match e {
+        StoreError::Conflict(_) => CliError::refused(format!(
+            "the database {} is already initialized; nothing was changed",
+            gatehouse_store::connect_redacted(&config.database_url)
+        )),
+        other => CliError::config(other.to_string()),
+    })?;
     Ok((admin_id, secret, expires_at))
 }
 
@@ -187,7 +161,8 @@ fn write_default_policy(config: &Config) -> CliResult<()> {
     if dir.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.display())))?;
     let mut roles = String::from(
         "# The built-in roles and the actions each allows, as gatehouse enforces them.\n\
          # Deny is the default: nothing is allowed that no grant in force allows.\n\n",
@@ -197,7 +172,8 @@ fn write_default_policy(config: &Config) -> CliResult<()> {
         roles.push_str(&format!("{:<17} {}\n", role.as_str(), actions.join(", ")));
     }
     let path = dir.join("roles.txt");
-    std::fs::write(&path, roles).map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(&path, roles)
+        .map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))
 }
 
 /// What a node needs to serve an initialized installation: the store, and

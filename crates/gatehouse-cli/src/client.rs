@@ -26,14 +26,22 @@ impl Client {
             .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CliError::config(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Self { http, base: args.server.trim_end_matches('/').to_owned(), token })
+        Ok(Self {
+            http,
+            base: args.server.trim_end_matches('/').to_owned(),
+            token,
+        })
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
         self.send(Method::GET, path, None::<&()>).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> CliResult<T> {
         self.send(Method::POST, path, Some(body)).await
     }
 
@@ -45,21 +53,35 @@ impl Client {
         self.send(Method::DELETE, path, None::<&()>).await
     }
 
-    async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> CliResult<T> {
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> CliResult<T> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| CliError::config(format!("cannot reach the gatehouse server at {}: {}", self.base, root_cause(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            CliError::config(format!(
+                "cannot reach the gatehouse server at {}: {}",
+                self.base,
+                root_cause(&e)
+            ))
+        })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| CliError::config(format!("reading the answer failed: {e}")))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CliError::config(format!("reading the answer failed: {e}")))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")));
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::config(format!(
+                    "the server's answer is not what this client expects: {e}"
+                ))
+            });
         }
         Err(problem_error(status, &bytes))
     }
@@ -81,5 +103,9 @@ fn problem_error(status: StatusCode, body: &[u8]) -> CliError {
         .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
     let message = format!("{} ({})", detail, status.as_u16());
-    if status.is_client_error() { CliError::refused(message) } else { CliError::config(message) }
+    if status.is_client_error() {
+        CliError::refused(message)
+    } else {
+        CliError::config(message)
+    }
 }

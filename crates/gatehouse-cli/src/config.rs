@@ -104,7 +104,10 @@ impl std::fmt::Debug for Config {
         // The database URL may carry a password.
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
-            .field("database_url", &gatehouse_store::connect_redacted(&self.database_url))
+            .field(
+                "database_url",
+                &gatehouse_store::connect_redacted(&self.database_url),
+            )
             .field("policy_dir", &self.policy_dir)
             .field("listen", &self.listen)
             .finish_non_exhaustive()
@@ -129,22 +132,38 @@ pub fn env_name(section: &str, key: &str) -> String {
     if section.is_empty() {
         format!("GATEHOUSE_{}", key.to_uppercase())
     } else {
-        format!("GATEHOUSE_{}_{}", section.to_uppercase(), key.to_uppercase())
+        format!(
+            "GATEHOUSE_{}_{}",
+            section.to_uppercase(),
+            key.to_uppercase()
+        )
     }
 }
 
 impl Config {
-    pub fn resolve(args: &GlobalArgs, listen_flag: Option<&str>, env: &dyn Environment) -> CliResult<Self> {
-        let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    pub fn resolve(
+        args: &GlobalArgs,
+        listen_flag: Option<&str>,
+        env: &dyn Environment,
+    ) -> CliResult<Self> {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let (config_path, required) = match &args.config {
             Some(path) => (path.clone(), true),
             None => (data_dir.join("gatehouse.toml"), false),
         };
         let text = match std::fs::read_to_string(&config_path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => {
+                String::new()
+            }
             Err(error) => {
-                return Err(CliError::config(format!("cannot read config file {}: {error}", config_path.display())));
+                return Err(CliError::config(format!(
+                    "cannot read config file {}: {error}",
+                    config_path.display()
+                )));
             }
         };
         let file = parse_file(&text, &config_path, env)?;
@@ -158,12 +177,21 @@ impl Config {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(CliError::config(format!("[log] format must be `text` or `json`, not `{other}`")));
+                return Err(CliError::config(format!(
+                    "[log] format must be `text` or `json`, not `{other}`"
+                )));
             }
         };
         let config = Config {
-            policy_dir: args.policy_dir.clone().or(file.policy_dir).unwrap_or_else(|| data_dir.join("policy")),
-            listen: listen_flag.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            policy_dir: args
+                .policy_dir
+                .clone()
+                .or(file.policy_dir)
+                .unwrap_or_else(|| data_dir.join("policy")),
+            listen: listen_flag
+                .map(str::to_owned)
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             max_connections: file.database.max_connections.unwrap_or(10),
             max_ttl_seconds: file.tokens.max_ttl_seconds.unwrap_or(90 * 86_400),
             bootstrap_ttl_seconds: file.tokens.bootstrap_ttl_seconds.unwrap_or(7 * 86_400),
@@ -179,7 +207,9 @@ impl Config {
 
     fn validate(&self) -> CliResult<()> {
         if self.max_ttl_seconds < 60 {
-            return Err(CliError::config("[tokens] max_ttl_seconds must be at least 60"));
+            return Err(CliError::config(
+                "[tokens] max_ttl_seconds must be at least 60",
+            ));
         }
         if !(60..=self.max_ttl_seconds).contains(&self.bootstrap_ttl_seconds) {
             return Err(CliError::config(
@@ -187,10 +217,14 @@ impl Config {
             ));
         }
         if self.max_connections == 0 {
-            return Err(CliError::config("[database] max_connections must be at least 1"));
+            return Err(CliError::config(
+                "[database] max_connections must be at least 1",
+            ));
         }
         if self.max_body_bytes < 1024 {
-            return Err(CliError::config("[http] max_body_bytes must be at least 1024"));
+            return Err(CliError::config(
+                "[http] max_body_bytes must be at least 1024",
+            ));
         }
         Ok(())
     }
@@ -208,13 +242,22 @@ impl Config {
 /// result, so an unknown key is named whichever source it came from.
 fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileConfig> {
     let bad_file = |error: toml::de::Error| {
-        CliError::config(format!("invalid config file {}: {}", path.display(), error.message().trim()))
-            .with_key_hint(error.span().map(|span| &text[span]))
+        CliError::config(format!(
+            "invalid config file {}: {}",
+            path.display(),
+            error.message().trim()
+        ))
+        .with_key_hint(error.span().map(|span| &text[span]))
     };
     let mut table: toml::Table = toml::from_str(text).map_err(bad_file)?;
     // Validate the file on its own first, for messages that point into it.
-    FileConfig::deserialize(toml::Value::Table(table.clone()))
-        .map_err(|error| CliError::config(format!("invalid config file {}: {}", path.display(), error.message().trim())))?;
+    FileConfig::deserialize(toml::Value::Table(table.clone())).map_err(|error| {
+        CliError::config(format!(
+            "invalid config file {}: {}",
+            path.display(),
+            error.message().trim()
+        ))
+    })?;
 
     for &(section, key, kind) in KEYS {
         let name = env_name(section, key);
@@ -222,14 +265,16 @@ fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileC
             (Some(value), _) => value,
             (None, Some(file)) => std::fs::read_to_string(&file)
                 .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
-                .map_err(|error| CliError::config(format!("cannot read {name}_FILE `{file}`: {error}")))?,
+                .map_err(|error| {
+                    CliError::config(format!("cannot read {name}_FILE `{file}`: {error}"))
+                })?,
             (None, None) => continue,
         };
         let value = match kind {
             ValueKind::Text => toml::Value::String(value),
-            ValueKind::Integer => toml::Value::Integer(
-                value.trim().parse().map_err(|_| CliError::config(format!("{name} must be an integer, not `{value}`")))?,
-            ),
+            ValueKind::Integer => toml::Value::Integer(value.trim().parse().map_err(|_| {
+                CliError::config(format!("{name} must be an integer, not `{value}`"))
+            })?),
         };
         let target = if section.is_empty() {
             &mut table
@@ -238,12 +283,15 @@ fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileC
                 .entry(section)
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()))
                 .as_table_mut()
-                .ok_or_else(|| CliError::config(format!("[{section}] in {} must be a table", path.display())))?
+                .ok_or_else(|| {
+                    CliError::config(format!("[{section}] in {} must be a table", path.display()))
+                })?
         };
         target.insert(key.to_owned(), value);
     }
-    FileConfig::deserialize(toml::Value::Table(table))
-        .map_err(|error| CliError::config(format!("invalid configuration: {}", error.message().trim())))
+    FileConfig::deserialize(toml::Value::Table(table)).map_err(|error| {
+        CliError::config(format!("invalid configuration: {}", error.message().trim()))
+    })
 }
 
 trait KeyHint {

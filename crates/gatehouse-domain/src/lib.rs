@@ -9,6 +9,7 @@ pub mod clock;
 pub mod grant;
 pub mod identity;
 pub mod ids;
+pub mod setup;
 pub mod store;
 pub mod token;
 

@@ -31,5 +31,8 @@ pub fn origin_of(parts: &Parts) -> RequestOrigin {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string());
-    RequestOrigin { request_id, source_ip }
+    RequestOrigin {
+        request_id,
+        source_ip,
+    }
 }

@@ -13,12 +13,16 @@
     reason = "test support: a failed step is a failed test"
 )]
 
+mod app;
+
 use std::future::Future;
 use std::sync::Arc;
 
 use gatehouse_domain::store::Store;
 use gatehouse_store::ConnectOptions;
 pub use gatehouse_store::Engine;
+
+pub use crate::app::{TestApp, TestResponse, with_app};
 use sqlx::Connection;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";

@@ -36,15 +36,24 @@ pub async fn run(config: &Config) -> CliResult<()> {
     let (store, _signer) = open_initialized(config).await?;
 
     let settings = Settings {
-        token_lifetime: TokenLifetimePolicy { max_ttl: time::Duration::seconds(config.max_ttl_seconds) },
+        token_lifetime: TokenLifetimePolicy {
+            max_ttl: time::Duration::seconds(config.max_ttl_seconds),
+        },
         max_body_bytes: config.max_body_bytes,
         ..Settings::default()
     };
-    let state = AppState { store, clock: Arc::new(SystemClock), settings: Arc::new(settings), metrics: metrics_handle() };
+    let state = AppState {
+        store,
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(settings),
+        metrics: metrics_handle(),
+    };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| CliError::config(format!("cannot listen on {}: {e}", config.listen)))?;
-    let address = listener.local_addr().map_err(|e| CliError::config(e.to_string()))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| CliError::config(e.to_string()))?;
     tracing::info!(
         %address,
         engine = state.store.engine(),

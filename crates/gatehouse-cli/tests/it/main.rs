@@ -1,0 +1,9 @@
+//! The `gatehouse` binary as a user runs it: real processes, real sockets,
+//! on both engines.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod client_commands;
+mod init;
+mod multi_node;
+mod serve;
+mod support;

@@ -1,0 +1,118 @@
+//! Running the binary: one-shot commands and a server process that is
+//! stopped (SIGKILL) when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+/// A `gatehouse` command with a clean environment apart from PATH, so no
+/// developer setting leaks in.
+pub fn gatehouse(data_dir: &Path, database_url: &str) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GATEHOUSE_DATA_DIR", data_dir)
+        .env("GATEHOUSE_DATABASE_URL", database_url)
+        .env("GATEHOUSE_LOG_LEVEL", "info")
+        .stdin(Stdio::null());
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("run gatehouse")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `gatehouse serve` and waits until `/readyz` answers.
+    pub async fn start(data_dir: &Path, database_url: &str) -> Self {
+        let port = free_port();
+        let log = data_dir.with_extension(format!("{port}.log"));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = gatehouse(data_dir, database_url)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn serve");
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = http();
+        while Instant::now() < deadline {
+            if let Ok(response) = client.get(format!("{}/readyz", self.url)).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not become ready; log:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait(mut self) -> Option<i32> {
+        let status = self.child.wait().unwrap();
+        status.code()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An async HTTP client for the tests' API calls.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}

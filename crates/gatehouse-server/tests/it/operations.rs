@@ -105,3 +105,20 @@ engine_test!(request_ids_are_honoured_or_made_and_recorded, |engine| {
         assert_ne!(replaced.headers["x-request-id"].len(), 500);
     })
 });
+
+/// `docs/openapi.json` is the served document, so the committed API reference
+/// cannot drift. Run with `UPDATE_OPENAPI=1` to rewrite it.
+#[test]
+fn the_committed_openapi_document_is_current() {
+    let generated =
+        serde_json::to_string_pretty(&gatehouse_server::openapi::document()).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p gatehouse-server`"
+    );
+}

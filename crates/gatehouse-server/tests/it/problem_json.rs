@@ -121,8 +121,7 @@ engine_test!(oversized_bodies_get_413, |engine| with_database(
         let response = raw_post(&app, "/api/v1/identities", Some("application/json"), body).await;
         response.assert_problem(413);
         // A streamed body, with no Content-Length to refuse it up front.
-        let chunks =
-            [vec![b' '; 3000], vec![b' '; 3000]].map(Ok::<_, std::io::Error>);
+        let chunks = [vec![b' '; 3000], vec![b' '; 3000]].map(Ok::<_, std::io::Error>);
         let stream = Body::from_stream(futures_util::stream::iter(chunks));
         let response = raw_post(&app, "/api/v1/identities", Some("application/json"), stream).await;
         response.assert_problem(413);

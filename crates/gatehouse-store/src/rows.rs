@@ -55,14 +55,21 @@ fn optional_parsed<T: std::str::FromStr>(
 }
 
 pub(crate) fn identity(row: &AnyRow) -> Result<Identity, StoreError> {
+    identity_with_prefix(row, "")
+}
+
+/// The identity columns selected as `i.<column> AS <prefix><column>`, for
+/// joins where another table's columns share their names.
+pub(crate) fn identity_with_prefix(row: &AnyRow, prefix: &str) -> Result<Identity, StoreError> {
+    let column = |name: &str| format!("{prefix}{name}");
     Ok(Identity {
-        id: parsed::<IdentityId>(row, "id")?,
-        kind: parsed(row, "kind")?,
-        name: text(row, "name")?,
-        email: optional_text(row, "email")?,
-        status: parsed(row, "status")?,
-        created_at: instant(row, "created_at")?,
-        updated_at: instant(row, "updated_at")?,
+        id: parsed::<IdentityId>(row, &column("id"))?,
+        kind: parsed(row, &column("kind"))?,
+        name: text(row, &column("name"))?,
+        email: optional_text(row, &column("email"))?,
+        status: parsed(row, &column("status"))?,
+        created_at: instant(row, &column("created_at"))?,
+        updated_at: instant(row, &column("updated_at"))?,
     })
 }
 

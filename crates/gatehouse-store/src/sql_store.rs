@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use gatehouse_domain::audit::{AuditEntry, AuditRecord};
-use gatehouse_domain::clock::to_unix_millis;
+use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
 use gatehouse_domain::ids::{GrantId, IdentityId, TokenId};
@@ -256,7 +256,7 @@ impl Store for SqlStore {
             .map_err(store_error)?;
         row.map(|row| {
             Ok(Installation {
-                initialized_at: gatehouse_domain::clock::from_unix_millis(
+                initialized_at: from_unix_millis(
                     row.try_get("initialized_at").map_err(store_error)?,
                 ),
                 audit_public_key: row.try_get("audit_public_key").map_err(store_error)?,
@@ -403,47 +403,25 @@ impl Store for SqlStore {
     }
 
     async fn find_credential(&self, hash: &TokenHash) -> Result<Option<Credential>, StoreError> {
-        let token_columns = TOKEN_COLUMNS
+        let token_columns = TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}"));
+        let identity_columns = IDENTITY_COLUMNS
             .split(", ")
-            .map(|c| format!("t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+            .map(|c| format!("i.{c} AS identity_{c}"));
+        let columns: Vec<String> = token_columns.chain(identity_columns).collect();
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {token_columns}, t.token_hash, i.kind, i.name, i.email, i.status, \
-             i.created_at AS identity_created_at, i.updated_at AS identity_updated_at \
-             FROM api_tokens t JOIN identities i ON i.id = t.identity_id WHERE t.token_hash = $1"
+            "SELECT {}, t.token_hash FROM api_tokens t JOIN identities i ON i.id = t.identity_id \
+             WHERE t.token_hash = $1",
+            columns.join(", ")
         )))
         .bind(hash.as_bytes().to_vec())
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
         let Some(row) = row else { return Ok(None) };
-        let token = rows::token(&row)?;
-        let identity = Identity {
-            id: token.identity_id,
-            kind: row
-                .try_get::<String, _>("kind")
-                .map_err(store_error)?
-                .parse()
-                .map_err(|_| StoreError::Other("stored identity kind cannot be read".into()))?,
-            name: row.try_get("name").map_err(store_error)?,
-            email: row.try_get("email").map_err(store_error)?,
-            status: row
-                .try_get::<String, _>("status")
-                .map_err(store_error)?
-                .parse()
-                .map_err(|_| StoreError::Other("stored identity status cannot be read".into()))?,
-            created_at: gatehouse_domain::clock::from_unix_millis(
-                row.try_get("identity_created_at").map_err(store_error)?,
-            ),
-            updated_at: gatehouse_domain::clock::from_unix_millis(
-                row.try_get("identity_updated_at").map_err(store_error)?,
-            ),
-        };
         Ok(Some(Credential {
-            token,
+            token: rows::token(&row)?,
             hash: rows::token_hash(&row)?,
-            identity,
+            identity: rows::identity_with_prefix(&row, "identity_")?,
         }))
     }
 

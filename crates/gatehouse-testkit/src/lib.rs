@@ -95,6 +95,12 @@ impl TestDatabase {
     /// Drops the PostgreSQL database (SQLite's file goes with `dir`). Called
     /// only when the test passed, so a failure leaves its data behind.
     pub async fn clean_up(self) {
+        self.drop_now().await;
+    }
+
+    /// Drops the PostgreSQL database at once, cutting its connections: for
+    /// tests of what happens when the database goes away.
+    pub async fn drop_now(&self) {
         if let Some(name) = &self.postgres_name {
             let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
                 .await

@@ -1,4 +1,5 @@
 //! House rules that a reviewer should not have to check by eye.
+#![allow(clippy::unwrap_used, reason = "tests")]
 
 use std::path::{Path, PathBuf};
 

@@ -18,7 +18,8 @@ use crate::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
 use crate::grant::{NewGrant, Role, Scope};
 use crate::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
 use crate::ids::{GrantId, IdentityId, TokenId};
-use crate::store::{InitialSetup, PageRequest, Store, StoreError, TokenFilter};
+use crate::setup::first_admin_setup;
+use crate::store::{PageRequest, Store, StoreError, TokenFilter};
 use crate::token::{NewToken, TokenSecret};
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
@@ -72,38 +73,21 @@ pub async fn initialize_happens_once(store: Arc<dyn Store>) {
     let setup = || {
         let admin =
             NewIdentity::new(IdentityKind::Human, "Admin", Some("admin@localhost"), T0).unwrap();
-        let admin_grant = NewGrant {
-            id: GrantId::new(),
-            identity_id: admin.id,
-            role: Role::Admin,
-            scope: Scope::Everything,
-            created_at: T0,
-            expires_at: None,
-            created_by: None,
-        };
-        let admin_token = NewToken {
-            id: TokenId::new(),
-            identity_id: admin.id,
-            hash: TokenSecret::generate().hash(),
-            description: "bootstrap".into(),
-            created_at: T0,
-            expires_at: T0 + Duration::days(1),
-            created_by: None,
-        };
-        InitialSetup {
+        first_admin_setup(
             admin,
-            admin_grant,
-            admin_token,
-            audit_public_key: "gatehouse+01020304+AQ==".into(),
-            audit: vec![record("gatehouse.init"), record("identity.create")],
-        }
+            "gatehouse+01020304+AQ==".into(),
+            "test",
+            T0,
+            Duration::days(1),
+        )
+        .0
     };
     let first = setup();
     let admin_id = first.admin.id;
     let installation = store.initialize(first).await.unwrap();
     assert_eq!(installation.audit_public_key, "gatehouse+01020304+AQ==");
     assert_eq!(store.find_installation().await.unwrap(), Some(installation));
-    assert_eq!(store.audit_size().await.unwrap(), 2);
+    assert_eq!(store.audit_size().await.unwrap(), 4);
     let grants = store.list_grants_of(admin_id).await.unwrap();
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].role, Role::Admin);
@@ -114,7 +98,7 @@ pub async fn initialize_happens_once(store: Arc<dyn Store>) {
     assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
     assert_eq!(
         store.audit_size().await.unwrap(),
-        2,
+        4,
         "a refused init writes no entry"
     );
     assert_eq!(

@@ -122,3 +122,26 @@ fn the_committed_openapi_document_is_current() {
         "docs/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test -p gatehouse-server`"
     );
 }
+
+/// When the database goes away, readiness says so with a 503 problem while
+/// liveness stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_database_is_gone() {
+    gatehouse_testkit::with_database(gatehouse_testkit::Engine::Postgres, |database| async move {
+        let app = gatehouse_testkit::TestApp::new(&database).await;
+        app.call(Method::GET, "/readyz", None, None)
+            .await
+            .assert_status(200);
+        database.drop_now().await;
+        let ready = app.call(Method::GET, "/readyz", None, None).await;
+        let detail = ready.assert_problem(503).to_owned();
+        assert!(
+            !detail.contains("postgres://"),
+            "the cause stays in the log: {detail}"
+        );
+        app.call(Method::GET, "/healthz", None, None)
+            .await
+            .assert_status(200);
+    })
+    .await;
+}

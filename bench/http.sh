@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# HTTP benchmark on loopback: cold start, then GET /healthz (the baseline),
+# GET /api/v1/whoami and POST /api/v1/identities under wrk, on SQLite and on
+# PostgreSQL. Prints wrk's latency distribution for each.
+#
+#   bench/http.sh [DURATION_SECONDS] [CONNECTIONS]
+#
+# Needs wrk (apt-get install wrk) and, for the PostgreSQL half, the server
+# at GATEHOUSE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+connections="${2:-64}"
+admin_url="${GATEHOUSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+bin="$PWD/target/release/gatehouse"
+port=18971
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    psql -q "$admin_url" -c "DROP DATABASE IF EXISTS gatehouse_bench WITH (FORCE)" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release --locked -q
+ls -l "$bin" | awk '{printf "binary size: %.1f MiB\n", $5 / 1048576}'
+
+now_ms() { date +%s%3N; }
+
+wait_ready() {
+    for _ in $(seq 1 400); do
+        curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+        sleep 0.005
+    done
+    echo "server did not start" >&2
+    exit 1
+}
+
+run_engine() {
+    local engine="$1" url="$2" dir="$work/$1"
+    echo
+    echo "== $engine"
+    export GATEHOUSE_TOKEN
+    GATEHOUSE_TOKEN="$("$bin" --data-dir "$dir" --database "$url" init --admin-email bench@example.com | tail -n 1)"
+
+    local total=0 runs=5 start
+    for _ in $(seq 1 "$runs"); do
+        start=$(now_ms)
+        GATEHOUSE_LOG_LEVEL=warn "$bin" --data-dir "$dir" --database "$url" serve --listen "127.0.0.1:$port" &
+        pid=$!
+        wait_ready
+        total=$((total + $(now_ms) - start))
+        kill "$pid"; wait "$pid" || true; pid=""
+    done
+    echo "cold start to ready (mean of $runs): $((total / runs)) ms"
+
+    GATEHOUSE_LOG_LEVEL=warn "$bin" --data-dir "$dir" --database "$url" \
+        serve --listen "127.0.0.1:$port" &
+    pid=$!
+    wait_ready
+    for target in healthz whoami create; do
+        echo "-- $target ($connections connections, ${duration}s)"
+        case "$target" in
+            healthz) wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port/healthz" ;;
+            whoami) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/bearer.lua "http://127.0.0.1:$port/api/v1/whoami" ;;
+            create) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/create_identity.lua "http://127.0.0.1:$port/api/v1/identities" ;;
+        esac | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors"
+    done
+    kill "$pid"; wait "$pid" || true; pid=""
+}
+
+run_engine sqlite "sqlite://$work/sqlite/gatehouse.db"
+psql -q "$admin_url" -c "DROP DATABASE IF EXISTS gatehouse_bench WITH (FORCE)" >/dev/null
+psql -q "$admin_url" -c "CREATE DATABASE gatehouse_bench" >/dev/null
+run_engine postgres "${admin_url%/*}/gatehouse_bench"

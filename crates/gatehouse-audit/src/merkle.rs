@@ -78,20 +78,12 @@ pub fn subtree_root(lo: u64, size: u64, get: &mut dyn FnMut(NodeId) -> Hash) -> 
 
 /// The root of the tree of `size` leaves.
 pub fn root(size: u64, get: &mut dyn FnMut(NodeId) -> Hash) -> Hash {
-    if size == 0 {
-        empty_root()
-    } else {
-        subtree_root(0, size, get)
-    }
+    if size == 0 { empty_root() } else { subtree_root(0, size, get) }
 }
 
 /// The audit path of leaf `index` in the tree of `size` leaves (RFC 6962
 /// §2.1.1 PATH), leaf-side first.
-pub fn inclusion_proof(
-    index: u64,
-    size: u64,
-    get: &mut dyn FnMut(NodeId) -> Hash,
-) -> Result<Vec<Hash>, ProofError> {
+pub fn inclusion_proof(index: u64, size: u64, get: &mut dyn FnMut(NodeId) -> Hash) -> Result<Vec<Hash>, ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
@@ -131,14 +123,7 @@ pub fn consistency_proof(
     Ok(proof)
 }
 
-fn subproof(
-    m: u64,
-    lo: u64,
-    n: u64,
-    complete: bool,
-    get: &mut dyn FnMut(NodeId) -> Hash,
-    out: &mut Vec<Hash>,
-) {
+fn subproof(m: u64, lo: u64, n: u64, complete: bool, get: &mut dyn FnMut(NodeId) -> Hash, out: &mut Vec<Hash>) {
     if m == n {
         if !complete {
             out.push(subtree_root(lo, n, get));
@@ -199,13 +184,7 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
 /// RFC 9162 §2.1.4.2: does `proof` show that the tree of `first` leaves with
 /// `first_root` is a prefix of the tree of `second` leaves with
 /// `second_root`?
-pub fn verify_consistency(
-    first: u64,
-    second: u64,
-    first_root: &Hash,
-    second_root: &Hash,
-    proof: &[Hash],
-) -> bool {
+pub fn verify_consistency(first: u64, second: u64, first_root: &Hash, second_root: &Hash, proof: &[Hash]) -> bool {
     if first == 0 || first > second {
         return false;
     }

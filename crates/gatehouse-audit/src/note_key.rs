@@ -28,11 +28,7 @@ pub enum NoteKeyError {
 }
 
 fn check_name(name: &str) -> Result<(), NoteKeyError> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
-    {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control()) {
         return Err(NoteKeyError::InvalidName);
     }
     Ok(())
@@ -59,25 +55,17 @@ impl NoteSigner {
         check_name(name)?;
         let mut seed = [0u8; 32];
         rand::fill(&mut seed);
-        Ok(Self {
-            name: name.to_owned(),
-            key: SigningKey::from_bytes(&seed),
-        })
+        Ok(Self { name: name.to_owned(), key: SigningKey::from_bytes(&seed) })
     }
 
     /// Parses `PRIVATE+KEY+<name>+<hex id>+<base64>`.
     pub fn parse(encoded: &str) -> Result<Self, NoteKeyError> {
-        let rest = encoded
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(NoteKeyError::Malformed("missing `PRIVATE+KEY+`"))?;
+        let rest =
+            encoded.trim().strip_prefix("PRIVATE+KEY+").ok_or(NoteKeyError::Malformed("missing `PRIVATE+KEY+`"))?;
         let (name, id, key) = split_key(rest)?;
         check_name(name)?;
         let bytes = decode_key(key)?;
-        let signer = Self {
-            name: name.to_owned(),
-            key: SigningKey::from_bytes(&bytes),
-        };
+        let signer = Self { name: name.to_owned(), key: SigningKey::from_bytes(&bytes) };
         check_id(id, &signer.verifier())?;
         Ok(signer)
     }
@@ -91,10 +79,7 @@ impl NoteSigner {
     }
 
     pub fn verifier(&self) -> NoteVerifier {
-        NoteVerifier {
-            name: self.name.clone(),
-            key: self.key.verifying_key(),
-        }
+        NoteVerifier { name: self.name.clone(), key: self.key.verifying_key() }
     }
 
     /// The signer key text, for the key file.
@@ -102,21 +87,13 @@ impl NoteSigner {
         let mut bytes = vec![ALGORITHM_ED25519];
         bytes.extend_from_slice(self.key.as_bytes());
         let id = key_id(&self.name, &self.key.verifying_key());
-        format!(
-            "PRIVATE+KEY+{}+{}+{}",
-            self.name,
-            hex::encode(id),
-            STANDARD.encode(bytes)
-        )
+        format!("PRIVATE+KEY+{}+{}+{}", self.name, hex::encode(id), STANDARD.encode(bytes))
     }
 }
 
 impl fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NoteSigner")
-            .field("name", &self.name)
-            .field("key", &"<redacted>")
-            .finish()
+        f.debug_struct("NoteSigner").field("name", &self.name).field("key", &"<redacted>").finish()
     }
 }
 
@@ -133,12 +110,8 @@ impl NoteVerifier {
         let (name, id, key) = split_key(encoded.trim())?;
         check_name(name)?;
         let bytes = decode_key(key)?;
-        let key = VerifyingKey::from_bytes(&bytes)
-            .map_err(|_| NoteKeyError::Malformed("not an Ed25519 public key"))?;
-        let verifier = Self {
-            name: name.to_owned(),
-            key,
-        };
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| NoteKeyError::Malformed("not an Ed25519 public key"))?;
+        let verifier = Self { name: name.to_owned(), key };
         check_id(id, &verifier)?;
         Ok(verifier)
     }
@@ -158,36 +131,23 @@ impl NoteVerifier {
     pub fn encode(&self) -> String {
         let mut bytes = vec![ALGORITHM_ED25519];
         bytes.extend_from_slice(self.key.as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex::encode(self.key_id()),
-            STANDARD.encode(bytes)
-        )
+        format!("{}+{}+{}", self.name, hex::encode(self.key_id()), STANDARD.encode(bytes))
     }
 }
 
 fn split_key(text: &str) -> Result<(&str, &str, &str), NoteKeyError> {
     // Names have no `+`, but base64 keys may.
     let mut parts = text.splitn(3, '+');
-    let name = parts
-        .next()
-        .ok_or(NoteKeyError::Malformed("missing name"))?;
-    let id = parts
-        .next()
-        .ok_or(NoteKeyError::Malformed("missing key id"))?;
+    let name = parts.next().ok_or(NoteKeyError::Malformed("missing name"))?;
+    let id = parts.next().ok_or(NoteKeyError::Malformed("missing key id"))?;
     let key = parts.next().ok_or(NoteKeyError::Malformed("missing key"))?;
     Ok((name, id, key))
 }
 
 fn decode_key(encoded: &str) -> Result<[u8; 32], NoteKeyError> {
-    let bytes = STANDARD
-        .decode(encoded)
-        .map_err(|_| NoteKeyError::Malformed("key is not base64"))?;
+    let bytes = STANDARD.decode(encoded).map_err(|_| NoteKeyError::Malformed("key is not base64"))?;
     match bytes.split_first() {
-        Some((&ALGORITHM_ED25519, key)) => key
-            .try_into()
-            .map_err(|_| NoteKeyError::Malformed("key is not 32 bytes")),
+        Some((&ALGORITHM_ED25519, key)) => key.try_into().map_err(|_| NoteKeyError::Malformed("key is not 32 bytes")),
         _ => Err(NoteKeyError::Malformed("key is not of type Ed25519 (0x01)")),
     }
 }
@@ -195,10 +155,7 @@ fn decode_key(encoded: &str) -> Result<[u8; 32], NoteKeyError> {
 fn check_id(found: &str, verifier: &NoteVerifier) -> Result<(), NoteKeyError> {
     let expected = hex::encode(verifier.key_id());
     if found != expected {
-        return Err(NoteKeyError::KeyIdMismatch {
-            found: found.to_owned(),
-            expected,
-        });
+        return Err(NoteKeyError::KeyIdMismatch { found: found.to_owned(), expected });
     }
     Ok(())
 }

@@ -7,12 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "gatehouse",
-    version,
-    about = "The one door into a CI/CD pipeline",
-    max_term_width = 100
-)]
+#[command(name = "gatehouse", version, about = "The one door into a CI/CD pipeline", max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -36,22 +31,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub policy_dir: Option<PathBuf>,
     /// The gatehouse server, for client commands.
-    #[arg(
-        long,
-        global = true,
-        env = "GATEHOUSE_URL",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "GATEHOUSE_URL", value_name = "URL", default_value = "http://127.0.0.1:8080")]
     pub server: String,
     /// API token, for client commands.
-    #[arg(
-        long,
-        global = true,
-        env = "GATEHOUSE_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "GATEHOUSE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Output format of client commands.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
@@ -166,9 +149,7 @@ pub fn parse_ttl(raw: &str) -> Result<i64, String> {
         Some((i, _)) => raw.split_at(i),
         None => (raw, "s"),
     };
-    let amount: i64 = digits
-        .parse()
-        .map_err(|_| format!("`{raw}` is not a duration like 900, 15m, 12h or 30d"))?;
+    let amount: i64 = digits.parse().map_err(|_| format!("`{raw}` is not a duration like 900, 15m, 12h or 30d"))?;
     let factor = match unit {
         "s" => 1,
         "m" => 60,
@@ -176,9 +157,7 @@ pub fn parse_ttl(raw: &str) -> Result<i64, String> {
         "d" => 86_400,
         _ => return Err(format!("`{raw}` has an unknown unit (use s, m, h or d)")),
     };
-    amount
-        .checked_mul(factor)
-        .ok_or_else(|| format!("`{raw}` is too long"))
+    amount.checked_mul(factor).ok_or_else(|| format!("`{raw}` is too long"))
 }
 
 #[cfg(test)]

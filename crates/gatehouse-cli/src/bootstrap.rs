@@ -14,9 +14,9 @@ use gatehouse_domain::grant::Role;
 use gatehouse_domain::identity::{Identity, IdentityKind, NewIdentity};
 use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::setup::first_admin_setup;
-use gatehouse_domain::store::{Store, StoreError};
+use gatehouse_domain::store::{AuditForwarder, Store, StoreError};
 use gatehouse_domain::token::TokenSecret;
-use gatehouse_store::{ConnectOptions, Engine};
+use gatehouse_store::{AuditSettings, ConnectOptions, Engine};
 use time::{Duration, OffsetDateTime};
 
 use crate::config::Config;
@@ -34,21 +34,34 @@ pub struct Initialized {
     pub audit_public_key: String,
 }
 
-pub async fn open_store(config: &Config) -> CliResult<Arc<dyn Store>> {
-    let options = ConnectOptions {
-        max_connections: config.max_connections,
-        ..ConnectOptions::default()
-    };
-    gatehouse_store::open(&config.database_url, options)
-        .await
-        .map_err(|e| CliError::config(e.to_string()))
+/// Opens the database. Without `audit.signer` the store can read but not
+/// append to the audit log.
+pub async fn open_store(config: &Config, audit: AuditSettings) -> CliResult<Arc<dyn Store>> {
+    let options = ConnectOptions { max_connections: config.max_connections, audit, ..ConnectOptions::default() };
+    gatehouse_store::open(&config.database_url, options).await.map_err(|e| CliError::config(e.to_string()))
+}
+
+fn audit_settings(
+    config: &Config,
+    signer: Arc<NoteSigner>,
+    forwarder: Option<Arc<dyn AuditForwarder>>,
+) -> AuditSettings {
+    AuditSettings { signer: Some(signer), forwarder, max_batch: config.audit_max_batch }
+}
+
+/// The checkpoint origin: configured, or `gatehouse/<key id>`, unique per
+/// installation and the same on every node.
+fn audit_origin(config: &Config, signer: &NoteSigner) -> String {
+    config.audit_origin.clone().unwrap_or_else(|| format!("gatehouse/{}", hex_key_id(signer)))
+}
+
+fn hex_key_id(signer: &NoteSigner) -> String {
+    signer.verifier().key_id().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SQLite file a URL names, if it is a SQLite URL.
 fn sqlite_file(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     Some(PathBuf::from(path))
 }
@@ -56,20 +69,12 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
 /// Whether the database already holds an installation, without creating
 /// anything when it does not exist yet.
 async fn database_initialized(config: &Config) -> CliResult<Option<Arc<dyn Store>>> {
-    let engine =
-        Engine::from_url(&config.database_url).map_err(|e| CliError::config(e.to_string()))?;
-    if engine == Engine::Sqlite
-        && sqlite_file(&config.database_url).is_some_and(|file| !file.exists())
-    {
+    let engine = Engine::from_url(&config.database_url).map_err(|e| CliError::config(e.to_string()))?;
+    if engine == Engine::Sqlite && sqlite_file(&config.database_url).is_some_and(|file| !file.exists()) {
         return Ok(None);
     }
-    let store = open_store(config).await?;
-    if store
-        .find_installation()
-        .await
-        .map_err(|e| CliError::config(e.to_string()))?
-        .is_some()
-    {
+    let store = open_store(config, AuditSettings::default()).await?;
+    if store.find_installation().await.map_err(|e| CliError::config(e.to_string()))?.is_some() {
         return Err(CliError::refused(format!(
             "the database {} is already initialized; nothing was changed",
             gatehouse_store::connect_redacted(&config.database_url)
@@ -83,6 +88,7 @@ pub async fn initialize(
     admin_email: &str,
     admin_name: Option<&str>,
     clock: &dyn Clock,
+    forwarder: Option<Arc<dyn AuditForwarder>>,
 ) -> CliResult<Initialized> {
     let key_path = config.key_path();
     if key_path.exists() {
@@ -93,20 +99,15 @@ pub async fn initialize(
         )));
     }
     let now = clock.now();
-    let name = admin_name
-        .map(str::to_owned)
-        .unwrap_or_else(|| admin_email.split('@').next().unwrap_or("admin").to_owned());
+    let name =
+        admin_name.map(str::to_owned).unwrap_or_else(|| admin_email.split('@').next().unwrap_or("admin").to_owned());
     let admin = NewIdentity::new(IdentityKind::Human, &name, Some(admin_email), now)
         .map_err(|e| CliError::config(format!("invalid admin: {e}")))?;
-    let existing_store = database_initialized(config).await?;
+    drop(database_initialized(config).await?);
 
     create_private_dir(&config.data_dir)?;
-    let store = match existing_store {
-        Some(store) => store,
-        None => open_store(config).await?,
-    };
-    let signer =
-        NoteSigner::generate(AUDIT_KEY_NAME).map_err(|e| CliError::config(e.to_string()))?;
+    let signer = Arc::new(NoteSigner::generate(AUDIT_KEY_NAME).map_err(|e| CliError::config(e.to_string()))?);
+    let store = open_store(config, audit_settings(config, signer.clone(), forwarder)).await?;
     write_secret_file(&key_path, &format!("{}\n", signer.encode()))?;
 
     let result = write_initial_state(config, &*store, admin, &signer, now).await;
@@ -142,8 +143,8 @@ async fn write_initial_state(
 ) -> CliResult<(IdentityId, TokenSecret, OffsetDateTime)> {
     let ttl = Duration::seconds(config.bootstrap_ttl_seconds);
     let admin_id = admin.id;
-    let (setup, secret) =
-        first_admin_setup(admin, signer.verifier().encode(), store.engine(), now, ttl);
+    let origin = audit_origin(config, signer);
+    let (setup, secret) = first_admin_setup(admin, signer.verifier().encode(), origin, store.engine(), now, ttl);
     let expires_at = setup.admin_token.expires_at;
     store.initialize(setup).await.map_err(|e| match e {
         StoreError::Conflict(_) => CliError::refused(format!(
@@ -161,8 +162,7 @@ fn write_default_policy(config: &Config) -> CliResult<()> {
     if dir.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.display())))?;
     let mut roles = String::from(
         "# The built-in roles and the actions each allows, as gatehouse enforces them.\n\
          # Deny is the default: nothing is allowed that no grant in force allows.\n\n",
@@ -172,19 +172,22 @@ fn write_default_policy(config: &Config) -> CliResult<()> {
         roles.push_str(&format!("{:<17} {}\n", role.as_str(), actions.join(", ")));
     }
     let path = dir.join("roles.txt");
-    std::fs::write(&path, roles)
-        .map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(&path, roles).map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))
 }
 
 /// What a node needs to serve an initialized installation: the store, and
 /// the signing key that matches the one the database was initialized with.
-pub async fn open_initialized(config: &Config) -> CliResult<(Arc<dyn Store>, NoteSigner)> {
-    let store = open_store(config).await?;
-    let installation = store
-        .find_installation()
-        .await
-        .map_err(|e| CliError::config(e.to_string()))?
-        .ok_or_else(|| {
+pub async fn open_initialized(
+    config: &Config,
+    forwarder: Option<Arc<dyn AuditForwarder>>,
+) -> CliResult<(Arc<dyn Store>, Arc<NoteSigner>)> {
+    let signer = Arc::new(
+        NoteSigner::parse(&read_secret_file(&config.key_path())?)
+            .map_err(|e| CliError::config(format!("{}: {e}", config.key_path().display())))?,
+    );
+    let store = open_store(config, audit_settings(config, signer.clone(), forwarder)).await?;
+    let installation =
+        store.find_installation().await.map_err(|e| CliError::config(e.to_string()))?.ok_or_else(|| {
             CliError::config(format!(
                 "{} holds an audit signing key but the database {} is not initialized; \
                  point --database at the database this key belongs to",
@@ -192,8 +195,6 @@ pub async fn open_initialized(config: &Config) -> CliResult<(Arc<dyn Store>, Not
                 gatehouse_store::connect_redacted(&config.database_url)
             ))
         })?;
-    let signer = NoteSigner::parse(&read_secret_file(&config.key_path())?)
-        .map_err(|e| CliError::config(format!("{}: {e}", config.key_path().display())))?;
     if signer.verifier().encode() != installation.audit_public_key {
         return Err(CliError::config(format!(
             "{} is not the audit signing key this database was initialized with ({}); \

@@ -17,31 +17,21 @@ pub struct Client {
 
 impl Client {
     pub fn new(args: &GlobalArgs) -> CliResult<Self> {
-        let token = args
-            .token
-            .clone()
-            .ok_or_else(|| CliError::config("no API token: pass --token or set GATEHOUSE_TOKEN"))?;
+        let token =
+            args.token.clone().ok_or_else(|| CliError::config("no API token: pass --token or set GATEHOUSE_TOKEN"))?;
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| CliError::config(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Self {
-            http,
-            base: args.server.trim_end_matches('/').to_owned(),
-            token,
-        })
+        Ok(Self { http, base: args.server.trim_end_matches('/').to_owned(), token })
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
         self.send(Method::GET, path, None::<&()>).await
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> CliResult<T> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
         self.send(Method::POST, path, Some(body)).await
     }
 
@@ -65,23 +55,13 @@ impl Client {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| {
-            CliError::config(format!(
-                "cannot reach the gatehouse server at {}: {}",
-                self.base,
-                root_cause(&e)
-            ))
+            CliError::config(format!("cannot reach the gatehouse server at {}: {}", self.base, root_cause(&e)))
         })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| CliError::config(format!("reading the answer failed: {e}")))?;
+        let bytes = response.bytes().await.map_err(|e| CliError::config(format!("reading the answer failed: {e}")))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                CliError::config(format!(
-                    "the server's answer is not what this client expects: {e}"
-                ))
-            });
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")));
         }
         Err(problem_error(status, &bytes))
     }
@@ -103,9 +83,5 @@ fn problem_error(status: StatusCode, body: &[u8]) -> CliError {
         .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());
     let message = format!("{} ({})", detail, status.as_u16());
-    if status.is_client_error() {
-        CliError::refused(message)
-    } else {
-        CliError::config(message)
-    }
+    if status.is_client_error() { CliError::refused(message) } else { CliError::config(message) }
 }

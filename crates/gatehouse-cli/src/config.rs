@@ -34,6 +34,9 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("http", "max_body_bytes", ValueKind::Integer),
     ("log", "level", ValueKind::Text),
     ("log", "format", ValueKind::Text),
+    ("audit", "origin", ValueKind::Text),
+    ("audit", "forward", ValueKind::Text),
+    ("audit", "max_batch", ValueKind::Integer),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +52,23 @@ struct FileConfig {
     http: HttpSection,
     #[serde(default)]
     log: LogSection,
+    #[serde(default)]
+    audit: AuditSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    origin: Option<String>,
+    forward: Option<String>,
+    max_batch: Option<usize>,
+}
+
+/// Where audit entries are copied as JSON lines, besides the log itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditForward {
+    Stdout,
+    File(PathBuf),
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +117,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// The checkpoint origin, used when initializing.
+    pub audit_origin: Option<String>,
+    pub audit_forward: Option<AuditForward>,
+    /// The most changes one transaction commits (1 turns group commit off).
+    pub audit_max_batch: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -104,10 +129,7 @@ impl std::fmt::Debug for Config {
         // The database URL may carry a password.
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &gatehouse_store::connect_redacted(&self.database_url),
-            )
+            .field("database_url", &gatehouse_store::connect_redacted(&self.database_url))
             .field("policy_dir", &self.policy_dir)
             .field("listen", &self.listen)
             .finish_non_exhaustive()
@@ -132,38 +154,22 @@ pub fn env_name(section: &str, key: &str) -> String {
     if section.is_empty() {
         format!("GATEHOUSE_{}", key.to_uppercase())
     } else {
-        format!(
-            "GATEHOUSE_{}_{}",
-            section.to_uppercase(),
-            key.to_uppercase()
-        )
+        format!("GATEHOUSE_{}_{}", section.to_uppercase(), key.to_uppercase())
     }
 }
 
 impl Config {
-    pub fn resolve(
-        args: &GlobalArgs,
-        listen_flag: Option<&str>,
-        env: &dyn Environment,
-    ) -> CliResult<Self> {
-        let data_dir = args
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    pub fn resolve(args: &GlobalArgs, listen_flag: Option<&str>, env: &dyn Environment) -> CliResult<Self> {
+        let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
         let (config_path, required) = match &args.config {
             Some(path) => (path.clone(), true),
             None => (data_dir.join("gatehouse.toml"), false),
         };
         let text = match std::fs::read_to_string(&config_path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => {
-                String::new()
-            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
             Err(error) => {
-                return Err(CliError::config(format!(
-                    "cannot read config file {}: {error}",
-                    config_path.display()
-                )));
+                return Err(CliError::config(format!("cannot read config file {}: {error}", config_path.display())));
             }
         };
         let file = parse_file(&text, &config_path, env)?;
@@ -177,21 +183,32 @@ impl Config {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(CliError::config(format!(
-                    "[log] format must be `text` or `json`, not `{other}`"
-                )));
+                return Err(CliError::config(format!("[log] format must be `text` or `json`, not `{other}`")));
             }
         };
+        let audit_forward = match file.audit.forward.as_deref() {
+            None | Some("") | Some("none") => None,
+            Some("stdout") => Some(AuditForward::Stdout),
+            Some(other) => match other.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => Some(AuditForward::File(PathBuf::from(path))),
+                _ => {
+                    return Err(CliError::config(format!(
+                        "[audit] forward must be `stdout`, `file:PATH` or `none`, not `{other}`"
+                    )));
+                }
+            },
+        };
+        if let Some(origin) = &file.audit.origin
+            && (origin.is_empty() || origin.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(CliError::config(format!("[audit] origin `{origin}` must be non-empty, without spaces")));
+        }
         let config = Config {
-            policy_dir: args
-                .policy_dir
-                .clone()
-                .or(file.policy_dir)
-                .unwrap_or_else(|| data_dir.join("policy")),
-            listen: listen_flag
-                .map(str::to_owned)
-                .or(file.listen)
-                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            audit_origin: file.audit.origin,
+            audit_forward,
+            audit_max_batch: file.audit.max_batch.unwrap_or(256),
+            policy_dir: args.policy_dir.clone().or(file.policy_dir).unwrap_or_else(|| data_dir.join("policy")),
+            listen: listen_flag.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             max_connections: file.database.max_connections.unwrap_or(10),
             max_ttl_seconds: file.tokens.max_ttl_seconds.unwrap_or(90 * 86_400),
             bootstrap_ttl_seconds: file.tokens.bootstrap_ttl_seconds.unwrap_or(7 * 86_400),
@@ -207,9 +224,7 @@ impl Config {
 
     fn validate(&self) -> CliResult<()> {
         if self.max_ttl_seconds < 60 {
-            return Err(CliError::config(
-                "[tokens] max_ttl_seconds must be at least 60",
-            ));
+            return Err(CliError::config("[tokens] max_ttl_seconds must be at least 60"));
         }
         if !(60..=self.max_ttl_seconds).contains(&self.bootstrap_ttl_seconds) {
             return Err(CliError::config(
@@ -217,14 +232,13 @@ impl Config {
             ));
         }
         if self.max_connections == 0 {
-            return Err(CliError::config(
-                "[database] max_connections must be at least 1",
-            ));
+            return Err(CliError::config("[database] max_connections must be at least 1"));
+        }
+        if !(1..=10_000).contains(&self.audit_max_batch) {
+            return Err(CliError::config("[audit] max_batch must be between 1 and 10000"));
         }
         if self.max_body_bytes < 1024 {
-            return Err(CliError::config(
-                "[http] max_body_bytes must be at least 1024",
-            ));
+            return Err(CliError::config("[http] max_body_bytes must be at least 1024"));
         }
         Ok(())
     }
@@ -242,39 +256,33 @@ impl Config {
 /// result, so an unknown key is named whichever source it came from.
 fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileConfig> {
     let bad_file = |error: toml::de::Error| {
-        CliError::config(format!(
-            "invalid config file {}: {}",
-            path.display(),
-            error.message().trim()
-        ))
-        .with_key_hint(error.span().map(|span| &text[span]))
+        CliError::config(format!("invalid config file {}: {}", path.display(), error.message().trim()))
+            .with_key_hint(error.span().map(|span| &text[span]))
     };
     let mut table: toml::Table = toml::from_str(text).map_err(bad_file)?;
     // Validate the file on its own first, for messages that point into it.
     FileConfig::deserialize(toml::Value::Table(table.clone())).map_err(|error| {
-        CliError::config(format!(
-            "invalid config file {}: {}",
-            path.display(),
-            error.message().trim()
-        ))
+        CliError::config(format!("invalid config file {}: {}", path.display(), error.message().trim()))
     })?;
 
     for &(section, key, kind) in KEYS {
         let name = env_name(section, key);
-        let value = match (env.var(&name), env.var(&format!("{name}_FILE"))) {
-            (Some(value), _) => value,
-            (None, Some(file)) => std::fs::read_to_string(&file)
-                .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
-                .map_err(|error| {
-                    CliError::config(format!("cannot read {name}_FILE `{file}`: {error}"))
-                })?,
-            (None, None) => continue,
-        };
+        let value =
+            match (env.var(&name), env.var(&format!("{name}_FILE"))) {
+                (Some(value), _) => value,
+                (None, Some(file)) => std::fs::read_to_string(&file)
+                    .map(|v| v.trim_end_matches(['\n', '\r']).to_owned())
+                    .map_err(|error| CliError::config(format!("cannot read {name}_FILE `{file}`: {error}")))?,
+                (None, None) => continue,
+            };
         let value = match kind {
             ValueKind::Text => toml::Value::String(value),
-            ValueKind::Integer => toml::Value::Integer(value.trim().parse().map_err(|_| {
-                CliError::config(format!("{name} must be an integer, not `{value}`"))
-            })?),
+            ValueKind::Integer => toml::Value::Integer(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| CliError::config(format!("{name} must be an integer, not `{value}`")))?,
+            ),
         };
         let target = if section.is_empty() {
             &mut table
@@ -283,15 +291,12 @@ fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileC
                 .entry(section)
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()))
                 .as_table_mut()
-                .ok_or_else(|| {
-                    CliError::config(format!("[{section}] in {} must be a table", path.display()))
-                })?
+                .ok_or_else(|| CliError::config(format!("[{section}] in {} must be a table", path.display())))?
         };
         target.insert(key.to_owned(), value);
     }
-    FileConfig::deserialize(toml::Value::Table(table)).map_err(|error| {
-        CliError::config(format!("invalid configuration: {}", error.message().trim()))
-    })
+    FileConfig::deserialize(toml::Value::Table(table))
+        .map_err(|error| CliError::config(format!("invalid configuration: {}", error.message().trim())))
 }
 
 trait KeyHint {

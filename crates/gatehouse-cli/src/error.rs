@@ -14,18 +14,12 @@ pub struct CliError {
 impl CliError {
     /// The request was refused or a check failed.
     pub fn refused(message: impl Into<String>) -> Self {
-        Self {
-            code: 1,
-            message: message.into(),
-        }
+        Self { code: 1, message: message.into() }
     }
 
     /// Bad usage, bad configuration, or an environment we cannot work in.
     pub fn config(message: impl Into<String>) -> Self {
-        Self {
-            code: 2,
-            message: message.into(),
-        }
+        Self { code: 2, message: message.into() }
     }
 
     pub fn exit_code(&self) -> ExitCode {

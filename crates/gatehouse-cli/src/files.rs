@@ -23,11 +23,7 @@ pub fn create_private_dir(dir: &Path) -> CliResult<()> {
 pub fn write_secret_file(path: &Path, contents: &str) -> CliResult<()> {
     let tmp = path.with_extension("tmp");
     let result = (|| -> std::io::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
         file.write_all(contents.as_bytes())?;
         file.sync_all()?;
         // A hard link fails if the target exists, so nothing is overwritten.
@@ -45,8 +41,7 @@ pub fn write_secret_file(path: &Path, contents: &str) -> CliResult<()> {
 }
 
 pub fn read_secret_file(path: &Path) -> CliResult<String> {
-    let metadata = fs::metadata(path)
-        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
+    let metadata = fs::metadata(path).map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
     if metadata.permissions().mode() & 0o077 != 0 {
         return Err(CliError::config(format!(
             "{} is readable by others (mode {:o}); run `chmod 600` on it",
@@ -54,6 +49,5 @@ pub fn read_secret_file(path: &Path) -> CliResult<String> {
             metadata.permissions().mode() & 0o777
         )));
     }
-    fs::read_to_string(path)
-        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))
+    fs::read_to_string(path).map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))
 }

@@ -5,12 +5,7 @@ use serde::Serialize;
 use crate::args::OutputFormat;
 
 /// Prints `rows` under `headers` as a table, or `json` as JSON.
-pub fn print<T: Serialize>(
-    format: OutputFormat,
-    json: &T,
-    headers: &[&str],
-    rows: Vec<Vec<String>>,
-) {
+pub fn print<T: Serialize>(format: OutputFormat, json: &T, headers: &[&str], rows: Vec<Vec<String>>) {
     match format {
         OutputFormat::Json => {
             println!("{}", serde_json::to_string_pretty(json).unwrap_or_default())
@@ -27,11 +22,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
         format!("{}\n", padded.join("  ").trim_end())
     };
     let mut out = line(headers.to_vec());
@@ -51,13 +42,7 @@ mod tests {
 
     #[test]
     fn columns_align_to_the_widest_cell() {
-        let rows = vec![
-            vec!["1".to_owned(), "deploy-bot".to_owned()],
-            vec!["22".to_owned(), "x".to_owned()],
-        ];
-        assert_eq!(
-            table(&["ID", "NAME"], &rows),
-            "ID  NAME\n1   deploy-bot\n22  x\n"
-        );
+        let rows = vec![vec!["1".to_owned(), "deploy-bot".to_owned()], vec!["22".to_owned(), "x".to_owned()]];
+        assert_eq!(table(&["ID", "NAME"], &rows), "ID  NAME\n1   deploy-bot\n22  x\n");
     }
 }

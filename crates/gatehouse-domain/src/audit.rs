@@ -6,6 +6,9 @@
 
 use std::fmt::Write as _;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -28,10 +31,7 @@ pub enum Actor {
 
 impl Actor {
     pub fn identity(identity: &Identity) -> Self {
-        Actor::Identity {
-            id: identity.id.to_string(),
-            kind: identity.kind.as_str().to_owned(),
-        }
+        Actor::Identity { id: identity.id.to_string(), kind: identity.kind.as_str().to_owned() }
     }
 
     /// Rebuilds an actor from its stored `actor` and `actor_kind` fields.
@@ -39,10 +39,7 @@ impl Actor {
         match (id, kind) {
             ("anonymous", "anonymous") => Actor::Anonymous,
             ("system", "system") => Actor::System,
-            _ => Actor::Identity {
-                id: id.to_owned(),
-                kind: kind.to_owned(),
-            },
+            _ => Actor::Identity { id: id.to_owned(), kind: kind.to_owned() },
         }
     }
 
@@ -82,9 +79,7 @@ impl Outcome {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Outcome::Success, Outcome::Denied, Outcome::Failure]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+        [Outcome::Success, Outcome::Denied, Outcome::Failure].into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -97,10 +92,7 @@ pub struct RequestOrigin {
 
 impl RequestOrigin {
     pub fn local_command() -> Self {
-        Self {
-            request_id: Some(RequestId::new().to_string()),
-            source_ip: None,
-        }
+        Self { request_id: Some(RequestId::new().to_string()), source_ip: None }
     }
 }
 
@@ -122,12 +114,7 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    pub fn new(
-        time: OffsetDateTime,
-        actor: Actor,
-        action: &str,
-        resource: impl Into<String>,
-    ) -> Self {
+    pub fn new(time: OffsetDateTime, actor: Actor, action: &str, resource: impl Into<String>) -> Self {
         Self {
             time,
             actor,
@@ -157,12 +144,10 @@ impl AuditRecord {
         self
     }
 
-    /// The entry this record becomes at `index`.
-    pub fn into_entry(self, index: u64) -> AuditEntry {
-        AuditEntry {
-            index,
-            record: self,
-        }
+    /// The entry this record becomes at `index`, in a log whose first
+    /// `index` entries have the Merkle root `prev_root`.
+    pub fn into_entry(self, index: u64, prev_root: Option<[u8; 32]>) -> AuditEntry {
+        AuditEntry { index, prev_root, record: self }
     }
 }
 
@@ -170,13 +155,17 @@ impl AuditRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
     pub index: u64,
+    /// The root of the tree of the entries before this one. It ties each
+    /// entry to its predecessors, so an offline verifier that finds the log
+    /// altered can name the first altered entry, not just the checkpoint.
+    pub prev_root: Option<[u8; 32]>,
     pub record: AuditRecord,
 }
 
 impl AuditEntry {
     pub fn to_json(&self) -> Value {
         let r = &self.record;
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "index": self.index,
             "time": format_rfc3339(r.time),
             "actor": r.actor.id(),
@@ -189,7 +178,11 @@ impl AuditEntry {
             "source_ip": r.origin.source_ip,
             "mfa": r.mfa,
             "details": r.details,
-        })
+        });
+        if let (Some(prev_root), Some(object)) = (self.prev_root, json.as_object_mut()) {
+            object.insert("prev_root".into(), Value::String(STANDARD.encode(prev_root)));
+        }
+        json
     }
 
     /// The exact bytes the Merkle tree hashes for this entry.

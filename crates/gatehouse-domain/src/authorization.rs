@@ -76,10 +76,7 @@ impl FromStr for Action {
     type Err = UnknownAction;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Action::ALL
-            .into_iter()
-            .find(|action| action.as_str() == s)
-            .ok_or_else(|| UnknownAction(s.to_owned()))
+        Action::ALL.into_iter().find(|action| action.as_str() == s).ok_or_else(|| UnknownAction(s.to_owned()))
     }
 }
 
@@ -97,12 +94,7 @@ pub fn actions_of(role: Role) -> &'static [Action] {
     match role {
         Role::Viewer => &[PipelineView],
         Role::Developer => &[PipelineView, PipelineTrigger, SourcePush],
-        Role::Maintainer => &[
-            PipelineView,
-            PipelineTrigger,
-            SourcePush,
-            PipelineConfigEdit,
-        ],
+        Role::Maintainer => &[PipelineView, PipelineTrigger, SourcePush, PipelineConfigEdit],
         Role::ReleaseApprover => &[PipelineView, DeploymentApprove],
         Role::Deployer => &[PipelineView, DeploymentExecute],
         Role::Auditor => &[PipelineView, AuditRead, IdentityView],
@@ -129,9 +121,7 @@ impl fmt::Display for Reason {
                 write!(f, "allowed by grant {grant} (role {role})")
             }
             Reason::IdentityNotActive => f.write_str("the identity is not active"),
-            Reason::NoGrantAllows => {
-                f.write_str("no grant in force allows this action on this resource")
-            }
+            Reason::NoGrantAllows => f.write_str("no grant in force allows this action on this resource"),
         }
     }
 }
@@ -151,14 +141,7 @@ impl Decision {
 
     /// The proof that the action was allowed, or the decision back when not.
     pub fn permit(self) -> Result<Permit, Decision> {
-        if self.allowed {
-            Ok(Permit {
-                action: self.action,
-                resource: self.resource,
-            })
-        } else {
-            Err(self)
-        }
+        if self.allowed { Ok(Permit { action: self.action, resource: self.resource }) } else { Err(self) }
     }
 }
 
@@ -189,12 +172,7 @@ pub fn decide(
     resource: &Resource,
     now: OffsetDateTime,
 ) -> Decision {
-    let decision = |allowed, reasons| Decision {
-        action,
-        resource: resource.clone(),
-        reasons,
-        allowed,
-    };
+    let decision = |allowed, reasons| Decision { action, resource: resource.clone(), reasons, allowed };
     if !identity.status.is_active() {
         return decision(false, vec![Reason::IdentityNotActive]);
     }
@@ -202,16 +180,9 @@ pub fn decide(
         .iter()
         .filter(|grant| grant.identity_id == identity.id && grant.is_in_force_at(now))
         .filter(|grant| actions_of(grant.role).contains(&action) && grant.scope.covers(resource))
-        .map(|grant| Reason::AllowedByGrant {
-            grant: grant.id,
-            role: grant.role,
-        })
+        .map(|grant| Reason::AllowedByGrant { grant: grant.id, role: grant.role })
         .collect();
-    if allowing.is_empty() {
-        decision(false, vec![Reason::NoGrantAllows])
-    } else {
-        decision(true, allowing)
-    }
+    if allowing.is_empty() { decision(false, vec![Reason::NoGrantAllows]) } else { decision(true, allowing) }
 }
 
 #[cfg(test)]

@@ -27,40 +27,28 @@ pub struct FixedClock {
 
 impl FixedClock {
     pub fn new(start: OffsetDateTime) -> Self {
-        Self {
-            now: Mutex::new(truncate_to_millis(start)),
-        }
+        Self { now: Mutex::new(truncate_to_millis(start)) }
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut now = self
-            .now
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut now = self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         *now += by;
     }
 
     pub fn set(&self, to: OffsetDateTime) {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = truncate_to_millis(to);
+        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = truncate_to_millis(to);
     }
 }
 
 impl Clock for FixedClock {
     fn now(&self) -> OffsetDateTime {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self.now.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 pub fn truncate_to_millis(t: OffsetDateTime) -> OffsetDateTime {
     let millis = t.millisecond();
-    t.replace_nanosecond(u32::from(millis) * 1_000_000)
-        .unwrap_or(t)
+    t.replace_nanosecond(u32::from(millis) * 1_000_000).unwrap_or(t)
 }
 
 /// Milliseconds since the Unix epoch: how instants are stored.
@@ -69,8 +57,7 @@ pub fn to_unix_millis(t: OffsetDateTime) -> i64 {
 }
 
 pub fn from_unix_millis(millis: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-25T21:22:40.123Z`.

@@ -66,10 +66,7 @@ impl FromStr for Role {
     type Err = GrantError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == s)
-            .ok_or_else(|| GrantError::UnknownRole(s.to_owned()))
+        Role::ALL.into_iter().find(|role| role.as_str() == s).ok_or_else(|| GrantError::UnknownRole(s.to_owned()))
     }
 }
 
@@ -95,9 +92,9 @@ impl Resource {
     pub fn project(&self) -> Option<&str> {
         match self {
             Resource::Gatehouse => None,
-            Resource::Project(project)
-            | Resource::Pipeline(project, _)
-            | Resource::Environment(project, _) => Some(project),
+            Resource::Project(project) | Resource::Pipeline(project, _) | Resource::Environment(project, _) => {
+                Some(project)
+            }
         }
     }
 
@@ -144,17 +141,13 @@ impl fmt::Display for Resource {
 fn is_project_path(path: &str) -> bool {
     !path.is_empty()
         && path.len() <= 255
-        && path
-            .split('/')
-            .all(|segment| is_simple_name(segment) && segment != "." && segment != "..")
+        && path.split('/').all(|segment| is_simple_name(segment) && segment != "." && segment != "..")
 }
 
 fn is_simple_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// Where a grant applies.

@@ -146,8 +146,7 @@ impl Email {
         };
         // A single-label domain is allowed only for `localhost`, which the
         // bootstrap admin uses.
-        let domain_ok = labels.iter().all(label_ok)
-            && (labels.len() >= 2 || domain.eq_ignore_ascii_case("localhost"));
+        let domain_ok = labels.iter().all(label_ok) && (labels.len() >= 2 || domain.eq_ignore_ascii_case("localhost"));
         if !domain_ok {
             return Err(invalid());
         }
@@ -187,13 +186,7 @@ impl NewIdentity {
             (IdentityKind::Service, Some(_)) => return Err(IdentityError::EmailNotAllowed),
             (IdentityKind::Service, None) => None,
         };
-        Ok(Self {
-            id: IdentityId::new(),
-            kind,
-            name,
-            email,
-            created_at: now,
-        })
+        Ok(Self { id: IdentityId::new(), kind, name, email, created_at: now })
     }
 }
 

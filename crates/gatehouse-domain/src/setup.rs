@@ -17,6 +17,7 @@ use crate::token::{NewToken, TokenSecret};
 pub fn first_admin_setup(
     admin: NewIdentity,
     audit_public_key: String,
+    audit_origin: String,
     engine: &str,
     now: OffsetDateTime,
     token_ttl: Duration,
@@ -40,11 +41,10 @@ pub fn first_admin_setup(
         expires_at: now + token_ttl,
         created_by: None,
     };
-    let record =
-        |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource);
+    let record = |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource);
     let audit = vec![
         record("gatehouse.init", "gatehouse".into())
-            .details(json!({ "engine": engine, "audit_public_key": audit_public_key })),
+            .details(json!({ "engine": engine, "audit_public_key": audit_public_key, "audit_origin": audit_origin })),
         record("identity.create", format!("identity:{}", admin.id)).details(json!({
             "identity_id": admin.id.to_string(),
             "kind": admin.kind.as_str(),
@@ -64,12 +64,6 @@ pub fn first_admin_setup(
             "expires_at": format_rfc3339(token.expires_at),
         })),
     ];
-    let setup = InitialSetup {
-        admin,
-        admin_grant: grant,
-        admin_token: token,
-        audit_public_key,
-        audit,
-    };
+    let setup = InitialSetup { admin, admin_grant: grant, admin_token: token, audit_public_key, audit_origin, audit };
     (setup, secret)
 }

@@ -29,10 +29,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
-        StoreError::NotFound {
-            kind,
-            id: id.to_string(),
-        }
+        StoreError::NotFound { kind, id: id.to_string() }
     }
 }
 
@@ -80,15 +77,16 @@ pub struct Credential {
     pub identity: Identity,
 }
 
-/// What `init` writes: the first admin, their grant and token, and the
-/// public half of the audit signing key (so a node with another key is
-/// noticed).
+/// What `init` writes: the first admin, their grant and token, the public
+/// half of the audit signing key (so a node with another key is noticed)
+/// and the audit log's origin (the first line of its checkpoints).
 #[derive(Debug, Clone)]
 pub struct InitialSetup {
     pub admin: NewIdentity,
     pub admin_grant: NewGrant,
     pub admin_token: NewToken,
     pub audit_public_key: String,
+    pub audit_origin: String,
     pub audit: Vec<AuditRecord>,
 }
 
@@ -96,6 +94,38 @@ pub struct InitialSetup {
 pub struct Installation {
     pub initialized_at: OffsetDateTime,
     pub audit_public_key: String,
+    pub audit_origin: String,
+}
+
+/// Which audit entries to list. Every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub outcome: Option<String>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// A signed checkpoint of the audit log as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub tree_size: u64,
+    pub root: [u8; 32],
+    /// The C2SP signed note.
+    pub note: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A hash of a complete subtree of the audit log's Merkle tree: the node at
+/// `level` covering leaves `[index << level, (index + 1) << level)`.
+pub type TreeNodeId = (u8, u64);
+
+/// Receives every audit entry once it is durable, e.g. to copy it to a SIEM.
+/// It must not block for long: it runs on the commit path.
+pub trait AuditForwarder: Send + Sync {
+    fn forward(&self, entries: &[AuditEntry]);
 }
 
 /// Counts the pool reports for `/metrics`.
@@ -122,11 +152,7 @@ pub trait Store: Send + Sync {
     /// initialized; then nothing is written.
     async fn initialize(&self, setup: InitialSetup) -> Result<Installation, StoreError>;
 
-    async fn create_identity(
-        &self,
-        new: NewIdentity,
-        audit: AuditRecord,
-    ) -> Result<Identity, StoreError>;
+    async fn create_identity(&self, new: NewIdentity, audit: AuditRecord) -> Result<Identity, StoreError>;
 
     async fn find_identity(&self, id: IdentityId) -> Result<Option<Identity>, StoreError>;
 
@@ -144,26 +170,16 @@ pub trait Store: Send + Sync {
         audit: AuditRecord,
     ) -> Result<Identity, StoreError>;
 
-    async fn create_token(&self, new: NewToken, audit: AuditRecord)
-    -> Result<ApiToken, StoreError>;
+    async fn create_token(&self, new: NewToken, audit: AuditRecord) -> Result<ApiToken, StoreError>;
 
     async fn find_credential(&self, hash: &TokenHash) -> Result<Option<Credential>, StoreError>;
 
     async fn find_token(&self, id: TokenId) -> Result<Option<ApiToken>, StoreError>;
 
-    async fn list_tokens(
-        &self,
-        filter: TokenFilter,
-        page: PageRequest,
-    ) -> Result<Page<ApiToken>, StoreError>;
+    async fn list_tokens(&self, filter: TokenFilter, page: PageRequest) -> Result<Page<ApiToken>, StoreError>;
 
     /// `Conflict` if the token is already revoked.
-    async fn revoke_token(
-        &self,
-        id: TokenId,
-        now: OffsetDateTime,
-        audit: AuditRecord,
-    ) -> Result<ApiToken, StoreError>;
+    async fn revoke_token(&self, id: TokenId, now: OffsetDateTime, audit: AuditRecord) -> Result<ApiToken, StoreError>;
 
     /// Records use of a token, at most once per `granularity` (so that
     /// authentication does not cost a write per request). Not audited: it is
@@ -189,6 +205,19 @@ pub trait Store: Send + Sync {
     /// Entries from index `start` on, at most `limit`.
     async fn list_audit(&self, start: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// Entries matching `filter`, from index `start` on, at most `limit`.
+    async fn search_audit(&self, filter: &AuditFilter, start: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The exact leaf bytes of entries from `start` on, at most `limit`.
+    async fn list_audit_leaves(&self, start: u64, limit: u32) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
+
     /// The number of entries in the log.
     async fn audit_size(&self) -> Result<u64, StoreError>;
+
+    /// The newest signed checkpoint.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Stored subtree hashes, in the order asked. `NotFound` if one is
+    /// missing (the tree is smaller than the request assumes).
+    async fn find_tree_nodes(&self, ids: &[TreeNodeId]) -> Result<Vec<[u8; 32]>, StoreError>;
 }

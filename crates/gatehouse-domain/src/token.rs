@@ -75,9 +75,7 @@ impl fmt::Debug for TokenHash {
 pub fn looks_like_token(presented: &str) -> bool {
     presented.len() == TOKEN_PREFIX.len() + 43
         && presented.starts_with(TOKEN_PREFIX)
-        && presented[TOKEN_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && presented[TOKEN_PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The rules for token lifetimes, from configuration.
@@ -90,9 +88,7 @@ pub const MIN_TTL: Duration = Duration::seconds(60);
 
 impl Default for TokenLifetimePolicy {
     fn default() -> Self {
-        Self {
-            max_ttl: Duration::days(90),
-        }
+        Self { max_ttl: Duration::days(90) }
     }
 }
 
@@ -112,10 +108,7 @@ impl TokenLifetimePolicy {
             return Err(TokenError::TtlTooShort { got: ttl_seconds });
         }
         if ttl_seconds > self.max_ttl.whole_seconds() {
-            return Err(TokenError::TtlTooLong {
-                got: ttl_seconds,
-                max: self.max_ttl.whole_seconds(),
-            });
+            return Err(TokenError::TtlTooLong { got: ttl_seconds, max: self.max_ttl.whole_seconds() });
         }
         Ok(Duration::seconds(ttl_seconds))
     }

@@ -33,30 +33,14 @@ impl Caller {
     }
 
     /// An audit record of an action by this caller, from this request.
-    pub fn record(
-        &self,
-        state: &AppState,
-        action: &str,
-        resource: impl Into<String>,
-    ) -> AuditRecord {
+    pub fn record(&self, state: &AppState, action: &str, resource: impl Into<String>) -> AuditRecord {
         AuditRecord::new(state.clock.now(), self.actor(), action, resource).origin(&self.origin)
     }
 
     /// Decides whether the caller may perform `action` on `resource`. A
     /// refusal is audited and answered with 403.
-    pub async fn authorize(
-        &self,
-        state: &AppState,
-        action: Action,
-        resource: Resource,
-    ) -> Result<Permit, ApiError> {
-        let decision = decide(
-            &self.identity,
-            &self.grants,
-            action,
-            &resource,
-            state.clock.now(),
-        );
+    pub async fn authorize(&self, state: &AppState, action: Action, resource: Resource) -> Result<Permit, ApiError> {
+        let decision = decide(&self.identity, &self.grants, action, &resource, state.clock.now());
         match decision.permit() {
             Ok(permit) => Ok(permit),
             Err(denied) => {
@@ -66,10 +50,7 @@ impl Caller {
                     .outcome(Outcome::Denied, reasons.join("; "))
                     .details(json!({ "reasons": reasons }));
                 state.store.append_audit(record).await?;
-                Err(ApiError::Forbidden(format!(
-                    "`{}` may not `{action}` on `{resource}`",
-                    self.identity.name
-                )))
+                Err(ApiError::Forbidden(format!("`{}` may not `{action}` on `{resource}`", self.identity.name)))
             }
         }
     }
@@ -78,70 +59,40 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let origin = origin_of(parts);
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Err(ApiError::Unauthorized(
-                "this endpoint needs `Authorization: Bearer <token>`".into(),
-            ));
+            return Err(ApiError::Unauthorized("this endpoint needs `Authorization: Bearer <token>`".into()));
         };
         let presented = header
             .to_str()
             .ok()
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim);
         let outcome = match presented {
             None => Err("the Authorization header is not a Bearer credential"),
-            Some(token) if !looks_like_token(token) => {
-                Err("the bearer credential is not a gatehouse token")
-            }
+            Some(token) if !looks_like_token(token) => Err("the bearer credential is not a gatehouse token"),
             Some(token) => authenticate(state, token).await?,
         };
         match outcome {
             Ok((identity, token, grants)) => {
-                if token
-                    .last_used_at
-                    .is_none_or(|at| state.clock.now() - at >= state.settings.token_use_granularity)
-                {
+                if token.last_used_at.is_none_or(|at| state.clock.now() - at >= state.settings.token_use_granularity) {
                     let store = state.store.clone();
-                    let (id, now, granularity) = (
-                        token.id,
-                        state.clock.now(),
-                        state.settings.token_use_granularity,
-                    );
+                    let (id, now, granularity) = (token.id, state.clock.now(), state.settings.token_use_granularity);
                     tokio::spawn(async move {
                         if let Err(error) = store.record_token_use(id, now, granularity).await {
                             tracing::warn!(%error, token_id = %id, "could not record token use");
                         }
                     });
                 }
-                Ok(Caller {
-                    identity,
-                    token,
-                    grants,
-                    origin,
-                })
+                Ok(Caller { identity, token, grants, origin })
             }
             Err(reason) => {
-                let record = AuditRecord::new(
-                    state.clock.now(),
-                    Actor::Anonymous,
-                    "auth.token",
-                    "gatehouse",
-                )
-                .origin(&origin)
-                .outcome(Outcome::Failure, reason);
+                let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.token", "gatehouse")
+                    .origin(&origin)
+                    .outcome(Outcome::Failure, reason);
                 state.store.append_audit(record).await?;
-                Err(ApiError::Unauthorized(format!(
-                    "authentication failed: {reason}"
-                )))
+                Err(ApiError::Unauthorized(format!("authentication failed: {reason}")))
             }
         }
     }
@@ -149,10 +100,7 @@ impl FromRequestParts<AppState> for Caller {
 
 type Authenticated = (Identity, ApiToken, Vec<Grant>);
 
-async fn authenticate(
-    state: &AppState,
-    presented: &str,
-) -> Result<Result<Authenticated, &'static str>, ApiError> {
+async fn authenticate(state: &AppState, presented: &str) -> Result<Result<Authenticated, &'static str>, ApiError> {
     let hash = TokenHash::of(presented);
     let Some(credential) = state.store.find_credential(&hash).await? else {
         return Ok(Err("unknown token"));
@@ -167,9 +115,7 @@ async fn authenticate(
     }
     if !credential.identity.status.is_active() {
         return Ok(Err(match credential.identity.status {
-            gatehouse_domain::identity::IdentityStatus::Suspended => {
-                "the token's identity is suspended"
-            }
+            gatehouse_domain::identity::IdentityStatus::Suspended => "the token's identity is suspended",
             _ => "the token's identity is deprovisioned",
         }));
     }

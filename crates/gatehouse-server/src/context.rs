@@ -22,17 +22,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 }
 
 pub fn origin_of(parts: &Parts) -> RequestOrigin {
-    let request_id = parts
-        .headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let source_ip = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    RequestOrigin {
-        request_id,
-        source_ip,
-    }
+    let request_id = parts.headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let source_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    RequestOrigin { request_id, source_ip }
 }

@@ -34,9 +34,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest(text),
         JsonRejection::JsonDataError(_) => ApiError::Unprocessable(text),
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-            "expected a request body with `Content-Type: application/json`".into(),
-        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType("expected a request body with `Content-Type: application/json`".into())
+        }
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge("the request body is larger than the configured limit".into())
         }
@@ -71,6 +71,5 @@ pub fn parse_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError>
 where
     T::Err: std::fmt::Display,
 {
-    raw.parse()
-        .map_err(|e: T::Err| ApiError::BadRequest(e.to_string()))
+    raw.parse().map_err(|e: T::Err| ApiError::BadRequest(e.to_string()))
 }

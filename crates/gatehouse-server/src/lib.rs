@@ -32,24 +32,12 @@ pub fn app(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/whoami", get(api::whoami::whoami))
         .route("/roles", get(api::whoami::roles))
-        .route(
-            "/identities",
-            post(api::identities::create).get(api::identities::list),
-        )
-        .route(
-            "/identities/{id}",
-            get(api::identities::show).delete(api::identities::deprovision),
-        )
+        .route("/identities", post(api::identities::create).get(api::identities::list))
+        .route("/identities/{id}", get(api::identities::show).delete(api::identities::deprovision))
         .route("/identities/{id}/suspend", post(api::identities::suspend))
-        .route(
-            "/identities/{id}/reactivate",
-            post(api::identities::reactivate),
-        )
+        .route("/identities/{id}/reactivate", post(api::identities::reactivate))
         .route("/tokens", post(api::tokens::create).get(api::tokens::list))
-        .route(
-            "/tokens/{id}",
-            get(api::tokens::show).delete(api::tokens::revoke),
-        )
+        .route("/tokens/{id}", get(api::tokens::show).delete(api::tokens::revoke))
         .route("/audit/entries", get(api::audit::entries))
         .route("/openapi.json", get(openapi::openapi_json));
 
@@ -65,14 +53,9 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(observe::observe))
         .layer(axum::middleware::from_fn(request_id::assign_request_id))
         .layer(CatchPanicLayer::custom(|_panic| {
-            axum::response::IntoResponse::into_response(ApiError::Internal(
-                "a handler panicked".into(),
-            ))
+            axum::response::IntoResponse::into_response(ApiError::Internal("a handler panicked".into()))
         }))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            AUTHORIZATION,
-            COOKIE,
-        ]))
+        .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; requests already
@@ -82,10 +65,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -22,9 +22,7 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let buckets = [
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ];
+            let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(DURATION_METRIC.into()), &buckets)
                 .ok()?
@@ -45,39 +43,22 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id =
+        request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let span = tracing::info_span!("request", %request_id, %method, %route);
     let response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status();
 
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.as_u16().to_string()),
-    ];
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.as_u16().to_string())];
     metrics::counter!(REQUESTS_METRIC, &labels).increment(1);
     metrics::histogram!(DURATION_METRIC, &labels).record(elapsed.as_secs_f64());
 
     let _entered = span.enter();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if status.is_server_error() {
-        let cause = response
-            .extensions()
-            .get::<ErrorCause>()
-            .map(|c| c.0.as_str())
-            .unwrap_or("unknown");
-        tracing::error!(
-            status = status.as_u16(),
-            latency_ms,
-            cause,
-            "request failed"
-        );
+        let cause = response.extensions().get::<ErrorCause>().map(|c| c.0.as_str()).unwrap_or("unknown");
+        tracing::error!(status = status.as_u16(), latency_ms, cause, "request failed");
     } else {
         tracing::info!(status = status.as_u16(), latency_ms, "request");
     }

@@ -82,9 +82,7 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(detail) => detail,
             ApiError::MethodNotAllowed => "this method is not allowed on this path",
             ApiError::Unavailable(_) => "the service is temporarily unavailable; try again",
-            ApiError::Internal(_) => {
-                "an internal error occurred; the request id identifies it in the server log"
-            }
+            ApiError::Internal(_) => "an internal error occurred; the request id identifies it in the server log",
         }
     }
 }
@@ -108,16 +106,12 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
-        );
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
         match &self {
             ApiError::Unauthorized(_) => {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-                );
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gatehouse\""));
             }
             ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
                 response.extensions_mut().insert(ErrorCause(cause.clone()));
@@ -131,9 +125,7 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound { kind, id } => {
-                ApiError::NotFound(format!("{kind} `{id}` not found"))
-            }
+            StoreError::NotFound { kind, id } => ApiError::NotFound(format!("{kind} `{id}` not found")),
             StoreError::Conflict(detail) => ApiError::Conflict(detail),
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
             StoreError::Other(cause) => ApiError::Internal(cause),

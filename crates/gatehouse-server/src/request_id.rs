@@ -18,8 +18,7 @@ fn is_acceptable(value: &HeaderValue) -> bool {
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
     let id = match request.headers().get(&REQUEST_ID_HEADER) {
         Some(value) if is_acceptable(value) => value.clone(),
-        _ => HeaderValue::from_str(&RequestId::new().to_string())
-            .unwrap_or(HeaderValue::from_static("invalid")),
+        _ => HeaderValue::from_str(&RequestId::new().to_string()).unwrap_or(HeaderValue::from_static("invalid")),
     };
     request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
     let mut response = next.run(request).await;

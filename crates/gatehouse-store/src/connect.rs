@@ -46,14 +46,12 @@ pub enum OpenError {
 pub struct ConnectOptions {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    pub audit: crate::AuditSettings,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5), audit: crate::AuditSettings::default() }
     }
 }
 
@@ -74,17 +72,10 @@ pub fn redact_url(url: &str) -> String {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-pub(crate) async fn connect(
-    engine: Engine,
-    url: &str,
-    options: &ConnectOptions,
-) -> Result<AnyPool, OpenError> {
+pub(crate) async fn connect(engine: Engine, url: &str, options: &ConnectOptions) -> Result<AnyPool, OpenError> {
     sqlx::any::install_default_drivers();
     let redacted = redact_url(url);
-    let connect_error = |cause: sqlx::Error| OpenError::Connect {
-        url: redacted.clone(),
-        cause: cause.to_string(),
-    };
+    let connect_error = |cause: sqlx::Error| OpenError::Connect { url: redacted.clone(), cause: cause.to_string() };
     let url = match engine {
         // Create the file when missing.
         Engine::Sqlite if !url.contains("mode=") => {
@@ -93,9 +84,8 @@ pub(crate) async fn connect(
         _ => url.to_owned(),
     };
     let connect_options = AnyConnectOptions::from_str(&url).map_err(connect_error)?;
-    let pool_options = AnyPoolOptions::new()
-        .max_connections(options.max_connections)
-        .acquire_timeout(options.acquire_timeout);
+    let pool_options =
+        AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(options.acquire_timeout);
     let pool = match engine {
         Engine::Sqlite => {
             pool_options
@@ -121,12 +111,6 @@ pub(crate) async fn connect(
         Engine::Sqlite => &SQLITE_MIGRATIONS,
         Engine::Postgres => &POSTGRES_MIGRATIONS,
     };
-    migrator
-        .run(&pool)
-        .await
-        .map_err(|cause| OpenError::Migrate {
-            url: redacted,
-            cause: cause.to_string(),
-        })?;
+    migrator.run(&pool).await.map_err(|cause| OpenError::Migrate { url: redacted, cause: cause.to_string() })?;
     Ok(pool)
 }

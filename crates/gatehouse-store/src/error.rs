@@ -4,14 +4,12 @@ use gatehouse_domain::store::StoreError;
 
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     match &error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(error.to_string()),
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
-            "a unique constraint refused the write: {}",
-            db.message()
-        )),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            StoreError::Unavailable(error.to_string())
+        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(format!("a unique constraint refused the write: {}", db.message()))
+        }
         _ => StoreError::Other(error.to_string()),
     }
 }
@@ -22,10 +20,7 @@ pub(crate) fn on_unique(conflict: impl Fn(&str) -> String) -> impl Fn(sqlx::Erro
     move |error| match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             // SQLite names the columns, PostgreSQL the index.
-            let which = db
-                .constraint()
-                .map(str::to_owned)
-                .unwrap_or_else(|| db.message().to_owned());
+            let which = db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned());
             StoreError::Conflict(conflict(&which))
         }
         _ => store_error(error),

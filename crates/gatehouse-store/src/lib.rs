@@ -11,12 +11,19 @@ mod connect;
 mod error;
 mod rows;
 mod sql_store;
+mod tree_repair;
+mod writer;
 
 use std::sync::Arc;
 
 pub use connect::{ConnectOptions, Engine, OpenError};
 use gatehouse_domain::store::Store;
 pub use sql_store::SqlStore;
+pub use writer::AuditSettings;
+
+/// The checkpoint origin of an installation initialized before origins were
+/// recorded.
+pub const DEFAULT_ORIGIN: &str = "gatehouse";
 
 /// Opens the database at `url`, applying pending migrations.
 pub async fn open(url: &str, options: ConnectOptions) -> Result<Arc<dyn Store>, OpenError> {

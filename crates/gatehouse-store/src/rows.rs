@@ -16,9 +16,9 @@ use crate::error::{corrupt, store_error};
 pub(crate) const IDENTITY_COLUMNS: &str = "id, kind, name, email, status, created_at, updated_at";
 pub(crate) const TOKEN_COLUMNS: &str =
     "id, identity_id, description, created_at, expires_at, last_used_at, revoked_at, created_by";
-pub(crate) const GRANT_COLUMNS: &str =
-    "id, identity_id, role, scope, created_at, expires_at, revoked_at, created_by";
-pub(crate) const AUDIT_COLUMNS: &str = "idx, time, actor, actor_kind, action, resource, outcome, reason, request_id, source_ip, mfa, details";
+pub(crate) const GRANT_COLUMNS: &str = "id, identity_id, role, scope, created_at, expires_at, revoked_at, created_by";
+pub(crate) const AUDIT_COLUMNS: &str =
+    "idx, time, actor, actor_kind, action, resource, outcome, reason, request_id, source_ip, mfa, details, prev_root";
 
 fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
     row.try_get(column).map_err(store_error)
@@ -29,15 +29,11 @@ fn optional_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreErro
 }
 
 fn instant(row: &AnyRow, column: &str) -> Result<OffsetDateTime, StoreError> {
-    row.try_get::<i64, _>(column)
-        .map(from_unix_millis)
-        .map_err(store_error)
+    row.try_get::<i64, _>(column).map(from_unix_millis).map_err(store_error)
 }
 
 fn optional_instant(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
-    row.try_get::<Option<i64>, _>(column)
-        .map(|v| v.map(from_unix_millis))
-        .map_err(store_error)
+    row.try_get::<Option<i64>, _>(column).map(|v| v.map(from_unix_millis)).map_err(store_error)
 }
 
 fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
@@ -45,13 +41,8 @@ fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreEr
     raw.parse().map_err(|_| corrupt(column, &raw))
 }
 
-fn optional_parsed<T: std::str::FromStr>(
-    row: &AnyRow,
-    column: &str,
-) -> Result<Option<T>, StoreError> {
-    optional_text(row, column)?
-        .map(|raw| raw.parse().map_err(|_| corrupt(column, &raw)))
-        .transpose()
+fn optional_parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError> {
+    optional_text(row, column)?.map(|raw| raw.parse().map_err(|_| corrupt(column, &raw))).transpose()
 }
 
 pub(crate) fn identity(row: &AnyRow) -> Result<Identity, StoreError> {
@@ -88,8 +79,7 @@ pub(crate) fn token(row: &AnyRow) -> Result<ApiToken, StoreError> {
 
 pub(crate) fn token_hash(row: &AnyRow) -> Result<TokenHash, StoreError> {
     let bytes: Vec<u8> = row.try_get("token_hash").map_err(store_error)?;
-    TokenHash::from_bytes(&bytes)
-        .ok_or_else(|| corrupt("token hash", format!("{} bytes", bytes.len())))
+    TokenHash::from_bytes(&bytes).ok_or_else(|| corrupt("token hash", format!("{} bytes", bytes.len())))
 }
 
 pub(crate) fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
@@ -126,5 +116,9 @@ pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry, StoreError> {
         details: serde_json::from_str(&details).map_err(|_| corrupt("details", &details))?,
     };
     let index = u64::try_from(index).map_err(|_| corrupt("index", index))?;
-    Ok(record.into_entry(index))
+    let prev_root: Option<Vec<u8>> = row.try_get("prev_root").map_err(store_error)?;
+    let prev_root = prev_root
+        .map(|root| <[u8; 32]>::try_from(root).map_err(|_| corrupt("prev_root", "not 32 bytes")))
+        .transpose()?;
+    Ok(record.into_entry(index, prev_root))
 }

@@ -42,20 +42,14 @@ impl TestResponse {
     pub fn assert_problem(&self, status: u16) -> &str {
         assert_eq!(self.status.as_u16(), status, "{}", self.text);
         assert_eq!(
-            self.headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
+            self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
             Some("application/problem+json"),
             "{}",
             self.text
         );
         assert_eq!(self.body["status"], status, "{}", self.text);
         assert!(self.body["title"].is_string(), "{}", self.text);
-        assert!(
-            self.body["type"].as_str().is_some_and(|t| !t.is_empty()),
-            "{}",
-            self.text
-        );
+        assert!(self.body["type"].as_str().is_some_and(|t| !t.is_empty()), "{}", self.text);
         self.body["detail"].as_str().unwrap_or_default()
     }
 
@@ -74,17 +68,13 @@ impl TestApp {
     pub async fn with_settings(database: &TestDatabase, settings: Settings) -> Self {
         let store = database.open_store().await;
         let clock = Arc::new(FixedClock::new(datetime!(2026-06-01 09:00:00 UTC)));
-        let admin = NewIdentity::new(
-            IdentityKind::Human,
-            "Admin",
-            Some("admin@example.com"),
-            clock.now(),
-        )
-        .expect("valid admin");
+        let admin = NewIdentity::new(IdentityKind::Human, "Admin", Some("admin@example.com"), clock.now())
+            .expect("valid admin");
         let admin_id = admin.id;
         let (setup, secret) = first_admin_setup(
             admin,
-            "gatehouse+00000000+AQ==".into(),
+            database.signer.verifier().encode(),
+            "gatehouse.test/audit".into(),
             store.engine(),
             clock.now(),
             time::Duration::days(7),
@@ -96,56 +86,27 @@ impl TestApp {
             settings: Arc::new(settings),
             metrics: gatehouse_server::metrics_handle(),
         };
-        Self {
-            router: app(state),
-            store,
-            clock,
-            admin_id,
-            admin_token: secret.expose().to_owned(),
-        }
+        Self { router: app(state), store, clock, admin_id, admin_token: secret.expose().to_owned() }
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        TestResponse {
-            status,
-            headers,
-            body,
-            text,
-        }
+        TestResponse { status, headers, body, text }
     }
 
     /// A request with an optional bearer token and JSON body.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> TestResponse {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
+            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
             None => request.body(Body::empty()),
         };
         self.send(request.expect("valid request")).await
@@ -166,16 +127,9 @@ impl TestApp {
     /// Creates an identity as the admin and returns its id.
     pub async fn create_service(&self, name: &str) -> String {
         let response = self
-            .post(
-                "/api/v1/identities",
-                &self.admin_token,
-                serde_json::json!({"kind": "service", "name": name}),
-            )
+            .post("/api/v1/identities", &self.admin_token, serde_json::json!({"kind": "service", "name": name}))
             .await;
-        response.assert_status(201)["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+        response.assert_status(201)["id"].as_str().expect("id").to_owned()
     }
 
     pub async fn create_human(&self, name: &str, email: &str) -> String {
@@ -186,10 +140,7 @@ impl TestApp {
                 serde_json::json!({"kind": "human", "name": name, "email": email}),
             )
             .await;
-        response.assert_status(201)["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
+        response.assert_status(201)["id"].as_str().expect("id").to_owned()
     }
 
     /// Issues a token for `identity_id` as the admin and returns the secret.
@@ -201,10 +152,7 @@ impl TestApp {
                 serde_json::json!({"identity_id": identity_id, "ttl_seconds": ttl_seconds, "description": "test"}),
             )
             .await;
-        response.assert_status(201)["token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        response.assert_status(201)["token"].as_str().expect("token").to_owned()
     }
 
     pub async fn audit_size(&self) -> u64 {

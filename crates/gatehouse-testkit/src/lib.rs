@@ -7,20 +7,17 @@
 //! database there and drops it when the test passes; a failing test keeps
 //! it for inspection. When PostgreSQL cannot be reached, the Postgres half
 //! of a test prints "skipped" locally and fails under `CI=true`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test support: a failed step is a failed test"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support: a failed step is a failed test")]
 
 mod app;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use gatehouse_audit::note_key::NoteSigner;
 use gatehouse_domain::store::Store;
-use gatehouse_store::ConnectOptions;
 pub use gatehouse_store::Engine;
+use gatehouse_store::{AuditSettings, ConnectOptions};
 
 pub use crate::app::{TestApp, TestResponse, with_app};
 use sqlx::Connection;
@@ -38,6 +35,8 @@ fn under_ci() -> bool {
 /// A database made for one test.
 pub struct TestDatabase {
     pub engine: Engine,
+    /// Signs the audit checkpoints of every store this test opens.
+    pub signer: Arc<NoteSigner>,
     /// The URL a `gatehouse` process would be given.
     pub url: String,
     /// Where SQLite's file lives (and any other files the test wants).
@@ -53,12 +52,7 @@ impl TestDatabase {
         match engine {
             Engine::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
-                Some(Self {
-                    engine,
-                    url,
-                    dir,
-                    postgres_name: None,
-                })
+                Some(Self { engine, signer: test_signer(), url, dir, postgres_name: None })
             }
             Engine::Postgres => {
                 let admin_url = postgres_admin_url();
@@ -76,18 +70,17 @@ impl TestDatabase {
                     .await
                     .expect("create test database");
                 let url = replace_database(&admin_url, &name);
-                Some(Self {
-                    engine,
-                    url,
-                    dir,
-                    postgres_name: Some(name),
-                })
+                Some(Self { engine, signer: test_signer(), url, dir, postgres_name: Some(name) })
             }
         }
     }
 
     pub async fn open_store(&self) -> Arc<dyn Store> {
-        gatehouse_store::open(&self.url, ConnectOptions::default())
+        self.open_store_with(AuditSettings { signer: Some(self.signer.clone()), ..AuditSettings::default() }).await
+    }
+
+    pub async fn open_store_with(&self, audit: AuditSettings) -> Arc<dyn Store> {
+        gatehouse_store::open(&self.url, ConnectOptions { audit, ..ConnectOptions::default() })
             .await
             .expect("open store")
     }
@@ -102,17 +95,17 @@ impl TestDatabase {
     /// tests of what happens when the database goes away.
     pub async fn drop_now(&self) {
         if let Some(name) = &self.postgres_name {
-            let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+            let mut admin = sqlx::PgConnection::connect(&postgres_admin_url()).await.expect("connect to drop");
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut admin)
                 .await
-                .expect("connect to drop");
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await
-            .expect("drop test database");
+                .expect("drop test database");
         }
     }
+}
+
+fn test_signer() -> Arc<NoteSigner> {
+    Arc::new(NoteSigner::generate("gatehouse-test").expect("valid key name"))
 }
 
 fn replace_database(url: &str, database: &str) -> String {
@@ -200,9 +193,6 @@ mod tests {
             replace_database("postgres://u:p@h/test?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(
-            replace_database("postgres://h:5432", "x"),
-            "postgres://h:5432/x"
-        );
+        assert_eq!(replace_database("postgres://h:5432", "x"), "postgres://h:5432/x");
     }
 }

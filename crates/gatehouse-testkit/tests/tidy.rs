@@ -37,20 +37,13 @@ fn every_source_file_says_what_it_is_for() {
         .filter(|path| !std::fs::read_to_string(path).unwrap().starts_with("//!"))
         .map(|path| path.display().to_string())
         .collect();
-    assert!(
-        missing.is_empty(),
-        "files without a leading `//!` comment: {missing:#?}"
-    );
+    assert!(missing.is_empty(), "files without a leading `//!` comment: {missing:#?}");
 }
 
 /// No placeholder macros in shipped code.
 #[test]
 fn no_placeholders_in_shipped_code() {
-    let needles = [
-        concat!("todo", "!("),
-        concat!("unimplemented", "!("),
-        concat!("dbg", "!("),
-    ];
+    let needles = [concat!("todo", "!("), concat!("unimplemented", "!("), concat!("dbg", "!(")];
     let offenders: Vec<String> = workspace_sources()
         .into_iter()
         .filter(|path| {

@@ -8,24 +8,10 @@ fn hex(hash: &Hash) -> String {
 
 /// The certificate-transparency reference inputs.
 fn vector_leaves() -> Vec<Vec<u8>> {
-    [
-        "",
-        "00",
-        "10",
-        "2021",
-        "3031",
-        "40414243",
-        "5051525354555657",
-        "606162636465666768696a6b6c6d6e6f",
-    ]
-    .iter()
-    .map(|h| {
-        (0..h.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-            .collect()
-    })
-    .collect()
+    ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
+        .iter()
+        .map(|h| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect())
+        .collect()
 }
 
 const VECTOR_ROOTS: [&str; 9] = [
@@ -49,10 +35,7 @@ struct StoredTree {
 
 impl StoredTree {
     fn new(leaves: &[Hash]) -> Self {
-        let mut tree = StoredTree {
-            nodes: HashMap::new(),
-            frontier: Frontier::empty(),
-        };
+        let mut tree = StoredTree { nodes: HashMap::new(), frontier: Frontier::empty() };
         for leaf in leaves {
             tree.nodes.extend(tree.frontier.push(*leaf));
         }
@@ -60,12 +43,7 @@ impl StoredTree {
     }
 
     fn get(&self) -> impl FnMut(NodeId) -> Hash + '_ {
-        |id| {
-            *self
-                .nodes
-                .get(&id)
-                .unwrap_or_else(|| panic!("node {id:?} was never stored"))
-        }
+        |id| *self.nodes.get(&id).unwrap_or_else(|| panic!("node {id:?} was never stored"))
     }
 }
 
@@ -124,9 +102,7 @@ mod reference {
 }
 
 fn leaves(n: usize) -> Vec<Hash> {
-    (0..n)
-        .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
-        .collect()
+    (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
 }
 
 #[test]
@@ -134,17 +110,9 @@ fn roots_match_the_rfc_6962_vectors() {
     let leaves: Vec<Hash> = vector_leaves().iter().map(|l| leaf_hash(l)).collect();
     let tree = StoredTree::new(&leaves);
     for (size, expected) in VECTOR_ROOTS.iter().enumerate() {
-        assert_eq!(
-            hex(&root(size as u64, &mut tree.get())),
-            *expected,
-            "size {size}"
-        );
+        assert_eq!(hex(&root(size as u64, &mut tree.get())), *expected, "size {size}");
         let prefix = StoredTree::new(&leaves[..size]);
-        assert_eq!(
-            hex(&prefix.frontier.root()),
-            *expected,
-            "frontier root at size {size}"
-        );
+        assert_eq!(hex(&prefix.frontier.root()), *expected, "frontier root at size {size}");
     }
 }
 
@@ -173,42 +141,16 @@ fn inclusion_proofs_agree_with_the_reference_for_every_size_and_index() {
     for size in 1..=all.len() {
         let prefix = &all[..size];
         let root_hash = reference::mth(prefix);
-        assert_eq!(
-            root(size as u64, &mut tree.get()),
-            root_hash,
-            "root at {size}"
-        );
+        assert_eq!(root(size as u64, &mut tree.get()), root_hash, "root at {size}");
         for index in 0..size {
             let proof = inclusion_proof(index as u64, size as u64, &mut tree.get()).unwrap();
-            assert_eq!(
-                proof,
-                reference::path(index, prefix),
-                "path {index} in {size}"
-            );
-            assert!(verify_inclusion(
-                &all[index],
-                index as u64,
-                size as u64,
-                &proof,
-                &root_hash
-            ));
+            assert_eq!(proof, reference::path(index, prefix), "path {index} in {size}");
+            assert!(verify_inclusion(&all[index], index as u64, size as u64, &proof, &root_hash));
             let wrong_leaf = leaf_hash(b"forged");
-            assert!(!verify_inclusion(
-                &wrong_leaf,
-                index as u64,
-                size as u64,
-                &proof,
-                &root_hash
-            ));
+            assert!(!verify_inclusion(&wrong_leaf, index as u64, size as u64, &proof, &root_hash));
             if size > 1 {
                 let other = (index + 1) % size;
-                assert!(!verify_inclusion(
-                    &all[index],
-                    other as u64,
-                    size as u64,
-                    &proof,
-                    &root_hash
-                ));
+                assert!(!verify_inclusion(&all[index], other as u64, size as u64, &proof, &root_hash));
             }
         }
     }
@@ -222,29 +164,13 @@ fn consistency_proofs_agree_with_the_reference_for_every_pair_of_sizes() {
     for second in 1..=all.len() {
         for first in 1..=second {
             let proof = consistency_proof(first as u64, second as u64, &mut tree.get()).unwrap();
-            assert_eq!(
-                proof,
-                reference::proof(first, &all[..second]),
-                "{first}→{second}"
-            );
+            assert_eq!(proof, reference::proof(first, &all[..second]), "{first}→{second}");
             assert!(
-                verify_consistency(
-                    first as u64,
-                    second as u64,
-                    &roots[first],
-                    &roots[second],
-                    &proof
-                ),
+                verify_consistency(first as u64, second as u64, &roots[first], &roots[second], &proof),
                 "{first}→{second}"
             );
             if first < second {
-                assert!(!verify_consistency(
-                    first as u64,
-                    second as u64,
-                    &roots[first],
-                    &roots[second - 1],
-                    &proof
-                ));
+                assert!(!verify_consistency(first as u64, second as u64, &roots[first], &roots[second - 1], &proof));
             }
         }
     }
@@ -253,24 +179,9 @@ fn consistency_proofs_agree_with_the_reference_for_every_pair_of_sizes() {
 #[test]
 fn bad_proof_requests_are_refused() {
     let tree = StoredTree::new(&leaves(4));
-    assert_eq!(
-        inclusion_proof(4, 4, &mut tree.get()),
-        Err(ProofError::IndexOutOfRange { index: 4, size: 4 })
-    );
-    assert_eq!(
-        consistency_proof(0, 4, &mut tree.get()),
-        Err(ProofError::BadSizes {
-            first: 0,
-            second: 4
-        })
-    );
-    assert_eq!(
-        consistency_proof(5, 4, &mut tree.get()),
-        Err(ProofError::BadSizes {
-            first: 5,
-            second: 4
-        })
-    );
+    assert_eq!(inclusion_proof(4, 4, &mut tree.get()), Err(ProofError::IndexOutOfRange { index: 4, size: 4 }));
+    assert_eq!(consistency_proof(0, 4, &mut tree.get()), Err(ProofError::BadSizes { first: 0, second: 4 }));
+    assert_eq!(consistency_proof(5, 4, &mut tree.get()), Err(ProofError::BadSizes { first: 5, second: 4 }));
     assert!(!verify_inclusion(&[0; 32], 0, 0, &[], &[0; 32]));
 }
 

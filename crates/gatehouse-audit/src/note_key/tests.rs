@@ -2,8 +2,7 @@ use super::*;
 
 // From golang.org/x/mod/sumdb/note's documentation and tests: the key
 // "PeterNeumann" with a known seed.
-const GO_SIGNER: &str =
-    "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+const GO_SIGNER: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 const GO_VERIFIER: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 
 #[test]
@@ -26,10 +25,7 @@ fn generated_keys_round_trip() {
 #[test]
 fn a_wrong_key_id_or_type_is_refused() {
     let tampered = GO_VERIFIER.replace("c74f20a3", "c74f20a4");
-    assert!(matches!(
-        NoteVerifier::parse(&tampered),
-        Err(NoteKeyError::KeyIdMismatch { .. })
-    ));
+    assert!(matches!(NoteVerifier::parse(&tampered), Err(NoteKeyError::KeyIdMismatch { .. })));
     assert!(NoteVerifier::parse("PeterNeumann+c74f20a3+AhpjZA==").is_err());
     assert!(NoteVerifier::parse("no-plus-signs").is_err());
     assert!(NoteSigner::generate("two words").is_err());

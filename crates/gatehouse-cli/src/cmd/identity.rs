@@ -49,41 +49,27 @@ pub async fn run(args: &GlobalArgs, command: &IdentityCommand) -> CliResult<()> 
                 }
             };
             let rows = items.iter().map(row).collect();
-            print(
-                args.output,
-                &ListDto {
-                    items,
-                    next_cursor: next_cursor.clone(),
-                },
-                HEADERS,
-                rows,
-            );
+            print(args.output, &ListDto { items, next_cursor: next_cursor.clone() }, HEADERS, rows);
             if let (Some(next), crate::args::OutputFormat::Table) = (next_cursor, args.output) {
                 eprintln!("more: --cursor {next} (or --all)");
             }
         }
         IdentityCommand::Show { id } => {
-            let identity: IdentityDto = client
-                .get(&format!("/api/v1/identities/{}", encode(id)))
-                .await?;
+            let identity: IdentityDto = client.get(&format!("/api/v1/identities/{}", encode(id))).await?;
             print_one(args, &identity);
         }
         IdentityCommand::Suspend { id } => {
-            let identity: IdentityDto = client
-                .post_empty(&format!("/api/v1/identities/{}/suspend", encode(id)))
-                .await?;
+            let identity: IdentityDto =
+                client.post_empty(&format!("/api/v1/identities/{}/suspend", encode(id))).await?;
             print_one(args, &identity);
         }
         IdentityCommand::Reactivate { id } => {
-            let identity: IdentityDto = client
-                .post_empty(&format!("/api/v1/identities/{}/reactivate", encode(id)))
-                .await?;
+            let identity: IdentityDto =
+                client.post_empty(&format!("/api/v1/identities/{}/reactivate", encode(id))).await?;
             print_one(args, &identity);
         }
         IdentityCommand::Delete { id } => {
-            let identity: IdentityDto = client
-                .delete(&format!("/api/v1/identities/{}", encode(id)))
-                .await?;
+            let identity: IdentityDto = client.delete(&format!("/api/v1/identities/{}", encode(id))).await?;
             print_one(args, &identity);
         }
     }
@@ -95,9 +81,7 @@ pub fn encode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             other => format!("%{other:02X}"),
         })
         .collect()

@@ -9,24 +9,9 @@ use crate::config::Config;
 use crate::error::CliResult;
 
 pub async fn run(config: &Config, args: &InitArgs) -> CliResult<()> {
-    let done = initialize(
-        config,
-        &args.admin_email,
-        args.admin_name.as_deref(),
-        &SystemClock,
-    )
-    .await?;
-    println!(
-        "initialized gatehouse in {} ({})",
-        config.data_dir.display(),
-        done.store.engine()
-    );
-    println!(
-        "admin: {} <{}> ({})",
-        done.admin.name,
-        done.admin.email.as_deref().unwrap_or_default(),
-        done.admin.id
-    );
+    let done = initialize(config, &args.admin_email, args.admin_name.as_deref(), &SystemClock, None).await?;
+    println!("initialized gatehouse in {} ({})", config.data_dir.display(), done.store.engine());
+    println!("admin: {} <{}> ({})", done.admin.name, done.admin.email.as_deref().unwrap_or_default(), done.admin.id);
     println!("audit public key: {}", done.audit_public_key);
     println!(
         "admin API token, shown once (expires {}); keep it in a password manager:",

@@ -12,6 +12,7 @@ use crate::bootstrap::{database_has_installation, initialize, open_initialized};
 use crate::config::Config;
 use crate::error::{CliError, CliResult};
 use crate::files::write_secret_file;
+use crate::forward::forwarder;
 
 pub async fn run(config: &Config) -> CliResult<()> {
     let started = std::time::Instant::now();
@@ -24,7 +25,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
                 config.data_dir.display()
             )));
         }
-        let done = initialize(config, "admin@localhost", Some("admin"), &SystemClock).await?;
+        let done = initialize(config, "admin@localhost", Some("admin"), &SystemClock, None).await?;
         let token_path = config.bootstrap_token_path();
         write_secret_file(&token_path, &format!("{}\n", done.admin_token.expose()))?;
         tracing::info!(
@@ -33,27 +34,20 @@ pub async fn run(config: &Config) -> CliResult<()> {
             "initialized an empty data dir; the one-time admin token is in the file at path"
         );
     }
-    let (store, _signer) = open_initialized(config).await?;
+    let forwarder = forwarder(config.audit_forward.as_ref())?;
+    let (store, _signer) = open_initialized(config, forwarder).await?;
 
     let settings = Settings {
-        token_lifetime: TokenLifetimePolicy {
-            max_ttl: time::Duration::seconds(config.max_ttl_seconds),
-        },
+        token_lifetime: TokenLifetimePolicy { max_ttl: time::Duration::seconds(config.max_ttl_seconds) },
         max_body_bytes: config.max_body_bytes,
         ..Settings::default()
     };
-    let state = AppState {
-        store,
-        clock: Arc::new(SystemClock),
-        settings: Arc::new(settings),
-        metrics: metrics_handle(),
-    };
+    let state =
+        AppState { store, clock: Arc::new(SystemClock), settings: Arc::new(settings), metrics: metrics_handle() };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| CliError::config(format!("cannot listen on {}: {e}", config.listen)))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| CliError::config(e.to_string()))?;
+    let address = listener.local_addr().map_err(|e| CliError::config(e.to_string()))?;
     tracing::info!(
         %address,
         engine = state.store.engine(),
@@ -61,9 +55,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "gatehouse is listening"
     );
-    serve(listener, app(state), shutdown_signal())
-        .await
-        .map_err(|e| CliError::config(format!("server error: {e}")))?;
+    serve(listener, app(state), shutdown_signal()).await.map_err(|e| CliError::config(format!("server error: {e}")))?;
     tracing::info!("gatehouse stopped");
     Ok(())
 }

@@ -9,15 +9,7 @@ use crate::client::Client;
 use crate::error::CliResult;
 use crate::output::{or_dash, print};
 
-const HEADERS: &[&str] = &[
-    "ID",
-    "IDENTITY",
-    "STATUS",
-    "CREATED",
-    "EXPIRES",
-    "LAST USED",
-    "DESCRIPTION",
-];
+const HEADERS: &[&str] = &["ID", "IDENTITY", "STATUS", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"];
 
 fn row(token: &TokenDto) -> Vec<String> {
     vec![
@@ -34,19 +26,11 @@ fn row(token: &TokenDto) -> Vec<String> {
 pub async fn run(args: &GlobalArgs, command: &TokenCommand) -> CliResult<()> {
     let client = Client::new(args)?;
     match command {
-        TokenCommand::Create {
-            identity,
-            ttl,
-            description,
-        } => {
-            let body =
-                json!({ "identity_id": identity, "ttl_seconds": ttl, "description": description });
+        TokenCommand::Create { identity, ttl, description } => {
+            let body = json!({ "identity_id": identity, "ttl_seconds": ttl, "description": description });
             let created: CreatedTokenDto = client.post("/api/v1/tokens", &body).await?;
             match args.output {
-                OutputFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&created).unwrap_or_default()
-                ),
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&created).unwrap_or_default()),
                 OutputFormat::Table => {
                     println!(
                         "token {} for {} (expires {}), shown once:",
@@ -56,12 +40,7 @@ pub async fn run(args: &GlobalArgs, command: &TokenCommand) -> CliResult<()> {
                 }
             }
         }
-        TokenCommand::List {
-            identity,
-            limit,
-            cursor,
-            all,
-        } => {
+        TokenCommand::List { identity, limit, cursor, all } => {
             let mut items = Vec::new();
             let mut cursor = cursor.clone();
             let next_cursor = loop {
@@ -80,23 +59,13 @@ pub async fn run(args: &GlobalArgs, command: &TokenCommand) -> CliResult<()> {
                 }
             };
             let rows = items.iter().map(row).collect();
-            print(
-                args.output,
-                &ListDto {
-                    items,
-                    next_cursor: next_cursor.clone(),
-                },
-                HEADERS,
-                rows,
-            );
+            print(args.output, &ListDto { items, next_cursor: next_cursor.clone() }, HEADERS, rows);
             if let (Some(next), OutputFormat::Table) = (next_cursor, args.output) {
                 eprintln!("more: --cursor {next} (or --all)");
             }
         }
         TokenCommand::Revoke { id } => {
-            let token: TokenDto = client
-                .delete(&format!("/api/v1/tokens/{}", encode(id)))
-                .await?;
+            let token: TokenDto = client.delete(&format!("/api/v1/tokens/{}", encode(id))).await?;
             print(args.output, &token, HEADERS, vec![row(&token)]);
         }
     }

@@ -14,20 +14,10 @@ impl Environment for MapEnvironment {
 }
 
 fn env(pairs: &[(&str, &str)]) -> MapEnvironment {
-    MapEnvironment(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
+    MapEnvironment(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
 }
 
-fn resolve(
-    dir: &Path,
-    file: &str,
-    extra_args: &[&str],
-    environment: &MapEnvironment,
-) -> CliResult<Config> {
+fn resolve(dir: &Path, file: &str, extra_args: &[&str], environment: &MapEnvironment) -> CliResult<Config> {
     std::fs::write(dir.join("gatehouse.toml"), file).unwrap();
     let mut argv = vec!["gatehouse", "--data-dir", dir.to_str().unwrap()];
     argv.extend_from_slice(extra_args);
@@ -40,10 +30,7 @@ fn resolve(
 fn defaults_live_under_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let config = resolve(dir.path(), "", &[], &env(&[])).unwrap();
-    assert_eq!(
-        config.database_url,
-        format!("sqlite://{}/gatehouse.db", dir.path().display())
-    );
+    assert_eq!(config.database_url, format!("sqlite://{}/gatehouse.db", dir.path().display()));
     assert_eq!(config.policy_dir, dir.path().join("policy"));
     assert_eq!(config.listen, "127.0.0.1:8080");
     assert_eq!(config.max_body_bytes, 1024 * 1024);
@@ -58,22 +45,14 @@ fn flags_beat_environment_beats_file() {
     assert_eq!(config.max_connections, 3);
     assert_eq!(config.max_ttl_seconds, 7200);
 
-    let environment = env(&[
-        ("GATEHOUSE_DATABASE_URL", "sqlite:///from-env.db"),
-        ("GATEHOUSE_TOKENS_MAX_TTL_SECONDS", "9000"),
-    ]);
+    let environment =
+        env(&[("GATEHOUSE_DATABASE_URL", "sqlite:///from-env.db"), ("GATEHOUSE_TOKENS_MAX_TTL_SECONDS", "9000")]);
     let config = resolve(dir.path(), file, &[], &environment).unwrap();
     assert_eq!(config.database_url, "sqlite:///from-env.db");
     assert_eq!(config.max_ttl_seconds, 9000);
     assert_eq!(config.listen, "0.0.0.0:1");
 
-    let config = resolve(
-        dir.path(),
-        file,
-        &["--database", "sqlite:///from-flag.db"],
-        &environment,
-    )
-    .unwrap();
+    let config = resolve(dir.path(), file, &["--database", "sqlite:///from-flag.db"], &environment).unwrap();
     assert_eq!(config.database_url, "sqlite:///from-flag.db");
 }
 
@@ -84,89 +63,38 @@ fn a_secret_can_come_from_a_file() {
     std::fs::write(&secret, "postgres://gatehouse:s3cret@db/gatehouse\n").unwrap();
     let environment = env(&[("GATEHOUSE_DATABASE_URL_FILE", secret.to_str().unwrap())]);
     let config = resolve(dir.path(), "", &[], &environment).unwrap();
-    assert_eq!(
-        config.database_url,
-        "postgres://gatehouse:s3cret@db/gatehouse"
-    );
-    assert!(
-        !format!("{config:?}").contains("s3cret"),
-        "Debug must not print the password"
-    );
+    assert_eq!(config.database_url, "postgres://gatehouse:s3cret@db/gatehouse");
+    assert!(!format!("{config:?}").contains("s3cret"), "Debug must not print the password");
 }
 
 #[test]
 fn unknown_keys_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let err = resolve(
-        dir.path(),
-        "[database]\nurl = \"sqlite:///x\"\npool = 3\n",
-        &[],
-        &env(&[]),
-    )
-    .unwrap_err();
+    let err = resolve(dir.path(), "[database]\nurl = \"sqlite:///x\"\npool = 3\n", &[], &env(&[])).unwrap_err();
     assert_eq!(err.code, 2);
-    assert!(
-        err.message.contains("unknown field `pool`"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("unknown field `pool`"), "{}", err.message);
     let err = resolve(dir.path(), "lisen = \"x\"\n", &[], &env(&[])).unwrap_err();
-    assert!(
-        err.message.contains("unknown field `lisen`"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("unknown field `lisen`"), "{}", err.message);
 }
 
 #[test]
 fn bad_values_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let err = resolve(
-        dir.path(),
-        "",
-        &[],
-        &env(&[("GATEHOUSE_HTTP_MAX_BODY_BYTES", "lots")]),
-    )
-    .unwrap_err();
-    assert!(
-        err.message
-            .contains("GATEHOUSE_HTTP_MAX_BODY_BYTES must be an integer"),
-        "{}",
-        err.message
-    );
-    let err = resolve(
-        dir.path(),
-        "[tokens]\nmax_ttl_seconds = 10\n",
-        &[],
-        &env(&[]),
-    )
-    .unwrap_err();
+    let err = resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_HTTP_MAX_BODY_BYTES", "lots")])).unwrap_err();
+    assert!(err.message.contains("GATEHOUSE_HTTP_MAX_BODY_BYTES must be an integer"), "{}", err.message);
+    let err = resolve(dir.path(), "[tokens]\nmax_ttl_seconds = 10\n", &[], &env(&[])).unwrap_err();
     assert!(err.message.contains("max_ttl_seconds"), "{}", err.message);
     let err = resolve(dir.path(), "[log]\nformat = \"xml\"\n", &[], &env(&[])).unwrap_err();
     assert!(err.message.contains("`xml`"), "{}", err.message);
     let err = resolve(dir.path(), "not toml at all", &[], &env(&[])).unwrap_err();
-    assert!(
-        err.message.starts_with("invalid config file"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.starts_with("invalid config file"), "{}", err.message);
 }
 
 #[test]
 fn an_explicit_config_file_must_exist() {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli::try_parse_from([
-        "gatehouse",
-        "--config",
-        "/nonexistent/gatehouse.toml",
-        "whoami",
-    ])
-    .unwrap();
+    let cli = Cli::try_parse_from(["gatehouse", "--config", "/nonexistent/gatehouse.toml", "whoami"]).unwrap();
     let err = Config::resolve(&cli.global, None, &env(&[])).unwrap_err();
-    assert!(
-        err.message.contains("/nonexistent/gatehouse.toml"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("/nonexistent/gatehouse.toml"), "{}", err.message);
     drop(dir);
 }

@@ -11,20 +11,13 @@ async fn two_nodes_share_identities_and_tokens() {
     with_database(Engine::Postgres, |db| async move {
         let first_dir = db.dir.path().join("node-a");
         let a = Server::start(&first_dir, &db.url).await;
-        let admin = std::fs::read_to_string(first_dir.join("bootstrap-admin-token"))
-            .unwrap()
-            .trim()
-            .to_owned();
+        let admin = std::fs::read_to_string(first_dir.join("bootstrap-admin-token")).unwrap().trim().to_owned();
 
         // The second node gets a copy of the first node's signing key, as the
         // README says; it must not re-initialize.
         let second_dir = db.dir.path().join("node-b");
         std::fs::create_dir_all(&second_dir).unwrap();
-        std::fs::copy(
-            first_dir.join("audit-signing.key"),
-            second_dir.join("audit-signing.key"),
-        )
-        .unwrap();
+        std::fs::copy(first_dir.join("audit-signing.key"), second_dir.join("audit-signing.key")).unwrap();
         let b = Server::start(&second_dir, &db.url).await;
         assert!(!second_dir.join("bootstrap-admin-token").exists());
 
@@ -40,12 +33,7 @@ async fn two_nodes_share_identities_and_tokens() {
             .await
             .unwrap();
         let bot = created["id"].as_str().unwrap();
-        let shown = client
-            .get(format!("{}/api/v1/identities/{bot}", b.url))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let shown = client.get(format!("{}/api/v1/identities/{bot}", b.url)).bearer_auth(&admin).send().await.unwrap();
         assert_eq!(shown.status(), 200, "node B sees what node A created");
 
         let issued: Value = client
@@ -59,48 +47,23 @@ async fn two_nodes_share_identities_and_tokens() {
             .await
             .unwrap();
         let token = issued["token"].as_str().unwrap();
-        let me = client
-            .get(format!("{}/api/v1/whoami", a.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let me = client.get(format!("{}/api/v1/whoami", a.url)).bearer_auth(token).send().await.unwrap();
         assert_eq!(me.status(), 200, "a token issued on B works on A");
 
         let revoked = client
-            .delete(format!(
-                "{}/api/v1/tokens/{}",
-                a.url,
-                issued["id"].as_str().unwrap()
-            ))
+            .delete(format!("{}/api/v1/tokens/{}", a.url, issued["id"].as_str().unwrap()))
             .bearer_auth(&admin)
             .send()
             .await
             .unwrap();
         assert_eq!(revoked.status(), 200);
-        let me = client
-            .get(format!("{}/api/v1/whoami", b.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            me.status(),
-            401,
-            "a token revoked on A stops working on B at once"
-        );
+        let me = client.get(format!("{}/api/v1/whoami", b.url)).bearer_auth(token).send().await.unwrap();
+        assert_eq!(me.status(), 401, "a token revoked on A stops working on B at once");
 
         // Concurrent writes through both nodes keep one gap-free audit log.
         let writes: Vec<_> = (0..40)
             .map(|i| {
-                let (url, admin) = (
-                    if i % 2 == 0 {
-                        a.url.clone()
-                    } else {
-                        b.url.clone()
-                    },
-                    admin.clone(),
-                );
+                let (url, admin) = (if i % 2 == 0 { a.url.clone() } else { b.url.clone() }, admin.clone());
                 tokio::spawn(async move {
                     http()
                         .post(format!("{url}/api/v1/identities"))
@@ -129,11 +92,7 @@ async fn two_nodes_share_identities_and_tokens() {
             "127.0.0.1:0",
         ]));
         assert_eq!(output.status.code(), Some(2));
-        assert!(
-            crate::support::stderr(&output).contains("audit signing key"),
-            "{}",
-            crate::support::stderr(&output)
-        );
+        assert!(crate::support::stderr(&output).contains("audit signing key"), "{}", crate::support::stderr(&output));
     })
     .await;
 }

@@ -7,11 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::{Server, http};
 
-async fn create_service(
-    server: &Server,
-    token: &str,
-    name: &str,
-) -> reqwest::Result<reqwest::Response> {
+async fn create_service(server: &Server, token: &str, name: &str) -> reqwest::Result<reqwest::Response> {
     http()
         .post(format!("{}/api/v1/identities", server.url))
         .bearer_auth(token)
@@ -28,22 +24,8 @@ async fn identity_names(server: &Server, token: &str) -> Vec<String> {
         if let Some(cursor) = &cursor {
             url.push_str(&format!("&cursor={cursor}"));
         }
-        let page: Value = http()
-            .get(url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        names.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["name"].as_str().unwrap().to_owned()),
-        );
+        let page: Value = http().get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        names.extend(page["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_owned()));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => return names,
@@ -53,45 +35,30 @@ async fn identity_names(server: &Server, token: &str) -> Vec<String> {
 
 fn bootstrap_token(data_dir: &std::path::Path) -> String {
     let path = data_dir.join("bootstrap-admin-token");
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     std::fs::read_to_string(path).unwrap().trim().to_owned()
 }
 
-engine_test!(
-    serve_initializes_an_empty_data_dir_and_data_survives_restart,
-    |engine| with_database(engine, |db| async move {
+engine_test!(serve_initializes_an_empty_data_dir_and_data_survives_restart, |engine| with_database(
+    engine,
+    |db| async move {
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
         let token = bootstrap_token(&data_dir);
         let log = server.log_text();
-        assert!(
-            log.contains("bootstrap-admin-token"),
-            "the log names the token's file: {log}"
-        );
+        assert!(log.contains("bootstrap-admin-token"), "the log names the token's file: {log}");
         assert!(!log.contains(&token[4..]), "the log never holds the token");
-        assert_eq!(
-            create_service(&server, &token, "deploy-bot")
-                .await
-                .unwrap()
-                .status(),
-            201
-        );
+        assert_eq!(create_service(&server, &token, "deploy-bot").await.unwrap().status(), 201);
 
         server.signal("TERM");
         assert_eq!(server.wait(), Some(0), "SIGTERM is a clean stop");
 
         let server = Server::start(&data_dir, &db.url).await;
-        assert_eq!(
-            identity_names(&server, &token).await,
-            ["admin", "deploy-bot"]
-        );
+        assert_eq!(identity_names(&server, &token).await, ["admin", "deploy-bot"]);
         let token_file = std::fs::read_to_string(data_dir.join("bootstrap-admin-token")).unwrap();
         assert_eq!(token_file.trim(), token, "a restart does not re-initialize");
-    })
-);
+    }
+));
 
 engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
     with_database(engine, |db| async move {
@@ -104,8 +71,7 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
         let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let writers: Vec<_> = (0..16)
             .map(|writer| {
-                let (url, token, acknowledged) =
-                    (server.url.clone(), token.clone(), acknowledged.clone());
+                let (url, token, acknowledged) = (server.url.clone(), token.clone(), acknowledged.clone());
                 tokio::spawn(async move {
                     let client = http();
                     for i in 0..10_000 {
@@ -117,9 +83,7 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
                             .send()
                             .await;
                         match sent {
-                            Ok(response) if response.status() == 201 => {
-                                acknowledged.lock().unwrap().push(name)
-                            }
+                            Ok(response) if response.status() == 201 => acknowledged.lock().unwrap().push(name),
                             Ok(response) => panic!("unexpected status {}", response.status()),
                             Err(_) => return,
                         }
@@ -138,18 +102,9 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
         let acknowledged = acknowledged.lock().unwrap().clone();
 
         let server = Server::start(&data_dir, &db.url).await;
-        let present: std::collections::HashSet<String> =
-            identity_names(&server, &token).await.into_iter().collect();
-        let lost: Vec<&String> = acknowledged
-            .iter()
-            .filter(|name| !present.contains(*name))
-            .collect();
-        assert!(
-            lost.is_empty(),
-            "{} acknowledged writes lost, e.g. {:?}",
-            lost.len(),
-            &lost[..lost.len().min(5)]
-        );
+        let present: std::collections::HashSet<String> = identity_names(&server, &token).await.into_iter().collect();
+        let lost: Vec<&String> = acknowledged.iter().filter(|name| !present.contains(*name)).collect();
+        assert!(lost.is_empty(), "{} acknowledged writes lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
 
         // Each surviving identity has its audit entry, and the log has no gaps.
         let store = db.open_store().await;
@@ -166,10 +121,7 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
             .filter(|e| e.record.action == "identity.create")
             .filter_map(|e| e.record.details["name"].as_str().map(str::to_owned))
             .collect();
-        assert!(
-            present.iter().all(|name| audited.contains(name)),
-            "every identity has its audit entry"
-        );
+        assert!(present.iter().all(|name| audited.contains(name)), "every identity has its audit entry");
     })
 });
 

@@ -35,11 +35,7 @@ pub fn stderr(output: &Output) -> String {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub struct Server {
@@ -60,11 +56,7 @@ impl Server {
             .stderr(log_file)
             .spawn()
             .expect("spawn serve");
-        let server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        };
+        let server = Server { child, url: format!("http://127.0.0.1:{port}"), log };
         server.wait_ready().await;
         server
     }
@@ -88,10 +80,7 @@ impl Server {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args([format!("-{signal}"), self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
     }
 
@@ -111,8 +100,5 @@ impl Drop for Server {
 
 /// An async HTTP client for the tests' API calls.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }

@@ -5,19 +5,13 @@ use super::*;
 #[test]
 fn canonical_json_sorts_members_and_drops_whitespace() {
     let value = json!({"b": 1, "a": {"z": [true, null], "y": "x"}, "": -3});
-    assert_eq!(
-        canonical_json(&value),
-        r#"{"":-3,"a":{"y":"x","z":[true,null]},"b":1}"#
-    );
+    assert_eq!(canonical_json(&value), r#"{"":-3,"a":{"y":"x","z":[true,null]},"b":1}"#);
 }
 
 #[test]
 fn canonical_json_escapes_minimally() {
     let value = json!("quote\" backslash\\ tab\t nl\n unit\u{1f} euro€ slash/");
-    assert_eq!(
-        canonical_json(&value),
-        "\"quote\\\" backslash\\\\ tab\\t nl\\n unit\\u001f euro€ slash/\""
-    );
+    assert_eq!(canonical_json(&value), "\"quote\\\" backslash\\\\ tab\\t nl\\n unit\\u001f euro€ slash/\"");
 }
 
 #[test]
@@ -29,20 +23,19 @@ fn canonical_json_orders_keys_by_utf16_code_units() {
 
 #[test]
 fn an_entry_carries_every_contract_field() {
-    let record = AuditRecord::new(
-        OffsetDateTime::UNIX_EPOCH,
-        Actor::Anonymous,
-        "auth.token",
-        "gatehouse",
-    )
-    .outcome(Outcome::Failure, "unknown token")
-    .origin(&RequestOrigin {
-        request_id: Some("r1".into()),
-        source_ip: Some("127.0.0.1".into()),
-    });
-    let leaf = String::from_utf8(record.into_entry(7).leaf_bytes()).unwrap();
+    let record = AuditRecord::new(OffsetDateTime::UNIX_EPOCH, Actor::Anonymous, "auth.token", "gatehouse")
+        .outcome(Outcome::Failure, "unknown token")
+        .origin(&RequestOrigin { request_id: Some("r1".into()), source_ip: Some("127.0.0.1".into()) });
+    let leaf = String::from_utf8(record.into_entry(7, None).leaf_bytes()).unwrap();
     assert_eq!(
         leaf,
         r#"{"action":"auth.token","actor":"anonymous","actor_kind":"anonymous","details":{},"index":7,"mfa":false,"outcome":"failure","reason":"unknown token","request_id":"r1","resource":"gatehouse","source_ip":"127.0.0.1","time":"1970-01-01T00:00:00.000Z"}"#
     );
+}
+
+#[test]
+fn an_entry_names_the_root_before_it() {
+    let record = AuditRecord::new(OffsetDateTime::UNIX_EPOCH, Actor::System, "x", "gatehouse");
+    let json = record.into_entry(3, Some([7; 32])).to_json();
+    assert_eq!(json["prev_root"], "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=");
 }

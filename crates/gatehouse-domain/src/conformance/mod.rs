@@ -3,11 +3,7 @@
 //! (`crates/gatehouse-store/tests/conformance.rs`), so both engines keep one
 //! behaviour.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test suite: a failed step is a failed test"
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test suite: a failed step is a failed test")]
 
 use std::sync::Arc;
 
@@ -30,18 +26,12 @@ fn record(action: &str) -> AuditRecord {
 
 async fn human(store: &dyn Store, name: &str, email: &str) -> Identity {
     let new = NewIdentity::new(IdentityKind::Human, name, Some(email), T0).expect("valid human");
-    store
-        .create_identity(new, record("identity.create"))
-        .await
-        .expect("created")
+    store.create_identity(new, record("identity.create")).await.expect("created")
 }
 
 async fn service(store: &dyn Store, name: &str) -> Identity {
     let new = NewIdentity::new(IdentityKind::Service, name, None, T0).expect("valid service");
-    store
-        .create_identity(new, record("identity.create"))
-        .await
-        .expect("created")
+    store.create_identity(new, record("identity.create")).await.expect("created")
 }
 
 fn new_token(owner: &Identity, secret: &TokenSecret, expires_at: OffsetDateTime) -> NewToken {
@@ -71,11 +61,11 @@ fn new_grant(holder: &Identity, role: Role, scope: &str) -> NewGrant {
 pub async fn initialize_happens_once(store: Arc<dyn Store>) {
     assert_eq!(store.find_installation().await.unwrap(), None);
     let setup = || {
-        let admin =
-            NewIdentity::new(IdentityKind::Human, "Admin", Some("admin@localhost"), T0).unwrap();
+        let admin = NewIdentity::new(IdentityKind::Human, "Admin", Some("admin@localhost"), T0).unwrap();
         first_admin_setup(
             admin,
             "gatehouse+01020304+AQ==".into(),
+            "gatehouse.test/audit".into(),
             "test",
             T0,
             Duration::days(1),
@@ -96,16 +86,8 @@ pub async fn initialize_happens_once(store: Arc<dyn Store>) {
     let second_admin = second.admin.id;
     let refused = store.initialize(second).await.unwrap_err();
     assert!(matches!(refused, StoreError::Conflict(_)), "{refused:?}");
-    assert_eq!(
-        store.audit_size().await.unwrap(),
-        4,
-        "a refused init writes no entry"
-    );
-    assert_eq!(
-        store.find_identity(second_admin).await.unwrap(),
-        None,
-        "a refused init writes nothing"
-    );
+    assert_eq!(store.audit_size().await.unwrap(), 4, "a refused init writes no entry");
+    assert_eq!(store.find_identity(second_admin).await.unwrap(), None, "a refused init writes nothing");
 }
 
 pub async fn identities_round_trip(store: Arc<dyn Store>) {
@@ -114,14 +96,8 @@ pub async fn identities_round_trip(store: Arc<dyn Store>) {
     assert_eq!(ana.email.as_deref(), Some("Ana@Example.com"));
     assert_eq!(ana.created_at, T0);
     let bot = service(&*store, "deploy-bot").await;
-    assert_eq!(
-        store.find_identity(ana.id).await.unwrap(),
-        Some(ana.clone())
-    );
-    assert_eq!(
-        store.find_identity(bot.id).await.unwrap(),
-        Some(bot.clone())
-    );
+    assert_eq!(store.find_identity(ana.id).await.unwrap(), Some(ana.clone()));
+    assert_eq!(store.find_identity(bot.id).await.unwrap(), Some(bot.clone()));
     assert_eq!(store.find_identity(IdentityId::new()).await.unwrap(), None);
 }
 
@@ -130,32 +106,15 @@ pub async fn identities_are_unique_where_they_must_be(store: Arc<dyn Store>) {
     service(&*store, "deploy-bot").await;
     let before = store.audit_size().await.unwrap();
 
-    let same_email =
-        NewIdentity::new(IdentityKind::Human, "Ana 2", Some("ANA@example.COM"), T0).unwrap();
-    let err = store
-        .create_identity(same_email, record("identity.create"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err,
-        StoreError::Conflict("a human identity with email `ANA@example.COM` already exists".into())
-    );
+    let same_email = NewIdentity::new(IdentityKind::Human, "Ana 2", Some("ANA@example.COM"), T0).unwrap();
+    let err = store.create_identity(same_email, record("identity.create")).await.unwrap_err();
+    assert_eq!(err, StoreError::Conflict("a human identity with email `ANA@example.COM` already exists".into()));
 
     let same_name = NewIdentity::new(IdentityKind::Service, "deploy-bot", None, T0).unwrap();
-    let err = store
-        .create_identity(same_name, record("identity.create"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err,
-        StoreError::Conflict("a service identity named `deploy-bot` already exists".into())
-    );
+    let err = store.create_identity(same_name, record("identity.create")).await.unwrap_err();
+    assert_eq!(err, StoreError::Conflict("a service identity named `deploy-bot` already exists".into()));
 
-    assert_eq!(
-        store.audit_size().await.unwrap(),
-        before,
-        "a refused write leaves no audit entry"
-    );
+    assert_eq!(store.audit_size().await.unwrap(), before, "a refused write leaves no audit entry");
 
     // A human and a service may share a name.
     service(&*store, "Ana").await;
@@ -164,20 +123,8 @@ pub async fn identities_are_unique_where_they_must_be(store: Arc<dyn Store>) {
 pub async fn deprovisioning_frees_the_email_and_revokes_everything(store: Arc<dyn Store>) {
     let ana = human(&*store, "Ana", "ana@example.com").await;
     let secret = TokenSecret::generate();
-    store
-        .create_token(
-            new_token(&ana, &secret, T0 + Duration::days(1)),
-            record("token.create"),
-        )
-        .await
-        .unwrap();
-    store
-        .create_grant(
-            new_grant(&ana, Role::Developer, "project:acme/web"),
-            record("grant.create"),
-        )
-        .await
-        .unwrap();
+    store.create_token(new_token(&ana, &secret, T0 + Duration::days(1)), record("token.create")).await.unwrap();
+    store.create_grant(new_grant(&ana, Role::Developer, "project:acme/web"), record("grant.create")).await.unwrap();
 
     let later = T0 + Duration::hours(1);
     let gone = store
@@ -193,27 +140,17 @@ pub async fn deprovisioning_frees_the_email_and_revokes_everything(store: Arc<dy
     assert_eq!(gone.status, IdentityStatus::Deprovisioned);
     assert_eq!(gone.updated_at, later);
 
-    let credential = store
-        .find_credential(&secret.hash())
-        .await
-        .unwrap()
-        .expect("token kept for the record");
+    let credential = store.find_credential(&secret.hash()).await.unwrap().expect("token kept for the record");
     assert_eq!(credential.token.revoked_at, Some(later));
     assert_eq!(credential.identity.status, IdentityStatus::Deprovisioned);
     let grants = store.list_grants_of(ana.id).await.unwrap();
-    assert!(
-        grants.iter().all(|g| g.revoked_at == Some(later)),
-        "{grants:?}"
-    );
+    assert!(grants.iter().all(|g| g.revoked_at == Some(later)), "{grants:?}");
 
     // The record stays, and the email may be used again by someone new.
     assert!(store.find_identity(ana.id).await.unwrap().is_some());
     human(&*store, "Ana (rehired)", "ana@example.com").await;
 
-    let err = store
-        .create_grant(new_grant(&ana, Role::Viewer, "*"), record("grant.create"))
-        .await
-        .unwrap_err();
+    let err = store.create_grant(new_grant(&ana, Role::Viewer, "*"), record("grant.create")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
 }
 
@@ -253,30 +190,13 @@ pub async fn status_changes_check_their_precondition(store: Arc<dyn Store>) {
         )
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::NotFound {
-                kind: "identity",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, StoreError::NotFound { kind: "identity", .. }), "{err:?}");
     assert_eq!(store.audit_size().await.unwrap(), before);
 
     let secret = TokenSecret::generate();
-    let err = store
-        .create_token(
-            new_token(&bot, &secret, T0 + Duration::days(1)),
-            record("token.create"),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(_)),
-        "a suspended identity gets no new token: {err:?}"
-    );
+    let err =
+        store.create_token(new_token(&bot, &secret, T0 + Duration::days(1)), record("token.create")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "a suspended identity gets no new token: {err:?}");
     assert_eq!(store.audit_size().await.unwrap(), before);
 }
 
@@ -302,33 +222,15 @@ pub async fn identities_page_in_creation_order(store: Arc<dyn Store>) {
 pub async fn tokens_are_found_by_hash_only(store: Arc<dyn Store>) {
     let bot = service(&*store, "deploy-bot").await;
     let secret = TokenSecret::generate();
-    let created = store
-        .create_token(
-            new_token(&bot, &secret, T0 + Duration::days(1)),
-            record("token.create"),
-        )
-        .await
-        .unwrap();
+    let created =
+        store.create_token(new_token(&bot, &secret, T0 + Duration::days(1)), record("token.create")).await.unwrap();
 
-    let credential = store
-        .find_credential(&secret.hash())
-        .await
-        .unwrap()
-        .expect("found by hash");
+    let credential = store.find_credential(&secret.hash()).await.unwrap().expect("found by hash");
     assert_eq!(credential.token, created);
     assert_eq!(credential.identity, bot);
     assert!(credential.hash.matches(&secret.hash()));
-    assert!(
-        store
-            .find_credential(&TokenSecret::generate().hash())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store.find_token(created.id).await.unwrap(),
-        Some(created.clone())
-    );
+    assert!(store.find_credential(&TokenSecret::generate().hash()).await.unwrap().is_none());
+    assert_eq!(store.find_token(created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(store.find_token(TokenId::new()).await.unwrap(), None);
 }
 
@@ -336,125 +238,59 @@ pub async fn tokens_list_by_owner_and_revoke_once(store: Arc<dyn Store>) {
     let bot = service(&*store, "deploy-bot").await;
     let other = service(&*store, "build-bot").await;
     let mine = store
-        .create_token(
-            new_token(&bot, &TokenSecret::generate(), T0 + Duration::days(1)),
-            record("token.create"),
-        )
+        .create_token(new_token(&bot, &TokenSecret::generate(), T0 + Duration::days(1)), record("token.create"))
         .await
         .unwrap();
     store
-        .create_token(
-            new_token(&other, &TokenSecret::generate(), T0 + Duration::days(1)),
-            record("token.create"),
-        )
+        .create_token(new_token(&other, &TokenSecret::generate(), T0 + Duration::days(1)), record("token.create"))
         .await
         .unwrap();
 
-    let all = store
-        .list_tokens(TokenFilter::default(), PageRequest::default())
-        .await
-        .unwrap();
+    let all = store.list_tokens(TokenFilter::default(), PageRequest::default()).await.unwrap();
     assert_eq!(all.items.len(), 2);
-    let filtered = store
-        .list_tokens(
-            TokenFilter {
-                identity_id: Some(bot.id),
-            },
-            PageRequest::default(),
-        )
-        .await
-        .unwrap();
+    let filtered = store.list_tokens(TokenFilter { identity_id: Some(bot.id) }, PageRequest::default()).await.unwrap();
     assert_eq!(filtered.items, vec![mine.clone()]);
 
     let at = T0 + Duration::minutes(3);
-    let revoked = store
-        .revoke_token(mine.id, at, record("token.revoke"))
-        .await
-        .unwrap();
+    let revoked = store.revoke_token(mine.id, at, record("token.revoke")).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(at));
     let before = store.audit_size().await.unwrap();
-    let err = store
-        .revoke_token(mine.id, at, record("token.revoke"))
-        .await
-        .unwrap_err();
+    let err = store.revoke_token(mine.id, at, record("token.revoke")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    let err = store
-        .revoke_token(TokenId::new(), at, record("token.revoke"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound { kind: "token", .. }),
-        "{err:?}"
-    );
+    let err = store.revoke_token(TokenId::new(), at, record("token.revoke")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { kind: "token", .. }), "{err:?}");
     assert_eq!(store.audit_size().await.unwrap(), before);
 }
 
 pub async fn token_use_is_recorded_at_a_granularity(store: Arc<dyn Store>) {
     let bot = service(&*store, "deploy-bot").await;
     let token = store
-        .create_token(
-            new_token(&bot, &TokenSecret::generate(), T0 + Duration::days(1)),
-            record("token.create"),
-        )
+        .create_token(new_token(&bot, &TokenSecret::generate(), T0 + Duration::days(1)), record("token.create"))
         .await
         .unwrap();
     let granularity = Duration::minutes(1);
     let first = T0 + Duration::seconds(10);
-    store
-        .record_token_use(token.id, first, granularity)
-        .await
-        .unwrap();
-    store
-        .record_token_use(token.id, first + Duration::seconds(30), granularity)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .find_token(token.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_at,
-        Some(first)
-    );
+    store.record_token_use(token.id, first, granularity).await.unwrap();
+    store.record_token_use(token.id, first + Duration::seconds(30), granularity).await.unwrap();
+    assert_eq!(store.find_token(token.id).await.unwrap().unwrap().last_used_at, Some(first));
     let later = first + Duration::seconds(61);
-    store
-        .record_token_use(token.id, later, granularity)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .find_token(token.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_at,
-        Some(later)
-    );
+    store.record_token_use(token.id, later, granularity).await.unwrap();
+    assert_eq!(store.find_token(token.id).await.unwrap().unwrap().last_used_at, Some(later));
 }
 
 pub async fn audit_entries_are_numbered_without_gaps(store: Arc<dyn Store>) {
     assert_eq!(store.audit_size().await.unwrap(), 0);
     let detailed = AuditRecord::new(T0, Actor::Anonymous, "auth.token", "gatehouse")
         .outcome(Outcome::Failure, "unknown token")
-        .origin(&RequestOrigin {
-            request_id: Some("req-1".into()),
-            source_ip: Some("10.0.0.7".into()),
-        })
+        .origin(&RequestOrigin { request_id: Some("req-1".into()), source_ip: Some("10.0.0.7".into()) })
         .details(json!({"presented_prefix": "gth_", "attempt": 3, "nested": {"ok": false}}));
     assert_eq!(store.append_audit(detailed.clone()).await.unwrap(), 0);
     let bot = service(&*store, "deploy-bot").await;
     assert_eq!(store.append_audit(record("decision")).await.unwrap(), 2);
 
     let entries = store.list_audit(0, 10).await.unwrap();
-    assert_eq!(
-        entries.iter().map(|e| e.index).collect::<Vec<_>>(),
-        vec![0, 1, 2]
-    );
-    assert_eq!(
-        entries[0].record, detailed,
-        "an entry reads back exactly as written"
-    );
+    assert_eq!(entries.iter().map(|e| e.index).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(entries[0].record, detailed, "an entry reads back exactly as written");
     assert_eq!(entries[1].record.action, "identity.create");
     assert_eq!(store.list_audit(2, 10).await.unwrap().len(), 1);
     assert!(store.list_audit(3, 10).await.unwrap().is_empty());
@@ -467,10 +303,7 @@ pub async fn concurrent_appends_stay_gap_free(store: Arc<dyn Store>) {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 for j in 0..5 {
-                    store
-                        .append_audit(record(&format!("writer.{i}.{j}")))
-                        .await
-                        .expect("appended");
+                    store.append_audit(record(&format!("writer.{i}.{j}"))).await.expect("appended");
                 }
             })
         })
@@ -485,20 +318,10 @@ pub async fn concurrent_appends_stay_gap_free(store: Arc<dyn Store>) {
 
 pub async fn grants_round_trip(store: Arc<dyn Store>) {
     let ana = human(&*store, "Ana", "ana@example.com").await;
-    let mut expiring = new_grant(
-        &ana,
-        Role::ReleaseApprover,
-        "environment:acme/web:production",
-    );
+    let mut expiring = new_grant(&ana, Role::ReleaseApprover, "environment:acme/web:production");
     expiring.expires_at = Some(T0 + Duration::hours(8));
-    let created = store
-        .create_grant(expiring, record("grant.create"))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.find_grant(created.id).await.unwrap(),
-        Some(created.clone())
-    );
+    let created = store.create_grant(expiring, record("grant.create")).await.unwrap();
+    assert_eq!(store.find_grant(created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(store.list_grants_of(ana.id).await.unwrap(), vec![created]);
     assert_eq!(store.find_grant(GrantId::new()).await.unwrap(), None);
 }

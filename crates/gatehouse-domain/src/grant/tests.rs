@@ -19,21 +19,13 @@ fn scope_coverage() {
     check_scope("pipeline:acme/web:deploy", "pipeline:acme/web:deploy", true);
     check_scope("pipeline:acme/web:deploy", "pipeline:acme/web:test", false);
     check_scope("pipeline:acme/web:deploy", "project:acme/web", false);
-    check_scope(
-        "environment:acme/web:production",
-        "environment:acme/web:staging",
-        false,
-    );
+    check_scope("environment:acme/web:production", "environment:acme/web:staging", false);
 }
 
 #[test]
 fn scope_does_not_reach_gatehouse_itself_unless_everything() {
     assert!(Scope::Everything.covers(&Resource::Gatehouse));
-    assert!(
-        !Scope::parse("project:acme/web")
-            .unwrap()
-            .covers(&Resource::Gatehouse)
-    );
+    assert!(!Scope::parse("project:acme/web").unwrap().covers(&Resource::Gatehouse));
 }
 
 #[test]
@@ -54,12 +46,7 @@ fn malformed_scopes_are_refused() {
 
 #[test]
 fn scopes_and_resources_print_as_they_parse() {
-    for raw in [
-        "*",
-        "project:acme/web",
-        "pipeline:acme/web:deploy",
-        "environment:group/sub/repo:prod-eu",
-    ] {
+    for raw in ["*", "project:acme/web", "pipeline:acme/web:deploy", "environment:group/sub/repo:prod-eu"] {
         assert_eq!(Scope::parse(raw).unwrap().to_string(), raw);
     }
 }
@@ -69,10 +56,7 @@ fn roles_parse_from_their_contract_names() {
     for role in Role::ALL {
         assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
     }
-    assert_eq!(
-        "root".parse::<Role>(),
-        Err(GrantError::UnknownRole("root".into()))
-    );
+    assert_eq!("root".parse::<Role>(), Err(GrantError::UnknownRole("root".into())));
 }
 
 #[test]

@@ -30,25 +30,16 @@ fn emails_compare_without_case() {
 
 #[test]
 fn names_are_trimmed_and_bounded() {
-    assert_eq!(
-        IdentityName::parse("  deploy-bot ").unwrap().as_str(),
-        "deploy-bot"
-    );
+    assert_eq!(IdentityName::parse("  deploy-bot ").unwrap().as_str(), "deploy-bot");
     assert_eq!(IdentityName::parse("   "), Err(IdentityError::InvalidName));
-    assert_eq!(
-        IdentityName::parse(&"x".repeat(201)),
-        Err(IdentityError::InvalidName)
-    );
+    assert_eq!(IdentityName::parse(&"x".repeat(201)), Err(IdentityError::InvalidName));
     assert_eq!(IdentityName::parse("a\nb"), Err(IdentityError::InvalidName));
 }
 
 #[test]
 fn a_human_needs_an_email_and_a_service_has_none() {
     let now = time::OffsetDateTime::UNIX_EPOCH;
-    assert_eq!(
-        NewIdentity::new(IdentityKind::Human, "Ana", None, now).unwrap_err(),
-        IdentityError::EmailRequired
-    );
+    assert_eq!(NewIdentity::new(IdentityKind::Human, "Ana", None, now).unwrap_err(), IdentityError::EmailRequired);
     assert_eq!(
         NewIdentity::new(IdentityKind::Service, "ci", Some("ci@example.com"), now).unwrap_err(),
         IdentityError::EmailNotAllowed
@@ -59,16 +50,9 @@ fn a_human_needs_an_email_and_a_service_has_none() {
 
 #[test]
 fn kinds_and_statuses_parse_from_their_names() {
-    assert_eq!(
-        "human".parse::<IdentityKind>().unwrap(),
-        IdentityKind::Human
-    );
+    assert_eq!("human".parse::<IdentityKind>().unwrap(), IdentityKind::Human);
     assert!("robot".parse::<IdentityKind>().is_err());
-    for status in [
-        IdentityStatus::Active,
-        IdentityStatus::Suspended,
-        IdentityStatus::Deprovisioned,
-    ] {
+    for status in [IdentityStatus::Active, IdentityStatus::Suspended, IdentityStatus::Deprovisioned] {
         assert_eq!(status.as_str().parse::<IdentityStatus>().unwrap(), status);
     }
 }

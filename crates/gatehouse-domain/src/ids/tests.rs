@@ -18,8 +18,5 @@ fn text_order_follows_creation_order() {
 #[test]
 fn a_malformed_id_is_refused_and_named() {
     let err = "not-a-uuid".parse::<GrantId>().unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "`not-a-uuid` is not a valid id (expected a UUID)"
-    );
+    assert_eq!(err.to_string(), "`not-a-uuid` is not a valid id (expected a UUID)");
 }

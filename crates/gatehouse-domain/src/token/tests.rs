@@ -32,9 +32,7 @@ fn strings_that_are_not_tokens_are_recognized() {
 
 #[track_caller]
 fn check_ttl(ttl: i64, expected: Result<i64, TokenError>) {
-    let policy = TokenLifetimePolicy {
-        max_ttl: Duration::hours(1),
-    };
+    let policy = TokenLifetimePolicy { max_ttl: Duration::hours(1) };
     assert_eq!(policy.check_ttl(ttl).map(|d| d.whole_seconds()), expected);
 }
 
@@ -44,13 +42,7 @@ fn ttls_are_bounded() {
     check_ttl(3600, Ok(3600));
     check_ttl(59, Err(TokenError::TtlTooShort { got: 59 }));
     check_ttl(-5, Err(TokenError::TtlTooShort { got: -5 }));
-    check_ttl(
-        3601,
-        Err(TokenError::TtlTooLong {
-            got: 3601,
-            max: 3600,
-        }),
-    );
+    check_ttl(3601, Err(TokenError::TtlTooLong { got: 3601, max: 3600 }));
 }
 
 #[test]
@@ -66,14 +58,8 @@ fn status_counts_expiry_at_its_instant() {
         revoked_at: None,
         created_by: None,
     };
-    assert_eq!(
-        token.status_at(created + Duration::seconds(299)),
-        TokenStatus::Active
-    );
-    assert_eq!(
-        token.status_at(created + Duration::minutes(5)),
-        TokenStatus::Expired
-    );
+    assert_eq!(token.status_at(created + Duration::seconds(299)), TokenStatus::Active);
+    assert_eq!(token.status_at(created + Duration::minutes(5)), TokenStatus::Expired);
     token.revoked_at = Some(created);
     assert_eq!(token.status_at(created), TokenStatus::Revoked);
 }

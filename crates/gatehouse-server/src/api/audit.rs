@@ -41,18 +41,11 @@ pub async fn entries(
     caller: Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntryDto>>, ApiError> {
-    caller
-        .authorize(&state, Action::AuditRead, Resource::Gatehouse)
-        .await?;
+    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and 500 (got {limit})"
-        )));
+        return Err(ApiError::BadRequest(format!("limit must be between 1 and 500 (got {limit})")));
     }
-    let entries = state
-        .store
-        .list_audit(query.start.unwrap_or(0), limit)
-        .await?;
+    let entries = state.store.list_audit(query.start.unwrap_or(0), limit).await?;
     Ok(Json(entries.iter().map(AuditEntryDto::from).collect()))
 }

@@ -12,42 +12,26 @@ use crate::state::AppState;
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthDto)))]
 pub async fn healthz() -> Json<HealthDto> {
-    Json(HealthDto {
-        status: "ok".into(),
-    })
+    Json(HealthDto { status: "ok".into() })
 }
 
 /// The database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = HealthDto), (status = 503)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthDto>, ApiError> {
-    state
-        .store
-        .ping()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(HealthDto {
-        status: "ready".into(),
-    }))
+    state.store.ping().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(HealthDto { status: "ready".into() }))
 }
 
 /// Prometheus text format: request counts and latencies by route and status,
 /// and the database pool.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let handle = state
-        .metrics
-        .as_ref()
-        .ok_or_else(|| ApiError::NotFound("metrics are disabled".into()))?;
+    let handle = state.metrics.as_ref().ok_or_else(|| ApiError::NotFound("metrics are disabled".into()))?;
     let pool = state.store.pool_stats();
     let engine = state.store.engine();
-    metrics::gauge!("gatehouse_db_pool_connections", "engine" => engine, "state" => "idle")
-        .set(f64::from(pool.idle));
+    metrics::gauge!("gatehouse_db_pool_connections", "engine" => engine, "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!("gatehouse_db_pool_connections", "engine" => engine, "state" => "in_use")
         .set(f64::from(pool.size.saturating_sub(pool.idle)));
-    metrics::gauge!("gatehouse_db_pool_max_connections", "engine" => engine)
-        .set(f64::from(pool.max));
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
-    ))
+    metrics::gauge!("gatehouse_db_pool_max_connections", "engine" => engine).set(f64::from(pool.max));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()))
 }

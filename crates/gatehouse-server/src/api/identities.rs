@@ -26,31 +26,19 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateIdentityRequest>,
 ) -> Result<(StatusCode, Json<IdentityDto>), ApiError> {
-    caller
-        .authorize(&state, Action::IdentityManage, Resource::Gatehouse)
-        .await?;
-    let kind: IdentityKind =
-        request
-            .kind
-            .parse()
-            .map_err(|e: gatehouse_domain::identity::IdentityError| {
-                ApiError::Unprocessable(e.to_string())
-            })?;
-    let new = NewIdentity::new(
-        kind,
-        &request.name,
-        request.email.as_deref(),
-        state.clock.now(),
-    )
-    .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let record = caller
-        .record(&state, "identity.create", format!("identity:{}", new.id))
-        .details(json!({
-            "identity_id": new.id.to_string(),
-            "kind": kind.as_str(),
-            "name": new.name.as_str(),
-            "email": new.email.as_ref().map(|e| e.as_str()),
-        }));
+    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let kind: IdentityKind = request
+        .kind
+        .parse()
+        .map_err(|e: gatehouse_domain::identity::IdentityError| ApiError::Unprocessable(e.to_string()))?;
+    let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let record = caller.record(&state, "identity.create", format!("identity:{}", new.id)).details(json!({
+        "identity_id": new.id.to_string(),
+        "kind": kind.as_str(),
+        "name": new.name.as_str(),
+        "email": new.email.as_ref().map(|e| e.as_str()),
+    }));
     let identity = state.store.create_identity(new, record).await?;
     Ok((StatusCode::CREATED, Json(IdentityDto::from(&identity))))
 }
@@ -63,17 +51,9 @@ pub async fn list(
     caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ListDto<IdentityDto>>, ApiError> {
-    caller
-        .authorize(&state, Action::IdentityView, Resource::Gatehouse)
-        .await?;
-    let page = state
-        .store
-        .list_identities(page_request(query.limit, query.cursor)?)
-        .await?;
-    Ok(Json(ListDto {
-        items: page.items.iter().map(IdentityDto::from).collect(),
-        next_cursor: page.next_after,
-    }))
+    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    let page = state.store.list_identities(page_request(query.limit, query.cursor)?).await?;
+    Ok(Json(ListDto { items: page.items.iter().map(IdentityDto::from).collect(), next_cursor: page.next_after }))
 }
 
 /// Show one identity.
@@ -87,15 +67,9 @@ pub async fn show(
 ) -> Result<Json<IdentityDto>, ApiError> {
     let id: IdentityId = parse_id(&id)?;
     if id != caller.identity.id {
-        caller
-            .authorize(&state, Action::IdentityView, Resource::Gatehouse)
-            .await?;
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
-    let identity = state
-        .store
-        .find_identity(id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let identity = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
     Ok(Json(IdentityDto::from(&identity)))
 }
 
@@ -113,46 +87,27 @@ async fn change_status(
     action: &str,
 ) -> Result<IdentityDto, ApiError> {
     let id: IdentityId = parse_id(raw_id)?;
-    caller
-        .authorize(state, Action::IdentityManage, Resource::Gatehouse)
-        .await?;
+    caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
     if id == caller.identity.id && to != IdentityStatus::Active {
-        return Err(ApiError::Conflict(
-            "you cannot suspend or deprovision yourself".into(),
-        ));
+        return Err(ApiError::Conflict("you cannot suspend or deprovision yourself".into()));
     }
-    let current = state
-        .store
-        .find_identity(id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let current = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
     let allowed = matches!(
         (current.status, to),
         (IdentityStatus::Active, IdentityStatus::Suspended)
             | (IdentityStatus::Suspended, IdentityStatus::Active)
-            | (
-                IdentityStatus::Active | IdentityStatus::Suspended,
-                IdentityStatus::Deprovisioned
-            )
+            | (IdentityStatus::Active | IdentityStatus::Suspended, IdentityStatus::Deprovisioned)
     );
     if !allowed {
-        return Err(ApiError::Conflict(format!(
-            "identity `{id}` is {}; it cannot become {to}",
-            current.status
-        )));
+        return Err(ApiError::Conflict(format!("identity `{id}` is {}; it cannot become {to}", current.status)));
     }
-    let record = caller
-        .record(state, action, format!("identity:{id}"))
-        .details(json!({
-            "identity_id": id.to_string(),
-            "old_status": current.status.as_str(),
-            "new_status": to.as_str(),
-        }));
+    let record = caller.record(state, action, format!("identity:{id}")).details(json!({
+        "identity_id": id.to_string(),
+        "old_status": current.status.as_str(),
+        "new_status": to.as_str(),
+    }));
     let now = state.clock.now();
-    let identity = state
-        .store
-        .update_identity_status(id, current.status, to, now, record)
-        .await?;
+    let identity = state.store.update_identity_status(id, current.status, to, now, record).await?;
     Ok(IdentityDto::from(&identity))
 }
 
@@ -165,16 +120,7 @@ pub async fn suspend(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(
-        change_status(
-            &state,
-            &caller,
-            &id,
-            IdentityStatus::Suspended,
-            "identity.suspend",
-        )
-        .await?,
-    ))
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Suspended, "identity.suspend").await?))
 }
 
 /// Reactivate a suspended identity.
@@ -186,16 +132,7 @@ pub async fn reactivate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(
-        change_status(
-            &state,
-            &caller,
-            &id,
-            IdentityStatus::Active,
-            "identity.reactivate",
-        )
-        .await?,
-    ))
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Active, "identity.reactivate").await?))
 }
 
 /// Deprovision an identity: every token and grant it holds is revoked at
@@ -208,14 +145,5 @@ pub async fn deprovision(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(
-        change_status(
-            &state,
-            &caller,
-            &id,
-            IdentityStatus::Deprovisioned,
-            "identity.deprovision",
-        )
-        .await?,
-    ))
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
 }

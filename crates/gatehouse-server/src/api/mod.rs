@@ -12,10 +12,7 @@ use gatehouse_domain::store::PageRequest;
 use crate::problem::ApiError;
 
 /// Validates `limit` and `cursor` query parameters into a page request.
-pub(crate) fn page_request(
-    limit: Option<u32>,
-    cursor: Option<String>,
-) -> Result<PageRequest, ApiError> {
+pub(crate) fn page_request(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, ApiError> {
     let limit = limit.unwrap_or(PageRequest::DEFAULT_LIMIT);
     if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -26,15 +23,10 @@ pub(crate) fn page_request(
     if let Some(cursor) = &cursor {
         // Cursors are ids; anything else was not made by us.
         if uuid_like(cursor).is_none() {
-            return Err(ApiError::BadRequest(format!(
-                "`{cursor}` is not a valid cursor"
-            )));
+            return Err(ApiError::BadRequest(format!("`{cursor}` is not a valid cursor")));
         }
     }
-    Ok(PageRequest {
-        after: cursor,
-        limit,
-    })
+    Ok(PageRequest { after: cursor, limit })
 }
 
 fn uuid_like(raw: &str) -> Option<gatehouse_domain::ids::IdentityId> {

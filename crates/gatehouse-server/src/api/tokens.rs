@@ -28,33 +28,24 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedTokenDto>), ApiError> {
-    caller
-        .authorize(&state, Action::IdentityManage, Resource::Gatehouse)
-        .await?;
-    let identity_id: IdentityId =
-        request
-            .identity_id
-            .parse()
-            .map_err(|e: gatehouse_domain::ids::InvalidId| {
-                ApiError::Unprocessable(format!("identity_id: {e}"))
-            })?;
+    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let identity_id: IdentityId = request
+        .identity_id
+        .parse()
+        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
     let ttl = state
         .settings
         .token_lifetime
         .check_ttl(request.ttl_seconds)
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let description = check_description(&request.description)
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let description = check_description(&request.description).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let owner = state
         .store
         .find_identity(identity_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
     if !owner.status.is_active() {
-        return Err(ApiError::Conflict(format!(
-            "identity `{identity_id}` is {}; it cannot get a token",
-            owner.status
-        )));
+        return Err(ApiError::Conflict(format!("identity `{identity_id}` is {}; it cannot get a token", owner.status)));
     }
 
     let now = state.clock.now();
@@ -68,14 +59,12 @@ pub async fn create(
         expires_at: now + ttl,
         created_by: Some(caller.identity.id),
     };
-    let record = caller
-        .record(&state, "token.create", format!("token:{}", new.id))
-        .details(json!({
-            "token_id": new.id.to_string(),
-            "identity_id": identity_id.to_string(),
-            "description": new.description,
-            "expires_at": format_rfc3339(new.expires_at),
-        }));
+    let record = caller.record(&state, "token.create", format!("token:{}", new.id)).details(json!({
+        "token_id": new.id.to_string(),
+        "identity_id": identity_id.to_string(),
+        "description": new.description,
+        "expires_at": format_rfc3339(new.expires_at),
+    }));
     let token = state.store.create_token(new, record).await?;
     Ok((
         StatusCode::CREATED,
@@ -102,26 +91,12 @@ pub async fn list(
     let page = page_request(query.limit, query.cursor)?;
     let requested: Option<IdentityId> = query.identity_id.as_deref().map(parse_id).transpose()?;
     if requested != Some(caller.identity.id) {
-        caller
-            .authorize(&state, Action::IdentityView, Resource::Gatehouse)
-            .await?;
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
-    let tokens = state
-        .store
-        .list_tokens(
-            TokenFilter {
-                identity_id: requested,
-            },
-            page,
-        )
-        .await?;
+    let tokens = state.store.list_tokens(TokenFilter { identity_id: requested }, page).await?;
     let now = state.clock.now();
     Ok(Json(ListDto {
-        items: tokens
-            .items
-            .iter()
-            .map(|token| TokenDto::new(token, now))
-            .collect(),
+        items: tokens.items.iter().map(|token| TokenDto::new(token, now)).collect(),
         next_cursor: tokens.next_after,
     }))
 }
@@ -136,15 +111,9 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<TokenDto>, ApiError> {
     let id: TokenId = parse_id(&id)?;
-    let token = state
-        .store
-        .find_token(id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let token = state.store.find_token(id).await?.ok_or_else(|| not_found(id))?;
     if token.identity_id != caller.identity.id {
-        caller
-            .authorize(&state, Action::IdentityView, Resource::Gatehouse)
-            .await?;
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     Ok(Json(TokenDto::new(&token, state.clock.now())))
 }
@@ -164,22 +133,14 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<TokenDto>, ApiError> {
     let id: TokenId = parse_id(&id)?;
-    let token = state
-        .store
-        .find_token(id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let token = state.store.find_token(id).await?.ok_or_else(|| not_found(id))?;
     if token.identity_id != caller.identity.id {
-        caller
-            .authorize(&state, Action::IdentityManage, Resource::Gatehouse)
-            .await?;
+        caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     }
-    let record = caller
-        .record(&state, "token.revoke", format!("token:{id}"))
-        .details(json!({
-            "token_id": id.to_string(),
-            "identity_id": token.identity_id.to_string(),
-        }));
+    let record = caller.record(&state, "token.revoke", format!("token:{id}")).details(json!({
+        "token_id": id.to_string(),
+        "identity_id": token.identity_id.to_string(),
+    }));
     let now = state.clock.now();
     let revoked = state.store.revoke_token(id, now, record).await?;
     Ok(Json(TokenDto::new(&revoked, now)))

@@ -22,12 +22,7 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<Whoam
             token_id: caller.token.id.to_string(),
             expires_at: format_rfc3339(caller.token.expires_at),
         },
-        grants: caller
-            .grants
-            .iter()
-            .filter(|g| g.is_in_force_at(now))
-            .map(GrantDto::from)
-            .collect(),
+        grants: caller.grants.iter().filter(|g| g.is_in_force_at(now)).map(GrantDto::from).collect(),
     })
 }
 
@@ -39,10 +34,7 @@ pub async fn roles(_caller: Caller) -> Json<Vec<RoleDto>> {
             .into_iter()
             .map(|role| RoleDto {
                 name: role.as_str().to_owned(),
-                actions: actions_of(role)
-                    .iter()
-                    .map(|a| a.as_str().to_owned())
-                    .collect(),
+                actions: actions_of(role).iter().map(|a| a.as_str().to_owned()).collect(),
             })
             .collect(),
     )

@@ -1,0 +1,69 @@
+//! Building missing Merkle tree nodes at start: entries written before the
+//! tree existed (migration 0002) get their nodes and a signed checkpoint,
+//! so an upgrade keeps every entry provable.
+
+use gatehouse_audit::checkpoint::Checkpoint;
+use gatehouse_audit::merkle::leaf_hash;
+use gatehouse_domain::store::StoreError;
+use sqlx::{AnyPool, Row};
+
+use crate::connect::Engine;
+use crate::error::store_error;
+use crate::writer::{AuditSettings, begin_append, frontier_at, insert_checkpoint, insert_nodes};
+
+const PAGE: i64 = 1000;
+
+pub(crate) async fn repair_tree(pool: &AnyPool, engine: Engine, settings: &AuditSettings) -> Result<u64, StoreError> {
+    let mut tx = begin_append(pool, engine).await?;
+    let entries: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    let leaves: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_tree WHERE level = 0")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+    if leaves >= entries {
+        return Ok(0);
+    }
+    let Some(signer) = settings.signer.clone() else {
+        // Without the key no checkpoint can be signed; a node with the key
+        // will repair at its start.
+        return Ok(0);
+    };
+    let mut frontier = frontier_at(&mut tx, leaves as u64).await?;
+    let mut next = leaves;
+    while next < entries {
+        let rows = sqlx::query("SELECT idx, leaf FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
+            .bind(next)
+            .bind(PAGE)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        let mut nodes = Vec::new();
+        for row in &rows {
+            let index: i64 = row.try_get("idx").map_err(store_error)?;
+            if index != next {
+                return Err(StoreError::Other(format!("audit entry {next} is missing")));
+            }
+            let leaf: Vec<u8> = row.try_get("leaf").map_err(store_error)?;
+            nodes.extend(frontier.push(leaf_hash(&leaf)));
+            next += 1;
+        }
+        insert_nodes(&mut tx, &nodes).await?;
+    }
+    let origin: Option<String> = sqlx::query_scalar("SELECT audit_origin FROM installation")
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?
+        .flatten();
+    let checkpoint = Checkpoint {
+        origin: origin.unwrap_or_else(|| crate::DEFAULT_ORIGIN.to_owned()),
+        size: frontier.size(),
+        root: frontier.root(),
+    };
+    let now = gatehouse_domain::clock::to_unix_millis(time::OffsetDateTime::now_utc());
+    insert_checkpoint(&mut tx, &checkpoint, &checkpoint.sign(&signer), now).await?;
+    tx.commit().await.map_err(store_error)?;
+    Ok((entries - leaves) as u64)
+}

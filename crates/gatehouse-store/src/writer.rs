@@ -1,0 +1,408 @@
+//! The single writer: every state change goes through here, and concurrent
+//! changes share one transaction (group commit), so durability costs one
+//! fsync per batch instead of one per request.
+//!
+//! A batch takes the append lock, loads the Merkle tree's right edge, runs
+//! each queued operation under its own savepoint (a failing one is rolled
+//! back alone), numbers the audit records of those that succeeded, writes
+//! the entries and the new tree nodes, signs a checkpoint, and commits.
+//! Only then is any caller answered: nothing is acknowledged before it is
+//! durable.
+//!
+//! INVARIANT: audit indexes are gap-free. Appenders are serialized: SQLite
+//! by having one writer per database file and `BEGIN IMMEDIATE`, PostgreSQL
+//! by a transaction-scoped advisory lock that holds across processes.
+
+use std::any::Any as AnyValue;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use gatehouse_audit::checkpoint::Checkpoint;
+use gatehouse_audit::merkle::{Frontier, Hash, NodeId, leaf_hash};
+use gatehouse_audit::note_key::NoteSigner;
+use gatehouse_domain::audit::{AuditEntry, AuditRecord};
+use gatehouse_domain::clock::to_unix_millis;
+use gatehouse_domain::store::{AuditForwarder, StoreError};
+use sqlx::AnyConnection;
+use sqlx::any::Any;
+use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::connect::Engine;
+use crate::error::store_error;
+
+/// Any arbitrary constant, shared by every process on one PostgreSQL
+/// database: the advisory lock that serializes audit appends.
+const AUDIT_APPEND_LOCK: i64 = 0x6761_7465_686f_7573;
+
+/// Rows per multi-row INSERT, well under both engines' parameter limits.
+const ROWS_PER_INSERT: usize = 200;
+
+pub(crate) type OpOutput = Result<(Box<dyn AnyValue + Send>, Vec<AuditRecord>), StoreError>;
+pub(crate) type Op = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, OpOutput> + Send>;
+
+struct Job {
+    op: Op,
+    reply: oneshot::Sender<Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>>,
+}
+
+/// How the writer signs and where it forwards.
+#[derive(Clone)]
+pub struct AuditSettings {
+    /// Signs a checkpoint after every batch that appended entries. Without
+    /// one, appending fails: an unsigned log is not kept.
+    pub signer: Option<Arc<NoteSigner>>,
+    /// Receives every entry once it is durable.
+    pub forwarder: Option<Arc<dyn AuditForwarder>>,
+    /// The most operations one transaction carries; 1 turns group commit
+    /// off (for benchmarks).
+    pub max_batch: usize,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { signer: None, forwarder: None, max_batch: 256 }
+    }
+}
+
+impl std::fmt::Debug for AuditSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSettings")
+            .field("signer", &self.signer)
+            .field("forwarder", &self.forwarder.is_some())
+            .field("max_batch", &self.max_batch)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Writer {
+    sender: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    pub(crate) fn start(pool: AnyPool, engine: Engine, settings: AuditSettings) -> Self {
+        let (sender, receiver) = mpsc::channel(4096);
+        tokio::spawn(run(pool, engine, settings, receiver));
+        Self { sender }
+    }
+
+    /// Runs `op` in the next batch and answers once the batch is durable,
+    /// with the op's output and the indexes given to its audit records.
+    pub(crate) async fn submit<T, F>(&self, op: F) -> Result<(T, Vec<u64>), StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(T, Vec<AuditRecord>), StoreError>>
+            + Send
+            + 'static,
+    {
+        let op: Op = Box::new(move |conn| {
+            let future = op(conn);
+            Box::pin(async move {
+                future.await.map(|(output, records)| (Box::new(output) as Box<dyn AnyValue + Send>, records))
+            })
+        });
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+        self.sender.send(Job { op, reply }).await.map_err(|_| stopped())?;
+        let (output, indexes) = answer.await.map_err(|_| stopped())??;
+        let output = output.downcast::<T>().map_err(|_| StoreError::Other("writer returned the wrong type".into()))?;
+        Ok((*output, indexes))
+    }
+}
+
+async fn run(pool: AnyPool, engine: Engine, settings: AuditSettings, mut receiver: mpsc::Receiver<Job>) {
+    let max_batch = settings.max_batch.max(1);
+    while let Some(first) = receiver.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&pool, engine, &settings, jobs).await;
+    }
+}
+
+/// Begins a transaction holding the append lock.
+pub(crate) async fn begin_append(pool: &AnyPool, engine: Engine) -> Result<Transaction<'static, Any>, StoreError> {
+    match engine {
+        Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await.map_err(store_error),
+        Engine::Postgres => {
+            let mut tx = pool.begin().await.map_err(store_error)?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_APPEND_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            Ok(tx)
+        }
+    }
+}
+
+async fn run_batch(pool: &AnyPool, engine: Engine, settings: &AuditSettings, jobs: Vec<Job>) {
+    let (ops, replies): (Vec<Op>, Vec<_>) = jobs.into_iter().map(|job| (job.op, job.reply)).unzip();
+    let mut outcomes: Vec<Option<OpOutput>> = Vec::with_capacity(ops.len());
+    let result = async {
+        let mut tx = begin_append(pool, engine).await?;
+        for op in ops {
+            outcomes.push(Some(run_isolated(&mut tx, op).await?));
+        }
+        let mut records = Vec::new();
+        for outcome in outcomes.iter_mut() {
+            if let Some(Ok((_, job_records))) = outcome {
+                records.push(std::mem::take(job_records));
+            } else {
+                records.push(Vec::new());
+            }
+        }
+        let appended = append_records(&mut tx, settings, records).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok::<_, StoreError>(appended)
+    }
+    .await;
+
+    match result {
+        Ok((indexes, entries)) => {
+            if let (Some(forwarder), false) = (&settings.forwarder, entries.is_empty()) {
+                forwarder.forward(&entries);
+            }
+            for ((reply, outcome), indexes) in replies.into_iter().zip(outcomes).zip(indexes) {
+                let answer = match outcome {
+                    Some(Ok((output, _))) => Ok((output, indexes)),
+                    Some(Err(error)) => Err(error),
+                    None => Err(StoreError::Other("operation did not run".into())),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "audit batch failed; nothing in it was committed");
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+/// Runs one operation under a savepoint, so its failure undoes only its own
+/// writes. An error here is the operation's answer; an error of the
+/// savepoint statements themselves fails the batch.
+async fn run_isolated(tx: &mut Transaction<'static, Any>, op: Op) -> Result<OpOutput, StoreError> {
+    sqlx::query("SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
+    let outcome = op(&mut **tx).await;
+    if outcome.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
+    }
+    sqlx::query("RELEASE SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
+    Ok(outcome)
+}
+
+/// Numbers and writes the records of every operation (one list per
+/// operation), the tree nodes they complete, and a signed checkpoint.
+/// Returns each operation's indexes and all entries written.
+async fn append_records(
+    tx: &mut Transaction<'static, Any>,
+    settings: &AuditSettings,
+    per_op: Vec<Vec<AuditRecord>>,
+) -> Result<(Vec<Vec<u64>>, Vec<AuditEntry>), StoreError> {
+    let total: usize = per_op.iter().map(Vec::len).sum();
+    if total == 0 {
+        return Ok((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()));
+    }
+    let signer = settings
+        .signer
+        .as_ref()
+        .ok_or_else(|| StoreError::Other("no audit signing key is configured; refusing to append".into()))?;
+    let mut frontier = load_frontier(tx).await?;
+    check_last_checkpoint(tx, &frontier).await?;
+
+    let mut indexes = Vec::with_capacity(per_op.len());
+    let mut entries = Vec::with_capacity(total);
+    let mut leaves = Vec::with_capacity(total);
+    let mut nodes = Vec::with_capacity(total * 2);
+    for records in per_op {
+        let mut op_indexes = Vec::with_capacity(records.len());
+        for record in records {
+            let index = frontier.size();
+            let entry = record.into_entry(index, Some(frontier.root()));
+            let leaf = entry.leaf_bytes();
+            nodes.extend(frontier.push(leaf_hash(&leaf)));
+            op_indexes.push(index);
+            leaves.push(leaf);
+            entries.push(entry);
+        }
+        indexes.push(op_indexes);
+    }
+    insert_entries(tx, &entries, &leaves).await?;
+    insert_nodes(tx, &nodes).await?;
+
+    let origin = audit_origin(tx).await?;
+    let checkpoint = Checkpoint { origin, size: frontier.size(), root: frontier.root() };
+    let now = entries.last().map(|e| to_unix_millis(e.record.time)).unwrap_or_default();
+    insert_checkpoint(tx, &checkpoint, &checkpoint.sign(signer), now).await?;
+    Ok((indexes, entries))
+}
+
+/// The right edge of the stored tree, read after taking the append lock.
+pub(crate) async fn load_frontier(conn: &mut AnyConnection) -> Result<Frontier, StoreError> {
+    let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let size = u64::try_from(size).map_err(|_| StoreError::Other("negative audit size".into()))?;
+    frontier_at(conn, size).await
+}
+
+pub(crate) async fn frontier_at(conn: &mut AnyConnection, size: u64) -> Result<Frontier, StoreError> {
+    let ids = Frontier::node_ids(size);
+    let hashes = fetch_nodes(conn, &ids).await?;
+    Frontier::from_hashes(size, hashes).ok_or_else(|| StoreError::Other("audit tree frontier is incomplete".into()))
+}
+
+/// Reads stored tree nodes in the order asked; `NotFound` names a missing one.
+pub(crate) async fn fetch_nodes(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_INSERT) {
+        let conditions: Vec<String> =
+            (0..chunk.len()).map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!("SELECT level, idx, hash FROM audit_tree WHERE {}", conditions.join(" OR "));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(i64::from(id.level)).bind(to_i64(id.index)?);
+        }
+        for row in query.fetch_all(&mut *conn).await.map_err(store_error)? {
+            let level: i64 = row.try_get("level").map_err(store_error)?;
+            let index: i64 = row.try_get("idx").map_err(store_error)?;
+            let hash: Vec<u8> = row.try_get("hash").map_err(store_error)?;
+            let hash =
+                Hash::try_from(hash).map_err(|_| StoreError::Other("stored tree hash is not 32 bytes".into()))?;
+            found.insert((level, index), hash);
+        }
+    }
+    ids.iter()
+        .map(|id| {
+            found
+                .get(&(i64::from(id.level), to_i64(id.index)?))
+                .copied()
+                .ok_or_else(|| StoreError::not_found("audit tree node", format!("{}/{}", id.level, id.index)))
+        })
+        .collect()
+}
+
+fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Other(format!("{value} is out of range")))
+}
+
+/// Refuses to extend a tree whose stored nodes disagree with its own last
+/// checkpoint: the new checkpoint must be consistent with the previous one.
+async fn check_last_checkpoint(conn: &mut AnyConnection, frontier: &Frontier) -> Result<(), StoreError> {
+    let row = sqlx::query("SELECT tree_size, root FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let Some(row) = row else { return Ok(()) };
+    let size: i64 = row.try_get("tree_size").map_err(store_error)?;
+    let root: Vec<u8> = row.try_get("root").map_err(store_error)?;
+    if size == to_i64(frontier.size())? && root.as_slice() != frontier.root() {
+        return Err(StoreError::Other(format!(
+            "the stored audit tree of size {size} does not match its signed checkpoint; refusing to append"
+        )));
+    }
+    Ok(())
+}
+
+async fn audit_origin(conn: &mut AnyConnection) -> Result<String, StoreError> {
+    let origin: Option<Option<String>> = sqlx::query_scalar("SELECT audit_origin FROM installation")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(origin.flatten().unwrap_or_else(|| crate::DEFAULT_ORIGIN.to_owned()))
+}
+
+async fn insert_entries(
+    conn: &mut AnyConnection,
+    entries: &[AuditEntry],
+    leaves: &[Vec<u8>],
+) -> Result<(), StoreError> {
+    const COLUMNS: usize = 14;
+    for (entries, leaves) in entries.chunks(ROWS_PER_INSERT).zip(leaves.chunks(ROWS_PER_INSERT)) {
+        let sql = format!(
+            "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
+             request_id, source_ip, mfa, details, leaf, prev_root) VALUES {}",
+            placeholders(entries.len(), COLUMNS)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (entry, leaf) in entries.iter().zip(leaves) {
+            let r = &entry.record;
+            query = query
+                .bind(to_i64(entry.index)?)
+                .bind(to_unix_millis(r.time))
+                .bind(r.actor.id().to_owned())
+                .bind(r.actor.kind().to_owned())
+                .bind(r.action.clone())
+                .bind(r.resource.clone())
+                .bind(r.outcome.as_str())
+                .bind(r.reason.clone())
+                .bind(r.origin.request_id.clone())
+                .bind(r.origin.source_ip.clone())
+                .bind(i64::from(r.mfa))
+                .bind(r.details.to_string())
+                .bind(leaf.clone())
+                .bind(entry.prev_root.map(|root| root.to_vec()));
+        }
+        query.execute(&mut *conn).await.map_err(store_error)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_nodes(conn: &mut AnyConnection, nodes: &[(NodeId, Hash)]) -> Result<(), StoreError> {
+    for chunk in nodes.chunks(ROWS_PER_INSERT) {
+        let sql = format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(chunk.len(), 3));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (id, hash) in chunk {
+            query = query.bind(i64::from(id.level)).bind(to_i64(id.index)?).bind(hash.to_vec());
+        }
+        query.execute(&mut *conn).await.map_err(store_error)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_checkpoint(
+    conn: &mut AnyConnection,
+    checkpoint: &Checkpoint,
+    note: &str,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_checkpoints (tree_size, root, note, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(to_i64(checkpoint.size)?)
+        .bind(checkpoint.root.to_vec())
+        .bind(note)
+        .bind(created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// `($1, $2, …), ($k+1, …)` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let values: Vec<String> = (1..=columns).map(|c| format!("${}", row * columns + c)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_every_value() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+}

@@ -1,5 +1,6 @@
 //! The audit log's cryptography, free of I/O.
 
 pub mod checkpoint;
+pub mod export;
 pub mod merkle;
 pub mod note_key;

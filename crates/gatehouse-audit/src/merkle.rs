@@ -66,7 +66,7 @@ fn split_point(n: u64) -> u64 {
 /// aligned to its largest power-of-two part).
 pub fn subtree_root(lo: u64, size: u64, get: &mut dyn FnMut(NodeId) -> Hash) -> Hash {
     debug_assert!(size >= 1);
-    if size.is_power_of_two() && lo % size == 0 {
+    if size.is_power_of_two() && lo.is_multiple_of(size) {
         let level = size.trailing_zeros() as u8;
         return get(NodeId::new(level, lo >> level));
     }

@@ -61,6 +61,30 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Export and verify the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write a self-contained export of the log, up to its latest signed
+    /// checkpoint, read straight from the database.
+    Export {
+        /// The file to write (JSON Lines).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Verify an export offline: every leaf, the root, the checkpoint's
+    /// signature. Exit 1 naming the first bad entry.
+    Verify {
+        /// The export file.
+        file: PathBuf,
+        /// The trusted verifier key (`name+id+key`), or a file holding it.
+        /// Without it, the key named in the export is used.
+        #[arg(long, value_name = "KEY")]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -39,6 +39,10 @@ pub fn app(state: AppState) -> Router {
         .route("/tokens", post(api::tokens::create).get(api::tokens::list))
         .route("/tokens/{id}", get(api::tokens::show).delete(api::tokens::revoke))
         .route("/audit/entries", get(api::audit::entries))
+        .route("/audit/checkpoint", get(api::audit::checkpoint))
+        .route("/audit/public-key", get(api::audit::public_key))
+        .route("/audit/proof/inclusion", get(api::audit::inclusion_proof))
+        .route("/audit/proof/consistency", get(api::audit::consistency_proof))
         .route("/openapi.json", get(openapi::openapi_json));
 
     Router::new()

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod identity;
 pub mod init;
 pub mod serve;

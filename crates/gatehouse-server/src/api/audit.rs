@@ -1,13 +1,27 @@
-//! `/api/v1/audit/entries`: reading the audit log.
+//! `/api/v1/audit/…`: reading the audit log and proving it. Entries with
+//! filters, the latest signed checkpoint, inclusion and consistency proofs,
+//! and the verifier key. All need `audit.read`.
+
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_audit::merkle::{self, Hash, NodeId};
 use gatehouse_domain::audit::AuditEntry;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::grant::Resource;
+use gatehouse_domain::store::{AuditFilter, StoredCheckpoint};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-use super::dto::{AuditEntryDto, AuditQuery};
+use super::dto::{
+    AuditEntryDto, AuditPageDto, AuditQuery, ConsistencyProofDto, ConsistencyQuery, InclusionProofDto, InclusionQuery,
+};
 use crate::auth::Caller;
 use crate::extract::ApiQuery;
 use crate::problem::ApiError;
@@ -29,23 +43,141 @@ impl From<&AuditEntry> for AuditEntryDto {
             source_ip: r.origin.source_ip.clone(),
             mfa: r.mfa,
             details: r.details.clone(),
+            prev_root: entry.prev_root.map(|root| STANDARD.encode(root)),
         }
     }
 }
 
-/// Audit entries in index order, from `start`.
+fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
+    raw.map(|raw| {
+        OffsetDateTime::parse(raw, &Rfc3339)
+            .map_err(|_| ApiError::BadRequest(format!("{name} must be an RFC 3339 time, not `{raw}`")))
+    })
+    .transpose()
+}
+
+/// Audit entries in index order, from `start`, filtered.
 #[utoipa::path(get, path = "/api/v1/audit/entries", tag = "audit", params(AuditQuery),
-    responses((status = 200, body = Vec<AuditEntryDto>)))]
+    responses((status = 200, body = AuditPageDto), (status = 400), (status = 403)))]
 pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> Result<Json<Vec<AuditEntryDto>>, ApiError> {
+) -> Result<Json<AuditPageDto>, ApiError> {
     caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and 500 (got {limit})")));
     }
-    let entries = state.store.list_audit(query.start.unwrap_or(0), limit).await?;
-    Ok(Json(entries.iter().map(AuditEntryDto::from).collect()))
+    if let Some(outcome) = &query.outcome
+        && !["success", "denied", "failure"].contains(&outcome.as_str())
+    {
+        return Err(ApiError::BadRequest(format!("outcome must be success, denied or failure, not `{outcome}`")));
+    }
+    let filter = AuditFilter {
+        actor: query.actor,
+        action: query.action,
+        resource: query.resource,
+        outcome: query.outcome,
+        since: parse_time("since", query.since.as_deref())?,
+        until: parse_time("until", query.until.as_deref())?,
+    };
+    let entries = state.store.search_audit(&filter, query.start.unwrap_or(0), limit).await?;
+    let next_start = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.index + 1)).flatten();
+    Ok(Json(AuditPageDto { items: entries.iter().map(AuditEntryDto::from).collect(), next_start }))
+}
+
+async fn latest(state: &AppState) -> Result<StoredCheckpoint, ApiError> {
+    state
+        .store
+        .latest_checkpoint()
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the audit log has no checkpoint yet".into()))
+}
+
+/// The latest signed checkpoint (C2SP `tlog-checkpoint` in a `signed-note`).
+#[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "audit",
+    responses((status = 200, content_type = "text/plain", body = String), (status = 403)))]
+pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    let checkpoint = latest(&state).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], checkpoint.note))
+}
+
+/// The note verifier key of the audit signing key.
+#[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit",
+    responses((status = 200, content_type = "text/plain", body = String), (status = 403)))]
+pub async fn public_key(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    let installation = state
+        .store
+        .find_installation()
+        .await?
+        .ok_or_else(|| ApiError::NotFound("gatehouse is not initialized".into()))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", installation.audit_public_key)))
+}
+
+/// Runs a proof algorithm over stored nodes: one read for every node it
+/// needs, then the computation.
+async fn with_nodes<T>(
+    state: &AppState,
+    algorithm: impl Fn(&mut dyn FnMut(NodeId) -> Hash) -> T,
+) -> Result<T, ApiError> {
+    let ids = merkle::nodes_needed(&algorithm);
+    let keys: Vec<(u8, u64)> = ids.iter().map(|id| (id.level, id.index)).collect();
+    let hashes = state.store.find_tree_nodes(&keys).await?;
+    let nodes: HashMap<NodeId, Hash> = ids.into_iter().zip(hashes).collect();
+    Ok(algorithm(&mut |id| nodes.get(&id).copied().unwrap_or_default()))
+}
+
+fn encode_all(hashes: &[Hash]) -> Vec<String> {
+    hashes.iter().map(|h| STANDARD.encode(h)).collect()
+}
+
+/// The inclusion proof of entry `index` in the tree of `tree_size` entries
+/// (default: the latest checkpoint's).
+#[utoipa::path(get, path = "/api/v1/audit/proof/inclusion", tag = "audit", params(InclusionQuery),
+    responses((status = 200, body = InclusionProofDto), (status = 400), (status = 403)))]
+pub async fn inclusion_proof(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<InclusionQuery>,
+) -> Result<Json<InclusionProofDto>, ApiError> {
+    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    let latest = latest(&state).await?;
+    let size = query.tree_size.unwrap_or(latest.tree_size);
+    if size == 0 || size > latest.tree_size {
+        return Err(ApiError::BadRequest(format!(
+            "tree_size must be between 1 and {}, the latest checkpoint's size (got {size})",
+            latest.tree_size
+        )));
+    }
+    if query.index >= size {
+        return Err(ApiError::BadRequest(format!("index must be below tree_size {size} (got {})", query.index)));
+    }
+    let proof = with_nodes(&state, |get| merkle::inclusion_proof(query.index, size, get)).await?;
+    let hashes = proof.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Json(InclusionProofDto { leaf_index: query.index, tree_size: size, hashes: encode_all(&hashes) }))
+}
+
+/// The consistency proof between the trees of `first` and `second` entries.
+#[utoipa::path(get, path = "/api/v1/audit/proof/consistency", tag = "audit", params(ConsistencyQuery),
+    responses((status = 200, body = ConsistencyProofDto), (status = 400), (status = 403)))]
+pub async fn consistency_proof(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ConsistencyQuery>,
+) -> Result<Json<ConsistencyProofDto>, ApiError> {
+    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    let latest = latest(&state).await?;
+    let (first, second) = (query.first, query.second.unwrap_or(latest.tree_size));
+    if first == 0 || first > second || second > latest.tree_size {
+        return Err(ApiError::BadRequest(format!(
+            "need 1 <= first <= second <= {}, the latest checkpoint's size (got first {first}, second {second})",
+            latest.tree_size
+        )));
+    }
+    let proof = with_nodes(&state, |get| merkle::consistency_proof(first, second, get)).await?;
+    let hashes = proof.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Json(ConsistencyProofDto { first, second, hashes: encode_all(&hashes) }))
 }

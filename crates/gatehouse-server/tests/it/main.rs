@@ -1,6 +1,7 @@
 //! The HTTP API, driven without a socket, on both engines.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+mod audit;
 mod identity;
 mod operations;
 mod problem_json;

@@ -1,0 +1,186 @@
+//! The audit log's tree, checkpoints and group commit, on both engines.
+
+use std::sync::{Arc, Mutex};
+
+use gatehouse_audit::checkpoint::Checkpoint;
+use gatehouse_audit::merkle::{self, Frontier, leaf_hash};
+use gatehouse_domain::audit::{Actor, AuditEntry, AuditRecord};
+use gatehouse_domain::identity::{IdentityKind, NewIdentity};
+use gatehouse_domain::store::{AuditForwarder, Store, StoreError};
+use gatehouse_store::AuditSettings;
+use gatehouse_testkit::{engine_test, with_database};
+use sqlx::Connection;
+
+fn record(action: &str) -> AuditRecord {
+    AuditRecord::new(time::OffsetDateTime::UNIX_EPOCH, Actor::System, action, "gatehouse")
+}
+
+/// Recomputes the root from the stored leaves, as an outsider would.
+async fn recomputed_root(store: &dyn Store, size: u64) -> [u8; 32] {
+    let mut frontier = Frontier::empty();
+    for (index, leaf) in store.list_audit_leaves(0, size as u32).await.unwrap() {
+        assert_eq!(index, frontier.size());
+        frontier.push(leaf_hash(&leaf));
+    }
+    frontier.root()
+}
+
+async fn checkpoint_count(url: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_checkpoints").fetch_one(&mut conn).await.unwrap()
+}
+
+engine_test!(each_batch_signs_a_checkpoint_over_the_stored_leaves, |engine| with_database(engine, |db| async move {
+    let store = db.open_store().await;
+    assert_eq!(store.latest_checkpoint().await.unwrap(), None);
+    for i in 0..10 {
+        store.append_audit(record(&format!("step.{i}"))).await.unwrap();
+        let latest = store.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(latest.tree_size, i + 1);
+        let checkpoint = Checkpoint::open(&latest.note, &db.signer.verifier()).unwrap();
+        assert_eq!(checkpoint.size, i + 1);
+        assert_eq!(checkpoint.root, latest.root);
+        assert_eq!(checkpoint.root, recomputed_root(&*store, i + 1).await);
+    }
+    // Each entry records the root before it.
+    let entries = store.list_audit(0, 10).await.unwrap();
+    assert_eq!(entries[0].prev_root, Some(merkle::empty_root()));
+    assert_eq!(entries[5].prev_root, Some(recomputed_root(&*store, 5).await));
+
+    // Proof nodes come from the store in one read.
+    let ids = merkle::nodes_needed(|get| merkle::inclusion_proof(3, 10, get));
+    let keys: Vec<(u8, u64)> = ids.iter().map(|id| (id.level, id.index)).collect();
+    assert_eq!(store.find_tree_nodes(&keys).await.unwrap().len(), ids.len());
+    let err = store.find_tree_nodes(&[(0, 10)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}));
+
+engine_test!(concurrent_changes_share_transactions_and_stay_gap_free, |engine| with_database(engine, |db| async move {
+    let store = db.open_store().await;
+    let writers: Vec<_> = (0..64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for j in 0..5 {
+                    store.append_audit(record(&format!("writer.{i}.{j}"))).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let size = store.audit_size().await.unwrap();
+    assert_eq!(size, 320);
+    let checkpoints = checkpoint_count(&db.url).await;
+    assert!(checkpoints < 320, "group commit signs once per batch, not per entry: {checkpoints} checkpoints");
+    let latest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.tree_size, 320);
+    assert_eq!(latest.root, recomputed_root(&*store, 320).await);
+}));
+
+engine_test!(a_failing_change_does_not_sink_its_batch, |engine| with_database(engine, |db| async move {
+    let store = db.open_store().await;
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    // Twenty concurrent creations, ten of them duplicates of another.
+    let attempts: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let new = NewIdentity::new(IdentityKind::Service, &format!("bot-{}", i % 10), None, now).unwrap();
+                store.create_identity(new, record("identity.create")).await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(created, 10);
+    let entries = store.list_audit(0, 100).await.unwrap();
+    assert_eq!(entries.len(), 10, "only the changes that happened are audited");
+    assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64));
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().tree_size, 10);
+}));
+
+engine_test!(without_group_commit_each_change_is_its_own_batch, |engine| with_database(engine, |db| async move {
+    let settings = AuditSettings { signer: Some(db.signer.clone()), max_batch: 1, ..AuditSettings::default() };
+    let store = db.open_store_with(settings).await;
+    let writers: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append_audit(record(&format!("w.{i}"))).await.unwrap() })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(checkpoint_count(&db.url).await, 16);
+}));
+
+engine_test!(appending_without_a_signing_key_is_refused, |engine| with_database(engine, |db| async move {
+    let store = db.open_store_with(AuditSettings::default()).await;
+    let err = store.append_audit(record("x")).await.unwrap_err();
+    assert!(err.to_string().contains("signing key"), "{err}");
+    assert_eq!(store.audit_size().await.unwrap(), 0);
+}));
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<u64>>);
+
+impl AuditForwarder for Collect {
+    fn forward(&self, entries: &[AuditEntry]) {
+        self.0.lock().unwrap().extend(entries.iter().map(|e| e.index));
+    }
+}
+
+engine_test!(durable_entries_are_forwarded_once, |engine| with_database(engine, |db| async move {
+    let collected = Arc::new(Collect::default());
+    let settings = AuditSettings {
+        signer: Some(db.signer.clone()),
+        forwarder: Some(collected.clone()),
+        ..AuditSettings::default()
+    };
+    let store = db.open_store_with(settings).await;
+    for i in 0..5 {
+        store.append_audit(record(&format!("x.{i}"))).await.unwrap();
+    }
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    let duplicate = NewIdentity::new(IdentityKind::Service, "bot", None, now).unwrap();
+    store.create_identity(duplicate.clone(), record("identity.create")).await.unwrap();
+    let mut again = duplicate;
+    again.id = gatehouse_domain::ids::IdentityId::new();
+    store.create_identity(again, record("identity.create")).await.unwrap_err();
+    assert_eq!(*collected.0.lock().unwrap(), vec![0, 1, 2, 3, 4, 5], "refused changes forward nothing");
+}));
+
+engine_test!(entries_from_before_the_tree_get_their_nodes_at_start, |engine| with_database(engine, |db| async move {
+    let store = db.open_store().await;
+    store.append_audit(record("first")).await.unwrap();
+    drop(store);
+    // An entry as a pre-tree version wrote it: a row, no tree nodes.
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    let legacy = record("legacy").into_entry(1, None);
+    sqlx::query(
+        "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, mfa, details, leaf) \
+         VALUES (1, 0, 'system', 'system', 'legacy', 'gatehouse', 'success', '', 0, '{}', $1)",
+    )
+    .bind(legacy.leaf_bytes())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = db.open_store().await;
+    let latest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.tree_size, 2);
+    assert_eq!(latest.root, recomputed_root(&*store, 2).await);
+    store.append_audit(record("after")).await.unwrap();
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().root, recomputed_root(&*store, 3).await);
+}));

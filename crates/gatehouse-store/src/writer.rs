@@ -41,9 +41,12 @@ const ROWS_PER_INSERT: usize = 200;
 pub(crate) type OpOutput = Result<(Box<dyn AnyValue + Send>, Vec<AuditRecord>), StoreError>;
 pub(crate) type Op = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, OpOutput> + Send>;
 
+/// What a caller gets back: the op's output and its entries' indexes.
+type Reply = Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>;
+
 struct Job {
     op: Op,
-    reply: oneshot::Sender<Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>>,
+    reply: oneshot::Sender<Reply>,
 }
 
 /// How the writer signs and where it forwards.
@@ -191,7 +194,7 @@ async fn run_batch(pool: &AnyPool, engine: Engine, settings: &AuditSettings, job
 /// savepoint statements themselves fails the batch.
 async fn run_isolated(tx: &mut Transaction<'static, Any>, op: Op) -> Result<OpOutput, StoreError> {
     sqlx::query("SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
-    let outcome = op(&mut **tx).await;
+    let outcome = op(tx).await;
     if outcome.is_err() {
         sqlx::query("ROLLBACK TO SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
     }

@@ -1,5 +1,6 @@
 //! The audit tables refuse UPDATE and DELETE in the database itself, so an
 //! operator with SQL access cannot quietly rewrite history either.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use gatehouse_domain::audit::{Actor, AuditRecord};
 use gatehouse_testkit::{engine_test, with_database};

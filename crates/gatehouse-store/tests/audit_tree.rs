@@ -1,4 +1,5 @@
 //! The audit log's tree, checkpoints and group commit, on both engines.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::sync::{Arc, Mutex};
 
@@ -56,29 +57,32 @@ engine_test!(each_batch_signs_a_checkpoint_over_the_stored_leaves, |engine| with
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }));
 
-engine_test!(concurrent_changes_share_transactions_and_stay_gap_free, |engine| with_database(engine, |db| async move {
-    let store = db.open_store().await;
-    let writers: Vec<_> = (0..64)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                for j in 0..5 {
-                    store.append_audit(record(&format!("writer.{i}.{j}"))).await.unwrap();
-                }
+engine_test!(concurrent_changes_share_transactions_and_stay_gap_free, |engine| with_database(
+    engine,
+    |db| async move {
+        let store = db.open_store().await;
+        let writers: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for j in 0..5 {
+                        store.append_audit(record(&format!("writer.{i}.{j}"))).await.unwrap();
+                    }
+                })
             })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.unwrap();
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let size = store.audit_size().await.unwrap();
+        assert_eq!(size, 320);
+        let checkpoints = checkpoint_count(&db.url).await;
+        assert!(checkpoints < 320, "group commit signs once per batch, not per entry: {checkpoints} checkpoints");
+        let latest = store.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(latest.tree_size, 320);
+        assert_eq!(latest.root, recomputed_root(&*store, 320).await);
     }
-    let size = store.audit_size().await.unwrap();
-    assert_eq!(size, 320);
-    let checkpoints = checkpoint_count(&db.url).await;
-    assert!(checkpoints < 320, "group commit signs once per batch, not per entry: {checkpoints} checkpoints");
-    let latest = store.latest_checkpoint().await.unwrap().unwrap();
-    assert_eq!(latest.tree_size, 320);
-    assert_eq!(latest.root, recomputed_root(&*store, 320).await);
-}));
+));
 
 engine_test!(a_failing_change_does_not_sink_its_batch, |engine| with_database(engine, |db| async move {
     let store = db.open_store().await;

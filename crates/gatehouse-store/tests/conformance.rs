@@ -1,4 +1,5 @@
 //! Runs the domain's storage conformance suite on both engines.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use gatehouse_domain::conformance;
 use gatehouse_testkit::{engine_test, with_store};

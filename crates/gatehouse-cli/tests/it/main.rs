@@ -2,6 +2,7 @@
 //! on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod audit;
 mod client_commands;
 mod init;
 mod multi_node;

@@ -84,6 +84,12 @@ async fn two_nodes_share_identities_and_tokens() {
         assert_eq!(entries.len() as u64, store.audit_size().await.unwrap());
         assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64));
 
+        // The log both nodes wrote verifies as one.
+        drop(a);
+        drop(b);
+        let lines = crate::audit::export_and_verify(&db, &first_dir);
+        assert_eq!(lines.len() as u64 - 2, store.audit_size().await.unwrap());
+
         // A node with a different key refuses to serve this database.
         let third_dir = db.dir.path().join("node-c");
         let output = crate::support::run(crate::support::gatehouse(&third_dir, &db.url).args([

@@ -122,6 +122,9 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
             .filter_map(|e| e.record.details["name"].as_str().map(str::to_owned))
             .collect();
         assert!(present.iter().all(|name| audited.contains(name)), "every identity has its audit entry");
+        drop(server);
+        let lines = crate::audit::export_and_verify(&db, &data_dir);
+        assert_eq!(lines.len() as u64 - 2, all.len() as u64, "the export holds the whole log");
     })
 });
 

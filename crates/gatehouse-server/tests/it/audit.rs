@@ -45,11 +45,17 @@ engine_test!(every_entry_is_provably_in_the_signed_log, |engine| with_app(engine
         // An entry as served is its leaf: its canonical JSON hashes into the tree.
         let leaf = leaf_hash(canonical_json(entry).as_bytes());
         let proof = app
-            .get(&format!("/api/v1/audit/proof/inclusion?index={index}&tree_size={}", checkpoint.size), &app.admin_token)
+            .get(
+                &format!("/api/v1/audit/proof/inclusion?index={index}&tree_size={}", checkpoint.size),
+                &app.admin_token,
+            )
             .await;
         let body = proof.assert_status(200);
         assert_eq!(body["leaf_index"], index);
-        assert!(verify_inclusion(&leaf, index as u64, checkpoint.size, &hashes(body), &checkpoint.root), "entry {index}");
+        assert!(
+            verify_inclusion(&leaf, index as u64, checkpoint.size, &hashes(body), &checkpoint.root),
+            "entry {index}"
+        );
     }
 }));
 
@@ -85,9 +91,8 @@ engine_test!(entries_filter_and_page, |engine| with_app(engine, |app| async move
     assert_eq!(by_actor.assert_status(200)["items"][0]["reason"], "unknown token");
     let by_resource = app.get(&format!("/api/v1/audit/entries?resource=identity:{bot}"), &app.admin_token).await;
     assert_eq!(by_resource.assert_status(200)["items"].as_array().unwrap().len(), 1);
-    let window = app
-        .get("/api/v1/audit/entries?since=2026-06-01T09:00:00Z&until=2026-06-01T09:00:01Z", &app.admin_token)
-        .await;
+    let window =
+        app.get("/api/v1/audit/entries?since=2026-06-01T09:00:00Z&until=2026-06-01T09:00:01Z", &app.admin_token).await;
     assert_eq!(window.assert_status(200)["items"].as_array().unwrap().len() as u64, app.audit_size().await);
     let none = app.get("/api/v1/audit/entries?until=2026-06-01T09:00:00Z", &app.admin_token).await;
     assert!(none.assert_status(200)["items"].as_array().unwrap().is_empty());

@@ -457,7 +457,7 @@ impl Store for SqlStore {
     }
 
     async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {
-        let ((), indexes) = self.writer.submit(move |_conn| async move { Ok(((), vec![record])) }.boxed()).await?;
+        let indexes = self.writer.submit_records(vec![record]).await?;
         indexes.first().copied().ok_or_else(|| StoreError::Other("the entry got no index".into()))
     }
 

@@ -46,6 +46,9 @@ type Reply = Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>;
 
 struct Job {
     op: Op,
+    /// Whether the op writes rows itself (and so needs a savepoint to be
+    /// undone alone); an op that only appends audit records does not.
+    writes: bool,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -99,6 +102,22 @@ impl Writer {
             + Send
             + 'static,
     {
+        self.submit_job(op, true).await
+    }
+
+    /// Appends `records` in the next batch, with no change of state beside.
+    pub(crate) async fn submit_records(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {
+        let ((), indexes) = self.submit_job(move |_conn| Box::pin(async move { Ok(((), records)) }), false).await?;
+        Ok(indexes)
+    }
+
+    async fn submit_job<T, F>(&self, op: F, writes: bool) -> Result<(T, Vec<u64>), StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(T, Vec<AuditRecord>), StoreError>>
+            + Send
+            + 'static,
+    {
         let op: Op = Box::new(move |conn| {
             let future = op(conn);
             Box::pin(async move {
@@ -107,16 +126,30 @@ impl Writer {
         });
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
-        self.sender.send(Job { op, reply }).await.map_err(|_| stopped())?;
+        self.sender.send(Job { op, writes, reply }).await.map_err(|_| stopped())?;
         let (output, indexes) = answer.await.map_err(|_| stopped())??;
         let output = output.downcast::<T>().map_err(|_| StoreError::Other("writer returned the wrong type".into()))?;
         Ok((*output, indexes))
     }
 }
 
+/// What the writer remembers between batches: the tree's right edge after
+/// its last commit, and the log's origin. The cached edge is used only while
+/// the log still ends where this writer left it (another process on the
+/// same PostgreSQL database may have appended since).
+#[derive(Default)]
+struct TreeCache {
+    frontier: Option<Frontier>,
+    origin: Option<String>,
+}
+
 async fn run(pool: AnyPool, engine: Engine, settings: AuditSettings, mut receiver: mpsc::Receiver<Job>) {
     let max_batch = settings.max_batch.max(1);
+    let mut cache = TreeCache::default();
     while let Some(first) = receiver.recv().await {
+        // Let the callers woken by the last commit queue their next changes,
+        // so they join this batch instead of waiting for the next.
+        tokio::task::yield_now().await;
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
             match receiver.try_recv() {
@@ -124,7 +157,7 @@ async fn run(pool: AnyPool, engine: Engine, settings: AuditSettings, mut receive
                 Err(_) => break,
             }
         }
-        run_batch(&pool, engine, &settings, jobs).await;
+        run_batch(&pool, engine, &settings, &mut cache, jobs).await;
     }
 }
 
@@ -144,13 +177,19 @@ pub(crate) async fn begin_append(pool: &AnyPool, engine: Engine) -> Result<Trans
     }
 }
 
-async fn run_batch(pool: &AnyPool, engine: Engine, settings: &AuditSettings, jobs: Vec<Job>) {
-    let (ops, replies): (Vec<Op>, Vec<_>) = jobs.into_iter().map(|job| (job.op, job.reply)).unzip();
+async fn run_batch(pool: &AnyPool, engine: Engine, settings: &AuditSettings, cache: &mut TreeCache, jobs: Vec<Job>) {
+    let mut ops = Vec::with_capacity(jobs.len());
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        ops.push((job.op, job.writes));
+        replies.push(job.reply);
+    }
     let mut outcomes: Vec<Option<OpOutput>> = Vec::with_capacity(ops.len());
     let result = async {
         let mut tx = begin_append(pool, engine).await?;
-        for op in ops {
-            outcomes.push(Some(run_isolated(&mut tx, op).await?));
+        for (op, writes) in ops {
+            let outcome = if writes { run_isolated(&mut tx, op).await? } else { op(&mut tx).await };
+            outcomes.push(Some(outcome));
         }
         let mut records = Vec::new();
         for outcome in outcomes.iter_mut() {
@@ -160,11 +199,21 @@ async fn run_batch(pool: &AnyPool, engine: Engine, settings: &AuditSettings, job
                 records.push(Vec::new());
             }
         }
-        let appended = append_records(&mut tx, settings, records).await?;
+        let (appended, frontier) = append_records(&mut tx, settings, cache, records).await?;
         tx.commit().await.map_err(store_error)?;
-        Ok::<_, StoreError>(appended)
+        Ok::<_, StoreError>((appended, frontier))
     }
     .await;
+    let result = match result {
+        Ok((appended, frontier)) => {
+            cache.frontier = frontier;
+            Ok(appended)
+        }
+        Err(error) => {
+            cache.frontier = None;
+            Err(error)
+        }
+    };
 
     match result {
         Ok((indexes, entries)) => {
@@ -205,21 +254,31 @@ async fn run_isolated(tx: &mut Transaction<'static, Any>, op: Op) -> Result<OpOu
 /// Numbers and writes the records of every operation (one list per
 /// operation), the tree nodes they complete, and a signed checkpoint.
 /// Returns each operation's indexes and all entries written.
+type Appended = (Vec<Vec<u64>>, Vec<AuditEntry>);
+
 async fn append_records(
     tx: &mut Transaction<'static, Any>,
     settings: &AuditSettings,
+    cache: &mut TreeCache,
     per_op: Vec<Vec<AuditRecord>>,
-) -> Result<(Vec<Vec<u64>>, Vec<AuditEntry>), StoreError> {
+) -> Result<(Appended, Option<Frontier>), StoreError> {
     let total: usize = per_op.iter().map(Vec::len).sum();
     if total == 0 {
-        return Ok((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()));
+        return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take()));
     }
     let signer = settings
         .signer
         .as_ref()
         .ok_or_else(|| StoreError::Other("no audit signing key is configured; refusing to append".into()))?;
-    let mut frontier = load_frontier(tx).await?;
-    check_last_checkpoint(tx, &frontier).await?;
+    let size = log_size(tx).await?;
+    let mut frontier = match cache.frontier.take() {
+        Some(cached) if cached.size() == size => cached,
+        _ => {
+            let loaded = frontier_at(tx, size).await?;
+            check_last_checkpoint(tx, &loaded).await?;
+            loaded
+        }
+    };
 
     let mut indexes = Vec::with_capacity(per_op.len());
     let mut entries = Vec::with_capacity(total);
@@ -241,21 +300,27 @@ async fn append_records(
     insert_entries(tx, &entries, &leaves).await?;
     insert_nodes(tx, &nodes).await?;
 
-    let origin = audit_origin(tx).await?;
+    let origin = match &cache.origin {
+        Some(origin) => origin.clone(),
+        None => {
+            let origin = audit_origin(tx).await?;
+            cache.origin = origin.clone();
+            origin.unwrap_or_else(|| crate::DEFAULT_ORIGIN.to_owned())
+        }
+    };
     let checkpoint = Checkpoint { origin, size: frontier.size(), root: frontier.root() };
     let now = entries.last().map(|e| to_unix_millis(e.record.time)).unwrap_or_default();
     insert_checkpoint(tx, &checkpoint, &checkpoint.sign(signer), now).await?;
-    Ok((indexes, entries))
+    Ok(((indexes, entries), Some(frontier)))
 }
 
-/// The right edge of the stored tree, read after taking the append lock.
-pub(crate) async fn load_frontier(conn: &mut AnyConnection) -> Result<Frontier, StoreError> {
+/// The number of entries, read after taking the append lock.
+async fn log_size(conn: &mut AnyConnection) -> Result<u64, StoreError> {
     let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_entries")
         .fetch_one(&mut *conn)
         .await
         .map_err(store_error)?;
-    let size = u64::try_from(size).map_err(|_| StoreError::Other("negative audit size".into()))?;
-    frontier_at(conn, size).await
+    u64::try_from(size).map_err(|_| StoreError::Other("negative audit size".into()))
 }
 
 pub(crate) async fn frontier_at(conn: &mut AnyConnection, size: u64) -> Result<Frontier, StoreError> {
@@ -316,12 +381,13 @@ async fn check_last_checkpoint(conn: &mut AnyConnection, frontier: &Frontier) ->
     Ok(())
 }
 
-async fn audit_origin(conn: &mut AnyConnection) -> Result<String, StoreError> {
+/// The installation's origin, `None` until one is recorded.
+async fn audit_origin(conn: &mut AnyConnection) -> Result<Option<String>, StoreError> {
     let origin: Option<Option<String>> = sqlx::query_scalar("SELECT audit_origin FROM installation")
         .fetch_optional(&mut *conn)
         .await
         .map_err(store_error)?;
-    Ok(origin.flatten().unwrap_or_else(|| crate::DEFAULT_ORIGIN.to_owned()))
+    Ok(origin.flatten())
 }
 
 async fn insert_entries(

@@ -90,6 +90,45 @@ enum Line {
     Checkpoint(String),
 }
 
+/// A line after the header with its leaf already hashed: what the fast pass
+/// consumes. Making one is the costly part (parse, decode, hash) and needs
+/// no state, so a caller may make them on several threads.
+pub enum HashedLine {
+    Entry { index: u64, leaf_hash: Hash },
+    Checkpoint(String),
+}
+
+/// `{"index":N,"leaf":"<base64>"}` exactly as `entry_line` writes it, read
+/// without a JSON parser; anything else goes to the full parser.
+fn split_entry_line(line: &[u8]) -> Option<(u64, &[u8])> {
+    let rest = line.strip_prefix(b"{\"index\":")?;
+    let digits = rest.iter().position(|b| !b.is_ascii_digit())?;
+    if digits == 0 || digits > 19 || (digits > 1 && rest[0] == b'0') {
+        return None;
+    }
+    let index = std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()?;
+    let leaf = rest[digits..].strip_prefix(b",\"leaf\":\"")?.strip_suffix(b"\"}")?;
+    (!leaf.contains(&b'"') && !leaf.contains(&b'\\')).then_some((index, leaf))
+}
+
+/// Parses one line after the header and hashes its leaf. `expected` is the
+/// index the line should hold, for error messages.
+pub fn hash_line(line: &[u8], expected: u64) -> Result<HashedLine, VerifyError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if let Some((index, encoded)) = split_entry_line(line) {
+        let leaf = STANDARD
+            .decode(encoded)
+            .map_err(|_| VerifyError::at(expected, format!("entry {expected}: the leaf is not base64")))?;
+        return Ok(HashedLine::Entry { index, leaf_hash: leaf_hash(&leaf) });
+    }
+    let text = std::str::from_utf8(line)
+        .map_err(|_| VerifyError::at(expected, format!("entry {expected}: the line is not UTF-8")))?;
+    Ok(match parse_line(text, expected)? {
+        Line::Entry { index, leaf } => HashedLine::Entry { index, leaf_hash: leaf_hash(&leaf) },
+        Line::Checkpoint(note) => HashedLine::Checkpoint(note),
+    })
+}
+
 fn parse_line(line: &str, expected: u64) -> Result<Line, VerifyError> {
     if line.starts_with("{\"checkpoint\"") {
         let parsed: CheckpointLine = serde_json::from_str(line)
@@ -144,20 +183,26 @@ impl Verifier {
 
     /// Feeds the next line after the header.
     pub fn line(&mut self, line: &str) -> Result<(), VerifyError> {
+        let hashed = hash_line(line.as_bytes(), self.frontier.size())?;
+        self.accept(hashed)
+    }
+
+    /// Feeds the next line after the header, already hashed by [`hash_line`].
+    pub fn accept(&mut self, line: HashedLine) -> Result<(), VerifyError> {
         let expected = self.frontier.size();
         if self.checkpoint.is_some() {
             return Err(VerifyError::at(expected, "lines follow the checkpoint, which must be the last line"));
         }
-        match parse_line(line, expected)? {
-            Line::Checkpoint(note) => self.checkpoint = Some(note),
-            Line::Entry { index, leaf, .. } => {
+        match line {
+            HashedLine::Checkpoint(note) => self.checkpoint = Some(note),
+            HashedLine::Entry { index, leaf_hash } => {
                 if index != expected {
                     return Err(VerifyError::at(
                         expected,
                         format!("entry {expected} is missing or out of order (found entry {index} in its place)"),
                     ));
                 }
-                self.frontier.push(leaf_hash(&leaf));
+                self.frontier.push_hash(leaf_hash);
             }
         }
         Ok(())

@@ -272,6 +272,20 @@ impl Frontier {
         iter.fold(*last, |right, left| node_hash(left, &right))
     }
 
+    /// Appends one leaf hash, for callers that do not keep the nodes.
+    pub fn push_hash(&mut self, leaf: Hash) {
+        let index = self.size;
+        let mut hash = leaf;
+        let mut level = 0u8;
+        while (index >> level) & 1 == 1 {
+            let left = self.hashes.pop().unwrap_or_default();
+            hash = node_hash(&left, &hash);
+            level += 1;
+        }
+        self.hashes.push(hash);
+        self.size += 1;
+    }
+
     /// Appends one leaf hash and returns the complete nodes this creates:
     /// the leaf itself (level 0) and every subtree it completes.
     pub fn push(&mut self, leaf: Hash) -> Vec<(NodeId, Hash)> {

@@ -145,3 +145,20 @@ fn garbage_lines_are_named() {
     check_bad(&lines, Some(3), "malformed");
     assert!(Verifier::new("{}", None).is_err());
 }
+
+#[test]
+fn the_fast_line_reader_agrees_with_the_json_parser() {
+    let line = entry_line(42, b"{\"x\":1}");
+    assert_eq!(split_entry_line(line.as_bytes()).map(|(i, _)| i), Some(42));
+    for odd in
+        ["{\"index\": 42,\"leaf\":\"e30=\"}", "{\"leaf\":\"e30=\",\"index\":42}", "{\"index\":042,\"leaf\":\"e30=\"}"]
+    {
+        assert!(split_entry_line(odd.as_bytes()).is_none(), "{odd}");
+    }
+    // Lines the fast reader declines still verify through the parser.
+    let HashedLine::Entry { index, leaf_hash: hashed } = hash_line(b"{\"leaf\":\"e30=\",\"index\":7}", 7).unwrap()
+    else {
+        panic!("an entry")
+    };
+    assert_eq!((index, hashed), (7, leaf_hash(b"{}")));
+}

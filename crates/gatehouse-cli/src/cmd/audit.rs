@@ -4,7 +4,9 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::Path;
 
-use gatehouse_audit::export::{Locator, Verifier, VerifyError, checkpoint_line, entry_line, header_line};
+use gatehouse_audit::export::{
+    HashedLine, Locator, Verifier, VerifyError, checkpoint_line, entry_line, hash_line, header_line,
+};
 use gatehouse_store::AuditSettings;
 
 use crate::args::AuditCommand;
@@ -115,39 +117,82 @@ fn progress(length: u64) -> Option<indicatif::ProgressBar> {
     })
 }
 
+/// Lines per chunk: parsed, decoded and hashed in parallel, then folded
+/// into the tree in order.
+const CHUNK: usize = 16_384;
+
 fn first_pass(file: &Path, trusted: Option<&str>) -> CliResult<FirstPass> {
     let (mut reader, length) = open_lines(file)?;
     let bar = progress(length);
     let read_error = |e: std::io::Error| CliError::config(format!("cannot read {}: {e}", file.display()));
-    let mut line = String::new();
-    if reader.read_line(&mut line).map_err(read_error)? == 0 {
+    let mut header = String::new();
+    if reader.read_line(&mut header).map_err(read_error)? == 0 {
         return Ok(Err((VerifyError { index: None, message: "the file is empty".into() }, false)));
     }
-    let mut verifier = match Verifier::new(line.trim_end_matches('\n'), trusted) {
+    let mut verifier = match Verifier::new(header.trim_end_matches('\n'), trusted) {
         Ok(verifier) => verifier,
         Err(error) => return Ok(Err((error, false))),
     };
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
     let mut read = 0u64;
+    let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(CHUNK);
     loop {
-        line.clear();
-        let bytes = reader.read_line(&mut line).map_err(read_error)?;
-        if bytes == 0 {
+        chunk.clear();
+        while chunk.len() < CHUNK {
+            let mut line = Vec::with_capacity(600);
+            let bytes = reader.read_until(b'\n', &mut line).map_err(read_error)?;
+            if bytes == 0 {
+                break;
+            }
+            read += bytes as u64;
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            chunk.push(line);
+        }
+        if chunk.is_empty() {
             break;
         }
-        read += bytes as u64;
-        if let Some(bar) = &bar
-            && verifier.entries() % 65_536 == 0
-        {
-            bar.set_position(read);
+        let base = verifier.entries();
+        for hashed in hash_chunk(&chunk, base, workers) {
+            if let Err(error) = hashed.and_then(|line| verifier.accept(line)) {
+                return Ok(Err((error, false)));
+            }
         }
-        if let Err(error) = verifier.line(line.trim_end_matches('\n')) {
-            return Ok(Err((error, false)));
+        if let Some(bar) = &bar {
+            bar.set_position(read);
         }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     Ok(verifier.finish())
+}
+
+/// Parses and hashes `lines` (the first expected to hold entry `base`) on
+/// `workers` threads; results in line order.
+fn hash_chunk(lines: &[Vec<u8>], base: u64, workers: usize) -> Vec<Result<HashedLine, VerifyError>> {
+    let per_worker = lines.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = lines
+            .chunks(per_worker)
+            .enumerate()
+            .map(|(part, slice)| {
+                let first = base + (part * per_worker) as u64;
+                scope.spawn(move || {
+                    slice.iter().enumerate().map(|(i, line)| hash_line(line, first + i as u64)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    vec![Err(VerifyError { index: None, message: "a verification thread failed".into() })]
+                })
+            })
+            .collect()
+    })
 }
 
 fn locate(file: &Path) -> CliResult<VerifyError> {

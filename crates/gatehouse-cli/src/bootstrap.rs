@@ -46,7 +46,12 @@ fn audit_settings(
     signer: Arc<NoteSigner>,
     forwarder: Option<Arc<dyn AuditForwarder>>,
 ) -> AuditSettings {
-    AuditSettings { signer: Some(signer), forwarder, max_batch: config.audit_max_batch }
+    AuditSettings {
+        signer: Some(signer),
+        forwarder,
+        max_batch: config.audit_max_batch,
+        proof_cache_nodes: config.audit_proof_cache_mib * 1024 * 1024 / 32,
+    }
 }
 
 /// The checkpoint origin: configured, or `gatehouse/<key id>`, unique per

@@ -37,6 +37,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("audit", "origin", ValueKind::Text),
     ("audit", "forward", ValueKind::Text),
     ("audit", "max_batch", ValueKind::Integer),
+    ("audit", "proof_cache_mib", ValueKind::Integer),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +63,7 @@ struct AuditSection {
     origin: Option<String>,
     forward: Option<String>,
     max_batch: Option<usize>,
+    proof_cache_mib: Option<usize>,
 }
 
 /// Where audit entries are copied as JSON lines, besides the log itself.
@@ -122,6 +124,8 @@ pub struct Config {
     pub audit_forward: Option<AuditForward>,
     /// The most changes one transaction commits (1 turns group commit off).
     pub audit_max_batch: usize,
+    /// Memory for the audit tree's nodes, so proofs skip the database.
+    pub audit_proof_cache_mib: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -207,6 +211,7 @@ impl Config {
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
+            audit_proof_cache_mib: file.audit.proof_cache_mib.unwrap_or(128),
             policy_dir: args.policy_dir.clone().or(file.policy_dir).unwrap_or_else(|| data_dir.join("policy")),
             listen: listen_flag.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             max_connections: file.database.max_connections.unwrap_or(10),
@@ -233,6 +238,9 @@ impl Config {
         }
         if self.max_connections == 0 {
             return Err(CliError::config("[database] max_connections must be at least 1"));
+        }
+        if self.audit_proof_cache_mib > 1 << 20 {
+            return Err(CliError::config("[audit] proof_cache_mib is more memory than any machine has"));
         }
         if !(1..=10_000).contains(&self.audit_max_batch) {
             return Err(CliError::config("[audit] max_batch must be between 1 and 10000"));

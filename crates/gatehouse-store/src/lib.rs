@@ -11,6 +11,7 @@ mod connect;
 mod error;
 mod rows;
 mod sql_store;
+mod tree_mirror;
 mod tree_repair;
 mod writer;
 

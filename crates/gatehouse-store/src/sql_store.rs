@@ -2,6 +2,8 @@
 //! straight to the pool; every write is an operation handed to the
 //! [`Writer`], which commits it with its audit records (see `writer.rs`).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use gatehouse_audit::merkle::NodeId;
@@ -22,12 +24,14 @@ use time::OffsetDateTime;
 use crate::connect::{ConnectOptions, Engine, OpenError, connect};
 use crate::error::{on_unique, store_error};
 use crate::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, IDENTITY_COLUMNS, TOKEN_COLUMNS};
+use crate::tree_mirror::TreeMirror;
 use crate::writer::{Writer, fetch_nodes};
 
 pub struct SqlStore {
     pool: AnyPool,
     engine: Engine,
     writer: Writer,
+    mirror: Arc<TreeMirror>,
 }
 
 impl SqlStore {
@@ -40,8 +44,10 @@ impl SqlStore {
         if repaired > 0 {
             tracing::info!(entries = repaired, "built the audit tree for entries written before it existed");
         }
-        let writer = Writer::start(pool.clone(), engine, options.audit);
-        Ok(Self { pool, engine, writer })
+        let mirror = TreeMirror::new(options.audit.proof_cache_nodes);
+        mirror.catch_up(pool.clone());
+        let writer = Writer::start(pool.clone(), engine, options.audit, mirror.clone());
+        Ok(Self { pool, engine, writer, mirror })
     }
 }
 
@@ -533,6 +539,10 @@ impl Store for SqlStore {
 
     async fn find_tree_nodes(&self, ids: &[TreeNodeId]) -> Result<Vec<[u8; 32]>, StoreError> {
         let ids: Vec<NodeId> = ids.iter().map(|&(level, index)| NodeId::new(level, index)).collect();
+        if let Some(hashes) = self.mirror.get_all(&ids) {
+            return Ok(hashes);
+        }
+        self.mirror.catch_up(self.pool.clone());
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         fetch_nodes(&mut conn, &ids).await
     }

@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::connect::Engine;
 use crate::error::store_error;
+use crate::tree_mirror::TreeMirror;
 
 /// Any arbitrary constant, shared by every process on one PostgreSQL
 /// database: the advisory lock that serializes audit appends.
@@ -63,11 +64,13 @@ pub struct AuditSettings {
     /// The most operations one transaction carries; 1 turns group commit
     /// off (for benchmarks).
     pub max_batch: usize,
+    /// How many tree nodes (32 bytes each) to keep in memory for proofs.
+    pub proof_cache_nodes: usize,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
-        Self { signer: None, forwarder: None, max_batch: 256 }
+        Self { signer: None, forwarder: None, max_batch: 256, proof_cache_nodes: 4 << 20 }
     }
 }
 
@@ -77,6 +80,7 @@ impl std::fmt::Debug for AuditSettings {
             .field("signer", &self.signer)
             .field("forwarder", &self.forwarder.is_some())
             .field("max_batch", &self.max_batch)
+            .field("proof_cache_nodes", &self.proof_cache_nodes)
             .finish()
     }
 }
@@ -87,9 +91,9 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(pool: AnyPool, engine: Engine, settings: AuditSettings) -> Self {
+    pub(crate) fn start(pool: AnyPool, engine: Engine, settings: AuditSettings, mirror: Arc<TreeMirror>) -> Self {
         let (sender, receiver) = mpsc::channel(4096);
-        tokio::spawn(run(pool, engine, settings, receiver));
+        tokio::spawn(run(pool, engine, settings, mirror, receiver));
         Self { sender }
     }
 
@@ -143,7 +147,13 @@ struct TreeCache {
     origin: Option<String>,
 }
 
-async fn run(pool: AnyPool, engine: Engine, settings: AuditSettings, mut receiver: mpsc::Receiver<Job>) {
+async fn run(
+    pool: AnyPool,
+    engine: Engine,
+    settings: AuditSettings,
+    mirror: Arc<TreeMirror>,
+    mut receiver: mpsc::Receiver<Job>,
+) {
     let max_batch = settings.max_batch.max(1);
     let mut cache = TreeCache::default();
     while let Some(first) = receiver.recv().await {
@@ -157,7 +167,7 @@ async fn run(pool: AnyPool, engine: Engine, settings: AuditSettings, mut receive
                 Err(_) => break,
             }
         }
-        run_batch(&pool, engine, &settings, &mut cache, jobs).await;
+        run_batch(&pool, engine, &settings, &mut cache, &mirror, jobs).await;
     }
 }
 
@@ -177,7 +187,14 @@ pub(crate) async fn begin_append(pool: &AnyPool, engine: Engine) -> Result<Trans
     }
 }
 
-async fn run_batch(pool: &AnyPool, engine: Engine, settings: &AuditSettings, cache: &mut TreeCache, jobs: Vec<Job>) {
+async fn run_batch(
+    pool: &AnyPool,
+    engine: Engine,
+    settings: &AuditSettings,
+    cache: &mut TreeCache,
+    mirror: &TreeMirror,
+    jobs: Vec<Job>,
+) {
     let mut ops = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -199,14 +216,15 @@ async fn run_batch(pool: &AnyPool, engine: Engine, settings: &AuditSettings, cac
                 records.push(Vec::new());
             }
         }
-        let (appended, frontier) = append_records(&mut tx, settings, cache, records).await?;
+        let (appended, frontier, nodes) = append_records(&mut tx, settings, cache, records).await?;
         tx.commit().await.map_err(store_error)?;
-        Ok::<_, StoreError>((appended, frontier))
+        Ok::<_, StoreError>((appended, frontier, nodes))
     }
     .await;
     let result = match result {
-        Ok((appended, frontier)) => {
+        Ok((appended, frontier, nodes)) => {
             cache.frontier = frontier;
+            mirror.record(&nodes);
             Ok(appended)
         }
         Err(error) => {
@@ -261,10 +279,10 @@ async fn append_records(
     settings: &AuditSettings,
     cache: &mut TreeCache,
     per_op: Vec<Vec<AuditRecord>>,
-) -> Result<(Appended, Option<Frontier>), StoreError> {
+) -> Result<(Appended, Option<Frontier>, Vec<(NodeId, Hash)>), StoreError> {
     let total: usize = per_op.iter().map(Vec::len).sum();
     if total == 0 {
-        return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take()));
+        return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take(), Vec::new()));
     }
     let signer = settings
         .signer
@@ -311,7 +329,7 @@ async fn append_records(
     let checkpoint = Checkpoint { origin, size: frontier.size(), root: frontier.root() };
     let now = entries.last().map(|e| to_unix_millis(e.record.time)).unwrap_or_default();
     insert_checkpoint(tx, &checkpoint, &checkpoint.sign(signer), now).await?;
-    Ok(((indexes, entries), Some(frontier)))
+    Ok(((indexes, entries), Some(frontier), nodes))
 }
 
 /// The number of entries, read after taking the append lock.

@@ -188,3 +188,25 @@ engine_test!(entries_from_before_the_tree_get_their_nodes_at_start, |engine| wit
     store.append_audit(record("after")).await.unwrap();
     assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().root, recomputed_root(&*store, 3).await);
 }));
+
+engine_test!(proof_nodes_are_the_same_from_memory_and_from_the_database, |engine| with_database(
+    engine,
+    |db| async move {
+        let store = db.open_store().await;
+        for i in 0..40 {
+            store.append_audit(record(&format!("x.{i}"))).await.unwrap();
+        }
+        let cold = db
+            .open_store_with(AuditSettings {
+                signer: Some(db.signer.clone()),
+                proof_cache_nodes: 0,
+                ..AuditSettings::default()
+            })
+            .await;
+        for index in [0, 13, 39] {
+            let ids = merkle::nodes_needed(|get| merkle::inclusion_proof(index, 40, get));
+            let keys: Vec<(u8, u64)> = ids.iter().map(|id| (id.level, id.index)).collect();
+            assert_eq!(store.find_tree_nodes(&keys).await.unwrap(), cold.find_tree_nodes(&keys).await.unwrap());
+        }
+    }
+));

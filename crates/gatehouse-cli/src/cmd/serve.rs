@@ -16,6 +16,7 @@ use crate::forward::forwarder;
 
 pub async fn run(config: &Config) -> CliResult<()> {
     let started = std::time::Instant::now();
+    let forwarder = forwarder(config.audit_forward.as_ref())?;
     if !config.key_path().exists() {
         if database_has_installation(config).await? {
             return Err(CliError::config(format!(
@@ -25,7 +26,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
                 config.data_dir.display()
             )));
         }
-        let done = initialize(config, "admin@localhost", Some("admin"), &SystemClock, None).await?;
+        let done = initialize(config, "admin@localhost", Some("admin"), &SystemClock, forwarder.clone()).await?;
         let token_path = config.bootstrap_token_path();
         write_secret_file(&token_path, &format!("{}\n", done.admin_token.expose()))?;
         tracing::info!(
@@ -34,7 +35,6 @@ pub async fn run(config: &Config) -> CliResult<()> {
             "initialized an empty data dir; the one-time admin token is in the file at path"
         );
     }
-    let forwarder = forwarder(config.audit_forward.as_ref())?;
     let (store, _signer) = open_initialized(config, forwarder).await?;
 
     let settings = Settings {

@@ -104,3 +104,36 @@ engine_test!(exports_verify_and_tampering_is_named, |engine| with_database(engin
     let output = run(gatehouse(&data_dir, &db.url).args(["audit", "verify", "/nonexistent/export.jsonl"]));
     assert_eq!(output.status.code(), Some(2));
 }));
+
+engine_test!(entries_are_forwarded_as_json_lines, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let sink = db.dir.path().join("siem.jsonl");
+    let forward = format!("file:{}", sink.display());
+    let server = Server::start_with(&data_dir, &db.url, &[("GATEHOUSE_AUDIT_FORWARD", &forward)]).await;
+    let token = std::fs::read_to_string(data_dir.join("bootstrap-admin-token")).unwrap().trim().to_owned();
+    let created = http()
+        .post(format!("{}/api/v1/identities", server.url))
+        .bearer_auth(&token)
+        .json(&json!({"kind": "service", "name": "deploy-bot"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let forwarded: Vec<Value> =
+        std::fs::read_to_string(&sink).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = forwarded.last().unwrap();
+    assert_eq!(last["action"], "identity.create");
+    assert_eq!(last["details"]["name"], "deploy-bot");
+    // The same entry as the log serves it.
+    let index = last["index"].as_u64().unwrap();
+    let served: Value = http()
+        .get(format!("{}/api/v1/audit/entries?start={index}&limit=1", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(&served["items"][0], last);
+}));

@@ -47,10 +47,16 @@ pub struct Server {
 impl Server {
     /// Starts `gatehouse serve` and waits until `/readyz` answers.
     pub async fn start(data_dir: &Path, database_url: &str) -> Self {
+        Self::start_with(data_dir, database_url, &[]).await
+    }
+
+    /// Starts `gatehouse serve` with extra environment variables.
+    pub async fn start_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log = data_dir.with_extension(format!("{port}.log"));
         let log_file = std::fs::File::create(&log).unwrap();
         let child = gatehouse(data_dir, database_url)
+            .envs(env.iter().copied())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -218,7 +218,7 @@ impl Config {
             max_ttl_seconds: file.tokens.max_ttl_seconds.unwrap_or(90 * 86_400),
             bootstrap_ttl_seconds: file.tokens.bootstrap_ttl_seconds.unwrap_or(7 * 86_400),
             max_body_bytes: file.http.max_body_bytes.unwrap_or(1024 * 1024),
-            log_level: file.log.level.unwrap_or_else(|| "info".to_owned()),
+            log_level: file.log.level.unwrap_or_else(|| "info,sqlx=warn".to_owned()),
             log_format,
             database_url,
             data_dir,

@@ -166,12 +166,7 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
         }
         if fnode & 1 == 1 || fnode == snode {
             r = node_hash(p, &r);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
+            shift_while_even(&mut fnode, &mut snode);
         } else {
             r = node_hash(&r, p);
         }
@@ -179,6 +174,14 @@ pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, proof: &[Hash], root
         snode >>= 1;
     }
     snode == 0 && r == *root
+}
+
+/// RFC 9162's "right-shift fn and sn until LSB(fn) is set or fn is 0".
+fn shift_while_even(fnode: &mut u64, snode: &mut u64) {
+    while *fnode & 1 == 0 && *fnode != 0 {
+        *fnode >>= 1;
+        *snode >>= 1;
+    }
 }
 
 /// RFC 9162 §2.1.4.2: does `proof` show that the tree of `first` leaves with
@@ -212,12 +215,7 @@ pub fn verify_consistency(first: u64, second: u64, first_root: &Hash, second_roo
         if fnode & 1 == 1 || fnode == snode {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
-            }
+            shift_while_even(&mut fnode, &mut snode);
         } else {
             sr = node_hash(&sr, c);
         }
@@ -274,23 +272,20 @@ impl Frontier {
 
     /// Appends one leaf hash, for callers that do not keep the nodes.
     pub fn push_hash(&mut self, leaf: Hash) {
-        let index = self.size;
-        let mut hash = leaf;
-        let mut level = 0u8;
-        while (index >> level) & 1 == 1 {
-            let left = self.hashes.pop().unwrap_or_default();
-            hash = node_hash(&left, &hash);
-            level += 1;
-        }
-        self.hashes.push(hash);
-        self.size += 1;
+        self.push_with(leaf, |_, _| {});
     }
 
     /// Appends one leaf hash and returns the complete nodes this creates:
     /// the leaf itself (level 0) and every subtree it completes.
     pub fn push(&mut self, leaf: Hash) -> Vec<(NodeId, Hash)> {
+        let mut created = Vec::with_capacity(2);
+        self.push_with(leaf, |id, hash| created.push((id, hash)));
+        created
+    }
+
+    fn push_with(&mut self, leaf: Hash, mut created: impl FnMut(NodeId, Hash)) {
         let index = self.size;
-        let mut created = vec![(NodeId::new(0, index), leaf)];
+        created(NodeId::new(0, index), leaf);
         let mut hash = leaf;
         let mut level = 0u8;
         // Each trailing one bit of the old size is a complete subtree that
@@ -299,11 +294,10 @@ impl Frontier {
             let left = self.hashes.pop().unwrap_or_default();
             hash = node_hash(&left, &hash);
             level += 1;
-            created.push((NodeId::new(level, index >> level), hash));
+            created(NodeId::new(level, index >> level), hash);
         }
         self.hashes.push(hash);
         self.size += 1;
-        created
     }
 }
 

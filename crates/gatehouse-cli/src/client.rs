@@ -1,6 +1,7 @@
 //! The HTTP client behind the client commands: bearer token in, JSON out,
 //! problem+json turned into one clear sentence and the contract's exit code.
 
+use gatehouse_server::api::dto::ListDto;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,6 +26,31 @@ impl Client {
             .build()
             .map_err(|e| CliError::config(format!("cannot build an HTTP client: {e}")))?;
         Ok(Self { http, base: args.server.trim_end_matches('/').to_owned(), token })
+    }
+
+    /// Follows `next_cursor` from `cursor` on: one page, or with `all` every
+    /// page. `path` may already carry query parameters.
+    pub async fn get_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: u32,
+        mut cursor: Option<String>,
+        all: bool,
+    ) -> CliResult<ListDto<T>> {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        loop {
+            let mut url = format!("{path}{separator}limit={limit}");
+            if let Some(cursor) = &cursor {
+                url.push_str(&format!("&cursor={}", encode_segment(cursor)));
+            }
+            let page: ListDto<T> = self.get(&url).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) if all => cursor = Some(next),
+                next_cursor => return Ok(ListDto { items, next_cursor }),
+            }
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
@@ -65,6 +91,17 @@ impl Client {
         }
         Err(problem_error(status, &bytes))
     }
+}
+
+/// Keeps a user-typed value from changing the path or query it is put in.
+pub fn encode_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 fn root_cause(error: &dyn std::error::Error) -> String {

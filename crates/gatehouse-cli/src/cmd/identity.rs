@@ -4,7 +4,7 @@ use gatehouse_server::api::dto::{IdentityDto, ListDto};
 use serde_json::json;
 
 use crate::args::{GlobalArgs, IdentityCommand};
-use crate::client::Client;
+use crate::client::{Client, encode_segment};
 use crate::error::CliResult;
 use crate::output::{or_dash, print};
 
@@ -34,55 +34,37 @@ pub async fn run(args: &GlobalArgs, command: &IdentityCommand) -> CliResult<()> 
             print_one(args, &identity);
         }
         IdentityCommand::List { limit, cursor, all } => {
-            let mut items = Vec::new();
-            let mut cursor = cursor.clone();
-            let next_cursor = loop {
-                let mut path = format!("/api/v1/identities?limit={limit}");
-                if let Some(cursor) = &cursor {
-                    path.push_str(&format!("&cursor={cursor}"));
-                }
-                let page: ListDto<IdentityDto> = client.get(&path).await?;
-                items.extend(page.items);
-                match page.next_cursor {
-                    Some(next) if *all => cursor = Some(next),
-                    other => break other,
-                }
-            };
-            let rows = items.iter().map(row).collect();
-            print(args.output, &ListDto { items, next_cursor: next_cursor.clone() }, HEADERS, rows);
-            if let (Some(next), crate::args::OutputFormat::Table) = (next_cursor, args.output) {
-                eprintln!("more: --cursor {next} (or --all)");
-            }
+            let list: ListDto<IdentityDto> =
+                client.get_pages("/api/v1/identities", *limit, cursor.clone(), *all).await?;
+            let rows = list.items.iter().map(row).collect();
+            print(args.output, &list, HEADERS, rows);
+            print_more_hint(args, list.next_cursor.as_deref());
         }
         IdentityCommand::Show { id } => {
-            let identity: IdentityDto = client.get(&format!("/api/v1/identities/{}", encode(id))).await?;
+            let identity: IdentityDto = client.get(&format!("/api/v1/identities/{}", encode_segment(id))).await?;
             print_one(args, &identity);
         }
         IdentityCommand::Suspend { id } => {
             let identity: IdentityDto =
-                client.post_empty(&format!("/api/v1/identities/{}/suspend", encode(id))).await?;
+                client.post_empty(&format!("/api/v1/identities/{}/suspend", encode_segment(id))).await?;
             print_one(args, &identity);
         }
         IdentityCommand::Reactivate { id } => {
             let identity: IdentityDto =
-                client.post_empty(&format!("/api/v1/identities/{}/reactivate", encode(id))).await?;
+                client.post_empty(&format!("/api/v1/identities/{}/reactivate", encode_segment(id))).await?;
             print_one(args, &identity);
         }
         IdentityCommand::Delete { id } => {
-            let identity: IdentityDto = client.delete(&format!("/api/v1/identities/{}", encode(id))).await?;
+            let identity: IdentityDto = client.delete(&format!("/api/v1/identities/{}", encode_segment(id))).await?;
             print_one(args, &identity);
         }
     }
     Ok(())
 }
 
-/// Keeps a user-typed id from changing the path it is put in.
-pub fn encode(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// Tells a person how to get the next page.
+pub fn print_more_hint(args: &GlobalArgs, next_cursor: Option<&str>) {
+    if let (Some(next), crate::args::OutputFormat::Table) = (next_cursor, args.output) {
+        eprintln!("more: --cursor {next} (or --all)");
+    }
 }

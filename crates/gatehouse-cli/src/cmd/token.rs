@@ -3,9 +3,9 @@
 use gatehouse_server::api::dto::{CreatedTokenDto, ListDto, TokenDto};
 use serde_json::json;
 
-use super::identity::encode;
+use super::identity::print_more_hint;
 use crate::args::{GlobalArgs, OutputFormat, TokenCommand};
-use crate::client::Client;
+use crate::client::{Client, encode_segment};
 use crate::error::CliResult;
 use crate::output::{or_dash, print};
 
@@ -41,31 +41,17 @@ pub async fn run(args: &GlobalArgs, command: &TokenCommand) -> CliResult<()> {
             }
         }
         TokenCommand::List { identity, limit, cursor, all } => {
-            let mut items = Vec::new();
-            let mut cursor = cursor.clone();
-            let next_cursor = loop {
-                let mut path = format!("/api/v1/tokens?limit={limit}");
-                if let Some(identity) = identity {
-                    path.push_str(&format!("&identity_id={}", encode(identity)));
-                }
-                if let Some(cursor) = &cursor {
-                    path.push_str(&format!("&cursor={}", encode(cursor)));
-                }
-                let page: ListDto<TokenDto> = client.get(&path).await?;
-                items.extend(page.items);
-                match page.next_cursor {
-                    Some(next) if *all => cursor = Some(next),
-                    other => break other,
-                }
+            let path = match identity {
+                Some(identity) => format!("/api/v1/tokens?identity_id={}", encode_segment(identity)),
+                None => "/api/v1/tokens".to_owned(),
             };
-            let rows = items.iter().map(row).collect();
-            print(args.output, &ListDto { items, next_cursor: next_cursor.clone() }, HEADERS, rows);
-            if let (Some(next), OutputFormat::Table) = (next_cursor, args.output) {
-                eprintln!("more: --cursor {next} (or --all)");
-            }
+            let list: ListDto<TokenDto> = client.get_pages(&path, *limit, cursor.clone(), *all).await?;
+            let rows = list.items.iter().map(row).collect();
+            print(args.output, &list, HEADERS, rows);
+            print_more_hint(args, list.next_cursor.as_deref());
         }
         TokenCommand::Revoke { id } => {
-            let token: TokenDto = client.delete(&format!("/api/v1/tokens/{}", encode(id))).await?;
+            let token: TokenDto = client.delete(&format!("/api/v1/tokens/{}", encode_segment(id))).await?;
             print(args.output, &token, HEADERS, vec![row(&token)]);
         }
     }

@@ -57,7 +57,12 @@ async fn append_rate(store: Arc<dyn Store>, writers: usize, duration: Duration) 
 async fn appends() {
     println!("== durable appends per second (entries/s)");
     println!("{:<9} {:>7} {:>14} {:>14} {:>7}", "engine", "writers", "one-per-entry", "group commit", "ratio");
-    for engine in [Engine::Sqlite, Engine::Postgres] {
+    let engines = match std::env::var("GATEHOUSE_BENCH_ENGINE").as_deref() {
+        Ok("sqlite") => vec![Engine::Sqlite],
+        Ok("postgres") => vec![Engine::Postgres],
+        _ => vec![Engine::Sqlite, Engine::Postgres],
+    };
+    for engine in engines {
         for writers in [1, 16, 64] {
             let mut rates = Vec::new();
             for max_batch in [1, 256] {

@@ -37,7 +37,21 @@ use crate::tree_mirror::TreeMirror;
 const AUDIT_APPEND_LOCK: i64 = 0x6761_7465_686f_7573;
 
 /// Rows per multi-row INSERT, well under both engines' parameter limits.
-const ROWS_PER_INSERT: usize = 200;
+const ROWS_PER_INSERT: usize = 128;
+
+/// Splits `rows` into power-of-two runs of at most [`ROWS_PER_INSERT`], so a
+/// connection prepares each multi-row INSERT once (eight shapes) instead of
+/// once for every batch size.
+fn power_of_two_runs<T>(mut rows: &[T]) -> Vec<&[T]> {
+    let mut runs = Vec::new();
+    while !rows.is_empty() {
+        let take = (1usize << rows.len().ilog2()).min(ROWS_PER_INSERT);
+        let (run, rest) = rows.split_at(take);
+        runs.push(run);
+        rows = rest;
+    }
+    runs
+}
 
 pub(crate) type OpOutput = Result<(Box<dyn AnyValue + Send>, Vec<AuditRecord>), StoreError>;
 pub(crate) type Op = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, OpOutput> + Send>;
@@ -414,7 +428,7 @@ async fn insert_entries(
     leaves: &[Vec<u8>],
 ) -> Result<(), StoreError> {
     const COLUMNS: usize = 14;
-    for (entries, leaves) in entries.chunks(ROWS_PER_INSERT).zip(leaves.chunks(ROWS_PER_INSERT)) {
+    for (entries, leaves) in power_of_two_runs(entries).into_iter().zip(power_of_two_runs(leaves)) {
         let sql = format!(
             "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
              request_id, source_ip, mfa, details, leaf, prev_root) VALUES {}",
@@ -445,7 +459,7 @@ async fn insert_entries(
 }
 
 pub(crate) async fn insert_nodes(conn: &mut AnyConnection, nodes: &[(NodeId, Hash)]) -> Result<(), StoreError> {
-    for chunk in nodes.chunks(ROWS_PER_INSERT) {
+    for chunk in power_of_two_runs(nodes) {
         let sql = format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(chunk.len(), 3));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (id, hash) in chunk {
@@ -487,6 +501,15 @@ fn placeholders(rows: usize, columns: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::placeholders;
+
+    #[test]
+    fn rows_split_into_power_of_two_runs() {
+        let rows: Vec<u32> = (0..300).collect();
+        let sizes: Vec<usize> = super::power_of_two_runs(&rows).iter().map(|r| r.len()).collect();
+        assert_eq!(sizes, [128, 128, 32, 8, 4]);
+        assert_eq!(super::power_of_two_runs(&rows[..13]).iter().map(|r| r.len()).collect::<Vec<_>>(), [8, 4, 1]);
+        assert!(super::power_of_two_runs::<u32>(&[]).is_empty());
+    }
 
     #[test]
     fn placeholders_number_every_value() {

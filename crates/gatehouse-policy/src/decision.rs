@@ -1,0 +1,271 @@
+//! Decisions: may this identity do this action on this resource, now?
+//!
+//! The request's policy set is built per decision from the static policies
+//! and one template link per grant the principal holds in force; entities
+//! are the principal and the resource with its ancestors. Deny is the
+//! default.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
+    PolicySet, Request, RestrictedExpression, SlotId,
+};
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::{Grant, Resource, Scope};
+use gatehouse_domain::identity::Identity;
+use gatehouse_domain::ids::GrantId;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::policy_set::Policies;
+
+/// What a decision is asked.
+#[derive(Debug, Clone)]
+pub struct DecisionInput<'a> {
+    pub principal: &'a Identity,
+    /// The principal's grants; those not in force at `now` are ignored.
+    pub grants: &'a [Grant],
+    pub action: Action,
+    pub resource: &'a Resource,
+    pub now: OffsetDateTime,
+    /// `token`, `session` or `workload`.
+    pub auth_method: &'a str,
+    pub mfa_fresh: bool,
+    pub source_ip: Option<&'a str>,
+    pub principal_is_caller: bool,
+    /// Context the caller supplies (e.g. `author`); checked against the
+    /// schema. gatehouse's own fields cannot be overridden.
+    pub caller_context: Option<&'a Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// A grant (a link of a role's template) permitted it.
+    Grant { grant: GrantId, role: String, scope: String },
+    /// A static policy permitted it, or (on a deny) forbade it.
+    Policy { id: String, permit: bool },
+    /// Nothing permitted it.
+    NoPermit,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Grant { grant, role, scope } => {
+                write!(f, "permitted by grant {grant} (role `{role}` on `{scope}`)")
+            }
+            Reason::Policy { id, permit: true } => write!(f, "permitted by policy `{id}`"),
+            Reason::Policy { id, permit: false } => write!(f, "forbidden by policy `{id}`"),
+            Reason::NoPermit => f.write_str("no policy or grant permits this (deny by default)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    allowed: bool,
+    pub action: Action,
+    pub resource: Resource,
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    pub fn is_allowed(&self) -> bool {
+        self.allowed
+    }
+
+    /// The proof that the action was allowed, or the decision back when not.
+    pub fn permit(self) -> Result<Permit, Decision> {
+        if self.allowed { Ok(Permit { action: self.action, resource: self.resource }) } else { Err(self) }
+    }
+}
+
+/// Evidence that an action on a resource was allowed. Only a decision makes
+/// one, so a handler that holds a `Permit` has passed a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permit {
+    action: Action,
+    resource: Resource,
+}
+
+impl Permit {
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    pub fn resource(&self) -> &Resource {
+        &self.resource
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    /// The action does not apply to this kind of resource, or the caller's
+    /// context does not fit the schema: the request is wrong.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The policies could not be evaluated (a bug or a broken policy).
+    #[error("the policies could not be evaluated: {0}")]
+    Evaluation(String),
+}
+
+const ENTITY_TYPES: [&str; 5] = ["Gatehouse", "Project", "Pipeline", "Environment", "Identity"];
+
+fn type_name(name: &str) -> EntityTypeName {
+    // The five names above are valid identifiers.
+    EntityTypeName::from_str(name).unwrap_or_else(|_| unreachable!("`{name}` is a valid entity type name"))
+}
+
+fn uid(kind: &str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name(kind), EntityId::new(id))
+}
+
+pub(crate) fn gatehouse_uid() -> EntityUid {
+    uid("Gatehouse", "gatehouse")
+}
+
+/// The entity uid of a resource, and of each of its ancestors.
+pub(crate) fn resource_chain(resource: &Resource) -> Vec<EntityUid> {
+    match resource {
+        Resource::Gatehouse => vec![gatehouse_uid()],
+        Resource::Project(project) => vec![uid("Project", project), gatehouse_uid()],
+        Resource::Pipeline(project, name) => {
+            vec![uid("Pipeline", &format!("{project}:{name}")), uid("Project", project), gatehouse_uid()]
+        }
+        Resource::Environment(project, name) => {
+            vec![uid("Environment", &format!("{project}:{name}")), uid("Project", project), gatehouse_uid()]
+        }
+    }
+}
+
+/// The entity a grant's scope links its role to.
+pub(crate) fn scope_uid(scope: &Scope) -> EntityUid {
+    match scope {
+        Scope::Everything => gatehouse_uid(),
+        Scope::Resource(resource) => resource_chain(resource).remove(0),
+    }
+}
+
+pub(crate) fn identity_entity(identity: &Identity) -> Entity {
+    let mut attrs = HashMap::from([
+        ("id".to_owned(), RestrictedExpression::new_string(identity.id.to_string())),
+        ("kind".to_owned(), RestrictedExpression::new_string(identity.kind.as_str().to_owned())),
+        ("name".to_owned(), RestrictedExpression::new_string(identity.name.clone())),
+        ("active".to_owned(), RestrictedExpression::new_bool(identity.status.is_active())),
+    ]);
+    if let Some(email) = &identity.email {
+        attrs.insert("email".to_owned(), RestrictedExpression::new_string(email.clone()));
+    }
+    let principal = uid("Identity", &identity.id.to_string());
+    Entity::new(principal.clone(), attrs, HashSet::new())
+        .unwrap_or_else(|_| Entity::new_no_attrs(principal, HashSet::new()))
+}
+
+fn resource_entities(resource: &Resource) -> Vec<Entity> {
+    let chain = resource_chain(resource);
+    chain
+        .iter()
+        .enumerate()
+        .map(|(i, uid)| {
+            let parents = chain.get(i + 1).cloned().into_iter().collect();
+            Entity::new_no_attrs(uid.clone(), parents)
+        })
+        .collect()
+}
+
+impl Policies {
+    pub fn decide(&self, input: &DecisionInput<'_>) -> Result<Decision, DecisionError> {
+        let principal = uid("Identity", &input.principal.id.to_string());
+        let action = EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(input.action.as_str()));
+        let chain = resource_chain(input.resource);
+        let resource = chain[0].clone();
+
+        let mut set = PolicySet::new();
+        for policy in &self.statics {
+            set.add(policy.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+        }
+        let mut grants_by_link = HashMap::new();
+        for grant in input.grants.iter().filter(|g| g.identity_id == input.principal.id && g.is_in_force_at(input.now))
+        {
+            let role = grant.role.as_str();
+            // A grant of a role the policy no longer defines grants nothing.
+            let Some(template) = self.roles.get(role) else { continue };
+            if set.template(template.id()).is_none() {
+                set.add_template(template.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+            }
+            let link = PolicyId::new(format!("grant:{}", grant.id));
+            let slots = HashMap::from([
+                (SlotId::principal(), principal.clone()),
+                (SlotId::resource(), scope_uid(&grant.scope)),
+            ]);
+            set.link(template.id().clone(), link.clone(), slots)
+                .map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+            grants_by_link.insert(link, grant);
+        }
+
+        let context = self.context(input, &action)?;
+        let request = Request::new(principal, action, resource, context, Some(&self.schema))
+            .map_err(|e| DecisionError::InvalidRequest(request_problem(input, &e.to_string())))?;
+        let mut entities = resource_entities(input.resource);
+        entities.push(identity_entity(input.principal));
+        let entities = Entities::from_entities(entities, None).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+
+        let response = Authorizer::new().is_authorized(&request, &set, &entities);
+        if let Some(error) = response.diagnostics().errors().next() {
+            return Err(DecisionError::Evaluation(error.to_string()));
+        }
+        let allowed = response.decision() == CedarDecision::Allow;
+        let mut reasons: Vec<Reason> = response
+            .diagnostics()
+            .reason()
+            .map(|id| match grants_by_link.get(id) {
+                Some(grant) => Reason::Grant {
+                    grant: grant.id,
+                    role: grant.role.as_str().to_owned(),
+                    scope: grant.scope.to_string(),
+                },
+                None => Reason::Policy { id: id.to_string(), permit: allowed },
+            })
+            .collect();
+        reasons.sort_by_key(ToString::to_string);
+        if reasons.is_empty() {
+            reasons.push(Reason::NoPermit);
+        }
+        Ok(Decision { allowed, action: input.action, resource: input.resource.clone(), reasons })
+    }
+
+    fn context(&self, input: &DecisionInput<'_>, action: &EntityUid) -> Result<Context, DecisionError> {
+        let mut fields = input.caller_context.cloned().unwrap_or_default();
+        for reserved in ["now", "auth_method", "mfa_fresh", "source_ip", "principal_is_caller"] {
+            if fields.contains_key(reserved) {
+                return Err(DecisionError::InvalidRequest(format!(
+                    "context field `{reserved}` is set by gatehouse, not by callers"
+                )));
+            }
+        }
+        fields.insert("now".into(), Value::from(input.now.unix_timestamp()));
+        fields.insert("auth_method".into(), Value::from(input.auth_method));
+        fields.insert("mfa_fresh".into(), Value::from(input.mfa_fresh));
+        fields.insert("source_ip".into(), Value::from(input.source_ip.unwrap_or_default()));
+        fields.insert("principal_is_caller".into(), Value::from(input.principal_is_caller));
+        Context::from_json_value(Value::Object(fields), Some((&self.schema, action)))
+            .map_err(|e| DecisionError::InvalidRequest(format!("invalid context: {e}")))
+    }
+}
+
+fn request_problem(input: &DecisionInput<'_>, detail: &str) -> String {
+    let kind = match input.resource {
+        Resource::Gatehouse => "gatehouse itself",
+        Resource::Project(_) => "a project",
+        Resource::Pipeline(..) => "a pipeline",
+        Resource::Environment(..) => "an environment",
+    };
+    format!("`{}` does not apply to {kind} ({detail})", input.action)
+}
+
+/// The entity type names gatehouse uses, for validation of inputs.
+pub fn is_entity_type(name: &str) -> bool {
+    ENTITY_TYPES.contains(&name)
+}

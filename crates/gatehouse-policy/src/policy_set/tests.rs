@@ -1,0 +1,288 @@
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::{Grant, Resource, Scope};
+use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus};
+use gatehouse_domain::ids::{GrantId, IdentityId};
+use serde_json::{Map, Value, json};
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::{DecisionError, DecisionInput, Reason};
+
+const NOW: OffsetDateTime = time::macros::datetime!(2026-06-01 12:00 UTC);
+
+fn identity(kind: IdentityKind, status: IdentityStatus) -> Identity {
+    Identity {
+        id: IdentityId::new(),
+        kind,
+        name: "ana".into(),
+        email: (kind == IdentityKind::Human).then(|| "ana@example.com".to_owned()),
+        status,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+fn grant(holder: &Identity, role: &str, scope: &str) -> Grant {
+    Grant {
+        id: GrantId::new(),
+        identity_id: holder.id,
+        role: role.parse().unwrap(),
+        scope: Scope::parse(scope).unwrap(),
+        created_at: NOW,
+        expires_at: None,
+        revoked_at: None,
+        created_by: None,
+    }
+}
+
+fn resource(raw: &str) -> Resource {
+    if raw == "gatehouse" { Resource::Gatehouse } else { Resource::parse(raw).unwrap() }
+}
+
+fn input<'a>(
+    principal: &'a Identity,
+    grants: &'a [Grant],
+    action: &str,
+    resource: &'a Resource,
+    context: Option<&'a Map<String, Value>>,
+) -> DecisionInput<'a> {
+    DecisionInput {
+        principal,
+        grants,
+        action: action.parse().unwrap(),
+        resource,
+        now: NOW,
+        auth_method: "token",
+        mfa_fresh: false,
+        source_ip: Some("127.0.0.1"),
+        principal_is_caller: true,
+        caller_context: context,
+    }
+}
+
+#[track_caller]
+fn check(kind: IdentityKind, role: &str, scope: &str, action: &str, target: &str, allowed: bool) {
+    let policies = Policies::defaults();
+    let ana = identity(kind, IdentityStatus::Active);
+    let grants = [grant(&ana, role, scope)];
+    let target = resource(target);
+    let decision = policies.decide(&input(&ana, &grants, action, &target, None)).unwrap();
+    assert_eq!(decision.is_allowed(), allowed, "{role} on {scope}: {action} {target}: {:?}", decision.reasons);
+}
+
+#[test]
+fn default_roles_as_cedar() {
+    use IdentityKind::{Human, Service};
+    check(Human, "developer", "project:acme/web", "pipeline.trigger", "pipeline:acme/web:build", true);
+    check(Human, "developer", "project:acme/web", "source.push", "project:acme/web", true);
+    check(Human, "developer", "project:acme/web", "pipeline.config.edit", "pipeline:acme/web:build", false);
+    check(Human, "developer", "project:acme/web", "deployment.approve", "environment:acme/web:production", false);
+    check(Human, "developer", "project:acme/web", "pipeline.trigger", "pipeline:acme/api:build", false);
+    check(Human, "maintainer", "project:acme/web", "pipeline.config.edit", "pipeline:acme/web:build", true);
+    check(
+        Human,
+        "release-approver",
+        "environment:acme/web:production",
+        "deployment.approve",
+        "environment:acme/web:production",
+        true,
+    );
+    check(
+        Human,
+        "release-approver",
+        "environment:acme/web:production",
+        "deployment.approve",
+        "environment:acme/web:staging",
+        false,
+    );
+    check(Human, "release-approver", "project:acme/web", "deployment.approve", "environment:acme/web:staging", true);
+    check(
+        Service,
+        "deployer",
+        "environment:acme/web:production",
+        "deployment.execute",
+        "environment:acme/web:production",
+        true,
+    );
+    check(
+        Human,
+        "deployer",
+        "environment:acme/web:production",
+        "deployment.execute",
+        "environment:acme/web:production",
+        false,
+    );
+    check(
+        Service,
+        "deployer",
+        "environment:acme/web:production",
+        "deployment.approve",
+        "environment:acme/web:production",
+        false,
+    );
+    check(Human, "auditor", "*", "audit.read", "gatehouse", true);
+    check(Human, "auditor", "*", "identity.manage", "gatehouse", false);
+    check(Human, "viewer", "*", "pipeline.view", "pipeline:acme/web:build", true);
+    check(Human, "viewer", "*", "pipeline.trigger", "pipeline:acme/web:build", false);
+    check(Human, "admin", "*", "identity.manage", "gatehouse", true);
+    check(Human, "admin", "*", "deployment.approve", "environment:acme/web:production", true);
+    check(Human, "admin", "project:acme/web", "identity.manage", "gatehouse", false);
+    check(Human, "admin", "project:acme/web", "pipeline.config.edit", "pipeline:acme/web:deploy", true);
+}
+
+#[test]
+fn deny_is_the_default_and_reasons_say_why() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let target = resource("project:acme/web");
+    let denied = policies.decide(&input(&ana, &[], "source.push", &target, None)).unwrap();
+    assert!(!denied.is_allowed());
+    assert_eq!(denied.reasons, vec![Reason::NoPermit]);
+
+    let grants = [grant(&ana, "developer", "project:acme/web")];
+    let allowed = policies.decide(&input(&ana, &grants, "source.push", &target, None)).unwrap();
+    assert_eq!(
+        allowed.reasons,
+        vec![Reason::Grant { grant: grants[0].id, role: "developer".into(), scope: "project:acme/web".into() }]
+    );
+    let permit = allowed.permit().unwrap();
+    assert_eq!(permit.action(), Action::SourcePush);
+}
+
+#[test]
+fn an_inactive_identity_is_denied_everything() {
+    let policies = Policies::defaults();
+    for status in [IdentityStatus::Suspended, IdentityStatus::Deprovisioned] {
+        let ana = identity(IdentityKind::Human, status);
+        let grants = [grant(&ana, "admin", "*")];
+        let target = resource("gatehouse");
+        let decision = policies.decide(&input(&ana, &grants, "audit.read", &target, None)).unwrap();
+        assert!(!decision.is_allowed());
+        assert_eq!(
+            decision.reasons,
+            vec![Reason::Policy { id: "inactive-identities-may-do-nothing".into(), permit: false }]
+        );
+    }
+}
+
+#[test]
+fn grants_count_only_while_in_force() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let bob = identity(IdentityKind::Human, IdentityStatus::Active);
+    let mut expiring = grant(&ana, "admin", "*");
+    expiring.expires_at = Some(NOW + Duration::seconds(1));
+    let mut expired = grant(&ana, "admin", "*");
+    expired.expires_at = Some(NOW);
+    let mut revoked = grant(&ana, "admin", "*");
+    revoked.revoked_at = Some(NOW - Duration::hours(1));
+    let foreign = grant(&bob, "admin", "*");
+    let target = resource("gatehouse");
+    let decide =
+        |grants: &[Grant]| policies.decide(&input(&ana, grants, "audit.read", &target, None)).unwrap().is_allowed();
+    assert!(decide(std::slice::from_ref(&expiring)));
+    assert!(!decide(&[expired, revoked, foreign]));
+}
+
+#[test]
+fn authors_may_not_approve_their_own_deployment() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "release-approver", "project:acme/web")];
+    let target = resource("environment:acme/web:production");
+    for author in [json!(ana.id.to_string()), json!("ana@example.com")] {
+        let context = json!({"author": author, "change": "c0ffee"}).as_object().cloned().unwrap();
+        let decision = policies.decide(&input(&ana, &grants, "deployment.approve", &target, Some(&context))).unwrap();
+        assert!(!decision.is_allowed(), "{author}");
+        assert_eq!(
+            decision.reasons,
+            vec![Reason::Policy { id: "authors-may-not-approve-their-own-deployment".into(), permit: false }]
+        );
+    }
+    let someone_else = json!({"author": "bob@example.com"}).as_object().cloned().unwrap();
+    assert!(
+        policies
+            .decide(&input(&ana, &grants, "deployment.approve", &target, Some(&someone_else)))
+            .unwrap()
+            .is_allowed()
+    );
+}
+
+#[test]
+fn requests_that_do_not_fit_the_schema_are_refused() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let project = resource("project:acme/web");
+    let err = policies.decide(&input(&ana, &[], "deployment.approve", &project, None)).unwrap_err();
+    assert!(matches!(&err, DecisionError::InvalidRequest(m) if m.contains("does not apply to a project")), "{err}");
+    for context in [json!({"colour": "blue"}), json!({"author": 5}), json!({"now": 0})] {
+        let context = context.as_object().cloned().unwrap();
+        let err = policies.decide(&input(&ana, &[], "source.push", &project, Some(&context))).unwrap_err();
+        assert!(matches!(err, DecisionError::InvalidRequest(_)), "{context:?}: {err}");
+    }
+}
+
+#[test]
+fn the_defaults_validate_and_list_their_roles() {
+    let policies = Policies::defaults();
+    let roles = policies.roles();
+    let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["admin", "auditor", "deployer", "developer", "maintainer", "release-approver", "scim-provisioner", "viewer"]
+    );
+    let developer = roles.iter().find(|r| r.name == "developer").unwrap();
+    assert_eq!(developer.actions, ["pipeline.view", "pipeline.trigger", "source.push"]);
+    assert!(roles.iter().find(|r| r.name == "admin").unwrap().all_actions);
+    assert_eq!(policies.hash(), PolicySetSource::defaults().hash());
+    assert_eq!(policies.static_policies().len(), 2);
+}
+
+fn with_file(name: &str, text: &str) -> PolicySetSource {
+    let mut source = PolicySetSource::defaults();
+    source.files.insert(name.to_owned(), text.to_owned());
+    source
+}
+
+#[track_caller]
+fn check_invalid(source: PolicySetSource, file: &str, line: usize, needle: &str) {
+    let PolicyError::Invalid(problems) = Policies::from_source(&source).unwrap_err() else { panic!("not invalid") };
+    assert!(problems.iter().any(|p| p.file == file && p.line == line && p.message.contains(needle)), "{problems:#?}");
+}
+
+#[test]
+fn invalid_policies_are_named_by_file_line_and_reason() {
+    check_invalid(
+        with_file("custom.cedar", "@id(\"x\")\npermit (principal, action == Action::\"pipeline.launch\", resource);\n"),
+        "custom.cedar",
+        2,
+        "pipeline.launch",
+    );
+    check_invalid(
+        with_file("custom.cedar", "@id(\"x\")\n\npermit (principal, action, resource\n"),
+        "custom.cedar",
+        3,
+        "",
+    );
+    check_invalid(
+        with_file("custom.cedar", "@id(\"x\")\npermit (principal, action, resource) when { principal.age > 3 };\n"),
+        "custom.cedar",
+        2,
+        "age",
+    );
+    check_invalid(with_file("custom.cedar", "permit (principal, action, resource);\n"), "custom.cedar", 1, "@id");
+    let mut no_schema = PolicySetSource::defaults();
+    no_schema.files.remove("schema.cedarschema");
+    check_invalid(no_schema, "(folder)", 0, "no .cedarschema");
+}
+
+#[test]
+fn a_folder_round_trips_through_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in DEFAULT_FILES {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let source = PolicySetSource::read_dir(dir.path()).unwrap();
+    assert_eq!(source.hash(), PolicySetSource::defaults().hash());
+}

@@ -8,14 +8,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gatehouse_audit::note_key::NoteSigner;
-use gatehouse_domain::authorization::actions_of;
 use gatehouse_domain::clock::Clock;
-use gatehouse_domain::grant::Role;
 use gatehouse_domain::identity::{Identity, IdentityKind, NewIdentity};
 use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::setup::first_admin_setup;
 use gatehouse_domain::store::{AuditForwarder, Store, StoreError};
 use gatehouse_domain::token::TokenSecret;
+use gatehouse_policy::{DEFAULT_FILES, Policies, PolicySetSource};
 use gatehouse_store::{AuditSettings, ConnectOptions, Engine};
 use time::{Duration, OffsetDateTime};
 
@@ -168,16 +167,25 @@ fn write_default_policy(config: &Config) -> CliResult<()> {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.display())))?;
-    let mut roles = String::from(
-        "# The built-in roles and the actions each allows, as gatehouse enforces them.\n\
-         # Deny is the default: nothing is allowed that no grant in force allows.\n\n",
-    );
-    for role in Role::ALL {
-        let actions: Vec<&str> = actions_of(role).iter().map(|a| a.as_str()).collect();
-        roles.push_str(&format!("{:<17} {}\n", role.as_str(), actions.join(", ")));
+    for (name, text) in DEFAULT_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))?;
     }
-    let path = dir.join("roles.txt");
-    std::fs::write(&path, roles).map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))
+    Ok(())
+}
+
+/// The policies in the policy folder, validated; the built-in ones when
+/// there is no folder (a node set up without copying it).
+pub fn load_policies(config: &Config) -> CliResult<Policies> {
+    if !config.policy_dir.exists() {
+        tracing::warn!(
+            dir = %config.policy_dir.display(),
+            "no policy folder; using the built-in policies (copy the folder from the first node to change them)"
+        );
+        return Ok(Policies::defaults());
+    }
+    let source = PolicySetSource::read_dir(&config.policy_dir).map_err(|e| CliError::config(e.to_string()))?;
+    Policies::from_source(&source).map_err(|e| CliError::config(format!("{}: {e}", config.policy_dir.display())))
 }
 
 /// What a node needs to serve an initialized installation: the store, and

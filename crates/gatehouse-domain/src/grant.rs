@@ -22,43 +22,19 @@ pub enum GrantError {
     InvalidResource(String),
 }
 
-/// The built-in roles. Their meaning (which actions they allow) lives in
-/// [`crate::authorization`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Viewer,
-    Developer,
-    Maintainer,
-    ReleaseApprover,
-    Deployer,
-    Auditor,
-    ScimProvisioner,
-    Admin,
-}
+/// The name of a role: a template in the policy folder (`roles.cedar` holds
+/// the built-in ones). Whether a role exists is the policy's to say; this
+/// type only checks the name's shape: 1–64 lowercase letters, digits and `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Role(String);
 
 impl Role {
-    pub const ALL: [Role; 8] = [
-        Role::Viewer,
-        Role::Developer,
-        Role::Maintainer,
-        Role::ReleaseApprover,
-        Role::Deployer,
-        Role::Auditor,
-        Role::ScimProvisioner,
-        Role::Admin,
-    ];
+    pub fn admin() -> Self {
+        Self("admin".into())
+    }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Developer => "developer",
-            Role::Maintainer => "maintainer",
-            Role::ReleaseApprover => "release-approver",
-            Role::Deployer => "deployer",
-            Role::Auditor => "auditor",
-            Role::ScimProvisioner => "scim-provisioner",
-            Role::Admin => "admin",
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -66,13 +42,16 @@ impl FromStr for Role {
     type Err = GrantError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL.into_iter().find(|role| role.as_str() == s).ok_or_else(|| GrantError::UnknownRole(s.to_owned()))
+        let valid = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if valid { Ok(Self(s.to_owned())) } else { Err(GrantError::UnknownRole(s.to_owned())) }
     }
 }
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.0)
     }
 }
 

@@ -26,7 +26,7 @@ pub fn first_admin_setup(
     let grant = NewGrant {
         id: GrantId::new(),
         identity_id: admin.id,
-        role: Role::Admin,
+        role: Role::admin(),
         scope: Scope::Everything,
         created_at: now,
         expires_at: None,

@@ -195,6 +195,12 @@ pub trait Store: Send + Sync {
 
     async fn find_grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
 
+    /// Grants, oldest first, of one identity or of all.
+    async fn list_grants(&self, identity: Option<IdentityId>, page: PageRequest) -> Result<Page<Grant>, StoreError>;
+
+    /// `Conflict` if the grant is already revoked.
+    async fn revoke_grant(&self, id: GrantId, now: OffsetDateTime, audit: AuditRecord) -> Result<Grant, StoreError>;
+
     /// Every grant ever given to the identity, in force or not.
     async fn list_grants_of(&self, identity: IdentityId) -> Result<Vec<Grant>, StoreError>;
 

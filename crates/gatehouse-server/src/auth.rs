@@ -8,10 +8,11 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
-use gatehouse_domain::authorization::{Action, Permit, decide};
+use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::token::{ApiToken, TokenHash, TokenStatus, looks_like_token};
+use gatehouse_policy::{DecisionError, DecisionInput, Permit};
 use serde_json::json;
 
 use crate::context::origin_of;
@@ -40,7 +41,24 @@ impl Caller {
     /// Decides whether the caller may perform `action` on `resource`. A
     /// refusal is audited and answered with 403.
     pub async fn authorize(&self, state: &AppState, action: Action, resource: Resource) -> Result<Permit, ApiError> {
-        let decision = decide(&self.identity, &self.grants, action, &resource, state.clock.now());
+        let policies = state.policies.current();
+        let decision = policies
+            .decide(&DecisionInput {
+                principal: &self.identity,
+                grants: &self.grants,
+                action,
+                resource: &resource,
+                now: state.clock.now(),
+                auth_method: "token",
+                mfa_fresh: false,
+                source_ip: self.origin.source_ip.as_deref(),
+                principal_is_caller: true,
+                caller_context: None,
+            })
+            .map_err(|error| match error {
+                DecisionError::InvalidRequest(detail) => ApiError::Unprocessable(detail),
+                DecisionError::Evaluation(cause) => ApiError::Internal(cause),
+            })?;
         match decision.permit() {
             Ok(permit) => Ok(permit),
             Err(denied) => {

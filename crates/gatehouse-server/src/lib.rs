@@ -25,7 +25,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub use crate::observe::metrics_handle;
 use crate::problem::ApiError;
-pub use crate::state::{AppState, Settings};
+pub use crate::state::{AppState, PolicyHandle, Settings};
 
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.settings.max_body_bytes;
@@ -38,6 +38,9 @@ pub fn app(state: AppState) -> Router {
         .route("/identities/{id}/reactivate", post(api::identities::reactivate))
         .route("/tokens", post(api::tokens::create).get(api::tokens::list))
         .route("/tokens/{id}", get(api::tokens::show).delete(api::tokens::revoke))
+        .route("/grants", post(api::grants::create).get(api::grants::list))
+        .route("/grants/{id}", get(api::grants::show).delete(api::grants::revoke))
+        .route("/authorize", post(api::authorize::authorize))
         .route("/audit/entries", get(api::audit::entries))
         .route("/audit/checkpoint", get(api::audit::checkpoint))
         .route("/audit/public-key", get(api::audit::public_key))

@@ -1,10 +1,11 @@
 //! What every handler shares: the store, the clock and the settings.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::store::Store;
 use gatehouse_domain::token::TokenLifetimePolicy;
+use gatehouse_policy::Policies;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 #[derive(Debug, Clone)]
@@ -26,9 +27,28 @@ impl Default for Settings {
     }
 }
 
+/// The policies in force, replaceable as a whole when the folder changes.
+#[derive(Clone)]
+pub struct PolicyHandle(Arc<RwLock<Arc<Policies>>>);
+
+impl PolicyHandle {
+    pub fn new(policies: Policies) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(policies))))
+    }
+
+    pub fn current(&self) -> Arc<Policies> {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub fn replace(&self, policies: Policies) {
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(policies);
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub policies: PolicyHandle,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,

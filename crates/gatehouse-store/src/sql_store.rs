@@ -451,6 +451,49 @@ impl Store for SqlStore {
         row.as_ref().map(rows::grant).transpose()
     }
 
+    async fn list_grants(&self, identity: Option<IdentityId>, page: PageRequest) -> Result<Page<Grant>, StoreError> {
+        let limit = clamp_limit(&page);
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE id > $1 AND ($2 IS NULL OR identity_id = $2) ORDER BY id LIMIT $3"
+        )))
+        .bind(page.after.unwrap_or_default())
+        .bind(identity.map(|id| id.to_string()))
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let items = rows.iter().map(rows::grant).collect::<Result<Vec<_>, _>>()?;
+        Ok(into_page(items, limit, |grant| grant.id.to_string()))
+    }
+
+    async fn revoke_grant(&self, id: GrantId, now: OffsetDateTime, audit: AuditRecord) -> Result<Grant, StoreError> {
+        let (grant, _) = self
+            .writer
+            .submit(move |conn| {
+                async move {
+                    let updated = sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                        .bind(to_unix_millis(now))
+                        .bind(id.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)?;
+                    let row = sqlx::query(AssertSqlSafe(format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1")))
+                        .bind(id.to_string())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(store_error)?
+                        .ok_or_else(|| StoreError::not_found("grant", id))?;
+                    if updated.rows_affected() == 0 {
+                        return Err(StoreError::Conflict(format!("grant `{id}` is already revoked")));
+                    }
+                    Ok((rows::grant(&row)?, vec![audit]))
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(grant)
+    }
+
     async fn list_grants_of(&self, identity: IdentityId) -> Result<Vec<Grant>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE identity_id = $1 ORDER BY id"

@@ -23,4 +23,5 @@ conformance_tests!(
     audit_entries_are_numbered_without_gaps,
     concurrent_appends_stay_gap_free,
     grants_round_trip,
+    grants_list_and_revoke_once,
 );

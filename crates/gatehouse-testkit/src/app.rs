@@ -81,6 +81,7 @@ impl TestApp {
         );
         store.initialize(setup).await.expect("initialize");
         let state = AppState {
+            policies: gatehouse_server::PolicyHandle::new(gatehouse_policy::Policies::defaults()),
             store: Arc::clone(&store),
             clock: clock.clone(),
             settings: Arc::new(settings),

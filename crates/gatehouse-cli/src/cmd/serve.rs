@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use gatehouse_domain::clock::SystemClock;
 use gatehouse_domain::token::TokenLifetimePolicy;
-use gatehouse_server::{AppState, Settings, app, metrics_handle, serve};
+use gatehouse_server::{AppState, PolicyHandle, Settings, app, metrics_handle, serve};
 
-use crate::bootstrap::{database_has_installation, initialize, open_initialized};
+use crate::bootstrap::{database_has_installation, initialize, load_policies, open_initialized};
 use crate::config::Config;
 use crate::error::{CliError, CliResult};
 use crate::files::write_secret_file;
@@ -36,14 +36,21 @@ pub async fn run(config: &Config) -> CliResult<()> {
         );
     }
     let (store, _signer) = open_initialized(config, forwarder).await?;
+    let policies = load_policies(config)?;
+    tracing::info!(hash = policies.hash(), "policies loaded");
 
     let settings = Settings {
         token_lifetime: TokenLifetimePolicy { max_ttl: time::Duration::seconds(config.max_ttl_seconds) },
         max_body_bytes: config.max_body_bytes,
         ..Settings::default()
     };
-    let state =
-        AppState { store, clock: Arc::new(SystemClock), settings: Arc::new(settings), metrics: metrics_handle() };
+    let state = AppState {
+        store,
+        policies: PolicyHandle::new(policies),
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(settings),
+        metrics: metrics_handle(),
+    };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| CliError::config(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -31,7 +31,9 @@ engine_test!(init_creates_a_private_data_dir_and_prints_the_token_last, |engine|
         let key = data_dir.join("audit-signing.key");
         assert_eq!(mode(&key), 0o600);
         assert!(std::fs::read_to_string(&key).unwrap().starts_with("PRIVATE+KEY+gatehouse+"));
-        assert!(data_dir.join("policy/roles.txt").exists());
+        for file in ["schema.cedarschema", "roles.cedar", "guards.cedar"] {
+            assert!(data_dir.join("policy").join(file).exists(), "{file}");
+        }
 
         // The token works against a server on the same data.
         let server = crate::support::Server::start(&data_dir, &db.url).await;

@@ -52,11 +52,13 @@ fn scopes_and_resources_print_as_they_parse() {
 }
 
 #[test]
-fn roles_parse_from_their_contract_names() {
-    for role in Role::ALL {
-        assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+fn role_names_have_a_shape() {
+    for name in ["admin", "release-approver", "team-42"] {
+        assert_eq!(name.parse::<Role>().unwrap().as_str(), name);
     }
-    assert_eq!("root".parse::<Role>(), Err(GrantError::UnknownRole("root".into())));
+    for name in ["", "Admin", "rm -rf", "a/b", &"x".repeat(65)] {
+        assert_eq!(name.parse::<Role>(), Err(GrantError::UnknownRole(name.to_owned())));
+    }
 }
 
 #[test]
@@ -65,7 +67,7 @@ fn a_grant_stops_counting_at_its_expiry_instant() {
     let grant = Grant {
         id: GrantId::new(),
         identity_id: IdentityId::new(),
-        role: Role::Viewer,
+        role: "viewer".parse().unwrap(),
         scope: Scope::Everything,
         created_at: start,
         expires_at: Some(start + time::Duration::hours(1)),

@@ -129,6 +129,59 @@ impl From<&Grant> for GrantDto {
     }
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGrantRequest {
+    pub identity_id: String,
+    /// A role the policy folder defines (GET /api/v1/roles).
+    pub role: String,
+    /// `*`, `project:ORG/REPO`, `pipeline:ORG/REPO:NAME` or `environment:ORG/REPO:NAME`.
+    pub scope: String,
+    /// RFC 3339; the grant stops counting at this instant.
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GrantListQuery {
+    /// Only the grants of this identity.
+    pub identity_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRef {
+    /// `Project`, `Pipeline`, `Environment` or `Gatehouse` (any case).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `org/repo` for a project, `org/repo:name` for a pipeline or environment.
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    /// The identity asked about; default the caller. Asking about another
+    /// identity needs `identity.view`.
+    pub principal: Option<String>,
+    pub action: String,
+    pub resource: ResourceRef,
+    /// Extra facts for policies, e.g. `{"author": "<id or email>"}`.
+    #[schema(value_type = Object)]
+    pub context: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuthorizeResponse {
+    /// `allow` or `deny`.
+    pub decision: String,
+    pub reasons: Vec<String>,
+    /// The decision's entry in the audit log.
+    pub audit_index: u64,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuthenticationDto {
     /// How the caller authenticated: `token`.
@@ -148,6 +201,7 @@ pub struct WhoamiDto {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RoleDto {
     pub name: String,
+    pub description: String,
     pub actions: Vec<String>,
 }
 

@@ -1,7 +1,9 @@
 //! The `/api/v1` handlers, one module per resource.
 
 pub mod audit;
+pub mod authorize;
 pub mod dto;
+pub mod grants;
 pub mod health;
 pub mod identities;
 pub mod tokens;

@@ -3,9 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use gatehouse_domain::authorization::actions_of;
 use gatehouse_domain::clock::format_rfc3339;
-use gatehouse_domain::grant::Role;
 
 use super::dto::{AuthenticationDto, GrantDto, IdentityDto, RoleDto, WhoamiDto};
 use crate::auth::Caller;
@@ -26,15 +24,23 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<Whoam
     })
 }
 
-/// The built-in roles and the actions each allows.
+/// The roles the policy folder defines, and the actions each allows.
 #[utoipa::path(get, path = "/api/v1/roles", tag = "grants", responses((status = 200, body = Vec<RoleDto>)))]
-pub async fn roles(_caller: Caller) -> Json<Vec<RoleDto>> {
+pub async fn roles(State(state): State<AppState>, _caller: Caller) -> Json<Vec<RoleDto>> {
     Json(
-        Role::ALL
+        state
+            .policies
+            .current()
+            .roles()
             .into_iter()
             .map(|role| RoleDto {
-                name: role.as_str().to_owned(),
-                actions: actions_of(role).iter().map(|a| a.as_str().to_owned()).collect(),
+                name: role.name,
+                description: role.description,
+                actions: if role.all_actions {
+                    gatehouse_domain::authorization::Action::ALL.iter().map(|a| a.as_str().to_owned()).collect()
+                } else {
+                    role.actions
+                },
             })
             .collect(),
     )

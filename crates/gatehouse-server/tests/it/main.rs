@@ -4,5 +4,6 @@
 mod audit;
 mod identity;
 mod operations;
+mod policy;
 mod problem_json;
 mod tokens;

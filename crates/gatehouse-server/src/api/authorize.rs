@@ -1,0 +1,104 @@
+//! `POST /api/v1/authorize`: may this principal do this action on this
+//! resource, now? Every decision is an audit entry, and the answer names
+//! its index.
+
+use axum::Json;
+use axum::extract::State;
+use gatehouse_domain::audit::Outcome;
+use gatehouse_domain::authorization::{Action, UnknownAction};
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::ids::IdentityId;
+use gatehouse_policy::{DecisionError, DecisionInput};
+use serde_json::json;
+
+use super::dto::{AuthorizeRequest, AuthorizeResponse};
+use crate::auth::Caller;
+use crate::extract::ApiJson;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// `{type, id}` of the API (`Project`/`project`, …) into a resource.
+fn parse_resource(kind: &str, id: &str) -> Result<Resource, ApiError> {
+    let kind = kind.to_ascii_lowercase();
+    if !["gatehouse", "project", "pipeline", "environment"].contains(&kind.as_str()) {
+        return Err(ApiError::Unprocessable(format!(
+            "unknown resource type `{kind}` (expected Project, Pipeline, Environment or Gatehouse)"
+        )));
+    }
+    Resource::from_parts(&kind, id).ok_or_else(|| {
+        ApiError::Unprocessable(format!(
+            "`{id}` is not a valid {kind} id (projects are `org/repo`, pipelines and environments `org/repo:name`)"
+        ))
+    })
+}
+
+/// Decide, record the decision, and answer with its reasons.
+#[utoipa::path(post, path = "/api/v1/authorize", tag = "decisions", request_body = AuthorizeRequest,
+    responses((status = 200, body = AuthorizeResponse), (status = 403), (status = 404), (status = 422)))]
+pub async fn authorize(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<AuthorizeRequest>,
+) -> Result<Json<AuthorizeResponse>, ApiError> {
+    let action: Action = request.action.parse().map_err(|e: UnknownAction| ApiError::Unprocessable(e.to_string()))?;
+    let resource = parse_resource(&request.resource.kind, &request.resource.id)?;
+    let context = match &request.context {
+        None => None,
+        Some(serde_json::Value::Object(map)) => Some(map),
+        Some(_) => return Err(ApiError::Unprocessable("context must be a JSON object".into())),
+    };
+    let target: Option<IdentityId> = request
+        .principal
+        .as_deref()
+        .map(|raw| {
+            raw.parse()
+                .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("principal: {e}")))
+        })
+        .transpose()?;
+    let (principal, grants, is_caller) = match target {
+        Some(id) if id != caller.identity.id => {
+            // Asking about someone else reveals their access: it needs leave.
+            caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+            let identity = state
+                .store
+                .find_identity(id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("identity `{id}` not found")))?;
+            let grants = state.store.list_grants_of(id).await?;
+            (identity, grants, false)
+        }
+        _ => (caller.identity.clone(), caller.grants.clone(), true),
+    };
+    let decision = state
+        .policies
+        .current()
+        .decide(&DecisionInput {
+            principal: &principal,
+            grants: &grants,
+            action,
+            resource: &resource,
+            now: state.clock.now(),
+            auth_method: "token",
+            mfa_fresh: false,
+            source_ip: caller.origin.source_ip.as_deref(),
+            principal_is_caller: is_caller,
+            caller_context: context,
+        })
+        .map_err(|error| match error {
+            DecisionError::InvalidRequest(detail) => ApiError::Unprocessable(detail),
+            DecisionError::Evaluation(cause) => ApiError::Internal(cause),
+        })?;
+    let reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
+    let verdict = if decision.is_allowed() { "allow" } else { "deny" };
+    let outcome = if decision.is_allowed() { Outcome::Success } else { Outcome::Denied };
+    let record =
+        caller.record(&state, "authorize", resource.to_string()).outcome(outcome, reasons.join("; ")).details(json!({
+            "principal": principal.id.to_string(),
+            "action": action.as_str(),
+            "decision": verdict,
+            "reasons": reasons,
+            "context": request.context,
+        }));
+    let audit_index = state.store.append_audit(record).await?;
+    Ok(Json(AuthorizeResponse { decision: verdict.to_owned(), reasons, audit_index }))
+}

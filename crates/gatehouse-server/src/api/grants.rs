@@ -1,0 +1,140 @@
+//! `/api/v1/grants`: give an identity a role over a scope, list, revoke.
+//! A role is a template in the policy folder; a grant counts from creation
+//! to its expiry instant or its revocation, whichever comes first.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::grant::{NewGrant, Resource, Role, Scope};
+use gatehouse_domain::identity::IdentityStatus;
+use gatehouse_domain::ids::{GrantId, IdentityId};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::dto::{CreateGrantRequest, GrantDto, GrantListQuery, ListDto};
+use super::page_request;
+use crate::auth::Caller;
+use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Grant a role over a scope (`*`, `project:…`, `pipeline:…`, `environment:…`).
+#[utoipa::path(post, path = "/api/v1/grants", tag = "grants", request_body = CreateGrantRequest,
+    responses((status = 201, body = GrantDto), (status = 404), (status = 409), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CreateGrantRequest>,
+) -> Result<(StatusCode, Json<GrantDto>), ApiError> {
+    caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
+    let identity_id: IdentityId = request
+        .identity_id
+        .parse()
+        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
+    let role: Role = request
+        .role
+        .parse()
+        .map_err(|e: gatehouse_domain::grant::GrantError| ApiError::Unprocessable(e.to_string()))?;
+    if !state.policies.current().has_role(role.as_str()) {
+        return Err(ApiError::Unprocessable(format!("unknown role `{role}` (see GET /api/v1/roles)")));
+    }
+    let scope = Scope::parse(&request.scope).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let now = state.clock.now();
+    let expires_at = match request.expires_at.as_deref() {
+        None => None,
+        Some(raw) => {
+            let at = OffsetDateTime::parse(raw, &Rfc3339)
+                .map_err(|_| ApiError::Unprocessable(format!("expires_at must be an RFC 3339 time, not `{raw}`")))?;
+            if at <= now {
+                return Err(ApiError::Unprocessable(format!("expires_at `{raw}` is not in the future")));
+            }
+            Some(at)
+        }
+    };
+    let holder = state
+        .store
+        .find_identity(identity_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
+    if holder.status == IdentityStatus::Deprovisioned {
+        return Err(ApiError::Conflict(format!("identity `{identity_id}` is deprovisioned")));
+    }
+    let new = NewGrant {
+        id: GrantId::new(),
+        identity_id,
+        role,
+        scope,
+        created_at: now,
+        expires_at,
+        created_by: Some(caller.identity.id),
+    };
+    let record = caller.record(&state, "grant.create", format!("grant:{}", new.id)).details(json!({
+        "grant_id": new.id.to_string(),
+        "identity_id": identity_id.to_string(),
+        "role": new.role.as_str(),
+        "scope": new.scope.to_string(),
+        "expires_at": new.expires_at.map(format_rfc3339),
+    }));
+    let grant = state.store.create_grant(new, record).await?;
+    Ok((StatusCode::CREATED, Json(GrantDto::from(&grant))))
+}
+
+/// List grants: all for holders of `identity.view`, otherwise one's own.
+#[utoipa::path(get, path = "/api/v1/grants", tag = "grants", params(GrantListQuery),
+    responses((status = 200, body = ListDto<GrantDto>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<GrantListQuery>,
+) -> Result<Json<ListDto<GrantDto>>, ApiError> {
+    let page = page_request(query.limit, query.cursor)?;
+    let identity: Option<IdentityId> = query.identity_id.as_deref().map(parse_id).transpose()?;
+    if identity != Some(caller.identity.id) {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    let grants = state.store.list_grants(identity, page).await?;
+    Ok(Json(ListDto { items: grants.items.iter().map(GrantDto::from).collect(), next_cursor: grants.next_after }))
+}
+
+/// Show one grant.
+#[utoipa::path(get, path = "/api/v1/grants/{id}", tag = "grants",
+    params(("id" = String, Path, description = "grant id")), responses((status = 200, body = GrantDto), (status = 404)))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<GrantDto>, ApiError> {
+    let id: GrantId = parse_id(&id)?;
+    let grant =
+        state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
+    if grant.identity_id != caller.identity.id {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    Ok(Json(GrantDto::from(&grant)))
+}
+
+/// Revoke a grant; it stops counting at once.
+#[utoipa::path(delete, path = "/api/v1/grants/{id}", tag = "grants",
+    params(("id" = String, Path, description = "grant id")),
+    responses((status = 200, body = GrantDto), (status = 404), (status = 409, description = "already revoked")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<GrantDto>, ApiError> {
+    let id: GrantId = parse_id(&id)?;
+    caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
+    let grant =
+        state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
+    let record = caller.record(&state, "grant.revoke", format!("grant:{id}")).details(json!({
+        "grant_id": id.to_string(),
+        "identity_id": grant.identity_id.to_string(),
+        "role": grant.role.as_str(),
+        "scope": grant.scope.to_string(),
+    }));
+    let revoked = state.store.revoke_grant(id, state.clock.now(), record).await?;
+    Ok(Json(GrantDto::from(&revoked)))
+}

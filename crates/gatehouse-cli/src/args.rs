@@ -64,6 +64,50 @@ pub enum Command {
     /// Export and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage grants: roles given to identities over scopes.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+    /// Check the policy folder.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Give an identity a role over a scope.
+    Add {
+        #[arg(long)]
+        identity: String,
+        /// A role the policy folder defines (`gatehouse` roles: viewer, developer, …).
+        #[arg(long)]
+        role: String,
+        /// `*`, `project:ORG/REPO`, `pipeline:ORG/REPO:NAME` or `environment:ORG/REPO:NAME`.
+        #[arg(long)]
+        scope: String,
+        /// When the grant stops counting (RFC 3339).
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List grants.
+    List {
+        #[arg(long)]
+        identity: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a grant at once.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate the policy folder against its schema (Cedar's strict
+    /// validator); exit 1 naming file, line and reason.
+    Validate,
 }
 
 #[derive(Debug, Subcommand)]

@@ -60,6 +60,11 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Whoami => cmd::whoami::run(&cli.global).await,
         Command::Identity(command) => cmd::identity::run(&cli.global, command).await,
         Command::Token(command) => cmd::token::run(&cli.global, command).await,
+        Command::Grant(command) => cmd::grant::run(&cli.global, command).await,
+        Command::Policy(command) => {
+            let config = Config::resolve(&cli.global, None, &ProcessEnvironment)?;
+            cmd::policy::run(&config, command)
+        }
         Command::Audit(command) => {
             let config = Config::resolve(&cli.global, None, &ProcessEnvironment)?;
             cmd::audit::run(&config, command).await

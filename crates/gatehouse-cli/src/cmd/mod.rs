@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod grant;
 pub mod identity;
 pub mod init;
+pub mod policy;
 pub mod serve;
 pub mod token;
 pub mod whoami;

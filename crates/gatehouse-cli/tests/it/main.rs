@@ -6,5 +6,6 @@ mod audit;
 mod client_commands;
 mod init;
 mod multi_node;
+mod policy;
 mod serve;
 mod support;

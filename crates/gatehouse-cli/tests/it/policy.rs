@@ -1,0 +1,54 @@
+//! `gatehouse policy validate` and `gatehouse grant …` as a user runs them.
+
+use gatehouse_testkit::{engine_test, with_database};
+use serde_json::Value;
+
+use crate::support::{Server, gatehouse, run, stderr, stdout};
+
+engine_test!(policy_validate_names_file_line_and_reason, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let init = run(gatehouse(&data_dir, &db.url).args(["init", "--admin-email", "ana@example.com"]));
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let valid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
+    assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+    assert!(stdout(&valid).contains("8 roles"), "{}", stdout(&valid));
+
+    let custom = data_dir.join("policy/custom.cedar");
+    std::fs::write(&custom, "// A typo in an action.\n@id(\"nightly\")\npermit (principal, action == Action::\"pipeline.trigerr\", resource);\n").unwrap();
+    let invalid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
+    assert_eq!(invalid.status.code(), Some(1));
+    let errors = stderr(&invalid);
+    assert!(errors.contains(&format!("{}:3:", custom.display())), "{errors}");
+    assert!(errors.contains("pipeline.trigerr"), "{errors}");
+
+    // A server refuses to start on an invalid folder rather than run without it.
+    let output = run(gatehouse(&data_dir, &db.url).args(["serve", "--listen", "127.0.0.1:0"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("pipeline.trigerr"), "{}", stderr(&output));
+}));
+
+engine_test!(grant_commands_walk_through, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let server = Server::start(&data_dir, &db.url).await;
+    let admin = std::fs::read_to_string(data_dir.join("bootstrap-admin-token")).unwrap().trim().to_owned();
+    let cli = |args: &[&str]| {
+        let mut command = gatehouse(&data_dir, &db.url);
+        command.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin).args(args).args(["--output", "json"]);
+        let output = run(&mut command);
+        (output.status.code(), serde_json::from_str::<Value>(&stdout(&output)).unwrap_or(Value::Null), stderr(&output))
+    };
+    let (_, bot, _) = cli(&["identity", "create", "--kind", "service", "--name", "deploy-bot"]);
+    let bot = bot["id"].as_str().unwrap().to_owned();
+    let (code, granted, errors) =
+        cli(&["grant", "add", "--identity", &bot, "--role", "deployer", "--scope", "environment:acme/web:production"]);
+    assert_eq!(code, Some(0), "{errors}");
+    assert_eq!(granted["role"], "deployer");
+    let (_, listed, _) = cli(&["grant", "list", "--identity", &bot]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    let (code, _, errors) = cli(&["grant", "add", "--identity", &bot, "--role", "overlord", "--scope", "*"]);
+    assert_eq!(code, Some(1));
+    assert!(errors.contains("unknown role `overlord`"), "{errors}");
+    let (code, revoked, _) = cli(&["grant", "revoke", granted["id"].as_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert!(revoked["revoked_at"].is_string());
+}));

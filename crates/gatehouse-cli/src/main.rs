@@ -12,6 +12,7 @@ mod files;
 mod forward;
 mod logging;
 mod output;
+mod policy_reload;
 
 use std::process::ExitCode;
 

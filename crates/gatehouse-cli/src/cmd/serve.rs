@@ -51,6 +51,15 @@ pub async fn run(config: &Config) -> CliResult<()> {
         settings: Arc::new(settings),
         metrics: metrics_handle(),
     };
+    if config.policy_dir.exists() {
+        crate::policy_reload::Reloader {
+            dir: config.policy_dir.clone(),
+            policies: state.policies.clone(),
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+        }
+        .spawn();
+    }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| CliError::config(format!("cannot listen on {}: {e}", config.listen)))?;

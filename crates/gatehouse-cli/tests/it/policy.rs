@@ -52,3 +52,103 @@ engine_test!(grant_commands_walk_through, |engine| with_database(engine, |db| as
     assert_eq!(code, Some(0));
     assert!(revoked["revoked_at"].is_string());
 }));
+
+engine_test!(a_changed_policy_folder_is_reloaded_and_an_invalid_one_is_not, |engine| with_database(
+    engine,
+    |db| async move {
+        use serde_json::json;
+        let data_dir = db.dir.path().join("data");
+        let server = Server::start(&data_dir, &db.url).await;
+        let admin = std::fs::read_to_string(data_dir.join("bootstrap-admin-token")).unwrap().trim().to_owned();
+        let client = crate::support::http();
+        let ask = json!({"action": "pipeline.view", "resource": {"type": "Project", "id": "acme/web"}});
+        let bot: Value = client
+            .post(format!("{}/api/v1/identities", server.url))
+            .bearer_auth(&admin)
+            .json(&json!({"kind": "service", "name": "reader"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token: Value = client
+            .post(format!("{}/api/v1/tokens", server.url))
+            .bearer_auth(&admin)
+            .json(&json!({"identity_id": bot["id"], "ttl_seconds": 600}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["token"].as_str().unwrap().to_owned();
+        let decide = || async {
+            let answer: Value = client
+                .post(format!("{}/api/v1/authorize", server.url))
+                .bearer_auth(&token)
+                .json(&ask)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["decision"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(decide().await, "deny");
+
+        let custom = data_dir.join("policy/custom.cedar");
+        std::fs::write(&custom, "@id(\"everyone-sees-web\")\npermit (principal, action == Action::\"pipeline.view\", resource == Project::\"acme/web\");\n").unwrap();
+        let mut reloaded = false;
+        for _ in 0..100 {
+            if decide().await == "allow" {
+                reloaded = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(reloaded, "the new policy was not picked up");
+
+        std::fs::write(&custom, "@id(\"broken\")\npermit (principal, action == Action::\"nope\", resource);\n")
+            .unwrap();
+        let store = db.open_store().await;
+        let mut rejected = None;
+        for _ in 0..100 {
+            let entries = store
+                .search_audit(
+                    &gatehouse_domain::store::AuditFilter {
+                        action: Some("policy.reload".into()),
+                        ..Default::default()
+                    },
+                    0,
+                    50,
+                )
+                .await
+                .unwrap();
+            if let Some(entry) = entries.iter().find(|e| e.record.outcome.as_str() == "failure") {
+                rejected = Some(entry.clone());
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let rejected = rejected.expect("the invalid folder was audited");
+        assert!(rejected.record.details["problems"][0].as_str().unwrap().contains("nope"));
+        assert_eq!(decide().await, "allow", "an invalid folder never replaces the working policies");
+        let accepted = store
+            .search_audit(
+                &gatehouse_domain::store::AuditFilter { action: Some("policy.reload".into()), ..Default::default() },
+                0,
+                50,
+            )
+            .await
+            .unwrap();
+        let accepted = accepted.iter().find(|e| e.record.outcome.as_str() == "success").unwrap();
+        assert_eq!(accepted.record.details["hash"].as_str().unwrap().len(), 64);
+
+        // SIGHUP asks for a reload; it does not stop the server.
+        server.signal("HUP");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(decide().await, "allow");
+    }
+));

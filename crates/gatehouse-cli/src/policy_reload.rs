@@ -1,0 +1,83 @@
+//! Reloading the policy folder while serving: on SIGHUP, and when its files
+//! change (checked every second). A folder that does not validate never
+//! replaces the working policies. Every accepted change, and every rejected
+//! one, is an audit entry naming the policy set's hash.
+
+use std::time::Duration;
+
+use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::clock::Clock;
+use gatehouse_domain::store::Store;
+use gatehouse_policy::{Policies, PolicyError, PolicySetSource};
+use gatehouse_server::PolicyHandle;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct Reloader {
+    pub dir: PathBuf,
+    pub policies: PolicyHandle,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Reloader {
+    /// Watches until the process ends.
+    pub fn spawn(self) {
+        tokio::spawn(async move {
+            let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut last_seen = self.policies.current().hash().to_owned();
+            loop {
+                let forced = tokio::select! {
+                    _ = tick.tick() => false,
+                    Some(()) = async { match hangup.as_mut() { Some(signal) => signal.recv().await, None => std::future::pending().await } } => true,
+                };
+                if let Some(seen) = self.check(&last_seen, forced).await {
+                    last_seen = seen;
+                }
+            }
+        });
+    }
+
+    /// Loads the folder if it changed since `last_seen` (or when `forced`);
+    /// returns the hash now seen.
+    async fn check(&self, last_seen: &str, forced: bool) -> Option<String> {
+        let source = match PolicySetSource::read_dir(&self.dir) {
+            Ok(source) => source,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the policy folder; keeping the policies in force");
+                return None;
+            }
+        };
+        let hash = source.hash();
+        if hash == last_seen && !forced {
+            return None;
+        }
+        let previous = self.policies.current().hash().to_owned();
+        let record = AuditRecord::new(self.clock.now(), Actor::System, "policy.reload", "gatehouse")
+            .origin(&RequestOrigin::local_command());
+        let record = match Policies::from_source(&source) {
+            Ok(policies) if policies.hash() == previous => return Some(hash),
+            Ok(policies) => {
+                self.policies.replace(policies);
+                tracing::info!(%hash, %previous, "policies reloaded");
+                record.details(json!({ "hash": hash, "previous_hash": previous, "files": source.files.keys().collect::<Vec<_>>() }))
+            }
+            Err(error) => {
+                let problems = match &error {
+                    PolicyError::Invalid(problems) => problems.iter().map(ToString::to_string).collect(),
+                    other => vec![other.to_string()],
+                };
+                tracing::error!(%hash, problems = ?problems, "the changed policy folder is invalid; keeping the policies in force");
+                record
+                    .outcome(Outcome::Failure, "the policy folder does not validate")
+                    .details(json!({ "hash": hash, "in_force_hash": previous, "problems": problems }))
+            }
+        };
+        if let Err(error) = self.store.append_audit(record).await {
+            tracing::error!(%error, "could not audit a policy reload");
+        }
+        Some(hash)
+    }
+}

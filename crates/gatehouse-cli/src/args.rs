@@ -108,6 +108,12 @@ pub enum PolicyCommand {
     /// Validate the policy folder against its schema (Cedar's strict
     /// validator); exit 1 naming file, line and reason.
     Validate,
+    /// Run table-driven decision tests (TOML) against the policy folder,
+    /// offline; exit 1 if any case fails.
+    Test {
+        /// Test files [default: every *.toml in <policy-dir>/tests].
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::setup::first_admin_setup;
 use gatehouse_domain::store::{AuditForwarder, Store, StoreError};
 use gatehouse_domain::token::TokenSecret;
-use gatehouse_policy::{DEFAULT_FILES, Policies, PolicySetSource};
+use gatehouse_policy::{DEFAULT_FILES, DEFAULT_TESTS, Policies, PolicySetSource};
 use gatehouse_store::{AuditSettings, ConnectOptions, Engine};
 use time::{Duration, OffsetDateTime};
 
@@ -167,7 +167,10 @@ fn write_default_policy(config: &Config) -> CliResult<()> {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.display())))?;
-    for (name, text) in DEFAULT_FILES {
+    std::fs::create_dir_all(dir.join("tests"))
+        .map_err(|e| CliError::config(format!("cannot create {}: {e}", dir.join("tests").display())))?;
+    let tests = DEFAULT_TESTS.iter().map(|(name, text)| (format!("tests/{name}"), *text));
+    for (name, text) in DEFAULT_FILES.iter().map(|(name, text)| ((*name).to_owned(), *text)).chain(tests) {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| CliError::config(format!("cannot write {}: {e}", path.display())))?;
     }

@@ -12,4 +12,4 @@ mod decision;
 mod policy_set;
 
 pub use decision::{Decision, DecisionError, DecisionInput, Permit, Reason, is_entity_type};
-pub use policy_set::{DEFAULT_FILES, Policies, PolicyError, PolicyProblem, PolicySetSource, RoleInfo};
+pub use policy_set::{DEFAULT_FILES, DEFAULT_TESTS, Policies, PolicyError, PolicyProblem, PolicySetSource, RoleInfo};

@@ -18,6 +18,9 @@ pub const DEFAULT_FILES: &[(&str, &str)] = &[
     ("guards.cedar", include_str!("../defaults/guards.cedar")),
 ];
 
+/// The built-in decision tests, written by `init` under `tests/`.
+pub const DEFAULT_TESTS: &[(&str, &str)] = &[("defaults.toml", include_str!("../defaults/tests/defaults.toml"))];
+
 /// One thing wrong with a policy folder, located for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyProblem {

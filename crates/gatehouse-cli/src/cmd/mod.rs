@@ -5,6 +5,7 @@ pub mod grant;
 pub mod identity;
 pub mod init;
 pub mod policy;
+pub mod policy_test;
 pub mod serve;
 pub mod token;
 pub mod whoami;

@@ -9,7 +9,28 @@ use crate::error::{CliError, CliResult};
 pub fn run(config: &Config, command: &PolicyCommand) -> CliResult<()> {
     match command {
         PolicyCommand::Validate => validate(config),
+        PolicyCommand::Test { files } => test(config, files),
     }
+}
+
+fn load(config: &Config) -> CliResult<Policies> {
+    let source = PolicySetSource::read_dir(&config.policy_dir).map_err(|e| CliError::config(e.to_string()))?;
+    Policies::from_source(&source).map_err(|e| CliError::refused(format!("{}: {e}", config.policy_dir.display())))
+}
+
+fn test(config: &Config, files: &[std::path::PathBuf]) -> CliResult<()> {
+    let policies = load(config)?;
+    let (mut passed, mut failed) = (0, 0);
+    for file in super::policy_test::files_to_run(&config.policy_dir, files)? {
+        let result = super::policy_test::run_file(&policies, &file)?;
+        passed += result.passed;
+        failed += result.failures.len();
+        for failure in result.failures {
+            eprintln!("FAIL {failure}");
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 { Err(CliError::refused(format!("{failed} policy test(s) failed"))) } else { Ok(()) }
 }
 
 fn validate(config: &Config) -> CliResult<()> {

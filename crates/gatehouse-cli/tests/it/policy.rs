@@ -152,3 +152,38 @@ engine_test!(a_changed_policy_folder_is_reloaded_and_an_invalid_one_is_not, |eng
         assert_eq!(decide().await, "allow");
     }
 ));
+
+engine_test!(policy_tests_run_from_files, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let init = run(gatehouse(&data_dir, &db.url).args(["init", "--admin-email", "ana@example.com"]));
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let defaults = run(gatehouse(&data_dir, &db.url).args(["policy", "test"]));
+    assert_eq!(defaults.status.code(), Some(0), "{}", stderr(&defaults));
+    assert_eq!(stdout(&defaults).trim(), "8 passed, 0 failed");
+
+    let wrong = data_dir.join("wrong.toml");
+    std::fs::write(
+        &wrong,
+        "[principals.ana]\nkind = \"human\"\ngrants = [{ role = \"developer\", scope = \"project:acme/web\" }]\n\n\
+         [[case]]\nname = \"developers edit pipelines\"\nprincipal = \"ana\"\naction = \"pipeline.config.edit\"\n\
+         resource = \"pipeline:acme/web:build\"\nexpect = \"allow\"\n",
+    )
+    .unwrap();
+    let failed = run(gatehouse(&data_dir, &db.url).args(["policy", "test", wrong.to_str().unwrap()]));
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        stderr(&failed).contains("FAIL")
+            && stderr(&failed).contains("developers edit pipelines: expected allow, got deny"),
+        "{}",
+        stderr(&failed)
+    );
+
+    std::fs::write(
+        &wrong,
+        "[[case]]\nprincipal = \"nobody\"\naction = \"source.push\"\nresource = \"project:a/b\"\nexpect = \"allow\"\n",
+    )
+    .unwrap();
+    let broken = run(gatehouse(&data_dir, &db.url).args(["policy", "test", wrong.to_str().unwrap()]));
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("unknown principal `nobody`"), "{}", stderr(&broken));
+}));

@@ -1,0 +1,186 @@
+//! `gatehouse policy test`: decision tables kept beside the policies.
+//!
+//! ```toml
+//! [principals.ana]
+//! kind = "human"                    # or "service"
+//! email = "ana@example.com"
+//! active = true                     # default true
+//! grants = [{ role = "developer", scope = "project:acme/web" }]
+//!
+//! [[case]]
+//! name = "developers push to their project"
+//! principal = "ana"
+//! action = "source.push"
+//! resource = "project:acme/web"     # or gatehouse, pipeline:…, environment:…
+//! context = { author = "bob@example.com" }   # optional
+//! expect = "allow"                  # or "deny"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::{Grant, Resource, Scope};
+use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus};
+use gatehouse_domain::ids::{GrantId, IdentityId};
+use gatehouse_policy::{DecisionInput, Policies};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use crate::error::{CliError, CliResult};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    #[serde(default)]
+    principals: BTreeMap<String, PrincipalSpec>,
+    #[serde(default, rename = "case")]
+    cases: Vec<CaseSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrincipalSpec {
+    kind: String,
+    email: Option<String>,
+    #[serde(default = "yes")]
+    active: bool,
+    #[serde(default)]
+    grants: Vec<GrantSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantSpec {
+    role: String,
+    scope: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseSpec {
+    name: Option<String>,
+    principal: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    context: toml::Table,
+    expect: String,
+}
+
+/// Outcome of one file: passed and failed case descriptions.
+pub struct FileResult {
+    pub passed: usize,
+    pub failures: Vec<String>,
+}
+
+pub fn files_to_run(policy_dir: &Path, given: &[PathBuf]) -> CliResult<Vec<PathBuf>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    let dir = policy_dir.join("tests");
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    if files.is_empty() {
+        return Err(CliError::config(format!("no test files given and none in {}", dir.display())));
+    }
+    Ok(files)
+}
+
+pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
+    let file: TestFile =
+        toml::from_str(&text).map_err(|e| CliError::config(format!("{}: {}", path.display(), e.message().trim())))?;
+    let now = OffsetDateTime::now_utc();
+    let mut principals = BTreeMap::new();
+    for (name, spec) in &file.principals {
+        let kind: IdentityKind =
+            spec.kind.parse().map_err(|e| CliError::config(format!("{}: principal `{name}`: {e}", path.display())))?;
+        let identity = Identity {
+            id: IdentityId::new(),
+            kind,
+            name: name.clone(),
+            email: spec.email.clone(),
+            status: if spec.active { IdentityStatus::Active } else { IdentityStatus::Suspended },
+            created_at: now,
+            updated_at: now,
+        };
+        let mut grants = Vec::new();
+        for grant in &spec.grants {
+            let bad = |e: String| CliError::config(format!("{}: principal `{name}`: {e}", path.display()));
+            if !policies.has_role(&grant.role) {
+                return Err(bad(format!("unknown role `{}`", grant.role)));
+            }
+            grants.push(Grant {
+                id: GrantId::new(),
+                identity_id: identity.id,
+                role: grant.role.parse().map_err(|e: gatehouse_domain::grant::GrantError| bad(e.to_string()))?,
+                scope: Scope::parse(&grant.scope).map_err(|e| bad(e.to_string()))?,
+                created_at: now,
+                expires_at: None,
+                revoked_at: None,
+                created_by: None,
+            });
+        }
+        principals.insert(name.clone(), (identity, grants));
+    }
+    let mut result = FileResult { passed: 0, failures: Vec::new() };
+    for (number, case) in file.cases.iter().enumerate() {
+        let label = case.name.clone().unwrap_or_else(|| format!("case {}", number + 1));
+        let bad = |e: String| CliError::config(format!("{}: {label}: {e}", path.display()));
+        let (principal, grants) =
+            principals.get(&case.principal).ok_or_else(|| bad(format!("unknown principal `{}`", case.principal)))?;
+        let action: Action =
+            case.action.parse().map_err(|e: gatehouse_domain::authorization::UnknownAction| bad(e.to_string()))?;
+        let resource = if case.resource == "gatehouse" {
+            Resource::Gatehouse
+        } else {
+            Resource::parse(&case.resource).map_err(|e| bad(e.to_string()))?
+        };
+        let expect_allow = match case.expect.as_str() {
+            "allow" => true,
+            "deny" => false,
+            other => return Err(bad(format!("expect must be `allow` or `deny`, not `{other}`"))),
+        };
+        let context: serde_json::Map<String, serde_json::Value> =
+            serde_json::to_value(&case.context).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
+        let decision = policies
+            .decide(&DecisionInput {
+                principal,
+                grants,
+                action,
+                resource: &resource,
+                now,
+                auth_method: "token",
+                mfa_fresh: true,
+                source_ip: None,
+                principal_is_caller: true,
+                caller_context: Some(&context),
+            })
+            .map_err(|e| bad(e.to_string()))?;
+        if decision.is_allowed() == expect_allow {
+            result.passed += 1;
+        } else {
+            let reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
+            result.failures.push(format!(
+                "{}: {label}: expected {}, got {} ({})",
+                path.display(),
+                case.expect,
+                if decision.is_allowed() { "allow" } else { "deny" },
+                reasons.join("; ")
+            ));
+        }
+    }
+    Ok(result)
+}

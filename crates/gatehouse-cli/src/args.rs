@@ -114,6 +114,19 @@ pub enum PolicyCommand {
         /// Test files [default: every *.toml in <policy-dir>/tests].
         files: Vec<PathBuf>,
     },
+    /// The access matrix from the server: every identity × action × resource
+    /// allowed now, and the grant or policy that allows it.
+    Matrix {
+        #[arg(long, value_enum, default_value_t = MatrixFormat::Md)]
+        format: MatrixFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixFormat {
+    Md,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

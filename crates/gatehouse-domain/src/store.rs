@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEntry, AuditRecord};
-use crate::grant::{Grant, NewGrant};
+use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
 use crate::ids::{GrantId, IdentityId, TokenId};
 use crate::token::{ApiToken, NewToken, TokenHash};
@@ -197,6 +197,19 @@ pub trait Store: Send + Sync {
 
     /// Grants, oldest first, of one identity or of all.
     async fn list_grants(&self, identity: Option<IdentityId>, page: PageRequest) -> Result<Page<Grant>, StoreError>;
+
+    /// Registers a resource (for the access matrix). `Conflict` if it is
+    /// registered already.
+    async fn create_resource(
+        &self,
+        resource: &Resource,
+        created_at: OffsetDateTime,
+        created_by: Option<IdentityId>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Every registered resource.
+    async fn list_resources(&self) -> Result<Vec<Resource>, StoreError>;
 
     /// `Conflict` if the grant is already revoked.
     async fn revoke_grant(&self, id: GrantId, now: OffsetDateTime, audit: AuditRecord) -> Result<Grant, StoreError>;

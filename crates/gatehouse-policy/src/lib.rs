@@ -9,7 +9,9 @@
 //! expiry instant with no sweeper.
 
 mod decision;
+mod matrix;
 mod policy_set;
 
 pub use decision::{Decision, DecisionError, DecisionInput, Permit, Reason, is_entity_type};
+pub use matrix::{MatrixRow, known_resources, matrix};
 pub use policy_set::{DEFAULT_FILES, DEFAULT_TESTS, Policies, PolicyError, PolicyProblem, PolicySetSource, RoleInfo};

@@ -41,6 +41,8 @@ pub fn app(state: AppState) -> Router {
         .route("/grants", post(api::grants::create).get(api::grants::list))
         .route("/grants/{id}", get(api::grants::show).delete(api::grants::revoke))
         .route("/authorize", post(api::authorize::authorize))
+        .route("/policy/matrix", get(api::policy::matrix_now))
+        .route("/resources", post(api::policy::register).get(api::policy::list))
         .route("/audit/entries", get(api::audit::entries))
         .route("/audit/checkpoint", get(api::audit::checkpoint))
         .route("/audit/public-key", get(api::audit::public_key))

@@ -9,7 +9,7 @@ use futures_util::FutureExt;
 use gatehouse_audit::merkle::NodeId;
 use gatehouse_domain::audit::{AuditEntry, AuditRecord};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
-use gatehouse_domain::grant::{Grant, NewGrant};
+use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
 use gatehouse_domain::ids::{GrantId, IdentityId, TokenId};
 use gatehouse_domain::store::{
@@ -142,6 +142,15 @@ fn into_page<T>(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) ->
     items.truncate(limit);
     let next_after = if has_more { items.last().map(cursor) } else { None };
     Page { items, next_after }
+}
+
+/// `(kind, id)` as stored: the resource's text form split at its first `:`.
+fn resource_key(resource: &Resource) -> (String, String) {
+    let text = resource.to_string();
+    match text.split_once(':') {
+        Some((kind, id)) => (kind.to_owned(), id.to_owned()),
+        None => (text, String::new()),
+    }
 }
 
 fn to_i64(value: u64) -> i64 {
@@ -464,6 +473,49 @@ impl Store for SqlStore {
         .map_err(store_error)?;
         let items = rows.iter().map(rows::grant).collect::<Result<Vec<_>, _>>()?;
         Ok(into_page(items, limit, |grant| grant.id.to_string()))
+    }
+
+    async fn create_resource(
+        &self,
+        resource: &Resource,
+        created_at: OffsetDateTime,
+        created_by: Option<IdentityId>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        let (kind, id) = resource_key(resource);
+        let shown = resource.to_string();
+        self.writer
+            .submit(move |conn| {
+                async move {
+                    sqlx::query("INSERT INTO resources (kind, id, created_at, created_by) VALUES ($1, $2, $3, $4)")
+                        .bind(kind)
+                        .bind(id)
+                        .bind(to_unix_millis(created_at))
+                        .bind(created_by.map(|id| id.to_string()))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(on_unique(|_| format!("`{shown}` is registered already")))?;
+                    Ok(((), vec![audit]))
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn list_resources(&self) -> Result<Vec<Resource>, StoreError> {
+        let rows = sqlx::query("SELECT kind, id FROM resources ORDER BY kind, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind").map_err(store_error)?;
+                let id: String = row.try_get("id").map_err(store_error)?;
+                Resource::from_parts(&kind, &id)
+                    .ok_or_else(|| StoreError::Other(format!("stored resource `{kind}:{id}` cannot be read")))
+            })
+            .collect()
     }
 
     async fn revoke_grant(&self, id: GrantId, now: OffsetDateTime, audit: AuditRecord) -> Result<Grant, StoreError> {

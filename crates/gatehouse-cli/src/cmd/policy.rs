@@ -2,7 +2,9 @@
 
 use gatehouse_policy::{Policies, PolicyError, PolicySetSource};
 
-use crate::args::PolicyCommand;
+use gatehouse_server::api::dto::MatrixDto;
+
+use crate::args::{MatrixFormat, PolicyCommand};
 use crate::config::Config;
 use crate::error::{CliError, CliResult};
 
@@ -10,7 +12,73 @@ pub fn run(config: &Config, command: &PolicyCommand) -> CliResult<()> {
     match command {
         PolicyCommand::Validate => validate(config),
         PolicyCommand::Test { files } => test(config, files),
+        PolicyCommand::Matrix { .. } => Err(CliError::config("the matrix is asked of the server")),
     }
+}
+
+/// `gatehouse policy matrix`: the server's matrix as Markdown, CSV or JSON.
+pub async fn matrix(args: &crate::args::GlobalArgs, format: MatrixFormat) -> CliResult<()> {
+    let client = crate::client::Client::new(args)?;
+    let matrix: MatrixDto = client.get("/api/v1/policy/matrix").await?;
+    let rows: Vec<[String; 5]> = matrix
+        .rows
+        .iter()
+        .map(|r| {
+            let allowed_by: Vec<String> = r
+                .grants
+                .iter()
+                .zip(&r.roles)
+                .map(|(grant, role)| format!("grant {grant} ({role})"))
+                .chain(r.policies.iter().map(|p| format!("policy {p}")))
+                .collect();
+            [
+                format!("{} ({})", r.identity_name, r.identity_id),
+                r.action.clone(),
+                format!("{}:{}", r.resource.kind, r.resource.id),
+                allowed_by.join("; "),
+                String::new(),
+            ]
+        })
+        .collect();
+    match format {
+        MatrixFormat::Json => println!("{}", serde_json::to_string_pretty(&matrix).unwrap_or_default()),
+        MatrixFormat::Csv => {
+            println!("identity_id,identity_name,action,resource_type,resource_id,grants,roles,policies");
+            for r in &matrix.rows {
+                let fields = [
+                    r.identity_id.clone(),
+                    r.identity_name.clone(),
+                    r.action.clone(),
+                    r.resource.kind.clone(),
+                    r.resource.id.clone(),
+                    r.grants.join(" "),
+                    r.roles.join(" "),
+                    r.policies.join(" "),
+                ];
+                println!("{}", fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            }
+        }
+        MatrixFormat::Md => {
+            println!(
+                "# Access matrix\n\nPolicy set sha256 `{}`; {} resources.\n",
+                matrix.policy_hash,
+                matrix.resources.len()
+            );
+            println!("| identity | action | resource | allowed by |\n| --- | --- | --- | --- |");
+            for [identity, action, resource, allowed_by, _] in rows {
+                println!("| {} | `{action}` | `{resource}` | {} |", md_cell(&identity), md_cell(&allowed_by));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field.to_owned() }
+}
+
+fn md_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
 }
 
 fn load(config: &Config) -> CliResult<Policies> {

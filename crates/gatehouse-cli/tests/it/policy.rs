@@ -48,6 +48,21 @@ engine_test!(grant_commands_walk_through, |engine| with_database(engine, |db| as
     let (code, _, errors) = cli(&["grant", "add", "--identity", &bot, "--role", "overlord", "--scope", "*"]);
     assert_eq!(code, Some(1));
     assert!(errors.contains("unknown role `overlord`"), "{errors}");
+    let mut matrix = gatehouse(&data_dir, &db.url);
+    matrix.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin);
+    let csv = run(matrix.args(["policy", "matrix", "--format", "csv"]));
+    assert_eq!(csv.status.code(), Some(0), "{}", stderr(&csv));
+    let csv = stdout(&csv);
+    assert!(
+        csv.starts_with("identity_id,identity_name,action,resource_type,resource_id,grants,roles,policies\n"),
+        "{csv}"
+    );
+    assert!(csv.lines().any(|l| l.contains("deploy-bot,deployment.execute,Environment,acme/web:production")), "{csv}");
+    let mut markdown = gatehouse(&data_dir, &db.url);
+    markdown.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin);
+    let md = stdout(&run(markdown.args(["policy", "matrix"])));
+    assert!(md.contains("| `deployment.execute` | `Environment:acme/web:production` | grant "), "{md}");
+
     let (code, revoked, _) = cli(&["grant", "revoke", granted["id"].as_str().unwrap()]);
     assert_eq!(code, Some(0));
     assert!(revoked["revoked_at"].is_string());

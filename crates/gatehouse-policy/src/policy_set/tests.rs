@@ -286,3 +286,38 @@ fn a_folder_round_trips_through_disk() {
     let source = PolicySetSource::read_dir(dir.path()).unwrap();
     assert_eq!(source.hash(), PolicySetSource::defaults().hash());
 }
+
+#[test]
+fn the_matrix_lists_what_is_allowed_and_why() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let bot = identity(IdentityKind::Service, IdentityStatus::Active);
+    let gone = identity(IdentityKind::Human, IdentityStatus::Suspended);
+    let ana_grants = vec![grant(&ana, "developer", "project:acme/web")];
+    let bot_grants = vec![grant(&bot, "deployer", "environment:acme/web:production")];
+    let gone_grants = vec![grant(&gone, "admin", "*")];
+    let all: Vec<Grant> = ana_grants.iter().chain(&bot_grants).chain(&gone_grants).cloned().collect();
+    let registered = [resource("pipeline:acme/web:build")];
+    let resources = crate::known_resources(&all, &registered, NOW);
+    let names: Vec<String> = resources.iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["environment:acme/web:production", "gatehouse", "pipeline:acme/web:build", "project:acme/web"]);
+
+    let rows = crate::matrix(
+        &policies,
+        &[(ana.clone(), ana_grants.clone()), (bot.clone(), bot_grants), (gone, gone_grants)],
+        &resources,
+        NOW,
+    );
+    let summary: Vec<(String, &str, String)> =
+        rows.iter().map(|r| (r.identity.kind.as_str().to_owned(), r.action.as_str(), r.resource.to_string())).collect();
+    assert!(summary.contains(&("human".into(), "source.push", "project:acme/web".into())));
+    assert!(summary.contains(&("human".into(), "pipeline.trigger", "pipeline:acme/web:build".into())));
+    assert!(summary.contains(&("service".into(), "deployment.execute", "environment:acme/web:production".into())));
+    assert!(!summary.iter().any(|(_, action, _)| *action == "pipeline.config.edit"), "{summary:?}");
+    assert!(rows.iter().all(|r| r.identity.status.is_active()), "a suspended admin is allowed nothing");
+    let push = rows.iter().find(|r| r.action == Action::SourcePush).unwrap();
+    assert_eq!(
+        push.allowed_by,
+        vec![Reason::Grant { grant: ana_grants[0].id, role: "developer".into(), scope: "project:acme/web".into() }]
+    );
+}

@@ -18,7 +18,7 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// `{type, id}` of the API (`Project`/`project`, …) into a resource.
-fn parse_resource(kind: &str, id: &str) -> Result<Resource, ApiError> {
+pub(crate) fn parse_resource(kind: &str, id: &str) -> Result<Resource, ApiError> {
     let kind = kind.to_ascii_lowercase();
     if !["gatehouse", "project", "pipeline", "environment"].contains(&kind.as_str()) {
         return Err(ApiError::Unprocessable(format!(

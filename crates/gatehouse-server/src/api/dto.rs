@@ -160,6 +160,29 @@ pub struct ResourceRef {
     pub id: String,
 }
 
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MatrixRowDto {
+    pub identity_id: String,
+    pub identity_name: String,
+    pub action: String,
+    pub resource: ResourceRef,
+    /// The grants that allow it.
+    pub grants: Vec<String>,
+    /// Their roles.
+    pub roles: Vec<String>,
+    /// Static policies that allow it.
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MatrixDto {
+    /// The policy set the matrix was computed from.
+    pub policy_hash: String,
+    /// The resources it covers.
+    pub resources: Vec<ResourceRef>,
+    pub rows: Vec<MatrixRowDto>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {

@@ -6,6 +6,7 @@ pub mod dto;
 pub mod grants;
 pub mod health;
 pub mod identities;
+pub mod policy;
 pub mod tokens;
 pub mod whoami;
 

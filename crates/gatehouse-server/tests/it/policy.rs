@@ -163,3 +163,35 @@ engine_test!(bad_grants_and_questions_are_refused_and_change_nothing, |engine| w
     app.delete("/api/v1/grants/nope", &admin).await.assert_problem(400);
     assert_eq!(app.audit_size().await, before);
 }));
+
+engine_test!(the_matrix_documents_what_is_enforced, |engine| with_app(engine, |app| async move {
+    let ana = app.create_human("Ana", "ana@example.com").await;
+    let ana_token = app.create_token(&ana, 3600).await;
+    grant(&app, &ana, "developer", "project:acme/web").await;
+    let registered =
+        app.post("/api/v1/resources", &app.admin_token, json!({"type": "Pipeline", "id": "acme/web:nightly"})).await;
+    registered.assert_status(201);
+    app.post("/api/v1/resources", &app.admin_token, json!({"type": "Pipeline", "id": "acme/web:nightly"}))
+        .await
+        .assert_problem(409);
+    app.post("/api/v1/resources", &app.admin_token, json!({"type": "Team", "id": "x"})).await.assert_problem(422);
+    app.post("/api/v1/resources", &ana_token, json!({"type": "Project", "id": "acme/api"})).await.assert_problem(403);
+
+    let matrix = app.get("/api/v1/policy/matrix", &app.admin_token).await;
+    let body = matrix.assert_status(200).clone();
+    assert_eq!(body["policy_hash"].as_str().unwrap().len(), 64);
+    let rows = body["rows"].as_array().unwrap();
+    let has = |who: &str, action: &str, id: &str| {
+        rows.iter().any(|r| r["identity_id"] == who && r["action"] == action && r["resource"]["id"] == id)
+    };
+    assert!(has(&ana, "pipeline.trigger", "acme/web:nightly"), "registered resources are covered");
+    assert!(has(&ana, "source.push", "acme/web"));
+    assert!(!has(&ana, "pipeline.config.edit", "acme/web:nightly"));
+    assert!(has(&app.admin_id.to_string(), "identity.manage", "gatehouse"));
+    // Every row is what a decision answers.
+    for row in rows.iter().filter(|r| r["identity_id"] == ana.as_str()) {
+        let ask = json!({"action": row["action"], "resource": row["resource"]});
+        assert_eq!(decide(&app, &ana_token, ask).await["decision"], "allow", "{row}");
+    }
+    app.get("/api/v1/policy/matrix", &ana_token).await.assert_problem(403);
+}));

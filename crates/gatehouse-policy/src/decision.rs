@@ -182,19 +182,15 @@ impl Policies {
         let chain = resource_chain(input.resource);
         let resource = chain[0].clone();
 
-        let mut set = PolicySet::new();
-        for policy in &self.statics {
-            set.add(policy.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
-        }
+        // INVARIANT: only the principal's own grants in force are linked; the
+        // rest of the organization's grants never reach the evaluator.
+        let mut set: PolicySet = self.base.clone();
         let mut grants_by_link = HashMap::new();
         for grant in input.grants.iter().filter(|g| g.identity_id == input.principal.id && g.is_in_force_at(input.now))
         {
             let role = grant.role.as_str();
             // A grant of a role the policy no longer defines grants nothing.
             let Some(template) = self.roles.get(role) else { continue };
-            if set.template(template.id()).is_none() {
-                set.add_template(template.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
-            }
             let link = PolicyId::new(format!("grant:{}", grant.id));
             let slots = HashMap::from([
                 (SlotId::principal(), principal.clone()),
@@ -237,7 +233,21 @@ impl Policies {
     }
 
     fn context(&self, input: &DecisionInput<'_>, action: &EntityUid) -> Result<Context, DecisionError> {
-        let mut fields = input.caller_context.cloned().unwrap_or_default();
+        let Some(caller_fields) = input.caller_context.filter(|fields| !fields.is_empty()) else {
+            // Only gatehouse's own fields: no JSON to parse or check.
+            return Context::from_pairs([
+                ("now".to_owned(), RestrictedExpression::new_long(input.now.unix_timestamp())),
+                ("auth_method".to_owned(), RestrictedExpression::new_string(input.auth_method.to_owned())),
+                ("mfa_fresh".to_owned(), RestrictedExpression::new_bool(input.mfa_fresh)),
+                (
+                    "source_ip".to_owned(),
+                    RestrictedExpression::new_string(input.source_ip.unwrap_or_default().to_owned()),
+                ),
+                ("principal_is_caller".to_owned(), RestrictedExpression::new_bool(input.principal_is_caller)),
+            ])
+            .map_err(|e| DecisionError::Evaluation(e.to_string()));
+        };
+        let mut fields = caller_fields.clone();
         for reserved in ["now", "auth_method", "mfa_fresh", "source_ip", "principal_is_caller"] {
             if fields.contains_key(reserved) {
                 return Err(DecisionError::InvalidRequest(format!(

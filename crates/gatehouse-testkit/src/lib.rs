@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support: a failed step is a failed test")]
 
 mod app;
+pub mod bulk;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Grants and decisions over HTTP: roles from the Cedar policies, scopes,
 //! expiry at the instant, immediate revocation, `POST /api/v1/authorize`.
 
-use gatehouse_testkit::{TestApp, engine_test, with_app};
+use gatehouse_testkit::{TestApp, engine_test, with_app, with_database};
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -194,4 +194,31 @@ engine_test!(the_matrix_documents_what_is_enforced, |engine| with_app(engine, |a
         assert_eq!(decide(&app, &ana_token, ask).await["decision"], "allow", "{row}");
     }
     app.get("/api/v1/policy/matrix", &ana_token).await.assert_problem(403);
+}));
+
+engine_test!(decisions_stay_correct_among_100k_grants, |engine| with_database(engine, |db| async move {
+    let app = TestApp::new(&db).await;
+    // 1,000 identities with 100 grants each.
+    let crowd = gatehouse_testkit::bulk::insert_grants(&db.url, 1_000, 100, "developer").await;
+    let total = app.get("/api/v1/grants?limit=1", &app.admin_token).await;
+    total.assert_status(200);
+    let ana = app.create_human("Ana", "ana@example.com").await;
+    grant(&app, &ana, "maintainer", "pipeline:acme/web:deploy").await;
+    let ask = |principal: &str, action: &str, kind: &str, id: &str| json!({"principal": principal, "action": action, "resource": {"type": kind, "id": id}});
+    let admin = app.admin_token.clone();
+    assert_eq!(
+        decide(&app, &admin, ask(&ana, "pipeline.config.edit", "Pipeline", "acme/web:deploy")).await["decision"],
+        "allow"
+    );
+    assert_eq!(
+        decide(&app, &admin, ask(&ana, "pipeline.config.edit", "Pipeline", "bulk/p0-0:deploy")).await["decision"],
+        "deny"
+    );
+    let one = crowd[500].to_string();
+    assert_eq!(decide(&app, &admin, ask(&one, "source.push", "Project", "bulk/p500-99")).await["decision"], "allow");
+    assert_eq!(decide(&app, &admin, ask(&one, "source.push", "Project", "bulk/p501-99")).await["decision"], "deny");
+    assert_eq!(
+        decide(&app, &admin, ask(&one, "pipeline.config.edit", "Project", "bulk/p500-0")).await["decision"],
+        "deny"
+    );
 }));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark on loopback: cold start, then GET /healthz (the baseline),
-# GET /api/v1/whoami and POST /api/v1/identities under wrk, on SQLite and on
-# PostgreSQL. Prints wrk's latency distribution for each.
+# GET /api/v1/whoami, POST /api/v1/authorize (decided and durably audited)
+# and POST /api/v1/identities under wrk, on SQLite and on PostgreSQL. Prints wrk's latency distribution for each.
 #
 #   bench/http.sh [DURATION_SECONDS] [CONNECTIONS]
 #
@@ -59,11 +59,12 @@ run_engine() {
         serve --listen "127.0.0.1:$port" &
     pid=$!
     wait_ready
-    for target in healthz whoami create; do
+    for target in healthz whoami authorize create; do
         echo "-- $target ($connections connections, ${duration}s)"
         case "$target" in
             healthz) wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port/healthz" ;;
             whoami) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/bearer.lua "http://127.0.0.1:$port/api/v1/whoami" ;;
+            authorize) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize" ;;
             create) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/create_identity.lua "http://127.0.0.1:$port/api/v1/identities" ;;
         esac | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors"
     done

@@ -182,12 +182,18 @@ impl Policies {
         let chain = resource_chain(input.resource);
         let resource = chain[0].clone();
 
-        // INVARIANT: only the principal's own grants in force are linked; the
-        // rest of the organization's grants never reach the evaluator.
+        // INVARIANT: only the principal's own grants in force whose scope
+        // covers the resource are linked; the rest of the organization's
+        // grants, and the principal's grants elsewhere, never reach the
+        // evaluator. (A link's `resource in ?resource` holds exactly when the
+        // grant's scope covers the resource, so leaving the others out
+        // changes no decision.)
         let mut set: PolicySet = self.base.clone();
         let mut grants_by_link = HashMap::new();
-        for grant in input.grants.iter().filter(|g| g.identity_id == input.principal.id && g.is_in_force_at(input.now))
-        {
+        let relevant = input.grants.iter().filter(|g| {
+            g.identity_id == input.principal.id && g.is_in_force_at(input.now) && g.scope.covers(input.resource)
+        });
+        for grant in relevant {
             let role = grant.role.as_str();
             // A grant of a role the policy no longer defines grants nothing.
             let Some(template) = self.roles.get(role) else { continue };

@@ -188,7 +188,10 @@ impl Policies {
         // evaluator. (A link's `resource in ?resource` holds exactly when the
         // grant's scope covers the resource, so leaving the others out
         // changes no decision.)
-        let mut set: PolicySet = self.base.clone();
+        let mut set = PolicySet::new();
+        for policy in &self.statics {
+            set.add(policy.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+        }
         let mut grants_by_link = HashMap::new();
         let relevant = input.grants.iter().filter(|g| {
             g.identity_id == input.principal.id && g.is_in_force_at(input.now) && g.scope.covers(input.resource)
@@ -197,6 +200,9 @@ impl Policies {
             let role = grant.role.as_str();
             // A grant of a role the policy no longer defines grants nothing.
             let Some(template) = self.roles.get(role) else { continue };
+            if set.template(template.id()).is_none() {
+                set.add_template(template.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+            }
             let link = PolicyId::new(format!("grant:{}", grant.id));
             let slots = HashMap::from([
                 (SlotId::principal(), principal.clone()),

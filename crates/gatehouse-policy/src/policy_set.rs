@@ -103,9 +103,6 @@ pub struct RoleInfo {
 #[derive(Debug, Clone)]
 pub struct Policies {
     pub(crate) schema: Schema,
-    /// The static policies and every template, ready to be cloned and
-    /// linked per decision.
-    pub(crate) base: PolicySet,
     pub(crate) statics: Vec<Policy>,
     pub(crate) roles: BTreeMap<String, Template>,
     hash: String,
@@ -212,7 +209,7 @@ impl Policies {
             }
         }
         match (schema, found.is_empty()) {
-            (Some(schema), true) => Ok(Self { schema, base: set, statics, roles, hash: source.hash() }),
+            (Some(schema), true) => Ok(Self { schema, statics, roles, hash: source.hash() }),
             _ => Err(PolicyError::Invalid(found)),
         }
     }

@@ -2,7 +2,7 @@
 //! same identities and tokens.
 
 use gatehouse_testkit::{Engine, with_database};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::{Server, http};
 
@@ -11,7 +11,7 @@ async fn two_nodes_share_identities_and_tokens() {
     with_database(Engine::Postgres, |db| async move {
         let first_dir = db.dir.path().join("node-a");
         let a = Server::start(&first_dir, &db.url).await;
-        let admin = std::fs::read_to_string(first_dir.join("bootstrap-admin-token")).unwrap().trim().to_owned();
+        let admin = crate::support::bootstrap_token(&first_dir);
 
         // The second node gets a copy of the first node's signing key, as the
         // README says; it must not re-initialize.
@@ -22,30 +22,13 @@ async fn two_nodes_share_identities_and_tokens() {
         assert!(!second_dir.join("bootstrap-admin-token").exists());
 
         let client = http();
-        let created: Value = client
-            .post(format!("{}/api/v1/identities", a.url))
-            .bearer_auth(&admin)
-            .json(&json!({"kind": "service", "name": "deploy-bot"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, created) =
+            a.post("/api/v1/identities", &admin, &json!({"kind": "service", "name": "deploy-bot"})).await;
         let bot = created["id"].as_str().unwrap();
         let shown = client.get(format!("{}/api/v1/identities/{bot}", b.url)).bearer_auth(&admin).send().await.unwrap();
         assert_eq!(shown.status(), 200, "node B sees what node A created");
 
-        let issued: Value = client
-            .post(format!("{}/api/v1/tokens", b.url))
-            .bearer_auth(&admin)
-            .json(&json!({"identity_id": bot, "ttl_seconds": 600}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, issued) = b.post("/api/v1/tokens", &admin, &json!({"identity_id": bot, "ttl_seconds": 600})).await;
         let token = issued["token"].as_str().unwrap();
         let me = client.get(format!("{}/api/v1/whoami", a.url)).bearer_auth(token).send().await.unwrap();
         assert_eq!(me.status(), 200, "a token issued on B works on A");

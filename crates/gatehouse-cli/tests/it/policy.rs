@@ -30,7 +30,7 @@ engine_test!(policy_validate_names_file_line_and_reason, |engine| with_database(
 engine_test!(grant_commands_walk_through, |engine| with_database(engine, |db| async move {
     let data_dir = db.dir.path().join("data");
     let server = Server::start(&data_dir, &db.url).await;
-    let admin = std::fs::read_to_string(data_dir.join("bootstrap-admin-token")).unwrap().trim().to_owned();
+    let admin = crate::support::bootstrap_token(&data_dir);
     let cli = |args: &[&str]| {
         let mut command = gatehouse(&data_dir, &db.url);
         command.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin).args(args).args(["--output", "json"]);
@@ -74,42 +74,14 @@ engine_test!(a_changed_policy_folder_is_reloaded_and_an_invalid_one_is_not, |eng
         use serde_json::json;
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
-        let admin = std::fs::read_to_string(data_dir.join("bootstrap-admin-token")).unwrap().trim().to_owned();
-        let client = crate::support::http();
+        let admin = crate::support::bootstrap_token(&data_dir);
         let ask = json!({"action": "pipeline.view", "resource": {"type": "Project", "id": "acme/web"}});
-        let bot: Value = client
-            .post(format!("{}/api/v1/identities", server.url))
-            .bearer_auth(&admin)
-            .json(&json!({"kind": "service", "name": "reader"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token: Value = client
-            .post(format!("{}/api/v1/tokens", server.url))
-            .bearer_auth(&admin)
-            .json(&json!({"identity_id": bot["id"], "ttl_seconds": 600}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, bot) = server.post("/api/v1/identities", &admin, &json!({"kind": "service", "name": "reader"})).await;
+        let (_, token) =
+            server.post("/api/v1/tokens", &admin, &json!({"identity_id": bot["id"], "ttl_seconds": 600})).await;
         let token = token["token"].as_str().unwrap().to_owned();
         let decide = || async {
-            let answer: Value = client
-                .post(format!("{}/api/v1/authorize", server.url))
-                .bearer_auth(&token)
-                .json(&ask)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer["decision"].as_str().unwrap().to_owned()
+            server.post("/api/v1/authorize", &token, &ask).await.1["decision"].as_str().unwrap().to_owned()
         };
         assert_eq!(decide().await, "deny");
 

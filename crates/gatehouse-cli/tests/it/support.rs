@@ -104,6 +104,28 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// POSTs `body` as the bearer of `token`: the status and the JSON answer.
+    pub async fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let response =
+            http().post(format!("{}{path}", self.url)).bearer_auth(token).json(body).send().await.expect("POST sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// GETs `path` as the bearer of `token`: the status and the JSON answer.
+    pub async fn get(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let response = http().get(format!("{}{path}", self.url)).bearer_auth(token).send().await.expect("GET sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// The one-time admin token `serve` wrote into `data_dir`.
+pub fn bootstrap_token(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("bootstrap-admin-token")).expect("bootstrap token").trim().to_owned()
+}
+
 /// An async HTTP client for the tests' API calls.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()

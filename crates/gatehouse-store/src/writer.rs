@@ -432,7 +432,7 @@ async fn insert_entries(
         let sql = format!(
             "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
              request_id, source_ip, mfa, details, leaf, prev_root) VALUES {}",
-            placeholders(entries.len(), COLUMNS)
+            placeholders(entries.len(), COLUMNS, Placeholder::for_connection(conn))
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (entry, leaf) in entries.iter().zip(leaves) {
@@ -460,7 +460,8 @@ async fn insert_entries(
 
 pub(crate) async fn insert_nodes(conn: &mut AnyConnection, nodes: &[(NodeId, Hash)]) -> Result<(), StoreError> {
     for chunk in power_of_two_runs(nodes) {
-        let sql = format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(chunk.len(), 3));
+        let style = Placeholder::for_connection(conn);
+        let sql = format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(chunk.len(), 3, style));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (id, hash) in chunk {
             query = query.bind(i64::from(id.level)).bind(to_i64(id.index)?).bind(hash.to_vec());
@@ -487,11 +488,33 @@ pub(crate) async fn insert_checkpoint(
     Ok(())
 }
 
-/// `($1, $2, …), ($k+1, …)` for `rows` rows of `columns` values.
-fn placeholders(rows: usize, columns: usize) -> String {
+/// How a statement numbers its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholder {
+    /// `$1, $2, …`: PostgreSQL's only form.
+    Numbered,
+    /// `?, ?, …`: SQLite looks a numbered parameter's name up in a list,
+    /// which makes binding hundreds of them quadratic; anonymous ones bind
+    /// in order.
+    Anonymous,
+}
+
+impl Placeholder {
+    fn for_connection(conn: &AnyConnection) -> Self {
+        if conn.backend_name().eq_ignore_ascii_case("sqlite") { Placeholder::Anonymous } else { Placeholder::Numbered }
+    }
+}
+
+/// `($1, $2, …), ($k+1, …)` (or all `?`) for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize, style: Placeholder) -> String {
     (0..rows)
         .map(|row| {
-            let values: Vec<String> = (1..=columns).map(|c| format!("${}", row * columns + c)).collect();
+            let values: Vec<String> = (1..=columns)
+                .map(|c| match style {
+                    Placeholder::Numbered => format!("${}", row * columns + c),
+                    Placeholder::Anonymous => "?".to_owned(),
+                })
+                .collect();
             format!("({})", values.join(", "))
         })
         .collect::<Vec<_>>()
@@ -513,6 +536,7 @@ mod tests {
 
     #[test]
     fn placeholders_number_every_value() {
-        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(2, 3, super::Placeholder::Numbered), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(2, 2, super::Placeholder::Anonymous), "(?, ?), (?, ?)");
     }
 }

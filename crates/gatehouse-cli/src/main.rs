@@ -22,7 +22,26 @@ use crate::args::{Cli, Command};
 use crate::config::{Config, ProcessEnvironment};
 use crate::error::CliResult;
 
+/// A reader that stops early (`gatehouse policy matrix | head`) is not an
+/// error: `println!` panics on a closed pipe, so end quietly instead.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

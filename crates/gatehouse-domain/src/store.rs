@@ -75,6 +75,9 @@ pub struct Credential {
     pub token: ApiToken,
     pub hash: TokenHash,
     pub identity: Identity,
+    /// The identity's unrevoked grants (expired ones included: whether a
+    /// grant is in force is decided at the decision's instant).
+    pub grants: Vec<Grant>,
 }
 
 /// What `init` writes: the first admin, their grant and token, the public

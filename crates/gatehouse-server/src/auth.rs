@@ -137,6 +137,5 @@ async fn authenticate(state: &AppState, presented: &str) -> Result<Result<Authen
             _ => "the token's identity is deprovisioned",
         }));
     }
-    let grants = state.store.list_grants_of(credential.identity.id).await?;
-    Ok(Ok((credential.identity, credential.token, grants)))
+    Ok(Ok((credential.identity, credential.token, credential.grants)))
 }

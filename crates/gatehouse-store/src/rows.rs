@@ -83,16 +83,22 @@ pub(crate) fn token_hash(row: &AnyRow) -> Result<TokenHash, StoreError> {
 }
 
 pub(crate) fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
-    let scope = text(row, "scope")?;
+    grant_with_prefix(row, "")
+}
+
+/// The grant columns selected as `g.<column> AS <prefix><column>`.
+pub(crate) fn grant_with_prefix(row: &AnyRow, prefix: &str) -> Result<Grant, StoreError> {
+    let column = |name: &str| format!("{prefix}{name}");
+    let scope = text(row, &column("scope"))?;
     Ok(Grant {
-        id: parsed::<GrantId>(row, "id")?,
-        identity_id: parsed(row, "identity_id")?,
-        role: parsed(row, "role")?,
+        id: parsed::<GrantId>(row, &column("id"))?,
+        identity_id: parsed(row, &column("identity_id"))?,
+        role: parsed(row, &column("role"))?,
         scope: Scope::parse(&scope).map_err(|_| corrupt("scope", &scope))?,
-        created_at: instant(row, "created_at")?,
-        expires_at: optional_instant(row, "expires_at")?,
-        revoked_at: optional_instant(row, "revoked_at")?,
-        created_by: optional_parsed(row, "created_by")?,
+        created_at: instant(row, &column("created_at"))?,
+        expires_at: optional_instant(row, &column("expires_at"))?,
+        revoked_at: optional_instant(row, &column("revoked_at"))?,
+        created_by: optional_parsed(row, &column("created_by"))?,
     })
 }
 

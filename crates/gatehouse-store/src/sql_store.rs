@@ -325,23 +325,35 @@ impl Store for SqlStore {
     }
 
     async fn find_credential(&self, hash: &TokenHash) -> Result<Option<Credential>, StoreError> {
+        // One read: the token, its owner, and the owner's unrevoked grants
+        // (one row per grant, or one row with no grant).
         let token_columns = TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}"));
         let identity_columns = IDENTITY_COLUMNS.split(", ").map(|c| format!("i.{c} AS identity_{c}"));
-        let columns: Vec<String> = token_columns.chain(identity_columns).collect();
-        let row = sqlx::query(AssertSqlSafe(format!(
+        let grant_columns = GRANT_COLUMNS.split(", ").map(|c| format!("g.{c} AS grant_{c}"));
+        let columns: Vec<String> = token_columns.chain(identity_columns).chain(grant_columns).collect();
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {}, t.token_hash FROM api_tokens t JOIN identities i ON i.id = t.identity_id \
-             WHERE t.token_hash = $1",
+             LEFT JOIN grants g ON g.identity_id = t.identity_id AND g.revoked_at IS NULL \
+             WHERE t.token_hash = $1 ORDER BY g.id",
             columns.join(", ")
         )))
         .bind(hash.as_bytes().to_vec())
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
-        let Some(row) = row else { return Ok(None) };
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut grants = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let grant_id: Option<String> = row.try_get("grant_id").map_err(store_error)?;
+            if grant_id.is_some() {
+                grants.push(rows::grant_with_prefix(row, "grant_")?);
+            }
+        }
         Ok(Some(Credential {
-            token: rows::token(&row)?,
-            hash: rows::token_hash(&row)?,
-            identity: rows::identity_with_prefix(&row, "identity_")?,
+            token: rows::token(first)?,
+            hash: rows::token_hash(first)?,
+            identity: rows::identity_with_prefix(first, "identity_")?,
+            grants,
         }))
     }
 

@@ -235,6 +235,22 @@ pub async fn tokens_are_found_by_hash_only(store: Arc<dyn Store>) {
     assert_eq!(credential.token, created);
     assert_eq!(credential.identity, bot);
     assert!(credential.hash.matches(&secret.hash()));
+    assert!(credential.grants.is_empty());
+
+    // The owner's unrevoked grants come with the credential, in one read.
+    let viewer =
+        store.create_grant(new_grant(&bot, "viewer".parse().unwrap(), "*"), record("grant.create")).await.unwrap();
+    let deployer = store
+        .create_grant(
+            new_grant(&bot, "deployer".parse().unwrap(), "environment:acme/web:production"),
+            record("grant.create"),
+        )
+        .await
+        .unwrap();
+    store.revoke_grant(viewer.id, T0, record("grant.revoke")).await.unwrap();
+    let credential = store.find_credential(&secret.hash()).await.unwrap().expect("found by hash");
+    assert_eq!(credential.grants, vec![deployer]);
+    assert_eq!(credential.token, created);
     assert!(store.find_credential(&TokenSecret::generate().hash()).await.unwrap().is_none());
     assert_eq!(store.find_token(created.id).await.unwrap(), Some(created.clone()));
     assert_eq!(store.find_token(TokenId::new()).await.unwrap(), None);

@@ -92,12 +92,8 @@ pub enum GrantCommand {
     List {
         #[arg(long)]
         identity: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        #[arg(long)]
-        cursor: Option<String>,
-        #[arg(long)]
-        all: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Revoke a grant at once.
     Revoke { id: String },
@@ -167,6 +163,20 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 }
 
+/// Paging for list commands.
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Start after this cursor (from a previous page).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Follow every page.
+    #[arg(long)]
+    pub all: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum IdentityCommand {
     /// Create a human (with --email) or service identity.
@@ -180,15 +190,8 @@ pub enum IdentityCommand {
     },
     /// List identities.
     List {
-        /// Page size.
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        /// Start after this cursor (from a previous page).
-        #[arg(long)]
-        cursor: Option<String>,
-        /// Follow every page.
-        #[arg(long)]
-        all: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show one identity.
     Show { id: String },
@@ -218,12 +221,8 @@ pub enum TokenCommand {
         /// Only this identity's tokens.
         #[arg(long)]
         identity: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-        #[arg(long)]
-        cursor: Option<String>,
-        #[arg(long)]
-        all: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Revoke a token.
     Revoke { id: String },

@@ -31,12 +31,12 @@ pub async fn run(args: &GlobalArgs, command: &GrantCommand) -> CliResult<()> {
             let grant: GrantDto = client.post("/api/v1/grants", &body).await?;
             print(args.output, &grant, HEADERS, vec![row(&grant)]);
         }
-        GrantCommand::List { identity, limit, cursor, all } => {
+        GrantCommand::List { identity, page } => {
             let path = match identity {
                 Some(identity) => format!("/api/v1/grants?identity_id={}", encode_segment(identity)),
                 None => "/api/v1/grants".to_owned(),
             };
-            let list: ListDto<GrantDto> = client.get_pages(&path, *limit, cursor.clone(), *all).await?;
+            let list: ListDto<GrantDto> = client.get_pages(&path, page.limit, page.cursor.clone(), page.all).await?;
             let rows = list.items.iter().map(row).collect();
             print(args.output, &list, HEADERS, rows);
             print_more_hint(args, list.next_cursor.as_deref());

@@ -33,9 +33,9 @@ pub async fn run(args: &GlobalArgs, command: &IdentityCommand) -> CliResult<()> 
             let identity: IdentityDto = client.post("/api/v1/identities", &body).await?;
             print_one(args, &identity);
         }
-        IdentityCommand::List { limit, cursor, all } => {
+        IdentityCommand::List { page } => {
             let list: ListDto<IdentityDto> =
-                client.get_pages("/api/v1/identities", *limit, cursor.clone(), *all).await?;
+                client.get_pages("/api/v1/identities", page.limit, page.cursor.clone(), page.all).await?;
             let rows = list.items.iter().map(row).collect();
             print(args.output, &list, HEADERS, rows);
             print_more_hint(args, list.next_cursor.as_deref());

@@ -40,12 +40,12 @@ pub async fn run(args: &GlobalArgs, command: &TokenCommand) -> CliResult<()> {
                 }
             }
         }
-        TokenCommand::List { identity, limit, cursor, all } => {
+        TokenCommand::List { identity, page } => {
             let path = match identity {
                 Some(identity) => format!("/api/v1/tokens?identity_id={}", encode_segment(identity)),
                 None => "/api/v1/tokens".to_owned(),
             };
-            let list: ListDto<TokenDto> = client.get_pages(&path, *limit, cursor.clone(), *all).await?;
+            let list: ListDto<TokenDto> = client.get_pages(&path, page.limit, page.cursor.clone(), page.all).await?;
             let rows = list.items.iter().map(row).collect();
             print(args.output, &list, HEADERS, rows);
             print_more_hint(args, list.next_cursor.as_deref());

@@ -10,7 +10,7 @@ use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, TokenId};
 use gatehouse_domain::store::TokenFilter;
-use gatehouse_domain::token::{NewToken, TokenSecret, check_description};
+use gatehouse_domain::token::{ApiToken, NewToken, TokenSecret, check_description};
 use serde_json::json;
 
 use super::dto::{CreateTokenRequest, CreatedTokenDto, ListDto, TokenDto, TokenListQuery};
@@ -110,16 +110,20 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let id: TokenId = parse_id(&id)?;
-    let token = state.store.find_token(id).await?.ok_or_else(|| not_found(id))?;
-    if token.identity_id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    let token = token_for(&state, &caller, &id, Action::IdentityView).await?;
     Ok(Json(TokenDto::new(&token, state.clock.now())))
 }
 
-fn not_found(id: TokenId) -> ApiError {
-    ApiError::NotFound(format!("token `{id}` not found"))
+/// The token `raw_id` names, if it is the caller's own or the caller may
+/// `others` on gatehouse.
+async fn token_for(state: &AppState, caller: &Caller, raw_id: &str, others: Action) -> Result<ApiToken, ApiError> {
+    let id: TokenId = parse_id(raw_id)?;
+    let token =
+        state.store.find_token(id).await?.ok_or_else(|| ApiError::NotFound(format!("token `{id}` not found")))?;
+    if token.identity_id != caller.identity.id {
+        caller.authorize(state, others, Resource::Gatehouse).await?;
+    }
+    Ok(token)
 }
 
 /// Revoke a token. Its owner may revoke their own; anyone else needs
@@ -132,11 +136,8 @@ pub async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let id: TokenId = parse_id(&id)?;
-    let token = state.store.find_token(id).await?.ok_or_else(|| not_found(id))?;
-    if token.identity_id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    }
+    let token = token_for(&state, &caller, &id, Action::IdentityManage).await?;
+    let id = token.id;
     let record = caller.record(&state, "token.revoke", format!("token:{id}")).details(json!({
         "token_id": id.to_string(),
         "identity_id": token.identity_id.to_string(),

@@ -108,6 +108,9 @@ pub(crate) async fn connect(engine: Engine, url: &str, options: &ConnectOptions)
                         // which should cost memory reads, not syscalls.
                         conn.execute("PRAGMA mmap_size = 4294967296").await?;
                         conn.execute("PRAGMA cache_size = -65536").await?;
+                        // Statement journals (a multi-row insert's undo) in
+                        // memory rather than in a temporary file per batch.
+                        conn.execute("PRAGMA temp_store = MEMORY").await?;
                         Ok(())
                     })
                 })

@@ -8,6 +8,7 @@
 //! Where they differ (how to open, how to serialize writers) [`Engine`] says.
 
 mod connect;
+mod credential_cache;
 mod error;
 mod rows;
 mod sql_store;

@@ -22,6 +22,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use crate::connect::{ConnectOptions, Engine, OpenError, connect};
+use crate::credential_cache::CredentialCache;
 use crate::error::{on_unique, store_error};
 use crate::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, IDENTITY_COLUMNS, TOKEN_COLUMNS};
 use crate::tree_mirror::TreeMirror;
@@ -32,6 +33,7 @@ pub struct SqlStore {
     engine: Engine,
     writer: Writer,
     mirror: Arc<TreeMirror>,
+    credentials: Arc<CredentialCache>,
 }
 
 impl SqlStore {
@@ -46,8 +48,9 @@ impl SqlStore {
         }
         let mirror = TreeMirror::new(options.audit.proof_cache_nodes);
         mirror.catch_up(pool.clone());
-        let writer = Writer::start(pool.clone(), engine, options.audit, mirror.clone());
-        Ok(Self { pool, engine, writer, mirror })
+        let credentials = Arc::new(CredentialCache::new(engine == Engine::Sqlite));
+        let writer = Writer::start(pool.clone(), engine, options.audit, mirror.clone(), credentials.clone());
+        Ok(Self { pool, engine, writer, mirror, credentials })
     }
 }
 
@@ -325,6 +328,10 @@ impl Store for SqlStore {
     }
 
     async fn find_credential(&self, hash: &TokenHash) -> Result<Option<Credential>, StoreError> {
+        if let Some(credential) = self.credentials.get(hash) {
+            return Ok(Some(credential));
+        }
+        let stamp = self.credentials.generation();
         // One read: the token, its owner, and the owner's unrevoked grants
         // (one row per grant, or one row with no grant).
         let token_columns = TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}"));
@@ -349,12 +356,14 @@ impl Store for SqlStore {
                 grants.push(rows::grant_with_prefix(row, "grant_")?);
             }
         }
-        Ok(Some(Credential {
+        let credential = Credential {
             token: rows::token(first)?,
             hash: rows::token_hash(first)?,
             identity: rows::identity_with_prefix(first, "identity_")?,
             grants,
-        }))
+        };
+        self.credentials.put(stamp, &credential);
+        Ok(Some(credential))
     }
 
     async fn find_token(&self, id: TokenId) -> Result<Option<ApiToken>, StoreError> {

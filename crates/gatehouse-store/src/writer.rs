@@ -29,6 +29,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::connect::Engine;
+use crate::credential_cache::CredentialCache;
 use crate::error::store_error;
 use crate::tree_mirror::TreeMirror;
 
@@ -105,9 +106,15 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(pool: AnyPool, engine: Engine, settings: AuditSettings, mirror: Arc<TreeMirror>) -> Self {
+    pub(crate) fn start(
+        pool: AnyPool,
+        engine: Engine,
+        settings: AuditSettings,
+        mirror: Arc<TreeMirror>,
+        credentials: Arc<CredentialCache>,
+    ) -> Self {
         let (sender, receiver) = mpsc::channel(4096);
-        tokio::spawn(run(pool, engine, settings, mirror, receiver));
+        tokio::spawn(run(pool, engine, settings, mirror, credentials, receiver));
         Self { sender }
     }
 
@@ -166,6 +173,7 @@ async fn run(
     engine: Engine,
     settings: AuditSettings,
     mirror: Arc<TreeMirror>,
+    credentials: Arc<CredentialCache>,
     mut receiver: mpsc::Receiver<Job>,
 ) {
     let max_batch = settings.max_batch.max(1);
@@ -181,7 +189,13 @@ async fn run(
                 Err(_) => break,
             }
         }
-        run_batch(&pool, engine, &settings, &mut cache, &mirror, jobs).await;
+        let changes_state = jobs.iter().any(|job| job.writes);
+        run_batch(&pool, engine, &settings, &mut cache, &mirror, jobs, || {
+            if changes_state {
+                credentials.invalidate();
+            }
+        })
+        .await;
     }
 }
 
@@ -208,6 +222,7 @@ async fn run_batch(
     cache: &mut TreeCache,
     mirror: &TreeMirror,
     jobs: Vec<Job>,
+    after_commit: impl FnOnce(),
 ) {
     let mut ops = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
@@ -235,6 +250,9 @@ async fn run_batch(
         Ok::<_, StoreError>((appended, frontier, nodes))
     }
     .await;
+    // Before anyone hears of the change (and also after a failed commit,
+    // which may have been durable all the same).
+    after_commit();
     let result = match result {
         Ok((appended, frontier, nodes)) => {
             cache.frontier = frontier;

@@ -71,6 +71,8 @@ engine_test!(revocation_is_immediate_and_audited, |engine| with_app(engine, |app
     let created = app.post("/api/v1/tokens", &app.admin_token, json!({"identity_id": bot, "ttl_seconds": 900})).await;
     let (id, secret) =
         (created.body["id"].as_str().unwrap().to_owned(), created.body["token"].as_str().unwrap().to_owned());
+    // Used once first, so a credential cache (SQLite) holds it when it is revoked.
+    app.get("/api/v1/whoami", &secret).await.assert_status(200);
     let before = app.audit_size().await;
 
     let revoked = app.delete(&format!("/api/v1/tokens/{id}"), &app.admin_token).await;

@@ -70,6 +70,10 @@ typed_id!(
     GrantId
 );
 typed_id!(
+    /// A trust binding: which CI jobs act as which service identity.
+    TrustBindingId
+);
+typed_id!(
     /// One HTTP request, as carried in `X-Request-Id` when the caller sent none.
     RequestId
 );

@@ -6,12 +6,14 @@
 pub mod audit;
 pub mod authorization;
 pub mod clock;
+pub mod glob;
 pub mod grant;
 pub mod identity;
 pub mod ids;
 pub mod setup;
 pub mod store;
 pub mod token;
+pub mod workload;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

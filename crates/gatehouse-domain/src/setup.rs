@@ -40,6 +40,7 @@ pub fn first_admin_setup(
         created_at: now,
         expires_at: now + token_ttl,
         created_by: None,
+        trust_binding_id: None,
     };
     let record = |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource);
     let audit = vec![

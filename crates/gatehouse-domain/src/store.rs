@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
-use crate::ids::{GrantId, IdentityId, TokenId};
+use crate::ids::{GrantId, IdentityId, TokenId, TrustBindingId};
 use crate::token::{ApiToken, NewToken, TokenHash};
+use crate::workload::{NewTrustBinding, TrustBinding};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -219,6 +220,39 @@ pub trait Store: Send + Sync {
 
     /// Every grant ever given to the identity, in force or not.
     async fn list_grants_of(&self, identity: IdentityId) -> Result<Vec<Grant>, StoreError>;
+
+    /// `Conflict` if the identity is not an active service identity.
+    async fn create_trust_binding(&self, new: NewTrustBinding, audit: AuditRecord) -> Result<TrustBinding, StoreError>;
+
+    /// A binding not deleted.
+    async fn find_trust_binding(&self, id: TrustBindingId) -> Result<Option<TrustBinding>, StoreError>;
+
+    /// Bindings not deleted, oldest first.
+    async fn list_trust_bindings(&self, page: PageRequest) -> Result<Page<TrustBinding>, StoreError>;
+
+    /// The bindings for one issuer (exact match), oldest first: what a CI
+    /// token from that issuer is checked against.
+    async fn trust_bindings_for_issuer(&self, issuer: &str) -> Result<Vec<TrustBinding>, StoreError>;
+
+    /// Deletes the binding and revokes every token obtained through it.
+    /// `NotFound` if there is no such binding (or it is deleted already).
+    async fn delete_trust_binding(
+        &self,
+        id: TrustBindingId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<TrustBinding, StoreError>;
+
+    /// Records a webhook delivery with the entries it produced, in one
+    /// transaction. `Conflict` if `(source, delivery_id)` was seen before
+    /// (a replay), and then nothing is written.
+    async fn record_webhook_delivery(
+        &self,
+        source: &str,
+        delivery_id: &str,
+        received_at: OffsetDateTime,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<u64>, StoreError>;
 
     /// Appends an entry that describes no state change (a decision, a failed
     /// authentication). Returns its index.

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
-use crate::ids::{IdentityId, TokenId};
+use crate::ids::{IdentityId, TokenId, TrustBindingId};
 
 pub const TOKEN_PREFIX: &str = "gth_";
 const SECRET_BYTES: usize = 32;
@@ -131,8 +131,11 @@ pub struct NewToken {
     pub description: String,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
-    /// Who issued it; `None` for the bootstrap token made by `init`.
+    /// Who issued it; `None` for the bootstrap token made by `init` and for
+    /// tokens a CI job obtained through a trust binding.
     pub created_by: Option<IdentityId>,
+    /// The trust binding a CI job obtained it through.
+    pub trust_binding_id: Option<TrustBindingId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +166,7 @@ pub struct ApiToken {
     pub last_used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
     pub created_by: Option<IdentityId>,
+    pub trust_binding_id: Option<TrustBindingId>,
 }
 
 impl ApiToken {

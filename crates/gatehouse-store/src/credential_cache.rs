@@ -94,6 +94,7 @@ mod tests {
                 last_used_at: None,
                 revoked_at: None,
                 created_by: None,
+                trust_binding_id: None,
             },
             hash: TokenHash::of(secret),
             identity: Identity {

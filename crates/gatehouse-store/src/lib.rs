@@ -14,6 +14,7 @@ mod rows;
 mod sql_store;
 mod tree_mirror;
 mod tree_repair;
+mod trust_bindings;
 mod writer;
 
 use std::sync::Arc;

@@ -11,7 +11,8 @@ use gatehouse_domain::audit::{AuditEntry, AuditRecord};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
-use gatehouse_domain::ids::{GrantId, IdentityId, TokenId};
+use gatehouse_domain::ids::{GrantId, IdentityId, TokenId, TrustBindingId};
+use gatehouse_domain::workload::{NewTrustBinding, TrustBinding};
 use gatehouse_domain::store::{
     AuditFilter, Credential, InitialSetup, Installation, Page, PageRequest, PoolStats, Store, StoreError,
     StoredCheckpoint, TokenFilter, TreeNodeId,
@@ -29,9 +30,9 @@ use crate::tree_mirror::TreeMirror;
 use crate::writer::{Writer, fetch_nodes};
 
 pub struct SqlStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     engine: Engine,
-    writer: Writer,
+    pub(crate) writer: Writer,
     mirror: Arc<TreeMirror>,
     credentials: Arc<CredentialCache>,
 }
@@ -79,8 +80,9 @@ async fn insert_identity(conn: &mut AnyConnection, new: &NewIdentity) -> Result<
 
 async fn insert_token(conn: &mut AnyConnection, new: &NewToken) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO api_tokens (id, identity_id, token_hash, description, created_at, expires_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO api_tokens \
+         (id, identity_id, token_hash, description, created_at, expires_at, created_by, trust_binding_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(new.id.to_string())
     .bind(new.identity_id.to_string())
@@ -89,6 +91,7 @@ async fn insert_token(conn: &mut AnyConnection, new: &NewToken) -> Result<(), St
     .bind(to_unix_millis(new.created_at))
     .bind(to_unix_millis(new.expires_at))
     .bind(new.created_by.map(|id| id.to_string()))
+    .bind(new.trust_binding_id.map(|id| id.to_string()))
     .execute(&mut *conn)
     .await
     .map_err(on_unique(|_| "a token with this secret already exists".to_owned()))?;
@@ -113,7 +116,7 @@ async fn insert_grant(conn: &mut AnyConnection, new: &NewGrant) -> Result<(), St
     Ok(())
 }
 
-async fn identity_in(conn: &mut AnyConnection, id: IdentityId) -> Result<Identity, StoreError> {
+pub(crate) async fn identity_in(conn: &mut AnyConnection, id: IdentityId) -> Result<Identity, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = $1")))
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
@@ -133,13 +136,13 @@ async fn token_in(conn: &mut AnyConnection, id: TokenId) -> Result<ApiToken, Sto
     rows::token(&row)
 }
 
-fn clamp_limit(page: &PageRequest) -> i64 {
+pub(crate) fn clamp_limit(page: &PageRequest) -> i64 {
     i64::from(page.limit.clamp(1, PageRequest::MAX_LIMIT))
 }
 
 /// Cuts one extra row off a page fetched with `limit + 1` and makes the
 /// cursor from the last kept item.
-fn into_page<T>(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Page<T> {
+pub(crate) fn into_page<T>(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Page<T> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let has_more = items.len() > limit;
     items.truncate(limit);
@@ -576,6 +579,41 @@ impl Store for SqlStore {
         .await
         .map_err(store_error)?;
         rows.iter().map(rows::grant).collect()
+    }
+
+    async fn create_trust_binding(&self, new: NewTrustBinding, audit: AuditRecord) -> Result<TrustBinding, StoreError> {
+        crate::trust_bindings::create(self, new, audit).await
+    }
+
+    async fn find_trust_binding(&self, id: TrustBindingId) -> Result<Option<TrustBinding>, StoreError> {
+        crate::trust_bindings::find(self, id).await
+    }
+
+    async fn list_trust_bindings(&self, page: PageRequest) -> Result<Page<TrustBinding>, StoreError> {
+        crate::trust_bindings::list(self, page).await
+    }
+
+    async fn trust_bindings_for_issuer(&self, issuer: &str) -> Result<Vec<TrustBinding>, StoreError> {
+        crate::trust_bindings::for_issuer(self, issuer).await
+    }
+
+    async fn delete_trust_binding(
+        &self,
+        id: TrustBindingId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<TrustBinding, StoreError> {
+        crate::trust_bindings::delete(self, id, now, audit).await
+    }
+
+    async fn record_webhook_delivery(
+        &self,
+        source: &str,
+        delivery_id: &str,
+        received_at: OffsetDateTime,
+        audit: Vec<AuditRecord>,
+    ) -> Result<Vec<u64>, StoreError> {
+        crate::trust_bindings::record_delivery(self, source, delivery_id, received_at, audit).await
     }
 
     async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {

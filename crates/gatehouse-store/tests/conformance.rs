@@ -24,4 +24,7 @@ conformance_tests!(
     concurrent_appends_stay_gap_free,
     grants_round_trip,
     grants_list_and_revoke_once,
+    trust_bindings_round_trip_and_delete_with_their_tokens,
+    trust_bindings_need_an_active_service_identity,
+    webhook_deliveries_are_recorded_once,
 );

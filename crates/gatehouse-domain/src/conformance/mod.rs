@@ -17,6 +17,7 @@ use crate::ids::{GrantId, IdentityId, TokenId};
 use crate::setup::first_admin_setup;
 use crate::store::{PageRequest, Store, StoreError, TokenFilter};
 use crate::token::{NewToken, TokenSecret};
+use crate::workload::NewTrustBinding;
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
 
@@ -43,6 +44,7 @@ fn new_token(owner: &Identity, secret: &TokenSecret, expires_at: OffsetDateTime)
         created_at: T0,
         expires_at,
         created_by: None,
+        trust_binding_id: None,
     }
 }
 
@@ -367,4 +369,89 @@ pub async fn grants_list_and_revoke_once(store: Arc<dyn Store>) {
     let err = store.revoke_grant(GrantId::new(), at, record("grant.revoke")).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { kind: "grant", .. }), "{err:?}");
     assert_eq!(store.audit_size().await.unwrap(), before);
+}
+
+fn new_binding(owner: &Identity, claims: serde_json::Value) -> NewTrustBinding {
+    NewTrustBinding::new(
+        "https://token.actions.githubusercontent.com",
+        "gatehouse",
+        claims.as_object().unwrap(),
+        owner.id,
+        Some(600),
+        T0,
+        None,
+    )
+    .unwrap()
+}
+
+pub async fn trust_bindings_round_trip_and_delete_with_their_tokens(store: Arc<dyn Store>) {
+    let bot = service(&*store, "deploy-bot").await;
+    let created = store
+        .create_trust_binding(
+            new_binding(&bot, json!({"repository_id": "42", "ref": ["refs/heads/main", "refs/tags/v*"]})),
+            record("trust_binding.create"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.find_trust_binding(created.id).await.unwrap(), Some(created.clone()));
+    let other = new_binding(&bot, json!({"project_id": "7"}));
+    let mut gitlab = other.clone();
+    gitlab.issuer = "https://gitlab.example.com".into();
+    store.create_trust_binding(gitlab, record("trust_binding.create")).await.unwrap();
+    assert_eq!(
+        store.trust_bindings_for_issuer("https://token.actions.githubusercontent.com").await.unwrap(),
+        vec![created.clone()]
+    );
+    assert_eq!(store.list_trust_bindings(PageRequest::default()).await.unwrap().items.len(), 2);
+
+    let secret = TokenSecret::generate();
+    let mut through = new_token(&bot, &secret, T0 + Duration::minutes(10));
+    through.trust_binding_id = Some(created.id);
+    store.create_token(through, record("auth.workload")).await.unwrap();
+    let found = store.find_credential(&secret.hash()).await.unwrap().unwrap();
+    assert_eq!(found.token.trust_binding_id, Some(created.id));
+
+    let at = T0 + Duration::minutes(1);
+    store.delete_trust_binding(created.id, at, record("trust_binding.delete")).await.unwrap();
+    assert_eq!(store.find_trust_binding(created.id).await.unwrap(), None);
+    assert!(store.trust_bindings_for_issuer(&created.issuer).await.unwrap().is_empty());
+    let found = store.find_credential(&secret.hash()).await.unwrap().unwrap();
+    assert_eq!(found.token.revoked_at, Some(at), "a token obtained through a deleted binding is revoked with it");
+
+    let before = store.audit_size().await.unwrap();
+    let err = store.delete_trust_binding(created.id, at, record("trust_binding.delete")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert_eq!(store.audit_size().await.unwrap(), before);
+}
+
+pub async fn trust_bindings_need_an_active_service_identity(store: Arc<dyn Store>) {
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+    let before = store.audit_size().await.unwrap();
+    let err = store.create_trust_binding(new_binding(&ana, json!({"sub": "x"})), record("x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let bot = service(&*store, "bot").await;
+    store
+        .update_identity_status(bot.id, IdentityStatus::Active, IdentityStatus::Suspended, T0, record("identity.suspend"))
+        .await
+        .unwrap();
+    let before_bot = store.audit_size().await.unwrap();
+    let err = store.create_trust_binding(new_binding(&bot, json!({"sub": "x"})), record("x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.audit_size().await.unwrap(), before_bot);
+    let ghost = Identity { id: IdentityId::new(), ..ana };
+    let err = store.create_trust_binding(new_binding(&ghost, json!({"sub": "x"})), record("x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    assert!(store.audit_size().await.unwrap() > before);
+}
+
+pub async fn webhook_deliveries_are_recorded_once(store: Arc<dyn Store>) {
+    let indexes = store
+        .record_webhook_delivery("github", "d-1", T0, vec![record("pipeline.config.changed"), record("webhook")])
+        .await
+        .unwrap();
+    assert_eq!(indexes, vec![0, 1]);
+    let err = store.record_webhook_delivery("github", "d-1", T0, vec![record("webhook")]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.audit_size().await.unwrap(), 2, "a replay writes nothing");
+    store.record_webhook_delivery("gitlab", "d-1", T0, vec![record("webhook")]).await.unwrap();
 }

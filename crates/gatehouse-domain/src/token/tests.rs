@@ -57,6 +57,7 @@ fn status_counts_expiry_at_its_instant() {
         last_used_at: None,
         revoked_at: None,
         created_by: None,
+        trust_binding_id: None,
     };
     assert_eq!(token.status_at(created + Duration::seconds(299)), TokenStatus::Active);
     assert_eq!(token.status_at(created + Duration::minutes(5)), TokenStatus::Expired);

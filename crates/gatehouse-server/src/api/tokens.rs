@@ -58,6 +58,7 @@ pub async fn create(
         created_at: now,
         expires_at: now + ttl,
         created_by: Some(caller.identity.id),
+        trust_binding_id: None,
     };
     let record = caller.record(&state, "token.create", format!("token:{}", new.id)).details(json!({
         "token_id": new.id.to_string(),

@@ -1,0 +1,291 @@
+//! Workload identity: which CI jobs act as which service identity.
+//!
+//! A trust binding names an OIDC issuer (GitHub Actions, GitLab CI, …), the
+//! audience its tokens must carry, and conditions on the token's claims. A
+//! job whose token is valid for that issuer and audience and meets every
+//! condition acts as the binding's service identity. Conditions are exact
+//! values, a list of alternatives, or globs (see [`crate::glob`]).
+//!
+//! Checking signatures and times is the server's (it needs the issuer's
+//! keys); this module decides only whether verified claims fit a binding.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::glob;
+use crate::ids::{IdentityId, TrustBindingId};
+
+/// The longest a gatehouse token obtained for a CI job may live.
+pub const MAX_WORKLOAD_TTL_SECONDS: u32 = 15 * 60;
+/// The shortest `max_ttl_seconds` a binding may set.
+pub const MIN_WORKLOAD_TTL_SECONDS: u32 = 60;
+
+/// Claims gatehouse checks itself; a condition on them would be confusing.
+const RESERVED_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindingError {
+    #[error(
+        "issuer `{0}` must be an https URL (plain http only on a loopback address), without query or fragment"
+    )]
+    InvalidIssuer(String),
+    #[error("the audience must be 1–256 characters")]
+    InvalidAudience,
+    #[error("a trust binding needs at least one claim condition (bind on immutable ids such as `repository_id`)")]
+    NoConditions,
+    #[error("claim name `{0}` is not allowed (1–64 letters, digits, `_`, `-`, `.`, `:`; not iss/aud/exp/nbf/iat/jti)")]
+    InvalidClaimName(String),
+    #[error("the condition on `{0}` must be a non-empty string or a list of 1–64 non-empty strings")]
+    InvalidCondition(String),
+    #[error("max_ttl_seconds must be between {MIN_WORKLOAD_TTL_SECONDS} and {MAX_WORKLOAD_TTL_SECONDS}")]
+    InvalidTtl,
+}
+
+/// What one claim must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimCondition {
+    Exact(String),
+    Glob(String),
+    /// Any of these; each may itself be a glob.
+    AnyOf(Vec<String>),
+}
+
+impl ClaimCondition {
+    /// A JSON string (a glob if it contains `*`) or an array of strings.
+    pub fn from_json(claim: &str, value: &Value) -> Result<Self, BindingError> {
+        let invalid = || BindingError::InvalidCondition(claim.to_owned());
+        let valid_text = |text: &str| !text.is_empty() && text.len() <= 512;
+        match value {
+            Value::String(text) if valid_text(text) => {
+                Ok(if glob::is_glob(text) { Self::Glob(text.clone()) } else { Self::Exact(text.clone()) })
+            }
+            Value::Array(items) if !items.is_empty() && items.len() <= 64 => items
+                .iter()
+                .map(|item| item.as_str().filter(|text| valid_text(text)).map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .map(Self::AnyOf)
+                .ok_or_else(invalid),
+            _ => Err(invalid()),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Exact(text) | Self::Glob(text) => Value::String(text.clone()),
+            Self::AnyOf(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+        }
+    }
+
+    /// Whether a claim's value meets the condition. Strings, numbers and
+    /// booleans compare as their text (GitLab sends some ids as strings,
+    /// other issuers as numbers); arrays, objects and null never match.
+    pub fn accepts(&self, claim: &Value) -> bool {
+        let Some(text) = claim_text(claim) else { return false };
+        match self {
+            Self::Exact(expected) => *expected == text,
+            Self::Glob(pattern) => glob::matches(pattern, &text),
+            Self::AnyOf(items) => items.iter().any(|item| glob::matches(item, &text)),
+        }
+    }
+}
+
+impl fmt::Display for ClaimCondition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(text) => write!(f, "`{text}`"),
+            Self::Glob(pattern) => write!(f, "a match for `{pattern}`"),
+            Self::AnyOf(items) => write!(f, "one of {}", items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")),
+        }
+    }
+}
+
+fn claim_text(claim: &Value) -> Option<String> {
+    match claim {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// The validated content of a binding, before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewTrustBinding {
+    pub id: TrustBindingId,
+    pub issuer: String,
+    pub audience: String,
+    pub claims: BTreeMap<String, ClaimCondition>,
+    pub identity_id: IdentityId,
+    pub max_ttl_seconds: u32,
+    pub created_at: OffsetDateTime,
+    pub created_by: Option<IdentityId>,
+}
+
+impl NewTrustBinding {
+    /// Checks every field; the identity's existence and kind are the
+    /// caller's to check against the store.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        issuer: &str,
+        audience: &str,
+        claims: &Map<String, Value>,
+        identity_id: IdentityId,
+        max_ttl_seconds: Option<u32>,
+        created_at: OffsetDateTime,
+        created_by: Option<IdentityId>,
+    ) -> Result<Self, BindingError> {
+        validate_issuer(issuer)?;
+        if audience.is_empty() || audience.len() > 256 {
+            return Err(BindingError::InvalidAudience);
+        }
+        if claims.is_empty() {
+            return Err(BindingError::NoConditions);
+        }
+        let mut conditions = BTreeMap::new();
+        for (name, value) in claims {
+            if !valid_claim_name(name) {
+                return Err(BindingError::InvalidClaimName(name.clone()));
+            }
+            conditions.insert(name.clone(), ClaimCondition::from_json(name, value)?);
+        }
+        let max_ttl_seconds = max_ttl_seconds.unwrap_or(MAX_WORKLOAD_TTL_SECONDS);
+        if !(MIN_WORKLOAD_TTL_SECONDS..=MAX_WORKLOAD_TTL_SECONDS).contains(&max_ttl_seconds) {
+            return Err(BindingError::InvalidTtl);
+        }
+        Ok(Self {
+            id: TrustBindingId::new(),
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            claims: conditions,
+            identity_id,
+            max_ttl_seconds,
+            created_at,
+            created_by,
+        })
+    }
+}
+
+fn valid_claim_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        && !RESERVED_CLAIMS.contains(&name)
+}
+
+/// An https URL, or http on a loopback address (tests, local set-ups).
+pub fn validate_issuer(issuer: &str) -> Result<(), BindingError> {
+    let invalid = || BindingError::InvalidIssuer(issuer.to_owned());
+    if issuer.len() > 512 || issuer.contains(['?', '#', ' ']) || issuer.chars().any(char::is_control) {
+        return Err(invalid());
+    }
+    let (secure, rest) = if let Some(rest) = issuer.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = issuer.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        return Err(invalid());
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(invalid());
+    }
+    if !secure && !is_loopback(authority) {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+/// `host[:port]` names this machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(host, _port)| host)
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A stored binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustBinding {
+    pub id: TrustBindingId,
+    pub issuer: String,
+    pub audience: String,
+    pub claims: BTreeMap<String, ClaimCondition>,
+    pub identity_id: IdentityId,
+    pub max_ttl_seconds: u32,
+    pub created_at: OffsetDateTime,
+    pub created_by: Option<IdentityId>,
+}
+
+impl From<NewTrustBinding> for TrustBinding {
+    fn from(new: NewTrustBinding) -> Self {
+        Self {
+            id: new.id,
+            issuer: new.issuer,
+            audience: new.audience,
+            claims: new.claims,
+            identity_id: new.identity_id,
+            max_ttl_seconds: new.max_ttl_seconds,
+            created_at: new.created_at,
+            created_by: new.created_by,
+        }
+    }
+}
+
+impl TrustBinding {
+    /// `Ok` if the (verified) claims meet every condition, else the first
+    /// condition they miss, in words.
+    pub fn check(&self, claims: &Map<String, Value>) -> Result<(), String> {
+        for (name, condition) in &self.claims {
+            match claims.get(name) {
+                None => return Err(format!("the token has no `{name}` claim")),
+                Some(value) if !condition.accepts(value) => {
+                    let shown = claim_text(value).unwrap_or_else(|| value.to_string());
+                    return Err(format!("claim `{name}` is `{shown}`, the binding wants {condition}"));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn claims_json(&self) -> Value {
+        Value::Object(self.claims.iter().map(|(name, condition)| (name.clone(), condition.to_json())).collect())
+    }
+}
+
+/// The one binding verified claims select among those for their issuer and
+/// audience: every binding they meet must name the same identity (two
+/// identities for one job would make its rights ambiguous).
+pub fn select_binding<'b>(
+    bindings: &'b [TrustBinding],
+    claims: &Map<String, Value>,
+) -> Result<&'b TrustBinding, String> {
+    let mut first_miss = None;
+    let mut chosen: Option<&TrustBinding> = None;
+    for binding in bindings {
+        match binding.check(claims) {
+            Ok(()) => match chosen {
+                Some(earlier) if earlier.identity_id != binding.identity_id => {
+                    return Err(format!(
+                        "the token meets trust bindings {} and {} for different identities",
+                        earlier.id, binding.id
+                    ));
+                }
+                Some(_) => {}
+                None => chosen = Some(binding),
+            },
+            Err(reason) => {
+                first_miss.get_or_insert(reason);
+            }
+        }
+    }
+    chosen.ok_or_else(|| first_miss.unwrap_or_else(|| "no trust binding matches the token's issuer and audience".into()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -86,7 +86,10 @@ mod tests {
         assert!(!matches(".github/workflows/**", ".github/actions/x.yml"));
         assert!(matches("**/Jenkinsfile", "ci/Jenkinsfile"));
         assert!(matches("**", "a/b/c"));
-        assert!(matches("acme/web/.github/workflows/**@refs/heads/main", "acme/web/.github/workflows/d.yml@refs/heads/main"));
+        assert!(matches(
+            "acme/web/.github/workflows/**@refs/heads/main",
+            "acme/web/.github/workflows/d.yml@refs/heads/main"
+        ));
     }
 
     #[test]

@@ -28,9 +28,7 @@ const RESERVED_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BindingError {
-    #[error(
-        "issuer `{0}` must be an https URL (plain http only on a loopback address), without query or fragment"
-    )]
+    #[error("issuer `{0}` must be an https URL (plain http only on a loopback address), without query or fragment")]
     InvalidIssuer(String),
     #[error("the audience must be 1–256 characters")]
     InvalidAudience,
@@ -97,7 +95,9 @@ impl fmt::Display for ClaimCondition {
         match self {
             Self::Exact(text) => write!(f, "`{text}`"),
             Self::Glob(pattern) => write!(f, "a match for `{pattern}`"),
-            Self::AnyOf(items) => write!(f, "one of {}", items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")),
+            Self::AnyOf(items) => {
+                write!(f, "one of {}", items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "))
+            }
         }
     }
 }
@@ -284,7 +284,8 @@ pub fn select_binding<'b>(
             }
         }
     }
-    chosen.ok_or_else(|| first_miss.unwrap_or_else(|| "no trust binding matches the token's issuer and audience".into()))
+    chosen
+        .ok_or_else(|| first_miss.unwrap_or_else(|| "no trust binding matches the token's issuer and audience".into()))
 }
 
 #[cfg(test)]

@@ -18,17 +18,37 @@ use serde_json::json;
 use crate::context::origin_of;
 use crate::problem::ApiError;
 use crate::state::AppState;
+use crate::workload::{Refusal, VerifiedWorkload, looks_like_jwt, verify as verify_workload};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub identity: Identity,
-    pub token: ApiToken,
+    pub via: Via,
     pub grants: Vec<Grant>,
     pub origin: RequestOrigin,
 }
 
+/// The credential a caller presented.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A gatehouse API token (possibly obtained by a CI job's exchange).
+    Token(ApiToken),
+    /// A CI job's OIDC token, presented directly.
+    CiToken(Box<VerifiedWorkload>),
+}
+
 impl Caller {
+    /// How the caller authenticated, as policies see it: `token`, or
+    /// `workload` for a CI job (its OIDC token, or a token it exchanged
+    /// one for).
+    pub fn auth_method(&self) -> &'static str {
+        match &self.via {
+            Via::Token(token) if token.trust_binding_id.is_none() => "token",
+            Via::Token(_) | Via::CiToken(_) => "workload",
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::identity(&self.identity)
     }
@@ -49,7 +69,7 @@ impl Caller {
                 action,
                 resource: &resource,
                 now: state.clock.now(),
-                auth_method: "token",
+                auth_method: self.auth_method(),
                 mfa_fresh: false,
                 source_ip: self.origin.source_ip.as_deref(),
                 principal_is_caller: true,
@@ -78,42 +98,106 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let origin = origin_of(parts);
-        let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Err(ApiError::Unauthorized("this endpoint needs `Authorization: Bearer <token>`".into()));
-        };
-        let presented = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .map(str::trim);
-        let outcome = match presented {
-            None => Err("the Authorization header is not a Bearer credential"),
-            Some(token) if !looks_like_token(token) => Err("the bearer credential is not a gatehouse token"),
-            Some(token) => authenticate(state, token).await?,
-        };
-        match outcome {
-            Ok((identity, token, grants)) => {
-                if token.last_used_at.is_none_or(|at| state.clock.now() - at >= state.settings.token_use_granularity) {
-                    let store = state.store.clone();
-                    let (id, now, granularity) = (token.id, state.clock.now(), state.settings.token_use_granularity);
-                    tokio::spawn(async move {
-                        if let Err(error) = store.record_token_use(id, now, granularity).await {
-                            tracing::warn!(%error, token_id = %id, "could not record token use");
-                        }
-                    });
-                }
-                Ok(Caller { identity, token, grants, origin })
+        authenticate_request(parts, state, false).await
+    }
+}
+
+/// A caller of `POST /api/v1/authorize`, the one endpoint that also takes a
+/// CI job's OIDC token directly as its bearer.
+pub struct DecisionCaller(pub Caller);
+
+impl FromRequestParts<AppState> for DecisionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate_request(parts, state, true).await.map(DecisionCaller)
+    }
+}
+
+async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: bool) -> Result<Caller, ApiError> {
+    let origin = origin_of(parts);
+    let Some(header) = parts.headers.get(AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized("this endpoint needs `Authorization: Bearer <token>`".into()));
+    };
+    let presented = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+        .map(str::trim);
+    let outcome = match presented {
+        None => Err("the Authorization header is not a Bearer credential"),
+        Some(token) if looks_like_jwt(token) => {
+            if !accept_ci_token {
+                return Err(ApiError::Unauthorized(
+                    "a CI token is accepted only by POST /api/v1/authorize; exchange it at POST /api/v1/auth/workload"
+                        .into(),
+                ));
             }
-            Err(reason) => {
-                let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.token", "gatehouse")
-                    .origin(&origin)
-                    .outcome(Outcome::Failure, reason);
-                state.store.append_audit(record).await?;
-                Err(ApiError::Unauthorized(format!("authentication failed: {reason}")))
+            let (workload, identity, grants) = authenticate_workload(state, token, &origin).await?;
+            return Ok(Caller { identity, via: Via::CiToken(Box::new(workload)), grants, origin });
+        }
+        Some(token) if !looks_like_token(token) => Err("the bearer credential is not a gatehouse token"),
+        Some(token) => authenticate(state, token).await?,
+    };
+    match outcome {
+        Ok((identity, token, grants)) => {
+            if token.last_used_at.is_none_or(|at| state.clock.now() - at >= state.settings.token_use_granularity) {
+                let store = state.store.clone();
+                let (id, now, granularity) = (token.id, state.clock.now(), state.settings.token_use_granularity);
+                tokio::spawn(async move {
+                    if let Err(error) = store.record_token_use(id, now, granularity).await {
+                        tracing::warn!(%error, token_id = %id, "could not record token use");
+                    }
+                });
             }
+            Ok(Caller { identity, via: Via::Token(token), grants, origin })
+        }
+        Err(reason) => {
+            let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.token", "gatehouse")
+                .origin(&origin)
+                .outcome(Outcome::Failure, reason);
+            state.store.append_audit(record).await?;
+            Err(ApiError::Unauthorized(format!("authentication failed: {reason}")))
         }
     }
+}
+
+/// Verifies a CI job's OIDC token and loads the identity its binding names.
+/// Every refusal is an audit entry with actor `anonymous` and a 401 (503
+/// when the issuer's keys cannot be fetched) whose detail names the check.
+pub async fn authenticate_workload(
+    state: &AppState,
+    presented: &str,
+    origin: &RequestOrigin,
+) -> Result<(VerifiedWorkload, Identity, Vec<Grant>), ApiError> {
+    let refuse = |reason: String, unavailable: bool| async move {
+        let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.workload", "gatehouse")
+            .origin(origin)
+            .outcome(Outcome::Failure, reason.clone());
+        state.store.append_audit(record).await?;
+        Err(if unavailable {
+            ApiError::UpstreamUnavailable(format!("workload authentication is unavailable: {reason}"))
+        } else {
+            ApiError::Unauthorized(format!("workload authentication failed: {reason}"))
+        })
+    };
+    let workload = match verify_workload(&*state.store, &state.jwks, presented, state.clock.now()).await {
+        Ok(workload) => workload,
+        Err(Refusal::Invalid(reason)) => return refuse(reason, false).await,
+        Err(Refusal::IssuerUnavailable(reason)) => return refuse(reason, true).await,
+    };
+    let Some(identity) = state.store.find_identity(workload.binding.identity_id).await? else {
+        return refuse(format!("the identity of binding {} no longer exists", workload.binding.id), false).await;
+    };
+    if !identity.status.is_active() {
+        return refuse(
+            format!("`{}`, the identity of binding {}, is not active", identity.name, workload.binding.id),
+            false,
+        )
+        .await;
+    }
+    let grants = state.store.list_grants_of(identity.id).await?;
+    Ok((workload, identity, grants))
 }
 
 type Authenticated = (Identity, ApiToken, Vec<Grant>);

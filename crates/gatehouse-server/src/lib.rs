@@ -7,11 +7,13 @@ pub mod api;
 pub mod auth;
 pub mod context;
 pub mod extract;
+pub mod integrations;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
 pub mod state;
+pub mod workload;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,6 +43,9 @@ pub fn app(state: AppState) -> Router {
         .route("/grants", post(api::grants::create).get(api::grants::list))
         .route("/grants/{id}", get(api::grants::show).delete(api::grants::revoke))
         .route("/authorize", post(api::authorize::authorize))
+        .route("/auth/workload", post(api::workload::exchange))
+        .route("/trust-bindings", post(api::trust_bindings::create).get(api::trust_bindings::list))
+        .route("/trust-bindings/{id}", get(api::trust_bindings::show).delete(api::trust_bindings::delete))
         .route("/policy/matrix", get(api::policy::matrix_now))
         .route("/resources", post(api::policy::register).get(api::policy::list))
         .route("/audit/entries", get(api::audit::entries))
@@ -54,6 +59,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))
+        .route("/webhooks/github", post(integrations::github::receive))
+        .route("/webhooks/gitlab", post(integrations::gitlab::receive))
         .nest("/api/v1", v1)
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -24,6 +24,11 @@ pub enum ApiError {
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     Unavailable(String),
+    /// Something outside gatehouse that this request needs (an OIDC issuer)
+    /// cannot be reached; the detail says what, and is shown.
+    UpstreamUnavailable(String),
+    /// An outside service (GitHub) answered badly; the detail is shown.
+    BadGateway(String),
     /// A bug or an unexpected failure. The text is logged, not sent.
     Internal(String),
 }
@@ -49,7 +54,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::UpstreamUnavailable(_) => "upstream-unavailable",
+            ApiError::BadGateway(_) => "bad-gateway",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -79,7 +87,9 @@ impl ApiError {
             | ApiError::NotFound(detail)
             | ApiError::Conflict(detail)
             | ApiError::PayloadTooLarge(detail)
-            | ApiError::UnsupportedMediaType(detail) => detail,
+            | ApiError::UnsupportedMediaType(detail)
+            | ApiError::UpstreamUnavailable(detail)
+            | ApiError::BadGateway(detail) => detail,
             ApiError::MethodNotAllowed => "this method is not allowed on this path",
             ApiError::Unavailable(_) => "the service is temporarily unavailable; try again",
             ApiError::Internal(_) => "an internal error occurred; the request id identifies it in the server log",

@@ -8,6 +8,10 @@ use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_policy::Policies;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::integrations::Integrations;
+use crate::integrations::github_app::GithubApp;
+use crate::workload::{JwksCache, JwksSettings};
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub token_lifetime: TokenLifetimePolicy,
@@ -15,6 +19,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How often a token's `last_used_at` is refreshed at most.
     pub token_use_granularity: time::Duration,
+    /// Fetching and caching OIDC issuers' keys (CI tokens).
+    pub jwks: JwksSettings,
+    /// Webhooks from forges and the GitHub App that answers them.
+    pub integrations: Integrations,
 }
 
 impl Default for Settings {
@@ -23,6 +31,8 @@ impl Default for Settings {
             token_lifetime: TokenLifetimePolicy::default(),
             max_body_bytes: 1024 * 1024,
             token_use_granularity: time::Duration::minutes(1),
+            jwks: JwksSettings::default(),
+            integrations: Integrations::default(),
         }
     }
 }
@@ -52,4 +62,21 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,
+    /// OIDC issuers' signing keys, for CI tokens.
+    pub jwks: Arc<JwksCache>,
+    /// gatehouse as a GitHub App (installation tokens are cached here).
+    pub github_app: Arc<GithubApp>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        policies: PolicyHandle,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        let jwks = Arc::new(JwksCache::new(settings.jwks.clone()));
+        Self { store, policies, clock, settings: Arc::new(settings), metrics, jwks, github_app: Arc::default() }
+    }
 }

@@ -12,12 +12,12 @@ use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
 use gatehouse_domain::ids::{GrantId, IdentityId, TokenId, TrustBindingId};
-use gatehouse_domain::workload::{NewTrustBinding, TrustBinding};
 use gatehouse_domain::store::{
     AuditFilter, Credential, InitialSetup, Installation, Page, PageRequest, PoolStats, Store, StoreError,
     StoredCheckpoint, TokenFilter, TreeNodeId,
 };
 use gatehouse_domain::token::{ApiToken, NewToken, TokenHash};
+use gatehouse_domain::workload::{NewTrustBinding, TrustBinding};
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;

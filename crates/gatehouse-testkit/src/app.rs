@@ -80,13 +80,13 @@ impl TestApp {
             time::Duration::days(7),
         );
         store.initialize(setup).await.expect("initialize");
-        let state = AppState {
-            policies: gatehouse_server::PolicyHandle::new(gatehouse_policy::Policies::defaults()),
-            store: Arc::clone(&store),
-            clock: clock.clone(),
-            settings: Arc::new(settings),
-            metrics: gatehouse_server::metrics_handle(),
-        };
+        let state = AppState::new(
+            Arc::clone(&store),
+            gatehouse_server::PolicyHandle::new(gatehouse_policy::Policies::defaults()),
+            clock.clone(),
+            settings,
+            gatehouse_server::metrics_handle(),
+        );
         Self { router: app(state), store, clock, admin_id, admin_token: secret.expose().to_owned() }
     }
 

@@ -11,6 +11,7 @@
 
 mod app;
 pub mod bulk;
+pub mod oidc_issuer;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -44,13 +44,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         max_body_bytes: config.max_body_bytes,
         ..Settings::default()
     };
-    let state = AppState {
-        store,
-        policies: PolicyHandle::new(policies),
-        clock: Arc::new(SystemClock),
-        settings: Arc::new(settings),
-        metrics: metrics_handle(),
-    };
+    let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());
     if config.policy_dir.exists() {
         crate::policy_reload::Reloader {
             dir: config.policy_dir.clone(),

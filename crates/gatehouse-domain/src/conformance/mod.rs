@@ -431,7 +431,13 @@ pub async fn trust_bindings_need_an_active_service_identity(store: Arc<dyn Store
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let bot = service(&*store, "bot").await;
     store
-        .update_identity_status(bot.id, IdentityStatus::Active, IdentityStatus::Suspended, T0, record("identity.suspend"))
+        .update_identity_status(
+            bot.id,
+            IdentityStatus::Active,
+            IdentityStatus::Suspended,
+            T0,
+            record("identity.suspend"),
+        )
         .await
         .unwrap();
     let before_bot = store.audit_size().await.unwrap();

@@ -90,15 +90,30 @@ fn numbers_and_booleans_compare_as_text_but_structures_never_match() {
 #[test]
 fn bad_bindings_are_refused_with_their_reason() {
     let new = |issuer: &str, audience: &str, claims: Value, ttl: Option<u32>| {
-        NewTrustBinding::new(issuer, audience, &object(claims), IdentityId::new(), ttl, OffsetDateTime::UNIX_EPOCH, None)
-            .map(|_| ())
+        NewTrustBinding::new(
+            issuer,
+            audience,
+            &object(claims),
+            IdentityId::new(),
+            ttl,
+            OffsetDateTime::UNIX_EPOCH,
+            None,
+        )
+        .map(|_| ())
     };
     let ok = json!({"repository_id": "1"});
     assert_eq!(new("https://gitlab.example.com", "gh", ok.clone(), Some(600)), Ok(()));
     assert_eq!(new("http://127.0.0.1:8080", "gh", ok.clone(), None), Ok(()));
     assert_eq!(new("http://localhost:9/realms/x", "gh", ok.clone(), None), Ok(()));
     assert_eq!(new("http://[::1]:9", "gh", ok.clone(), None), Ok(()));
-    for issuer in ["http://issuer.example.com", "ftp://x", "https://", "https://a?b", "https://u@evil", "http://127.0.0.1.evil.com"] {
+    for issuer in [
+        "http://issuer.example.com",
+        "ftp://x",
+        "https://",
+        "https://a?b",
+        "https://u@evil",
+        "http://127.0.0.1.evil.com",
+    ] {
         assert!(matches!(new(issuer, "gh", ok.clone(), None), Err(BindingError::InvalidIssuer(_))), "{issuer}");
     }
     assert_eq!(new("https://x", "", ok.clone(), None), Err(BindingError::InvalidAudience));
@@ -106,7 +121,10 @@ fn bad_bindings_are_refused_with_their_reason() {
     assert_eq!(new("https://x", "gh", json!({"aud": "x"}), None), Err(BindingError::InvalidClaimName("aud".into())));
     assert_eq!(new("https://x", "gh", json!({"a b": "x"}), None), Err(BindingError::InvalidClaimName("a b".into())));
     for bad in [json!(""), json!(1), json!([]), json!([1]), json!({"x": 1}), json!(null)] {
-        assert_eq!(new("https://x", "gh", json!({"ref": bad}), None), Err(BindingError::InvalidCondition("ref".into())));
+        assert_eq!(
+            new("https://x", "gh", json!({"ref": bad}), None),
+            Err(BindingError::InvalidCondition("ref".into()))
+        );
     }
     assert_eq!(new("https://x", "gh", ok.clone(), Some(59)), Err(BindingError::InvalidTtl));
     assert_eq!(new("https://x", "gh", ok, Some(901)), Err(BindingError::InvalidTtl));

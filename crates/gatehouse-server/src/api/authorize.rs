@@ -12,7 +12,7 @@ use gatehouse_policy::{DecisionError, DecisionInput};
 use serde_json::json;
 
 use super::dto::{AuthorizeRequest, AuthorizeResponse};
-use crate::auth::Caller;
+use crate::auth::{DecisionCaller, Via};
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -37,7 +37,7 @@ pub(crate) fn parse_resource(kind: &str, id: &str) -> Result<Resource, ApiError>
     responses((status = 200, body = AuthorizeResponse), (status = 403), (status = 404), (status = 422)))]
 pub async fn authorize(
     State(state): State<AppState>,
-    caller: Caller,
+    DecisionCaller(caller): DecisionCaller,
     ApiJson(request): ApiJson<AuthorizeRequest>,
 ) -> Result<Json<AuthorizeResponse>, ApiError> {
     let action: Action = request.action.parse().map_err(|e: UnknownAction| ApiError::Unprocessable(e.to_string()))?;
@@ -78,7 +78,7 @@ pub async fn authorize(
             action,
             resource: &resource,
             now: state.clock.now(),
-            auth_method: "token",
+            auth_method: caller.auth_method(),
             mfa_fresh: false,
             source_ip: caller.origin.source_ip.as_deref(),
             principal_is_caller: is_caller,
@@ -98,6 +98,15 @@ pub async fn authorize(
             "decision": verdict,
             "reasons": reasons,
             "context": request.context,
+            "auth_method": caller.auth_method(),
+            "workload": match &caller.via {
+                Via::CiToken(workload) => Some(json!({
+                    "trust_binding_id": workload.binding.id.to_string(),
+                    "issuer": workload.issuer,
+                    "subject": workload.subject,
+                })),
+                Via::Token(_) => None,
+            },
         }));
     let audit_index = state.store.append_audit(record).await?;
     Ok(Json(AuthorizeResponse { decision: verdict.to_owned(), reasons, audit_index }))

@@ -5,6 +5,7 @@ use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::grant::Grant;
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::token::ApiToken;
+use gatehouse_domain::workload::TrustBinding;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -61,8 +62,11 @@ pub struct TokenDto {
     pub expires_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
-    /// The identity that issued the token; `null` for the bootstrap token.
+    /// The identity that issued the token; `null` for the bootstrap token
+    /// and for tokens CI jobs obtained.
     pub created_by: Option<String>,
+    /// The trust binding a CI job obtained the token through.
+    pub trust_binding_id: Option<String>,
 }
 
 impl TokenDto {
@@ -77,6 +81,7 @@ impl TokenDto {
             last_used_at: token.last_used_at.map(instant),
             revoked_at: token.revoked_at.map(instant),
             created_by: token.created_by.map(|id| id.to_string()),
+            trust_binding_id: token.trust_binding_id.map(|id| id.to_string()),
         }
     }
 }
@@ -337,4 +342,67 @@ pub struct ConsistencyProofDto {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HealthDto {
     pub status: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTrustBindingRequest {
+    /// The OIDC issuer, exactly as in its tokens' `iss` (https; http only on
+    /// loopback), e.g. `https://token.actions.githubusercontent.com`.
+    pub issuer: String,
+    /// The audience the tokens must carry (`aud`).
+    pub audience: String,
+    /// Claim name → exact value, glob (`*` within a path segment, `**`
+    /// across), or a list of alternatives. Every condition must hold.
+    #[schema(value_type = Object)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The service identity matching jobs act as.
+    pub identity_id: String,
+    /// Lifetime cap for exchanged tokens, 60–900 seconds (default 900).
+    pub max_ttl_seconds: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrustBindingDto {
+    pub id: String,
+    pub issuer: String,
+    pub audience: String,
+    #[schema(value_type = Object)]
+    pub claims: serde_json::Value,
+    pub identity_id: String,
+    pub max_ttl_seconds: u32,
+    pub created_at: String,
+    pub created_by: Option<String>,
+}
+
+impl From<&TrustBinding> for TrustBindingDto {
+    fn from(binding: &TrustBinding) -> Self {
+        Self {
+            id: binding.id.to_string(),
+            issuer: binding.issuer.clone(),
+            audience: binding.audience.clone(),
+            claims: binding.claims_json(),
+            identity_id: binding.identity_id.to_string(),
+            max_ttl_seconds: binding.max_ttl_seconds,
+            created_at: instant(binding.created_at),
+            created_by: binding.created_by.map(|id| id.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadExchangeRequest {
+    /// The CI job's OIDC ID token.
+    pub token: String,
+}
+
+/// A short-lived gatehouse token for a CI job. `token` is the secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkloadTokenDto {
+    pub token: String,
+    pub token_id: String,
+    pub expires_at: String,
+    pub identity_id: String,
+    pub trust_binding_id: String,
 }

@@ -8,7 +8,9 @@ pub mod health;
 pub mod identities;
 pub mod policy;
 pub mod tokens;
+pub mod trust_bindings;
 pub mod whoami;
+pub mod workload;
 
 use gatehouse_domain::store::PageRequest;
 

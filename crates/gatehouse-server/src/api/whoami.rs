@@ -6,7 +6,7 @@ use axum::extract::State;
 use gatehouse_domain::clock::format_rfc3339;
 
 use super::dto::{AuthenticationDto, GrantDto, IdentityDto, RoleDto, WhoamiDto};
-use crate::auth::Caller;
+use crate::auth::{Caller, Via};
 use crate::state::AppState;
 
 /// Who the caller is, how they authenticated, and their grants in force.
@@ -15,10 +15,18 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<Whoam
     let now = state.clock.now();
     Json(WhoamiDto {
         identity: IdentityDto::from(&caller.identity),
-        authentication: AuthenticationDto {
-            method: "token".into(),
-            token_id: caller.token.id.to_string(),
-            expires_at: format_rfc3339(caller.token.expires_at),
+        authentication: match &caller.via {
+            Via::Token(token) => AuthenticationDto {
+                method: caller.auth_method().into(),
+                token_id: token.id.to_string(),
+                expires_at: format_rfc3339(token.expires_at),
+            },
+            // Not reached: whoami takes gatehouse tokens only.
+            Via::CiToken(workload) => AuthenticationDto {
+                method: caller.auth_method().into(),
+                token_id: String::new(),
+                expires_at: format_rfc3339(workload.expires_at),
+            },
         },
         grants: caller.grants.iter().filter(|g| g.is_in_force_at(now)).map(GrantDto::from).collect(),
     })

@@ -7,3 +7,4 @@ mod operations;
 mod policy;
 mod problem_json;
 mod tokens;
+mod workload;

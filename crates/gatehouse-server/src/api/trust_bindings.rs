@@ -1,0 +1,108 @@
+//! `/api/v1/trust-bindings`: which CI jobs act as which service identity.
+//! Managing them is identity management (`identity.manage`); reading them,
+//! `identity.view`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::ids::{IdentityId, TrustBindingId};
+use gatehouse_domain::workload::NewTrustBinding;
+use serde_json::json;
+
+use super::dto::{CreateTrustBindingRequest, ListDto, PageQuery, TrustBindingDto};
+use super::page_request;
+use crate::auth::Caller;
+use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Bind CI jobs (issuer, audience, claim conditions) to a service identity.
+#[utoipa::path(post, path = "/api/v1/trust-bindings", tag = "workload", request_body = CreateTrustBindingRequest,
+    responses((status = 201, body = TrustBindingDto), (status = 404), (status = 409), (status = 422)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CreateTrustBindingRequest>,
+) -> Result<(StatusCode, Json<TrustBindingDto>), ApiError> {
+    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let identity_id: IdentityId = request
+        .identity_id
+        .parse()
+        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
+    let new = NewTrustBinding::new(
+        &request.issuer,
+        &request.audience,
+        &request.claims,
+        identity_id,
+        request.max_ttl_seconds,
+        state.clock.now(),
+        Some(caller.identity.id),
+    )
+    .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let record = caller.record(&state, "trust_binding.create", format!("trust_binding:{}", new.id)).details(json!({
+        "trust_binding_id": new.id.to_string(),
+        "issuer": new.issuer,
+        "audience": new.audience,
+        "claims": request.claims,
+        "identity_id": identity_id.to_string(),
+        "max_ttl_seconds": new.max_ttl_seconds,
+    }));
+    let binding = state.store.create_trust_binding(new, record).await?;
+    Ok((StatusCode::CREATED, Json(TrustBindingDto::from(&binding))))
+}
+
+/// List trust bindings, oldest first.
+#[utoipa::path(get, path = "/api/v1/trust-bindings", tag = "workload", params(PageQuery),
+    responses((status = 200, body = ListDto<TrustBindingDto>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<ListDto<TrustBindingDto>>, ApiError> {
+    let page = page_request(query.limit, query.cursor)?;
+    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    let bindings = state.store.list_trust_bindings(page).await?;
+    Ok(Json(ListDto {
+        items: bindings.items.iter().map(TrustBindingDto::from).collect(),
+        next_cursor: bindings.next_after,
+    }))
+}
+
+/// Show one trust binding.
+#[utoipa::path(get, path = "/api/v1/trust-bindings/{id}", tag = "workload",
+    params(("id" = String, Path, description = "trust binding id")),
+    responses((status = 200, body = TrustBindingDto), (status = 404)))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TrustBindingDto>, ApiError> {
+    let id: TrustBindingId = parse_id(&id)?;
+    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    let binding = state
+        .store
+        .find_trust_binding(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("trust binding `{id}` not found")))?;
+    Ok(Json(TrustBindingDto::from(&binding)))
+}
+
+/// Delete a trust binding; tokens CI jobs obtained through it are revoked.
+#[utoipa::path(delete, path = "/api/v1/trust-bindings/{id}", tag = "workload",
+    params(("id" = String, Path, description = "trust binding id")),
+    responses((status = 200, body = TrustBindingDto), (status = 404)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TrustBindingDto>, ApiError> {
+    let id: TrustBindingId = parse_id(&id)?;
+    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let record = caller
+        .record(&state, "trust_binding.delete", format!("trust_binding:{id}"))
+        .details(json!({ "trust_binding_id": id.to_string() }));
+    let binding = state.store.delete_trust_binding(id, state.clock.now(), record).await?;
+    Ok(Json(TrustBindingDto::from(&binding)))
+}

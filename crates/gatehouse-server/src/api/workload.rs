@@ -1,0 +1,67 @@
+//! `POST /api/v1/auth/workload`: a CI job trades its OIDC token for a
+//! short-lived gatehouse token of the service identity its binding names.
+
+use axum::Json;
+use axum::extract::State;
+use gatehouse_domain::audit::{Actor, AuditRecord};
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::ids::TokenId;
+use gatehouse_domain::token::{NewToken, TokenSecret};
+use gatehouse_domain::workload::MAX_WORKLOAD_TTL_SECONDS;
+use serde_json::json;
+
+use super::dto::{WorkloadExchangeRequest, WorkloadTokenDto};
+use crate::auth::authenticate_workload;
+use crate::context::Origin;
+use crate::extract::ApiJson;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The shortest token an exchange hands out, even for a CI token about to
+/// expire (a job needs a moment to use it).
+const MIN_TTL_SECONDS: i64 = 60;
+
+/// Exchange a CI job's OIDC token for a gatehouse token (at most 15
+/// minutes, capped by the binding and by the CI token's own expiry).
+#[utoipa::path(post, path = "/api/v1/auth/workload", tag = "workload", request_body = WorkloadExchangeRequest,
+    responses((status = 200, body = WorkloadTokenDto), (status = 401), (status = 503)))]
+pub async fn exchange(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    ApiJson(request): ApiJson<WorkloadExchangeRequest>,
+) -> Result<Json<WorkloadTokenDto>, ApiError> {
+    let (workload, identity, _grants) = authenticate_workload(&state, request.token.trim(), &origin).await?;
+    let now = state.clock.now();
+    let binding_cap = i64::from(workload.binding.max_ttl_seconds.min(MAX_WORKLOAD_TTL_SECONDS));
+    let remaining = (workload.expires_at - now).whole_seconds();
+    let ttl = binding_cap.min(remaining.max(MIN_TTL_SECONDS));
+    let secret = TokenSecret::generate();
+    let new = NewToken {
+        id: TokenId::new(),
+        identity_id: identity.id,
+        hash: secret.hash(),
+        description: format!("CI job {} via trust binding {}", workload.subject, workload.binding.id),
+        created_at: now,
+        expires_at: now + time::Duration::seconds(ttl),
+        created_by: None,
+        trust_binding_id: Some(workload.binding.id),
+    };
+    let record = AuditRecord::new(now, Actor::identity(&identity), "auth.workload", format!("token:{}", new.id))
+        .origin(&origin)
+        .details(json!({
+            "token_id": new.id.to_string(),
+            "trust_binding_id": workload.binding.id.to_string(),
+            "issuer": workload.issuer,
+            "subject": workload.subject,
+            "expires_at": format_rfc3339(new.expires_at),
+            "claims": workload.claims,
+        }));
+    let token = state.store.create_token(new, record).await?;
+    Ok(Json(WorkloadTokenDto {
+        token: secret.expose().to_owned(),
+        token_id: token.id.to_string(),
+        expires_at: format_rfc3339(token.expires_at),
+        identity_id: identity.id.to_string(),
+        trust_binding_id: workload.binding.id.to_string(),
+    }))
+}

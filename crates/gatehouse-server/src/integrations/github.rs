@@ -1,0 +1,221 @@
+//! `POST /webhooks/github`: GitHub's webhooks. `deployment_protection_rule`
+//! is decided (`deployment.execute` on `Environment::"<repo>:<environment>"`
+//! for the service identity bound to the repository) and answered through
+//! its callback URL; `push` records pipeline configuration changes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::identity::Identity;
+use gatehouse_domain::workload::TrustBinding;
+use gatehouse_policy::DecisionInput;
+use serde_json::{Value, json};
+
+use super::GithubSettings;
+use super::github_app::{ProtectionAnswer, Verdict};
+use super::push::{changes_json, config_changes};
+use super::signature::check_github_signature;
+use crate::context::Origin;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Receive a GitHub webhook delivery.
+#[utoipa::path(post, path = "/webhooks/github", tag = "webhooks",
+    request_body(content = Object, description = "a GitHub webhook payload, signed with X-Hub-Signature-256"),
+    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 409, description = "a replayed delivery"), (status = 502)),
+    security(()))]
+pub async fn receive(
+    State(state): State<AppState>,
+    Origin(origin): Origin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let Some(github) = state.settings.integrations.github.clone() else {
+        return Err(ApiError::NotFound("GitHub webhooks are not configured ([github] webhook_secret)".into()));
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(error) = check_github_signature(github.webhook_secret.expose(), &body, header("x-hub-signature-256")) {
+        let reason = error.reason("X-Hub-Signature-256");
+        let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "webhook.github", "gatehouse")
+            .origin(&origin)
+            .outcome(Outcome::Failure, reason.clone());
+        state.store.append_audit(record).await?;
+        return Err(ApiError::Unauthorized(format!("webhook refused: {reason}")));
+    }
+    let delivery = header("x-github-delivery")
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .ok_or_else(|| ApiError::BadRequest("the X-GitHub-Delivery header is missing".into()))?
+        .to_owned();
+    let event = header("x-github-event")
+        .filter(|e| !e.is_empty() && e.len() <= 64)
+        .ok_or_else(|| ApiError::BadRequest("the X-GitHub-Event header is missing".into()))?
+        .to_owned();
+    let payload: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the payload is not JSON: {e}")))?;
+    let now = state.clock.now();
+    let received =
+        |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource).origin(&origin);
+    let repository = payload.pointer("/repository/full_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let project = if repository.is_empty() { "gatehouse".to_owned() } else { format!("project:{repository}") };
+    let receipt = received("webhook.github", project.clone())
+        .details(json!({"delivery": delivery, "event": event, "action": payload.get("action")}));
+
+    match event.as_str() {
+        "push" => {
+            let changes = config_changes(&payload, &state.settings.integrations.pipeline_paths);
+            let mut records = vec![receipt];
+            if !changes.is_empty() {
+                records.push(received("pipeline.config.changed", project).details(json!({
+                    "forge": "github",
+                    "delivery": delivery,
+                    "ref": payload.get("ref"),
+                    "before": payload.get("before"),
+                    "after": payload.get("after"),
+                    "pusher": payload.get("pusher"),
+                    "commits": changes_json(&changes),
+                })));
+            }
+            let indexes = state.store.record_webhook_delivery("github", &delivery, now, records).await?;
+            Ok(Json(
+                json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes}),
+            ))
+        }
+        "deployment_protection_rule" => protection_rule(&state, &github, &delivery, &payload, receipt).await,
+        _ => {
+            let indexes = state.store.record_webhook_delivery("github", &delivery, now, vec![receipt]).await?;
+            Ok(Json(json!({"delivery": delivery, "event": event, "ignored": true, "audit_indexes": indexes})))
+        }
+    }
+}
+
+async fn protection_rule(
+    state: &AppState,
+    github: &GithubSettings,
+    delivery: &str,
+    payload: &Value,
+    receipt: AuditRecord,
+) -> Result<Json<Value>, ApiError> {
+    let text = |pointer: &str| payload.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
+    let missing = |what: &str| ApiError::BadRequest(format!("the deployment_protection_rule payload has no {what}"));
+    let environment = text("/environment").ok_or_else(|| missing("environment"))?;
+    let callback = text("/deployment_callback_url").ok_or_else(|| missing("deployment_callback_url"))?;
+    let repository = text("/repository/full_name").ok_or_else(|| missing("repository.full_name"))?;
+    let repository_id =
+        payload.pointer("/repository/id").and_then(Value::as_u64).ok_or_else(|| missing("repository.id"))?;
+    let installation =
+        payload.pointer("/installation/id").and_then(Value::as_u64).ok_or_else(|| missing("installation.id"))?;
+    let now = state.clock.now();
+
+    let resource = Resource::from_parts("environment", &format!("{repository}:{environment}"));
+    let principal = bound_identity(state, github, &repository, repository_id).await?;
+    let (verdict, reasons, actor) = match (&resource, principal) {
+        (None, _) => (
+            Verdict::Rejected,
+            vec![format!("`{repository}:{environment}` is not a valid environment id")],
+            Actor::System,
+        ),
+        (_, Err(reason)) => (Verdict::Rejected, vec![reason], Actor::System),
+        (Some(resource), Ok(identity)) => {
+            let grants = state.store.list_grants_of(identity.id).await?;
+            let decision = state
+                .policies
+                .current()
+                .decide(&DecisionInput {
+                    principal: &identity,
+                    grants: &grants,
+                    action: Action::DeploymentExecute,
+                    resource,
+                    now,
+                    auth_method: "workload",
+                    mfa_fresh: false,
+                    source_ip: None,
+                    principal_is_caller: true,
+                    caller_context: None,
+                })
+                .map_err(|e| ApiError::Internal(format!("{e:?}")))?;
+            let verdict = if decision.is_allowed() { Verdict::Approved } else { Verdict::Rejected };
+            (verdict, decision.reasons.iter().map(ToString::to_string).collect(), Actor::identity(&identity))
+        }
+    };
+    let comment = truncate(&format!("gatehouse {}: {}", verdict.as_str(), reasons.join("; ")), 1000);
+    let shown_resource =
+        resource.as_ref().map_or_else(|| format!("environment:{repository}:{environment}"), ToString::to_string);
+    let decision_record = AuditRecord::new(now, actor, "deployment.execute", shown_resource)
+        .origin(&receipt.origin)
+        .outcome(if verdict == Verdict::Approved { Outcome::Success } else { Outcome::Denied }, reasons.join("; "))
+        .details(json!({
+            "forge": "github",
+            "delivery": delivery,
+            "decision": if verdict == Verdict::Approved { "allow" } else { "deny" },
+            "reasons": reasons,
+            "deployment": payload.get("deployment").map(|d| json!({"id": d.get("id"), "ref": d.get("ref"), "sha": d.get("sha")})),
+        }));
+    let indexes = state.store.record_webhook_delivery("github", delivery, now, vec![receipt, decision_record]).await?;
+
+    let answer = ProtectionAnswer {
+        installation_id: installation,
+        callback_url: &callback,
+        environment: &environment,
+        verdict,
+        comment: &comment,
+    };
+    if let Err(cause) = state.github_app.answer_protection_rule(github, &answer, now).await {
+        let record = AuditRecord::new(now, Actor::System, "deployment.callback", format!("project:{repository}"))
+            .outcome(Outcome::Failure, cause.clone())
+            .details(json!({"delivery": delivery, "state": verdict.as_str()}));
+        state.store.append_audit(record).await?;
+        return Err(ApiError::BadGateway(format!("decided `{}` but could not tell GitHub: {cause}", verdict.as_str())));
+    }
+    Ok(Json(
+        json!({"delivery": delivery, "environment": environment, "state": verdict.as_str(), "reasons": reasons, "audit_indexes": indexes}),
+    ))
+}
+
+/// The active service identity bound to the repository: the identity of
+/// every binding for the Actions issuer whose `repository_id` condition
+/// accepts the repository's id or whose `repository` condition accepts
+/// its name. Exactly one identity must come out.
+async fn bound_identity(
+    state: &AppState,
+    github: &GithubSettings,
+    repository: &str,
+    repository_id: u64,
+) -> Result<Result<Identity, String>, ApiError> {
+    let bindings = state.store.trust_bindings_for_issuer(&github.actions_issuer).await?;
+    let names_repository = |binding: &TrustBinding| {
+        binding.claims.get("repository_id").is_some_and(|c| c.accepts(&json!(repository_id.to_string())))
+            || binding.claims.get("repository").is_some_and(|c| c.accepts(&json!(repository)))
+    };
+    let mut identities: Vec<_> = bindings.iter().filter(|b| names_repository(b)).map(|b| b.identity_id).collect();
+    identities.sort();
+    identities.dedup();
+    let id = match identities.as_slice() {
+        [] => {
+            return Ok(Err(format!(
+                "no service identity is bound to `{repository}` (a trust binding on repository_id or repository)"
+            )));
+        }
+        [one] => *one,
+        _ => return Ok(Err(format!("several service identities are bound to `{repository}`; bind exactly one"))),
+    };
+    match state.store.find_identity(id).await? {
+        Some(identity) if identity.status.is_active() => Ok(Ok(identity)),
+        Some(identity) => Ok(Err(format!("`{}`, bound to `{repository}`, is not active", identity.name))),
+        None => Ok(Err(format!("the identity bound to `{repository}` no longer exists"))),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}

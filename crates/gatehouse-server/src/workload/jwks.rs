@@ -1,0 +1,233 @@
+//! The signing keys of OIDC issuers: discovery document, then `jwks_uri`,
+//! cached per issuer.
+//!
+//! - Keys are kept for the response's `Cache-Control: max-age` (clamped to
+//!   [`JwksSettings::min_ttl`]..[`JwksSettings::max_ttl`]), else
+//!   [`JwksSettings::default_ttl`].
+//! - A token naming a key the cache lacks triggers a refresh, at most once
+//!   per [`JwksSettings::refresh_interval`] per issuer (rotation is picked up
+//!   at once; a flood of made-up `kid`s cannot hammer the issuer).
+//! - Every fetch is bounded by timeouts and a size limit; when the issuer
+//!   cannot be reached, keys fetched earlier stay usable until they are
+//!   [`JwksSettings::max_stale`] old.
+//! - Only issuers named by a trust binding are ever fetched (the caller
+//!   checks that first), so a token cannot make gatehouse fetch arbitrary
+//!   URLs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct JwksSettings {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub default_ttl: Duration,
+    pub min_ttl: Duration,
+    pub max_ttl: Duration,
+    pub refresh_interval: Duration,
+    pub max_stale: Duration,
+    pub max_document_bytes: usize,
+}
+
+impl Default for JwksSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(5),
+            default_ttl: Duration::from_secs(300),
+            min_ttl: Duration::from_secs(60),
+            max_ttl: Duration::from_secs(24 * 3600),
+            refresh_interval: Duration::from_secs(10),
+            max_stale: Duration::from_secs(24 * 3600),
+            max_document_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// A key ready to verify with, and the algorithm it declares (if any).
+#[derive(Clone)]
+pub struct VerifyingKey {
+    pub key: Arc<DecodingKey>,
+    pub algorithm: Option<KeyAlgorithm>,
+}
+
+pub enum KeyLookup {
+    Found(VerifyingKey),
+    UnknownKid,
+    /// The issuer's keys could not be fetched (and none usable are cached).
+    Unavailable(String),
+}
+
+struct IssuerKeys {
+    keys: HashMap<String, VerifyingKey>,
+    fetched_at: Instant,
+    fresh_for: Duration,
+}
+
+#[derive(Default)]
+struct IssuerSlot {
+    keys: Option<IssuerKeys>,
+    last_attempt: Option<Instant>,
+}
+
+pub struct JwksCache {
+    client: reqwest::Client,
+    settings: JwksSettings,
+    issuers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<IssuerSlot>>>>,
+}
+
+impl JwksCache {
+    pub fn new(settings: JwksSettings) -> Self {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self { client, settings, issuers: Mutex::new(HashMap::new()) }
+    }
+
+    /// The key `kid` of `issuer`.
+    pub async fn key(&self, issuer: &str, kid: &str) -> KeyLookup {
+        let slot = {
+            let mut issuers = self.issuers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            issuers.entry(issuer.to_owned()).or_default().clone()
+        };
+        let mut slot = slot.lock().await;
+        let now = Instant::now();
+        if let Some(cached) = &slot.keys
+            && now.duration_since(cached.fetched_at) < cached.fresh_for
+        {
+            if let Some(key) = cached.keys.get(kid) {
+                return KeyLookup::Found(key.clone());
+            }
+            let recently = slot.last_attempt.is_some_and(|at| now.duration_since(at) < self.settings.refresh_interval);
+            if recently {
+                return KeyLookup::UnknownKid;
+            }
+        }
+        let throttled = slot.last_attempt.is_some_and(|at| now.duration_since(at) < self.settings.refresh_interval);
+        if !throttled {
+            slot.last_attempt = Some(now);
+            match self.fetch(issuer).await {
+                Ok(fresh) => slot.keys = Some(fresh),
+                Err(cause) => {
+                    tracing::warn!(issuer, %cause, "cannot fetch the issuer's signing keys");
+                    return match &slot.keys {
+                        Some(stale) if now.duration_since(stale.fetched_at) < self.settings.max_stale => {
+                            stale.keys.get(kid).cloned().map_or(KeyLookup::UnknownKid, KeyLookup::Found)
+                        }
+                        _ => KeyLookup::Unavailable(cause),
+                    };
+                }
+            }
+        }
+        match &slot.keys {
+            Some(keys) if now.duration_since(keys.fetched_at) < self.settings.max_stale => {
+                keys.keys.get(kid).cloned().map_or(KeyLookup::UnknownKid, KeyLookup::Found)
+            }
+            _ => {
+                KeyLookup::Unavailable("the issuer's keys were fetched too recently to retry and none are held".into())
+            }
+        }
+    }
+
+    async fn fetch(&self, issuer: &str) -> Result<IssuerKeys, String> {
+        #[derive(Deserialize)]
+        struct Discovery {
+            issuer: String,
+            jwks_uri: String,
+        }
+        let discovery_url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let (discovery, _) = self.get_json::<Discovery>(&discovery_url).await?;
+        if discovery.issuer != issuer {
+            return Err(format!("the discovery document names issuer `{}`, not `{issuer}`", discovery.issuer));
+        }
+        gatehouse_domain::workload::validate_issuer(&discovery.jwks_uri)
+            .map_err(|_| format!("jwks_uri `{}` is not https (or loopback http)", discovery.jwks_uri))?;
+        let (set, max_age) = self.get_json::<JwkSet>(&discovery.jwks_uri).await?;
+        let keys = set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                let key = DecodingKey::from_jwk(jwk).ok()?;
+                Some((kid, VerifyingKey { key: Arc::new(key), algorithm: jwk_algorithm(jwk) }))
+            })
+            .collect();
+        let fresh_for =
+            max_age.map_or(self.settings.default_ttl, |age| age.clamp(self.settings.min_ttl, self.settings.max_ttl));
+        Ok(IssuerKeys { keys, fetched_at: Instant::now(), fresh_for })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<(T, Option<Duration>), String> {
+        let mut response = self.client.get(url).send().await.map_err(|e| format!("GET {url}: {}", describe(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!("GET {url}: HTTP {}", response.status()));
+        }
+        let max_age = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok())
+            .and_then(max_age);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("GET {url}: {}", describe(&e)))? {
+            body.extend_from_slice(&chunk);
+            if body.len() > self.settings.max_document_bytes {
+                return Err(format!("GET {url}: the document exceeds {} bytes", self.settings.max_document_bytes));
+            }
+        }
+        let value = serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not the expected JSON ({e})"))?;
+        Ok((value, max_age))
+    }
+}
+
+fn jwk_algorithm(jwk: &Jwk) -> Option<KeyAlgorithm> {
+    jwk.common.key_algorithm
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        "cannot connect".into()
+    } else {
+        error.to_string()
+    }
+}
+
+/// `max-age` of a Cache-Control header, unless `no-store`/`no-cache` forbid
+/// keeping it (then the minimum applies through clamping to zero).
+fn max_age(header: &str) -> Option<Duration> {
+    let mut age = None;
+    for directive in header.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(seconds) = lower.strip_prefix("max-age=") {
+            age = seconds.trim_matches('"').parse::<u64>().ok().map(Duration::from_secs);
+        }
+    }
+    age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_max_age_is_read() {
+        assert_eq!(max_age("public, max-age=3600"), Some(Duration::from_secs(3600)));
+        assert_eq!(max_age("max-age=\"60\", must-revalidate"), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(max_age("private"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+    }
+}

@@ -43,9 +43,12 @@ fn openssl(args: &[&str], input: Option<&[u8]>) -> Vec<u8> {
     output.stdout
 }
 
+/// Private and public PEM of a generated key pair.
+type KeyPair = (Vec<u8>, Vec<u8>);
+
 /// Key generation takes a while; tests share a few keys per process.
-fn generated(slot: usize, alg: Algorithm) -> (Vec<u8>, Vec<u8>) {
-    static KEYS: OnceLock<Mutex<std::collections::HashMap<(usize, String), (Vec<u8>, Vec<u8>)>>> = OnceLock::new();
+fn generated(slot: usize, alg: Algorithm) -> KeyPair {
+    static KEYS: OnceLock<Mutex<std::collections::HashMap<(usize, String), KeyPair>>> = OnceLock::new();
     let keys = KEYS.get_or_init(Default::default);
     let mut keys = keys.lock().expect("key cache");
     keys.entry((slot, format!("{alg:?}")))

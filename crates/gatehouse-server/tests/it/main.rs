@@ -7,4 +7,5 @@ mod operations;
 mod policy;
 mod problem_json;
 mod tokens;
+mod webhooks;
 mod workload;

@@ -1,0 +1,260 @@
+//! GitHub and GitLab webhooks: signatures, replays, deployment protection
+//! rules answered as a GitHub App (against a local stand-in for GitHub's
+//! API), and pipeline configuration changes from pushes.
+
+use axum::body::Body;
+use axum::http::Request;
+use gatehouse_server::Settings;
+use gatehouse_server::integrations::{
+    GITHUB_ACTIONS_ISSUER, GithubAppSettings, GithubSettings, GitlabSettings, Integrations, Secret,
+};
+use gatehouse_testkit::github_standin::{GithubCall, GithubStandIn};
+use gatehouse_testkit::oidc_issuer::TestKey;
+use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const SECRET: &str = "webhook secret for tests";
+const GITLAB_TOKEN: &str = "gitlab token for tests";
+const APP_ID: &str = "4242";
+
+fn sign(body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn github_app(db: &gatehouse_testkit::TestDatabase) -> (TestApp, GithubStandIn) {
+    let key = TestKey::rsa("app", 2);
+    let standin = GithubStandIn::start(APP_ID, &key.public_pem).await;
+    let settings = Settings {
+        integrations: Integrations {
+            github: Some(GithubSettings {
+                webhook_secret: Secret::new(SECRET),
+                api_url: standin.url.clone(),
+                app: Some(GithubAppSettings {
+                    app_id: APP_ID.into(),
+                    private_key_pem: Secret::new(String::from_utf8(key.private_pem(2)).unwrap()),
+                }),
+                actions_issuer: GITHUB_ACTIONS_ISSUER.into(),
+            }),
+            gitlab: Some(GitlabSettings { webhook_token: Secret::new(GITLAB_TOKEN) }),
+            ..Integrations::default()
+        },
+        ..Settings::default()
+    };
+    (TestApp::with_settings(db, settings).await, standin)
+}
+
+async fn deliver(app: &TestApp, event: &str, delivery: &str, body: &Value, signature: Option<String>) -> TestResponse {
+    let body = body.to_string();
+    let mut request = Request::post("/webhooks/github")
+        .header("content-type", "application/json")
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery);
+    if let Some(signature) = signature {
+        request = request.header("x-hub-signature-256", signature);
+    }
+    app.send(request.body(Body::from(body)).unwrap()).await
+}
+
+fn protection_rule(standin: &GithubStandIn, repository: &str, environment: &str) -> Value {
+    json!({
+        "action": "requested",
+        "environment": environment,
+        "event": "push",
+        "deployment_callback_url": format!("{}/repos/{repository}/actions/runs/77/deployment_protection_rule", standin.url),
+        "deployment": {"id": 9, "ref": "main", "sha": "abc123", "creator": {"login": "ana"}},
+        "repository": {"id": 123456, "full_name": repository, "owner": {"id": 987}},
+        "installation": {"id": 31},
+    })
+}
+
+async fn bind_repository(app: &TestApp, bot: &str) {
+    app.post(
+        "/api/v1/trust-bindings",
+        &app.admin_token,
+        json!({"issuer": GITHUB_ACTIONS_ISSUER, "audience": "gatehouse", "claims": {"repository_id": "123456"}, "identity_id": bot}),
+    )
+    .await
+    .assert_status(201);
+}
+
+engine_test!(signatures_are_checked_and_replays_refused, |engine| with_database(engine, |db| async move {
+    let (app, _standin) = github_app(&db).await;
+    let body = json!({"zen": "Keep it logically awesome.", "hook_id": 1});
+    let before = app.audit_size().await;
+    let missing = deliver(&app, "ping", "d-1", &body, None).await;
+    assert!(missing.assert_problem(401).contains("missing"));
+    let bad = deliver(&app, "ping", "d-1", &body, Some(sign("{\"zen\":\"other\"}"))).await;
+    assert!(bad.assert_problem(401).contains("does not match"));
+    let malformed = deliver(&app, "ping", "d-1", &body, Some("sha256=xyz".into())).await;
+    assert!(malformed.assert_problem(401).contains("not `sha256="));
+    let refusals = app.store.list_audit(before, 10).await.unwrap();
+    assert_eq!(refusals.len(), 3);
+    assert!(refusals.iter().all(|e| e.record.actor.id() == "anonymous" && e.record.action == "webhook.github"));
+
+    let signature = sign(&body.to_string());
+    deliver(&app, "ping", "d-1", &body, Some(signature.clone())).await.assert_status(200);
+    let size = app.audit_size().await;
+    let replay = deliver(&app, "ping", "d-1", &body, Some(signature)).await;
+    assert!(replay.assert_problem(409).contains("replays are refused"));
+    assert_eq!(app.audit_size().await, size, "a replay changes nothing");
+
+    let not_json = "{not json";
+    let response = app
+        .send(
+            Request::post("/webhooks/github")
+                .header("x-github-event", "push")
+                .header("x-github-delivery", "d-2")
+                .header("x-hub-signature-256", sign(not_json))
+                .body(Body::from(not_json))
+                .unwrap(),
+        )
+        .await;
+    response.assert_problem(400);
+    let no_delivery = app
+        .send(
+            Request::post("/webhooks/github").header("x-hub-signature-256", sign("{}")).body(Body::from("{}")).unwrap(),
+        )
+        .await;
+    no_delivery.assert_problem(400);
+}));
+
+engine_test!(a_deployment_protection_rule_is_decided_and_answered_as_the_app, |engine| with_database(
+    engine,
+    |db| async move {
+        let (app, standin) = github_app(&db).await;
+        let bot = app.create_service("web-deployer").await;
+        bind_repository(&app, &bot).await;
+
+        // Without a grant: rejected, and GitHub is told so.
+        let request = protection_rule(&standin, "acme/web", "production");
+        let rejected =
+            deliver(&app, "deployment_protection_rule", "p-1", &request, Some(sign(&request.to_string()))).await;
+        let rejected = rejected.assert_status(200).clone();
+        assert_eq!(rejected["state"], "rejected");
+        let index = rejected["audit_indexes"][1].as_u64().unwrap();
+        let entry = &app.store.list_audit(index, 1).await.unwrap()[0];
+        assert_eq!(entry.record.action, "deployment.execute");
+        assert_eq!(entry.record.resource, "environment:acme/web:production");
+        assert_eq!(entry.record.actor.id(), bot);
+        assert_eq!(entry.record.details["decision"], "deny");
+
+        app.post(
+            "/api/v1/grants",
+            &app.admin_token,
+            json!({"identity_id": bot, "role": "deployer", "scope": "environment:acme/web:production"}),
+        )
+        .await
+        .assert_status(201);
+        let approved =
+            deliver(&app, "deployment_protection_rule", "p-2", &request, Some(sign(&request.to_string()))).await;
+        assert_eq!(approved.assert_status(200)["state"], "approved");
+
+        let calls = standin.calls();
+        let answers: Vec<&Value> = calls
+            .iter()
+            .filter_map(|call| match call {
+                GithubCall::ProtectionAnswer { run: 77, body } => Some(body),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answers.len(), 2, "{calls:?}");
+        assert_eq!(answers[0]["state"], "rejected");
+        assert_eq!(answers[0]["environment_name"], "production");
+        assert_eq!(answers[1]["state"], "approved");
+        assert!(answers[1]["comment"].as_str().unwrap().contains("deployer"));
+        assert!(calls.iter().all(|c| !matches!(c, GithubCall::Refused { .. })), "{calls:?}");
+        // The installation token is reused while valid.
+        assert_eq!(calls.iter().filter(|c| matches!(c, GithubCall::InstallationToken { installation: 31 })).count(), 1);
+
+        // An unbound repository is rejected with a reason.
+        let other = protection_rule(&standin, "acme/api", "production");
+        let mut other = other;
+        other["repository"]["id"] = json!(555);
+        let response = deliver(&app, "deployment_protection_rule", "p-3", &other, Some(sign(&other.to_string()))).await;
+        let response = response.assert_status(200).clone();
+        assert_eq!(response["state"], "rejected");
+        assert!(response["reasons"][0].as_str().unwrap().contains("no service identity is bound to `acme/api`"));
+
+        // A callback outside the configured API is never called.
+        let mut elsewhere = protection_rule(&standin, "acme/web", "production");
+        elsewhere["deployment_callback_url"] = json!("http://127.0.0.1:1/steal");
+        let response =
+            deliver(&app, "deployment_protection_rule", "p-4", &elsewhere, Some(sign(&elsewhere.to_string()))).await;
+        assert!(response.assert_problem(502).contains("not below the configured GitHub API"));
+
+        let mut incomplete = request.clone();
+        incomplete.as_object_mut().unwrap().remove("installation");
+        let response =
+            deliver(&app, "deployment_protection_rule", "p-5", &incomplete, Some(sign(&incomplete.to_string()))).await;
+        assert!(response.assert_problem(400).contains("installation.id"));
+    }
+));
+
+engine_test!(pushes_that_touch_pipeline_configuration_are_recorded, |engine| with_database(engine, |db| async move {
+    let (app, _standin) = github_app(&db).await;
+    let push = json!({
+        "ref": "refs/heads/main", "before": "000", "after": "bbb",
+        "repository": {"id": 123456, "full_name": "acme/web"},
+        "pusher": {"name": "ana"},
+        "commits": [
+            {"id": "aaa", "author": {"name": "Ana", "email": "ana@example.com", "username": "ana"}, "added": [], "modified": ["src/lib.rs"], "removed": []},
+            {"id": "bbb", "author": {"name": "Bob", "email": "bob@example.com", "username": "bob"}, "added": [".github/workflows/release.yml"], "modified": [], "removed": []},
+        ],
+    });
+    let response = deliver(&app, "push", "push-1", &push, Some(sign(&push.to_string()))).await;
+    let response = response.assert_status(200).clone();
+    assert_eq!(response["config_changes"], 1);
+    let index = response["audit_indexes"][1].as_u64().unwrap();
+    let entry = &app.store.list_audit(index, 1).await.unwrap()[0];
+    assert_eq!(entry.record.action, "pipeline.config.changed");
+    assert_eq!(entry.record.resource, "project:acme/web");
+    assert_eq!(entry.record.details["commits"][0]["commit"], "bbb");
+    assert_eq!(entry.record.details["commits"][0]["author"]["email"], "bob@example.com");
+    assert_eq!(entry.record.details["commits"][0]["paths"], json!([".github/workflows/release.yml"]));
+
+    let harmless = json!({"ref": "refs/heads/main", "repository": {"full_name": "acme/web"},
+        "commits": [{"id": "ccc", "modified": ["README.md"]}]});
+    let response = deliver(&app, "push", "push-2", &harmless, Some(sign(&harmless.to_string()))).await;
+    assert_eq!(response.assert_status(200)["config_changes"], 0);
+
+    // GitLab: the token is checked, then the same rule applies.
+    let gitlab_push = json!({
+        "object_kind": "push", "ref": "refs/heads/main", "before": "1", "after": "2", "user_username": "carol",
+        "project": {"id": 7, "path_with_namespace": "acme/api"},
+        "commits": [{"id": "g1", "author": {"name": "Carol", "email": "carol@example.com"}, "added": [], "modified": [".gitlab-ci.yml"], "removed": []}],
+    });
+    let send_gitlab = |token: Option<&str>, uuid: &str| {
+        let mut request = Request::post("/webhooks/gitlab")
+            .header("content-type", "application/json")
+            .header("x-gitlab-event", "Push Hook")
+            .header("x-gitlab-event-uuid", uuid);
+        if let Some(token) = token {
+            request = request.header("x-gitlab-token", token);
+        }
+        request.body(Body::from(gitlab_push.to_string())).unwrap()
+    };
+    let before = app.audit_size().await;
+    assert!(app.send(send_gitlab(None, "u-1")).await.assert_problem(401).contains("missing"));
+    assert!(app.send(send_gitlab(Some("wrong"), "u-1")).await.assert_problem(401).contains("does not match"));
+    assert_eq!(app.audit_size().await, before + 2, "refusals are audited");
+    let accepted = app.send(send_gitlab(Some(GITLAB_TOKEN), "u-1")).await;
+    let accepted = accepted.assert_status(200).clone();
+    assert_eq!(accepted["config_changes"], 1);
+    let entry = &app.store.list_audit(accepted["audit_indexes"][1].as_u64().unwrap(), 1).await.unwrap()[0];
+    assert_eq!(entry.record.action, "pipeline.config.changed");
+    assert_eq!(entry.record.resource, "project:acme/api");
+    assert_eq!(entry.record.details["commits"][0]["author"]["name"], "Carol");
+    app.send(send_gitlab(Some(GITLAB_TOKEN), "u-1")).await.assert_problem(409);
+}));
+
+engine_test!(unconfigured_webhooks_are_not_found, |engine| with_database(engine, |db| async move {
+    let app = TestApp::new(&db).await;
+    let response = app.send(Request::post("/webhooks/github").body(Body::from("{}")).unwrap()).await;
+    assert!(response.assert_problem(404).contains("not configured"));
+    let response = app.send(Request::post("/webhooks/gitlab").body(Body::from("{}")).unwrap()).await;
+    assert!(response.assert_problem(404).contains("not configured"));
+}));

@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use gatehouse_server::integrations::{
+    GITHUB_ACTIONS_ISSUER, GithubAppSettings, GithubSettings, GitlabSettings, Integrations, Secret,
+};
+
 use crate::args::GlobalArgs;
 use crate::error::{CliError, CliResult};
 
@@ -20,6 +24,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 enum ValueKind {
     Text,
     Integer,
+    /// A TOML array of strings; comma-separated in the environment.
+    List,
 }
 
 /// Every key the file may hold: (section, key, kind). The section is empty
@@ -38,6 +44,13 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("audit", "forward", ValueKind::Text),
     ("audit", "max_batch", ValueKind::Integer),
     ("audit", "proof_cache_mib", ValueKind::Integer),
+    ("github", "webhook_secret", ValueKind::Text),
+    ("github", "api_url", ValueKind::Text),
+    ("github", "app_id", ValueKind::Text),
+    ("github", "app_private_key_file", ValueKind::Text),
+    ("github", "actions_issuer", ValueKind::Text),
+    ("gitlab", "webhook_token", ValueKind::Text),
+    ("webhooks", "pipeline_paths", ValueKind::List),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -55,6 +68,34 @@ struct FileConfig {
     log: LogSection,
     #[serde(default)]
     audit: AuditSection,
+    #[serde(default)]
+    github: GithubSection,
+    #[serde(default)]
+    gitlab: GitlabSection,
+    #[serde(default)]
+    webhooks: WebhooksSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GithubSection {
+    webhook_secret: Option<String>,
+    api_url: Option<String>,
+    app_id: Option<String>,
+    app_private_key_file: Option<PathBuf>,
+    actions_issuer: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GitlabSection {
+    webhook_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhooksSection {
+    pipeline_paths: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +167,8 @@ pub struct Config {
     pub audit_max_batch: usize,
     /// Memory for the audit tree's nodes, so proofs skip the database.
     pub audit_proof_cache_mib: usize,
+    /// Forge webhooks and the GitHub App (secrets inside; never printed).
+    pub integrations: Integrations,
 }
 
 impl std::fmt::Debug for Config {
@@ -207,7 +250,9 @@ impl Config {
         {
             return Err(CliError::config(format!("[audit] origin `{origin}` must be non-empty, without spaces")));
         }
+        let integrations = integrations(file.github, file.gitlab, file.webhooks)?;
         let config = Config {
+            integrations,
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
@@ -260,6 +305,44 @@ impl Config {
     }
 }
 
+fn integrations(github: GithubSection, gitlab: GitlabSection, webhooks: WebhooksSection) -> CliResult<Integrations> {
+    let github = match (github.webhook_secret, github.app_id, github.app_private_key_file) {
+        (None, None, None) => None,
+        (None, _, _) => {
+            return Err(CliError::config("[github] needs webhook_secret (or GATEHOUSE_GITHUB_WEBHOOK_SECRET_FILE)"));
+        }
+        (Some(secret), app_id, key_file) => {
+            let app = match (app_id, key_file) {
+                (None, None) => None,
+                (Some(app_id), Some(path)) => {
+                    let pem = std::fs::read_to_string(&path).map_err(|error| {
+                        CliError::config(format!(
+                            "cannot read [github] app_private_key_file {}: {error}",
+                            path.display()
+                        ))
+                    })?;
+                    Some(GithubAppSettings { app_id, private_key_pem: Secret::new(pem) })
+                }
+                _ => return Err(CliError::config("[github] app_id and app_private_key_file go together")),
+            };
+            let api_url = github.api_url.unwrap_or_else(|| "https://api.github.com".to_owned());
+            gatehouse_domain::workload::validate_issuer(&api_url)
+                .map_err(|_| CliError::config(format!("[github] api_url `{api_url}` must be https")))?;
+            let actions_issuer = github.actions_issuer.unwrap_or_else(|| GITHUB_ACTIONS_ISSUER.to_owned());
+            Some(GithubSettings { webhook_secret: Secret::new(secret), api_url, app, actions_issuer })
+        }
+    };
+    let gitlab = gitlab.webhook_token.map(|token| GitlabSettings { webhook_token: Secret::new(token) });
+    let mut integrations = Integrations { github, gitlab, ..Integrations::default() };
+    if let Some(paths) = webhooks.pipeline_paths {
+        if paths.is_empty() || paths.iter().any(String::is_empty) {
+            return Err(CliError::config("[webhooks] pipeline_paths must be a non-empty list of globs"));
+        }
+        integrations.pipeline_paths = paths;
+    }
+    Ok(integrations)
+}
+
 /// Parses the file, then lays the environment over it, then checks the
 /// result, so an unknown key is named whichever source it came from.
 fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileConfig> {
@@ -285,6 +368,14 @@ fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileC
             };
         let value = match kind {
             ValueKind::Text => toml::Value::String(value),
+            ValueKind::List => toml::Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| toml::Value::String(v.into()))
+                    .collect(),
+            ),
             ValueKind::Integer => toml::Value::Integer(
                 value
                     .trim()

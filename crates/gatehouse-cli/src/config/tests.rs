@@ -98,3 +98,46 @@ fn an_explicit_config_file_must_exist() {
     assert!(err.message.contains("/nonexistent/gatehouse.toml"), "{}", err.message);
     drop(dir);
 }
+
+#[test]
+fn integrations_come_from_the_file_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("app.pem");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let file = format!("[github]\napp_id = \"42\"\napp_private_key_file = \"{}\"\n", key.display());
+    let environment = env(&[
+        ("GATEHOUSE_GITHUB_WEBHOOK_SECRET_FILE", secret.to_str().unwrap()),
+        ("GATEHOUSE_GITLAB_WEBHOOK_TOKEN", "glt"),
+        ("GATEHOUSE_WEBHOOKS_PIPELINE_PATHS", "ci/**, Jenkinsfile"),
+    ]);
+    let config = resolve(dir.path(), &file, &[], &environment).unwrap();
+    let github = config.integrations.github.as_ref().unwrap();
+    assert_eq!(github.webhook_secret.expose(), "s3cret");
+    assert_eq!(github.api_url, "https://api.github.com");
+    assert_eq!(github.app.as_ref().unwrap().app_id, "42");
+    assert_eq!(config.integrations.gitlab.as_ref().unwrap().webhook_token.expose(), "glt");
+    assert_eq!(config.integrations.pipeline_paths, vec!["ci/**", "Jenkinsfile"]);
+    assert!(!format!("{:?}", config.integrations).contains("s3cret"), "secrets are never printed");
+
+    let defaults = resolve(dir.path(), "", &[], &env(&[])).unwrap();
+    assert!(defaults.integrations.github.is_none());
+    assert!(defaults.integrations.pipeline_paths.contains(&".github/workflows/**".to_owned()));
+}
+
+#[test]
+fn incomplete_integrations_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, fragment) in [
+        ("[github]\napp_id = \"1\"\n", "webhook_secret"),
+        ("[github]\nwebhook_secret = \"x\"\napp_id = \"1\"\n", "go together"),
+        ("[github]\nwebhook_secret = \"x\"\napi_url = \"http://github.example.com\"\n", "must be https"),
+        ("[github]\nwebhook_secret = \"x\"\napp_id = \"1\"\napp_private_key_file = \"/nonexistent\"\n", "cannot read"),
+        ("[webhooks]\npipeline_paths = []\n", "non-empty"),
+        ("[github]\nsecret = \"x\"\n", "secret"),
+    ] {
+        let error = resolve(dir.path(), file, &[], &env(&[])).err().unwrap();
+        assert!(error.message.contains(fragment), "{file}: {}", error.message);
+    }
+}

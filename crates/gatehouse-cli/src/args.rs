@@ -70,6 +70,62 @@ pub enum Command {
     /// Check the policy folder.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Manage trust bindings: which CI jobs act as which service identity.
+    #[command(subcommand)]
+    Binding(BindingCommand),
+    /// For a CI job: ask gatehouse whether this job may act, with the job's
+    /// own OIDC token. Exit 0 allow, 1 deny, 2 error.
+    Gate(GateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BindingCommand {
+    /// Let CI jobs whose OIDC token meets every condition act as a service identity.
+    Add {
+        /// The OIDC issuer, exactly as its tokens' `iss`.
+        #[arg(long, default_value = "https://token.actions.githubusercontent.com")]
+        issuer: String,
+        /// The audience the tokens must carry.
+        #[arg(long)]
+        audience: String,
+        /// `NAME=VALUE` condition; VALUE may be a glob. Repeat a name for
+        /// alternatives, e.g. `--claim repository_id=123456 --claim ref=refs/heads/main`.
+        #[arg(long = "claim", value_name = "NAME=VALUE", required = true)]
+        claims: Vec<String>,
+        /// The service identity matching jobs act as.
+        #[arg(long)]
+        identity: String,
+        /// Lifetime cap for exchanged tokens, 60–900 seconds.
+        #[arg(long)]
+        max_ttl_seconds: Option<u32>,
+    },
+    /// List trust bindings.
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Delete a trust binding; tokens obtained through it are revoked.
+    Remove { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// The action to ask about, e.g. `deployment.execute`.
+    #[arg(long)]
+    pub action: String,
+    /// `TYPE:ID`, e.g. `environment:acme/web:production`.
+    #[arg(long)]
+    pub resource: String,
+    /// The job's OIDC ID token. Without it, gatehouse asks GitHub Actions for
+    /// one (ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+    #[arg(long, env = "GATEHOUSE_ID_TOKEN", hide_env_values = true)]
+    pub id_token: Option<String>,
+    /// The audience to request from GitHub Actions (what the trust binding expects).
+    #[arg(long, env = "GATEHOUSE_AUDIENCE")]
+    pub audience: Option<String>,
+    /// `KEY=VALUE` context for policies (e.g. `author=ana`); repeatable.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

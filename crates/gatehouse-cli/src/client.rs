@@ -20,6 +20,11 @@ impl Client {
     pub fn new(args: &GlobalArgs) -> CliResult<Self> {
         let token =
             args.token.clone().ok_or_else(|| CliError::config("no API token: pass --token or set GATEHOUSE_TOKEN"))?;
+        Self::with_token(args, token)
+    }
+
+    /// A client that presents `token` (e.g. a CI job's OIDC token).
+    pub fn with_token(args: &GlobalArgs, token: String) -> CliResult<Self> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .user_agent(concat!("gatehouse-cli/", env!("CARGO_PKG_VERSION")))
@@ -69,6 +74,18 @@ impl Client {
         self.send(Method::DELETE, path, None::<&()>).await
     }
 
+    /// Sends a request and hands back the status and body as they came,
+    /// for callers that read refusals themselves.
+    pub async fn post_raw<B: Serialize>(&self, path: &str, body: &B) -> CliResult<(StatusCode, Vec<u8>)> {
+        let url = format!("{}{path}", self.base);
+        let response = self.http.post(&url).bearer_auth(&self.token).json(body).send().await.map_err(|e| {
+            CliError::config(format!("cannot reach the gatehouse server at {}: {}", self.base, root_cause(&e)))
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| CliError::config(format!("reading the answer failed: {e}")))?;
+        Ok((status, bytes.to_vec()))
+    }
+
     async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -114,7 +131,7 @@ fn root_cause(error: &dyn std::error::Error) -> String {
 
 /// Turns a problem+json answer into one sentence; a 4xx is a refusal (exit
 /// 1), anything else a failure to work with the server (exit 2).
-fn problem_error(status: StatusCode, body: &[u8]) -> CliError {
+pub fn problem_error(status: StatusCode, body: &[u8]) -> CliError {
     let detail = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))

@@ -81,6 +81,8 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Identity(command) => cmd::identity::run(&cli.global, command).await,
         Command::Token(command) => cmd::token::run(&cli.global, command).await,
         Command::Grant(command) => cmd::grant::run(&cli.global, command).await,
+        Command::Binding(command) => cmd::binding::run(&cli.global, command).await,
+        Command::Gate(args) => cmd::gate::run(&cli.global, args).await,
         Command::Policy(args::PolicyCommand::Matrix { format }) => cmd::policy::matrix(&cli.global, *format).await,
         Command::Policy(command) => {
             let config = Config::resolve(&cli.global, None, &ProcessEnvironment)?;

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod audit;
+pub mod binding;
+pub mod gate;
 pub mod grant;
 pub mod identity;
 pub mod init;

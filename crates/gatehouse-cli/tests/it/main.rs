@@ -4,6 +4,7 @@
 
 mod audit;
 mod client_commands;
+mod gate;
 mod init;
 mod multi_node;
 mod policy;

@@ -1,0 +1,146 @@
+//! `gatehouse gate`: a CI job asks whether it may act, authenticated by its
+//! own OIDC token (no stored secret). Exit 0 allow, 1 deny, 2 error: a job
+//! step that runs it fails closed.
+
+use gatehouse_server::api::dto::AuthorizeResponse;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::args::{GateArgs, GlobalArgs, OutputFormat};
+use crate::client::{Client, encode_segment, problem_error};
+use crate::error::{CliError, CliResult};
+
+/// Where the job's token comes from: the flag or `GATEHOUSE_ID_TOKEN`, else
+/// GitHub Actions' token endpoint.
+async fn id_token(args: &GateArgs) -> CliResult<String> {
+    if let Some(token) = args.id_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        return Ok(token.to_owned());
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (env("ACTIONS_ID_TOKEN_REQUEST_URL"), env("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) {
+        (Some(url), Some(bearer)) => github_actions_token(&url, &bearer, args.audience.as_deref()).await,
+        _ => Err(CliError::config(
+            "no CI token: pass --id-token or set GATEHOUSE_ID_TOKEN (GitLab: an `id_tokens:` entry), \
+             or run in GitHub Actions with `permissions: id-token: write`",
+        )),
+    }
+}
+
+async fn github_actions_token(url: &str, bearer: &str, audience: Option<&str>) -> CliResult<String> {
+    #[derive(Deserialize)]
+    struct Issued {
+        value: String,
+    }
+    let mut url = url.to_owned();
+    if let Some(audience) = audience {
+        url.push_str(if url.contains('?') { "&" } else { "?" });
+        url.push_str(&format!("audience={}", encode_segment(audience)));
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()
+        .map_err(|e| CliError::config(format!("cannot build an HTTP client: {e}")))?;
+    let response = client
+        .get(&url)
+        .header(reqwest::header::AUTHORIZATION, format!("bearer {bearer}"))
+        .send()
+        .await
+        .map_err(|e| CliError::config(format!("cannot ask GitHub Actions for an OIDC token: {e}")))?;
+    if !response.status().is_success() {
+        return Err(CliError::config(format!(
+            "GitHub Actions refused an OIDC token (HTTP {}); does the job have `permissions: id-token: write`?",
+            response.status()
+        )));
+    }
+    let issued: Issued = response
+        .json()
+        .await
+        .map_err(|e| CliError::config(format!("GitHub Actions' token answer is not what was expected: {e}")))?;
+    Ok(issued.value)
+}
+
+fn request_body(args: &GateArgs) -> CliResult<Value> {
+    let (kind, id) = args
+        .resource
+        .split_once(':')
+        .filter(|(kind, id)| !kind.is_empty() && !id.is_empty())
+        .ok_or_else(|| CliError::config(format!("--resource `{}` is not TYPE:ID", args.resource)))?;
+    let mut context = Map::new();
+    for pair in &args.context {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(key, _)| !key.is_empty())
+            .ok_or_else(|| CliError::config(format!("--context `{pair}` is not KEY=VALUE")))?;
+        context.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+    let mut body = json!({"action": args.action, "resource": {"type": kind, "id": id}});
+    if !context.is_empty() {
+        body["context"] = Value::Object(context);
+    }
+    Ok(body)
+}
+
+pub async fn run(global: &GlobalArgs, args: &GateArgs) -> CliResult<()> {
+    let body = request_body(args)?;
+    let token = id_token(args).await?;
+    let client = Client::with_token(global, token)?;
+    let (status, bytes) = client.post_raw("/api/v1/authorize", &body).await?;
+    if status != StatusCode::OK {
+        // Any refusal of the question itself (bad token, bad input) is an
+        // error, not a decision: exit 2.
+        let error = problem_error(status, &bytes);
+        return Err(CliError::config(error.message));
+    }
+    let answer: AuthorizeResponse = serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")))?;
+    match global.output {
+        OutputFormat::Json => println!("{}", String::from_utf8_lossy(&bytes)),
+        OutputFormat::Table => {
+            println!("{}: {} on {}", answer.decision, args.action, args.resource);
+            for reason in &answer.reasons {
+                println!("  - {reason}");
+            }
+            println!("  (audit entry {})", answer.audit_index);
+        }
+    }
+    if answer.decision == "allow" {
+        Ok(())
+    } else {
+        Err(CliError::refused(format!("denied: {} on {}", args.action, args.resource)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn gate(argv: &[&str]) -> GateArgs {
+        let mut full = vec!["gatehouse", "gate"];
+        full.extend_from_slice(argv);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Gate(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn the_question_is_built_from_the_flags() {
+        let args = gate(&[
+            "--action",
+            "deployment.execute",
+            "--resource",
+            "environment:acme/web:production",
+            "--context",
+            "author=ana",
+        ]);
+        let body = request_body(&args).unwrap();
+        assert_eq!(body["resource"], json!({"type": "environment", "id": "acme/web:production"}));
+        assert_eq!(body["context"], json!({"author": "ana"}));
+        let bad = gate(&["--action", "x", "--resource", "environment"]);
+        assert!(request_body(&bad).is_err());
+    }
+}

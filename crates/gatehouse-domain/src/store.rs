@@ -147,6 +147,15 @@ pub trait Store: Send + Sync {
 
     fn pool_stats(&self) -> PoolStats;
 
+    /// A number that changes after every committed change of state, before
+    /// the change is acknowledged, so callers may cache what they read
+    /// stamped with it. `None` when this process cannot see every change
+    /// (another process may write the same database): then nothing may be
+    /// cached.
+    fn change_generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Succeeds when the database answers a query.
     async fn ping(&self) -> Result<(), StoreError>;
 

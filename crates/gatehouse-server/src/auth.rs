@@ -4,6 +4,8 @@
 //! presented credential that fails is an audit entry with actor
 //! `anonymous`. Then [`Caller::authorize`] decides what the caller may do.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -18,6 +20,7 @@ use serde_json::json;
 use crate::context::origin_of;
 use crate::problem::ApiError;
 use crate::state::AppState;
+use crate::workload::cache::token_key;
 use crate::workload::{Refusal, VerifiedWorkload, looks_like_jwt, verify as verify_workload};
 
 /// An authenticated caller.
@@ -181,7 +184,15 @@ pub async fn authenticate_workload(
             ApiError::Unauthorized(format!("workload authentication failed: {reason}"))
         })
     };
-    let workload = match verify_workload(&*state.store, &state.jwks, presented, state.clock.now()).await {
+    let now = state.clock.now();
+    let key = token_key(presented);
+    let stamp = state.store.change_generation().map(|generation| (generation, state.jwks.epoch()));
+    if let Some(stamp) = stamp
+        && let Some(found) = state.verified.get(&key, stamp, now)
+    {
+        return Ok((*found).clone());
+    }
+    let workload = match verify_workload(&*state.store, &state.jwks, presented, now).await {
         Ok(workload) => workload,
         Err(Refusal::Invalid(reason)) => return refuse(reason, false).await,
         Err(Refusal::IssuerUnavailable(reason)) => return refuse(reason, true).await,
@@ -197,7 +208,11 @@ pub async fn authenticate_workload(
         .await;
     }
     let grants = state.store.list_grants_of(identity.id).await?;
-    Ok((workload, identity, grants))
+    let authenticated = (workload, identity, grants);
+    if let Some(stamp) = stamp {
+        state.verified.put(key, stamp, Arc::new(authenticated.clone()));
+    }
+    Ok(authenticated)
 }
 
 type Authenticated = (Identity, ApiToken, Vec<Grant>);

@@ -10,7 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::integrations::Integrations;
 use crate::integrations::github_app::GithubApp;
-use crate::workload::{JwksCache, JwksSettings};
+use crate::workload::{JwksCache, JwksSettings, VerifiedCache};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -64,6 +64,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// OIDC issuers' signing keys, for CI tokens.
     pub jwks: Arc<JwksCache>,
+    /// CI tokens verified earlier, valid while nothing has changed.
+    pub verified: Arc<VerifiedCache>,
     /// gatehouse as a GitHub App (installation tokens are cached here).
     pub github_app: Arc<GithubApp>,
 }
@@ -77,6 +79,15 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Self {
         let jwks = Arc::new(JwksCache::new(settings.jwks.clone()));
-        Self { store, policies, clock, settings: Arc::new(settings), metrics, jwks, github_app: Arc::default() }
+        Self {
+            store,
+            policies,
+            clock,
+            settings: Arc::new(settings),
+            metrics,
+            jwks,
+            verified: Arc::default(),
+            github_app: Arc::default(),
+        }
     }
 }

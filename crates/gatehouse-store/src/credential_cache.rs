@@ -39,6 +39,11 @@ impl CredentialCache {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// The generation, when this process sees every change (the cache is on).
+    pub(crate) fn generation_if_enabled(&self) -> Option<u64> {
+        self.enabled.then(|| self.generation())
+    }
+
     pub(crate) fn get(&self, hash: &TokenHash) -> Option<Credential> {
         if !self.enabled {
             return None;

@@ -177,6 +177,10 @@ impl Store for SqlStore {
         }
     }
 
+    fn change_generation(&self) -> Option<u64> {
+        self.credentials.generation_if_enabled()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
         Ok(())

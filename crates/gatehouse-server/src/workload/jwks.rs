@@ -15,6 +15,7 @@
 //!   URLs.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,6 +80,9 @@ pub struct JwksCache {
     client: reqwest::Client,
     settings: JwksSettings,
     issuers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<IssuerSlot>>>>,
+    /// Moves whenever an issuer's set of keys changes, so verifications
+    /// made with a key since withdrawn are not reused.
+    epoch: AtomicU64,
 }
 
 impl JwksCache {
@@ -90,7 +94,11 @@ impl JwksCache {
             .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Self { client, settings, issuers: Mutex::new(HashMap::new()) }
+        Self { client, settings, issuers: Mutex::new(HashMap::new()), epoch: AtomicU64::new(0) }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 
     /// The key `kid` of `issuer`.
@@ -116,7 +124,15 @@ impl JwksCache {
         if !throttled {
             slot.last_attempt = Some(now);
             match self.fetch(issuer).await {
-                Ok(fresh) => slot.keys = Some(fresh),
+                Ok(fresh) => {
+                    let same_keys = slot.keys.as_ref().is_some_and(|old| {
+                        old.keys.len() == fresh.keys.len() && old.keys.keys().all(|kid| fresh.keys.contains_key(kid))
+                    });
+                    if !same_keys {
+                        self.epoch.fetch_add(1, Ordering::AcqRel);
+                    }
+                    slot.keys = Some(fresh);
+                }
                 Err(cause) => {
                     tracing::warn!(issuer, %cause, "cannot fetch the issuer's signing keys");
                     return match &slot.keys {

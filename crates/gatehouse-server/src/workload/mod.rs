@@ -2,8 +2,10 @@
 //! GitLab CI, …), verified against their issuer's published keys and
 //! matched to a trust binding.
 
+pub mod cache;
 pub mod jwks;
 pub mod verify;
 
+pub use cache::VerifiedCache;
 pub use jwks::{JwksCache, JwksSettings};
 pub use verify::{Refusal, VerifiedWorkload, looks_like_jwt, verify};

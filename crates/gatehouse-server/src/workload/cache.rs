@@ -33,8 +33,11 @@ pub type Authenticated = (VerifiedWorkload, Identity, Vec<Grant>);
 
 #[derive(Default)]
 pub struct VerifiedCache {
-    entries: RwLock<HashMap<[u8; 32], (Stamp, Instant, Arc<Authenticated>)>>,
+    entries: RwLock<HashMap<[u8; 32], Entry>>,
 }
+
+/// What was verified, when, and under which stamp.
+type Entry = (Stamp, Instant, Arc<Authenticated>);
 
 /// The store's change generation and the JWKS epoch, both read before the
 /// verification began.

@@ -74,6 +74,10 @@ typed_id!(
     TrustBindingId
 );
 typed_id!(
+    /// A public key registered for signing commits and artifacts.
+    SigningKeyId
+);
+typed_id!(
     /// One HTTP request, as carried in `X-Request-Id` when the caller sent none.
     RequestId
 );

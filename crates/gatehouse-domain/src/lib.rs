@@ -11,6 +11,7 @@ pub mod grant;
 pub mod identity;
 pub mod ids;
 pub mod setup;
+pub mod signing;
 pub mod store;
 pub mod token;
 pub mod workload;

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
-use crate::ids::{GrantId, IdentityId, TokenId, TrustBindingId};
+use crate::ids::{GrantId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use crate::signing::SigningKey;
 use crate::token::{ApiToken, NewToken, TokenHash};
 use crate::workload::{NewTrustBinding, TrustBinding};
 
@@ -262,6 +263,38 @@ pub trait Store: Send + Sync {
         received_at: OffsetDateTime,
         audit: Vec<AuditRecord>,
     ) -> Result<Vec<u64>, StoreError>;
+
+    /// Registers a signing key. `Conflict` if its fingerprint is registered
+    /// already (to anyone) or the identity is deprovisioned.
+    async fn create_signing_key(&self, key: SigningKey, audit: AuditRecord) -> Result<SigningKey, StoreError>;
+
+    /// The identity's signing keys, oldest first.
+    async fn list_signing_keys(&self, identity: IdentityId) -> Result<Vec<SigningKey>, StoreError>;
+
+    /// Replaces the stored text of a key (e.g. with its revoked version).
+    async fn update_signing_key_text(
+        &self,
+        id: SigningKeyId,
+        public_key: String,
+        audit: AuditRecord,
+    ) -> Result<SigningKey, StoreError>;
+
+    /// Removes one of the identity's keys. `NotFound` unless it is theirs.
+    async fn delete_signing_key(
+        &self,
+        identity: IdentityId,
+        id: SigningKeyId,
+        audit: AuditRecord,
+    ) -> Result<SigningKey, StoreError>;
+
+    /// The key a signature names, by any of its lookup ids.
+    async fn find_signing_key(&self, lookup_ids: &[String]) -> Result<Option<SigningKey>, StoreError>;
+
+    /// The key with this fingerprint.
+    async fn find_signing_key_by_fingerprint(&self, fingerprint: &str) -> Result<Option<SigningKey>, StoreError>;
+
+    /// Appends entries that describe no state change. Returns their indexes.
+    async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError>;
 
     /// Appends an entry that describes no state change (a decision, a failed
     /// authentication). Returns its index.

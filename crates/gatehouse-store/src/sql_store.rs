@@ -11,7 +11,8 @@ use gatehouse_domain::audit::{AuditEntry, AuditRecord};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
-use gatehouse_domain::ids::{GrantId, IdentityId, TokenId, TrustBindingId};
+use gatehouse_domain::ids::{GrantId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use gatehouse_domain::signing::SigningKey;
 use gatehouse_domain::store::{
     AuditFilter, Credential, InitialSetup, Installation, Page, PageRequest, PoolStats, Store, StoreError,
     StoredCheckpoint, TokenFilter, TreeNodeId,
@@ -618,6 +619,44 @@ impl Store for SqlStore {
         audit: Vec<AuditRecord>,
     ) -> Result<Vec<u64>, StoreError> {
         crate::trust_bindings::record_delivery(self, source, delivery_id, received_at, audit).await
+    }
+
+    async fn create_signing_key(&self, key: SigningKey, audit: AuditRecord) -> Result<SigningKey, StoreError> {
+        crate::signing_keys::create(self, key, audit).await
+    }
+
+    async fn list_signing_keys(&self, identity: IdentityId) -> Result<Vec<SigningKey>, StoreError> {
+        crate::signing_keys::list(self, identity).await
+    }
+
+    async fn update_signing_key_text(
+        &self,
+        id: SigningKeyId,
+        public_key: String,
+        audit: AuditRecord,
+    ) -> Result<SigningKey, StoreError> {
+        crate::signing_keys::update_text(self, id, public_key, audit).await
+    }
+
+    async fn delete_signing_key(
+        &self,
+        identity: IdentityId,
+        id: SigningKeyId,
+        audit: AuditRecord,
+    ) -> Result<SigningKey, StoreError> {
+        crate::signing_keys::delete(self, identity, id, audit).await
+    }
+
+    async fn find_signing_key(&self, lookup_ids: &[String]) -> Result<Option<SigningKey>, StoreError> {
+        crate::signing_keys::find(self, lookup_ids).await
+    }
+
+    async fn find_signing_key_by_fingerprint(&self, fingerprint: &str) -> Result<Option<SigningKey>, StoreError> {
+        crate::signing_keys::find_by_fingerprint(self, fingerprint).await
+    }
+
+    async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {
+        self.writer.submit_records(records).await
     }
 
     async fn append_audit(&self, record: AuditRecord) -> Result<u64, StoreError> {

@@ -13,8 +13,9 @@ use time::{Duration, OffsetDateTime, macros::datetime};
 use crate::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
 use crate::grant::{NewGrant, Role, Scope};
 use crate::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
-use crate::ids::{GrantId, IdentityId, TokenId};
+use crate::ids::{GrantId, IdentityId, SigningKeyId, TokenId};
 use crate::setup::first_admin_setup;
+use crate::signing::SigningKey;
 use crate::store::{PageRequest, Store, StoreError, TokenFilter};
 use crate::token::{NewToken, TokenSecret};
 use crate::workload::NewTrustBinding;
@@ -460,4 +461,48 @@ pub async fn webhook_deliveries_are_recorded_once(store: Arc<dyn Store>) {
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.audit_size().await.unwrap(), 2, "a replay writes nothing");
     store.record_webhook_delivery("gitlab", "d-1", T0, vec![record("webhook")]).await.unwrap();
+}
+
+fn signing_key(owner: &Identity, fingerprint: &str, lookup: &[&str]) -> SigningKey {
+    SigningKey {
+        id: SigningKeyId::new(),
+        identity_id: owner.id,
+        kind: "ssh".into(),
+        fingerprint: fingerprint.into(),
+        algorithm: "ssh-ed25519".into(),
+        public_key: format!("ssh-ed25519 AAAA {fingerprint}"),
+        lookup_ids: lookup.iter().map(|s| (*s).to_owned()).collect(),
+        created_at: T0,
+        created_by: None,
+    }
+}
+
+pub async fn signing_keys_belong_to_one_identity(store: Arc<dyn Store>) {
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+    let bob = human(&*store, "Bob", "bob@example.com").await;
+    let key = store.create_signing_key(signing_key(&ana, "SHA256:a", &["SHA256:a"]), record("key.add")).await.unwrap();
+    let pgp = store
+        .create_signing_key(signing_key(&ana, "ABCD", &["1234", "5678", "ABCD"]), record("key.add"))
+        .await
+        .unwrap();
+    assert_eq!(store.list_signing_keys(ana.id).await.unwrap(), vec![key.clone(), pgp.clone()]);
+    assert_eq!(store.find_signing_key(&["nope".into(), "5678".into()]).await.unwrap(), Some(pgp.clone()));
+    assert_eq!(store.find_signing_key_by_fingerprint("SHA256:a").await.unwrap(), Some(key.clone()));
+    assert_eq!(store.find_signing_key(&["nope".into()]).await.unwrap(), None);
+
+    let before = store.audit_size().await.unwrap();
+    let err =
+        store.create_signing_key(signing_key(&bob, "SHA256:a", &["SHA256:a"]), record("key.add")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = store.delete_signing_key(bob.id, key.id, record("key.remove")).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "another identity's key is not theirs to remove: {err:?}");
+    assert_eq!(store.audit_size().await.unwrap(), before);
+
+    let updated = store.update_signing_key_text(pgp.id, "revoked text".into(), record("key.update")).await.unwrap();
+    assert_eq!(updated.public_key, "revoked text");
+    store.delete_signing_key(ana.id, key.id, record("key.remove")).await.unwrap();
+    assert_eq!(store.find_signing_key(&["SHA256:a".into()]).await.unwrap(), None);
+    let again =
+        store.create_signing_key(signing_key(&bob, "SHA256:a", &["SHA256:a"]), record("key.add")).await.unwrap();
+    assert_eq!(again.identity_id, bob.id, "a removed key may be registered again");
 }

@@ -12,6 +12,7 @@ pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
+pub mod signing;
 pub mod state;
 pub mod workload;
 
@@ -29,6 +30,9 @@ pub use crate::observe::metrics_handle;
 use crate::problem::ApiError;
 pub use crate::state::{AppState, PolicyHandle, Settings};
 
+/// The body limit of the routes that carry a whole push or an artifact.
+pub const LARGE_BODY_BYTES: usize = 64 * 1024 * 1024;
+
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.settings.max_body_bytes;
     let v1 = Router::new()
@@ -44,6 +48,11 @@ pub fn app(state: AppState) -> Router {
         .route("/grants/{id}", get(api::grants::show).delete(api::grants::revoke))
         .route("/authorize", post(api::authorize::authorize))
         .route("/auth/workload", post(api::workload::exchange))
+        .route("/identities/{id}/signing-keys", post(api::signing_keys::add).get(api::signing_keys::list))
+        .route("/identities/{id}/signing-keys/{key_id}", get(api::signing_keys::show).delete(api::signing_keys::remove))
+        .route("/verify/commit", post(api::verify::commit))
+        .route("/verify/push", post(api::verify::push).layer(DefaultBodyLimit::max(LARGE_BODY_BYTES)))
+        .route("/verify/blob", post(api::verify::blob).layer(DefaultBodyLimit::max(LARGE_BODY_BYTES)))
         .route("/trust-bindings", post(api::trust_bindings::create).get(api::trust_bindings::list))
         .route("/trust-bindings/{id}", get(api::trust_bindings::show).delete(api::trust_bindings::delete))
         .route("/policy/matrix", get(api::policy::matrix_now))

@@ -182,3 +182,10 @@ fn has_flags(sig: &pgp::packet::Signature) -> bool {
         config.hashed_subpackets().any(|p| matches!(p.data, pgp::packet::SubpacketData::KeyFlags(_)))
     })
 }
+
+/// The primary fingerprint of an armored OpenPGP key, whatever its state
+/// (revoked, expired), for matching a re-uploaded key to a registered one.
+pub fn openpgp_fingerprint(text: &str) -> Option<String> {
+    let (key, _) = SignedPublicKey::from_string(text.trim()).ok()?;
+    Some(hex::encode_upper(key.primary_key.fingerprint().as_bytes()))
+}

@@ -11,6 +11,7 @@
 
 mod app;
 pub mod bulk;
+pub mod git_repo;
 pub mod github_standin;
 pub mod oidc_issuer;
 

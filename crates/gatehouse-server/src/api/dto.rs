@@ -4,6 +4,7 @@
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::grant::Grant;
 use gatehouse_domain::identity::Identity;
+use gatehouse_domain::signing::SigningKey;
 use gatehouse_domain::token::ApiToken;
 use gatehouse_domain::workload::TrustBinding;
 use serde::{Deserialize, Serialize};
@@ -405,4 +406,107 @@ pub struct WorkloadTokenDto {
     pub expires_at: String,
     pub identity_id: String,
     pub trust_binding_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddSigningKeyRequest {
+    /// An OpenSSH public key line, or an ASCII-armored OpenPGP public key.
+    pub public_key: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SigningKeyDto {
+    pub id: String,
+    pub identity_id: String,
+    /// `ssh` or `openpgp`.
+    pub kind: String,
+    pub fingerprint: String,
+    pub algorithm: String,
+    pub public_key: String,
+    pub created_at: String,
+    pub created_by: Option<String>,
+}
+
+impl From<&SigningKey> for SigningKeyDto {
+    fn from(key: &SigningKey) -> Self {
+        Self {
+            id: key.id.to_string(),
+            identity_id: key.identity_id.to_string(),
+            kind: key.kind.clone(),
+            fingerprint: key.fingerprint.clone(),
+            algorithm: key.algorithm.clone(),
+            public_key: key.public_key.clone(),
+            created_at: instant(key.created_at),
+            created_by: key.created_by.map(|id| id.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCommitRequest {
+    /// The raw commit object, as `git cat-file commit` prints it.
+    pub commit: String,
+    /// The project (`ORG/REPO`) pushed to; without it push rights are not checked.
+    pub project: Option<String>,
+    /// The commit id, for the answer and the audit entry.
+    pub id: Option<String>,
+    /// The paths the commit touches (pipeline configuration needs `pipeline.config.edit`).
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignerDto {
+    pub identity_id: String,
+    pub name: Option<String>,
+    pub key_fingerprint: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CommitVerdictDto {
+    pub id: Option<String>,
+    pub valid: bool,
+    pub signer: Option<SignerDto>,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushCommitDto {
+    pub id: String,
+    pub commit: String,
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyPushRequest {
+    /// The project (`ORG/REPO`) pushed to.
+    pub project: String,
+    /// The ref updated, for the audit entries.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// The new commits of the push.
+    pub commits: Vec<PushCommitDto>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PushVerdictDto {
+    /// Whether every commit passed.
+    pub valid: bool,
+    pub commits: Vec<CommitVerdictDto>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBlobRequest {
+    /// The SSH signature (`ssh-keygen -Y sign -n gatehouse`), armored.
+    pub signature: String,
+    /// The signed file, base64.
+    pub content_base64: String,
+    /// A name for the audit entry.
+    pub name: Option<String>,
 }

@@ -7,8 +7,10 @@ pub mod grants;
 pub mod health;
 pub mod identities;
 pub mod policy;
+pub mod signing_keys;
 pub mod tokens;
 pub mod trust_bindings;
+pub mod verify;
 pub mod whoami;
 pub mod workload;
 

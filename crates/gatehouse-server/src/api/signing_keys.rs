@@ -1,0 +1,149 @@
+//! `/api/v1/identities/{id}/signing-keys`: the public keys an identity signs
+//! commits and artifacts with. People manage their own; identity managers
+//! anyone's.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::ids::{IdentityId, SigningKeyId};
+use gatehouse_domain::signing::SigningKey;
+use gatehouse_signing::{KeyError, parse_public_key};
+use serde_json::json;
+
+use super::dto::{AddSigningKeyRequest, SigningKeyDto};
+use crate::auth::Caller;
+use crate::extract::{ApiJson, parse_id};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+async fn may_manage(state: &AppState, caller: &Caller, identity: IdentityId) -> Result<(), ApiError> {
+    if identity != caller.identity.id {
+        caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
+    }
+    Ok(())
+}
+
+/// Register a public key (OpenSSH line or armored OpenPGP key). Uploading
+/// the revoked version of a registered OpenPGP key records the revocation.
+#[utoipa::path(post, path = "/api/v1/identities/{id}/signing-keys", tag = "signing", request_body = AddSigningKeyRequest,
+    params(("id" = String, Path, description = "identity id")),
+    responses((status = 201, body = SigningKeyDto), (status = 200, body = SigningKeyDto, description = "a revocation recorded"),
+        (status = 404), (status = 409), (status = 422)))]
+pub async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<AddSigningKeyRequest>,
+) -> Result<(StatusCode, Json<SigningKeyDto>), ApiError> {
+    let identity_id: IdentityId = parse_id(&id)?;
+    may_manage(&state, &caller, identity_id).await?;
+    state
+        .store
+        .find_identity(identity_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
+    let parsed = match parse_public_key(&request.public_key) {
+        Ok(parsed) => parsed,
+        Err(KeyError::Revoked) => return record_revocation(&state, &caller, identity_id, &request.public_key).await,
+        Err(error) => return Err(ApiError::Unprocessable(error.to_string())),
+    };
+    let key = SigningKey {
+        id: SigningKeyId::new(),
+        identity_id,
+        kind: parsed.kind.as_str().to_owned(),
+        fingerprint: parsed.fingerprint,
+        algorithm: parsed.algorithm,
+        public_key: parsed.text,
+        lookup_ids: parsed.lookup_ids,
+        created_at: state.clock.now(),
+        created_by: Some(caller.identity.id),
+    };
+    let record = caller.record(&state, "signing_key.add", format!("signing_key:{}", key.id)).details(json!({
+        "signing_key_id": key.id.to_string(),
+        "identity_id": identity_id.to_string(),
+        "kind": key.kind,
+        "fingerprint": key.fingerprint,
+        "algorithm": key.algorithm,
+    }));
+    let key = state.store.create_signing_key(key, record).await?;
+    Ok((StatusCode::CREATED, Json(SigningKeyDto::from(&key))))
+}
+
+async fn record_revocation(
+    state: &AppState,
+    caller: &Caller,
+    identity_id: IdentityId,
+    text: &str,
+) -> Result<(StatusCode, Json<SigningKeyDto>), ApiError> {
+    let registered = match gatehouse_signing::keys::openpgp_fingerprint(text) {
+        Some(fingerprint) => state.store.find_signing_key_by_fingerprint(&fingerprint).await?,
+        None => None,
+    };
+    let Some(registered) = registered.filter(|key| key.identity_id == identity_id) else {
+        return Err(ApiError::Unprocessable(KeyError::Revoked.to_string()));
+    };
+    let record = caller
+        .record(state, "signing_key.revoke", format!("signing_key:{}", registered.id))
+        .details(json!({"signing_key_id": registered.id.to_string(), "fingerprint": registered.fingerprint}));
+    let key = state.store.update_signing_key_text(registered.id, text.trim().to_owned(), record).await?;
+    Ok((StatusCode::OK, Json(SigningKeyDto::from(&key))))
+}
+
+/// An identity's signing keys.
+#[utoipa::path(get, path = "/api/v1/identities/{id}/signing-keys", tag = "signing",
+    params(("id" = String, Path, description = "identity id")), responses((status = 200, body = Vec<SigningKeyDto>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<SigningKeyDto>>, ApiError> {
+    let identity_id: IdentityId = parse_id(&id)?;
+    if identity_id != caller.identity.id {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    let keys = state.store.list_signing_keys(identity_id).await?;
+    Ok(Json(keys.iter().map(SigningKeyDto::from).collect()))
+}
+
+/// One signing key.
+#[utoipa::path(get, path = "/api/v1/identities/{id}/signing-keys/{key_id}", tag = "signing",
+    params(("id" = String, Path, description = "identity id"), ("key_id" = String, Path, description = "signing key id")),
+    responses((status = 200, body = SigningKeyDto), (status = 404)))]
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<Json<SigningKeyDto>, ApiError> {
+    let identity_id: IdentityId = parse_id(&id)?;
+    let key_id: SigningKeyId = parse_id(&key_id)?;
+    if identity_id != caller.identity.id {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    let keys = state.store.list_signing_keys(identity_id).await?;
+    let key = keys
+        .iter()
+        .find(|key| key.id == key_id)
+        .ok_or_else(|| ApiError::NotFound(format!("signing key `{key_id}` not found")))?;
+    Ok(Json(SigningKeyDto::from(key)))
+}
+
+/// Remove a signing key; its signatures stop counting at once.
+#[utoipa::path(delete, path = "/api/v1/identities/{id}/signing-keys/{key_id}", tag = "signing",
+    params(("id" = String, Path, description = "identity id"), ("key_id" = String, Path, description = "signing key id")),
+    responses((status = 200, body = SigningKeyDto), (status = 404)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<Json<SigningKeyDto>, ApiError> {
+    let identity_id: IdentityId = parse_id(&id)?;
+    let key_id: SigningKeyId = parse_id(&key_id)?;
+    may_manage(&state, &caller, identity_id).await?;
+    let record = caller
+        .record(&state, "signing_key.remove", format!("signing_key:{key_id}"))
+        .details(json!({"signing_key_id": key_id.to_string(), "identity_id": identity_id.to_string()}));
+    let key = state.store.delete_signing_key(identity_id, key_id, record).await?;
+    Ok(Json(SigningKeyDto::from(&key)))
+}

@@ -1,0 +1,170 @@
+//! `POST /api/v1/verify/commit`, `/verify/push` and `/verify/blob`: signed
+//! code and artifacts traced to a registered key, an active identity and
+//! its right to push. Every verification is an audit entry.
+
+use axum::Json;
+use axum::extract::State;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_domain::audit::{AuditRecord, Outcome};
+use gatehouse_domain::identity::IdentityStatus;
+use serde_json::json;
+
+use super::dto::{
+    CommitVerdictDto, PushVerdictDto, SignerDto, VerifyBlobRequest, VerifyCommitRequest, VerifyPushRequest,
+};
+use crate::auth::Caller;
+use crate::extract::ApiJson;
+use crate::problem::ApiError;
+use crate::signing::{CommitCheck, CommitVerdict, Lookups, check_commit};
+use crate::state::AppState;
+
+/// The most commits one push request may carry.
+pub const MAX_PUSH_COMMITS: usize = 20_000;
+
+fn dto(id: Option<String>, verdict: CommitVerdict) -> CommitVerdictDto {
+    CommitVerdictDto {
+        id,
+        valid: verdict.valid,
+        signer: verdict.signer.map(|(identity_id, key_fingerprint)| SignerDto {
+            identity_id,
+            name: verdict.signer_name,
+            key_fingerprint,
+        }),
+        reason: verdict.reason,
+    }
+}
+
+fn record(
+    caller: &Caller,
+    state: &AppState,
+    project: Option<&str>,
+    reference: Option<&str>,
+    verdict: &CommitVerdictDto,
+) -> AuditRecord {
+    let resource = project.map_or_else(|| "gatehouse".to_owned(), |p| format!("project:{p}"));
+    caller
+        .record(state, "commit.verify", resource)
+        .outcome(if verdict.valid { Outcome::Success } else { Outcome::Denied }, verdict.reason.clone())
+        .details(json!({
+            "commit": verdict.id,
+            "ref": reference,
+            "valid": verdict.valid,
+            "signer": verdict.signer.as_ref().map(|s| s.identity_id.clone()),
+            "key_fingerprint": verdict.signer.as_ref().map(|s| s.key_fingerprint.clone()),
+        }))
+}
+
+/// Verify one commit object.
+#[utoipa::path(post, path = "/api/v1/verify/commit", tag = "signing", request_body = VerifyCommitRequest,
+    responses((status = 200, body = CommitVerdictDto), (status = 422)))]
+pub async fn commit(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<VerifyCommitRequest>,
+) -> Result<Json<CommitVerdictDto>, ApiError> {
+    let check =
+        CommitCheck { raw: request.commit.as_bytes(), project: request.project.as_deref(), paths: &request.paths };
+    let verdict = check_commit(&state, &mut Lookups::default(), &check, state.clock.now()).await?;
+    let answer = dto(request.id, verdict);
+    state.store.append_audit(record(&caller, &state, request.project.as_deref(), None, &answer)).await?;
+    Ok(Json(answer))
+}
+
+/// Verify every new commit of a push (for forges that call out instead of
+/// running hooks, and for `gatehouse hook pre-receive`).
+#[utoipa::path(post, path = "/api/v1/verify/push", tag = "signing", request_body = VerifyPushRequest,
+    responses((status = 200, body = PushVerdictDto), (status = 413), (status = 422)))]
+pub async fn push(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<VerifyPushRequest>,
+) -> Result<Json<PushVerdictDto>, ApiError> {
+    if request.commits.len() > MAX_PUSH_COMMITS {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "a push may carry at most {MAX_PUSH_COMMITS} commits per request"
+        )));
+    }
+    if gatehouse_domain::grant::Resource::from_parts("project", &request.project).is_none() {
+        return Err(ApiError::Unprocessable(format!("`{}` is not a valid project id (ORG/REPO)", request.project)));
+    }
+    let now = state.clock.now();
+    let mut lookups = Lookups::default();
+    let mut answers = Vec::with_capacity(request.commits.len());
+    for commit in &request.commits {
+        let check =
+            CommitCheck { raw: commit.commit.as_bytes(), project: Some(&request.project), paths: &commit.paths };
+        let verdict = check_commit(&state, &mut lookups, &check, now).await?;
+        answers.push(dto(Some(commit.id.clone()), verdict));
+    }
+    let records = answers
+        .iter()
+        .map(|answer| record(&caller, &state, Some(&request.project), request.reference.as_deref(), answer))
+        .collect();
+    state.store.append_audit_batch(records).await?;
+    Ok(Json(PushVerdictDto { valid: answers.iter().all(|a| a.valid), commits: answers }))
+}
+
+/// Verify an artifact signed with `ssh-keygen -Y sign -n gatehouse` by a
+/// registered key of an active identity.
+#[utoipa::path(post, path = "/api/v1/verify/blob", tag = "signing", request_body = VerifyBlobRequest,
+    responses((status = 200, body = CommitVerdictDto), (status = 422)))]
+pub async fn blob(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<VerifyBlobRequest>,
+) -> Result<Json<CommitVerdictDto>, ApiError> {
+    let content = STANDARD
+        .decode(request.content_base64.as_bytes())
+        .map_err(|_| ApiError::Unprocessable("content_base64 is not base64".into()))?;
+    let verdict = match gatehouse_signing::verify_ssh(&request.signature, &content, "gatehouse") {
+        Err(gatehouse_signing::SignatureError::Mismatch) => CommitVerdict {
+            valid: false,
+            signer: None,
+            signer_name: None,
+            reason: "the file changed after it was signed".into(),
+        },
+        Err(error) => CommitVerdict { valid: false, signer: None, signer_name: None, reason: error.to_string() },
+        Ok(signer) => match state.store.find_signing_key_by_fingerprint(&signer.fingerprint).await? {
+            None => CommitVerdict {
+                valid: false,
+                signer: None,
+                signer_name: None,
+                reason: format!("signed by a key registered to nobody ({})", signer.fingerprint),
+            },
+            Some(key) => {
+                let identity = state.store.find_identity(key.identity_id).await?;
+                let pair = Some((key.identity_id.to_string(), key.fingerprint.clone()));
+                match identity {
+                    Some(identity) if identity.status == IdentityStatus::Active => CommitVerdict {
+                        valid: true,
+                        signer: pair,
+                        reason: format!("signed by {}", identity.name),
+                        signer_name: Some(identity.name),
+                    },
+                    Some(identity) => CommitVerdict {
+                        valid: false,
+                        signer: pair,
+                        reason: format!("{} is {}", identity.name, identity.status.as_str()),
+                        signer_name: Some(identity.name),
+                    },
+                    None => CommitVerdict {
+                        valid: false,
+                        signer: pair,
+                        signer_name: None,
+                        reason: "the key's identity no longer exists".into(),
+                    },
+                }
+            }
+        },
+    };
+    let answer = dto(request.name.clone(), verdict);
+    let entry = caller
+        .record(&state, "artifact.verify", "gatehouse")
+        .outcome(if answer.valid { Outcome::Success } else { Outcome::Denied }, answer.reason.clone())
+        .details(json!({"artifact": request.name, "valid": answer.valid,
+            "signer": answer.signer.as_ref().map(|s| s.identity_id.clone()),
+            "key_fingerprint": answer.signer.as_ref().map(|s| s.key_fingerprint.clone())}));
+    state.store.append_audit(entry).await?;
+    Ok(Json(answer))
+}

@@ -1,0 +1,6 @@
+//! Where signed code enters: a commit (or artifact) signature traced to a
+//! registered key, its identity, and that identity's right to push.
+
+pub mod check;
+
+pub use check::{CommitCheck, CommitVerdict, Lookups, check_commit};

@@ -76,6 +76,65 @@ pub enum Command {
     /// For a CI job: ask gatehouse whether this job may act, with the job's
     /// own OIDC token. Exit 0 allow, 1 deny, 2 error.
     Gate(GateArgs),
+    /// Manage signing keys (SSH or OpenPGP public keys) of an identity.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Verify commits: signed by a registered key of an active identity
+    /// allowed to push. Exit 1 if any fails.
+    VerifyCommit {
+        /// The repository [default: the current directory].
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+        /// The project (`ORG/REPO`) whose push rights count [env: GATEHOUSE_PROJECT].
+        #[arg(long)]
+        project: Option<String>,
+        /// Commits (anything `git rev-parse` takes).
+        #[arg(required = true)]
+        revs: Vec<String>,
+    },
+    /// Verify an artifact signed with `ssh-keygen -Y sign -n gatehouse`.
+    VerifyBlob {
+        /// The signature file (`FILE.sig`).
+        #[arg(long, value_name = "FILE.sig")]
+        signature: PathBuf,
+        /// The signed file.
+        file: PathBuf,
+    },
+    /// Git hooks that enforce signing where code enters.
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Register a public key (an OpenSSH `.pub` file or an armored OpenPGP key; `-` reads stdin).
+    Add {
+        /// Whose key [default: yours].
+        #[arg(long)]
+        identity: Option<String>,
+        file: PathBuf,
+    },
+    /// List an identity's signing keys.
+    List {
+        #[arg(long)]
+        identity: Option<String>,
+    },
+    /// Remove a signing key.
+    Remove {
+        #[arg(long)]
+        identity: Option<String>,
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookCommand {
+    /// Run as git's pre-receive hook: every new commit of every updated ref
+    /// must be signed by a registered key of an active identity with
+    /// `source.push` (and `pipeline.config.edit` when it touches pipeline
+    /// configuration). The project is GATEHOUSE_PROJECT, or the last two
+    /// folders of the repository's path (`…/acme/web.git` → `acme/web`).
+    PreReceive,
 }
 
 #[derive(Debug, Subcommand)]

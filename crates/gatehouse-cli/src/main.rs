@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod files;
 mod forward;
+mod git;
 mod logging;
 mod output;
 mod policy_reload;
@@ -83,6 +84,12 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Grant(command) => cmd::grant::run(&cli.global, command).await,
         Command::Binding(command) => cmd::binding::run(&cli.global, command).await,
         Command::Gate(args) => cmd::gate::run(&cli.global, args).await,
+        Command::Key(command) => cmd::key::run(&cli.global, command).await,
+        Command::VerifyCommit { repo, project, revs } => {
+            cmd::verify::commits(&cli.global, repo.as_deref(), project.clone(), revs).await
+        }
+        Command::VerifyBlob { signature, file } => cmd::verify::blob(&cli.global, signature, file).await,
+        Command::Hook(args::HookCommand::PreReceive) => cmd::verify::pre_receive(&cli.global).await,
         Command::Policy(args::PolicyCommand::Matrix { format }) => cmd::policy::matrix(&cli.global, *format).await,
         Command::Policy(command) => {
             let config = Config::resolve(&cli.global, None, &ProcessEnvironment)?;

@@ -9,4 +9,5 @@ mod init;
 mod multi_node;
 mod policy;
 mod serve;
+mod signing;
 mod support;

@@ -1,0 +1,136 @@
+//! `gatehouse verify-commit`, `gatehouse verify-blob` and `gatehouse hook
+//! pre-receive`: objects are read locally with one `git cat-file --batch`,
+//! and verified by the server in one request, which knows the registered
+//! keys, identities and grants.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use gatehouse_server::api::dto::{CommitVerdictDto, PushVerdictDto};
+use serde_json::json;
+
+use crate::args::GlobalArgs;
+use crate::client::Client;
+use crate::error::{CliError, CliResult};
+use crate::git;
+
+const ZERO_ID: &str = "0000000000000000000000000000000000000000";
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// Verifies `ids` (with their paths) as a push to `project`.
+async fn verify_push(
+    client: &Client,
+    repo: &Path,
+    project: &str,
+    reference: Option<&str>,
+    ids: &[String],
+) -> CliResult<PushVerdictDto> {
+    let objects = git::read_commits(repo, ids)?;
+    let mut paths = git::changed_paths(repo, ids)?;
+    let commits: Vec<_> = ids
+        .iter()
+        .zip(objects)
+        .map(|(id, raw)| {
+            json!({"id": id, "commit": String::from_utf8_lossy(&raw), "paths": paths.remove(id).unwrap_or_default()})
+        })
+        .collect();
+    client.post("/api/v1/verify/push", &json!({"project": project, "ref": reference, "commits": commits})).await
+}
+
+fn print_verdicts(verdicts: &[CommitVerdictDto], only_failures: bool) -> bool {
+    let mut all_valid = true;
+    for verdict in verdicts {
+        let id = verdict.id.as_deref().unwrap_or("?");
+        if verdict.valid {
+            if !only_failures {
+                println!("ok   {} {}", short(id), verdict.reason);
+            }
+        } else {
+            all_valid = false;
+            eprintln!("gatehouse: rejected {} {}", short(id), verdict.reason);
+        }
+    }
+    all_valid
+}
+
+pub async fn commits(
+    args: &GlobalArgs,
+    repo: Option<&Path>,
+    project: Option<String>,
+    revs: &[String],
+) -> CliResult<()> {
+    let repo = repo.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let client = Client::new(args)?;
+    let ids = git::rev_parse(&repo, revs)?;
+    let project = project.or_else(|| std::env::var("GATEHOUSE_PROJECT").ok().filter(|p| !p.is_empty()));
+    let verdicts = match project {
+        Some(project) => verify_push(&client, &repo, &project, None, &ids).await?.commits,
+        None => {
+            let objects = git::read_commits(&repo, &ids)?;
+            let mut verdicts = Vec::with_capacity(ids.len());
+            for (id, raw) in ids.iter().zip(objects) {
+                let body = json!({"id": id, "commit": String::from_utf8_lossy(&raw)});
+                verdicts.push(client.post::<_, CommitVerdictDto>("/api/v1/verify/commit", &body).await?);
+            }
+            verdicts
+        }
+    };
+    if print_verdicts(&verdicts, false) { Ok(()) } else { Err(CliError::refused("some commits failed verification")) }
+}
+
+pub async fn blob(args: &GlobalArgs, signature: &Path, file: &Path) -> CliResult<()> {
+    let client = Client::new(args)?;
+    let read_error = |path: &Path, e: std::io::Error| CliError::config(format!("cannot read {}: {e}", path.display()));
+    let signature_text = std::fs::read_to_string(signature).map_err(|e| read_error(signature, e))?;
+    let content = std::fs::read(file).map_err(|e| read_error(file, e))?;
+    let body = json!({
+        "signature": signature_text,
+        "content_base64": base64::engine::general_purpose::STANDARD.encode(&content),
+        "name": file.file_name().map(|n| n.to_string_lossy().into_owned()),
+    });
+    let verdict: CommitVerdictDto = client.post("/api/v1/verify/blob", &body).await?;
+    if verdict.valid {
+        println!("ok   {} {}", file.display(), verdict.reason);
+        Ok(())
+    } else {
+        Err(CliError::refused(format!("{}: {}", file.display(), verdict.reason)))
+    }
+}
+
+/// git runs the hook in the repository with `<old> <new> <ref>` lines on
+/// stdin; exit 1 refuses the whole push, leaving every ref as it was.
+pub async fn pre_receive(args: &GlobalArgs) -> CliResult<()> {
+    let repo = PathBuf::from(".");
+    let project = match std::env::var("GATEHOUSE_PROJECT").ok().filter(|p| !p.is_empty()) {
+        Some(project) => project,
+        None => git::project_from_path(&git::repository_path(&repo)?)
+            .ok_or_else(|| CliError::config("cannot tell the project; set GATEHOUSE_PROJECT=ORG/REPO"))?,
+    };
+    let client = Client::new(args)?;
+    let mut all_valid = true;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| CliError::config(format!("reading the hook's input: {e}")))?;
+        let mut fields = line.split_whitespace();
+        let (Some(_old), Some(new), Some(reference)) = (fields.next(), fields.next(), fields.next()) else { continue };
+        if new.chars().all(|c| c == '0') || new == ZERO_ID {
+            continue; // a deletion brings no commits
+        }
+        let ids = git::new_commits(&repo, new)?;
+        if ids.is_empty() {
+            continue;
+        }
+        let verdict = verify_push(&client, &repo, &project, Some(reference), &ids).await?;
+        all_valid &= print_verdicts(&verdict.commits, true);
+    }
+    if all_valid {
+        Ok(())
+    } else {
+        Err(CliError::refused(format!(
+            "push refused: every new commit must be signed by someone allowed to push to {project}"
+        )))
+    }
+}

@@ -1,0 +1,161 @@
+//! Signing where code enters, as people and CI run it: `gatehouse key`,
+//! `gatehouse verify-commit`, `gatehouse verify-blob`, and a real
+//! pre-receive hook on a bare repository refusing bad pushes.
+
+use std::process::Output;
+
+use gatehouse_testkit::git_repo::{GitSandbox, Signing};
+use gatehouse_testkit::{engine_test, with_database};
+use serde_json::Value;
+
+use crate::support::{BINARY, Server, bootstrap_token, gatehouse, stderr, stdout};
+
+async fn blocking(mut command: std::process::Command) -> Output {
+    tokio::task::spawn_blocking(move || command.output().expect("run")).await.unwrap()
+}
+
+engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engine| {
+    with_database(engine, |db| async move {
+        let data_dir = db.dir.path().join("data");
+        let server = Server::start(&data_dir, &db.url).await;
+        let admin = bootstrap_token(&data_dir);
+        let cli = |args: &[&str]| {
+            let mut command = gatehouse(&data_dir, &db.url);
+            command.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin).args(args);
+            command
+        };
+        let json = |output: &Output| -> Value {
+            assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+            serde_json::from_str(&stdout(output)).unwrap()
+        };
+        let sandbox = GitSandbox::new();
+        let mut people = Vec::new();
+        for (name, role) in [("ana", Some("maintainer")), ("carol", None), ("vic", Some("developer"))] {
+            let created = blocking(cli(&[
+                "identity",
+                "create",
+                "--kind",
+                "human",
+                "--name",
+                name,
+                "--email",
+                &format!("{name}@example.com"),
+                "--output",
+                "json",
+            ]))
+            .await;
+            let id = json(&created)["id"].as_str().unwrap().to_owned();
+            if let Some(role) = role {
+                json(
+                    &blocking(cli(&[
+                        "grant",
+                        "add",
+                        "--identity",
+                        &id,
+                        "--role",
+                        role,
+                        "--scope",
+                        "project:acme/web",
+                        "--output",
+                        "json",
+                    ]))
+                    .await,
+                );
+            }
+            let (key, _) = sandbox.ssh_key(name);
+            let public = key.with_extension("pub");
+            let added = json(
+                &blocking(cli(&["key", "add", "--identity", &id, public.to_str().unwrap(), "--output", "json"])).await,
+            );
+            assert_eq!(added["kind"], "ssh");
+            people.push((id, key));
+        }
+        let listed = blocking(cli(&["key", "list", "--identity", &people[0].0])).await;
+        assert!(stdout(&listed).contains("ssh-ed25519"), "{}", stdout(&listed));
+
+        // A bare repository at …/acme/web.git whose pre-receive hook asks gatehouse.
+        let bare = sandbox.root().join("acme/web.git");
+        std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+        sandbox.run(sandbox.root(), "git", &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()]);
+        let hook = bare.join("hooks/pre-receive");
+        std::fs::write(&hook, format!("#!/bin/sh\nexec \"{BINARY}\" hook pre-receive\n")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        sandbox.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+        let push = || {
+            let mut command = sandbox.command("git", &sandbox.work());
+            command
+                .args(["push", "-q", "origin", "main"])
+                .env("GATEHOUSE_URL", &server.url)
+                .env("GATEHOUSE_TOKEN", &admin);
+            command
+        };
+        let remote_head = || sandbox.run(&bare, "git", &["rev-parse", "--verify", "-q", "main"]).trim().to_owned();
+        let ssh = |i: usize| Signing::Ssh(people[i].1.clone());
+
+        let first = sandbox.commit("src/lib.rs", "one", &ssh(0));
+        let ok = blocking(push()).await;
+        assert!(ok.status.success(), "{}", stderr(&ok));
+        assert_eq!(remote_head(), first);
+
+        for (name, file, signing, fragment) in [
+            ("unsigned", "src/a.rs", Signing::None, "not signed"),
+            ("no source.push", "src/b.rs", ssh(1), "carol may not push to acme/web"),
+            ("a developer editing CI", ".github/workflows/ci.yml", ssh(2), "vic may not edit pipeline configuration"),
+        ] {
+            let bad = sandbox.commit(file, name, &signing);
+            let refused = blocking(push()).await;
+            assert!(!refused.status.success(), "{name} was accepted");
+            let said = stderr(&refused);
+            assert!(said.contains(&format!("rejected {}", &bad[..12])) && said.contains(fragment), "{name}: {said}");
+            assert_eq!(remote_head(), first, "{name}: the branch stays as it was");
+            sandbox.git(&["reset", "-q", "--hard", &first]);
+        }
+        let by_vic = sandbox.commit("src/c.rs", "c", &ssh(2));
+        assert!(blocking(push()).await.status.success());
+        assert_eq!(remote_head(), by_vic);
+
+        // verify-commit for CI jobs: exit 0 when every commit passes, 1 otherwise.
+        let work = sandbox.work();
+        let verified = blocking(cli(&[
+            "verify-commit",
+            "--repo",
+            work.to_str().unwrap(),
+            "--project",
+            "acme/web",
+            "HEAD~1",
+            "HEAD",
+        ]))
+        .await;
+        assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+        assert_eq!(stdout(&verified).lines().filter(|l| l.starts_with("ok ")).count(), 2);
+        sandbox.commit("src/d.rs", "d", &Signing::None);
+        let failed =
+            blocking(cli(&["verify-commit", "--repo", work.to_str().unwrap(), "--project", "acme/web", "HEAD"])).await;
+        assert_eq!(failed.status.code(), Some(1));
+        assert!(stderr(&failed).contains("not signed"));
+        let unknown = blocking(cli(&["verify-commit", "--repo", work.to_str().unwrap(), "no-such-rev"])).await;
+        assert_eq!(unknown.status.code(), Some(1));
+
+        // verify-blob for artifacts.
+        let file = sandbox.root().join("release.tar");
+        std::fs::write(&file, "bits").unwrap();
+        sandbox.run(
+            sandbox.root(),
+            "ssh-keygen",
+            &["-q", "-Y", "sign", "-n", "gatehouse", "-f", people[0].1.to_str().unwrap(), file.to_str().unwrap()],
+        );
+        let signature = sandbox.root().join("release.tar.sig");
+        let ok =
+            blocking(cli(&["verify-blob", "--signature", signature.to_str().unwrap(), file.to_str().unwrap()])).await;
+        assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+        std::fs::write(&file, "bitz").unwrap();
+        let changed =
+            blocking(cli(&["verify-blob", "--signature", signature.to_str().unwrap(), file.to_str().unwrap()])).await;
+        assert_eq!(changed.status.code(), Some(1));
+        assert!(stderr(&changed).contains("changed after it was signed"));
+    })
+});

@@ -41,8 +41,6 @@ gpg --batch --quiet --passphrase '' --quick-gen-key 'ana <ana@example.com>' ed25
 fpr="$(gpg --batch --with-colons --list-keys ana@example.com | awk -F: '/^fpr:/ {print $10; exit}')"
 gpg --batch --armor --export "$fpr" >"$work/ana.asc"
 "$bin" key add --identity "$ana" "$work/ana.asc" >/dev/null
-echo "ana $(cut -d' ' -f2 "$work/ana_ssh.pub")" >"$work/allowed_signers"
-sed -i "1s/^/ana@example.com /; 1s/^ana@example.com ana /ana@example.com ssh-ed25519 /" "$work/allowed_signers"
 printf 'ana@example.com %s\n' "$(cut -d' ' -f1,2 "$work/ana_ssh.pub")" >"$work/allowed_signers"
 
 for kind in ssh openpgp; do

@@ -1,0 +1,140 @@
+//! SCIM 2.0 (RFC 7643/7644) as identity providers speak it: the User
+//! resource mapped onto a human identity, filters, and PATCH in both
+//! dialects real IdPs send (Okta: `replace` with a value object and no
+//! path; Entra: `Replace` with a `path`, `active` as the string "False").
+//! Pure logic: the server does the I/O.
+
+pub mod filter;
+pub mod patch;
+
+use serde_json::{Map, Value, json};
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// A SCIM error: HTTP status, `scimType`, detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimError {
+    pub status: u16,
+    pub scim_type: Option<&'static str>,
+    pub detail: String,
+}
+
+impl ScimError {
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self { status: 400, scim_type: Some("invalidValue"), detail: detail.into() }
+    }
+
+    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+        Self { status: 400, scim_type: Some("invalidSyntax"), detail: detail.into() }
+    }
+
+    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+        Self { status: 400, scim_type: Some("invalidFilter"), detail: detail.into() }
+    }
+
+    pub fn invalid_path(detail: impl Into<String>) -> Self {
+        Self { status: 400, scim_type: Some("invalidPath"), detail: detail.into() }
+    }
+
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Self { status: 409, scim_type: Some("uniqueness"), detail: detail.into() }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self { status: 404, scim_type: None, detail: detail.into() }
+    }
+
+    pub fn body(&self) -> Value {
+        let mut body = json!({"schemas": [ERROR_SCHEMA], "status": self.status.to_string(), "detail": self.detail});
+        if let Some(kind) = self.scim_type {
+            body["scimType"] = json!(kind);
+        }
+        body
+    }
+}
+
+/// What gatehouse keeps of a SCIM User, read from the resource the IdP sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInput {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    /// The identity's name: `displayName`, else `name.formatted`, else
+    /// given and family name, else `userName`.
+    pub display_name: String,
+    /// The primary (or first, or `userName` when it is one) email.
+    pub email: String,
+    pub active: bool,
+    /// The resource's attributes as sent (name, emails, …), echoed back.
+    pub attributes: Map<String, Value>,
+}
+
+/// `true`, `false`, or the strings Entra sends ("True", "False", any case).
+pub fn boolean(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(flag) => Some(*flag),
+        Value::String(text) if text.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(text) if text.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
+/// Attributes gatehouse computes or owns; never stored from a request.
+const SERVER_ATTRIBUTES: [&str; 4] = ["id", "meta", "schemas", "groups"];
+
+pub fn user_input(resource: &Value) -> Result<UserInput, ScimError> {
+    let object = resource.as_object().ok_or_else(|| ScimError::invalid_syntax("a User must be a JSON object"))?;
+    let user_name = object
+        .get("userName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && name.len() <= 256)
+        .ok_or_else(|| ScimError::invalid_value("userName is required (1–256 characters)"))?
+        .to_owned();
+    let external_id = match object.get("externalId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if id.len() <= 256 => Some(id.clone()),
+        Some(_) => return Err(ScimError::invalid_value("externalId must be a string")),
+    };
+    let active = match object.get("active") {
+        None | Some(Value::Null) => true,
+        Some(value) => boolean(value).ok_or_else(|| ScimError::invalid_value("active must be a boolean"))?,
+    };
+    let text =
+        |pointer: &str| resource.pointer(pointer).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+    let display_name = text("/displayName")
+        .or_else(|| text("/name/formatted"))
+        .map(str::to_owned)
+        .or_else(|| match (text("/name/givenName"), text("/name/familyName")) {
+            (Some(given), Some(family)) => Some(format!("{given} {family}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
+            (None, None) => None,
+        })
+        .unwrap_or_else(|| user_name.clone());
+    let email =
+        primary_email(object).or_else(|| user_name.contains('@').then(|| user_name.clone())).ok_or_else(|| {
+            ScimError::invalid_value("a User needs an email (emails[].value, or a userName that is an email)")
+        })?;
+    let attributes = object
+        .iter()
+        .filter(|(key, _)| !SERVER_ATTRIBUTES.contains(&key.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(UserInput { user_name, external_id, display_name, email, active, attributes })
+}
+
+fn primary_email(object: &Map<String, Value>) -> Option<String> {
+    let emails = object.get("emails")?.as_array()?;
+    let value = |email: &Value| email.get("value").and_then(Value::as_str).map(str::to_owned);
+    emails
+        .iter()
+        .find(|email| email.get("primary").and_then(boolean) == Some(true))
+        .and_then(value)
+        .or_else(|| emails.iter().find_map(value))
+}
+
+#[cfg(test)]
+mod tests;

@@ -174,8 +174,11 @@ impl Selector {
     }
 }
 
+/// A multi-valued attribute, the selector in brackets, and the sub-field after.
+type SelectorPath<'p> = (&'p str, Selector, Option<&'p str>);
+
 /// `emails[type eq "work"].value` → (`emails`, type = work, Some(`value`)).
-fn split_selector(path: &str) -> Result<Option<(&str, Selector, Option<&str>)>, ScimError> {
+fn split_selector(path: &str) -> Result<Option<SelectorPath<'_>>, ScimError> {
     let Some(open) = path.find('[') else { return Ok(None) };
     let close = path.rfind(']').ok_or_else(|| ScimError::invalid_path(format!("unclosed `[` in `{path}`")))?;
     let attribute = &path[..open];

@@ -15,6 +15,7 @@ pub enum Action {
     AuditRead,
     IdentityView,
     IdentityManage,
+    IdentityProvision,
     GrantManage,
     AccessApprove,
     VendorManage,
@@ -22,7 +23,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::PipelineView,
         Action::PipelineTrigger,
         Action::PipelineConfigEdit,
@@ -32,6 +33,7 @@ impl Action {
         Action::AuditRead,
         Action::IdentityView,
         Action::IdentityManage,
+        Action::IdentityProvision,
         Action::GrantManage,
         Action::AccessApprove,
         Action::VendorManage,
@@ -49,6 +51,7 @@ impl Action {
             Action::AuditRead => "audit.read",
             Action::IdentityView => "identity.view",
             Action::IdentityManage => "identity.manage",
+            Action::IdentityProvision => "identity.provision",
             Action::GrantManage => "grant.manage",
             Action::AccessApprove => "access.approve",
             Action::VendorManage => "vendor.manage",

@@ -12,6 +12,8 @@ use crate::audit::{AuditEntry, AuditRecord};
 use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
 use crate::ids::{GrantId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use crate::scim::filter::Filter;
+use crate::scim::{ScimUser, UserInput};
 use crate::signing::SigningKey;
 use crate::token::{ApiToken, NewToken, TokenHash};
 use crate::workload::{NewTrustBinding, TrustBinding};
@@ -292,6 +294,44 @@ pub trait Store: Send + Sync {
 
     /// The key with this fingerprint.
     async fn find_signing_key_by_fingerprint(&self, fingerprint: &str) -> Result<Option<SigningKey>, StoreError>;
+
+    /// Provisions a person: links the human identity with `input.email`
+    /// when it has no SCIM user yet, else creates one. `Conflict` if the
+    /// userName is taken. An inactive user is suspended at once.
+    async fn scim_create_user(
+        &self,
+        input: UserInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimUser, StoreError>;
+
+    async fn scim_find_user(&self, id: IdentityId) -> Result<Option<ScimUser>, StoreError>;
+
+    /// Users matching `filter` (`userName` case-insensitively, `externalId`
+    /// or `id` exactly), oldest first: the total, and `count` from the
+    /// 1-based `start_index`.
+    async fn scim_list_users(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<(u64, Vec<ScimUser>), StoreError>;
+
+    /// Replaces the user's attributes. Turning `active` off suspends the
+    /// identity and revokes every token and grant in the same transaction;
+    /// turning it on reactivates a suspended identity.
+    async fn scim_update_user(
+        &self,
+        id: IdentityId,
+        input: UserInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimUser, StoreError>;
+
+    /// Deprovisions the identity (every token and grant revoked) and
+    /// forgets the SCIM user, so its userName may be used again.
+    async fn scim_delete_user(&self, id: IdentityId, now: OffsetDateTime, audit: AuditRecord)
+    -> Result<(), StoreError>;
 
     /// Appends entries that describe no state change. Returns their indexes.
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError>;

@@ -59,7 +59,14 @@ fn applies(action: Action, resource: &Resource) -> bool {
         Resource::Gatehouse => {
             matches!(
                 action,
-                AuditRead | IdentityView | IdentityManage | GrantManage | AccessApprove | VendorManage | PolicyManage
+                AuditRead
+                    | IdentityView
+                    | IdentityManage
+                    | IdentityProvision
+                    | GrantManage
+                    | AccessApprove
+                    | VendorManage
+                    | PolicyManage
             )
         }
         Resource::Project(_) => matches!(action, PipelineView | PipelineTrigger | PipelineConfigEdit | SourcePush),

@@ -12,6 +12,7 @@ pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
+pub mod scim;
 pub mod signing;
 pub mod state;
 pub mod workload;
@@ -71,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .route("/webhooks/github", post(integrations::github::receive))
         .route("/webhooks/gitlab", post(integrations::gitlab::receive))
         .nest("/api/v1", v1)
+        .nest("/scim/v2", scim::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -78,7 +78,7 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> &str {
+    pub fn detail(&self) -> &str {
         match self {
             ApiError::BadRequest(detail)
             | ApiError::Unprocessable(detail)

@@ -11,6 +11,7 @@ mod connect;
 mod credential_cache;
 mod error;
 mod rows;
+mod scim;
 mod signing_keys;
 mod sql_store;
 mod tree_mirror;

@@ -12,6 +12,8 @@ use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
 use gatehouse_domain::ids::{GrantId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use gatehouse_domain::scim::filter::Filter;
+use gatehouse_domain::scim::{ScimUser, UserInput};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_domain::store::{
     AuditFilter, Credential, InitialSetup, Installation, Page, PageRequest, PoolStats, Store, StoreError,
@@ -56,7 +58,7 @@ impl SqlStore {
     }
 }
 
-async fn insert_identity(conn: &mut AnyConnection, new: &NewIdentity) -> Result<(), StoreError> {
+pub(crate) async fn insert_identity(conn: &mut AnyConnection, new: &NewIdentity) -> Result<(), StoreError> {
     let conflict = match (new.kind, &new.email) {
         (IdentityKind::Human, Some(email)) => {
             format!("a human identity with email `{}` already exists", email.as_str())
@@ -653,6 +655,47 @@ impl Store for SqlStore {
 
     async fn find_signing_key_by_fingerprint(&self, fingerprint: &str) -> Result<Option<SigningKey>, StoreError> {
         crate::signing_keys::find_by_fingerprint(self, fingerprint).await
+    }
+
+    async fn scim_create_user(
+        &self,
+        input: UserInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimUser, StoreError> {
+        crate::scim::create(self, input, now, audit).await
+    }
+
+    async fn scim_find_user(&self, id: IdentityId) -> Result<Option<ScimUser>, StoreError> {
+        crate::scim::find(self, id).await
+    }
+
+    async fn scim_list_users(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<(u64, Vec<ScimUser>), StoreError> {
+        crate::scim::list(self, filter, start_index, count).await
+    }
+
+    async fn scim_update_user(
+        &self,
+        id: IdentityId,
+        input: UserInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimUser, StoreError> {
+        crate::scim::update(self, id, input, now, audit).await
+    }
+
+    async fn scim_delete_user(
+        &self,
+        id: IdentityId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        crate::scim::delete(self, id, now, audit).await
     }
 
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {

@@ -136,5 +136,16 @@ fn primary_email(object: &Map<String, Value>) -> Option<String> {
         .or_else(|| emails.iter().find_map(value))
 }
 
+/// A person the IdP provisioned: their identity and the User resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimUser {
+    pub identity: crate::identity::Identity,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub attributes: Map<String, Value>,
+    pub created_at: time::OffsetDateTime,
+    pub updated_at: time::OffsetDateTime,
+}
+
 #[cfg(test)]
 mod tests;

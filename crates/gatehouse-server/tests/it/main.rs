@@ -6,6 +6,7 @@ mod identity;
 mod operations;
 mod policy;
 mod problem_json;
+mod scim;
 mod signing;
 mod tokens;
 mod webhooks;

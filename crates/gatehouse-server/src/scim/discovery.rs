@@ -1,0 +1,62 @@
+//! What the SCIM service supports (RFC 7643 §5–7), for IdPs that ask.
+
+use gatehouse_domain::scim::{GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA};
+use serde_json::{Value, json};
+
+use super::{Provisioner, Scim};
+
+pub async fn service_provider_config(_caller: Provisioner) -> Result<Scim, Scim> {
+    Scim::ok(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": "https://github.com/gatehouse/gatehouse#people-scim",
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": 200},
+        "changePassword": {"supported": false},
+        "sort": {"supported": false},
+        "etag": {"supported": false},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "A gatehouse API token of an identity holding scim-provisioner",
+            "primary": true
+        }],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": "/scim/v2/ServiceProviderConfig"}
+    }))
+}
+
+fn user_type() -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"], "id": "User", "name": "User",
+        "endpoint": "/Users", "schema": USER_SCHEMA, "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/User"}})
+}
+
+pub async fn resource_types(_caller: Provisioner) -> Result<Scim, Scim> {
+    Scim::ok(
+        json!({"schemas": [LIST_SCHEMA], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1, "Resources": [user_type()]}),
+    )
+}
+
+fn attribute(name: &str, kind: &str, required: bool, multi: bool) -> Value {
+    json!({"name": name, "type": kind, "multiValued": multi, "required": required, "caseExact": false,
+        "mutability": "readWrite", "returned": "default", "uniqueness": if name == "userName" { "server" } else { "none" }})
+}
+
+pub async fn schemas(_caller: Provisioner) -> Result<Scim, Scim> {
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": USER_SCHEMA, "name": "User", "description": "A person, linked to a gatehouse human identity",
+        "attributes": [
+            attribute("userName", "string", true, false),
+            attribute("externalId", "string", false, false),
+            attribute("displayName", "string", false, false),
+            attribute("name", "complex", false, false),
+            attribute("emails", "complex", false, true),
+            attribute("active", "boolean", false, false),
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{USER_SCHEMA}")}
+    });
+    let _ = GROUP_SCHEMA;
+    Scim::ok(
+        json!({"schemas": [LIST_SCHEMA], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1, "Resources": [user]}),
+    )
+}

@@ -1,0 +1,102 @@
+//! SCIM 2.0 at `/scim/v2`, for the company's identity provider: people
+//! are provisioned, changed and deprovisioned by the directory, and a
+//! deactivated person loses every token and grant in the same transaction.
+//! Authenticated by the API token of an identity allowed
+//! `identity.provision` (the `scim-provisioner` role). Bodies are
+//! `application/scim+json`; errors are SCIM error bodies.
+
+mod discovery;
+mod users;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::scim::ScimError;
+use gatehouse_domain::store::StoreError;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Users", get(users::list).post(users::create))
+        .route("/Users/{id}", get(users::show).put(users::replace).patch(users::patch).delete(users::delete))
+        .fallback(|| async { Scim::error(ScimError::not_found("no such SCIM endpoint")) })
+}
+
+/// A SCIM answer: a status and a JSON body, as `application/scim+json`.
+pub struct Scim(pub StatusCode, pub Value);
+
+impl Scim {
+    pub fn ok(body: Value) -> Result<Self, Self> {
+        Ok(Self(StatusCode::OK, body))
+    }
+
+    pub fn error(error: ScimError) -> Self {
+        Self(StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST), error.body())
+    }
+}
+
+impl IntoResponse for Scim {
+    fn into_response(self) -> Response {
+        if self.0 == StatusCode::NO_CONTENT {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        let mut response = (self.0, serde_json::to_vec(&self.1).unwrap_or_default()).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE));
+        response
+    }
+}
+
+impl From<ApiError> for Scim {
+    fn from(error: ApiError) -> Self {
+        let status = error.status().as_u16();
+        Scim::error(ScimError { status, scim_type: None, detail: error.detail().to_owned() })
+    }
+}
+
+impl From<StoreError> for Scim {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(detail) => Scim::error(ScimError::uniqueness(detail)),
+            other => Scim::from(ApiError::from(other)),
+        }
+    }
+}
+
+impl From<ScimError> for Scim {
+    fn from(error: ScimError) -> Self {
+        Scim::error(error)
+    }
+}
+
+/// The IdP's SCIM client, allowed `identity.provision`.
+pub struct Provisioner(pub Caller);
+
+impl FromRequestParts<AppState> for Provisioner {
+    type Rejection = Scim;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.authorize(state, Action::IdentityProvision, Resource::Gatehouse).await?;
+        Ok(Provisioner(caller))
+    }
+}
+
+/// Parses a SCIM request body (either JSON content type).
+pub fn json_body(bytes: &[u8]) -> Result<Value, Scim> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Scim::error(ScimError::invalid_syntax(format!("the body is not JSON: {e}"))))
+}

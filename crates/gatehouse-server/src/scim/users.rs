@@ -1,0 +1,155 @@
+//! `/scim/v2/Users`: create (or adopt an existing person by email), find
+//! by filter, replace (PUT), patch (both dialects), delete.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::identity::IdentityStatus;
+use gatehouse_domain::ids::IdentityId;
+use gatehouse_domain::scim::filter::parse_filter;
+use gatehouse_domain::scim::patch::apply_patch;
+use gatehouse_domain::scim::{LIST_SCHEMA, ScimError, ScimUser, USER_SCHEMA, user_input};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Provisioner, Scim, json_body};
+use crate::state::AppState;
+
+const MAX_COUNT: u64 = 200;
+
+pub fn resource(user: &ScimUser) -> Value {
+    let mut body = Value::Object(user.attributes.clone());
+    body["schemas"] = json!([USER_SCHEMA]);
+    body["id"] = json!(user.identity.id.to_string());
+    body["userName"] = json!(user.user_name);
+    body["externalId"] = json!(user.external_id);
+    body["active"] = json!(user.identity.status == IdentityStatus::Active);
+    body["meta"] = json!({
+        "resourceType": "User",
+        "created": format_rfc3339(user.created_at),
+        "lastModified": format_rfc3339(user.updated_at),
+        "location": format!("/scim/v2/Users/{}", user.identity.id),
+    });
+    if user.external_id.is_none() {
+        body.as_object_mut().map(|o| o.remove("externalId"));
+    }
+    body
+}
+
+fn parse_id(raw: &str) -> Result<IdentityId, Scim> {
+    raw.parse().map_err(|_| Scim::error(ScimError::not_found(format!("user `{raw}` not found"))))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    filter: Option<String>,
+    #[serde(rename = "startIndex")]
+    start_index: Option<String>,
+    count: Option<String>,
+}
+
+fn number(raw: Option<&str>, name: &str, default: u64) -> Result<u64, Scim> {
+    match raw {
+        None => Ok(default),
+        Some(text) => {
+            text.trim().parse().map_err(|_| Scim::error(ScimError::invalid_value(format!("{name} must be a number"))))
+        }
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _caller: Provisioner,
+    Query(query): Query<ListQuery>,
+) -> Result<Scim, Scim> {
+    let filter = query.filter.as_deref().map(|f| parse_filter(f, &["userName", "externalId", "id"])).transpose()?;
+    let start_index = number(query.start_index.as_deref(), "startIndex", 1)?.max(1);
+    let count = number(query.count.as_deref(), "count", 100)?.min(MAX_COUNT);
+    let (total, users) = state.store.scim_list_users(filter.as_ref(), start_index, count).await?;
+    Scim::ok(json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": users.len(),
+        "Resources": users.iter().map(resource).collect::<Vec<_>>(),
+    }))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Provisioner(caller): Provisioner,
+    body: Bytes,
+) -> Result<Scim, Scim> {
+    let input = user_input(&json_body(&body)?)?;
+    let record = caller.record(&state, "scim.user.create", format!("user:{}", input.user_name)).details(json!({
+        "user_name": input.user_name, "external_id": input.external_id, "email": input.email, "active": input.active,
+    }));
+    let user = state.store.scim_create_user(input, state.clock.now(), record).await?;
+    Ok(Scim(StatusCode::CREATED, resource(&user)))
+}
+
+async fn load(state: &AppState, raw: &str) -> Result<ScimUser, Scim> {
+    let id = parse_id(raw)?;
+    state
+        .store
+        .scim_find_user(id)
+        .await?
+        .ok_or_else(|| Scim::error(ScimError::not_found(format!("user `{raw}` not found"))))
+}
+
+pub async fn show(State(state): State<AppState>, _caller: Provisioner, Path(id): Path<String>) -> Result<Scim, Scim> {
+    Scim::ok(resource(&load(&state, &id).await?))
+}
+
+async fn save(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    user: &ScimUser,
+    updated: &Value,
+    action: &str,
+) -> Result<Scim, Scim> {
+    let input = user_input(updated)?;
+    let was_active = user.identity.status == IdentityStatus::Active;
+    let record = caller.record(state, action, format!("identity:{}", user.identity.id)).details(json!({
+        "user_name": input.user_name, "active": input.active,
+        "deactivated": was_active && !input.active,
+    }));
+    let saved = state.store.scim_update_user(user.identity.id, input, state.clock.now(), record).await?;
+    Scim::ok(resource(&saved))
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    Provisioner(caller): Provisioner,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Scim, Scim> {
+    let user = load(&state, &id).await?;
+    save(&state, &caller, &user, &json_body(&body)?, "scim.user.replace").await
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Provisioner(caller): Provisioner,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Scim, Scim> {
+    let user = load(&state, &id).await?;
+    let mut updated = resource(&user);
+    apply_patch(&mut updated, &json_body(&body)?)?;
+    save(&state, &caller, &user, &updated, "scim.user.patch").await
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Provisioner(caller): Provisioner,
+    Path(id): Path<String>,
+) -> Result<Scim, Scim> {
+    let user = load(&state, &id).await?;
+    let record = caller
+        .record(&state, "scim.user.delete", format!("identity:{}", user.identity.id))
+        .details(json!({"user_name": user.user_name}));
+    state.store.scim_delete_user(user.identity.id, state.clock.now(), record).await?;
+    Ok(Scim(StatusCode::NO_CONTENT, Value::Null))
+}

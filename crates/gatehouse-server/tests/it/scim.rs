@@ -1,0 +1,216 @@
+//! SCIM 2.0 as Okta and Entra drive it: find, create, change, deactivate,
+//! delete; a deactivated person's token and grants stop working on the very
+//! next request.
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_app};
+use serde_json::{Value, json};
+
+async fn provisioner(app: &TestApp) -> String {
+    let bot = app.create_service("okta-scim").await;
+    app.post("/api/v1/grants", &app.admin_token, json!({"identity_id": bot, "role": "scim-provisioner", "scope": "*"}))
+        .await
+        .assert_status(201);
+    app.create_token(&bot, 3600).await
+}
+
+async fn scim(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> TestResponse {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/scim+json");
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    app.send(request.body(body).unwrap()).await
+}
+
+fn scim_error(response: &TestResponse, status: u16, scim_type: Option<&str>) {
+    assert_eq!(response.status.as_u16(), status, "{}", response.text);
+    assert_eq!(response.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(response.body["status"], status.to_string());
+    if let Some(kind) = scim_type {
+        assert_eq!(response.body["scimType"], kind, "{}", response.text);
+    }
+}
+
+engine_test!(okta_provisions_and_deactivates_and_access_ends_at_once, |engine| with_app(engine, |app| async move {
+    let token = provisioner(&app).await;
+    let filter = "/scim/v2/Users?filter=userName%20eq%20%22ana%40example.com%22&startIndex=1&count=100";
+    let none = scim(&app, Method::GET, filter, &token, None).await;
+    assert_eq!(none.assert_status(200)["totalResults"], 0);
+    assert_eq!(none.headers["content-type"], "application/scim+json");
+
+    let created = scim(
+        &app,
+        Method::POST,
+        "/scim/v2/Users",
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ana@example.com",
+            "name": {"givenName": "Ana", "familyName": "Bell"},
+            "emails": [{"primary": true, "value": "ana@example.com", "type": "work"}],
+            "displayName": "Ana Bell",
+            "locale": "en-US",
+            "externalId": "00u1abc",
+            "groups": [],
+            "password": "ignored",
+            "active": true,
+        })),
+    )
+    .await;
+    let created = created.assert_status(201).clone();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["active"], true);
+    assert_eq!(created["meta"]["resourceType"], "User");
+    let found = scim(&app, Method::GET, filter, &token, None).await;
+    assert_eq!(found.assert_status(200)["totalResults"], 1);
+    assert_eq!(found.body["Resources"][0]["id"], id.as_str());
+    let by_external =
+        scim(&app, Method::GET, "/scim/v2/Users?filter=externalId%20eq%20%2200u1abc%22", &token, None).await;
+    assert_eq!(by_external.assert_status(200)["totalResults"], 1);
+
+    // Ana works with a token and a grant…
+    let ana_token = app.create_token(&id, 3600).await;
+    app.post("/api/v1/grants", &app.admin_token, json!({"identity_id": id, "role": "viewer", "scope": "*"}))
+        .await
+        .assert_status(201);
+    app.get("/api/v1/whoami", &ana_token).await.assert_status(200);
+
+    // …until Okta deactivates her (PATCH, a value object, no path).
+    let patched = scim(
+        &app,
+        Method::PATCH,
+        &format!("/scim/v2/Users/{id}"),
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": false}}],
+        })),
+    )
+    .await;
+    assert_eq!(patched.assert_status(200)["active"], false);
+    assert!(app.get("/api/v1/whoami", &ana_token).await.assert_problem(401).contains("revoked"));
+    let grants = app.get(&format!("/api/v1/grants?identity_id={id}"), &app.admin_token).await;
+    assert!(grants.assert_status(200)["items"].as_array().unwrap().iter().all(|g| g["revoked_at"].is_string()));
+    let tokens = app.get(&format!("/api/v1/tokens?identity_id={id}"), &app.admin_token).await;
+    assert!(tokens.assert_status(200)["items"].as_array().unwrap().iter().all(|t| t["status"] == "revoked"));
+
+    // Reactivation (PUT) brings the person back, not the revoked access.
+    let mut again = created.clone();
+    again["active"] = json!(true);
+    let replaced = scim(&app, Method::PUT, &format!("/scim/v2/Users/{id}"), &token, Some(again)).await;
+    assert_eq!(replaced.assert_status(200)["active"], true);
+    assert!(app.get("/api/v1/whoami", &ana_token).await.assert_problem(401).contains("revoked"));
+}));
+
+engine_test!(entra_patches_with_paths_and_deletes, |engine| with_app(engine, |app| async move {
+    let token = provisioner(&app).await;
+    // An existing person is adopted by email, not duplicated.
+    let existing = app.create_human("Bob Old", "bob@contoso.com").await;
+    let created = scim(
+        &app,
+        Method::POST,
+        "/scim/v2/Users",
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "externalId": "6b2b9c0e",
+            "userName": "bob@contoso.com",
+            "active": true,
+            "displayName": "Bob",
+            "emails": [{"primary": true, "type": "work", "value": "bob@contoso.com"}],
+        })),
+    )
+    .await;
+    let created = created.assert_status(201).clone();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(id, existing);
+    let bob_token = app.create_token(&id, 3600).await;
+
+    let patched = scim(
+        &app,
+        Method::PATCH,
+        &format!("/scim/v2/Users/{id}"),
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {"op": "Replace", "path": "displayName", "value": "Bob Builder"},
+                {"op": "Add", "path": "emails[type eq \"work\"].value", "value": "bob.builder@contoso.com"},
+                {"op": "Replace", "path": "active", "value": "False"},
+            ],
+        })),
+    )
+    .await;
+    let patched = patched.assert_status(200).clone();
+    assert_eq!(patched["active"], false);
+    let identity = app.get(&format!("/api/v1/identities/{id}"), &app.admin_token).await;
+    assert_eq!(identity.assert_status(200)["name"], "Bob Builder");
+    assert_eq!(identity.body["email"], "bob.builder@contoso.com");
+    app.get("/api/v1/whoami", &bob_token).await.assert_problem(401);
+
+    let deleted = scim(&app, Method::DELETE, &format!("/scim/v2/Users/{id}"), &token, None).await;
+    assert_eq!(deleted.status.as_u16(), 204);
+    let identity = app.get(&format!("/api/v1/identities/{id}"), &app.admin_token).await;
+    assert_eq!(identity.assert_status(200)["status"], "deprovisioned");
+    scim_error(&scim(&app, Method::GET, &format!("/scim/v2/Users/{id}"), &token, None).await, 404, None);
+}));
+
+engine_test!(scim_refuses_bad_requests_with_scim_errors, |engine| with_app(engine, |app| async move {
+    let token = provisioner(&app).await;
+    let user = json!({"userName": "cy@example.com", "emails": [{"value": "cy@example.com"}]});
+    scim(&app, Method::POST, "/scim/v2/Users", &token, Some(user.clone())).await.assert_status(201);
+    let before = app.audit_size().await;
+    scim_error(&scim(&app, Method::POST, "/scim/v2/Users", &token, Some(user)).await, 409, Some("uniqueness"));
+    scim_error(
+        &scim(&app, Method::POST, "/scim/v2/Users", &token, Some(json!({"emails": []}))).await,
+        400,
+        Some("invalidValue"),
+    );
+    scim_error(
+        &scim(&app, Method::POST, "/scim/v2/Users", &token, Some(json!({"userName": "nomail"}))).await,
+        400,
+        Some("invalidValue"),
+    );
+    let broken = app
+        .send(
+            Request::post("/scim/v2/Users")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::from("{"))
+                .unwrap(),
+        )
+        .await;
+    scim_error(&broken, 400, Some("invalidSyntax"));
+    scim_error(
+        &scim(&app, Method::GET, "/scim/v2/Users?filter=title%20eq%20%22x%22", &token, None).await,
+        400,
+        Some("invalidFilter"),
+    );
+    scim_error(&scim(&app, Method::GET, "/scim/v2/Users?count=many", &token, None).await, 400, Some("invalidValue"));
+    scim_error(&scim(&app, Method::GET, "/scim/v2/Users/nope", &token, None).await, 404, None);
+    let unknown = gatehouse_domain::ids::IdentityId::new();
+    scim_error(
+        &scim(&app, Method::PATCH, &format!("/scim/v2/Users/{unknown}"), &token, Some(json!({"Operations": []}))).await,
+        404,
+        None,
+    );
+    assert_eq!(app.audit_size().await, before, "refused requests change nothing");
+
+    scim_error(&scim(&app, Method::GET, "/scim/v2/Users", "gth_notatoken", None).await, 401, None);
+    let ana = app.create_human("Ana", "ana@example.com").await;
+    let ana_token = app.create_token(&ana, 600).await;
+    scim_error(&scim(&app, Method::GET, "/scim/v2/Users", &ana_token, None).await, 403, None);
+
+    let config = scim(&app, Method::GET, "/scim/v2/ServiceProviderConfig", &token, None).await;
+    assert_eq!(config.assert_status(200)["patch"]["supported"], true);
+    assert_eq!(
+        scim(&app, Method::GET, "/scim/v2/ResourceTypes", &token, None).await.assert_status(200)["Resources"][0]["id"],
+        "User"
+    );
+    assert_eq!(scim(&app, Method::GET, "/scim/v2/Schemas", &token, None).await.assert_status(200)["totalResults"], 1);
+    let page = scim(&app, Method::GET, "/scim/v2/Users?startIndex=2&count=1", &token, None).await;
+    assert_eq!(page.assert_status(200)["totalResults"], 1);
+    assert_eq!(page.body["Resources"].as_array().unwrap().len(), 0);
+}));

@@ -78,6 +78,14 @@ typed_id!(
     SigningKeyId
 );
 typed_id!(
+    /// A group of people, as the identity provider keeps it (SCIM).
+    GroupId
+);
+typed_id!(
+    /// A rule that members of a group hold a role over a scope.
+    GroupMappingId
+);
+typed_id!(
     /// One HTTP request, as carried in `X-Request-Id` when the caller sent none.
     RequestId
 );

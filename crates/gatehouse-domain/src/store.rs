@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
-use crate::ids::{GrantId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use crate::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
 use crate::scim::filter::Filter;
-use crate::scim::{ScimUser, UserInput};
+use crate::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
 use crate::signing::SigningKey;
 use crate::token::{ApiToken, NewToken, TokenHash};
 use crate::workload::{NewTrustBinding, TrustBinding};
@@ -332,6 +332,51 @@ pub trait Store: Send + Sync {
     /// forgets the SCIM user, so its userName may be used again.
     async fn scim_delete_user(&self, id: IdentityId, now: OffsetDateTime, audit: AuditRecord)
     -> Result<(), StoreError>;
+
+    /// Creates a group. Members must be SCIM users; each gains the grants
+    /// the group's mappings give. `Conflict` if the name is taken.
+    async fn scim_create_group(
+        &self,
+        input: GroupInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimGroup, StoreError>;
+
+    async fn scim_find_group(&self, id: GroupId) -> Result<Option<ScimGroup>, StoreError>;
+
+    /// Groups, by `displayName` (case-insensitive) or `id` when filtered.
+    async fn scim_list_groups(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<(u64, Vec<ScimGroup>), StoreError>;
+
+    /// Replaces name and members; grants follow the membership change.
+    async fn scim_replace_group(
+        &self,
+        id: GroupId,
+        input: GroupInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimGroup, StoreError>;
+
+    /// Deletes the group; its members lose the grants it gave.
+    async fn scim_delete_group(&self, id: GroupId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError>;
+
+    /// Adds a mapping; current members gain the grant at once.
+    async fn create_group_mapping(&self, mapping: GroupMapping, audit: AuditRecord)
+    -> Result<GroupMapping, StoreError>;
+
+    async fn list_group_mappings(&self) -> Result<Vec<GroupMapping>, StoreError>;
+
+    /// Removes a mapping; the grants it gave are revoked.
+    async fn delete_group_mapping(
+        &self,
+        id: GroupMappingId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<GroupMapping, StoreError>;
 
     /// Appends entries that describe no state change. Returns their indexes.
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError>;

@@ -47,6 +47,8 @@ pub fn app(state: AppState) -> Router {
         .route("/tokens/{id}", get(api::tokens::show).delete(api::tokens::revoke))
         .route("/grants", post(api::grants::create).get(api::grants::list))
         .route("/grants/{id}", get(api::grants::show).delete(api::grants::revoke))
+        .route("/group-mappings", post(api::group_mappings::create).get(api::group_mappings::list))
+        .route("/group-mappings/{id}", axum::routing::delete(api::group_mappings::delete))
         .route("/authorize", post(api::authorize::authorize))
         .route("/auth/workload", post(api::workload::exchange))
         .route("/identities/{id}/signing-keys", post(api::signing_keys::add).get(api::signing_keys::list))

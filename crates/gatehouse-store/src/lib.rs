@@ -12,6 +12,7 @@ mod credential_cache;
 mod error;
 mod rows;
 mod scim;
+mod scim_groups;
 mod signing_keys;
 mod sql_store;
 mod tree_mirror;

@@ -241,7 +241,10 @@ pub(crate) async fn update(
                 write_user(conn, id, &input, at, false).await?;
                 apply_identity(conn, id, &input, at).await?;
                 apply_active(conn, id, input.active, at).await?;
-                Ok((user_in(conn, id).await?, vec![audit]))
+                // A person reactivated regains what their groups give.
+                let mut records = crate::scim_groups::reconcile(conn, &[id].into_iter().collect(), now, &audit).await?;
+                records.insert(0, audit);
+                Ok((user_in(conn, id).await?, records))
             }
             .boxed()
         })

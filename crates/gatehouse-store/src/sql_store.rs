@@ -11,9 +11,9 @@ use gatehouse_domain::audit::{AuditEntry, AuditRecord};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
-use gatehouse_domain::ids::{GrantId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use gatehouse_domain::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
 use gatehouse_domain::scim::filter::Filter;
-use gatehouse_domain::scim::{ScimUser, UserInput};
+use gatehouse_domain::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_domain::store::{
     AuditFilter, Credential, InitialSetup, Installation, Page, PageRequest, PoolStats, Store, StoreError,
@@ -101,7 +101,7 @@ async fn insert_token(conn: &mut AnyConnection, new: &NewToken) -> Result<(), St
     Ok(())
 }
 
-async fn insert_grant(conn: &mut AnyConnection, new: &NewGrant) -> Result<(), StoreError> {
+pub(crate) async fn insert_grant(conn: &mut AnyConnection, new: &NewGrant) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO grants (id, identity_id, role, scope, created_at, expires_at, created_by) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -696,6 +696,63 @@ impl Store for SqlStore {
         audit: AuditRecord,
     ) -> Result<(), StoreError> {
         crate::scim::delete(self, id, now, audit).await
+    }
+
+    async fn scim_create_group(
+        &self,
+        input: GroupInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimGroup, StoreError> {
+        crate::scim_groups::create(self, input, now, audit).await
+    }
+
+    async fn scim_find_group(&self, id: GroupId) -> Result<Option<ScimGroup>, StoreError> {
+        crate::scim_groups::find(self, id).await
+    }
+
+    async fn scim_list_groups(
+        &self,
+        filter: Option<&Filter>,
+        start_index: u64,
+        count: u64,
+    ) -> Result<(u64, Vec<ScimGroup>), StoreError> {
+        crate::scim_groups::list(self, filter, start_index, count).await
+    }
+
+    async fn scim_replace_group(
+        &self,
+        id: GroupId,
+        input: GroupInput,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimGroup, StoreError> {
+        crate::scim_groups::replace(self, id, input, now, audit).await
+    }
+
+    async fn scim_delete_group(&self, id: GroupId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError> {
+        crate::scim_groups::delete(self, id, now, audit).await
+    }
+
+    async fn create_group_mapping(
+        &self,
+        mapping: GroupMapping,
+        audit: AuditRecord,
+    ) -> Result<GroupMapping, StoreError> {
+        crate::scim_groups::create_mapping(self, mapping, audit).await
+    }
+
+    async fn list_group_mappings(&self) -> Result<Vec<GroupMapping>, StoreError> {
+        crate::scim_groups::list_mappings(self).await
+    }
+
+    async fn delete_group_mapping(
+        &self,
+        id: GroupMappingId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<GroupMapping, StoreError> {
+        crate::scim_groups::delete_mapping(self, id, now, audit).await
     }
 
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {

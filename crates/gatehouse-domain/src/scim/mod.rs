@@ -147,5 +147,67 @@ pub struct ScimUser {
     pub updated_at: time::OffsetDateTime,
 }
 
+/// A group as the IdP keeps it, with its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimGroup {
+    pub id: crate::ids::GroupId,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Vec<crate::ids::IdentityId>,
+    pub created_at: time::OffsetDateTime,
+    pub updated_at: time::OffsetDateTime,
+}
+
+/// What gatehouse keeps of a SCIM Group resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInput {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Vec<crate::ids::IdentityId>,
+}
+
+pub fn group_input(resource: &Value) -> Result<GroupInput, ScimError> {
+    let object = resource.as_object().ok_or_else(|| ScimError::invalid_syntax("a Group must be a JSON object"))?;
+    let display_name = object
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && name.len() <= 256)
+        .ok_or_else(|| ScimError::invalid_value("displayName is required (1–256 characters)"))?
+        .to_owned();
+    let external_id = object.get("externalId").and_then(Value::as_str).map(str::to_owned);
+    let mut members = Vec::new();
+    match object.get("members") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for item in items {
+                let raw = item
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ScimError::invalid_value("members[].value is required"))?;
+                let id =
+                    raw.parse().map_err(|_| ScimError::invalid_value(format!("member `{raw}` is not a user id")))?;
+                if !members.contains(&id) {
+                    members.push(id);
+                }
+            }
+        }
+        Some(_) => return Err(ScimError::invalid_value("members must be a list")),
+    }
+    Ok(GroupInput { display_name, external_id, members })
+}
+
+/// Members of `group` (compared case-insensitively) hold `role` over `scope`,
+/// for as long as they are members: access follows the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMapping {
+    pub id: crate::ids::GroupMappingId,
+    pub group: String,
+    pub role: crate::grant::Role,
+    pub scope: crate::grant::Scope,
+    pub created_at: time::OffsetDateTime,
+    pub created_by: Option<crate::ids::IdentityId>,
+}
+
 #[cfg(test)]
 mod tests;

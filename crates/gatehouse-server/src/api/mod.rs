@@ -4,6 +4,7 @@ pub mod audit;
 pub mod authorize;
 pub mod dto;
 pub mod grants;
+pub mod group_mappings;
 pub mod health;
 pub mod identities;
 pub mod policy;

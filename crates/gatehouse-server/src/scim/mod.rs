@@ -6,6 +6,7 @@
 //! `application/scim+json`; errors are SCIM error bodies.
 
 mod discovery;
+mod groups;
 mod users;
 
 use axum::Router;
@@ -33,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/Schemas", get(discovery::schemas))
         .route("/Users", get(users::list).post(users::create))
         .route("/Users/{id}", get(users::show).put(users::replace).patch(users::patch).delete(users::delete))
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/{id}", get(groups::show).put(groups::replace).patch(groups::patch).delete(groups::delete))
         .fallback(|| async { Scim::error(ScimError::not_found("no such SCIM endpoint")) })
 }
 

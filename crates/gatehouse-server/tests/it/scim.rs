@@ -214,3 +214,107 @@ engine_test!(scim_refuses_bad_requests_with_scim_errors, |engine| with_app(engin
     assert_eq!(page.assert_status(200)["totalResults"], 1);
     assert_eq!(page.body["Resources"].as_array().unwrap().len(), 0);
 }));
+
+engine_test!(access_follows_directory_groups, |engine| with_app(engine, |app| async move {
+    let token = provisioner(&app).await;
+    let mut ids = Vec::new();
+    for name in ["ana", "bob"] {
+        let user =
+            json!({"userName": format!("{name}@example.com"), "emails": [{"value": format!("{name}@example.com")}]});
+        let created = scim(&app, Method::POST, "/scim/v2/Users", &token, Some(user)).await;
+        ids.push(created.assert_status(201)["id"].as_str().unwrap().to_owned());
+    }
+    let mapping = app
+        .post("/api/v1/group-mappings", &app.admin_token,
+            json!({"group": "Release-Managers", "role": "release-approver", "scope": "environment:acme/web:production"}))
+        .await;
+    let mapping_id = mapping.assert_status(201)["id"].as_str().unwrap().to_owned();
+    app.post("/api/v1/group-mappings", &app.admin_token, json!({"group": "x", "role": "nope", "scope": "*"}))
+        .await
+        .assert_problem(422);
+
+    let approve =
+        json!({"action": "deployment.approve", "resource": {"type": "Environment", "id": "acme/web:production"}});
+    let decide = |who: usize| {
+        let body = json!({"principal": ids[who], "action": approve["action"], "resource": approve["resource"]});
+        async { app.post("/api/v1/authorize", &app.admin_token, body).await.assert_status(200)["decision"].clone() }
+    };
+    assert_eq!(decide(0).await, "deny");
+
+    // Okta creates the group with Ana in it: she gains the role.
+    let group = scim(
+        &app,
+        Method::POST,
+        "/scim/v2/Groups",
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "release-managers",
+            "members": [{"value": ids[0]}],
+        })),
+    )
+    .await;
+    let group_id = group.assert_status(201)["id"].as_str().unwrap().to_owned();
+    assert_eq!(decide(0).await, "allow");
+    assert_eq!(decide(1).await, "deny");
+    let found = scim(
+        &app,
+        Method::GET,
+        "/scim/v2/Groups?filter=displayName%20eq%20%22release-managers%22&excludedAttributes=members",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(found.assert_status(200)["totalResults"], 1);
+    assert!(found.body["Resources"][0].get("members").is_none());
+
+    // Entra adds Bob and removes Ana (PATCH with paths).
+    let patched = scim(
+        &app,
+        Method::PATCH,
+        &format!("/scim/v2/Groups/{group_id}"),
+        &token,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [
+                {"op": "Add", "path": "members", "value": [{"value": ids[1]}]},
+                {"op": "Remove", "path": "members", "value": [{"value": ids[0]}]},
+            ],
+        })),
+    )
+    .await;
+    assert_eq!(patched.assert_status(200)["members"].as_array().unwrap().len(), 1);
+    assert_eq!(decide(0).await, "deny");
+    assert_eq!(decide(1).await, "allow");
+
+    // A deactivated member loses it; reactivated, regains it while in the group.
+    let off = json!({"Operations": [{"op": "replace", "value": {"active": false}}]});
+    scim(&app, Method::PATCH, &format!("/scim/v2/Users/{}", ids[1]), &token, Some(off)).await.assert_status(200);
+    assert_eq!(decide(1).await, "deny");
+    let on = json!({"Operations": [{"op": "replace", "value": {"active": true}}]});
+    scim(&app, Method::PATCH, &format!("/scim/v2/Users/{}", ids[1]), &token, Some(on)).await.assert_status(200);
+    assert_eq!(decide(1).await, "allow");
+
+    // Removing the mapping, or the group, ends it.
+    app.delete(&format!("/api/v1/group-mappings/{mapping_id}"), &app.admin_token).await.assert_status(200);
+    assert_eq!(decide(1).await, "deny");
+    app.post(
+        "/api/v1/group-mappings",
+        &app.admin_token,
+        json!({"group": "release-managers", "role": "release-approver", "scope": "environment:acme/web:production"}),
+    )
+    .await
+    .assert_status(201);
+    assert_eq!(decide(1).await, "allow");
+    let deleted = scim(&app, Method::DELETE, &format!("/scim/v2/Groups/{group_id}"), &token, None).await;
+    assert_eq!(deleted.status.as_u16(), 204);
+    assert_eq!(decide(1).await, "deny");
+
+    let unknown_member =
+        json!({"displayName": "g2", "members": [{"value": gatehouse_domain::ids::IdentityId::new().to_string()}]});
+    scim_error(&scim(&app, Method::POST, "/scim/v2/Groups", &token, Some(unknown_member)).await, 404, None);
+    scim_error(
+        &scim(&app, Method::POST, "/scim/v2/Groups", &token, Some(json!({"members": []}))).await,
+        400,
+        Some("invalidValue"),
+    );
+}));

@@ -26,6 +26,8 @@ enum ValueKind {
     Integer,
     /// A TOML array of strings; comma-separated in the environment.
     List,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// Every key the file may hold: (section, key, kind). The section is empty
@@ -51,6 +53,8 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("github", "actions_issuer", ValueKind::Text),
     ("gitlab", "webhook_token", ValueKind::Text),
     ("webhooks", "pipeline_paths", ValueKind::List),
+    ("mfa", "step_up", ValueKind::Bool),
+    ("mfa", "fresh_minutes", ValueKind::Integer),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +78,15 @@ struct FileConfig {
     gitlab: GitlabSection,
     #[serde(default)]
     webhooks: WebhooksSection,
+    #[serde(default)]
+    mfa: MfaSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MfaSection {
+    step_up: Option<bool>,
+    fresh_minutes: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +182,10 @@ pub struct Config {
     pub audit_proof_cache_mib: usize,
     /// Forge webhooks and the GitHub App (secrets inside; never printed).
     pub integrations: Integrations,
+    /// Whether privileged actions by people need a fresh second factor.
+    pub mfa_step_up: bool,
+    /// How long a verified second factor counts as fresh.
+    pub mfa_fresh_minutes: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -253,6 +270,8 @@ impl Config {
         let integrations = integrations(file.github, file.gitlab, file.webhooks)?;
         let config = Config {
             integrations,
+            mfa_step_up: file.mfa.step_up.unwrap_or(false),
+            mfa_fresh_minutes: file.mfa.fresh_minutes.unwrap_or(15),
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
@@ -289,6 +308,9 @@ impl Config {
         }
         if !(1..=10_000).contains(&self.audit_max_batch) {
             return Err(CliError::config("[audit] max_batch must be between 1 and 10000"));
+        }
+        if !(1..=24 * 60).contains(&self.mfa_fresh_minutes) {
+            return Err(CliError::config("[mfa] fresh_minutes must be between 1 and 1440"));
         }
         if self.max_body_bytes < 1024 {
             return Err(CliError::config("[http] max_body_bytes must be at least 1024"));
@@ -368,6 +390,11 @@ fn parse_file(text: &str, path: &Path, env: &dyn Environment) -> CliResult<FileC
             };
         let value = match kind {
             ValueKind::Text => toml::Value::String(value),
+            ValueKind::Bool => toml::Value::Boolean(match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(CliError::config(format!("{name} must be true or false, not `{value}`"))),
+            }),
             ValueKind::List => toml::Value::Array(
                 value
                     .split(',')

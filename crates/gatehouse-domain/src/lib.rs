@@ -10,6 +10,7 @@ pub mod glob;
 pub mod grant;
 pub mod identity;
 pub mod ids;
+pub mod mfa;
 pub mod scim;
 pub mod setup;
 pub mod signing;

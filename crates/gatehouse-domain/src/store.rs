@@ -12,6 +12,7 @@ use crate::audit::{AuditEntry, AuditRecord};
 use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
 use crate::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use crate::mfa::TotpRecord;
 use crate::scim::filter::Filter;
 use crate::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
 use crate::signing::SigningKey;
@@ -377,6 +378,56 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
         audit: AuditRecord,
     ) -> Result<GroupMapping, StoreError>;
+
+    /// Starts (or restarts) TOTP enrollment. `Conflict` if a confirmed
+    /// factor exists (an admin resets it first).
+    async fn mfa_begin(
+        &self,
+        identity: IdentityId,
+        sealed_secret: Vec<u8>,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+
+    async fn mfa_find(&self, identity: IdentityId) -> Result<Option<TotpRecord>, StoreError>;
+
+    /// A good code at `step`: confirms enrollment if `recovery_hashes` are
+    /// given (stored), records the step, clears failures and marks `token`
+    /// verified now. `Conflict` if the step is not after the last one used
+    /// (a replay that raced another request).
+    #[allow(clippy::too_many_arguments)]
+    async fn mfa_succeed(
+        &self,
+        identity: IdentityId,
+        step: Option<u64>,
+        recovery_hashes: Option<Vec<String>>,
+        token: TokenId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Uses a recovery code (by hash) and marks `token` verified now.
+    /// `NotFound` if there is no such unused code.
+    async fn mfa_use_recovery_code(
+        &self,
+        identity: IdentityId,
+        code_hash: &str,
+        token: TokenId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Counts a failure, locking the factor per `mfa::lock_for`. Returns
+    /// the record after.
+    async fn mfa_fail(
+        &self,
+        identity: IdentityId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<TotpRecord, StoreError>;
+
+    /// Removes the factor and its recovery codes. `NotFound` if none.
+    async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError>;
 
     /// Appends entries that describe no state change. Returns their indexes.
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError>;

@@ -167,6 +167,8 @@ pub struct ApiToken {
     pub revoked_at: Option<OffsetDateTime>,
     pub created_by: Option<IdentityId>,
     pub trust_binding_id: Option<TrustBindingId>,
+    /// When its holder last proved a second factor while using it.
+    pub mfa_verified_at: Option<OffsetDateTime>,
 }
 
 impl ApiToken {

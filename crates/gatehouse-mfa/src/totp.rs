@@ -46,6 +46,11 @@ impl TotpSecret {
         Self(bytes)
     }
 
+    /// From the base32 text an app is given; `None` if it is not base32.
+    pub fn from_base32(text: &str) -> Option<Self> {
+        Secret::try_from_base32(text).ok().map(|secret| Self(secret.as_ref().to_vec()))
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

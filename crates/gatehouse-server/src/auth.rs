@@ -45,6 +45,31 @@ impl Caller {
     /// How the caller authenticated, as policies see it: `token`, or
     /// `workload` for a CI job (its OIDC token, or a token it exchanged
     /// one for).
+    /// Whether this person proved a second factor with this credential
+    /// within the freshness window.
+    pub fn mfa_fresh(&self, state: &AppState) -> bool {
+        match &self.via {
+            Via::Token(token) => {
+                token.mfa_verified_at.is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
+            }
+            Via::CiToken(_) => false,
+        }
+    }
+
+    /// Refuses with 403 `mfa-required` unless the caller has fresh MFA.
+    pub async fn require_fresh_mfa(&self, state: &AppState, action: &str) -> Result<(), ApiError> {
+        if self.mfa_fresh(state) {
+            return Ok(());
+        }
+        let record =
+            self.record(state, action, "gatehouse").outcome(Outcome::Denied, "a fresh second factor is required");
+        state.store.append_audit(record).await?;
+        Err(ApiError::MfaRequired(format!(
+            "`{action}` needs a second factor verified within {} minutes: POST /api/v1/mfa/verify",
+            state.settings.mfa.fresh_for.whole_minutes()
+        )))
+    }
+
     pub fn auth_method(&self) -> &'static str {
         match &self.via {
             Via::Token(token) if token.trust_binding_id.is_none() => "token",
@@ -64,6 +89,12 @@ impl Caller {
     /// Decides whether the caller may perform `action` on `resource`. A
     /// refusal is audited and answered with 403.
     pub async fn authorize(&self, state: &AppState, action: Action, resource: Resource) -> Result<Permit, ApiError> {
+        if state.settings.mfa.step_up
+            && self.identity.kind == gatehouse_domain::identity::IdentityKind::Human
+            && is_privileged(action)
+        {
+            self.require_fresh_mfa(state, action.as_str()).await?;
+        }
         let policies = state.policies.current();
         let decision = policies
             .decide(&DecisionInput {
@@ -73,7 +104,7 @@ impl Caller {
                 resource: &resource,
                 now: state.clock.now(),
                 auth_method: self.auth_method(),
-                mfa_fresh: false,
+                mfa_fresh: self.mfa_fresh(state),
                 source_ip: self.origin.source_ip.as_deref(),
                 principal_is_caller: true,
                 caller_context: None,
@@ -103,6 +134,21 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         authenticate_request(parts, state, false).await
     }
+}
+
+/// Actions that change who may do what, or approve what ships: a person
+/// needs a fresh second factor for them when step-up is on.
+pub fn is_privileged(action: Action) -> bool {
+    matches!(
+        action,
+        Action::GrantManage
+            | Action::IdentityManage
+            | Action::PolicyManage
+            | Action::AccessApprove
+            | Action::VendorManage
+            | Action::DeploymentApprove
+            | Action::PipelineConfigEdit
+    )
 }
 
 /// A caller of `POST /api/v1/authorize`, the one endpoint that also takes a

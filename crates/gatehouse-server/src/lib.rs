@@ -29,7 +29,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub use crate::observe::metrics_handle;
 use crate::problem::ApiError;
-pub use crate::state::{AppState, PolicyHandle, Settings};
+pub use crate::state::{AppState, MfaSettings, PolicyHandle, Settings};
 
 /// The body limit of the routes that carry a whole push or an artifact.
 pub const LARGE_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -53,6 +53,10 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/workload", post(api::workload::exchange))
         .route("/identities/{id}/signing-keys", post(api::signing_keys::add).get(api::signing_keys::list))
         .route("/identities/{id}/signing-keys/{key_id}", get(api::signing_keys::show).delete(api::signing_keys::remove))
+        .route("/identities/{id}/mfa", axum::routing::delete(api::mfa::reset))
+        .route("/mfa/totp", post(api::mfa::enroll))
+        .route("/mfa/totp/confirm", post(api::mfa::confirm))
+        .route("/mfa/verify", post(api::mfa::verify))
         .route("/verify/commit", post(api::verify::commit))
         .route("/verify/push", post(api::verify::push).layer(DefaultBodyLimit::max(LARGE_BODY_BYTES)))
         .route("/verify/blob", post(api::verify::blob).layer(DefaultBodyLimit::max(LARGE_BODY_BYTES)))

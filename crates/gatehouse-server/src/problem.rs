@@ -18,6 +18,11 @@ pub enum ApiError {
     Unprocessable(String),
     Unauthorized(String),
     Forbidden(String),
+    /// A privileged action by a person without a recent second factor:
+    /// 403 with a problem type ending in `mfa-required`.
+    MfaRequired(String),
+    /// Too many failed attempts: 429 with `Retry-After` (seconds).
+    TooManyRequests(String, u64),
     NotFound(String),
     MethodNotAllowed,
     Conflict(String),
@@ -48,7 +53,8 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::MfaRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::Unprocessable(_) => "invalid-input",
             ApiError::Unauthorized(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::MfaRequired(_) => "mfa-required",
+            ApiError::TooManyRequests(..) => "too-many-requests",
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict(_) => "conflict",
@@ -84,6 +92,8 @@ impl ApiError {
             | ApiError::Unprocessable(detail)
             | ApiError::Unauthorized(detail)
             | ApiError::Forbidden(detail)
+            | ApiError::MfaRequired(detail)
+            | ApiError::TooManyRequests(detail, _)
             | ApiError::NotFound(detail)
             | ApiError::Conflict(detail)
             | ApiError::PayloadTooLarge(detail)
@@ -122,6 +132,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gatehouse\""));
+            }
+            ApiError::TooManyRequests(_, seconds) => {
+                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
             }
             ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
                 response.extensions_mut().insert(ErrorCause(cause.clone()));

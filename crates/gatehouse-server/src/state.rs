@@ -8,6 +8,8 @@ use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_policy::Policies;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use gatehouse_mfa::SealingKey;
+
 use crate::integrations::Integrations;
 use crate::integrations::github_app::GithubApp;
 use crate::workload::{JwksCache, JwksSettings, VerifiedCache};
@@ -23,6 +25,31 @@ pub struct Settings {
     pub jwks: JwksSettings,
     /// Webhooks from forges and the GitHub App that answers them.
     pub integrations: Integrations,
+    /// Second factors for people.
+    pub mfa: MfaSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct MfaSettings {
+    /// Seals TOTP secrets at rest (`<data-dir>/mfa-sealing.key` in `serve`).
+    pub sealing_key: SealingKey,
+    /// How long a verified second factor counts as fresh.
+    pub fresh_for: time::Duration,
+    /// The issuer name authenticator apps show.
+    pub issuer: String,
+    /// Whether privileged actions by people need a fresh second factor.
+    pub step_up: bool,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        Self {
+            sealing_key: SealingKey::generate(),
+            fresh_for: time::Duration::minutes(15),
+            issuer: "gatehouse".into(),
+            step_up: false,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -33,6 +60,7 @@ impl Default for Settings {
             token_use_granularity: time::Duration::minutes(1),
             jwks: JwksSettings::default(),
             integrations: Integrations::default(),
+            mfa: MfaSettings::default(),
         }
     }
 }

@@ -100,6 +100,7 @@ mod tests {
                 revoked_at: None,
                 created_by: None,
                 trust_binding_id: None,
+                mfa_verified_at: None,
             },
             hash: TokenHash::of(secret),
             identity: Identity {

@@ -10,6 +10,7 @@
 mod connect;
 mod credential_cache;
 mod error;
+mod mfa;
 mod rows;
 mod scim;
 mod scim_groups;

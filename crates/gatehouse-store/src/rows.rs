@@ -14,8 +14,7 @@ use time::OffsetDateTime;
 use crate::error::{corrupt, store_error};
 
 pub(crate) const IDENTITY_COLUMNS: &str = "id, kind, name, email, status, created_at, updated_at";
-pub(crate) const TOKEN_COLUMNS: &str =
-    "id, identity_id, description, created_at, expires_at, last_used_at, revoked_at, created_by, trust_binding_id";
+pub(crate) const TOKEN_COLUMNS: &str = "id, identity_id, description, created_at, expires_at, last_used_at, revoked_at, created_by, trust_binding_id, mfa_verified_at";
 pub(crate) const GRANT_COLUMNS: &str = "id, identity_id, role, scope, created_at, expires_at, revoked_at, created_by";
 pub(crate) const AUDIT_COLUMNS: &str =
     "idx, time, actor, actor_kind, action, resource, outcome, reason, request_id, source_ip, mfa, details, prev_root";
@@ -75,6 +74,7 @@ pub(crate) fn token(row: &AnyRow) -> Result<ApiToken, StoreError> {
         revoked_at: optional_instant(row, "revoked_at")?,
         created_by: optional_parsed(row, "created_by")?,
         trust_binding_id: optional_parsed(row, "trust_binding_id")?,
+        mfa_verified_at: optional_instant(row, "mfa_verified_at")?,
     })
 }
 

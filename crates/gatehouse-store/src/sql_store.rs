@@ -12,6 +12,7 @@ use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
 use gatehouse_domain::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use gatehouse_domain::mfa::TotpRecord;
 use gatehouse_domain::scim::filter::Filter;
 use gatehouse_domain::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
 use gatehouse_domain::signing::SigningKey;
@@ -753,6 +754,56 @@ impl Store for SqlStore {
         audit: AuditRecord,
     ) -> Result<GroupMapping, StoreError> {
         crate::scim_groups::delete_mapping(self, id, now, audit).await
+    }
+
+    async fn mfa_begin(
+        &self,
+        identity: IdentityId,
+        sealed_secret: Vec<u8>,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        crate::mfa::begin(self, identity, sealed_secret, now, audit).await
+    }
+
+    async fn mfa_find(&self, identity: IdentityId) -> Result<Option<TotpRecord>, StoreError> {
+        crate::mfa::find(self, identity).await
+    }
+
+    async fn mfa_succeed(
+        &self,
+        identity: IdentityId,
+        step: Option<u64>,
+        recovery_hashes: Option<Vec<String>>,
+        token: TokenId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        crate::mfa::succeed(self, identity, step, recovery_hashes, token, now, audit).await
+    }
+
+    async fn mfa_use_recovery_code(
+        &self,
+        identity: IdentityId,
+        code_hash: &str,
+        token: TokenId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        crate::mfa::use_recovery_code(self, identity, code_hash, token, now, audit).await
+    }
+
+    async fn mfa_fail(
+        &self,
+        identity: IdentityId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<TotpRecord, StoreError> {
+        crate::mfa::fail(self, identity, now, audit).await
+    }
+
+    async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError> {
+        crate::mfa::reset(self, identity, now, audit).await
     }
 
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use gatehouse_domain::clock::SystemClock;
 use gatehouse_domain::token::TokenLifetimePolicy;
-use gatehouse_server::{AppState, PolicyHandle, Settings, app, metrics_handle, serve};
+use gatehouse_mfa::SealingKey;
+use gatehouse_server::{AppState, MfaSettings, PolicyHandle, Settings, app, metrics_handle, serve};
 
 use crate::bootstrap::{database_has_installation, initialize, load_policies, open_initialized};
 use crate::config::Config;
 use crate::error::{CliError, CliResult};
-use crate::files::write_secret_file;
+use crate::files::{read_secret_file, write_secret_file};
 use crate::forward::forwarder;
 
 pub async fn run(config: &Config) -> CliResult<()> {
@@ -39,7 +40,14 @@ pub async fn run(config: &Config) -> CliResult<()> {
     let policies = load_policies(config)?;
     tracing::info!(hash = policies.hash(), "policies loaded");
 
+    let mfa = MfaSettings {
+        sealing_key: sealing_key(config)?,
+        fresh_for: time::Duration::minutes(config.mfa_fresh_minutes),
+        step_up: config.mfa_step_up,
+        ..MfaSettings::default()
+    };
     let settings = Settings {
+        mfa,
         token_lifetime: TokenLifetimePolicy { max_ttl: time::Duration::seconds(config.max_ttl_seconds) },
         max_body_bytes: config.max_body_bytes,
         integrations: config.integrations.clone(),
@@ -89,4 +97,20 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The key that seals TOTP secrets: `<data-dir>/mfa-sealing.key` (0600),
+/// made on first start. Every node sharing a PostgreSQL database needs the
+/// same file.
+fn sealing_key(config: &Config) -> CliResult<SealingKey> {
+    let path = config.data_dir.join("mfa-sealing.key");
+    if !path.exists() {
+        write_secret_file(&path, &format!("{}\n", hex::encode(SealingKey::generate().as_bytes())))?;
+    }
+    let text = read_secret_file(&path)?;
+    let bytes: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| CliError::config(format!("{} is not a 32-byte hex key", path.display())))?;
+    Ok(SealingKey::from_bytes(bytes))
 }

@@ -58,6 +58,7 @@ fn status_counts_expiry_at_its_instant() {
         revoked_at: None,
         created_by: None,
         trust_binding_id: None,
+        mfa_verified_at: None,
     };
     assert_eq!(token.status_at(created + Duration::seconds(299)), TokenStatus::Active);
     assert_eq!(token.status_at(created + Duration::minutes(5)), TokenStatus::Expired);

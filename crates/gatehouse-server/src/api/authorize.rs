@@ -79,7 +79,7 @@ pub async fn authorize(
             resource: &resource,
             now: state.clock.now(),
             auth_method: caller.auth_method(),
-            mfa_fresh: false,
+            mfa_fresh: is_caller && caller.mfa_fresh(&state),
             source_ip: caller.origin.source_ip.as_deref(),
             principal_is_caller: is_caller,
             caller_context: context,

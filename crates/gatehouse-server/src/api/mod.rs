@@ -7,6 +7,7 @@ pub mod grants;
 pub mod group_mappings;
 pub mod health;
 pub mod identities;
+pub mod mfa;
 pub mod policy;
 pub mod signing_keys;
 pub mod tokens;

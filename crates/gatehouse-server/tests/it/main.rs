@@ -3,6 +3,7 @@
 
 mod audit;
 mod identity;
+mod mfa;
 mod operations;
 mod policy;
 mod problem_json;

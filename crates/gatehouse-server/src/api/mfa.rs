@@ -1,0 +1,217 @@
+//! `/api/v1/mfa/…`: TOTP second factors for people. Enroll (secret, URI,
+//! QR code), confirm (recovery codes, once), verify (step-up: the token
+//! counts as MFA-fresh for the configured window), and an admin's reset.
+//! Codes are refused when reused; failures lock the factor (429).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use gatehouse_domain::audit::Outcome;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::identity::IdentityKind;
+use gatehouse_domain::ids::{IdentityId, TokenId};
+use gatehouse_domain::mfa::TotpRecord;
+use gatehouse_mfa::{CodeError, RecoveryCodes, TotpSecret, hash_recovery_code};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::auth::{Caller, Via};
+use crate::extract::{ApiJson, parse_id};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EnrollmentDto {
+    /// Base32; shown once.
+    pub secret: String,
+    pub otpauth_uri: String,
+    /// The URI as a QR code, SVG.
+    pub qr_svg: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// The six-digit code from the authenticator app.
+    pub code: Option<String>,
+    /// A one-time recovery code, instead of `code`.
+    pub recovery_code: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecoveryCodesDto {
+    /// One-time codes; shown once, stored hashed.
+    pub recovery_codes: Vec<String>,
+    pub mfa_verified_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VerifiedDto {
+    pub mfa_verified_at: String,
+    pub fresh_until: String,
+}
+
+fn person(caller: &Caller) -> Result<TokenId, ApiError> {
+    if caller.identity.kind != IdentityKind::Human {
+        return Err(ApiError::Unprocessable("second factors are for people, not service identities".into()));
+    }
+    match &caller.via {
+        Via::Token(token) => Ok(token.id),
+        Via::CiToken(_) => Err(ApiError::Unauthorized("a CI token cannot carry a second factor".into())),
+    }
+}
+
+fn check_lock(state: &AppState, record: &TotpRecord) -> Result<(), ApiError> {
+    if let Some(until) = record.locked_until {
+        let left = (until - state.clock.now()).whole_seconds();
+        if left > 0 {
+            return Err(ApiError::TooManyRequests(
+                format!("too many failed codes; try again in {left} s"),
+                left as u64,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn open_secret(state: &AppState, record: &TotpRecord) -> Result<TotpSecret, ApiError> {
+    state
+        .settings
+        .mfa
+        .sealing_key
+        .open(&record.sealed_secret, &record.identity_id.to_string())
+        .map(TotpSecret::from_bytes)
+        .map_err(|e| ApiError::Internal(format!("cannot open a TOTP secret: {e}")))
+}
+
+async fn refuse(state: &AppState, caller: &Caller, error: CodeError) -> ApiError {
+    let record = caller
+        .record(state, "mfa.verify", format!("identity:{}", caller.identity.id))
+        .outcome(Outcome::Failure, error.to_string());
+    match state.store.mfa_fail(caller.identity.id, state.clock.now(), record).await {
+        Ok(after) if after.locked_until.is_some_and(|until| until > state.clock.now()) => {
+            let left = (after.locked_until.unwrap_or(state.clock.now()) - state.clock.now()).whole_seconds().max(1);
+            ApiError::TooManyRequests(format!("{error}; too many failed codes, try again in {left} s"), left as u64)
+        }
+        Ok(_) => match error {
+            CodeError::Replayed => ApiError::Conflict(error.to_string()),
+            CodeError::Invalid => ApiError::Forbidden(error.to_string()),
+        },
+        Err(store) => ApiError::from(store),
+    }
+}
+
+fn unix(state: &AppState) -> u64 {
+    u64::try_from(state.clock.now().unix_timestamp()).unwrap_or(0)
+}
+
+/// Start TOTP enrollment: the secret, its `otpauth://` URI and a QR code.
+#[utoipa::path(post, path = "/api/v1/mfa/totp", tag = "mfa", responses((status = 200, body = EnrollmentDto), (status = 409), (status = 422)))]
+pub async fn enroll(State(state): State<AppState>, caller: Caller) -> Result<Json<EnrollmentDto>, ApiError> {
+    person(&caller)?;
+    let secret = TotpSecret::generate();
+    let account = caller.identity.email.clone().unwrap_or_else(|| caller.identity.name.clone());
+    let enrollment = secret.enrollment(&state.settings.mfa.issuer, &account);
+    let sealed = state.settings.mfa.sealing_key.seal(secret.as_bytes(), &caller.identity.id.to_string());
+    let record = caller.record(&state, "mfa.enroll", format!("identity:{}", caller.identity.id));
+    state.store.mfa_begin(caller.identity.id, sealed, state.clock.now(), record).await?;
+    Ok(Json(EnrollmentDto {
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
+        qr_svg: enrollment.qr_svg,
+    }))
+}
+
+/// Finish enrollment with a code from the app: returns one-time recovery codes.
+#[utoipa::path(post, path = "/api/v1/mfa/totp/confirm", tag = "mfa", request_body = CodeRequest,
+    responses((status = 200, body = RecoveryCodesDto), (status = 403), (status = 404), (status = 409), (status = 429)))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Json<RecoveryCodesDto>, ApiError> {
+    let token = person(&caller)?;
+    let record = state
+        .store
+        .mfa_find(caller.identity.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no enrollment started: POST /api/v1/mfa/totp first".into()))?;
+    if record.confirmed_at.is_some() {
+        return Err(ApiError::Conflict("the second factor is confirmed already".into()));
+    }
+    check_lock(&state, &record)?;
+    let code = request.code.as_deref().ok_or_else(|| ApiError::Unprocessable("code is required".into()))?;
+    let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
+        Ok(step) => step,
+        Err(error) => return Err(refuse(&state, &caller, error).await),
+    };
+    let codes = RecoveryCodes::generate();
+    let now = state.clock.now();
+    let audit = caller.record(&state, "mfa.confirm", format!("identity:{}", caller.identity.id));
+    state.store.mfa_succeed(caller.identity.id, Some(step), Some(codes.hashes), token, now, audit).await?;
+    Ok(Json(RecoveryCodesDto { recovery_codes: codes.codes, mfa_verified_at: format_rfc3339(now) }))
+}
+
+/// Step up: a code (or a recovery code) makes this token MFA-fresh.
+#[utoipa::path(post, path = "/api/v1/mfa/verify", tag = "mfa", request_body = CodeRequest,
+    responses((status = 200, body = VerifiedDto), (status = 403), (status = 404), (status = 409), (status = 429)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CodeRequest>,
+) -> Result<Json<VerifiedDto>, ApiError> {
+    let token = person(&caller)?;
+    let record = state
+        .store
+        .mfa_find(caller.identity.id)
+        .await?
+        .filter(|r| r.confirmed_at.is_some())
+        .ok_or_else(|| ApiError::NotFound("no second factor is enrolled: POST /api/v1/mfa/totp".into()))?;
+    check_lock(&state, &record)?;
+    let now = state.clock.now();
+    let audit = caller.record(&state, "mfa.verify", format!("identity:{}", caller.identity.id));
+    match (request.code.as_deref(), request.recovery_code.as_deref()) {
+        (Some(code), None) => {
+            let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
+                Ok(step) => step,
+                Err(error) => return Err(refuse(&state, &caller, error).await),
+            };
+            state.store.mfa_succeed(caller.identity.id, Some(step), None, token, now, audit).await?;
+        }
+        (None, Some(recovery)) => {
+            let hash = hash_recovery_code(recovery);
+            let audit = audit.details(json!({"recovery_code": true}));
+            if let Err(error) = state.store.mfa_use_recovery_code(caller.identity.id, &hash, token, now, audit).await {
+                return Err(match error {
+                    gatehouse_domain::store::StoreError::NotFound { .. } => {
+                        refuse(&state, &caller, CodeError::Invalid).await
+                    }
+                    other => ApiError::from(other),
+                });
+            }
+        }
+        _ => return Err(ApiError::Unprocessable("give exactly one of code and recovery_code".into())),
+    }
+    Ok(Json(VerifiedDto {
+        mfa_verified_at: format_rfc3339(now),
+        fresh_until: format_rfc3339(now + state.settings.mfa.fresh_for),
+    }))
+}
+
+/// An admin resets someone's second factor (needs the admin's own fresh MFA).
+#[utoipa::path(delete, path = "/api/v1/identities/{id}/mfa", tag = "mfa",
+    params(("id" = String, Path, description = "identity id")), responses((status = 204), (status = 403), (status = 404)))]
+pub async fn reset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let id: IdentityId = parse_id(&id)?;
+    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    caller.require_fresh_mfa(&state, "mfa.reset").await?;
+    let record = caller.record(&state, "mfa.reset", format!("identity:{id}"));
+    state.store.mfa_reset(id, state.clock.now(), record).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,253 @@
+//! TOTP factors, recovery codes, and per-token MFA freshness.
+
+use futures_util::FutureExt;
+use gatehouse_domain::audit::AuditRecord;
+use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
+use gatehouse_domain::ids::{IdentityId, TokenId};
+use gatehouse_domain::mfa::{TotpRecord, lock_for};
+use gatehouse_domain::store::StoreError;
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+use crate::error::store_error;
+use crate::sql_store::SqlStore;
+
+async fn record_in(conn: &mut AnyConnection, identity: IdentityId) -> Result<Option<TotpRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT sealed_secret, confirmed_at, last_step, failures, locked_until FROM mfa_totp WHERE identity_id = $1",
+    )
+    .bind(identity.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let last_step: Option<i64> = row.try_get("last_step").map_err(store_error)?;
+    let failures: i64 = row.try_get("failures").map_err(store_error)?;
+    Ok(Some(TotpRecord {
+        identity_id: identity,
+        sealed_secret: row.try_get("sealed_secret").map_err(store_error)?,
+        confirmed_at: row.try_get::<Option<i64>, _>("confirmed_at").map_err(store_error)?.map(from_unix_millis),
+        last_step: last_step.and_then(|s| u64::try_from(s).ok()),
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        locked_until: row.try_get::<Option<i64>, _>("locked_until").map_err(store_error)?.map(from_unix_millis),
+    }))
+}
+
+async fn mark_token(conn: &mut AnyConnection, token: TokenId, at: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE api_tokens SET mfa_verified_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(token.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+pub(crate) async fn begin(
+    store: &SqlStore,
+    identity: IdentityId,
+    sealed: Vec<u8>,
+    now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<(), StoreError> {
+    store
+        .writer
+        .submit(move |conn| {
+            async move {
+                if record_in(conn, identity).await?.is_some_and(|r| r.confirmed_at.is_some()) {
+                    return Err(StoreError::Conflict(
+                        "a second factor is enrolled already; an admin can reset it".into(),
+                    ));
+                }
+                sqlx::query("DELETE FROM mfa_totp WHERE identity_id = $1")
+                    .bind(identity.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query(
+                    "INSERT INTO mfa_totp (identity_id, sealed_secret, failures, created_at) VALUES ($1, $2, 0, $3)",
+                )
+                .bind(identity.to_string())
+                .bind(sealed)
+                .bind(to_unix_millis(now))
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+                Ok(((), vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn find(store: &SqlStore, identity: IdentityId) -> Result<Option<TotpRecord>, StoreError> {
+    let mut conn = store.pool.acquire().await.map_err(store_error)?;
+    record_in(&mut conn, identity).await
+}
+
+pub(crate) async fn succeed(
+    store: &SqlStore,
+    identity: IdentityId,
+    step: Option<u64>,
+    recovery_hashes: Option<Vec<String>>,
+    token: TokenId,
+    now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<(), StoreError> {
+    store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let at = to_unix_millis(now);
+                if let Some(step) = step {
+                    let step = i64::try_from(step).unwrap_or(i64::MAX);
+                    let updated = sqlx::query(
+                        "UPDATE mfa_totp SET last_step = $1, failures = 0, locked_until = NULL \
+                         WHERE identity_id = $2 AND (last_step IS NULL OR last_step < $1)",
+                    )
+                    .bind(step)
+                    .bind(identity.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                    if updated.rows_affected() == 0 {
+                        return Err(StoreError::Conflict("this code was used already; wait for the next one".into()));
+                    }
+                }
+                if let Some(hashes) = recovery_hashes {
+                    sqlx::query("UPDATE mfa_totp SET confirmed_at = $1 WHERE identity_id = $2")
+                        .bind(at)
+                        .bind(identity.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)?;
+                    sqlx::query("DELETE FROM mfa_recovery_codes WHERE identity_id = $1")
+                        .bind(identity.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)?;
+                    for hash in hashes {
+                        sqlx::query("INSERT INTO mfa_recovery_codes (identity_id, code_hash) VALUES ($1, $2)")
+                            .bind(identity.to_string())
+                            .bind(hash)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                }
+                mark_token(conn, token, at).await?;
+                Ok(((), vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn use_recovery_code(
+    store: &SqlStore,
+    identity: IdentityId,
+    code_hash: &str,
+    token: TokenId,
+    now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<(), StoreError> {
+    let code_hash = code_hash.to_owned();
+    store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let at = to_unix_millis(now);
+                let used = sqlx::query(
+                    "UPDATE mfa_recovery_codes SET used_at = $1 WHERE identity_id = $2 AND code_hash = $3 AND used_at IS NULL",
+                )
+                .bind(at)
+                .bind(identity.to_string())
+                .bind(code_hash)
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+                if used.rows_affected() == 0 {
+                    return Err(StoreError::not_found("recovery code", "(given)"));
+                }
+                sqlx::query("UPDATE mfa_totp SET failures = 0, locked_until = NULL WHERE identity_id = $1")
+                    .bind(identity.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                mark_token(conn, token, at).await?;
+                Ok(((), vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn fail(
+    store: &SqlStore,
+    identity: IdentityId,
+    now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<TotpRecord, StoreError> {
+    let (record, _) = store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let current =
+                    record_in(conn, identity).await?.ok_or_else(|| StoreError::not_found("second factor", identity))?;
+                let failures = current.failures.saturating_add(1);
+                let locked_until = lock_for(failures).map(|lock| to_unix_millis(now + lock));
+                sqlx::query("UPDATE mfa_totp SET failures = $1, locked_until = $2 WHERE identity_id = $3")
+                    .bind(i64::from(failures))
+                    .bind(locked_until)
+                    .bind(identity.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                let after =
+                    record_in(conn, identity).await?.ok_or_else(|| StoreError::not_found("second factor", identity))?;
+                Ok((after, vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(record)
+}
+
+pub(crate) async fn reset(
+    store: &SqlStore,
+    identity: IdentityId,
+    _now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<(), StoreError> {
+    store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let removed = sqlx::query("DELETE FROM mfa_totp WHERE identity_id = $1")
+                    .bind(identity.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                if removed.rows_affected() == 0 {
+                    return Err(StoreError::not_found("second factor", identity));
+                }
+                sqlx::query("DELETE FROM mfa_recovery_codes WHERE identity_id = $1")
+                    .bind(identity.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query("UPDATE api_tokens SET mfa_verified_at = NULL WHERE identity_id = $1")
+                    .bind(identity.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(((), vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(())
+}

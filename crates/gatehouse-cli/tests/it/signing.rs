@@ -30,7 +30,13 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
         };
         let sandbox = GitSandbox::new();
         let mut people = Vec::new();
-        for (name, role) in [("ana", Some("maintainer")), ("carol", None), ("vic", Some("developer"))] {
+        for (name, role) in [
+            ("ana", Some("maintainer")),
+            ("carol", None),
+            ("vic", Some("developer")),
+            ("bob", Some("developer")),
+            ("val", Some("viewer")),
+        ] {
             let created = blocking(cli(&[
                 "identity",
                 "create",
@@ -72,6 +78,20 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
         }
         let listed = blocking(cli(&["key", "list", "--identity", &people[0].0])).await;
         assert!(stdout(&listed).contains("ssh-ed25519"), "{}", stdout(&listed));
+        let (stranger, _) = sandbox.ssh_key("stranger");
+        // Ana's OpenPGP keys: one that expires in seconds, one to be revoked.
+        // Long enough to register it and sign with it even on a loaded machine.
+        let expiring_made = std::time::Instant::now();
+        let (expiring, expiring_public) = sandbox.gpg_key("ana-expiring@example.com", "seconds=15");
+        let (revoked, revoked_public) = sandbox.gpg_key("ana-revoked@example.com", "never");
+        for public in [&expiring_public, &revoked_public] {
+            let file = sandbox.root().join("key.asc");
+            std::fs::write(&file, public).unwrap();
+            json(
+                &blocking(cli(&["key", "add", "--identity", &people[0].0, file.to_str().unwrap(), "--output", "json"]))
+                    .await,
+            );
+        }
 
         // A bare repository at …/acme/web.git whose pre-receive hook asks gatehouse.
         let bare = sandbox.root().join("acme/web.git");
@@ -95,18 +115,73 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
         };
         let remote_head = || sandbox.run(&bare, "git", &["rev-parse", "--verify", "-q", "main"]).trim().to_owned();
         let ssh = |i: usize| Signing::Ssh(people[i].1.clone());
+        let work = sandbox.work();
+        let verify_commit =
+            |rev: &str| cli(&["verify-commit", "--repo", work.to_str().unwrap(), "--project", "acme/web", rev]);
 
         let first = sandbox.commit("src/lib.rs", "one", &ssh(0));
         let ok = blocking(push()).await;
         assert!(ok.status.success(), "{}", stderr(&ok));
         assert_eq!(remote_head(), first);
 
+        // Commits made while every key was good; some go bad before the push.
+        let by_expiring = sandbox.commit("src/x.rs", "x", &Signing::Gpg(expiring.clone()));
+        sandbox.git(&["reset", "-q", "--hard", &first]);
+        let by_revoked = sandbox.commit("src/y.rs", "y", &Signing::Gpg(revoked.clone()));
+        sandbox.git(&["reset", "-q", "--hard", &first]);
+        let by_bob = sandbox.commit("src/z.rs", "z", &ssh(3));
+        sandbox.git(&["reset", "-q", "--hard", &first]);
+        let signed = sandbox.commit("src/w.rs", "w", &ssh(0));
+        let altered_raw = sandbox.cat(&signed).replace("change src/w.rs", "change src/evil.rs");
+        let altered = {
+            let file = sandbox.root().join("altered");
+            std::fs::write(&file, &altered_raw).unwrap();
+            sandbox.git(&["hash-object", "-t", "commit", "-w", file.to_str().unwrap()]).trim().to_owned()
+        };
+        sandbox.git(&["reset", "-q", "--hard", &first]);
+
+        let revoked_key = sandbox.root().join("revoked.asc");
+        std::fs::write(&revoked_key, sandbox.gpg_revoke(&revoked)).unwrap();
+        json(
+            &blocking(cli(&[
+                "key",
+                "add",
+                "--identity",
+                &people[0].0,
+                revoked_key.to_str().unwrap(),
+                "--output",
+                "json",
+            ]))
+            .await,
+        );
+        json(&blocking(cli(&["identity", "suspend", &people[3].0, "--output", "json"])).await);
+        // Wait until the expiring key has expired.
+        tokio::time::sleep(std::time::Duration::from_secs(17).saturating_sub(expiring_made.elapsed())).await;
+
+        let mut cases: Vec<(&str, String, &str)> = vec![
+            ("expired OpenPGP key", by_expiring, "expired"),
+            ("revoked OpenPGP key", by_revoked, "is revoked"),
+            ("suspended identity", by_bob, "bob is suspended"),
+            ("altered after signing", altered, "changed after it was signed"),
+        ];
         for (name, file, signing, fragment) in [
             ("unsigned", "src/a.rs", Signing::None, "not signed"),
+            ("unknown key", "src/u.rs", Signing::Ssh(stranger.clone()), "registered to nobody"),
             ("no source.push", "src/b.rs", ssh(1), "carol may not push to acme/web"),
+            ("a viewer", "src/v.rs", ssh(4), "val may not push to acme/web"),
             ("a developer editing CI", ".github/workflows/ci.yml", ssh(2), "vic may not edit pipeline configuration"),
         ] {
-            let bad = sandbox.commit(file, name, &signing);
+            let id = sandbox.commit(file, name, &signing);
+            sandbox.git(&["reset", "-q", "--hard", &first]);
+            cases.push((name, id, fragment));
+        }
+        for (name, bad, fragment) in cases {
+            // The CLI, for CI jobs.
+            let checked = blocking(verify_commit(&bad)).await;
+            assert_eq!(checked.status.code(), Some(1), "{name}: {}", stderr(&checked));
+            assert!(stderr(&checked).contains(fragment), "{name}: {}", stderr(&checked));
+            // The hook, on a real push.
+            sandbox.git(&["reset", "-q", "--hard", &bad]);
             let refused = blocking(push()).await;
             assert!(!refused.status.success(), "{name} was accepted");
             let said = stderr(&refused);
@@ -119,7 +194,6 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
         assert_eq!(remote_head(), by_vic);
 
         // verify-commit for CI jobs: exit 0 when every commit passes, 1 otherwise.
-        let work = sandbox.work();
         let verified = blocking(cli(&[
             "verify-commit",
             "--repo",

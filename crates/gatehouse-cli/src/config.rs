@@ -14,6 +14,8 @@ use gatehouse_server::integrations::{
     GITHUB_ACTIONS_ISSUER, GithubAppSettings, GithubSettings, GitlabSettings, Integrations, Secret,
 };
 
+use gatehouse_server::sso::OidcSettings;
+
 use crate::args::GlobalArgs;
 use crate::error::{CliError, CliResult};
 
@@ -54,6 +56,13 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("gitlab", "webhook_token", ValueKind::Text),
     ("webhooks", "pipeline_paths", ValueKind::List),
     ("mfa", "step_up", ValueKind::Bool),
+    ("oidc", "issuer", ValueKind::Text),
+    ("oidc", "client_id", ValueKind::Text),
+    ("oidc", "client_secret", ValueKind::Text),
+    ("oidc", "redirect_url", ValueKind::Text),
+    ("oidc", "auto_provision", ValueKind::Bool),
+    ("oidc", "session_idle_minutes", ValueKind::Integer),
+    ("oidc", "session_hours", ValueKind::Integer),
     ("mfa", "fresh_minutes", ValueKind::Integer),
 ];
 
@@ -80,6 +89,20 @@ struct FileConfig {
     webhooks: WebhooksSection,
     #[serde(default)]
     mfa: MfaSection,
+    #[serde(default)]
+    oidc: OidcSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcSection {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    redirect_url: Option<String>,
+    auto_provision: Option<bool>,
+    session_idle_minutes: Option<u64>,
+    session_hours: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +209,8 @@ pub struct Config {
     pub mfa_step_up: bool,
     /// How long a verified second factor counts as fresh.
     pub mfa_fresh_minutes: i64,
+    /// Single sign-on (secret inside; never printed).
+    pub oidc: Option<OidcSettings>,
 }
 
 impl std::fmt::Debug for Config {
@@ -268,8 +293,10 @@ impl Config {
             return Err(CliError::config(format!("[audit] origin `{origin}` must be non-empty, without spaces")));
         }
         let integrations = integrations(file.github, file.gitlab, file.webhooks)?;
+        let oidc = oidc(file.oidc)?;
         let config = Config {
             integrations,
+            oidc,
             mfa_step_up: file.mfa.step_up.unwrap_or(false),
             mfa_fresh_minutes: file.mfa.fresh_minutes.unwrap_or(15),
             audit_origin: file.audit.origin,
@@ -325,6 +352,42 @@ impl Config {
     pub fn bootstrap_token_path(&self) -> PathBuf {
         self.data_dir.join("bootstrap-admin-token")
     }
+}
+
+fn oidc(section: OidcSection) -> CliResult<Option<OidcSettings>> {
+    let (issuer, client_id, client_secret, redirect_url) = match (
+        section.issuer,
+        section.client_id,
+        section.client_secret,
+        section.redirect_url,
+    ) {
+        (None, None, None, None) => return Ok(None),
+        (Some(issuer), Some(id), Some(secret), Some(redirect)) => (issuer, id, secret, redirect),
+        _ => {
+            return Err(CliError::config(
+                "[oidc] needs issuer, client_id, client_secret (or GATEHOUSE_OIDC_CLIENT_SECRET_FILE) and redirect_url",
+            ));
+        }
+    };
+    gatehouse_domain::workload::validate_issuer(&issuer)
+        .map_err(|_| CliError::config(format!("[oidc] issuer `{issuer}` must be https (http only on loopback)")))?;
+    gatehouse_domain::workload::validate_issuer(&redirect_url).map_err(|_| {
+        CliError::config(format!("[oidc] redirect_url `{redirect_url}` must be https (http only on loopback)"))
+    })?;
+    let idle = section.session_idle_minutes.unwrap_or(8 * 60);
+    let hours = section.session_hours.unwrap_or(12);
+    if idle == 0 || hours == 0 || idle > hours * 60 {
+        return Err(CliError::config("[oidc] session_idle_minutes must be at least 1 and within session_hours"));
+    }
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret: Secret::new(client_secret),
+        redirect_url,
+        auto_provision: section.auto_provision.unwrap_or(false),
+        session_idle: std::time::Duration::from_secs(idle * 60),
+        session_absolute: std::time::Duration::from_secs(hours * 3600),
+    }))
 }
 
 fn integrations(github: GithubSection, gitlab: GitlabSection, webhooks: WebhooksSection) -> CliResult<Integrations> {

@@ -86,6 +86,10 @@ typed_id!(
     GroupMappingId
 );
 typed_id!(
+    /// A person's browser session.
+    SessionId
+);
+typed_id!(
     /// One HTTP request, as carried in `X-Request-Id` when the caller sent none.
     RequestId
 );

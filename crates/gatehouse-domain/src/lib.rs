@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod mfa;
 pub mod scim;
+pub mod session;
 pub mod setup;
 pub mod signing;
 pub mod store;

@@ -11,10 +11,11 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
-use crate::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use crate::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SessionId, SigningKeyId, TokenId, TrustBindingId};
 use crate::mfa::TotpRecord;
 use crate::scim::filter::Filter;
 use crate::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
+use crate::session::{NewSession, Session};
 use crate::signing::SigningKey;
 use crate::token::{ApiToken, NewToken, TokenHash};
 use crate::workload::{NewTrustBinding, TrustBinding};
@@ -401,7 +402,7 @@ pub trait Store: Send + Sync {
         identity: IdentityId,
         step: Option<u64>,
         recovery_hashes: Option<Vec<String>>,
-        token: TokenId,
+        token: Option<TokenId>,
         now: OffsetDateTime,
         audit: AuditRecord,
     ) -> Result<(), StoreError>;
@@ -412,7 +413,7 @@ pub trait Store: Send + Sync {
         &self,
         identity: IdentityId,
         code_hash: &str,
-        token: TokenId,
+        token: Option<TokenId>,
         now: OffsetDateTime,
         audit: AuditRecord,
     ) -> Result<(), StoreError>;
@@ -428,6 +429,53 @@ pub trait Store: Send + Sync {
 
     /// Removes the factor and its recovery codes. `NotFound` if none.
     async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError>;
+
+    /// Starts a session (a login), and links `link` (issuer, subject) to the
+    /// identity when given and not linked yet.
+    async fn create_session(
+        &self,
+        new: NewSession,
+        link: Option<(String, String)>,
+        audit: AuditRecord,
+    ) -> Result<Session, StoreError>;
+
+    /// The session with this cookie secret, its identity and their grants.
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<(Session, Identity, Vec<Grant>)>, StoreError>;
+
+    /// Records use, at most once per `granularity`.
+    async fn touch_session(
+        &self,
+        id: SessionId,
+        now: OffsetDateTime,
+        granularity: time::Duration,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the cookie secret (rotation at step-up), optionally marking
+    /// a second factor verified now.
+    async fn rotate_session(
+        &self,
+        id: SessionId,
+        hash: TokenHash,
+        mfa_verified_at: Option<OffsetDateTime>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError>;
+
+    /// Ends a session. `NotFound` if unknown or already ended.
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<Session, StoreError>;
+
+    /// An identity's sessions, newest first.
+    async fn list_sessions(&self, identity: IdentityId) -> Result<Vec<Session>, StoreError>;
+
+    /// The identity linked to an account at an identity provider.
+    async fn find_identity_link(&self, issuer: &str, subject: &str) -> Result<Option<IdentityId>, StoreError>;
+
+    /// The active or suspended human identity with this email.
+    async fn find_human_by_email(&self, email: &str) -> Result<Option<Identity>, StoreError>;
 
     /// Appends entries that describe no state change. Returns their indexes.
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError>;

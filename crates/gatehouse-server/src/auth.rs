@@ -7,12 +7,14 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::Identity;
+use gatehouse_domain::session::Session;
 use gatehouse_domain::token::{ApiToken, TokenHash, TokenStatus, looks_like_token};
 use gatehouse_policy::{DecisionError, DecisionInput, Permit};
 use serde_json::json;
@@ -39,6 +41,8 @@ pub enum Via {
     Token(ApiToken),
     /// A CI job's OIDC token, presented directly.
     CiToken(Box<VerifiedWorkload>),
+    /// A person's browser session (single sign-on).
+    Session(Box<Session>),
 }
 
 impl Caller {
@@ -51,6 +55,9 @@ impl Caller {
         match &self.via {
             Via::Token(token) => {
                 token.mfa_verified_at.is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
+            }
+            Via::Session(session) => {
+                session.mfa_verified_at.is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
             }
             Via::CiToken(_) => false,
         }
@@ -74,6 +81,7 @@ impl Caller {
         match &self.via {
             Via::Token(token) if token.trust_binding_id.is_none() => "token",
             Via::Token(_) | Via::CiToken(_) => "workload",
+            Via::Session(_) => "session",
         }
     }
 
@@ -166,7 +174,10 @@ impl FromRequestParts<AppState> for DecisionCaller {
 async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: bool) -> Result<Caller, ApiError> {
     let origin = origin_of(parts);
     let Some(header) = parts.headers.get(AUTHORIZATION) else {
-        return Err(ApiError::Unauthorized("this endpoint needs `Authorization: Bearer <token>`".into()));
+        if let Some(secret) = crate::sso::cookies::read(&parts.headers, crate::sso::cookies::SESSION) {
+            return authenticate_session(parts, state, &secret, origin).await;
+        }
+        return Err(ApiError::Unauthorized("this endpoint needs `Authorization: Bearer <token>` or a session".into()));
     };
     let presented = header
         .to_str()
@@ -209,6 +220,59 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
             Err(ApiError::Unauthorized(format!("authentication failed: {reason}")))
         }
     }
+}
+
+/// A browser session from its cookie. A state-changing request must carry
+/// the server's own `Origin` (the cookie alone could be a cross-site forgery).
+async fn authenticate_session(
+    parts: &Parts,
+    state: &AppState,
+    secret: &str,
+    origin: RequestOrigin,
+) -> Result<Caller, ApiError> {
+    let Some(oidc) = state.settings.oidc.as_ref() else {
+        return Err(ApiError::Unauthorized("sessions are not enabled; use `Authorization: Bearer <token>`".into()));
+    };
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let sent = parts.headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+        if sent != Some(oidc.origin().as_str()) {
+            return Err(ApiError::Forbidden(format!(
+                "a cookie-authenticated `{}` must carry `Origin: {}`",
+                parts.method,
+                oidc.origin()
+            )));
+        }
+    }
+    let now = state.clock.now();
+    let audit_origin = origin.clone();
+    let refused = |reason: &'static str| async move {
+        let record = AuditRecord::new(now, Actor::Anonymous, "auth.session", "gatehouse")
+            .origin(&audit_origin)
+            .outcome(Outcome::Failure, reason);
+        state.store.append_audit(record).await?;
+        Err::<Caller, ApiError>(ApiError::Unauthorized(format!("authentication failed: {reason}")))
+    };
+    let Some((session, identity, grants)) = state.store.find_session(&TokenHash::of(secret)).await? else {
+        return refused("unknown session").await;
+    };
+    let idle = time::Duration::try_from(oidc.session_idle).unwrap_or(time::Duration::hours(8));
+    if !session.is_live_at(now, idle) {
+        return refused("the session has ended").await;
+    }
+    if !identity.status.is_active() {
+        return refused("the session's identity is not active").await;
+    }
+    if now - session.last_seen_at >= state.settings.token_use_granularity {
+        let store = state.store.clone();
+        let (id, granularity) = (session.id, state.settings.token_use_granularity);
+        tokio::spawn(async move {
+            if let Err(error) = store.touch_session(id, now, granularity).await {
+                tracing::warn!(%error, "could not record session use");
+            }
+        });
+    }
+    Ok(Caller { identity, via: Via::Session(Box::new(session)), grants, origin: origin.clone() })
 }
 
 /// Verifies a CI job's OIDC token and loads the identity its binding names.

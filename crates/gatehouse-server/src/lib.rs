@@ -14,6 +14,7 @@ pub mod problem;
 pub mod request_id;
 pub mod scim;
 pub mod signing;
+pub mod sso;
 pub mod state;
 pub mod workload;
 
@@ -75,6 +76,9 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
         .route("/metrics", get(api::health::metrics))
+        .route("/auth/login", get(sso::login::login))
+        .route("/auth/callback", get(sso::login::callback))
+        .route("/auth/logout", post(sso::login::logout))
         .route("/webhooks/github", post(integrations::github::receive))
         .route("/webhooks/gitlab", post(integrations::gitlab::receive))
         .nest("/api/v1", v1)

@@ -27,6 +27,8 @@ pub struct Settings {
     pub integrations: Integrations,
     /// Second factors for people.
     pub mfa: MfaSettings,
+    /// Single sign-on through the company's identity provider.
+    pub oidc: Option<crate::sso::OidcSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,7 @@ impl Default for Settings {
             jwks: JwksSettings::default(),
             integrations: Integrations::default(),
             mfa: MfaSettings::default(),
+            oidc: None,
         }
     }
 }

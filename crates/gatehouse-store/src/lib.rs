@@ -14,6 +14,7 @@ mod mfa;
 mod rows;
 mod scim;
 mod scim_groups;
+mod sessions;
 mod signing_keys;
 mod sql_store;
 mod tree_mirror;

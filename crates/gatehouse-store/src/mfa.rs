@@ -33,7 +33,8 @@ async fn record_in(conn: &mut AnyConnection, identity: IdentityId) -> Result<Opt
     }))
 }
 
-async fn mark_token(conn: &mut AnyConnection, token: TokenId, at: i64) -> Result<(), StoreError> {
+async fn mark_token(conn: &mut AnyConnection, token: Option<TokenId>, at: i64) -> Result<(), StoreError> {
+    let Some(token) = token else { return Ok(()) };
     sqlx::query("UPDATE api_tokens SET mfa_verified_at = $1 WHERE id = $2")
         .bind(at)
         .bind(token.to_string())
@@ -91,7 +92,7 @@ pub(crate) async fn succeed(
     identity: IdentityId,
     step: Option<u64>,
     recovery_hashes: Option<Vec<String>>,
-    token: TokenId,
+    token: Option<TokenId>,
     now: OffsetDateTime,
     audit: AuditRecord,
 ) -> Result<(), StoreError> {
@@ -149,7 +150,7 @@ pub(crate) async fn use_recovery_code(
     store: &SqlStore,
     identity: IdentityId,
     code_hash: &str,
-    token: TokenId,
+    token: Option<TokenId>,
     now: OffsetDateTime,
     audit: AuditRecord,
 ) -> Result<(), StoreError> {

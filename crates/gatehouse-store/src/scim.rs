@@ -84,7 +84,7 @@ async fn apply_active(conn: &mut AnyConnection, id: IdentityId, active: bool, at
                 .execute(&mut *conn)
                 .await
                 .map_err(store_error)?;
-            for table in ["api_tokens", "grants"] {
+            for table in ["api_tokens", "grants", "sessions"] {
                 sqlx::query(AssertSqlSafe(format!(
                     "UPDATE {table} SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL"
                 )))
@@ -275,7 +275,7 @@ pub(crate) async fn delete(
                     .execute(&mut *conn)
                     .await
                     .map_err(store_error)?;
-                for table in ["api_tokens", "grants"] {
+                for table in ["api_tokens", "grants", "sessions"] {
                     sqlx::query(AssertSqlSafe(format!(
                         "UPDATE {table} SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL"
                     )))

@@ -11,10 +11,13 @@ use gatehouse_domain::audit::{AuditEntry, AuditRecord};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{Grant, NewGrant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
-use gatehouse_domain::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SigningKeyId, TokenId, TrustBindingId};
+use gatehouse_domain::ids::{
+    GrantId, GroupId, GroupMappingId, IdentityId, SessionId, SigningKeyId, TokenId, TrustBindingId,
+};
 use gatehouse_domain::mfa::TotpRecord;
 use gatehouse_domain::scim::filter::Filter;
 use gatehouse_domain::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
+use gatehouse_domain::session::{NewSession, Session};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_domain::store::{
     AuditFilter, Credential, InitialSetup, Installation, Page, PageRequest, PoolStats, Store, StoreError,
@@ -301,7 +304,7 @@ impl Store for SqlStore {
                             format!("another active identity already uses the email or name of `{id}`")
                         }))?;
                     if to == IdentityStatus::Deprovisioned {
-                        for table in ["api_tokens", "grants"] {
+                        for table in ["api_tokens", "grants", "sessions"] {
                             sqlx::query(AssertSqlSafe(format!(
                                 "UPDATE {table} SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL"
                             )))
@@ -775,7 +778,7 @@ impl Store for SqlStore {
         identity: IdentityId,
         step: Option<u64>,
         recovery_hashes: Option<Vec<String>>,
-        token: TokenId,
+        token: Option<TokenId>,
         now: OffsetDateTime,
         audit: AuditRecord,
     ) -> Result<(), StoreError> {
@@ -786,7 +789,7 @@ impl Store for SqlStore {
         &self,
         identity: IdentityId,
         code_hash: &str,
-        token: TokenId,
+        token: Option<TokenId>,
         now: OffsetDateTime,
         audit: AuditRecord,
     ) -> Result<(), StoreError> {
@@ -804,6 +807,59 @@ impl Store for SqlStore {
 
     async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError> {
         crate::mfa::reset(self, identity, now, audit).await
+    }
+
+    async fn create_session(
+        &self,
+        new: NewSession,
+        link: Option<(String, String)>,
+        audit: AuditRecord,
+    ) -> Result<Session, StoreError> {
+        crate::sessions::create(self, new, link, audit).await
+    }
+
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<(Session, Identity, Vec<Grant>)>, StoreError> {
+        crate::sessions::find(self, hash).await
+    }
+
+    async fn touch_session(
+        &self,
+        id: SessionId,
+        now: OffsetDateTime,
+        granularity: time::Duration,
+    ) -> Result<(), StoreError> {
+        crate::sessions::touch(self, id, now, granularity).await
+    }
+
+    async fn rotate_session(
+        &self,
+        id: SessionId,
+        hash: TokenHash,
+        mfa_verified_at: Option<OffsetDateTime>,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        crate::sessions::rotate(self, id, hash, mfa_verified_at, audit).await
+    }
+
+    async fn revoke_session(
+        &self,
+        id: SessionId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<Session, StoreError> {
+        crate::sessions::revoke(self, id, now, audit).await
+    }
+
+    async fn list_sessions(&self, identity: IdentityId) -> Result<Vec<Session>, StoreError> {
+        crate::sessions::list(self, identity).await
+    }
+
+    async fn find_identity_link(&self, issuer: &str, subject: &str) -> Result<Option<IdentityId>, StoreError> {
+        crate::sessions::find_link(self, issuer, subject).await
+    }
+
+    async fn find_human_by_email(&self, email: &str) -> Result<Option<Identity>, StoreError> {
+        crate::sessions::find_human_by_email(self, email).await
     }
 
     async fn append_audit_batch(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {

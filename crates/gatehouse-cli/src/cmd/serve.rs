@@ -51,6 +51,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         token_lifetime: TokenLifetimePolicy { max_ttl: time::Duration::seconds(config.max_ttl_seconds) },
         max_body_bytes: config.max_body_bytes,
         integrations: config.integrations.clone(),
+        oidc: config.oidc.clone(),
         ..Settings::default()
     };
     let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());

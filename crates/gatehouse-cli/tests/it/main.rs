@@ -10,4 +10,5 @@ mod multi_node;
 mod policy;
 mod serve;
 mod signing;
+mod sso;
 mod support;

@@ -52,7 +52,11 @@ impl Server {
 
     /// Starts `gatehouse serve` with extra environment variables.
     pub async fn start_with(data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), data_dir, database_url, env).await
+    }
+
+    /// Starts `gatehouse serve` on a given port (for redirect URLs known in advance).
+    pub async fn start_on(port: u16, data_dir: &Path, database_url: &str, env: &[(&str, &str)]) -> Self {
         let log = data_dir.with_extension(format!("{port}.log"));
         let log_file = std::fs::File::create(&log).unwrap();
         let child = gatehouse(data_dir, database_url)

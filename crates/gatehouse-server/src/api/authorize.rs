@@ -105,7 +105,7 @@ pub async fn authorize(
                     "issuer": workload.issuer,
                     "subject": workload.subject,
                 })),
-                Via::Token(_) => None,
+                Via::Token(_) | Via::Session(_) => None,
             },
         }));
     let audit_index = state.store.append_audit(record).await?;

@@ -5,6 +5,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue};
 use gatehouse_domain::audit::Outcome;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
@@ -53,14 +55,45 @@ pub struct VerifiedDto {
     pub fresh_until: String,
 }
 
-fn person(caller: &Caller) -> Result<TokenId, ApiError> {
+/// The token that becomes MFA-fresh (`None` for a session, which is
+/// rotated instead).
+fn person(caller: &Caller) -> Result<Option<TokenId>, ApiError> {
     if caller.identity.kind != IdentityKind::Human {
         return Err(ApiError::Unprocessable("second factors are for people, not service identities".into()));
     }
     match &caller.via {
-        Via::Token(token) => Ok(token.id),
+        Via::Token(token) => Ok(Some(token.id)),
+        Via::Session(_) => Ok(None),
         Via::CiToken(_) => Err(ApiError::Unauthorized("a CI token cannot carry a second factor".into())),
     }
+}
+
+/// After a second factor on a session: a new cookie secret (the session is
+/// rotated at step-up), marked MFA-fresh.
+async fn rotate_session(state: &AppState, caller: &Caller) -> Result<HeaderMap, ApiError> {
+    let mut headers = HeaderMap::new();
+    if let Via::Session(session) = &caller.via {
+        let mut bytes = [0u8; 32];
+        rand::fill(&mut bytes);
+        let secret = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        let record = caller.record(state, "auth.session.rotate", format!("session:{}", session.id));
+        state
+            .store
+            .rotate_session(
+                session.id,
+                gatehouse_domain::token::TokenHash::of(&secret),
+                Some(state.clock.now()),
+                record,
+            )
+            .await?;
+        let secure = state.settings.oidc.as_ref().is_some_and(|o| o.secure_cookies());
+        if let Ok(value) =
+            HeaderValue::from_str(&crate::sso::cookies::set(crate::sso::cookies::SESSION, &secret, "/", None, secure))
+        {
+            headers.insert(SET_COOKIE, value);
+        }
+    }
+    Ok(headers)
 }
 
 fn check_lock(state: &AppState, record: &TotpRecord) -> Result<(), ApiError> {
@@ -131,7 +164,7 @@ pub async fn confirm(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
-) -> Result<Json<RecoveryCodesDto>, ApiError> {
+) -> Result<(HeaderMap, Json<RecoveryCodesDto>), ApiError> {
     let token = person(&caller)?;
     let record = state
         .store
@@ -151,7 +184,8 @@ pub async fn confirm(
     let now = state.clock.now();
     let audit = caller.record(&state, "mfa.confirm", format!("identity:{}", caller.identity.id));
     state.store.mfa_succeed(caller.identity.id, Some(step), Some(codes.hashes), token, now, audit).await?;
-    Ok(Json(RecoveryCodesDto { recovery_codes: codes.codes, mfa_verified_at: format_rfc3339(now) }))
+    let headers = rotate_session(&state, &caller).await?;
+    Ok((headers, Json(RecoveryCodesDto { recovery_codes: codes.codes, mfa_verified_at: format_rfc3339(now) })))
 }
 
 /// Step up: a code (or a recovery code) makes this token MFA-fresh.
@@ -161,7 +195,7 @@ pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
-) -> Result<Json<VerifiedDto>, ApiError> {
+) -> Result<(HeaderMap, Json<VerifiedDto>), ApiError> {
     let token = person(&caller)?;
     let record = state
         .store
@@ -194,10 +228,14 @@ pub async fn verify(
         }
         _ => return Err(ApiError::Unprocessable("give exactly one of code and recovery_code".into())),
     }
-    Ok(Json(VerifiedDto {
-        mfa_verified_at: format_rfc3339(now),
-        fresh_until: format_rfc3339(now + state.settings.mfa.fresh_for),
-    }))
+    let headers = rotate_session(&state, &caller).await?;
+    Ok((
+        headers,
+        Json(VerifiedDto {
+            mfa_verified_at: format_rfc3339(now),
+            fresh_until: format_rfc3339(now + state.settings.mfa.fresh_for),
+        }),
+    ))
 }
 
 /// An admin resets someone's second factor (needs the admin's own fresh MFA).

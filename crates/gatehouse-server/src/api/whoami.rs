@@ -21,6 +21,11 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<Whoam
                 token_id: token.id.to_string(),
                 expires_at: format_rfc3339(token.expires_at),
             },
+            Via::Session(session) => AuthenticationDto {
+                method: caller.auth_method().into(),
+                token_id: session.id.to_string(),
+                expires_at: format_rfc3339(session.expires_at),
+            },
             // Not reached: whoami takes gatehouse tokens only.
             Via::CiToken(workload) => AuthenticationDto {
                 method: caller.auth_method().into(),

@@ -9,6 +9,7 @@ mod policy;
 mod problem_json;
 mod scim;
 mod signing;
+mod sso;
 mod tokens;
 mod webhooks;
 mod workload;

@@ -1,0 +1,270 @@
+//! Single sign-on end to end: a real OpenID provider (`oidc-provider` from
+//! the npm registry, with its development login and consent screens) on
+//! loopback, and a real `gatehouse serve`, walked the way a browser walks
+//! them (redirects, forms, cookies per origin).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gatehouse_testkit::{engine_test, with_database};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use serde_json::Value;
+
+use crate::support::{Server, bootstrap_token, free_port, http};
+
+const CLIENT_ID: &str = "gatehouse";
+const CLIENT_SECRET: &str = "a client secret for tests";
+
+fn provider_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
+}
+
+/// The OpenID provider process, killed when dropped.
+struct Provider {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_provider(redirect: &str) -> Provider {
+    let dir = provider_dir();
+    if !dir.join("node_modules/oidc-provider").exists() {
+        let installed = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs");
+        assert!(installed.success(), "npm ci in tests/oidc-provider failed");
+    }
+    let port = free_port();
+    let child = Command::new("node")
+        .args(["provider.mjs", &port.to_string(), CLIENT_ID, CLIENT_SECRET, redirect])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(
+            std::fs::File::create(std::env::temp_dir().join(format!("oidc-provider-{port}.log")))
+                .map_or_else(|_| Stdio::null(), Stdio::from),
+        )
+        .spawn()
+        .expect("node runs");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the OpenID provider did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Provider { child, url }
+}
+
+/// A browser, enough of one: follows redirects itself, keeps cookies per
+/// origin (host and port), submits forms.
+#[derive(Default)]
+struct Browser {
+    jars: HashMap<String, HashMap<String, String>>,
+}
+
+fn origin_of(url: &str) -> String {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    url[..end].to_owned()
+}
+
+struct Page {
+    url: String,
+    status: u16,
+    body: String,
+}
+
+impl Browser {
+    async fn request(
+        &mut self,
+        method: reqwest::Method,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+        origin: Option<&str>,
+    ) -> reqwest::Response {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let jar = self.jars.entry(origin_of(url)).or_default();
+        let mut request = client.request(method, url);
+        if !jar.is_empty() {
+            request =
+                request.header(COOKIE, jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "));
+        }
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN, origin);
+        }
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        for cookie in response.headers().get_all(SET_COOKIE) {
+            let text = cookie.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") || text.contains("expires=Thu, 01 Jan 1970") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        response
+    }
+
+    /// Follows redirects from `url` until a page that is not one; stops
+    /// before following a redirect to `stop_before` (returned as the page).
+    async fn walk(
+        &mut self,
+        mut url: String,
+        mut form: Option<Vec<(String, String)>>,
+        stop_before: Option<&str>,
+    ) -> Page {
+        for _ in 0..20 {
+            let fields: Option<Vec<(&str, &str)>> =
+                form.as_ref().map(|f| f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect());
+            let method = if fields.is_some() { reqwest::Method::POST } else { reqwest::Method::GET };
+            let response = self.request(method, &url, fields.as_deref(), None).await;
+            form = None;
+            let status = response.status().as_u16();
+            if let Some(location) = response.headers().get(LOCATION) {
+                let location = location.to_str().unwrap();
+                let next = if location.starts_with("http") {
+                    location.to_owned()
+                } else {
+                    format!("{}{location}", origin_of(&url))
+                };
+                if stop_before.is_some_and(|prefix| next.starts_with(prefix)) {
+                    return Page { url: next, status, body: String::new() };
+                }
+                url = next;
+                continue;
+            }
+            return Page { url, status, body: response.text().await.unwrap() };
+        }
+        panic!("too many redirects");
+    }
+
+    /// Logs in at the provider's screens as `login`; returns the callback
+    /// URL the provider sends the browser to (not yet followed).
+    async fn sign_in(&mut self, gatehouse: &str, login: &str) -> String {
+        let callback = format!("{gatehouse}/auth/callback");
+        let mut page = self.walk(format!("{gatehouse}/auth/login"), None, Some(&callback)).await;
+        for _ in 0..4 {
+            if page.url.starts_with(&callback) {
+                return page.url;
+            }
+            let action = form_action(&page.body).unwrap_or_else(|| panic!("no form at {}: {}", page.url, page.body));
+            let target =
+                if action.starts_with("http") { action.clone() } else { format!("{}{action}", origin_of(&page.url)) };
+            // The login screen asks for a login and password; the consent
+            // screen only to confirm. Both say which in a hidden `prompt`.
+            let fields = if page.body.contains("name=\"login\"") {
+                vec![
+                    ("prompt".to_owned(), "login".to_owned()),
+                    ("login".to_owned(), login.to_owned()),
+                    ("password".to_owned(), "any".to_owned()),
+                ]
+            } else {
+                vec![("prompt".to_owned(), "consent".to_owned())]
+            };
+            page = self.walk(target, Some(fields), Some(&callback)).await;
+        }
+        panic!("the provider never sent the browser back: {}", page.url);
+    }
+}
+
+fn form_action(html: &str) -> Option<String> {
+    let start = html.find("action=\"")? + 8;
+    let end = start + html[start..].find('"')?;
+    Some(html[start..end].replace("&amp;", "&"))
+}
+
+engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
+    with_database(engine, |db| async move {
+        let port = free_port();
+        let gatehouse = format!("http://127.0.0.1:{port}");
+        let provider = tokio::task::spawn_blocking({
+            let redirect = format!("{gatehouse}/auth/callback");
+            move || start_provider(&redirect)
+        })
+        .await
+        .unwrap();
+        let data_dir = db.dir.path().join("data");
+        let redirect = format!("{gatehouse}/auth/callback");
+        let env = [
+            ("GATEHOUSE_OIDC_ISSUER", provider.url.as_str()),
+            ("GATEHOUSE_OIDC_CLIENT_ID", CLIENT_ID),
+            ("GATEHOUSE_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+            ("GATEHOUSE_OIDC_REDIRECT_URL", redirect.as_str()),
+        ];
+        let server = Server::start_on(port, &data_dir, &db.url, &env).await;
+        let admin = bootstrap_token(&data_dir);
+        let created = http()
+            .post(format!("{gatehouse}/api/v1/identities"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"kind": "human", "name": "Ana", "email": "ana@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        let ana: Value = created.json().await.unwrap();
+
+        // Success: linked on first login by her verified email.
+        let mut browser = Browser::default();
+        let callback = browser.sign_in(&gatehouse, "ana@example.com").await;
+        // What an attacker who copied the browser's cookies and the callback would hold.
+        let stolen = browser.jars.clone();
+        let landed = browser.walk(callback.clone(), None, None).await;
+        assert_eq!(landed.status, 200, "{}", landed.body);
+        let me: Value = serde_json::from_str(&landed.body).unwrap();
+        assert_eq!(me["identity"]["id"], ana["id"]);
+        assert_eq!(me["authentication"]["method"], "session");
+
+        // The code cannot be used twice, even with the login cookie.
+        let mut replayer = Browser { jars: stolen };
+        let replay = replayer.walk(callback, None, None).await;
+        assert_eq!(replay.status, 401, "{}", replay.body);
+        assert!(replay.body.contains("refused the code"), "{}", replay.body);
+
+        // Cookie-authenticated changes need the server's own Origin.
+        let no_origin = browser.request(reqwest::Method::POST, &format!("{gatehouse}/auth/logout"), None, None).await;
+        assert_eq!(no_origin.status(), 403);
+        let elsewhere = browser
+            .request(reqwest::Method::POST, &format!("{gatehouse}/auth/logout"), None, Some("https://evil.example"))
+            .await;
+        assert_eq!(elsewhere.status(), 403);
+        let out =
+            browser.request(reqwest::Method::POST, &format!("{gatehouse}/auth/logout"), None, Some(&gatehouse)).await;
+        assert_eq!(out.status(), 204);
+        let after = browser.walk(format!("{gatehouse}/api/v1/whoami"), None, None).await;
+        assert_eq!(after.status, 401);
+
+        // Second login is by issuer and subject.
+        let mut again = Browser::default();
+        let callback = again.sign_in(&gatehouse, "ana@example.com").await;
+        assert_eq!(again.walk(callback, None, None).await.status, 200);
+
+        // Someone gatehouse does not know is refused.
+        let mut stranger = Browser::default();
+        let callback = stranger.sign_in(&gatehouse, "bob@example.com").await;
+        let refused = stranger.walk(callback, None, None).await;
+        assert_eq!(refused.status, 401);
+        assert!(refused.body.contains("no gatehouse identity"), "{}", refused.body);
+
+        // A callback whose state is not this login's is refused.
+        let mut forger = Browser::default();
+        let callback = forger.sign_in(&gatehouse, "ana@example.com").await;
+        let tampered = callback.replace("state=", "state=x");
+        let refused = forger.walk(tampered, None, None).await;
+        assert_eq!(refused.status, 401);
+        assert!(refused.body.contains("state does not match"), "{}", refused.body);
+
+        drop(server);
+    })
+});

@@ -1,0 +1,242 @@
+//! Browser sessions and links to identity-provider accounts.
+
+use futures_util::FutureExt;
+use gatehouse_domain::audit::AuditRecord;
+use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
+use gatehouse_domain::grant::Grant;
+use gatehouse_domain::identity::{Identity, IdentityKind};
+use gatehouse_domain::ids::{IdentityId, SessionId};
+use gatehouse_domain::session::{NewSession, Session};
+use gatehouse_domain::store::StoreError;
+use gatehouse_domain::token::TokenHash;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use time::OffsetDateTime;
+
+use crate::error::{corrupt, store_error};
+use crate::rows::{self, GRANT_COLUMNS, IDENTITY_COLUMNS};
+use crate::sql_store::SqlStore;
+
+const COLUMNS: &str = "id, identity_id, created_at, last_seen_at, expires_at, revoked_at, mfa_verified_at, source_ip";
+
+fn session(row: &AnyRow) -> Result<Session, StoreError> {
+    let text = |c: &str| row.try_get::<String, _>(c).map_err(store_error);
+    let instant = |c: &str| row.try_get::<i64, _>(c).map(from_unix_millis).map_err(store_error);
+    let optional = |c: &str| row.try_get::<Option<i64>, _>(c).map(|v| v.map(from_unix_millis)).map_err(store_error);
+    let id = text("id")?;
+    let identity = text("identity_id")?;
+    Ok(Session {
+        id: id.parse().map_err(|_| corrupt("session id", id))?,
+        identity_id: identity.parse().map_err(|_| corrupt("identity id", identity))?,
+        created_at: instant("created_at")?,
+        last_seen_at: instant("last_seen_at")?,
+        expires_at: instant("expires_at")?,
+        revoked_at: optional("revoked_at")?,
+        mfa_verified_at: optional("mfa_verified_at")?,
+        source_ip: row.try_get("source_ip").map_err(store_error)?,
+    })
+}
+
+async fn session_in(conn: &mut AnyConnection, id: SessionId) -> Result<Session, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE id = $1")))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| StoreError::not_found("session", id))?;
+    session(&row)
+}
+
+pub(crate) async fn create(
+    store: &SqlStore,
+    new: NewSession,
+    link: Option<(String, String)>,
+    audit: AuditRecord,
+) -> Result<Session, StoreError> {
+    let (created, _) = store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let at = to_unix_millis(new.created_at);
+                sqlx::query(
+                    "INSERT INTO sessions (id, token_hash, identity_id, created_at, last_seen_at, expires_at, source_ip) \
+                     VALUES ($1, $2, $3, $4, $4, $5, $6)",
+                )
+                .bind(new.id.to_string())
+                .bind(new.hash.as_bytes().to_vec())
+                .bind(new.identity_id.to_string())
+                .bind(at)
+                .bind(to_unix_millis(new.expires_at))
+                .bind(new.source_ip.clone())
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+                if let Some((issuer, subject)) = link {
+                    sqlx::query(
+                        "INSERT INTO identity_links (issuer, subject, identity_id, created_at) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (issuer, subject) DO NOTHING",
+                    )
+                    .bind(issuer)
+                    .bind(subject)
+                    .bind(new.identity_id.to_string())
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                }
+                Ok((session_in(conn, new.id).await?, vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(created)
+}
+
+pub(crate) async fn find(
+    store: &SqlStore,
+    hash: &TokenHash,
+) -> Result<Option<(Session, Identity, Vec<Grant>)>, StoreError> {
+    let mut conn = store.pool.acquire().await.map_err(store_error)?;
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1")))
+        .bind(hash.as_bytes().to_vec())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let found = session(&row)?;
+    let identity_row = sqlx::query(AssertSqlSafe(format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = $1")))
+        .bind(found.identity_id.to_string())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let identity = rows::identity(&identity_row)?;
+    let grants = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {GRANT_COLUMNS} FROM grants WHERE identity_id = $1 AND revoked_at IS NULL ORDER BY id"
+    )))
+    .bind(found.identity_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)?
+    .iter()
+    .map(rows::grant)
+    .collect::<Result<_, _>>()?;
+    Ok(Some((found, identity, grants)))
+}
+
+pub(crate) async fn touch(
+    store: &SqlStore,
+    id: SessionId,
+    now: OffsetDateTime,
+    granularity: time::Duration,
+) -> Result<(), StoreError> {
+    let (at, stale) = (to_unix_millis(now), to_unix_millis(now - granularity));
+    store
+        .writer
+        .submit(move |conn| {
+            async move {
+                sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
+                    .bind(at)
+                    .bind(id.to_string())
+                    .bind(stale)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                Ok(((), Vec::new()))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn rotate(
+    store: &SqlStore,
+    id: SessionId,
+    hash: TokenHash,
+    mfa_verified_at: Option<OffsetDateTime>,
+    audit: AuditRecord,
+) -> Result<(), StoreError> {
+    store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let updated = sqlx::query(
+                    "UPDATE sessions SET token_hash = $1, mfa_verified_at = COALESCE($2, mfa_verified_at) \
+                     WHERE id = $3 AND revoked_at IS NULL",
+                )
+                .bind(hash.as_bytes().to_vec())
+                .bind(mfa_verified_at.map(to_unix_millis))
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::not_found("session", id));
+                }
+                Ok(((), vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn revoke(
+    store: &SqlStore,
+    id: SessionId,
+    now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<Session, StoreError> {
+    let (ended, _) = store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let updated = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(to_unix_millis(now))
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::not_found("session", id));
+                }
+                Ok((session_in(conn, id).await?, vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(ended)
+}
+
+pub(crate) async fn list(store: &SqlStore, identity: IdentityId) -> Result<Vec<Session>, StoreError> {
+    let rows =
+        sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE identity_id = $1 ORDER BY id DESC")))
+            .bind(identity.to_string())
+            .fetch_all(&store.pool)
+            .await
+            .map_err(store_error)?;
+    rows.iter().map(session).collect()
+}
+
+pub(crate) async fn find_link(store: &SqlStore, issuer: &str, subject: &str) -> Result<Option<IdentityId>, StoreError> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT identity_id FROM identity_links WHERE issuer = $1 AND subject = $2")
+            .bind(issuer.to_owned())
+            .bind(subject.to_owned())
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(store_error)?;
+    id.map(|raw| raw.parse().map_err(|_| corrupt("identity id", raw))).transpose()
+}
+
+pub(crate) async fn find_human_by_email(store: &SqlStore, email: &str) -> Result<Option<Identity>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE kind = $1 AND email_normalized = $2 AND status <> 'deprovisioned'"
+    )))
+    .bind(IdentityKind::Human.as_str())
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(store_error)?;
+    row.as_ref().map(rows::identity).transpose()
+}

@@ -55,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .route("/identities/{id}/signing-keys", post(api::signing_keys::add).get(api::signing_keys::list))
         .route("/identities/{id}/signing-keys/{key_id}", get(api::signing_keys::show).delete(api::signing_keys::remove))
         .route("/identities/{id}/mfa", axum::routing::delete(api::mfa::reset))
+        .route("/identities/{id}/sessions", get(api::sessions::list))
+        .route("/sessions/{id}", axum::routing::delete(api::sessions::revoke))
         .route("/mfa/totp", post(api::mfa::enroll))
         .route("/mfa/totp/confirm", post(api::mfa::confirm))
         .route("/mfa/verify", post(api::mfa::verify))

@@ -45,6 +45,8 @@ use crate::api;
         api::signing_keys::remove,
         api::verify::commit,
         api::mfa::enroll,
+        api::sessions::list,
+        api::sessions::revoke,
         api::mfa::confirm,
         api::mfa::verify,
         api::mfa::reset,

@@ -206,14 +206,46 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
         ];
         let server = Server::start_on(port, &data_dir, &db.url, &env).await;
         let admin = bootstrap_token(&data_dir);
-        let created = http()
+        // Ana comes from the directory (SCIM), as people do.
+        let idp: Value = http()
             .post(format!("{gatehouse}/api/v1/identities"))
             .bearer_auth(&admin)
-            .json(&serde_json::json!({"kind": "human", "name": "Ana", "email": "ana@example.com"}))
+            .json(&serde_json::json!({"kind": "service", "name": "okta-scim"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        http()
+            .post(format!("{gatehouse}/api/v1/grants"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"identity_id": idp["id"], "role": "scim-provisioner", "scope": "*"}))
             .send()
             .await
             .unwrap();
-        let ana: Value = created.json().await.unwrap();
+        let scim_token: Value = http()
+            .post(format!("{gatehouse}/api/v1/tokens"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"identity_id": idp["id"], "ttl_seconds": 3600}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let scim_token = scim_token["token"].as_str().unwrap().to_owned();
+        let ana: Value = http()
+            .post(format!("{gatehouse}/scim/v2/Users"))
+            .bearer_auth(&scim_token)
+            .header("content-type", "application/scim+json")
+            .body(serde_json::json!({"userName": "ana@example.com", "emails": [{"value": "ana@example.com", "primary": true}], "displayName": "Ana"}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
 
         // Success: linked on first login by her verified email.
         let mut browser = Browser::default();
@@ -245,10 +277,35 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
         let after = browser.walk(format!("{gatehouse}/api/v1/whoami"), None, None).await;
         assert_eq!(after.status, 401);
 
-        // Second login is by issuer and subject.
+        // Second login is by issuer and subject; sessions are listed.
         let mut again = Browser::default();
         let callback = again.sign_in(&gatehouse, "ana@example.com").await;
         assert_eq!(again.walk(callback, None, None).await.status, 200);
+        let sessions: Value = http()
+            .get(format!("{gatehouse}/api/v1/identities/{}/sessions", ana["id"].as_str().unwrap()))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sessions.as_array().unwrap().len(), 2);
+        assert!(sessions[1]["revoked_at"].is_string(), "the logged-out session is ended: {sessions}");
+
+        // The directory deactivates her: the session fails on the very next request.
+        let deactivated = http()
+            .patch(format!("{gatehouse}/scim/v2/Users/{}", ana["id"].as_str().unwrap()))
+            .bearer_auth(&scim_token)
+            .header("content-type", "application/scim+json")
+            .body(
+                serde_json::json!({"Operations": [{"op": "Replace", "path": "active", "value": "False"}]}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deactivated.status(), 200);
+        assert_eq!(again.walk(format!("{gatehouse}/api/v1/whoami"), None, None).await.status, 401);
 
         // Someone gatehouse does not know is refused.
         let mut stranger = Browser::default();

@@ -9,6 +9,7 @@ pub mod health;
 pub mod identities;
 pub mod mfa;
 pub mod policy;
+pub mod sessions;
 pub mod signing_keys;
 pub mod tokens;
 pub mod trust_bindings;

@@ -1,0 +1,77 @@
+//! `/api/v1/identities/{id}/sessions` and `/api/v1/sessions/{id}`: browser
+//! sessions, listed per person and revocable at once.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::ids::{IdentityId, SessionId};
+use gatehouse_domain::session::Session;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::extract::parse_id;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionDto {
+    pub id: String,
+    pub identity_id: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+    pub mfa_verified_at: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+impl From<&Session> for SessionDto {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id.to_string(),
+            identity_id: s.identity_id.to_string(),
+            created_at: format_rfc3339(s.created_at),
+            last_seen_at: format_rfc3339(s.last_seen_at),
+            expires_at: format_rfc3339(s.expires_at),
+            revoked_at: s.revoked_at.map(format_rfc3339),
+            mfa_verified_at: s.mfa_verified_at.map(format_rfc3339),
+            source_ip: s.source_ip.clone(),
+        }
+    }
+}
+
+/// A person's sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/identities/{id}/sessions", tag = "identities",
+    params(("id" = String, Path, description = "identity id")), responses((status = 200, body = Vec<SessionDto>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<SessionDto>>, ApiError> {
+    let id: IdentityId = parse_id(&id)?;
+    if id != caller.identity.id {
+        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    }
+    Ok(Json(state.store.list_sessions(id).await?.iter().map(SessionDto::from).collect()))
+}
+
+/// End a session at once (one's own, or anyone's with `identity.manage`).
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "identities",
+    params(("id" = String, Path, description = "session id")), responses((status = 200, body = SessionDto), (status = 404)))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SessionDto>, ApiError> {
+    let id: SessionId = parse_id(&id)?;
+    let own = state.store.list_sessions(caller.identity.id).await?.iter().any(|s| s.id == id);
+    if !own {
+        caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    }
+    let record = caller.record(&state, "session.revoke", format!("session:{id}"));
+    let ended = state.store.revoke_session(id, state.clock.now(), record).await?;
+    Ok(Json(SessionDto::from(&ended)))
+}

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::error::{corrupt, on_unique, store_error};
 use crate::rows::{self, IDENTITY_COLUMNS};
-use crate::sql_store::{SqlStore, identity_in, insert_identity};
+use crate::sql_store::{SqlStore, identity_in, insert_identity, revoke_access};
 
 const SCIM_COLUMNS: &str =
     "s.user_name, s.external_id, s.attributes, s.created_at AS scim_created_at, s.updated_at AS scim_updated_at";
@@ -84,16 +84,7 @@ async fn apply_active(conn: &mut AnyConnection, id: IdentityId, active: bool, at
                 .execute(&mut *conn)
                 .await
                 .map_err(store_error)?;
-            for table in ["api_tokens", "grants", "sessions"] {
-                sqlx::query(AssertSqlSafe(format!(
-                    "UPDATE {table} SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL"
-                )))
-                .bind(at)
-                .bind(id.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
-            }
+            revoke_access(conn, id, at).await?;
         }
         (true, IdentityStatus::Suspended) => {
             sqlx::query("UPDATE identities SET status = 'active', updated_at = $1 WHERE id = $2")
@@ -275,16 +266,7 @@ pub(crate) async fn delete(
                     .execute(&mut *conn)
                     .await
                     .map_err(store_error)?;
-                for table in ["api_tokens", "grants", "sessions"] {
-                    sqlx::query(AssertSqlSafe(format!(
-                        "UPDATE {table} SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL"
-                    )))
-                    .bind(at)
-                    .bind(id.to_string())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
-                }
+                revoke_access(conn, id, at).await?;
                 Ok(((), vec![audit]))
             }
             .boxed()

@@ -123,6 +123,22 @@ pub(crate) async fn insert_grant(conn: &mut AnyConnection, new: &NewGrant) -> Re
     Ok(())
 }
 
+/// Revokes every token, grant and session of an identity, in the caller's
+/// transaction: what losing access means, wherever it happens.
+pub(crate) async fn revoke_access(conn: &mut AnyConnection, id: IdentityId, at: i64) -> Result<(), StoreError> {
+    for table in ["api_tokens", "grants", "sessions"] {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {table} SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL"
+        )))
+        .bind(at)
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn identity_in(conn: &mut AnyConnection, id: IdentityId) -> Result<Identity, StoreError> {
     let row = sqlx::query(AssertSqlSafe(format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = $1")))
         .bind(id.to_string())
@@ -304,16 +320,7 @@ impl Store for SqlStore {
                             format!("another active identity already uses the email or name of `{id}`")
                         }))?;
                     if to == IdentityStatus::Deprovisioned {
-                        for table in ["api_tokens", "grants", "sessions"] {
-                            sqlx::query(AssertSqlSafe(format!(
-                                "UPDATE {table} SET revoked_at = $1 WHERE identity_id = $2 AND revoked_at IS NULL"
-                            )))
-                            .bind(at)
-                            .bind(id.to_string())
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(store_error)?;
-                        }
+                        revoke_access(conn, id, at).await?;
                     }
                     Ok((identity_in(conn, id).await?, vec![audit]))
                 }

@@ -103,6 +103,27 @@ pub enum Command {
     /// Git hooks that enforce signing where code enters.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// Your second factor (TOTP): enroll, confirm, and step up.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// Start enrollment: prints the secret and the otpauth:// URI for your app.
+    Enroll {
+        /// Also write the QR code (SVG) to this file.
+        #[arg(long, value_name = "FILE")]
+        qr: Option<PathBuf>,
+    },
+    /// Finish enrollment with a code from the app; prints one-time recovery codes.
+    Confirm { code: String },
+    /// Step up: a code (or `--recovery CODE`) makes your token MFA-fresh.
+    Verify {
+        code: Option<String>,
+        #[arg(long, value_name = "CODE")]
+        recovery: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -56,6 +56,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("gitlab", "webhook_token", ValueKind::Text),
     ("webhooks", "pipeline_paths", ValueKind::List),
     ("mfa", "step_up", ValueKind::Bool),
+    ("mfa", "required", ValueKind::Bool),
     ("oidc", "issuer", ValueKind::Text),
     ("oidc", "client_id", ValueKind::Text),
     ("oidc", "client_secret", ValueKind::Text),
@@ -109,6 +110,7 @@ struct OidcSection {
 #[serde(deny_unknown_fields)]
 struct MfaSection {
     step_up: Option<bool>,
+    required: Option<bool>,
     fresh_minutes: Option<i64>,
 }
 
@@ -207,6 +209,8 @@ pub struct Config {
     pub integrations: Integrations,
     /// Whether privileged actions by people need a fresh second factor.
     pub mfa_step_up: bool,
+    /// Whether a person without a second factor may only enroll one.
+    pub mfa_required: bool,
     /// How long a verified second factor counts as fresh.
     pub mfa_fresh_minutes: i64,
     /// Single sign-on (secret inside; never printed).
@@ -297,7 +301,8 @@ impl Config {
         let config = Config {
             integrations,
             oidc,
-            mfa_step_up: file.mfa.step_up.unwrap_or(false),
+            mfa_step_up: file.mfa.step_up.unwrap_or(true),
+            mfa_required: file.mfa.required.unwrap_or(true),
             mfa_fresh_minutes: file.mfa.fresh_minutes.unwrap_or(15),
             audit_origin: file.audit.origin,
             audit_forward,

@@ -90,6 +90,7 @@ async fn run(cli: Cli) -> CliResult<()> {
         }
         Command::VerifyBlob { signature, file } => cmd::verify::blob(&cli.global, signature, file).await,
         Command::Hook(args::HookCommand::PreReceive) => cmd::verify::pre_receive(&cli.global).await,
+        Command::Mfa(command) => cmd::mfa::run(&cli.global, command).await,
         Command::Policy(args::PolicyCommand::Matrix { format }) => cmd::policy::matrix(&cli.global, *format).await,
         Command::Policy(command) => {
             let config = Config::resolve(&cli.global, None, &ProcessEnvironment)?;

@@ -18,6 +18,15 @@ pub struct Session {
     pub source_ip: Option<String>,
 }
 
+/// A session found by its cookie, with what authentication needs.
+#[derive(Debug, Clone)]
+pub struct SessionCredential {
+    pub session: Session,
+    pub identity: crate::identity::Identity,
+    pub grants: Vec<crate::grant::Grant>,
+    pub mfa_enrolled: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub id: SessionId,

@@ -15,7 +15,7 @@ use crate::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SessionId, Signin
 use crate::mfa::TotpRecord;
 use crate::scim::filter::Filter;
 use crate::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
-use crate::session::{NewSession, Session};
+use crate::session::{NewSession, Session, SessionCredential};
 use crate::signing::SigningKey;
 use crate::token::{ApiToken, NewToken, TokenHash};
 use crate::workload::{NewTrustBinding, TrustBinding};
@@ -84,6 +84,8 @@ pub struct Credential {
     /// The identity's unrevoked grants (expired ones included: whether a
     /// grant is in force is decided at the decision's instant).
     pub grants: Vec<Grant>,
+    /// Whether the identity has a confirmed second factor.
+    pub mfa_enrolled: bool,
 }
 
 /// What `init` writes: the first admin, their grant and token, the public
@@ -440,7 +442,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Session, StoreError>;
 
     /// The session with this cookie secret, its identity and their grants.
-    async fn find_session(&self, hash: &TokenHash) -> Result<Option<(Session, Identity, Vec<Grant>)>, StoreError>;
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionCredential>, StoreError>;
 
     /// Records use, at most once per `granularity`.
     async fn touch_session(

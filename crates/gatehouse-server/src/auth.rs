@@ -32,6 +32,8 @@ pub struct Caller {
     pub via: Via,
     pub grants: Vec<Grant>,
     pub origin: RequestOrigin,
+    /// Whether the identity has a confirmed second factor.
+    pub mfa_enrolled: bool,
 }
 
 /// The credential a caller presented.
@@ -194,13 +196,13 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
                 ));
             }
             let (workload, identity, grants) = authenticate_workload(state, token, &origin).await?;
-            return Ok(Caller { identity, via: Via::CiToken(Box::new(workload)), grants, origin });
+            return Ok(Caller { identity, via: Via::CiToken(Box::new(workload)), grants, origin, mfa_enrolled: false });
         }
         Some(token) if !looks_like_token(token) => Err("the bearer credential is not a gatehouse token"),
         Some(token) => authenticate(state, token).await?,
     };
     match outcome {
-        Ok((identity, token, grants)) => {
+        Ok((identity, token, grants, mfa_enrolled)) => {
             if token.last_used_at.is_none_or(|at| state.clock.now() - at >= state.settings.token_use_granularity) {
                 let store = state.store.clone();
                 let (id, now, granularity) = (token.id, state.clock.now(), state.settings.token_use_granularity);
@@ -210,7 +212,9 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
                     }
                 });
             }
-            Ok(Caller { identity, via: Via::Token(token), grants, origin })
+            let caller = Caller { identity, via: Via::Token(token), grants, origin, mfa_enrolled };
+            require_enrollment(parts, state, &caller)?;
+            Ok(caller)
         }
         Err(reason) => {
             let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.token", "gatehouse")
@@ -220,6 +224,34 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
             Err(ApiError::Unauthorized(format!("authentication failed: {reason}")))
         }
     }
+}
+
+/// Where a person without a second factor may go when one is required:
+/// seeing who they are, enrolling, and leaving.
+const ENROLLMENT_PATHS: [(&str, &str); 4] = [
+    ("GET", "/api/v1/whoami"),
+    ("POST", "/api/v1/mfa/totp"),
+    ("POST", "/api/v1/mfa/totp/confirm"),
+    ("POST", "/auth/logout"),
+];
+
+fn require_enrollment(parts: &Parts, state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    if !state.settings.mfa.required
+        || caller.mfa_enrolled
+        || caller.identity.kind != gatehouse_domain::identity::IdentityKind::Human
+    {
+        return Ok(());
+    }
+    // Nested routers see a shortened path; the original one is what counts.
+    let path =
+        parts.extensions.get::<axum::extract::OriginalUri>().map_or_else(|| parts.uri.path(), |uri| uri.0.path());
+    let here = (parts.method.as_str(), path);
+    if ENROLLMENT_PATHS.iter().any(|(method, path)| here == (*method, *path)) {
+        return Ok(());
+    }
+    Err(ApiError::MfaRequired(
+        "enroll a second factor first: POST /api/v1/mfa/totp, then POST /api/v1/mfa/totp/confirm".into(),
+    ))
 }
 
 /// A browser session from its cookie. A state-changing request must carry
@@ -253,9 +285,10 @@ async fn authenticate_session(
         state.store.append_audit(record).await?;
         Err::<Caller, ApiError>(ApiError::Unauthorized(format!("authentication failed: {reason}")))
     };
-    let Some((session, identity, grants)) = state.store.find_session(&TokenHash::of(secret)).await? else {
+    let Some(found) = state.store.find_session(&TokenHash::of(secret)).await? else {
         return refused("unknown session").await;
     };
+    let (session, identity, grants, mfa_enrolled) = (found.session, found.identity, found.grants, found.mfa_enrolled);
     let idle = time::Duration::try_from(oidc.session_idle).unwrap_or(time::Duration::hours(8));
     if !session.is_live_at(now, idle) {
         return refused("the session has ended").await;
@@ -272,7 +305,10 @@ async fn authenticate_session(
             }
         });
     }
-    Ok(Caller { identity, via: Via::Session(Box::new(session)), grants, origin: origin.clone() })
+    let caller =
+        Caller { identity, via: Via::Session(Box::new(session)), grants, origin: origin.clone(), mfa_enrolled };
+    require_enrollment(parts, state, &caller)?;
+    Ok(caller)
 }
 
 /// Verifies a CI job's OIDC token and loads the identity its binding names.
@@ -325,7 +361,7 @@ pub async fn authenticate_workload(
     Ok(authenticated)
 }
 
-type Authenticated = (Identity, ApiToken, Vec<Grant>);
+type Authenticated = (Identity, ApiToken, Vec<Grant>, bool);
 
 async fn authenticate(state: &AppState, presented: &str) -> Result<Result<Authenticated, &'static str>, ApiError> {
     let hash = TokenHash::of(presented);
@@ -346,5 +382,5 @@ async fn authenticate(state: &AppState, presented: &str) -> Result<Result<Authen
             _ => "the token's identity is deprovisioned",
         }));
     }
-    Ok(Ok((credential.identity, credential.token, credential.grants)))
+    Ok(Ok((credential.identity, credential.token, credential.grants, credential.mfa_enrolled)))
 }

@@ -41,6 +41,8 @@ pub struct MfaSettings {
     pub issuer: String,
     /// Whether privileged actions by people need a fresh second factor.
     pub step_up: bool,
+    /// Whether a person without a second factor may only enroll one.
+    pub required: bool,
 }
 
 impl Default for MfaSettings {
@@ -50,6 +52,7 @@ impl Default for MfaSettings {
             fresh_for: time::Duration::minutes(15),
             issuer: "gatehouse".into(),
             step_up: false,
+            required: false,
         }
     }
 }

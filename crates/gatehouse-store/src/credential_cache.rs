@@ -113,6 +113,7 @@ mod tests {
                 updated_at: now,
             },
             grants: Vec::new(),
+            mfa_enrolled: false,
         }
     }
 

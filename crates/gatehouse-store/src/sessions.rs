@@ -3,10 +3,9 @@
 use futures_util::FutureExt;
 use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
-use gatehouse_domain::grant::Grant;
 use gatehouse_domain::identity::{Identity, IdentityKind};
 use gatehouse_domain::ids::{IdentityId, SessionId};
-use gatehouse_domain::session::{NewSession, Session};
+use gatehouse_domain::session::{NewSession, Session, SessionCredential};
 use gatehouse_domain::store::StoreError;
 use gatehouse_domain::token::TokenHash;
 use sqlx::any::AnyRow;
@@ -92,10 +91,7 @@ pub(crate) async fn create(
     Ok(created)
 }
 
-pub(crate) async fn find(
-    store: &SqlStore,
-    hash: &TokenHash,
-) -> Result<Option<(Session, Identity, Vec<Grant>)>, StoreError> {
+pub(crate) async fn find(store: &SqlStore, hash: &TokenHash) -> Result<Option<SessionCredential>, StoreError> {
     let mut conn = store.pool.acquire().await.map_err(store_error)?;
     let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1")))
         .bind(hash.as_bytes().to_vec())
@@ -120,7 +116,13 @@ pub(crate) async fn find(
     .iter()
     .map(rows::grant)
     .collect::<Result<_, _>>()?;
-    Ok(Some((found, identity, grants)))
+    let confirmed: Option<Option<i64>> = sqlx::query_scalar("SELECT confirmed_at FROM mfa_totp WHERE identity_id = $1")
+        .bind(found.identity_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let mfa_enrolled = confirmed.flatten().is_some();
+    Ok(Some(SessionCredential { session: found, identity, grants, mfa_enrolled }))
 }
 
 pub(crate) async fn touch(

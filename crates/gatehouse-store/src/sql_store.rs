@@ -17,7 +17,7 @@ use gatehouse_domain::ids::{
 use gatehouse_domain::mfa::TotpRecord;
 use gatehouse_domain::scim::filter::Filter;
 use gatehouse_domain::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
-use gatehouse_domain::session::{NewSession, Session};
+use gatehouse_domain::session::{NewSession, Session, SessionCredential};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_domain::store::{
     AuditFilter, Credential, InitialSetup, Installation, Page, PageRequest, PoolStats, Store, StoreError,
@@ -360,8 +360,10 @@ impl Store for SqlStore {
         let grant_columns = GRANT_COLUMNS.split(", ").map(|c| format!("g.{c} AS grant_{c}"));
         let columns: Vec<String> = token_columns.chain(identity_columns).chain(grant_columns).collect();
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {}, t.token_hash FROM api_tokens t JOIN identities i ON i.id = t.identity_id \
+            "SELECT {}, t.token_hash, m.confirmed_at AS mfa_confirmed_at \
+             FROM api_tokens t JOIN identities i ON i.id = t.identity_id \
              LEFT JOIN grants g ON g.identity_id = t.identity_id AND g.revoked_at IS NULL \
+             LEFT JOIN mfa_totp m ON m.identity_id = t.identity_id \
              WHERE t.token_hash = $1 ORDER BY g.id",
             columns.join(", ")
         )))
@@ -377,11 +379,13 @@ impl Store for SqlStore {
                 grants.push(rows::grant_with_prefix(row, "grant_")?);
             }
         }
+        let mfa_confirmed_at: Option<i64> = first.try_get("mfa_confirmed_at").map_err(store_error)?;
         let credential = Credential {
             token: rows::token(first)?,
             hash: rows::token_hash(first)?,
             identity: rows::identity_with_prefix(first, "identity_")?,
             grants,
+            mfa_enrolled: mfa_confirmed_at.is_some(),
         };
         self.credentials.put(stamp, &credential);
         Ok(Some(credential))
@@ -825,7 +829,7 @@ impl Store for SqlStore {
         crate::sessions::create(self, new, link, audit).await
     }
 
-    async fn find_session(&self, hash: &TokenHash) -> Result<Option<(Session, Identity, Vec<Grant>)>, StoreError> {
+    async fn find_session(&self, hash: &TokenHash) -> Result<Option<SessionCredential>, StoreError> {
         crate::sessions::find(self, hash).await
     }
 

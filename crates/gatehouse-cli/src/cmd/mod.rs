@@ -7,6 +7,7 @@ pub mod grant;
 pub mod identity;
 pub mod init;
 pub mod key;
+pub mod mfa;
 pub mod policy;
 pub mod policy_test;
 pub mod serve;

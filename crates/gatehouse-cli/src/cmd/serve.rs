@@ -44,6 +44,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         sealing_key: sealing_key(config)?,
         fresh_for: time::Duration::minutes(config.mfa_fresh_minutes),
         step_up: config.mfa_step_up,
+        required: config.mfa_required,
         ..MfaSettings::default()
     };
     let settings = Settings {

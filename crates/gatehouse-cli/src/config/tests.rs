@@ -146,11 +146,13 @@ fn incomplete_integrations_are_refused() {
 fn mfa_settings_come_from_file_and_environment() {
     let dir = tempfile::tempdir().unwrap();
     let config =
-        resolve(dir.path(), "[mfa]\nfresh_minutes = 5\n", &[], &env(&[("GATEHOUSE_MFA_STEP_UP", "true")])).unwrap();
-    assert!(config.mfa_step_up);
+        resolve(dir.path(), "[mfa]\nfresh_minutes = 5\n", &[], &env(&[("GATEHOUSE_MFA_STEP_UP", "false")])).unwrap();
+    assert!(!config.mfa_step_up);
     assert_eq!(config.mfa_fresh_minutes, 5);
     let defaults = resolve(dir.path(), "", &[], &env(&[])).unwrap();
-    assert!(!defaults.mfa_step_up);
+    assert!(defaults.mfa_step_up && defaults.mfa_required, "people need a second factor unless configured otherwise");
+    let relaxed = resolve(dir.path(), "[mfa]\nrequired = false\nstep_up = false\n", &[], &env(&[])).unwrap();
+    assert!(!relaxed.mfa_step_up && !relaxed.mfa_required);
     assert_eq!(defaults.mfa_fresh_minutes, 15);
     assert!(resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_MFA_STEP_UP", "maybe")])).is_err());
     assert!(resolve(dir.path(), "[mfa]\nfresh_minutes = 0\n", &[], &env(&[])).is_err());

@@ -47,7 +47,7 @@ fn edit_leaf(line: &str, edit: impl Fn(&mut Value)) -> String {
 engine_test!(exports_verify_and_tampering_is_named, |engine| with_database(engine, |db| async move {
     let data_dir = db.dir.path().join("data");
     let server = Server::start(&data_dir, &db.url).await;
-    let token = crate::support::bootstrap_token(&data_dir);
+    let token = crate::support::admin_token(&server, &data_dir).await;
     for i in 0..12 {
         let response = http()
             .post(format!("{}/api/v1/identities", server.url))
@@ -110,7 +110,7 @@ engine_test!(entries_are_forwarded_as_json_lines, |engine| with_database(engine,
     let sink = db.dir.path().join("siem.jsonl");
     let forward = format!("file:{}", sink.display());
     let server = Server::start_with(&data_dir, &db.url, &[("GATEHOUSE_AUDIT_FORWARD", &forward)]).await;
-    let token = crate::support::bootstrap_token(&data_dir);
+    let token = crate::support::admin_token(&server, &data_dir).await;
     let created = http()
         .post(format!("{}/api/v1/identities", server.url))
         .bearer_auth(&token)

@@ -10,7 +10,7 @@ engine_test!(identity_and_token_commands_walk_through, |engine| {
     with_database(engine, |db| async move {
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
-        let admin = crate::support::bootstrap_token(&data_dir);
+        let admin = crate::support::admin_token(&server, &data_dir).await;
         let cli = |args: &[&str]| {
             let mut command = gatehouse(&data_dir, &db.url);
             command.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin).args(args);

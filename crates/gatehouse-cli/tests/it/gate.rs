@@ -13,7 +13,7 @@ use gatehouse_testkit::oidc_issuer::{TestIssuer, TestKey};
 use gatehouse_testkit::{engine_test, with_database};
 use serde_json::{Value, json};
 
-use crate::support::{Server, bootstrap_token, gatehouse, stderr, stdout};
+use crate::support::{Server, gatehouse, stderr, stdout};
 
 const AUDIENCE: &str = "https://gatehouse.example.com";
 
@@ -51,7 +51,7 @@ engine_test!(a_ci_job_gates_itself_with_its_oidc_token, |engine| {
         let issuer = TestIssuer::start(&[&key]).await;
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
-        let admin = bootstrap_token(&data_dir);
+        let admin = crate::support::admin_token(&server, &data_dir).await;
         let operator = |args: &[&str]| {
             let mut command = gatehouse(&data_dir, &db.url);
             command

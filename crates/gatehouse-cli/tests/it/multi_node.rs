@@ -11,7 +11,7 @@ async fn two_nodes_share_identities_and_tokens() {
     with_database(Engine::Postgres, |db| async move {
         let first_dir = db.dir.path().join("node-a");
         let a = Server::start(&first_dir, &db.url).await;
-        let admin = crate::support::bootstrap_token(&first_dir);
+        let admin = crate::support::admin_token(&a, &first_dir).await;
 
         // The second node gets a copy of the first node's signing key, as the
         // README says; it must not re-initialize.

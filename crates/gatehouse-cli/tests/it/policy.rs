@@ -30,7 +30,7 @@ engine_test!(policy_validate_names_file_line_and_reason, |engine| with_database(
 engine_test!(grant_commands_walk_through, |engine| with_database(engine, |db| async move {
     let data_dir = db.dir.path().join("data");
     let server = Server::start(&data_dir, &db.url).await;
-    let admin = crate::support::bootstrap_token(&data_dir);
+    let admin = crate::support::admin_token(&server, &data_dir).await;
     let cli = |args: &[&str]| {
         let mut command = gatehouse(&data_dir, &db.url);
         command.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin).args(args).args(["--output", "json"]);
@@ -74,7 +74,7 @@ engine_test!(a_changed_policy_folder_is_reloaded_and_an_invalid_one_is_not, |eng
         use serde_json::json;
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
-        let admin = crate::support::bootstrap_token(&data_dir);
+        let admin = crate::support::admin_token(&server, &data_dir).await;
         let ask = json!({"action": "pipeline.view", "resource": {"type": "Project", "id": "acme/web"}});
         let (_, bot) = server.post("/api/v1/identities", &admin, &json!({"kind": "service", "name": "reader"})).await;
         let (_, token) =

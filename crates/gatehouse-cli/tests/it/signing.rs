@@ -8,7 +8,7 @@ use gatehouse_testkit::git_repo::{GitSandbox, Signing};
 use gatehouse_testkit::{engine_test, with_database};
 use serde_json::Value;
 
-use crate::support::{BINARY, Server, bootstrap_token, gatehouse, stderr, stdout};
+use crate::support::{BINARY, Server, gatehouse, stderr, stdout};
 
 async fn blocking(mut command: std::process::Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("run")).await.unwrap()
@@ -18,7 +18,7 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
     with_database(engine, |db| async move {
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
-        let admin = bootstrap_token(&data_dir);
+        let admin = crate::support::admin_token(&server, &data_dir).await;
         let cli = |args: &[&str]| {
             let mut command = gatehouse(&data_dir, &db.url);
             command.env("GATEHOUSE_URL", &server.url).env("GATEHOUSE_TOKEN", &admin).args(args);

@@ -12,7 +12,7 @@ use gatehouse_testkit::{engine_test, with_database};
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use serde_json::Value;
 
-use crate::support::{Server, bootstrap_token, free_port, http};
+use crate::support::{Server, free_port, http};
 
 const CLIENT_ID: &str = "gatehouse";
 const CLIENT_SECRET: &str = "a client secret for tests";
@@ -205,7 +205,7 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
             ("GATEHOUSE_OIDC_REDIRECT_URL", redirect.as_str()),
         ];
         let server = Server::start_on(port, &data_dir, &db.url, &env).await;
-        let admin = bootstrap_token(&data_dir);
+        let admin = crate::support::admin_token(&server, &data_dir).await;
         // Ana comes from the directory (SCIM), as people do.
         let idp: Value = http()
             .post(format!("{gatehouse}/api/v1/identities"))

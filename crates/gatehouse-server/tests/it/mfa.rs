@@ -140,3 +140,29 @@ engine_test!(privileged_actions_need_fresh_mfa_and_admins_reset_with_their_own, 
         app.post("/api/v1/mfa/totp", &ana_token, json!({})).await.assert_status(200);
     }
 ));
+
+fn required() -> Settings {
+    Settings { mfa: MfaSettings { required: true, ..MfaSettings::default() }, ..Settings::default() }
+}
+
+engine_test!(a_person_without_a_second_factor_can_only_enroll, |engine| with_database(engine, |db| async move {
+    let app = TestApp::with_settings(&db, required()).await;
+    // The admin enrolls first; then may act.
+    let refused = app.get("/api/v1/identities", &app.admin_token).await;
+    assert!(refused.body["type"].as_str().unwrap().ends_with("mfa-required"), "{}", refused.text);
+    assert!(refused.assert_problem(403).contains("enroll a second factor first"));
+    app.get("/api/v1/whoami", &app.admin_token).await.assert_status(200);
+    enroll(&app, &app.admin_token).await;
+    app.get("/api/v1/identities", &app.admin_token).await.assert_status(200);
+
+    // Services are not people: no second factor for them.
+    let bot = app.create_service("bot").await;
+    let bot_token = app.create_token(&bot, 600).await;
+    let ask = json!({"action": "pipeline.view", "resource": {"type": "Project", "id": "acme/web"}});
+    app.post("/api/v1/authorize", &bot_token, ask.clone()).await.assert_status(200);
+    let ana = app.create_human("Ana", "ana@example.com").await;
+    let ana_token = app.create_token(&ana, 600).await;
+    assert_eq!(app.post("/api/v1/authorize", &ana_token, ask.clone()).await.status.as_u16(), 403);
+    enroll(&app, &ana_token).await;
+    app.post("/api/v1/authorize", &ana_token, ask).await.assert_status(200);
+}));

@@ -2,7 +2,7 @@
 // development login and consent screens, one confidential client, PKCE
 // required, on loopback.
 //
-//   node provider.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI
+//   node provider.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI[,REDIRECT_URI…]
 //
 // Any login name is accepted (a password is asked for and ignored); the
 // account's email is the login name if it contains `@`, and is verified.
@@ -15,7 +15,7 @@ const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId,
     client_secret: clientSecret,
-    redirect_uris: [redirectUri],
+    redirect_uris: redirectUri.split(','),
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',

@@ -190,9 +190,12 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
     with_database(engine, |db| async move {
         let port = free_port();
         let gatehouse = format!("http://127.0.0.1:{port}");
+        // A second server, provisioning people on first login.
+        let open_port = free_port();
+        let open = format!("http://127.0.0.1:{open_port}");
         let provider = tokio::task::spawn_blocking({
-            let redirect = format!("{gatehouse}/auth/callback");
-            move || start_provider(&redirect)
+            let redirects = format!("{gatehouse}/auth/callback,{open}/auth/callback");
+            move || start_provider(&redirects)
         })
         .await
         .unwrap();
@@ -323,5 +326,30 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
         assert!(refused.body.contains("state does not match"), "{}", refused.body);
 
         drop(server);
+
+        // Where configured, a verified email nobody has yet becomes a person.
+        let open_dir = db.dir.path().join("open");
+        let open_db = format!("sqlite://{}", db.dir.path().join("open.db").display());
+        let open_redirect = format!("{open}/auth/callback");
+        let open_env = [
+            ("GATEHOUSE_OIDC_ISSUER", provider.url.as_str()),
+            ("GATEHOUSE_OIDC_CLIENT_ID", CLIENT_ID),
+            ("GATEHOUSE_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+            ("GATEHOUSE_OIDC_REDIRECT_URL", open_redirect.as_str()),
+            ("GATEHOUSE_OIDC_AUTO_PROVISION", "true"),
+        ];
+        let open_server = Server::start_on(open_port, &open_dir, &open_db, &open_env).await;
+        let mut newcomer = Browser::default();
+        let callback = newcomer.sign_in(&open, "carol@example.com").await;
+        let landed = newcomer.walk(callback, None, None).await;
+        assert_eq!(landed.status, 200, "{}", landed.body);
+        let me: Value = serde_json::from_str(&landed.body).unwrap();
+        assert_eq!(me["identity"]["email"], "carol@example.com");
+        assert_eq!(me["identity"]["kind"], "human");
+        // An unverified email is still refused.
+        let mut unverified = Browser::default();
+        let callback = unverified.sign_in(&open, "dave").await;
+        assert_eq!(unverified.walk(callback, None, None).await.status, 401);
+        drop(open_server);
     })
 });

@@ -8,6 +8,7 @@ mod operations;
 mod policy;
 mod problem_json;
 mod scim;
+mod sessions;
 mod signing;
 mod sso;
 mod tokens;

@@ -325,6 +325,25 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
         assert_eq!(refused.status, 401);
         assert!(refused.body.contains("state does not match"), "{}", refused.body);
 
+        // Logins, logouts and refusals are in the audit log.
+        let count = |query: &'static str| {
+            let (url, admin) = (gatehouse.clone(), admin.clone());
+            async move {
+                let entries: Value = http()
+                    .get(format!("{url}/api/v1/audit/entries?{query}"))
+                    .bearer_auth(&admin)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                entries["items"].as_array().map_or(0, Vec::len)
+            }
+        };
+        assert!(count("action=auth.login&outcome=success").await >= 2);
+        assert!(count("action=auth.login&outcome=failure").await >= 3, "unknown person, replayed code, forged state");
+        assert_eq!(count("action=auth.logout").await, 1);
         drop(server);
 
         // Where configured, a verified email nobody has yet becomes a person.

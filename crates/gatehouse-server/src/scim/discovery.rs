@@ -30,10 +30,17 @@ fn user_type() -> Value {
         "endpoint": "/Users", "schema": USER_SCHEMA, "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/User"}})
 }
 
+fn group_type() -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"], "id": "Group", "name": "Group",
+        "endpoint": "/Groups", "schema": GROUP_SCHEMA,
+        "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/Group"}})
+}
+
 pub async fn resource_types(_caller: Provisioner) -> Result<Scim, Scim> {
-    Scim::ok(
-        json!({"schemas": [LIST_SCHEMA], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1, "Resources": [user_type()]}),
-    )
+    Scim::ok(json!({
+        "schemas": [LIST_SCHEMA], "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
+        "Resources": [user_type(), group_type()],
+    }))
 }
 
 fn attribute(name: &str, kind: &str, required: bool, multi: bool) -> Value {
@@ -55,8 +62,17 @@ pub async fn schemas(_caller: Provisioner) -> Result<Scim, Scim> {
         ],
         "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{USER_SCHEMA}")}
     });
-    let _ = GROUP_SCHEMA;
+    let group = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": GROUP_SCHEMA, "name": "Group", "description": "A group of people; mapped groups give their members roles",
+        "attributes": [
+            attribute("displayName", "string", true, false),
+            attribute("externalId", "string", false, false),
+            attribute("members", "complex", false, true),
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{GROUP_SCHEMA}")}
+    });
     Scim::ok(
-        json!({"schemas": [LIST_SCHEMA], "totalResults": 1, "startIndex": 1, "itemsPerPage": 1, "Resources": [user]}),
+        json!({"schemas": [LIST_SCHEMA], "totalResults": 2, "startIndex": 1, "itemsPerPage": 2, "Resources": [user, group]}),
     )
 }

@@ -205,11 +205,12 @@ engine_test!(scim_refuses_bad_requests_with_scim_errors, |engine| with_app(engin
 
     let config = scim(&app, Method::GET, "/scim/v2/ServiceProviderConfig", &token, None).await;
     assert_eq!(config.assert_status(200)["patch"]["supported"], true);
-    assert_eq!(
-        scim(&app, Method::GET, "/scim/v2/ResourceTypes", &token, None).await.assert_status(200)["Resources"][0]["id"],
-        "User"
-    );
-    assert_eq!(scim(&app, Method::GET, "/scim/v2/Schemas", &token, None).await.assert_status(200)["totalResults"], 1);
+    let types = scim(&app, Method::GET, "/scim/v2/ResourceTypes", &token, None).await;
+    assert_eq!(types.assert_status(200)["Resources"][0]["id"], "User");
+    assert_eq!(types.body["Resources"][1]["id"], "Group");
+    let schemas = scim(&app, Method::GET, "/scim/v2/Schemas", &token, None).await;
+    assert_eq!(schemas.assert_status(200)["totalResults"], 2);
+    assert_eq!(schemas.body["Resources"][1]["id"], "urn:ietf:params:scim:schemas:core:2.0:Group");
     let page = scim(&app, Method::GET, "/scim/v2/Users?startIndex=2&count=1", &token, None).await;
     assert_eq!(page.assert_status(200)["totalResults"], 1);
     assert_eq!(page.body["Resources"].as_array().unwrap().len(), 0);

@@ -198,6 +198,12 @@ pub fn validate_issuer(issuer: &str) -> Result<(), BindingError> {
     Ok(())
 }
 
+/// Whether an `http(s)://host[:port]/…` URL names this machine.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    is_loopback(rest.split('/').next().unwrap_or_default())
+}
+
 /// `host[:port]` names this machine.
 fn is_loopback(authority: &str) -> bool {
     let host = if let Some(bracketed) = authority.strip_prefix('[') {

@@ -54,15 +54,12 @@ impl Caller {
     /// Whether this person proved a second factor with this credential
     /// within the freshness window.
     pub fn mfa_fresh(&self, state: &AppState) -> bool {
-        match &self.via {
-            Via::Token(token) => {
-                token.mfa_verified_at.is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
-            }
-            Via::Session(session) => {
-                session.mfa_verified_at.is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
-            }
-            Via::CiToken(_) => false,
-        }
+        let verified_at = match &self.via {
+            Via::Token(token) => token.mfa_verified_at,
+            Via::Session(session) => session.mfa_verified_at,
+            Via::CiToken(_) => None,
+        };
+        verified_at.is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
     }
 
     /// Refuses with 403 `mfa-required` unless the caller has fresh MFA.

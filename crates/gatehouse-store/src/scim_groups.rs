@@ -71,6 +71,35 @@ fn mapping_from(row: &AnyRow) -> Result<GroupMapping, StoreError> {
     })
 }
 
+/// Revokes a grant a group mapping gave and forgets that it gave it;
+/// returns the audit record saying why.
+async fn take_back(
+    conn: &mut AnyConnection,
+    identity: IdentityId,
+    mapping_id: &str,
+    grant_id: &str,
+    now: OffsetDateTime,
+    cause: &AuditRecord,
+    why: &str,
+) -> Result<AuditRecord, StoreError> {
+    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(to_unix_millis(now))
+        .bind(grant_id.to_owned())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    sqlx::query("DELETE FROM group_grants WHERE identity_id = $1 AND mapping_id = $2")
+        .bind(identity.to_string())
+        .bind(mapping_id.to_owned())
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(AuditRecord::new(now, cause.actor.clone(), "grant.revoke", format!("grant:{grant_id}"))
+        .origin(&cause.origin)
+        .outcome(Outcome::Success, why)
+        .details(json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": mapping_id})))
+}
+
 /// Brings the group-given grants of `identities` in line with their
 /// memberships and the mappings. Returns an audit record per change.
 pub(crate) async fn reconcile(
@@ -79,7 +108,6 @@ pub(crate) async fn reconcile(
     now: OffsetDateTime,
     cause: &AuditRecord,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    let at = to_unix_millis(now);
     let mut records = Vec::new();
     for &identity in identities {
         let person = identity_in(conn, identity).await?;
@@ -112,25 +140,9 @@ pub(crate) async fn reconcile(
             if desired.contains_key(mapping_id) {
                 continue;
             }
-            sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(at)
-                .bind(grant_id.clone())
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
-            sqlx::query("DELETE FROM group_grants WHERE identity_id = $1 AND mapping_id = $2")
-                .bind(identity.to_string())
-                .bind(mapping_id.clone())
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
             records.push(
-                AuditRecord::new(now, cause.actor.clone(), "grant.revoke", format!("grant:{grant_id}"))
-                    .origin(&cause.origin)
-                    .outcome(Outcome::Success, "no longer in the group that gave it")
-                    .details(
-                        json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": mapping_id}),
-                    ),
+                take_back(conn, identity, mapping_id, grant_id, now, cause, "no longer in the group that gave it")
+                    .await?,
             );
         }
         for (mapping_id, mapping) in &desired {
@@ -147,19 +159,17 @@ pub(crate) async fn reconcile(
                 created_by: None,
             };
             insert_grant(conn, &grant).await?;
-            sqlx::query("DELETE FROM group_grants WHERE identity_id = $1 AND mapping_id = $2")
-                .bind(identity.to_string())
-                .bind(mapping_id.clone())
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
-            sqlx::query("INSERT INTO group_grants (identity_id, mapping_id, grant_id) VALUES ($1, $2, $3)")
-                .bind(identity.to_string())
-                .bind(mapping_id.clone())
-                .bind(grant.id.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
+            // A row may remain for a grant revoked otherwise (deactivation).
+            sqlx::query(
+                "INSERT INTO group_grants (identity_id, mapping_id, grant_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT (identity_id, mapping_id) DO UPDATE SET grant_id = excluded.grant_id",
+            )
+            .bind(identity.to_string())
+            .bind(mapping_id.clone())
+            .bind(grant.id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
             records.push(
                 AuditRecord::new(now, cause.actor.clone(), "grant.create", format!("grant:{}", grant.id))
                     .origin(&cause.origin)
@@ -417,46 +427,45 @@ pub(crate) async fn delete_mapping(
         .writer
         .submit(move |conn| {
             async move {
-                let row = sqlx::query("SELECT id, group_name, role, scope, created_at, created_by FROM group_mappings WHERE id = $1")
-                    .bind(id.to_string())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(|| StoreError::not_found("group mapping", id))?;
+                let row = sqlx::query(
+                    "SELECT id, group_name, role, scope, created_at, created_by FROM group_mappings WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| StoreError::not_found("group mapping", id))?;
                 let mapping = mapping_from(&row)?;
-                let holders: BTreeSet<IdentityId> = sqlx::query("SELECT identity_id FROM group_grants WHERE mapping_id = $1")
-                    .bind(id.to_string())
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(store_error)?
-                    .iter()
-                    .map(|r| parse("identity id", r.try_get("identity_id").map_err(store_error)?))
-                    .collect::<Result<_, _>>()?;
                 // Revoke what it gave, then forget it.
-                let at = to_unix_millis(now);
+                let given: Vec<(String, String)> = sqlx::query(
+                    "SELECT gg.identity_id, gg.grant_id FROM group_grants gg JOIN grants g ON g.id = gg.grant_id \
+                     WHERE gg.mapping_id = $1 AND g.revoked_at IS NULL",
+                )
+                .bind(id.to_string())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(store_error)?
+                .iter()
+                .map(|r| {
+                    Ok((r.try_get("identity_id").map_err(store_error)?, r.try_get("grant_id").map_err(store_error)?))
+                })
+                .collect::<Result<_, StoreError>>()?;
                 let mut records = vec![audit.clone()];
-                for identity in &holders {
-                    let grant_id: String = sqlx::query_scalar("SELECT grant_id FROM group_grants WHERE mapping_id = $1 AND identity_id = $2")
-                        .bind(id.to_string())
-                        .bind(identity.to_string())
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                        .bind(at)
-                        .bind(grant_id.clone())
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    records.push(
-                        AuditRecord::new(now, audit.actor.clone(), "grant.revoke", format!("grant:{grant_id}"))
-                            .origin(&audit.origin)
-                            .outcome(Outcome::Success, "the group mapping that gave it was removed")
-                            .details(json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": id.to_string()})),
-                    );
+                let why = "the group mapping that gave it was removed";
+                for (identity, grant_id) in given {
+                    let identity = parse("identity id", identity)?;
+                    records.push(take_back(conn, identity, &id.to_string(), &grant_id, now, &audit, why).await?);
                 }
-                sqlx::query("DELETE FROM group_grants WHERE mapping_id = $1").bind(id.to_string()).execute(&mut *conn).await.map_err(store_error)?;
-                sqlx::query("DELETE FROM group_mappings WHERE id = $1").bind(id.to_string()).execute(&mut *conn).await.map_err(store_error)?;
+                sqlx::query("DELETE FROM group_grants WHERE mapping_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query("DELETE FROM group_mappings WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
                 Ok((mapping, records))
             }
             .boxed()

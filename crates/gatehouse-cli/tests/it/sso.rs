@@ -34,6 +34,12 @@ impl Drop for Provider {
     }
 }
 
+fn reserve_port() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
 fn start_provider(redirect: &str) -> Provider {
     let dir = provider_dir();
     if !dir.join("node_modules/oidc-provider").exists() {
@@ -188,10 +194,13 @@ fn form_action(html: &str) -> Option<String> {
 
 engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
     with_database(engine, |db| async move {
-        let port = free_port();
+        // The servers' ports are needed before they start (the provider must
+        // know the redirect URLs); each stays bound here until its server
+        // starts, so no other test takes it meanwhile.
+        let (reserved, port) = reserve_port();
         let gatehouse = format!("http://127.0.0.1:{port}");
         // A second server, provisioning people on first login.
-        let open_port = free_port();
+        let (open_reserved, open_port) = reserve_port();
         let open = format!("http://127.0.0.1:{open_port}");
         let provider = tokio::task::spawn_blocking({
             let redirects = format!("{gatehouse}/auth/callback,{open}/auth/callback");
@@ -207,6 +216,7 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
             ("GATEHOUSE_OIDC_CLIENT_SECRET", CLIENT_SECRET),
             ("GATEHOUSE_OIDC_REDIRECT_URL", redirect.as_str()),
         ];
+        drop(reserved);
         let server = Server::start_on(port, &data_dir, &db.url, &env).await;
         let admin = crate::support::admin_token(&server, &data_dir).await;
         // Ana comes from the directory (SCIM), as people do.
@@ -357,6 +367,7 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
             ("GATEHOUSE_OIDC_REDIRECT_URL", open_redirect.as_str()),
             ("GATEHOUSE_OIDC_AUTO_PROVISION", "true"),
         ];
+        drop(open_reserved);
         let open_server = Server::start_on(open_port, &open_dir, &open_db, &open_env).await;
         let mut newcomer = Browser::default();
         let callback = newcomer.sign_in(&open, "carol@example.com").await;

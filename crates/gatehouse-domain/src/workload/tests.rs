@@ -147,3 +147,13 @@ fn one_job_may_not_act_as_two_identities() {
     assert_eq!(reason, "claim `repository` is `acme/web`, the binding wants `acme/api`");
     assert!(select_binding(&[], &github_claims()).unwrap_err().contains("no trust binding"));
 }
+
+#[test]
+fn loopback_urls_are_recognized() {
+    for url in ["http://127.0.0.1:8080/auth/callback", "http://localhost/x", "http://[::1]:9/"] {
+        assert!(is_loopback_url(url), "{url}");
+    }
+    for url in ["https://gatehouse.example.com/auth/callback", "http://127.0.0.1.evil.com/", "http://10.0.0.1/"] {
+        assert!(!is_loopback_url(url), "{url}");
+    }
+}

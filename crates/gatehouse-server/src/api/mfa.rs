@@ -73,9 +73,7 @@ fn person(caller: &Caller) -> Result<Option<TokenId>, ApiError> {
 async fn rotate_session(state: &AppState, caller: &Caller) -> Result<HeaderMap, ApiError> {
     let mut headers = HeaderMap::new();
     if let Via::Session(session) = &caller.via {
-        let mut bytes = [0u8; 32];
-        rand::fill(&mut bytes);
-        let secret = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        let secret = crate::sso::cookies::new_secret();
         let record = caller.record(state, "auth.session.rotate", format!("session:{}", session.id));
         state
             .store

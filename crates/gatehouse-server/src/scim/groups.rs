@@ -7,13 +7,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::ids::GroupId;
-use gatehouse_domain::scim::filter::parse_filter;
 use gatehouse_domain::scim::patch::apply_patch;
-use gatehouse_domain::scim::{GROUP_SCHEMA, LIST_SCHEMA, ScimError, ScimGroup, group_input};
-use serde::Deserialize;
+use gatehouse_domain::scim::{GROUP_SCHEMA, ScimError, ScimGroup, group_input};
 use serde_json::{Value, json};
 
-use super::{Provisioner, Scim, json_body};
+use super::{ListQuery, Provisioner, Scim, json_body, list_response};
 use crate::state::AppState;
 
 pub fn resource(group: &ScimGroup, with_members: bool) -> Value {
@@ -41,40 +39,15 @@ pub fn resource(group: &ScimGroup, with_members: bool) -> Value {
     body
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    filter: Option<String>,
-    #[serde(rename = "startIndex")]
-    start_index: Option<String>,
-    count: Option<String>,
-    #[serde(rename = "excludedAttributes")]
-    excluded_attributes: Option<String>,
-}
-
-fn number(raw: Option<&str>, name: &str, default: u64) -> Result<u64, Scim> {
-    raw.map_or(Ok(default), |text| {
-        text.trim().parse().map_err(|_| Scim::error(ScimError::invalid_value(format!("{name} must be a number"))))
-    })
-}
-
-fn without_members(excluded: Option<&str>) -> bool {
-    excluded.is_some_and(|list| list.split(',').any(|a| a.trim().eq_ignore_ascii_case("members")))
-}
-
 pub async fn list(
     State(state): State<AppState>,
     _caller: Provisioner,
     Query(query): Query<ListQuery>,
 ) -> Result<Scim, Scim> {
-    let filter = query.filter.as_deref().map(|f| parse_filter(f, &["displayName", "externalId", "id"])).transpose()?;
-    let start = number(query.start_index.as_deref(), "startIndex", 1)?.max(1);
-    let count = number(query.count.as_deref(), "count", 100)?.min(200);
+    let (filter, start, count) = query.page(&["displayName", "externalId", "id"])?;
     let (total, groups) = state.store.scim_list_groups(filter.as_ref(), start, count).await?;
-    let members = !without_members(query.excluded_attributes.as_deref());
-    Scim::ok(json!({
-        "schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": start, "itemsPerPage": groups.len(),
-        "Resources": groups.iter().map(|g| resource(g, members)).collect::<Vec<_>>(),
-    }))
+    let members = !query.excludes("members");
+    Scim::ok(list_response(total, start, groups.iter().map(|g| resource(g, members)).collect()))
 }
 
 pub async fn create(
@@ -102,7 +75,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Scim, Scim> {
-    Scim::ok(resource(&load(&state, &id).await?, !without_members(query.excluded_attributes.as_deref())))
+    Scim::ok(resource(&load(&state, &id).await?, !query.excludes("members")))
 }
 
 async fn save(

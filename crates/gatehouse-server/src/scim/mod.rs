@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
-use gatehouse_domain::scim::ScimError;
+use gatehouse_domain::scim::filter::{Filter, parse_filter};
+use gatehouse_domain::scim::{LIST_SCHEMA, ScimError};
 use gatehouse_domain::store::StoreError;
 use serde_json::Value;
 
@@ -102,4 +103,49 @@ impl FromRequestParts<AppState> for Provisioner {
 pub fn json_body(bytes: &[u8]) -> Result<Value, Scim> {
     serde_json::from_slice(bytes)
         .map_err(|e| Scim::error(ScimError::invalid_syntax(format!("the body is not JSON: {e}"))))
+}
+
+/// A SCIM list request: `filter`, `startIndex`, `count`, `excludedAttributes`.
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    filter: Option<String>,
+    #[serde(rename = "startIndex")]
+    start_index: Option<String>,
+    count: Option<String>,
+    #[serde(rename = "excludedAttributes")]
+    excluded_attributes: Option<String>,
+}
+
+/// The most resources one page holds.
+const MAX_COUNT: u64 = 200;
+
+impl ListQuery {
+    /// The filter (on one of `attributes`), the 1-based start and the page size.
+    pub fn page(&self, attributes: &[&'static str]) -> Result<(Option<Filter>, u64, u64), Scim> {
+        let filter = self.filter.as_deref().map(|f| parse_filter(f, attributes)).transpose()?;
+        let start = number(self.start_index.as_deref(), "startIndex", 1)?.max(1);
+        let count = number(self.count.as_deref(), "count", 100)?.min(MAX_COUNT);
+        Ok((filter, start, count))
+    }
+
+    /// Whether `attribute` was asked to be left out.
+    pub fn excludes(&self, attribute: &str) -> bool {
+        self.excluded_attributes
+            .as_deref()
+            .is_some_and(|list| list.split(',').any(|a| a.trim().eq_ignore_ascii_case(attribute)))
+    }
+}
+
+fn number(raw: Option<&str>, name: &str, default: u64) -> Result<u64, Scim> {
+    raw.map_or(Ok(default), |text| {
+        text.trim().parse().map_err(|_| Scim::error(ScimError::invalid_value(format!("{name} must be a number"))))
+    })
+}
+
+/// A ListResponse of `resources`, page `start` of `total`.
+pub fn list_response(total: u64, start: u64, resources: Vec<Value>) -> Value {
+    serde_json::json!({
+        "schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": start,
+        "itemsPerPage": resources.len(), "Resources": resources,
+    })
 }

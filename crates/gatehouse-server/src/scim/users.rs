@@ -7,16 +7,12 @@ use axum::http::StatusCode;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::identity::IdentityStatus;
 use gatehouse_domain::ids::IdentityId;
-use gatehouse_domain::scim::filter::parse_filter;
 use gatehouse_domain::scim::patch::apply_patch;
-use gatehouse_domain::scim::{LIST_SCHEMA, ScimError, ScimUser, USER_SCHEMA, user_input};
-use serde::Deserialize;
+use gatehouse_domain::scim::{ScimError, ScimUser, USER_SCHEMA, user_input};
 use serde_json::{Value, json};
 
-use super::{Provisioner, Scim, json_body};
+use super::{ListQuery, Provisioner, Scim, json_body, list_response};
 use crate::state::AppState;
-
-const MAX_COUNT: u64 = 200;
 
 pub fn resource(user: &ScimUser) -> Value {
     let mut body = Value::Object(user.attributes.clone());
@@ -41,39 +37,14 @@ fn parse_id(raw: &str) -> Result<IdentityId, Scim> {
     raw.parse().map_err(|_| Scim::error(ScimError::not_found(format!("user `{raw}` not found"))))
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    filter: Option<String>,
-    #[serde(rename = "startIndex")]
-    start_index: Option<String>,
-    count: Option<String>,
-}
-
-fn number(raw: Option<&str>, name: &str, default: u64) -> Result<u64, Scim> {
-    match raw {
-        None => Ok(default),
-        Some(text) => {
-            text.trim().parse().map_err(|_| Scim::error(ScimError::invalid_value(format!("{name} must be a number"))))
-        }
-    }
-}
-
 pub async fn list(
     State(state): State<AppState>,
     _caller: Provisioner,
     Query(query): Query<ListQuery>,
 ) -> Result<Scim, Scim> {
-    let filter = query.filter.as_deref().map(|f| parse_filter(f, &["userName", "externalId", "id"])).transpose()?;
-    let start_index = number(query.start_index.as_deref(), "startIndex", 1)?.max(1);
-    let count = number(query.count.as_deref(), "count", 100)?.min(MAX_COUNT);
-    let (total, users) = state.store.scim_list_users(filter.as_ref(), start_index, count).await?;
-    Scim::ok(json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": users.len(),
-        "Resources": users.iter().map(resource).collect::<Vec<_>>(),
-    }))
+    let (filter, start, count) = query.page(&["userName", "externalId", "id"])?;
+    let (total, users) = state.store.scim_list_users(filter.as_ref(), start, count).await?;
+    Scim::ok(list_response(total, start, users.iter().map(resource).collect()))
 }
 
 pub async fn create(

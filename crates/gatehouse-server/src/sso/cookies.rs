@@ -7,6 +7,14 @@ use axum::http::header::COOKIE;
 pub const SESSION: &str = "gatehouse_session";
 pub const LOGIN: &str = "gatehouse_login";
 
+/// A new random secret (256 bits, base64url): a session cookie, a login's
+/// state, nonce or PKCE verifier.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+}
+
 /// The value of cookie `name` in the request, if sent.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

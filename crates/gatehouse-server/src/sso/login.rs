@@ -35,12 +35,6 @@ struct Pending {
 const LOGIN_SECONDS: i64 = 600;
 const SEALED_FOR: &str = "gatehouse-oidc-login";
 
-fn random() -> String {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn settings(state: &AppState) -> Result<OidcSettings, ApiError> {
     state
         .settings
@@ -77,9 +71,9 @@ pub async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery
         .filter(|p| p.starts_with('/') && !p.starts_with("//"))
         .unwrap_or_else(|| "/api/v1/whoami".into());
     let pending = Pending {
-        state: random(),
-        nonce: random(),
-        verifier: random(),
+        state: cookies::new_secret(),
+        nonce: cookies::new_secret(),
+        verifier: cookies::new_secret(),
         return_to,
         expires: state.clock.now().unix_timestamp() + LOGIN_SECONDS,
     };
@@ -230,7 +224,7 @@ pub async fn callback(
         return Err(refuse(&state, &origin, format!("`{}` is {}", identity.name, identity.status.as_str())).await);
     }
 
-    let secret = random();
+    let secret = cookies::new_secret();
     let session = NewSession {
         id: SessionId::new(),
         hash: TokenHash::of(&secret),

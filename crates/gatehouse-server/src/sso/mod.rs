@@ -43,10 +43,7 @@ impl OidcSettings {
 
     /// Cookies are `Secure` unless the server is on loopback (local set-ups).
     pub fn secure_cookies(&self) -> bool {
-        let origin = self.origin();
-        !(origin.starts_with("http://127.0.0.1")
-            || origin.starts_with("http://localhost")
-            || origin.starts_with("http://[::1]"))
+        !gatehouse_domain::workload::is_loopback_url(&self.redirect_url)
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ impl JwksCache {
             .filter_map(|jwk| {
                 let kid = jwk.common.key_id.clone()?;
                 let key = DecodingKey::from_jwk(jwk).ok()?;
-                Some((kid, VerifyingKey { key: Arc::new(key), algorithm: jwk_algorithm(jwk) }))
+                Some((kid, VerifyingKey { key: Arc::new(key), algorithm: jwk.common.key_algorithm }))
             })
             .collect();
         let fresh_for =
@@ -202,10 +202,6 @@ impl JwksCache {
         let value = serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not the expected JSON ({e})"))?;
         Ok((value, max_age))
     }
-}
-
-fn jwk_algorithm(jwk: &Jwk) -> Option<KeyAlgorithm> {
-    jwk.common.key_algorithm
 }
 
 fn describe(error: &reqwest::Error) -> String {

@@ -185,9 +185,54 @@ impl AuditEntry {
         json
     }
 
-    /// The exact bytes the Merkle tree hashes for this entry.
+    /// The exact bytes the Merkle tree hashes for this entry: the canonical
+    /// form of [`AuditEntry::to_json`], written directly (this runs for
+    /// every entry the log takes).
     pub fn leaf_bytes(&self) -> Vec<u8> {
-        canonical_json(&self.to_json()).into_bytes()
+        self.leaf_and_details().0
+    }
+
+    /// The leaf bytes, and the canonical JSON of the details on their own
+    /// (what the store keeps beside the leaf, for queries).
+    pub fn leaf_and_details(&self) -> (Vec<u8>, String) {
+        let r = &self.record;
+        let mut details = String::with_capacity(256);
+        write_canonical(&r.details, &mut details);
+        let optional = |value: &Option<String>, out: &mut String| match value {
+            Some(value) => write_string(value, out),
+            None => out.push_str("null"),
+        };
+        // Members in canonical order: every key is ASCII, so sorting by
+        // UTF-16 code units is sorting by bytes.
+        let mut out = String::with_capacity(details.len() + 384);
+        out.push_str("{\"action\":");
+        write_string(&r.action, &mut out);
+        out.push_str(",\"actor\":");
+        write_string(r.actor.id(), &mut out);
+        out.push_str(",\"actor_kind\":");
+        write_string(r.actor.kind(), &mut out);
+        out.push_str(",\"details\":");
+        out.push_str(&details);
+        let _ = write!(out, ",\"index\":{},\"mfa\":{}", self.index, r.mfa);
+        out.push_str(",\"outcome\":");
+        write_string(r.outcome.as_str(), &mut out);
+        if let Some(prev_root) = self.prev_root {
+            out.push_str(",\"prev_root\":\"");
+            STANDARD.encode_string(prev_root, &mut out);
+            out.push('"');
+        }
+        out.push_str(",\"reason\":");
+        write_string(&r.reason, &mut out);
+        out.push_str(",\"request_id\":");
+        optional(&r.origin.request_id, &mut out);
+        out.push_str(",\"resource\":");
+        write_string(&r.resource, &mut out);
+        out.push_str(",\"source_ip\":");
+        optional(&r.origin.source_ip, &mut out);
+        out.push_str(",\"time\":");
+        write_string(&format_rfc3339(r.time), &mut out);
+        out.push('}');
+        (out.into_bytes(), details)
     }
 }
 
@@ -237,21 +282,31 @@ fn write_canonical(value: &Value, out: &mut String) {
 
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+    // Copies runs that need no escape whole; only `"`, `\\` and control
+    // characters (all ASCII, so never inside a multi-byte character) break
+    // a run.
+    let mut run_start = 0;
+    for (at, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[run_start..at]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{byte:04x}");
+        } else {
+            out.push_str(escape);
         }
+        run_start = at + 1;
     }
+    out.push_str(&s[run_start..]);
     out.push('"');
 }
 

@@ -15,10 +15,11 @@ use cedar_policy::{
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{Grant, Resource, Scope};
 use gatehouse_domain::identity::Identity;
-use gatehouse_domain::ids::GrantId;
+use gatehouse_domain::ids::{GrantId, IdentityId};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::memo::Memo;
 use crate::policy_set::Policies;
 
 /// What a decision is asked.
@@ -111,6 +112,54 @@ pub enum DecisionError {
     Evaluation(String),
 }
 
+/// A built policy set and which grant each of its links stands for.
+#[derive(Debug)]
+pub(crate) struct Slice {
+    set: PolicySet,
+    links: HashMap<PolicyId, GrantId>,
+}
+
+/// What the entities of a decision are made of: the principal's attributes
+/// and the resource.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct EntitiesKey {
+    principal: IdentityId,
+    kind: &'static str,
+    name: String,
+    email: Option<String>,
+    active: bool,
+    resource: Resource,
+}
+
+impl EntitiesKey {
+    fn of(principal: &Identity, resource: &Resource) -> Self {
+        Self {
+            principal: principal.id,
+            kind: principal.kind.as_str(),
+            name: principal.name.clone(),
+            email: principal.email.clone(),
+            active: principal.status.is_active(),
+            resource: resource.clone(),
+        }
+    }
+}
+
+/// What decisions share, kept per policy set (see [`Memo`]).
+///
+/// INVARIANT: a grant's identity, role and scope never change once it is
+/// made (it can only be revoked or expire, which `decide` filters out
+/// first), so the sorted ids of the linked grants name a slice.
+#[derive(Debug, Default)]
+pub(crate) struct DecisionMemos {
+    slices: Memo<Vec<GrantId>, Slice>,
+    entities: Memo<EntitiesKey, Entities>,
+    /// Whether the schema accepts a request of this action on this kind of
+    /// resource with only gatehouse's own context (whose shape is fixed);
+    /// `Some` names what is wrong. Validation looks at types only, so one
+    /// check per pair stands for every such request.
+    request_checks: Memo<(Action, &'static str), Option<String>>,
+}
+
 const ENTITY_TYPES: [&str; 5] = ["Gatehouse", "Project", "Pipeline", "Environment", "Identity"];
 
 fn type_name(name: &str) -> EntityTypeName {
@@ -187,40 +236,53 @@ impl Policies {
         // grants, and the principal's grants elsewhere, never reach the
         // evaluator. (A link's `resource in ?resource` holds exactly when the
         // grant's scope covers the resource, so leaving the others out
-        // changes no decision.)
-        let mut set = PolicySet::new();
-        for policy in &self.statics {
-            set.add(policy.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
-        }
-        let mut grants_by_link = HashMap::new();
-        let relevant = input.grants.iter().filter(|g| {
-            g.identity_id == input.principal.id && g.is_in_force_at(input.now) && g.scope.covers(input.resource)
-        });
-        for grant in relevant {
-            let role = grant.role.as_str();
-            // A grant of a role the policy no longer defines grants nothing.
-            let Some(template) = self.roles.get(role) else { continue };
-            if set.template(template.id()).is_none() {
-                set.add_template(template.clone()).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
-            }
-            let link = PolicyId::new(format!("grant:{}", grant.id));
-            let slots = HashMap::from([
-                (SlotId::principal(), principal.clone()),
-                (SlotId::resource(), scope_uid(&grant.scope)),
-            ]);
-            set.link(template.id().clone(), link.clone(), slots)
-                .map_err(|e| DecisionError::Evaluation(e.to_string()))?;
-            grants_by_link.insert(link, grant);
-        }
+        // changes no decision.) A grant of a role the policies no longer
+        // define grants nothing.
+        let mut relevant: Vec<&Grant> = input
+            .grants
+            .iter()
+            .filter(|g| {
+                g.identity_id == input.principal.id
+                    && g.is_in_force_at(input.now)
+                    && g.scope.covers(input.resource)
+                    && self.roles.contains_key(g.role.as_str())
+            })
+            .collect();
+        relevant.sort_by_key(|g| g.id);
+        relevant.dedup_by_key(|g| g.id);
+        let slice = self
+            .memos
+            .slices
+            .get_or_build(relevant.iter().map(|g| g.id).collect(), || self.build_slice(&principal, &relevant))?;
 
         let context = self.context(input, &action)?;
-        let request = Request::new(principal, action, resource, context, Some(&self.schema))
+        let own_context_only = input.caller_context.is_none_or(Map::is_empty);
+        let schema = if own_context_only {
+            let check = (input.action, resource_kind(input.resource));
+            let problem = self.memos.request_checks.get_or_build(check, || {
+                let own = self.context(input, &action)?;
+                Ok::<_, DecisionError>(
+                    Request::new(principal.clone(), action.clone(), resource.clone(), own, Some(&self.schema))
+                        .err()
+                        .map(|e| e.to_string()),
+                )
+            })?;
+            if let Some(problem) = problem.as_deref() {
+                return Err(DecisionError::InvalidRequest(request_problem(input, problem)));
+            }
+            None
+        } else {
+            Some(&self.schema)
+        };
+        let request = Request::new(principal, action, resource, context, schema)
             .map_err(|e| DecisionError::InvalidRequest(request_problem(input, &e.to_string())))?;
-        let mut entities = resource_entities(input.resource);
-        entities.push(identity_entity(input.principal));
-        let entities = Entities::from_entities(entities, None).map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+        let entities = self.memos.entities.get_or_build(EntitiesKey::of(input.principal, input.resource), || {
+            let mut entities = resource_entities(input.resource);
+            entities.push(identity_entity(input.principal));
+            Entities::from_entities(entities, None).map_err(|e| DecisionError::Evaluation(e.to_string()))
+        })?;
 
-        let response = Authorizer::new().is_authorized(&request, &set, &entities);
+        let response = Authorizer::new().is_authorized(&request, &slice.set, &entities);
         if let Some(error) = response.diagnostics().errors().next() {
             return Err(DecisionError::Evaluation(error.to_string()));
         }
@@ -228,7 +290,7 @@ impl Policies {
         let mut reasons: Vec<Reason> = response
             .diagnostics()
             .reason()
-            .map(|id| match grants_by_link.get(id) {
+            .map(|id| match slice.links.get(id).and_then(|gid| relevant.iter().find(|g| g.id == *gid)) {
                 Some(grant) => Reason::Grant {
                     grant: grant.id,
                     role: grant.role.as_str().to_owned(),
@@ -242,6 +304,30 @@ impl Policies {
             reasons.push(Reason::NoPermit);
         }
         Ok(Decision { allowed, action: input.action, resource: input.resource.clone(), reasons })
+    }
+
+    /// The static policies plus one link of its role's template per grant.
+    fn build_slice(&self, principal: &EntityUid, grants: &[&Grant]) -> Result<Slice, DecisionError> {
+        let evaluation = |e: &dyn std::fmt::Display| DecisionError::Evaluation(e.to_string());
+        let mut set = PolicySet::new();
+        for policy in &self.statics {
+            set.add(policy.clone()).map_err(|e| evaluation(&e))?;
+        }
+        let mut links = HashMap::with_capacity(grants.len());
+        for grant in grants {
+            let Some(template) = self.roles.get(grant.role.as_str()) else { continue };
+            if set.template(template.id()).is_none() {
+                set.add_template(template.clone()).map_err(|e| evaluation(&e))?;
+            }
+            let link = PolicyId::new(format!("grant:{}", grant.id));
+            let slots = HashMap::from([
+                (SlotId::principal(), principal.clone()),
+                (SlotId::resource(), scope_uid(&grant.scope)),
+            ]);
+            set.link(template.id().clone(), link.clone(), slots).map_err(|e| evaluation(&e))?;
+            links.insert(link, grant.id);
+        }
+        Ok(Slice { set, links })
     }
 
     fn context(&self, input: &DecisionInput<'_>, action: &EntityUid) -> Result<Context, DecisionError> {
@@ -274,6 +360,15 @@ impl Policies {
         fields.insert("principal_is_caller".into(), Value::from(input.principal_is_caller));
         Context::from_json_value(Value::Object(fields), Some((&self.schema, action)))
             .map_err(|e| DecisionError::InvalidRequest(format!("invalid context: {e}")))
+    }
+}
+
+fn resource_kind(resource: &Resource) -> &'static str {
+    match resource {
+        Resource::Gatehouse => "Gatehouse",
+        Resource::Project(_) => "Project",
+        Resource::Pipeline(..) => "Pipeline",
+        Resource::Environment(..) => "Environment",
     }
 }
 

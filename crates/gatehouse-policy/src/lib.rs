@@ -10,6 +10,7 @@
 
 mod decision;
 mod matrix;
+mod memo;
 mod policy_set;
 
 pub use decision::{Decision, DecisionError, DecisionInput, Permit, Reason, is_entity_type};

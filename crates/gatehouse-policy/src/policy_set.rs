@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use cedar_policy::{
     ActionConstraint, Effect, Policy, PolicyId, PolicySet, Schema, Template, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use sha2::{Digest, Sha256};
+
+use crate::decision::DecisionMemos;
 
 /// The built-in policy folder, written by `init`: (file name, contents).
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -105,6 +108,8 @@ pub struct Policies {
     pub(crate) schema: Schema,
     pub(crate) statics: Vec<Policy>,
     pub(crate) roles: BTreeMap<String, Template>,
+    /// What decisions under these policies share.
+    pub(crate) memos: Arc<DecisionMemos>,
     hash: String,
 }
 
@@ -209,7 +214,7 @@ impl Policies {
             }
         }
         match (schema, found.is_empty()) {
-            (Some(schema), true) => Ok(Self { schema, statics, roles, hash: source.hash() }),
+            (Some(schema), true) => Ok(Self { schema, statics, roles, memos: Arc::default(), hash: source.hash() }),
             _ => Err(PolicyError::Invalid(found)),
         }
     }

@@ -14,7 +14,7 @@
 //! by a transaction-scoped advisory lock that holds across processes.
 
 use std::any::Any as AnyValue;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
 use gatehouse_audit::checkpoint::Checkpoint;
@@ -339,15 +339,15 @@ async fn append_records(
         for record in records {
             let index = frontier.size();
             let entry = record.into_entry(index, Some(frontier.root()));
-            let leaf = entry.leaf_bytes();
+            let (leaf, details) = entry.leaf_and_details();
             nodes.extend(frontier.push(leaf_hash(&leaf)));
             op_indexes.push(index);
-            leaves.push(leaf);
+            leaves.push((leaf, details));
             entries.push(entry);
         }
         indexes.push(op_indexes);
     }
-    insert_entries(tx, &entries, &leaves).await?;
+    insert_entries(tx, &entries, leaves).await?;
     insert_nodes(tx, &nodes).await?;
 
     let origin = match &cache.origin {
@@ -440,20 +440,17 @@ async fn audit_origin(conn: &mut AnyConnection) -> Result<Option<String>, StoreE
     Ok(origin.flatten())
 }
 
+/// Writes `entries` with their leaf bytes and canonical details.
 async fn insert_entries(
     conn: &mut AnyConnection,
     entries: &[AuditEntry],
-    leaves: &[Vec<u8>],
+    leaves: Vec<(Vec<u8>, String)>,
 ) -> Result<(), StoreError> {
-    const COLUMNS: usize = 14;
-    for (entries, leaves) in power_of_two_runs(entries).into_iter().zip(power_of_two_runs(leaves)) {
-        let sql = format!(
-            "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
-             request_id, source_ip, mfa, details, leaf, prev_root) VALUES {}",
-            placeholders(entries.len(), COLUMNS, Placeholder::for_connection(conn))
-        );
+    let mut leaves = leaves.into_iter();
+    for entries in power_of_two_runs(entries) {
+        let sql = insert_sql(InsertShape::Entries, entries.len(), Placeholder::for_connection(conn));
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (entry, leaf) in entries.iter().zip(leaves) {
+        for (entry, (leaf, details)) in entries.iter().zip(leaves.by_ref()) {
             let r = &entry.record;
             query = query
                 .bind(to_i64(entry.index)?)
@@ -467,8 +464,8 @@ async fn insert_entries(
                 .bind(r.origin.request_id.clone())
                 .bind(r.origin.source_ip.clone())
                 .bind(i64::from(r.mfa))
-                .bind(r.details.to_string())
-                .bind(leaf.clone())
+                .bind(details)
+                .bind(leaf)
                 .bind(entry.prev_root.map(|root| root.to_vec()));
         }
         query.execute(&mut *conn).await.map_err(store_error)?;
@@ -478,8 +475,7 @@ async fn insert_entries(
 
 pub(crate) async fn insert_nodes(conn: &mut AnyConnection, nodes: &[(NodeId, Hash)]) -> Result<(), StoreError> {
     for chunk in power_of_two_runs(nodes) {
-        let style = Placeholder::for_connection(conn);
-        let sql = format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(chunk.len(), 3, style));
+        let sql = insert_sql(InsertShape::Nodes, chunk.len(), Placeholder::for_connection(conn));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (id, hash) in chunk {
             query = query.bind(i64::from(id.level)).bind(to_i64(id.index)?).bind(hash.to_vec());
@@ -504,6 +500,32 @@ pub(crate) async fn insert_checkpoint(
         .await
         .map_err(store_error)?;
     Ok(())
+}
+
+/// The multi-row INSERTs of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InsertShape {
+    Entries,
+    Nodes,
+}
+
+/// The INSERT of `rows` rows (a power of two up to [`ROWS_PER_INSERT`]),
+/// made once per shape and kept: every batch uses the same few.
+fn insert_sql(shape: InsertShape, rows: usize, style: Placeholder) -> &'static str {
+    const SIZES: usize = ROWS_PER_INSERT.ilog2() as usize + 1;
+    static MADE: [[[OnceLock<String>; SIZES]; 2]; 2] = [const { [const { [const { OnceLock::new() }; SIZES] }; 2] }; 2];
+    let size = rows.ilog2() as usize;
+    debug_assert!(rows.is_power_of_two() && size < SIZES, "{rows} rows is not a run of power_of_two_runs");
+    MADE[shape as usize][style as usize][size.min(SIZES - 1)].get_or_init(|| match shape {
+        InsertShape::Entries => format!(
+            "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
+             request_id, source_ip, mfa, details, leaf, prev_root) VALUES {}",
+            placeholders(rows, 14, style)
+        ),
+        InsertShape::Nodes => {
+            format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(rows, 3, style))
+        }
+    })
 }
 
 /// How a statement numbers its parameters.
@@ -550,6 +572,17 @@ mod tests {
         assert_eq!(sizes, [128, 128, 32, 8, 4]);
         assert_eq!(super::power_of_two_runs(&rows[..13]).iter().map(|r| r.len()).collect::<Vec<_>>(), [8, 4, 1]);
         assert!(super::power_of_two_runs::<u32>(&[]).is_empty());
+    }
+
+    #[test]
+    fn each_insert_is_made_once_per_shape() {
+        use super::{InsertShape, Placeholder, insert_sql};
+        let eight = insert_sql(InsertShape::Nodes, 8, Placeholder::Numbered);
+        assert!(std::ptr::eq(eight, insert_sql(InsertShape::Nodes, 8, Placeholder::Numbered)));
+        assert!(eight.ends_with("($22, $23, $24)"), "{eight}");
+        let one = insert_sql(InsertShape::Entries, 1, Placeholder::Anonymous);
+        assert!(one.starts_with("INSERT INTO audit_entries") && one.matches('?').count() == 14, "{one}");
+        assert_eq!(insert_sql(InsertShape::Entries, 128, Placeholder::Numbered).matches('$').count(), 128 * 14);
     }
 
     #[test]

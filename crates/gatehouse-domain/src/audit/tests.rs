@@ -39,3 +39,37 @@ fn an_entry_names_the_root_before_it() {
     let json = record.into_entry(3, Some([7; 32])).to_json();
     assert_eq!(json["prev_root"], "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=");
 }
+
+proptest::proptest! {
+    /// The leaf written directly is byte for byte the canonical form of the
+    /// entry's JSON, which is what an offline verifier recomputes.
+    #[test]
+    fn the_leaf_is_the_canonical_json_of_the_entry(
+        action in ".{0,12}",
+        resource in "\\PC{0,12}",
+        reason in "[\\x00-\\x7f]{0,16}",
+        request_id in proptest::option::of("[ -~\\n\\t\"\\\\]{0,8}"),
+        source_ip in proptest::option::of(".{0,8}"),
+        detail in ".{0,16}",
+        index in 0u64..u64::MAX,
+        millis in 0i64..4_102_444_800_000,
+        mfa: bool,
+        prev_root: Option<[u8; 32]>,
+        identity in proptest::option::of(("\\PC{1,8}", "[a-z]{1,8}")),
+    ) {
+        let actor = match identity {
+            Some((id, kind)) => Actor::Identity { id, kind },
+            None => Actor::System,
+        };
+        let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap();
+        let mut record = AuditRecord::new(time, actor, &action, resource)
+            .outcome(Outcome::Denied, reason)
+            .origin(&RequestOrigin { request_id, source_ip })
+            .details(json!({"z": detail, "a": [1, detail.clone(), {"\u{e9}": null, "b": mfa}], "": -3}));
+        record.mfa = mfa;
+        let entry = record.into_entry(index, prev_root);
+        let (leaf, details) = entry.leaf_and_details();
+        proptest::prop_assert_eq!(String::from_utf8(leaf).unwrap(), canonical_json(&entry.to_json()));
+        proptest::prop_assert_eq!(details, canonical_json(&entry.record.details));
+    }
+}

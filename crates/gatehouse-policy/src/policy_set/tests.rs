@@ -223,6 +223,37 @@ fn requests_that_do_not_fit_the_schema_are_refused() {
 }
 
 #[test]
+fn what_decisions_share_never_outlives_what_it_was_built_from() {
+    // The same policies answer again after the principal, their grants or
+    // the request changed: nothing built for an earlier answer leaks in.
+    let policies = Policies::defaults();
+    let mut ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let admin = grant(&ana, "admin", "*");
+    let target = resource("gatehouse");
+    let allowed = |ana: &Identity, grants: &[Grant]| {
+        policies.decide(&input(ana, grants, "audit.read", &target, None)).unwrap().is_allowed()
+    };
+    assert!(allowed(&ana, std::slice::from_ref(&admin)));
+    assert!(allowed(&ana, std::slice::from_ref(&admin)));
+    ana.status = IdentityStatus::Suspended;
+    assert!(!allowed(&ana, std::slice::from_ref(&admin)));
+    ana.status = IdentityStatus::Active;
+    let mut revoked = admin.clone();
+    revoked.revoked_at = Some(NOW - Duration::minutes(1));
+    assert!(!allowed(&ana, &[revoked]));
+    assert!(!allowed(&ana, &[]));
+    let elsewhere = grant(&ana, "admin", "project:acme/web");
+    assert!(!allowed(&ana, &[elsewhere]));
+    assert!(allowed(&ana, &[admin]));
+
+    let project = resource("project:acme/web");
+    for _ in 0..2 {
+        let err = policies.decide(&input(&ana, &[], "deployment.approve", &project, None)).unwrap_err();
+        assert!(matches!(&err, DecisionError::InvalidRequest(m) if m.contains("does not apply")), "{err}");
+    }
+}
+
+#[test]
 fn the_defaults_validate_and_list_their_roles() {
     let policies = Policies::defaults();
     let roles = policies.roles();

@@ -62,14 +62,23 @@ run_engine() {
         serve --listen "127.0.0.1:$port" &
     pid=$!
     wait_ready
+    local healthz_rate="" summary
     for target in healthz whoami authorize create; do
         echo "-- $target ($connections connections, ${duration}s)"
-        case "$target" in
+        summary="$(case "$target" in
             healthz) wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port/healthz" ;;
             whoami) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/bearer.lua "http://127.0.0.1:$port/api/v1/whoami" ;;
             authorize) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize" ;;
             create) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/create_identity.lua "http://127.0.0.1:$port/api/v1/identities" ;;
-        esac | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors"
+        esac | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors")"
+        echo "$summary"
+        local rate
+        rate="$(awk '/Requests\/sec/ {print $2}' <<<"$summary")"
+        if [ "$target" = healthz ]; then
+            healthz_rate="$rate"
+        elif [ -n "$rate" ] && [ -n "$healthz_rate" ]; then
+            awk -v r="$rate" -v h="$healthz_rate" 'BEGIN {printf "   %.3f of healthz in this run\n", r / h}'
+        fi
     done
     kill "$pid"; wait "$pid" || true; pid=""
 }

@@ -154,10 +154,10 @@ pub(crate) struct DecisionMemos {
     slices: Memo<Vec<GrantId>, Slice>,
     entities: Memo<EntitiesKey, Entities>,
     /// Whether the schema accepts a request of this action on this kind of
-    /// resource with only gatehouse's own context (whose shape is fixed);
-    /// `Some` names what is wrong. Validation looks at types only, so one
-    /// check per pair stands for every such request.
-    request_checks: Memo<(Action, &'static str), Option<String>>,
+    /// resource with only gatehouse's own context (whose shape is fixed).
+    /// Validation looks at types only, so one check per pair stands for
+    /// every such request.
+    request_checks: Memo<(Action, &'static str), bool>,
 }
 
 const ENTITY_TYPES: [&str; 5] = ["Gatehouse", "Project", "Pipeline", "Environment", "Identity"];
@@ -259,18 +259,15 @@ impl Policies {
         let own_context_only = input.caller_context.is_none_or(Map::is_empty);
         let schema = if own_context_only {
             let check = (input.action, resource_kind(input.resource));
-            let problem = self.memos.request_checks.get_or_build(check, || {
+            let accepted = self.memos.request_checks.get_or_build(check, || {
                 let own = self.context(input, &action)?;
                 Ok::<_, DecisionError>(
-                    Request::new(principal.clone(), action.clone(), resource.clone(), own, Some(&self.schema))
-                        .err()
-                        .map(|e| e.to_string()),
+                    Request::new(principal.clone(), action.clone(), resource.clone(), own, Some(&self.schema)).is_ok(),
                 )
             })?;
-            if let Some(problem) = problem.as_deref() {
-                return Err(DecisionError::InvalidRequest(request_problem(input, problem)));
-            }
-            None
+            // A refused one is checked again as itself, so that its message
+            // names this request and not the first of its kind.
+            if *accepted { None } else { Some(&self.schema) }
         } else {
             Some(&self.schema)
         };

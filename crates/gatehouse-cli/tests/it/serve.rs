@@ -45,7 +45,7 @@ engine_test!(serve_initializes_an_empty_data_dir_and_data_survives_restart, |eng
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
         let token = bootstrap_token(&data_dir);
-        crate::support::enable_mfa(&server.url, &token).await;
+        crate::support::enable_mfa(&server, &token).await;
         let log = server.log_text();
         assert!(log.contains("bootstrap-admin-token"), "the log names the token's file: {log}");
         assert!(!log.contains(&token[4..]), "the log never holds the token");
@@ -66,7 +66,7 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
         let token = bootstrap_token(&data_dir);
-        crate::support::enable_mfa(&server.url, &token).await;
+        crate::support::enable_mfa(&server, &token).await;
 
         // 16 writers create identities as fast as they can; the server is killed
         // mid-stream. Every 201 must survive.
@@ -135,7 +135,7 @@ engine_test!(sigterm_lets_requests_in_flight_finish, |engine| {
         let data_dir = db.dir.path().join("data");
         let server = Server::start(&data_dir, &db.url).await;
         let token = bootstrap_token(&data_dir);
-        crate::support::enable_mfa(&server.url, &token).await;
+        crate::support::enable_mfa(&server, &token).await;
         // Many requests start together; SIGTERM arrives while they are in flight.
         let requests: Vec<_> = (0..32)
             .map(|i| {

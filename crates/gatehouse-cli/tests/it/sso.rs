@@ -220,33 +220,14 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
         let server = Server::start_on(port, &data_dir, &db.url, &env).await;
         let admin = crate::support::admin_token(&server, &data_dir).await;
         // Ana comes from the directory (SCIM), as people do.
-        let idp: Value = http()
-            .post(format!("{gatehouse}/api/v1/identities"))
-            .bearer_auth(&admin)
-            .json(&serde_json::json!({"kind": "service", "name": "okta-scim"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        http()
-            .post(format!("{gatehouse}/api/v1/grants"))
-            .bearer_auth(&admin)
-            .json(&serde_json::json!({"identity_id": idp["id"], "role": "scim-provisioner", "scope": "*"}))
-            .send()
-            .await
-            .unwrap();
-        let scim_token: Value = http()
-            .post(format!("{gatehouse}/api/v1/tokens"))
-            .bearer_auth(&admin)
-            .json(&serde_json::json!({"identity_id": idp["id"], "ttl_seconds": 3600}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, idp) = server
+            .post("/api/v1/identities", &admin, &serde_json::json!({"kind": "service", "name": "okta-scim"}))
+            .await;
+        let grant = serde_json::json!({"identity_id": idp["id"], "role": "scim-provisioner", "scope": "*"});
+        assert_eq!(server.post("/api/v1/grants", &admin, &grant).await.0, 201);
+        let (_, scim_token) = server
+            .post("/api/v1/tokens", &admin, &serde_json::json!({"identity_id": idp["id"], "ttl_seconds": 3600}))
+            .await;
         let scim_token = scim_token["token"].as_str().unwrap().to_owned();
         let ana: Value = http()
             .post(format!("{gatehouse}/scim/v2/Users"))
@@ -294,15 +275,8 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
         let mut again = Browser::default();
         let callback = again.sign_in(&gatehouse, "ana@example.com").await;
         assert_eq!(again.walk(callback, None, None).await.status, 200);
-        let sessions: Value = http()
-            .get(format!("{gatehouse}/api/v1/identities/{}/sessions", ana["id"].as_str().unwrap()))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, sessions) =
+            server.get(&format!("/api/v1/identities/{}/sessions", ana["id"].as_str().unwrap()), &admin).await;
         assert_eq!(sessions.as_array().unwrap().len(), 2);
         assert!(sessions[1]["revoked_at"].is_string(), "the logged-out session is ended: {sessions}");
 
@@ -337,17 +311,9 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
 
         // Logins, logouts and refusals are in the audit log.
         let count = |query: &'static str| {
-            let (url, admin) = (gatehouse.clone(), admin.clone());
+            let (server, admin) = (&server, admin.clone());
             async move {
-                let entries: Value = http()
-                    .get(format!("{url}/api/v1/audit/entries?{query}"))
-                    .bearer_auth(&admin)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let (_, entries) = server.get(&format!("/api/v1/audit/entries?{query}"), &admin).await;
                 entries["items"].as_array().map_or(0, Vec::len)
             }
         };

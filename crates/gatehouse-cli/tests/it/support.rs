@@ -139,31 +139,18 @@ pub fn http() -> reqwest::Client {
 /// person does with an authenticator app (codes computed here), so the
 /// token may act: `serve` requires a second factor of people by default,
 /// and a fresh one for privileged actions.
-pub async fn enable_mfa(server_url: &str, token: &str) {
-    let enrollment: serde_json::Value = http()
-        .post(format!("{server_url}/api/v1/mfa/totp"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+pub async fn enable_mfa(server: &Server, token: &str) {
+    let (_, enrollment) = server.post("/api/v1/mfa/totp", token, &serde_json::Value::Null).await;
     let secret = gatehouse_mfa::TotpSecret::from_base32(enrollment["secret"].as_str().expect("enrollment")).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let confirmed = http()
-        .post(format!("{server_url}/api/v1/mfa/totp/confirm"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"code": secret.code_at(now)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(confirmed.status(), 200, "{}", confirmed.text().await.unwrap_or_default());
+    let (status, answer) =
+        server.post("/api/v1/mfa/totp/confirm", token, &serde_json::json!({"code": secret.code_at(now)})).await;
+    assert_eq!(status, 200, "{answer}");
 }
 
 /// The bootstrap admin's token, with a confirmed and fresh second factor.
 pub async fn admin_token(server: &Server, data_dir: &Path) -> String {
     let token = bootstrap_token(data_dir);
-    enable_mfa(&server.url, &token).await;
+    enable_mfa(server, &token).await;
     token
 }

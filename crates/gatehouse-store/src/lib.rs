@@ -17,6 +17,7 @@ mod scim_groups;
 mod sessions;
 mod signing_keys;
 mod sql_store;
+mod sqlite_appender;
 mod tree_mirror;
 mod tree_repair;
 mod trust_bindings;

@@ -33,8 +33,9 @@ use crate::connect::{ConnectOptions, Engine, OpenError, connect};
 use crate::credential_cache::CredentialCache;
 use crate::error::{on_unique, store_error};
 use crate::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, IDENTITY_COLUMNS, TOKEN_COLUMNS};
+use crate::sqlite_appender::SqliteAppender;
 use crate::tree_mirror::TreeMirror;
-use crate::writer::{Writer, fetch_nodes};
+use crate::writer::{Writer, WriterParts, fetch_nodes};
 
 pub struct SqlStore {
     pub(crate) pool: AnyPool,
@@ -57,7 +58,20 @@ impl SqlStore {
         let mirror = TreeMirror::new(options.audit.proof_cache_nodes);
         mirror.catch_up(pool.clone());
         let credentials = Arc::new(CredentialCache::new(engine == Engine::Sqlite));
-        let writer = Writer::start(pool.clone(), engine, options.audit, mirror.clone(), credentials.clone());
+        let appender = match engine {
+            Engine::Sqlite => sqlite_appender(&pool)
+                .await
+                .map_err(|cause| OpenError::Connect { url: crate::connect::redact_url(url), cause })?,
+            Engine::Postgres => None,
+        };
+        let writer = Writer::start(WriterParts {
+            pool: pool.clone(),
+            engine,
+            settings: options.audit,
+            mirror: mirror.clone(),
+            credentials: credentials.clone(),
+            appender,
+        });
         Ok(Self { pool, engine, writer, mirror, credentials })
     }
 }
@@ -960,5 +974,18 @@ impl Store for SqlStore {
         self.mirror.catch_up(self.pool.clone());
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         fetch_nodes(&mut conn, &ids).await
+    }
+}
+
+/// SQLite's appender on the database's own file; none for an in-memory
+/// database, which a second connection would not see.
+async fn sqlite_appender(pool: &AnyPool) -> Result<Option<SqliteAppender>, String> {
+    let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    match file.filter(|file| !file.is_empty()) {
+        Some(file) => SqliteAppender::open(&file).map(Some),
+        None => Ok(None),
     }
 }

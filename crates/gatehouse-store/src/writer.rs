@@ -9,6 +9,11 @@
 //! Only then is any caller answered: nothing is acknowledged before it is
 //! durable.
 //!
+//! On SQLite, a batch of audit records alone (the common case: decisions
+//! and refusals) runs on [`SqliteAppender`]'s own connection in one
+//! hand-off; a batch that also changes state runs here on a pooled
+//! connection.
+//!
 //! INVARIANT: audit indexes are gap-free. Appenders are serialized: SQLite
 //! by having one writer per database file and `BEGIN IMMEDIATE`, PostgreSQL
 //! by a transaction-scoped advisory lock that holds across processes.
@@ -31,6 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::connect::Engine;
 use crate::credential_cache::CredentialCache;
 use crate::error::store_error;
+use crate::sqlite_appender::SqliteAppender;
 use crate::tree_mirror::TreeMirror;
 
 /// Any arbitrary constant, shared by every process on one PostgreSQL
@@ -61,11 +67,17 @@ pub(crate) type Op = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<
 type Reply = Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>;
 
 struct Job {
-    op: Op,
-    /// Whether the op writes rows itself (and so needs a savepoint to be
-    /// undone alone); an op that only appends audit records does not.
-    writes: bool,
+    work: Work,
     reply: oneshot::Sender<Reply>,
+}
+
+/// What a job asks of its batch.
+enum Work {
+    /// An operation that writes rows itself (and so runs under a savepoint,
+    /// to be undone alone) and returns the records of what it did.
+    Op(Op),
+    /// Records to append, with no change of state beside.
+    Records(Vec<AuditRecord>),
 }
 
 /// How the writer signs and where it forwards.
@@ -105,16 +117,22 @@ pub(crate) struct Writer {
     sender: mpsc::Sender<Job>,
 }
 
+/// What the writer task works with.
+pub(crate) struct WriterParts {
+    pub(crate) pool: AnyPool,
+    pub(crate) engine: Engine,
+    pub(crate) settings: AuditSettings,
+    pub(crate) mirror: Arc<TreeMirror>,
+    pub(crate) credentials: Arc<CredentialCache>,
+    /// SQLite's path for batches of records alone (`None` on PostgreSQL and
+    /// for an in-memory database).
+    pub(crate) appender: Option<SqliteAppender>,
+}
+
 impl Writer {
-    pub(crate) fn start(
-        pool: AnyPool,
-        engine: Engine,
-        settings: AuditSettings,
-        mirror: Arc<TreeMirror>,
-        credentials: Arc<CredentialCache>,
-    ) -> Self {
+    pub(crate) fn start(parts: WriterParts) -> Self {
         let (sender, receiver) = mpsc::channel(4096);
-        tokio::spawn(run(pool, engine, settings, mirror, credentials, receiver));
+        tokio::spawn(run(parts, receiver));
         Self { sender }
     }
 
@@ -127,34 +145,28 @@ impl Writer {
             + Send
             + 'static,
     {
-        self.submit_job(op, true).await
-    }
-
-    /// Appends `records` in the next batch, with no change of state beside.
-    pub(crate) async fn submit_records(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {
-        let ((), indexes) = self.submit_job(move |_conn| Box::pin(async move { Ok(((), records)) }), false).await?;
-        Ok(indexes)
-    }
-
-    async fn submit_job<T, F>(&self, op: F, writes: bool) -> Result<(T, Vec<u64>), StoreError>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(T, Vec<AuditRecord>), StoreError>>
-            + Send
-            + 'static,
-    {
         let op: Op = Box::new(move |conn| {
             let future = op(conn);
             Box::pin(async move {
                 future.await.map(|(output, records)| (Box::new(output) as Box<dyn AnyValue + Send>, records))
             })
         });
-        let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
-        self.sender.send(Job { op, writes, reply }).await.map_err(|_| stopped())?;
-        let (output, indexes) = answer.await.map_err(|_| stopped())??;
+        let (output, indexes) = self.submit_work(Work::Op(op)).await?;
         let output = output.downcast::<T>().map_err(|_| StoreError::Other("writer returned the wrong type".into()))?;
         Ok((*output, indexes))
+    }
+
+    /// Appends `records` in the next batch, with no change of state beside.
+    pub(crate) async fn submit_records(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {
+        let (_, indexes) = self.submit_work(Work::Records(records)).await?;
+        Ok(indexes)
+    }
+
+    async fn submit_work(&self, work: Work) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+        self.sender.send(Job { work, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -163,20 +175,13 @@ impl Writer {
 /// the log still ends where this writer left it (another process on the
 /// same PostgreSQL database may have appended since).
 #[derive(Default)]
-struct TreeCache {
-    frontier: Option<Frontier>,
-    origin: Option<String>,
+pub(crate) struct TreeCache {
+    pub(crate) frontier: Option<Frontier>,
+    pub(crate) origin: Option<String>,
 }
 
-async fn run(
-    pool: AnyPool,
-    engine: Engine,
-    settings: AuditSettings,
-    mirror: Arc<TreeMirror>,
-    credentials: Arc<CredentialCache>,
-    mut receiver: mpsc::Receiver<Job>,
-) {
-    let max_batch = settings.max_batch.max(1);
+async fn run(parts: WriterParts, mut receiver: mpsc::Receiver<Job>) {
+    let max_batch = parts.settings.max_batch.max(1);
     let mut cache = TreeCache::default();
     while let Some(first) = receiver.recv().await {
         // Let the callers woken by the last commit queue their next changes,
@@ -189,13 +194,7 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let changes_state = jobs.iter().any(|job| job.writes);
-        run_batch(&pool, engine, &settings, &mut cache, &mirror, jobs, || {
-            if changes_state {
-                credentials.invalidate();
-            }
-        })
-        .await;
+        run_batch(&parts, &mut cache, jobs).await;
     }
 }
 
@@ -215,48 +214,40 @@ pub(crate) async fn begin_append(pool: &AnyPool, engine: Engine) -> Result<Trans
     }
 }
 
-async fn run_batch(
-    pool: &AnyPool,
-    engine: Engine,
-    settings: &AuditSettings,
-    cache: &mut TreeCache,
-    mirror: &TreeMirror,
-    jobs: Vec<Job>,
-    after_commit: impl FnOnce(),
-) {
-    let mut ops = Vec::with_capacity(jobs.len());
+async fn run_batch(parts: &WriterParts, cache: &mut TreeCache, jobs: Vec<Job>) {
+    let changes_state = jobs.iter().any(|job| matches!(job.work, Work::Op(_)));
+    let mut works = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
     for job in jobs {
-        ops.push((job.op, job.writes));
+        works.push(job.work);
         replies.push(job.reply);
     }
-    let mut outcomes: Vec<Option<OpOutput>> = Vec::with_capacity(ops.len());
-    let result = async {
-        let mut tx = begin_append(pool, engine).await?;
-        for (op, writes) in ops {
-            let outcome = if writes { run_isolated(&mut tx, op).await? } else { op(&mut tx).await };
-            outcomes.push(Some(outcome));
+    let mut outcomes: Vec<Option<OpOutput>> = Vec::with_capacity(works.len());
+    let result = match (&parts.appender, changes_state) {
+        (Some(appender), false) => {
+            let per_op = works
+                .into_iter()
+                .map(|work| {
+                    outcomes.push(Some(Ok((Box::new(()), Vec::new()))));
+                    match work {
+                        Work::Records(records) => records,
+                        Work::Op(_) => Vec::new(),
+                    }
+                })
+                .collect();
+            appender.append(parts.settings.signer.clone(), cache, per_op).await
         }
-        let mut records = Vec::new();
-        for outcome in outcomes.iter_mut() {
-            if let Some(Ok((_, job_records))) = outcome {
-                records.push(std::mem::take(job_records));
-            } else {
-                records.push(Vec::new());
-            }
-        }
-        let (appended, frontier, nodes) = append_records(&mut tx, settings, cache, records).await?;
-        tx.commit().await.map_err(store_error)?;
-        Ok::<_, StoreError>((appended, frontier, nodes))
-    }
-    .await;
+        _ => run_batch_through_pool(parts, cache, works, &mut outcomes).await,
+    };
     // Before anyone hears of the change (and also after a failed commit,
     // which may have been durable all the same).
-    after_commit();
+    if changes_state {
+        parts.credentials.invalidate();
+    }
     let result = match result {
         Ok((appended, frontier, nodes)) => {
             cache.frontier = frontier;
-            mirror.record(&nodes);
+            parts.mirror.record(&nodes);
             Ok(appended)
         }
         Err(error) => {
@@ -267,7 +258,7 @@ async fn run_batch(
 
     match result {
         Ok((indexes, entries)) => {
-            if let (Some(forwarder), false) = (&settings.forwarder, entries.is_empty()) {
+            if let (Some(forwarder), false) = (&parts.settings.forwarder, entries.is_empty()) {
                 forwarder.forward(&entries);
             }
             for ((reply, outcome), indexes) in replies.into_iter().zip(outcomes).zip(indexes) {
@@ -288,6 +279,39 @@ async fn run_batch(
     }
 }
 
+/// What a committed batch leaves: each operation's indexes and the entries
+/// written, the tree's new right edge, and the tree nodes completed.
+pub(crate) type Committed = (Appended, Option<Frontier>, Vec<(NodeId, Hash)>);
+
+/// Runs a batch in one transaction on a pooled connection: every operation
+/// under its own savepoint, then its records.
+async fn run_batch_through_pool(
+    parts: &WriterParts,
+    cache: &mut TreeCache,
+    works: Vec<Work>,
+    outcomes: &mut Vec<Option<OpOutput>>,
+) -> Result<Committed, StoreError> {
+    let mut tx = begin_append(&parts.pool, parts.engine).await?;
+    for work in works {
+        let outcome = match work {
+            Work::Op(op) => run_isolated(&mut tx, op).await?,
+            Work::Records(records) => Ok((Box::new(()) as Box<dyn AnyValue + Send>, records)),
+        };
+        outcomes.push(Some(outcome));
+    }
+    let mut records = Vec::new();
+    for outcome in outcomes.iter_mut() {
+        if let Some(Ok((_, job_records))) = outcome {
+            records.push(std::mem::take(job_records));
+        } else {
+            records.push(Vec::new());
+        }
+    }
+    let committed = append_records(&mut tx, &parts.settings, cache, records).await?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(committed)
+}
+
 /// Runs one operation under a savepoint, so its failure undoes only its own
 /// writes. An error here is the operation's answer; an error of the
 /// savepoint statements themselves fails the batch.
@@ -301,25 +325,71 @@ async fn run_isolated(tx: &mut Transaction<'static, Any>, op: Op) -> Result<OpOu
     Ok(outcome)
 }
 
-/// Numbers and writes the records of every operation (one list per
-/// operation), the tree nodes they complete, and a signed checkpoint.
-/// Returns each operation's indexes and all entries written.
-type Appended = (Vec<Vec<u64>>, Vec<AuditEntry>);
+/// Each operation's indexes, and all entries written.
+pub(crate) type Appended = (Vec<Vec<u64>>, Vec<AuditEntry>);
 
+/// A batch's records, numbered and placed in the tree.
+pub(crate) struct Numbered {
+    /// Each operation's indexes.
+    pub(crate) indexes: Vec<Vec<u64>>,
+    pub(crate) entries: Vec<AuditEntry>,
+    /// Each entry's leaf bytes and canonical details.
+    pub(crate) leaves: Vec<(Vec<u8>, String)>,
+    /// The tree nodes the entries complete.
+    pub(crate) nodes: Vec<(NodeId, Hash)>,
+}
+
+/// Numbers the records of every operation (one list per operation) from
+/// the frontier's size on, and pushes their leaves onto it.
+pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<AuditRecord>>) -> Numbered {
+    let total: usize = per_op.iter().map(Vec::len).sum();
+    let mut numbered = Numbered {
+        indexes: Vec::with_capacity(per_op.len()),
+        entries: Vec::with_capacity(total),
+        leaves: Vec::with_capacity(total),
+        nodes: Vec::with_capacity(total * 2),
+    };
+    for records in per_op {
+        let mut op_indexes = Vec::with_capacity(records.len());
+        for record in records {
+            let index = frontier.size();
+            let entry = record.into_entry(index, Some(frontier.root()));
+            let (leaf, details) = entry.leaf_and_details();
+            numbered.nodes.extend(frontier.push(leaf_hash(&leaf)));
+            op_indexes.push(index);
+            numbered.leaves.push((leaf, details));
+            numbered.entries.push(entry);
+        }
+        numbered.indexes.push(op_indexes);
+    }
+    numbered
+}
+
+/// The checkpoint a batch ends with, and the time it is stamped with.
+pub(crate) fn checkpoint_of(origin: Option<&str>, frontier: &Frontier, entries: &[AuditEntry]) -> (Checkpoint, i64) {
+    let origin = origin.unwrap_or(crate::DEFAULT_ORIGIN).to_owned();
+    let now = entries.last().map(|e| to_unix_millis(e.record.time)).unwrap_or_default();
+    (Checkpoint { origin, size: frontier.size(), root: frontier.root() }, now)
+}
+
+/// The signer, or the refusal to append without one: an unsigned log is
+/// not kept.
+pub(crate) fn require_signer(settings_signer: Option<&Arc<NoteSigner>>) -> Result<&Arc<NoteSigner>, StoreError> {
+    settings_signer.ok_or_else(|| StoreError::Other("no audit signing key is configured; refusing to append".into()))
+}
+
+/// Numbers and writes the records of every operation, the tree nodes they
+/// complete, and a signed checkpoint.
 async fn append_records(
     tx: &mut Transaction<'static, Any>,
     settings: &AuditSettings,
     cache: &mut TreeCache,
     per_op: Vec<Vec<AuditRecord>>,
-) -> Result<(Appended, Option<Frontier>, Vec<(NodeId, Hash)>), StoreError> {
-    let total: usize = per_op.iter().map(Vec::len).sum();
-    if total == 0 {
+) -> Result<Committed, StoreError> {
+    if per_op.iter().all(Vec::is_empty) {
         return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take(), Vec::new()));
     }
-    let signer = settings
-        .signer
-        .as_ref()
-        .ok_or_else(|| StoreError::Other("no audit signing key is configured; refusing to append".into()))?;
+    let signer = require_signer(settings.signer.as_ref())?;
     let size = log_size(tx).await?;
     let mut frontier = match cache.frontier.take() {
         Some(cached) if cached.size() == size => cached,
@@ -329,37 +399,14 @@ async fn append_records(
             loaded
         }
     };
-
-    let mut indexes = Vec::with_capacity(per_op.len());
-    let mut entries = Vec::with_capacity(total);
-    let mut leaves = Vec::with_capacity(total);
-    let mut nodes = Vec::with_capacity(total * 2);
-    for records in per_op {
-        let mut op_indexes = Vec::with_capacity(records.len());
-        for record in records {
-            let index = frontier.size();
-            let entry = record.into_entry(index, Some(frontier.root()));
-            let (leaf, details) = entry.leaf_and_details();
-            nodes.extend(frontier.push(leaf_hash(&leaf)));
-            op_indexes.push(index);
-            leaves.push((leaf, details));
-            entries.push(entry);
-        }
-        indexes.push(op_indexes);
-    }
+    let Numbered { indexes, entries, leaves, nodes } = number(&mut frontier, per_op);
     insert_entries(tx, &entries, leaves).await?;
     insert_nodes(tx, &nodes).await?;
 
-    let origin = match &cache.origin {
-        Some(origin) => origin.clone(),
-        None => {
-            let origin = audit_origin(tx).await?;
-            cache.origin = origin.clone();
-            origin.unwrap_or_else(|| crate::DEFAULT_ORIGIN.to_owned())
-        }
-    };
-    let checkpoint = Checkpoint { origin, size: frontier.size(), root: frontier.root() };
-    let now = entries.last().map(|e| to_unix_millis(e.record.time)).unwrap_or_default();
+    if cache.origin.is_none() {
+        cache.origin = audit_origin(tx).await?;
+    }
+    let (checkpoint, now) = checkpoint_of(cache.origin.as_deref(), &frontier, &entries);
     insert_checkpoint(tx, &checkpoint, &checkpoint.sign(signer), now).await?;
     Ok(((indexes, entries), Some(frontier), nodes))
 }
@@ -409,7 +456,7 @@ pub(crate) async fn fetch_nodes(conn: &mut AnyConnection, ids: &[NodeId]) -> Res
         .collect()
 }
 
-fn to_i64(value: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Other(format!("{value} is out of range")))
 }
 
@@ -423,9 +470,19 @@ async fn check_last_checkpoint(conn: &mut AnyConnection, frontier: &Frontier) ->
     let Some(row) = row else { return Ok(()) };
     let size: i64 = row.try_get("tree_size").map_err(store_error)?;
     let root: Vec<u8> = row.try_get("root").map_err(store_error)?;
-    if size == to_i64(frontier.size())? && root.as_slice() != frontier.root() {
+    refuse_if_diverged(size, &root, frontier)
+}
+
+/// The refusal to extend a tree of the last checkpoint's size whose root
+/// is not the checkpoint's.
+pub(crate) fn refuse_if_diverged(
+    checkpoint_size: i64,
+    checkpoint_root: &[u8],
+    frontier: &Frontier,
+) -> Result<(), StoreError> {
+    if checkpoint_size == to_i64(frontier.size())? && checkpoint_root != frontier.root() {
         return Err(StoreError::Other(format!(
-            "the stored audit tree of size {size} does not match its signed checkpoint; refusing to append"
+            "the stored audit tree of size {checkpoint_size} does not match its signed checkpoint; refusing to append"
         )));
     }
     Ok(())

@@ -210,3 +210,67 @@ engine_test!(proof_nodes_are_the_same_from_memory_and_from_the_database, |engine
         }
     }
 ));
+
+engine_test!(two_stores_on_one_database_interleave_without_gaps, |engine| with_database(engine, |db| async move {
+    // Two processes' worth of writers on one database: each store batches
+    // records alone on one path and state changes on another, and each
+    // caches the tree's right edge, which the other's appends make stale.
+    let first = db.open_store().await;
+    let second = db.open_store().await;
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    for round in 0..6u64 {
+        let (store, other) = if round % 2 == 0 { (&first, &second) } else { (&second, &first) };
+        let appended = store.append_audit(record(&format!("round.{round}"))).await.unwrap();
+        let name = format!("bot-{round}");
+        let new = NewIdentity::new(IdentityKind::Service, &name, None, now).unwrap();
+        other.create_identity(new, record("identity.create")).await.unwrap();
+        assert_eq!(appended, 2 * round, "indexes follow on across both stores");
+    }
+    let entries = first.list_audit(0, 100).await.unwrap();
+    assert_eq!(entries.len(), 12);
+    assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64));
+    for store in [&first, &second] {
+        let latest = store.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(latest.tree_size, 12);
+        assert_eq!(latest.root, recomputed_root(&**store, 12).await);
+    }
+    // Every entry names the root of all the entries before it, whichever
+    // store wrote it.
+    for entry in &entries[1..] {
+        assert_eq!(entry.prev_root, Some(recomputed_root(&*first, entry.index).await), "entry {}", entry.index);
+    }
+}));
+
+engine_test!(a_tree_that_disagrees_with_its_checkpoint_is_not_extended, |engine| with_database(
+    engine,
+    |db| async move {
+        let store = db.open_store().await;
+        for i in 0..4 {
+            store.append_audit(record(&format!("x.{i}"))).await.unwrap();
+        }
+        drop(store);
+        // Rewrite a stored node behind the log's back (the triggers that
+        // refuse it are dropped first, as an intruder with the file would).
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        let statements: &[&str] = match engine {
+            gatehouse_store::Engine::Sqlite => &["DROP TRIGGER audit_tree_no_update"],
+            gatehouse_store::Engine::Postgres => &["DROP TRIGGER audit_tree_no_update ON audit_tree"],
+        };
+        for statement in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*statement)).execute(&mut conn).await.unwrap();
+        }
+        let rewritten = sqlx::query("UPDATE audit_tree SET hash = $1 WHERE level = 2 AND idx = 0")
+            .bind(vec![7u8; 32])
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rewritten.rows_affected(), 1);
+        conn.close().await.unwrap();
+
+        let store = db.open_store().await;
+        let err = store.append_audit(record("after")).await.unwrap_err();
+        assert!(err.to_string().contains("does not match its signed checkpoint"), "{err}");
+        assert_eq!(store.audit_size().await.unwrap(), 4, "nothing was appended");
+    }
+));

@@ -33,7 +33,7 @@ use crate::connect::{ConnectOptions, Engine, OpenError, connect};
 use crate::credential_cache::CredentialCache;
 use crate::error::{on_unique, store_error};
 use crate::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, IDENTITY_COLUMNS, TOKEN_COLUMNS};
-use crate::sqlite_appender::SqliteAppender;
+use crate::sqlite_appender::{AppenderSettings, SqliteAppender};
 use crate::tree_mirror::TreeMirror;
 use crate::writer::{Writer, WriterParts, fetch_nodes};
 
@@ -59,7 +59,7 @@ impl SqlStore {
         mirror.catch_up(pool.clone());
         let credentials = Arc::new(CredentialCache::new(engine == Engine::Sqlite));
         let appender = match engine {
-            Engine::Sqlite => sqlite_appender(&pool)
+            Engine::Sqlite => sqlite_appender(&pool, &options.audit, &mirror)
                 .await
                 .map_err(|cause| OpenError::Connect { url: crate::connect::redact_url(url), cause })?,
             Engine::Postgres => None,
@@ -979,13 +979,26 @@ impl Store for SqlStore {
 
 /// SQLite's appender on the database's own file; none for an in-memory
 /// database, which a second connection would not see.
-async fn sqlite_appender(pool: &AnyPool) -> Result<Option<SqliteAppender>, String> {
+async fn sqlite_appender(
+    pool: &AnyPool,
+    audit: &crate::AuditSettings,
+    mirror: &Arc<TreeMirror>,
+) -> Result<Option<SqliteAppender>, String> {
     let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
         .fetch_optional(pool)
         .await
         .map_err(|e| e.to_string())?;
     match file.filter(|file| !file.is_empty()) {
-        Some(file) => SqliteAppender::open(&file).map(Some),
+        Some(file) => SqliteAppender::open(
+            &file,
+            AppenderSettings {
+                signer: audit.signer.clone(),
+                forwarder: audit.forwarder.clone(),
+                mirror: mirror.clone(),
+                max_batch: audit.max_batch,
+            },
+        )
+        .map(Some),
         None => Ok(None),
     }
 }

@@ -4,16 +4,18 @@
 //! Through sqlx every statement is a hand-off to sqlx's worker thread and a
 //! wake-up of the writer task after it; a batch of a dozen statements paid
 //! that a dozen times, and that serial chain, not SQLite's work nor the
-//! fsync, bounded how fast the log could grow. Here a whole batch is one
-//! hand-off: the thread runs the transaction with prepared statements and
-//! answers once it is committed.
+//! fsync, bounded how fast the log could grow. Here the thread does its own
+//! group commit: it takes everything queued as one batch, runs the
+//! transaction with prepared statements, answers each caller once it is
+//! committed, and takes the next batch at once.
 //!
 //! Batches that also change state still run on a pooled sqlx connection
-//! (their operations are written against it). Both kinds are started by
-//! the one writer task, one batch at a time, so they never race for the
-//! file; `BEGIN IMMEDIATE` and the size read under it keep the log
-//! gap-free against any other process all the same.
+//! (their operations are written against it). The writer task routes the
+//! jobs and drains this thread before such a batch, so the two never wait
+//! on SQLite's lock for each other; `BEGIN IMMEDIATE` and the size read
+//! under it keep the log gap-free against any other process all the same.
 
+use std::any::Any as AnyValue;
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -21,15 +23,29 @@ use gatehouse_audit::merkle::{Frontier, Hash};
 use gatehouse_audit::note_key::NoteSigner;
 use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::clock::to_unix_millis;
-use gatehouse_domain::store::StoreError;
+use gatehouse_domain::store::{AuditForwarder, StoreError};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::tree_mirror::TreeMirror;
 use crate::writer::{
-    Committed, Numbered, TreeCache, checkpoint_of, number, refuse_if_diverged, require_signer, to_i64,
+    Committed, Numbered, Reply, TreeCache, checkpoint_of, number, refuse_if_diverged, require_signer, to_i64,
 };
 
-type Task = Box<dyn FnOnce(&mut Connection) + Send>;
+enum Task {
+    /// Records to append in the next batch; answered once durable.
+    Append { records: Vec<AuditRecord>, reply: oneshot::Sender<Reply> },
+    /// Answered once every append queued before it is answered.
+    Barrier(oneshot::Sender<()>),
+}
+
+/// What the appender's thread needs besides its connection.
+pub(crate) struct AppenderSettings {
+    pub(crate) signer: Option<Arc<NoteSigner>>,
+    pub(crate) forwarder: Option<Arc<dyn AuditForwarder>>,
+    pub(crate) mirror: Arc<TreeMirror>,
+    pub(crate) max_batch: usize,
+}
 
 /// The appender's thread, reached through a channel; it stops when the
 /// last handle is dropped.
@@ -40,7 +56,7 @@ pub(crate) struct SqliteAppender {
 impl SqliteAppender {
     /// Opens a second connection to the database file at `path` (already
     /// migrated, already in WAL mode) and starts the thread that owns it.
-    pub(crate) fn open(path: &str) -> Result<Self, String> {
+    pub(crate) fn open(path: &str, settings: AppenderSettings) -> Result<Self, String> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
         // As the pooled connections: FULL makes a commit durable before it
@@ -57,41 +73,101 @@ impl SqliteAppender {
         let (tasks, received) = mpsc::channel::<Task>();
         std::thread::Builder::new()
             .name("gatehouse-audit-append".into())
-            .spawn(move || {
-                let mut conn = conn;
-                while let Ok(task) = received.recv() {
-                    task(&mut conn);
-                }
-            })
+            .spawn(move || serve(conn, &settings, &received))
             .map_err(|e| e.to_string())?;
         Ok(Self { tasks })
     }
 
-    /// Appends each operation's records in one transaction; see
-    /// [`crate::writer`] for what the result holds. The cached right edge is
-    /// used when the log still ends where it does.
-    pub(crate) async fn append(
-        &self,
-        signer: Option<Arc<NoteSigner>>,
-        cache: &mut TreeCache,
-        per_op: Vec<Vec<AuditRecord>>,
-    ) -> Result<Committed, StoreError> {
-        if per_op.iter().all(Vec::is_empty) {
-            return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take(), Vec::new()));
+    /// Queues `records` for the next batch; `reply` hears their indexes
+    /// once they are durable.
+    pub(crate) fn append(&self, records: Vec<AuditRecord>, reply: oneshot::Sender<Reply>) {
+        if let Err(mpsc::SendError(Task::Append { reply, .. })) = self.tasks.send(Task::Append { records, reply }) {
+            let _ = reply.send(Err(stopped()));
         }
-        let cached = cache.frontier.take();
-        let origin = cache.origin.clone();
-        let (reply, answer) = oneshot::channel();
-        let task: Task = Box::new(move |conn| {
-            let outcome =
-                require_signer(signer.as_ref()).and_then(|signer| append_batch(conn, signer, cached, origin, per_op));
-            let _ = reply.send(outcome);
-        });
-        let stopped = || StoreError::Unavailable("the audit appender has stopped".into());
-        self.tasks.send(task).map_err(|_| stopped())?;
-        let (committed, origin) = answer.await.map_err(|_| stopped())??;
-        cache.origin = origin;
-        Ok(committed)
+    }
+
+    /// Waits until every append queued so far is committed (or failed), so
+    /// a batch on another connection does not wait for SQLite's lock.
+    pub(crate) async fn drain(&self) -> Result<(), StoreError> {
+        let (done, finished) = oneshot::channel();
+        self.tasks.send(Task::Barrier(done)).map_err(|_| stopped())?;
+        finished.await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the audit appender has stopped".into())
+}
+
+/// The thread: takes whatever is queued as one batch (group commit), up to
+/// `max_batch` appends, commits it, answers, and goes again.
+fn serve(mut conn: Connection, settings: &AppenderSettings, tasks: &mpsc::Receiver<Task>) {
+    let max_batch = settings.max_batch.max(1);
+    let mut cache = TreeCache::default();
+    while let Ok(first) = tasks.recv() {
+        let mut records = Vec::new();
+        let mut replies = Vec::new();
+        let mut barriers = Vec::new();
+        let mut next = Some(first);
+        while let Some(task) = next.take() {
+            match task {
+                Task::Append { records: queued, reply } => {
+                    records.push(queued);
+                    replies.push(reply);
+                }
+                // Everything queued before the barrier is in this batch.
+                Task::Barrier(done) => {
+                    barriers.push(done);
+                    break;
+                }
+            }
+            if replies.len() < max_batch {
+                next = tasks.try_recv().ok();
+            }
+        }
+        if !replies.is_empty() {
+            commit_and_answer(&mut conn, settings, &mut cache, records, replies);
+        }
+        for done in barriers {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn commit_and_answer(
+    conn: &mut Connection,
+    settings: &AppenderSettings,
+    cache: &mut TreeCache,
+    per_op: Vec<Vec<AuditRecord>>,
+    replies: Vec<oneshot::Sender<Reply>>,
+) {
+    if per_op.iter().all(Vec::is_empty) {
+        for reply in replies {
+            let _ = reply.send(Ok((Box::new(()) as Box<dyn AnyValue + Send>, Vec::new())));
+        }
+        return;
+    }
+    let cached = cache.frontier.take();
+    let outcome = require_signer(settings.signer.as_ref())
+        .and_then(|signer| append_batch(conn, signer, cached, cache.origin.clone(), per_op));
+    match outcome {
+        Ok((((indexes, entries), frontier, nodes), origin)) => {
+            cache.frontier = frontier;
+            cache.origin = origin;
+            settings.mirror.record(&nodes);
+            if let (Some(forwarder), false) = (&settings.forwarder, entries.is_empty()) {
+                forwarder.forward(&entries);
+            }
+            for (reply, indexes) in replies.into_iter().zip(indexes) {
+                let _ = reply.send(Ok((Box::new(()) as Box<dyn AnyValue + Send>, indexes)));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "audit batch failed; nothing in it was committed");
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
     }
 }
 

@@ -9,10 +9,10 @@
 //! Only then is any caller answered: nothing is acknowledged before it is
 //! durable.
 //!
-//! On SQLite, a batch of audit records alone (the common case: decisions
-//! and refusals) runs on [`SqliteAppender`]'s own connection in one
-//! hand-off; a batch that also changes state runs here on a pooled
-//! connection.
+//! On SQLite, audit records alone (the common case: decisions and
+//! refusals) go to [`SqliteAppender`], whose own thread and connection
+//! group-commit them; a batch that also changes state runs here on a
+//! pooled connection, after the appender has drained.
 //!
 //! INVARIANT: audit indexes are gap-free. Appenders are serialized: SQLite
 //! by having one writer per database file and `BEGIN IMMEDIATE`, PostgreSQL
@@ -64,7 +64,7 @@ pub(crate) type OpOutput = Result<(Box<dyn AnyValue + Send>, Vec<AuditRecord>), 
 pub(crate) type Op = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, OpOutput> + Send>;
 
 /// What a caller gets back: the op's output and its entries' indexes.
-type Reply = Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>;
+pub(crate) type Reply = Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>;
 
 struct Job {
     work: Work,
@@ -184,6 +184,13 @@ async fn run(parts: WriterParts, mut receiver: mpsc::Receiver<Job>) {
     let max_batch = parts.settings.max_batch.max(1);
     let mut cache = TreeCache::default();
     while let Some(first) = receiver.recv().await {
+        let first = match (&parts.appender, first.work) {
+            (Some(appender), Work::Records(records)) => {
+                appender.append(records, first.reply);
+                continue;
+            }
+            (_, work) => Job { work, reply: first.reply },
+        };
         // Let the callers woken by the last commit queue their next changes,
         // so they join this batch instead of waiting for the next.
         tokio::task::yield_now().await;
@@ -192,6 +199,16 @@ async fn run(parts: WriterParts, mut receiver: mpsc::Receiver<Job>) {
             match receiver.try_recv() {
                 Ok(job) => jobs.push(job),
                 Err(_) => break,
+            }
+        }
+        if let Some(appender) = &parts.appender {
+            // The appender's queued batches commit first; this batch then
+            // finds SQLite's lock free.
+            if let Err(error) = appender.drain().await {
+                for job in jobs {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+                continue;
             }
         }
         run_batch(&parts, &mut cache, jobs).await;
@@ -223,22 +240,7 @@ async fn run_batch(parts: &WriterParts, cache: &mut TreeCache, jobs: Vec<Job>) {
         replies.push(job.reply);
     }
     let mut outcomes: Vec<Option<OpOutput>> = Vec::with_capacity(works.len());
-    let result = match (&parts.appender, changes_state) {
-        (Some(appender), false) => {
-            let per_op = works
-                .into_iter()
-                .map(|work| {
-                    outcomes.push(Some(Ok((Box::new(()), Vec::new()))));
-                    match work {
-                        Work::Records(records) => records,
-                        Work::Op(_) => Vec::new(),
-                    }
-                })
-                .collect();
-            appender.append(parts.settings.signer.clone(), cache, per_op).await
-        }
-        _ => run_batch_through_pool(parts, cache, works, &mut outcomes).await,
-    };
+    let result = run_batch_through_pool(parts, cache, works, &mut outcomes).await;
     // Before anyone hears of the change (and also after a failed commit,
     // which may have been durable all the same).
     if changes_state {

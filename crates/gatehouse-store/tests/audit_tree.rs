@@ -274,3 +274,33 @@ engine_test!(a_tree_that_disagrees_with_its_checkpoint_is_not_extended, |engine|
         assert_eq!(store.audit_size().await.unwrap(), 4, "nothing was appended");
     }
 ));
+
+#[tokio::test]
+async fn sqlite_keeps_its_wal_short_under_a_stream_of_appends() {
+    with_database(gatehouse_store::Engine::Sqlite, |db| async move {
+        let store = db.open_store().await;
+        let writers: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for j in 0..100 {
+                        store.append_audit(record(&format!("writer.{i}.entry.{j}"))).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        // 6,400 entries fill more than SQLite's checkpoint length of 1,000
+        // pages (4 MiB). The appender's connection, which commits them all,
+        // copies the WAL into the file and starts it over as it goes, so
+        // the WAL never grows much past that length.
+        let file = std::fs::metadata(db.dir.path().join("gatehouse.db")).unwrap().len();
+        let wal = std::fs::metadata(db.dir.path().join("gatehouse.db-wal")).unwrap().len();
+        assert!(file > 2 << 20, "the entries reached the database file: {file} bytes");
+        assert!(wal < 6 << 20, "the WAL stays short: {wal} bytes");
+        assert_eq!(store.audit_size().await.unwrap(), 6400);
+    })
+    .await;
+}

@@ -170,10 +170,11 @@ impl Writer {
     }
 }
 
-/// What the writer remembers between batches: the tree's right edge after
-/// its last commit, and the log's origin. The cached edge is used only while
-/// the log still ends where this writer left it (another process on the
-/// same PostgreSQL database may have appended since).
+/// What a writer (the pooled path, or SQLite's appender) remembers between
+/// batches: the tree's right edge after its last commit, and the log's
+/// origin. The cached edge is used only while the log still ends where this
+/// writer left it: the other path, or another process on the same
+/// database, may have appended since.
 #[derive(Default)]
 pub(crate) struct TreeCache {
     pub(crate) frontier: Option<Frontier>,

@@ -15,11 +15,6 @@ mod logging;
 mod output;
 mod policy_reload;
 
-/// Many small, short-lived allocations on every request, from several
-/// threads at once: mimalloc serves them from per-thread pages.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -27,6 +22,11 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 use crate::config::{Config, ProcessEnvironment};
 use crate::error::CliResult;
+
+/// Many small, short-lived allocations on every request, from several
+/// threads at once: mimalloc serves them from per-thread pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A reader that stops early (`gatehouse policy matrix | head`) is not an
 /// error: `println!` panics on a closed pipe, so end quietly instead.

@@ -377,8 +377,8 @@ pub(crate) fn checkpoint_of(origin: Option<&str>, frontier: &Frontier, entries: 
 
 /// The signer, or the refusal to append without one: an unsigned log is
 /// not kept.
-pub(crate) fn require_signer(settings_signer: Option<&Arc<NoteSigner>>) -> Result<&Arc<NoteSigner>, StoreError> {
-    settings_signer.ok_or_else(|| StoreError::Other("no audit signing key is configured; refusing to append".into()))
+pub(crate) fn require_signer(signer: Option<&Arc<NoteSigner>>) -> Result<&Arc<NoteSigner>, StoreError> {
+    signer.ok_or_else(|| StoreError::Other("no audit signing key is configured; refusing to append".into()))
 }
 
 /// Numbers and writes the records of every operation, the tree nodes they

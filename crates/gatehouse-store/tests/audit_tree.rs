@@ -26,6 +26,23 @@ async fn recomputed_root(store: &dyn Store, size: u64) -> [u8; 32] {
     frontier.root()
 }
 
+/// `writers` concurrent tasks, each appending `each` entries in turn.
+async fn append_concurrently(store: &Arc<dyn Store>, writers: usize, each: usize) {
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for j in 0..each {
+                    store.append_audit(record(&format!("writer.{i}.{j}"))).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 async fn checkpoint_count(url: &str) -> i64 {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
@@ -61,19 +78,7 @@ engine_test!(concurrent_changes_share_transactions_and_stay_gap_free, |engine| w
     engine,
     |db| async move {
         let store = db.open_store().await;
-        let writers: Vec<_> = (0..64)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    for j in 0..5 {
-                        store.append_audit(record(&format!("writer.{i}.{j}"))).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for writer in writers {
-            writer.await.unwrap();
-        }
+        append_concurrently(&store, 64, 5).await;
         let size = store.audit_size().await.unwrap();
         assert_eq!(size, 320);
         let checkpoints = checkpoint_count(&db.url).await;
@@ -279,19 +284,7 @@ engine_test!(a_tree_that_disagrees_with_its_checkpoint_is_not_extended, |engine|
 async fn sqlite_keeps_its_wal_short_under_a_stream_of_appends() {
     with_database(gatehouse_store::Engine::Sqlite, |db| async move {
         let store = db.open_store().await;
-        let writers: Vec<_> = (0..64)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    for j in 0..100 {
-                        store.append_audit(record(&format!("writer.{i}.entry.{j}"))).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for writer in writers {
-            writer.await.unwrap();
-        }
+        append_concurrently(&store, 64, 100).await;
         // 6,400 entries fill more than SQLite's checkpoint length of 1,000
         // pages (4 MiB). The appender's connection, which commits them all,
         // copies the WAL into the file and starts it over as it goes, so

@@ -128,3 +128,87 @@ pub(crate) async fn connect(engine: Engine, url: &str, options: &ConnectOptions)
     migrator.run(&pool).await.map_err(|cause| OpenError::Migrate { url: redacted, cause: cause.to_string() })?;
     Ok(pool)
 }
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    /// The migration that moved the audit tables onto SQLite's rowid keeps
+    /// every row and the tables' append-only guard.
+    #[tokio::test]
+    async fn audit_tables_moved_onto_rowids_keep_their_rows_and_guards() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.expect("open");
+        SQLITE_MIGRATIONS.run_to(9, &pool).await.expect("the schema before the move");
+        for idx in 0..3i64 {
+            sqlx::query(
+                "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
+                 request_id, source_ip, mfa, details, leaf, prev_root) \
+                 VALUES ($1, $2, 'someone', 'human', 'authorize', 'gatehouse', 'success', '', NULL, NULL, 0, '{}', $3, NULL)",
+            )
+            .bind(idx)
+            .bind(1_000 + idx)
+            .bind(vec![idx as u8; 4])
+            .execute(&pool)
+            .await
+            .expect("an old entry");
+            sqlx::query("INSERT INTO audit_tree (level, idx, hash) VALUES (0, $1, $2)")
+                .bind(idx)
+                .bind(vec![idx as u8; 32])
+                .execute(&pool)
+                .await
+                .expect("an old node");
+        }
+        sqlx::query("INSERT INTO audit_checkpoints (tree_size, root, note, created_at) VALUES (3, $1, 'note', 7)")
+            .bind(vec![9u8; 32])
+            .execute(&pool)
+            .await
+            .expect("an old checkpoint");
+
+        SQLITE_MIGRATIONS.run(&pool).await.expect("the move");
+
+        let rows = sqlx::query("SELECT idx, time, leaf FROM audit_entries WHERE rowid = idx ORDER BY idx")
+            .fetch_all(&pool)
+            .await
+            .expect("entries");
+        let kept: Vec<(i64, i64, Vec<u8>)> =
+            rows.iter().map(|row| (row.get("idx"), row.get("time"), row.get("leaf"))).collect();
+        assert_eq!(kept, (0..3i64).map(|i| (i, 1_000 + i, vec![i as u8; 4])).collect::<Vec<_>>());
+        let nodes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_tree WHERE level = 0")
+            .fetch_one(&pool)
+            .await
+            .expect("nodes");
+        assert_eq!(nodes, 3);
+        let (size, note): (i64, String) =
+            sqlx::query_as("SELECT tree_size, note FROM audit_checkpoints WHERE rowid = tree_size")
+                .fetch_one(&pool)
+                .await
+                .expect("checkpoint");
+        assert_eq!((size, note.as_str()), (3, "note"));
+        let tree_sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'audit_tree'")
+            .fetch_one(&pool)
+            .await
+            .expect("schema");
+        assert!(tree_sql.contains("WITHOUT ROWID"), "{tree_sql}");
+        let indexes: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_entries'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("indexes");
+        assert_eq!(indexes, 4, "actor, action, resource and time; the key is the rowid");
+        for statement in [
+            "UPDATE audit_entries SET actor = 'someone else'",
+            "DELETE FROM audit_entries",
+            "DELETE FROM audit_tree",
+            "UPDATE audit_checkpoints SET note = 'forged'",
+        ] {
+            let refused = sqlx::query(statement).execute(&pool).await.expect_err(statement).to_string();
+            assert!(refused.contains("append-only"), "{statement}: {refused}");
+        }
+    }
+}

@@ -145,6 +145,29 @@ impl EntitiesKey {
     }
 }
 
+/// Every field of a context that only gatehouse fills in: `now` counts
+/// whole seconds, so one second's requests from one caller share a context.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct OwnContextKey {
+    now: i64,
+    auth_method: String,
+    mfa_fresh: bool,
+    source_ip: String,
+    principal_is_caller: bool,
+}
+
+impl OwnContextKey {
+    fn of(input: &DecisionInput<'_>) -> Self {
+        Self {
+            now: input.now.unix_timestamp(),
+            auth_method: input.auth_method.to_owned(),
+            mfa_fresh: input.mfa_fresh,
+            source_ip: input.source_ip.unwrap_or_default().to_owned(),
+            principal_is_caller: input.principal_is_caller,
+        }
+    }
+}
+
 /// What decisions share, kept per policy set (see [`Memo`]).
 ///
 /// INVARIANT: a grant's identity, role and scope never change once it is
@@ -154,6 +177,7 @@ impl EntitiesKey {
 pub(crate) struct DecisionMemos {
     slices: Memo<Vec<GrantId>, Slice>,
     entities: Memo<EntitiesKey, Entities>,
+    own_contexts: Memo<OwnContextKey, Context>,
     /// Whether the schema accepts a request of this action on this kind of
     /// resource with only gatehouse's own context (whose shape is fixed).
     /// Validation looks at types only, so one check per pair stands for
@@ -338,18 +362,10 @@ impl Policies {
 
     fn context(&self, input: &DecisionInput<'_>, action: &EntityUid) -> Result<Context, DecisionError> {
         let Some(caller_fields) = input.caller_context.filter(|fields| !fields.is_empty()) else {
-            // Only gatehouse's own fields: no JSON to parse or check.
-            return Context::from_pairs([
-                ("now".to_owned(), RestrictedExpression::new_long(input.now.unix_timestamp())),
-                ("auth_method".to_owned(), RestrictedExpression::new_string(input.auth_method.to_owned())),
-                ("mfa_fresh".to_owned(), RestrictedExpression::new_bool(input.mfa_fresh)),
-                (
-                    "source_ip".to_owned(),
-                    RestrictedExpression::new_string(input.source_ip.unwrap_or_default().to_owned()),
-                ),
-                ("principal_is_caller".to_owned(), RestrictedExpression::new_bool(input.principal_is_caller)),
-            ])
-            .map_err(|e| DecisionError::Evaluation(e.to_string()));
+            // Only gatehouse's own fields: no JSON to parse or check, and the
+            // same few values for every request of a caller in one second.
+            let own = self.memos.own_contexts.get_or_build(OwnContextKey::of(input), || own_context(input))?;
+            return Ok(Context::clone(&own));
         };
         let mut fields = caller_fields.clone();
         for reserved in ["now", "auth_method", "mfa_fresh", "source_ip", "principal_is_caller"] {
@@ -367,6 +383,18 @@ impl Policies {
         Context::from_json_value(Value::Object(fields), Some((&self.schema, action)))
             .map_err(|e| DecisionError::InvalidRequest(format!("invalid context: {e}")))
     }
+}
+
+/// The context of a request whose caller adds no fields of its own.
+fn own_context(input: &DecisionInput<'_>) -> Result<Context, DecisionError> {
+    Context::from_pairs([
+        ("now".to_owned(), RestrictedExpression::new_long(input.now.unix_timestamp())),
+        ("auth_method".to_owned(), RestrictedExpression::new_string(input.auth_method.to_owned())),
+        ("mfa_fresh".to_owned(), RestrictedExpression::new_bool(input.mfa_fresh)),
+        ("source_ip".to_owned(), RestrictedExpression::new_string(input.source_ip.unwrap_or_default().to_owned())),
+        ("principal_is_caller".to_owned(), RestrictedExpression::new_bool(input.principal_is_caller)),
+    ])
+    .map_err(|e| DecisionError::Evaluation(e.to_string()))
 }
 
 fn resource_kind(resource: &Resource) -> &'static str {

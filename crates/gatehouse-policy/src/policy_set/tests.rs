@@ -352,3 +352,31 @@ fn the_matrix_lists_what_is_allowed_and_why() {
         vec![Reason::Grant { grant: ana_grants[0].id, role: "developer".into(), scope: "project:acme/web".into() }]
     );
 }
+
+#[test]
+fn each_decision_sees_its_own_time_address_and_second_factor() {
+    let cutoff = NOW.unix_timestamp() + 1;
+    let policy = format!(
+        "@id(\"office-hours\")\nforbid (principal, action, resource) when {{ context.now >= {cutoff} }};\n\
+         @id(\"from-the-office\")\nforbid (principal, action, resource) unless {{ context.source_ip == \"127.0.0.1\" }};\n\
+         @id(\"fresh-mfa\")\nforbid (principal, action == Action::\"source.push\", resource) unless {{ context.mfa_fresh }};\n"
+    );
+    let policies = Policies::from_source(&with_file("custom.cedar", &policy)).unwrap();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "developer", "project:acme/web")];
+    let target = resource("project:acme/web");
+    let base = input(&ana, &grants, "pipeline.view", &target, None);
+    let allowed = |input: DecisionInput<'_>| policies.decide(&input).unwrap().is_allowed();
+
+    // Asked again and again, with one field changed at a time.
+    for _ in 0..2 {
+        assert!(allowed(base.clone()));
+        assert!(!allowed(DecisionInput { now: NOW + Duration::seconds(1), ..base.clone() }), "a second later");
+        assert!(allowed(DecisionInput { now: NOW + Duration::milliseconds(999), ..base.clone() }), "same second");
+        assert!(!allowed(DecisionInput { source_ip: Some("10.0.0.9"), ..base.clone() }), "another address");
+        assert!(!allowed(DecisionInput { source_ip: None, ..base.clone() }), "no address");
+        let push = DecisionInput { action: Action::SourcePush, ..base.clone() };
+        assert!(!allowed(push.clone()), "no fresh second factor");
+        assert!(allowed(DecisionInput { mfa_fresh: true, ..push }), "a fresh second factor");
+    }
+}

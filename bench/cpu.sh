@@ -29,10 +29,9 @@ export GATEHOUSE_TOKEN
 GATEHOUSE_TOKEN="$("$bin" --data-dir "$work" init --admin-email bench@example.com | tail -n 1)"
 GATEHOUSE_LOG_LEVEL=warn "$bin" --data-dir "$work" serve --listen "127.0.0.1:$port" >/dev/null &
 pid=$!
-for _ in $(seq 1 400); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.01
-done
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+wait_ready
 
 ticks=$(getconf CLK_TCK)
 # utime + stime of the process, and of each thread summed by thread name.

@@ -31,14 +31,8 @@ ls -l "$bin" | awk '{printf "binary size: %.1f MiB\n", $5 / 1048576}'
 
 now_ms() { date +%s%3N; }
 
-wait_ready() {
-    for _ in $(seq 1 400); do
-        curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
-        sleep 0.005
-    done
-    echo "server did not start" >&2
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 run_engine() {
     local engine="$1" url="$2" dir="$work/$1"

@@ -103,6 +103,15 @@ pub(crate) fn grant_with_prefix(row: &AnyRow, prefix: &str) -> Result<Grant, Sto
     })
 }
 
+/// The bytes an entry's Merkle leaf hashes: the stored `leaf` of a row
+/// written before leaves were derived, otherwise the canonical form of the
+/// row's columns (selected as [`AUDIT_COLUMNS`] and `leaf`).
+pub(crate) fn audit_leaf(row: &AnyRow) -> Result<(u64, Vec<u8>), StoreError> {
+    let stored: Option<Vec<u8>> = row.try_get("leaf").map_err(store_error)?;
+    let entry = audit_entry(row)?;
+    Ok((entry.index, stored.unwrap_or_else(|| entry.leaf_bytes())))
+}
+
 pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     let index: i64 = row.try_get("idx").map_err(store_error)?;
     let outcome = text(row, "outcome")?;

@@ -923,19 +923,15 @@ impl Store for SqlStore {
     }
 
     async fn list_audit_leaves(&self, start: u64, limit: u32) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query("SELECT idx, leaf FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
-            .bind(to_i64(start))
-            .bind(i64::from(limit.max(1)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                let index: i64 = row.try_get("idx").map_err(store_error)?;
-                let leaf: Vec<u8> = row.try_get("leaf").map_err(store_error)?;
-                Ok((u64::try_from(index).unwrap_or_default(), leaf))
-            })
-            .collect()
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS}, leaf FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2"
+        )))
+        .bind(to_i64(start))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(rows::audit_leaf).collect()
     }
 
     async fn audit_size(&self) -> Result<u64, StoreError> {

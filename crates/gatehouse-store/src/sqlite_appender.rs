@@ -192,16 +192,16 @@ fn append_batch(
             loaded
         }
     };
-    let Numbered { indexes, entries, leaves, nodes } = number(&mut frontier, per_op);
+    let Numbered { indexes, entries, details, nodes } = number(&mut frontier, per_op);
     {
         let mut insert = tx
             .prepare_cached(
                 "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
-                 request_id, source_ip, mfa, details, leaf, prev_root) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 request_id, source_ip, mfa, details, prev_root) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .map_err(sqlite_error)?;
-        for (entry, (leaf, details)) in entries.iter().zip(&leaves) {
+        for (entry, details) in entries.iter().zip(&details) {
             let r = &entry.record;
             insert
                 .execute(params![
@@ -217,7 +217,6 @@ fn append_batch(
                     r.origin.source_ip,
                     i64::from(r.mfa),
                     details,
-                    leaf,
                     entry.prev_root.as_ref().map(|root| root.as_slice()),
                 ])
                 .map_err(sqlite_error)?;

@@ -5,10 +5,11 @@
 use gatehouse_audit::checkpoint::Checkpoint;
 use gatehouse_audit::merkle::leaf_hash;
 use gatehouse_domain::store::StoreError;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, AssertSqlSafe};
 
 use crate::connect::Engine;
 use crate::error::store_error;
+use crate::rows::{self, AUDIT_COLUMNS};
 use crate::writer::{AuditSettings, begin_append, frontier_at, insert_checkpoint, insert_nodes};
 
 const PAGE: i64 = 1000;
@@ -34,19 +35,20 @@ pub(crate) async fn repair_tree(pool: &AnyPool, engine: Engine, settings: &Audit
     let mut frontier = frontier_at(&mut tx, leaves as u64).await?;
     let mut next = leaves;
     while next < entries {
-        let rows = sqlx::query("SELECT idx, leaf FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
-            .bind(next)
-            .bind(PAGE)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_error)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS}, leaf FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2"
+        )))
+        .bind(next)
+        .bind(PAGE)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_error)?;
         let mut nodes = Vec::new();
         for row in &rows {
-            let index: i64 = row.try_get("idx").map_err(store_error)?;
-            if index != next {
+            let (index, leaf) = rows::audit_leaf(row)?;
+            if index != next as u64 {
                 return Err(StoreError::Other(format!("audit entry {next} is missing")));
             }
-            let leaf: Vec<u8> = row.try_get("leaf").map_err(store_error)?;
             nodes.extend(frontier.push(leaf_hash(&leaf)));
             next += 1;
         }

@@ -336,8 +336,9 @@ pub(crate) struct Numbered {
     /// Each operation's indexes.
     pub(crate) indexes: Vec<Vec<u64>>,
     pub(crate) entries: Vec<AuditEntry>,
-    /// Each entry's leaf bytes and canonical details.
-    pub(crate) leaves: Vec<(Vec<u8>, String)>,
+    /// Each entry's canonical details. The leaf bytes are not kept: they
+    /// are hashed here and computed again from the row when read.
+    pub(crate) details: Vec<String>,
     /// The tree nodes the entries complete.
     pub(crate) nodes: Vec<(NodeId, Hash)>,
 }
@@ -349,7 +350,7 @@ pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<AuditRecord>>) -> 
     let mut numbered = Numbered {
         indexes: Vec::with_capacity(per_op.len()),
         entries: Vec::with_capacity(total),
-        leaves: Vec::with_capacity(total),
+        details: Vec::with_capacity(total),
         nodes: Vec::with_capacity(total * 2),
     };
     for records in per_op {
@@ -360,7 +361,7 @@ pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<AuditRecord>>) -> 
             let (leaf, details) = entry.leaf_and_details();
             numbered.nodes.extend(frontier.push(leaf_hash(&leaf)));
             op_indexes.push(index);
-            numbered.leaves.push((leaf, details));
+            numbered.details.push(details);
             numbered.entries.push(entry);
         }
         numbered.indexes.push(op_indexes);
@@ -402,8 +403,8 @@ async fn append_records(
             loaded
         }
     };
-    let Numbered { indexes, entries, leaves, nodes } = number(&mut frontier, per_op);
-    insert_entries(tx, &entries, leaves).await?;
+    let Numbered { indexes, entries, details, nodes } = number(&mut frontier, per_op);
+    insert_entries(tx, &entries, details).await?;
     insert_nodes(tx, &nodes).await?;
 
     if cache.origin.is_none() {
@@ -500,17 +501,18 @@ async fn audit_origin(conn: &mut AnyConnection) -> Result<Option<String>, StoreE
     Ok(origin.flatten())
 }
 
-/// Writes `entries` with their leaf bytes and canonical details.
+/// Writes `entries` with their canonical details; `leaf` is left NULL, as
+/// the row's columns determine it.
 async fn insert_entries(
     conn: &mut AnyConnection,
     entries: &[AuditEntry],
-    leaves: Vec<(Vec<u8>, String)>,
+    details: Vec<String>,
 ) -> Result<(), StoreError> {
-    let mut leaves = leaves.into_iter();
+    let mut details = details.into_iter();
     for entries in power_of_two_runs(entries) {
         let sql = insert_sql(InsertShape::Entries, entries.len(), Placeholder::for_connection(conn));
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (entry, (leaf, details)) in entries.iter().zip(leaves.by_ref()) {
+        for (entry, details) in entries.iter().zip(details.by_ref()) {
             let r = &entry.record;
             query = query
                 .bind(to_i64(entry.index)?)
@@ -525,7 +527,6 @@ async fn insert_entries(
                 .bind(r.origin.source_ip.clone())
                 .bind(i64::from(r.mfa))
                 .bind(details)
-                .bind(leaf)
                 .bind(entry.prev_root.map(|root| root.to_vec()));
         }
         query.execute(&mut *conn).await.map_err(store_error)?;
@@ -579,8 +580,8 @@ fn insert_sql(shape: InsertShape, rows: usize, style: Placeholder) -> &'static s
     MADE[shape as usize][style as usize][size.min(SIZES - 1)].get_or_init(|| match shape {
         InsertShape::Entries => format!(
             "INSERT INTO audit_entries (idx, time, actor, actor_kind, action, resource, outcome, reason, \
-             request_id, source_ip, mfa, details, leaf, prev_root) VALUES {}",
-            placeholders(rows, 14, style)
+             request_id, source_ip, mfa, details, prev_root) VALUES {}",
+            placeholders(rows, 13, style)
         ),
         InsertShape::Nodes => {
             format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(rows, 3, style))
@@ -641,8 +642,8 @@ mod tests {
         assert!(std::ptr::eq(eight, insert_sql(InsertShape::Nodes, 8, Placeholder::Numbered)));
         assert!(eight.ends_with("($22, $23, $24)"), "{eight}");
         let one = insert_sql(InsertShape::Entries, 1, Placeholder::Anonymous);
-        assert!(one.starts_with("INSERT INTO audit_entries") && one.matches('?').count() == 14, "{one}");
-        assert_eq!(insert_sql(InsertShape::Entries, 128, Placeholder::Numbered).matches('$').count(), 128 * 14);
+        assert!(one.starts_with("INSERT INTO audit_entries") && one.matches('?').count() == 13, "{one}");
+        assert_eq!(insert_sql(InsertShape::Entries, 128, Placeholder::Numbered).matches('$').count(), 128 * 13);
     }
 
     #[test]

@@ -280,12 +280,72 @@ engine_test!(a_tree_that_disagrees_with_its_checkpoint_is_not_extended, |engine|
     }
 ));
 
+engine_test!(each_entry_is_stored_once_and_its_leaf_computed_from_its_row, |engine| with_database(
+    engine,
+    |db| async move {
+        let store = db.open_store().await;
+        // Details as varied as callers make them: escapes, non-ASCII,
+        // nesting, a float and an integer past i64 from a caller's context.
+        let details = serde_json::json!({
+            "quote\"and\\slash": "tab\tnew\nline\u{1}é✓",
+            "nested": {"z": [1, -2, true, null], "a": {"b": "c"}},
+            "context": {"ratio": 0.1, "big": 18446744073709551615u64, "exp": 1e300},
+        });
+        let origin = gatehouse_domain::audit::RequestOrigin {
+            request_id: Some("req-1".into()),
+            source_ip: Some("2001:db8::1".into()),
+        };
+        let rich = || {
+            record("rich")
+                .outcome(gatehouse_domain::audit::Outcome::Denied, "nobody allowed it")
+                .origin(&origin)
+                .details(details.clone())
+        };
+        store.append_audit(rich()).await.unwrap();
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        let new = NewIdentity::new(IdentityKind::Service, "bot", None, now).unwrap();
+        store.create_identity(new, rich()).await.unwrap();
+        let mut timed = rich();
+        timed.time = time::OffsetDateTime::from_unix_timestamp_nanos(1_790_000_000_123_456_789).unwrap();
+        store.append_audit(timed).await.unwrap();
+
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+        let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_entries WHERE leaf IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(stored, 0, "no entry keeps a second copy of itself");
+        let entries = store.list_audit(0, 10).await.unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].record.details, details);
+        let leaves = store.list_audit_leaves(0, 10).await.unwrap();
+        let expected: Vec<(u64, Vec<u8>)> = entries.iter().map(|e| (e.index, e.leaf_bytes())).collect();
+        assert_eq!(leaves, expected);
+        let latest = store.latest_checkpoint().await.unwrap().unwrap();
+        assert_eq!(recomputed_root(&*store, 3).await, latest.root, "the computed leaves are the ones hashed");
+
+        // The columns are the evidence: rewriting one changes the leaf, and
+        // the root no longer matches the signed checkpoint.
+        let statements: &[&str] = match engine {
+            gatehouse_store::Engine::Sqlite => &["DROP TRIGGER audit_entries_no_update"],
+            gatehouse_store::Engine::Postgres => &["DROP TRIGGER audit_entries_no_update ON audit_entries"],
+        };
+        for statement in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(*statement)).execute(&mut conn).await.unwrap();
+        }
+        sqlx::query("UPDATE audit_entries SET outcome = 'success' WHERE idx = 1").execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        assert_ne!(recomputed_root(&*store, 3).await, latest.root);
+    }
+));
+
 #[tokio::test]
 async fn sqlite_keeps_its_wal_short_under_a_stream_of_appends() {
     with_database(gatehouse_store::Engine::Sqlite, |db| async move {
         let store = db.open_store().await;
-        append_concurrently(&store, 64, 100).await;
-        // 6,400 entries fill more than SQLite's checkpoint length of 1,000
+        append_concurrently(&store, 64, 250).await;
+        // 16,000 entries (~300 bytes each) fill more than SQLite's checkpoint length of 1,000
         // pages (4 MiB). The appender's connection, which commits them all,
         // copies the WAL into the file and starts it over as it goes, so
         // the WAL never grows much past that length.
@@ -293,7 +353,7 @@ async fn sqlite_keeps_its_wal_short_under_a_stream_of_appends() {
         let wal = std::fs::metadata(db.dir.path().join("gatehouse.db-wal")).unwrap().len();
         assert!(file > 2 << 20, "the entries reached the database file: {file} bytes");
         assert!(wal < 6 << 20, "the WAL stays short: {wal} bytes");
-        assert_eq!(store.audit_size().await.unwrap(), 6400);
+        assert_eq!(store.audit_size().await.unwrap(), 16_000);
     })
     .await;
 }

@@ -135,8 +135,8 @@ mod tests {
 
     use super::*;
 
-    /// The migration that moved the audit tables onto SQLite's rowid keeps
-    /// every row and the tables' append-only guard.
+    /// The migrations that moved the audit tables onto SQLite's rowid (and
+    /// the tree into append order) keep every row and the append-only guard.
     #[tokio::test]
     async fn audit_tables_moved_onto_rowids_keep_their_rows_and_guards() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -163,6 +163,11 @@ mod tests {
                 .await
                 .expect("an old node");
         }
+        sqlx::query("INSERT INTO audit_tree (level, idx, hash) VALUES (1, 0, $1)")
+            .bind(vec![8u8; 32])
+            .execute(&pool)
+            .await
+            .expect("an old inner node");
         sqlx::query("INSERT INTO audit_checkpoints (tree_size, root, note, created_at) VALUES (3, $1, 'note', 7)")
             .bind(vec![9u8; 32])
             .execute(&pool)
@@ -189,11 +194,14 @@ mod tests {
                 .await
                 .expect("checkpoint");
         assert_eq!((size, note.as_str()), (3, "note"));
-        let tree_sql: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'audit_tree'")
-            .fetch_one(&pool)
-            .await
-            .expect("schema");
-        assert!(tree_sql.contains("WITHOUT ROWID"), "{tree_sql}");
+        // Tree nodes keyed (as the rowid) by the last leaf they cover, then
+        // their level: the order appends complete them.
+        let nodes: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT node, level, idx FROM audit_tree WHERE rowid = node ORDER BY node")
+                .fetch_all(&pool)
+                .await
+                .expect("nodes");
+        assert_eq!(nodes, [(0, 0, 0), (64, 0, 1), (65, 1, 0), (128, 0, 2)]);
         let indexes: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_entries'",
         )

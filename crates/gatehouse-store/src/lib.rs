@@ -18,6 +18,7 @@ mod sessions;
 mod signing_keys;
 mod sql_store;
 mod sqlite_appender;
+mod tree_key;
 mod tree_mirror;
 mod tree_repair;
 mod trust_bindings;

@@ -29,7 +29,8 @@ use tokio::sync::oneshot;
 
 use crate::tree_mirror::TreeMirror;
 use crate::writer::{
-    Committed, Numbered, Reply, TreeCache, checkpoint_of, number, refuse_if_diverged, require_signer, to_i64,
+    Committed, Numbered, Reply, TreeCache, checkpoint_of, number, refuse_if_diverged, require_signer, stored_key,
+    to_i64,
 };
 
 enum Task {
@@ -221,10 +222,13 @@ fn append_batch(
                 ])
                 .map_err(sqlite_error)?;
         }
-        let mut insert =
-            tx.prepare_cached("INSERT INTO audit_tree (level, idx, hash) VALUES (?1, ?2, ?3)").map_err(sqlite_error)?;
+        let mut insert = tx
+            .prepare_cached("INSERT INTO audit_tree (node, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(sqlite_error)?;
         for (id, hash) in &nodes {
-            insert.execute(params![i64::from(id.level), to_i64(id.index)?, hash.as_slice()]).map_err(sqlite_error)?;
+            insert
+                .execute(params![stored_key(*id)?, i64::from(id.level), to_i64(id.index)?, hash.as_slice()])
+                .map_err(sqlite_error)?;
         }
     }
     if origin.is_none() {
@@ -247,14 +251,11 @@ fn append_batch(
 
 /// The tree's right edge at `size`, from the stored nodes.
 fn frontier_at(conn: &Connection, size: u64) -> Result<Frontier, StoreError> {
-    let mut select =
-        conn.prepare_cached("SELECT hash FROM audit_tree WHERE level = ?1 AND idx = ?2").map_err(sqlite_error)?;
+    let mut select = conn.prepare_cached("SELECT hash FROM audit_tree WHERE node = ?1").map_err(sqlite_error)?;
     let mut hashes = Vec::new();
     for id in Frontier::node_ids(size) {
-        let hash: Option<Vec<u8>> = select
-            .query_row(params![i64::from(id.level), to_i64(id.index)?], |row| row.get(0))
-            .optional()
-            .map_err(sqlite_error)?;
+        let hash: Option<Vec<u8>> =
+            select.query_row(params![stored_key(id)?], |row| row.get(0)).optional().map_err(sqlite_error)?;
         let hash =
             hash.ok_or_else(|| StoreError::not_found("audit tree node", format!("{}/{}", id.level, id.index)))?;
         hashes.push(Hash::try_from(hash).map_err(|_| StoreError::Other("stored tree hash is not 32 bytes".into()))?);

@@ -11,6 +11,7 @@ use gatehouse_audit::merkle::{Hash, NodeId};
 use sqlx::{AnyPool, Row};
 
 use crate::error::store_error;
+use crate::tree_key::first_key_missing;
 
 const PAGE: i64 = 20_000;
 
@@ -75,45 +76,47 @@ impl TreeMirror {
         });
     }
 
+    /// Reads the stored nodes in key order (the order appends completed
+    /// them), from the first one not held, until the budget is spent.
     async fn read_missing(&self, pool: &AnyPool) -> Result<(), gatehouse_domain::store::StoreError> {
-        for level in 0..64i64 {
-            loop {
-                let start = {
-                    let levels = self.levels.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    if Self::held(&levels) >= self.budget {
-                        return Ok(());
-                    }
-                    levels.get(level as usize).map_or(0, Vec::len) as i64
+        let mut from = {
+            let levels = self.levels.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let next: Vec<u64> = levels.iter().map(|level| level.len() as u64).collect();
+            match first_key_missing(&next) {
+                Some(key) => key,
+                None => return Ok(()),
+            }
+        };
+        loop {
+            if Self::held(&self.levels.read().unwrap_or_else(|poisoned| poisoned.into_inner())) >= self.budget {
+                return Ok(());
+            }
+            let rows =
+                sqlx::query("SELECT node, level, idx, hash FROM audit_tree WHERE node >= $1 ORDER BY node LIMIT $2")
+                    .bind(from)
+                    .bind(PAGE)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(store_error)?;
+            let mut nodes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let key: i64 = row.try_get("node").map_err(store_error)?;
+                let level: i64 = row.try_get("level").map_err(store_error)?;
+                let index: i64 = row.try_get("idx").map_err(store_error)?;
+                let hash: Vec<u8> = row.try_get("hash").map_err(store_error)?;
+                from = key + 1;
+                let (Ok(level), Ok(index), Ok(hash)) =
+                    (u8::try_from(level), u64::try_from(index), Hash::try_from(hash))
+                else {
+                    continue;
                 };
-                let rows = sqlx::query(
-                    "SELECT idx, hash FROM audit_tree WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
-                )
-                .bind(level)
-                .bind(start)
-                .bind(PAGE)
-                .fetch_all(pool)
-                .await
-                .map_err(store_error)?;
-                if rows.is_empty() {
-                    if level > 0 && start == 0 {
-                        return Ok(());
-                    }
-                    break;
-                }
-                let mut nodes = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let index: i64 = row.try_get("idx").map_err(store_error)?;
-                    let hash: Vec<u8> = row.try_get("hash").map_err(store_error)?;
-                    let Ok(hash) = Hash::try_from(hash) else { continue };
-                    nodes.push((NodeId::new(level as u8, index as u64), hash));
-                }
-                self.record(&nodes);
-                if (rows.len() as i64) < PAGE {
-                    break;
-                }
+                nodes.push((NodeId::new(level, index), hash));
+            }
+            self.record(&nodes);
+            if (rows.len() as i64) < PAGE {
+                return Ok(());
             }
         }
-        Ok(())
     }
 }
 
@@ -130,5 +133,41 @@ mod tests {
         mirror.record(&[(NodeId::new(0, 1), [2; 32]), (NodeId::new(0, 2), [3; 32])]);
         assert_eq!(mirror.get_all(&[NodeId::new(0, 1)]), Some(vec![[2; 32]]));
         assert_eq!(mirror.get_all(&[NodeId::new(0, 2)]), None, "the budget of three nodes is spent");
+    }
+
+    /// The catch-up reads stored nodes in key order, from the first one
+    /// the mirror lacks, and holds every level's prefix.
+    #[tokio::test]
+    async fn catching_up_reads_what_is_stored_beyond_what_is_held() {
+        use gatehouse_audit::merkle::Frontier;
+
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("mirror.db").display());
+        let options = crate::ConnectOptions::default();
+        let pool = crate::connect::connect(crate::Engine::Sqlite, &url, &options).await.expect("open");
+        let mut frontier = Frontier::empty();
+        let mut nodes = Vec::new();
+        for leaf in 0..300u32 {
+            nodes.extend(frontier.push([(leaf % 251) as u8; 32]));
+        }
+        let mut conn = pool.acquire().await.expect("connection");
+        crate::writer::insert_nodes(&mut conn, &nodes).await.expect("stored");
+        drop(conn);
+
+        // Held from live appends: the first ten leaves' nodes.
+        let mirror = TreeMirror::new(1 << 20);
+        let first_ten: Vec<_> = nodes.iter().copied().filter(|(id, _)| (id.index + 1) << id.level <= 10).collect();
+        mirror.record(&first_ten);
+        mirror.read_missing(&pool).await.expect("caught up");
+        let ids: Vec<NodeId> = nodes.iter().map(|(id, _)| *id).collect();
+        let hashes: Vec<Hash> = nodes.iter().map(|(_, hash)| *hash).collect();
+        assert_eq!(mirror.get_all(&ids), Some(hashes));
+        assert_eq!(mirror.get_all(&[NodeId::new(0, 300)]), None);
+
+        // With a budget, a gap-free prefix of the completion order.
+        let small = TreeMirror::new(50);
+        small.read_missing(&pool).await.expect("caught up");
+        assert_eq!(small.get_all(&[NodeId::new(0, 0), NodeId::new(1, 0)]), Some(vec![nodes[0].1, nodes[2].1]));
+        assert_eq!(small.get_all(&[NodeId::new(0, 299)]), None, "past the budget");
     }
 }

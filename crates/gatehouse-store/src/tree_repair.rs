@@ -20,7 +20,9 @@ pub(crate) async fn repair_tree(pool: &AnyPool, engine: Engine, settings: &Audit
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-    let leaves: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_tree WHERE level = 0")
+    // Nodes are written in the order appends complete them (see tree_key):
+    // the greatest key's leaf is the last leaf with its nodes.
+    let leaves: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(node) / 64 + 1, 0) FROM audit_tree")
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;

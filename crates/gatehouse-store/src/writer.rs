@@ -37,6 +37,7 @@ use crate::connect::Engine;
 use crate::credential_cache::CredentialCache;
 use crate::error::store_error;
 use crate::sqlite_appender::SqliteAppender;
+use crate::tree_key::node_key;
 use crate::tree_mirror::TreeMirror;
 
 /// Any arbitrary constant, shared by every process on one PostgreSQL
@@ -432,32 +433,37 @@ pub(crate) async fn frontier_at(conn: &mut AnyConnection, size: u64) -> Result<F
 
 /// Reads stored tree nodes in the order asked; `NotFound` names a missing one.
 pub(crate) async fn fetch_nodes(conn: &mut AnyConnection, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError> {
+    let keys = ids.iter().map(|id| stored_key(*id)).collect::<Result<Vec<i64>, _>>()?;
     let mut found = std::collections::HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_INSERT) {
-        let conditions: Vec<String> =
-            (0..chunk.len()).map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2)).collect();
-        let sql = format!("SELECT level, idx, hash FROM audit_tree WHERE {}", conditions.join(" OR "));
+    for chunk in keys.chunks(ROWS_PER_INSERT) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT node, hash FROM audit_tree WHERE node IN ({})", list.join(", "));
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            query = query.bind(i64::from(id.level)).bind(to_i64(id.index)?);
+        for key in chunk {
+            query = query.bind(*key);
         }
         for row in query.fetch_all(&mut *conn).await.map_err(store_error)? {
-            let level: i64 = row.try_get("level").map_err(store_error)?;
-            let index: i64 = row.try_get("idx").map_err(store_error)?;
+            let key: i64 = row.try_get("node").map_err(store_error)?;
             let hash: Vec<u8> = row.try_get("hash").map_err(store_error)?;
             let hash =
                 Hash::try_from(hash).map_err(|_| StoreError::Other("stored tree hash is not 32 bytes".into()))?;
-            found.insert((level, index), hash);
+            found.insert(key, hash);
         }
     }
     ids.iter()
-        .map(|id| {
+        .zip(keys)
+        .map(|(id, key)| {
             found
-                .get(&(i64::from(id.level), to_i64(id.index)?))
+                .get(&key)
                 .copied()
                 .ok_or_else(|| StoreError::not_found("audit tree node", format!("{}/{}", id.level, id.index)))
         })
         .collect()
+}
+
+/// The node's key in `audit_tree` (see [`crate::tree_key`]).
+pub(crate) fn stored_key(id: NodeId) -> Result<i64, StoreError> {
+    node_key(id).ok_or_else(|| StoreError::Other(format!("audit tree node {}/{} is out of range", id.level, id.index)))
 }
 
 pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
@@ -539,7 +545,7 @@ pub(crate) async fn insert_nodes(conn: &mut AnyConnection, nodes: &[(NodeId, Has
         let sql = insert_sql(InsertShape::Nodes, chunk.len(), Placeholder::for_connection(conn));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (id, hash) in chunk {
-            query = query.bind(i64::from(id.level)).bind(to_i64(id.index)?).bind(hash.to_vec());
+            query = query.bind(stored_key(*id)?).bind(i64::from(id.level)).bind(to_i64(id.index)?).bind(hash.to_vec());
         }
         query.execute(&mut *conn).await.map_err(store_error)?;
     }
@@ -584,7 +590,7 @@ fn insert_sql(shape: InsertShape, rows: usize, style: Placeholder) -> &'static s
             placeholders(rows, 13, style)
         ),
         InsertShape::Nodes => {
-            format!("INSERT INTO audit_tree (level, idx, hash) VALUES {}", placeholders(rows, 3, style))
+            format!("INSERT INTO audit_tree (node, level, idx, hash) VALUES {}", placeholders(rows, 4, style))
         }
     })
 }
@@ -640,7 +646,7 @@ mod tests {
         use super::{InsertShape, Placeholder, insert_sql};
         let eight = insert_sql(InsertShape::Nodes, 8, Placeholder::Numbered);
         assert!(std::ptr::eq(eight, insert_sql(InsertShape::Nodes, 8, Placeholder::Numbered)));
-        assert!(eight.ends_with("($22, $23, $24)"), "{eight}");
+        assert!(eight.ends_with("($29, $30, $31, $32)"), "{eight}");
         let one = insert_sql(InsertShape::Entries, 1, Placeholder::Anonymous);
         assert!(one.starts_with("INSERT INTO audit_entries") && one.matches('?').count() == 13, "{one}");
         assert_eq!(insert_sql(InsertShape::Entries, 128, Placeholder::Numbered).matches('$').count(), 128 * 13);

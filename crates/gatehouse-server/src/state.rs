@@ -89,8 +89,13 @@ impl PolicyHandle {
     }
 }
 
+/// What every handler shares. Cloned for each request and by each
+/// extractor that asks for it, so it is one `Arc`: one reference count to
+/// bump, not one per field on a cache line both cores fight over.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub policies: PolicyHandle,
     pub clock: Arc<dyn Clock>,
@@ -104,6 +109,14 @@ pub struct AppState {
     pub github_app: Arc<GithubApp>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(
         store: Arc<dyn Store>,
@@ -113,7 +126,7 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Self {
         let jwks = Arc::new(JwksCache::new(settings.jwks.clone()));
-        Self {
+        Self(Arc::new(Shared {
             store,
             policies,
             clock,
@@ -122,6 +135,6 @@ impl AppState {
             jwks,
             verified: Arc::default(),
             github_app: Arc::default(),
-        }
+        }))
     }
 }

@@ -37,10 +37,36 @@ pub enum ProofError {
 }
 
 pub fn leaf_hash(leaf: &[u8]) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([0x00]);
+    let mut hasher = LeafHasher::new();
     hasher.update(leaf);
-    hasher.finalize().into()
+    hasher.finish()
+}
+
+/// A leaf's hash taken in pieces. One that has taken a prefix can be
+/// cloned to finish several leaves that share it, or to finish elsewhere.
+#[derive(Clone)]
+pub struct LeafHasher(Sha256);
+
+impl LeafHasher {
+    pub fn new() -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update([0x00]);
+        Self(hasher)
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    pub fn finish(self) -> Hash {
+        self.0.finalize().into()
+    }
+}
+
+impl Default for LeafHasher {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {

@@ -195,7 +195,19 @@ impl AuditEntry {
     /// The leaf bytes, and the canonical JSON of the details on their own
     /// (what the store keeps beside the leaf, for queries).
     pub fn leaf_and_details(&self) -> (Vec<u8>, String) {
-        let r = &self.record;
+        let parts = self.record.leaf_parts();
+        let mut leaf = Vec::with_capacity(parts.head.len() + parts.middle.len() + parts.tail.len() + 96);
+        parts.for_each_piece(self.index, self.prev_root, |piece| leaf.extend_from_slice(piece));
+        (leaf, parts.details)
+    }
+}
+
+impl AuditRecord {
+    /// The record's leaf, serialized but for what only its place in the log
+    /// fixes (index, previous root). Done where the record is made, so the
+    /// log's single appender only fills in those two.
+    pub fn leaf_parts(&self) -> LeafParts {
+        let r = self;
         let mut details = String::with_capacity(256);
         write_canonical(&r.details, &mut details);
         let optional = |value: &Option<String>, out: &mut String| match value {
@@ -203,36 +215,75 @@ impl AuditEntry {
             None => out.push_str("null"),
         };
         // Members in canonical order: every key is ASCII, so sorting by
-        // UTF-16 code units is sorting by bytes.
-        let mut out = String::with_capacity(details.len() + 384);
-        out.push_str("{\"action\":");
-        write_string(&r.action, &mut out);
-        out.push_str(",\"actor\":");
-        write_string(r.actor.id(), &mut out);
-        out.push_str(",\"actor_kind\":");
-        write_string(r.actor.kind(), &mut out);
-        out.push_str(",\"details\":");
-        out.push_str(&details);
-        let _ = write!(out, ",\"index\":{},\"mfa\":{}", self.index, r.mfa);
-        out.push_str(",\"outcome\":");
-        write_string(r.outcome.as_str(), &mut out);
-        if let Some(prev_root) = self.prev_root {
-            out.push_str(",\"prev_root\":\"");
-            STANDARD.encode_string(prev_root, &mut out);
-            out.push('"');
+        // UTF-16 code units is sorting by bytes. `index` follows `details`,
+        // `prev_root` follows `outcome`.
+        let mut head = String::with_capacity(details.len() + 160);
+        head.push_str("{\"action\":");
+        write_string(&r.action, &mut head);
+        head.push_str(",\"actor\":");
+        write_string(r.actor.id(), &mut head);
+        head.push_str(",\"actor_kind\":");
+        write_string(r.actor.kind(), &mut head);
+        head.push_str(",\"details\":");
+        head.push_str(&details);
+        let mut middle = String::with_capacity(40);
+        let _ = write!(middle, ",\"mfa\":{}", r.mfa);
+        middle.push_str(",\"outcome\":");
+        write_string(r.outcome.as_str(), &mut middle);
+        let mut tail = String::with_capacity(r.reason.len() + r.resource.len() + 160);
+        tail.push_str(",\"reason\":");
+        write_string(&r.reason, &mut tail);
+        tail.push_str(",\"request_id\":");
+        optional(&r.origin.request_id, &mut tail);
+        tail.push_str(",\"resource\":");
+        write_string(&r.resource, &mut tail);
+        tail.push_str(",\"source_ip\":");
+        optional(&r.origin.source_ip, &mut tail);
+        tail.push_str(",\"time\":");
+        write_string(&format_rfc3339(r.time), &mut tail);
+        tail.push('}');
+        LeafParts { head, middle, tail, details }
+    }
+}
+
+/// A record's leaf in pieces around the two members the log fills in:
+/// `head`, `"index"`, `middle`, `"prev_root"` (when there is one), `tail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafParts {
+    head: String,
+    middle: String,
+    tail: String,
+    /// The canonical JSON of the details alone.
+    pub details: String,
+}
+
+impl LeafParts {
+    /// The bytes before the index: the same wherever the record lands.
+    pub fn head(&self) -> &[u8] {
+        self.head.as_bytes()
+    }
+
+    /// Hands over the leaf after [`LeafParts::head`], piece by piece, for
+    /// the entry at `index` whose predecessors' root is `prev_root`.
+    pub fn for_each_piece_after_head(&self, index: u64, prev_root: Option<[u8; 32]>, mut piece: impl FnMut(&[u8])) {
+        let mut index_member = String::with_capacity(32);
+        let _ = write!(index_member, ",\"index\":{index}");
+        piece(index_member.as_bytes());
+        piece(self.middle.as_bytes());
+        if let Some(prev_root) = prev_root {
+            let mut member = String::with_capacity(60);
+            member.push_str(",\"prev_root\":\"");
+            STANDARD.encode_string(prev_root, &mut member);
+            member.push('"');
+            piece(member.as_bytes());
         }
-        out.push_str(",\"reason\":");
-        write_string(&r.reason, &mut out);
-        out.push_str(",\"request_id\":");
-        optional(&r.origin.request_id, &mut out);
-        out.push_str(",\"resource\":");
-        write_string(&r.resource, &mut out);
-        out.push_str(",\"source_ip\":");
-        optional(&r.origin.source_ip, &mut out);
-        out.push_str(",\"time\":");
-        write_string(&format_rfc3339(r.time), &mut out);
-        out.push('}');
-        (out.into_bytes(), details)
+        piece(self.tail.as_bytes());
+    }
+
+    /// Hands over the whole leaf, piece by piece.
+    pub fn for_each_piece(&self, index: u64, prev_root: Option<[u8; 32]>, mut piece: impl FnMut(&[u8])) {
+        piece(self.head());
+        self.for_each_piece_after_head(index, prev_root, piece);
     }
 }
 

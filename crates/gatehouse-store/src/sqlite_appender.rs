@@ -21,7 +21,6 @@ use std::sync::mpsc;
 
 use gatehouse_audit::merkle::{Frontier, Hash};
 use gatehouse_audit::note_key::NoteSigner;
-use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::clock::to_unix_millis;
 use gatehouse_domain::store::{AuditForwarder, StoreError};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -29,13 +28,13 @@ use tokio::sync::oneshot;
 
 use crate::tree_mirror::TreeMirror;
 use crate::writer::{
-    Committed, Numbered, Reply, TreeCache, checkpoint_of, number, refuse_if_diverged, require_signer, stored_key,
-    to_i64,
+    Committed, Numbered, PreparedRecord, Reply, TreeCache, checkpoint_of, number, refuse_if_diverged, require_signer,
+    stored_key, to_i64,
 };
 
 enum Task {
     /// Records to append in the next batch; answered once durable.
-    Append { records: Vec<AuditRecord>, reply: oneshot::Sender<Reply> },
+    Append { records: Vec<PreparedRecord>, reply: oneshot::Sender<Reply> },
     /// Answered once every append queued before it is answered.
     Barrier(oneshot::Sender<()>),
 }
@@ -81,7 +80,7 @@ impl SqliteAppender {
 
     /// Queues `records` for the next batch; `reply` hears their indexes
     /// once they are durable.
-    pub(crate) fn append(&self, records: Vec<AuditRecord>, reply: oneshot::Sender<Reply>) {
+    pub(crate) fn append(&self, records: Vec<PreparedRecord>, reply: oneshot::Sender<Reply>) {
         if let Err(mpsc::SendError(Task::Append { reply, .. })) = self.tasks.send(Task::Append { records, reply }) {
             let _ = reply.send(Err(stopped()));
         }
@@ -139,7 +138,7 @@ fn commit_and_answer(
     conn: &mut Connection,
     settings: &AppenderSettings,
     cache: &mut TreeCache,
-    per_op: Vec<Vec<AuditRecord>>,
+    per_op: Vec<Vec<PreparedRecord>>,
     replies: Vec<oneshot::Sender<Reply>>,
 ) {
     if per_op.iter().all(Vec::is_empty) {
@@ -177,7 +176,7 @@ fn append_batch(
     signer: &NoteSigner,
     cached: Option<Frontier>,
     mut origin: Option<String>,
-    per_op: Vec<Vec<AuditRecord>>,
+    per_op: Vec<Vec<PreparedRecord>>,
 ) -> Result<(Committed, Option<String>), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_error)?;
     let size: i64 = tx

@@ -23,9 +23,9 @@ use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
 use gatehouse_audit::checkpoint::Checkpoint;
-use gatehouse_audit::merkle::{Frontier, Hash, NodeId, leaf_hash};
+use gatehouse_audit::merkle::{Frontier, Hash, LeafHasher, NodeId};
 use gatehouse_audit::note_key::NoteSigner;
-use gatehouse_domain::audit::{AuditEntry, AuditRecord};
+use gatehouse_domain::audit::{AuditEntry, AuditRecord, LeafParts};
 use gatehouse_domain::clock::to_unix_millis;
 use gatehouse_domain::store::{AuditForwarder, StoreError};
 use sqlx::AnyConnection;
@@ -78,7 +78,7 @@ enum Work {
     /// to be undone alone) and returns the records of what it did.
     Op(Op),
     /// Records to append, with no change of state beside.
-    Records(Vec<AuditRecord>),
+    Records(Vec<PreparedRecord>),
 }
 
 /// How the writer signs and where it forwards.
@@ -158,7 +158,10 @@ impl Writer {
     }
 
     /// Appends `records` in the next batch, with no change of state beside.
+    /// The records are serialized here, on the caller's task, so the
+    /// appender (one for the whole log) has less to do per entry.
     pub(crate) async fn submit_records(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>, StoreError> {
+        let records = records.into_iter().map(PreparedRecord::new).collect();
         let (_, indexes) = self.submit_work(Work::Records(records)).await?;
         Ok(indexes)
     }
@@ -296,20 +299,21 @@ async fn run_batch_through_pool(
     outcomes: &mut Vec<Option<OpOutput>>,
 ) -> Result<Committed, StoreError> {
     let mut tx = begin_append(&parts.pool, parts.engine).await?;
+    let mut records = Vec::with_capacity(works.len());
     for work in works {
-        let outcome = match work {
-            Work::Op(op) => run_isolated(&mut tx, op).await?,
-            Work::Records(records) => Ok((Box::new(()) as Box<dyn AnyValue + Send>, records)),
+        let (outcome, prepared) = match work {
+            Work::Op(op) => {
+                let mut outcome = run_isolated(&mut tx, op).await?;
+                let prepared = match &mut outcome {
+                    Ok((_, job_records)) => std::mem::take(job_records).into_iter().map(PreparedRecord::new).collect(),
+                    Err(_) => Vec::new(),
+                };
+                (outcome, prepared)
+            }
+            Work::Records(prepared) => (Ok((Box::new(()) as Box<dyn AnyValue + Send>, Vec::new())), prepared),
         };
         outcomes.push(Some(outcome));
-    }
-    let mut records = Vec::new();
-    for outcome in outcomes.iter_mut() {
-        if let Some(Ok((_, job_records))) = outcome {
-            records.push(std::mem::take(job_records));
-        } else {
-            records.push(Vec::new());
-        }
+        records.push(prepared);
     }
     let committed = append_records(&mut tx, &parts.settings, cache, records).await?;
     tx.commit().await.map_err(store_error)?;
@@ -344,9 +348,27 @@ pub(crate) struct Numbered {
     pub(crate) nodes: Vec<(NodeId, Hash)>,
 }
 
+/// A record with its leaf serialized and the leaf's head (everything before
+/// the index) already hashed: work done where the record is made, since
+/// only the index and the previous root depend on the log.
+pub(crate) struct PreparedRecord {
+    record: AuditRecord,
+    parts: LeafParts,
+    head: LeafHasher,
+}
+
+impl PreparedRecord {
+    pub(crate) fn new(record: AuditRecord) -> Self {
+        let parts = record.leaf_parts();
+        let mut head = LeafHasher::new();
+        head.update(parts.head());
+        Self { record, parts, head }
+    }
+}
+
 /// Numbers the records of every operation (one list per operation) from
 /// the frontier's size on, and pushes their leaves onto it.
-pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<AuditRecord>>) -> Numbered {
+pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<PreparedRecord>>) -> Numbered {
     let total: usize = per_op.iter().map(Vec::len).sum();
     let mut numbered = Numbered {
         indexes: Vec::with_capacity(per_op.len()),
@@ -356,14 +378,15 @@ pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<AuditRecord>>) -> 
     };
     for records in per_op {
         let mut op_indexes = Vec::with_capacity(records.len());
-        for record in records {
+        for PreparedRecord { record, parts, head } in records {
             let index = frontier.size();
-            let entry = record.into_entry(index, Some(frontier.root()));
-            let (leaf, details) = entry.leaf_and_details();
-            numbered.nodes.extend(frontier.push(leaf_hash(&leaf)));
+            let prev_root = frontier.root();
+            let mut leaf = head;
+            parts.for_each_piece_after_head(index, Some(prev_root), |piece| leaf.update(piece));
+            numbered.nodes.extend(frontier.push(leaf.finish()));
             op_indexes.push(index);
-            numbered.details.push(details);
-            numbered.entries.push(entry);
+            numbered.details.push(parts.details);
+            numbered.entries.push(record.into_entry(index, Some(prev_root)));
         }
         numbered.indexes.push(op_indexes);
     }
@@ -389,7 +412,7 @@ async fn append_records(
     tx: &mut Transaction<'static, Any>,
     settings: &AuditSettings,
     cache: &mut TreeCache,
-    per_op: Vec<Vec<AuditRecord>>,
+    per_op: Vec<Vec<PreparedRecord>>,
 ) -> Result<Committed, StoreError> {
     if per_op.iter().all(Vec::is_empty) {
         return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take(), Vec::new()));

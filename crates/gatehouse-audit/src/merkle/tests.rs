@@ -213,3 +213,18 @@ fn the_frontier_loads_from_its_nodes() {
     assert_eq!(loaded.root(), reference::mth(&all));
     assert!(Frontier::from_hashes(37, vec![]).is_none());
 }
+
+#[test]
+fn a_leaf_hashed_in_pieces_is_the_leaf_hashed_whole() {
+    let leaf = b"{\"action\":\"authorize\",\"index\":7}".repeat(5);
+    let mut head = LeafHasher::new();
+    head.update(&leaf[..70]);
+    for split in [70, 100, leaf.len()] {
+        let mut hasher = head.clone();
+        hasher.update(&leaf[70..split]);
+        hasher.update(&leaf[split..]);
+        assert_eq!(hasher.finish(), leaf_hash(&leaf), "split at {split}");
+    }
+    assert_eq!(LeafHasher::default().finish(), leaf_hash(b""));
+    assert_eq!(hex(&leaf_hash(b"")), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+}

@@ -219,4 +219,58 @@ mod tests {
             assert!(refused.contains("append-only"), "{statement}: {refused}");
         }
     }
+
+    /// The migration that keys tree nodes by completion order computes the
+    /// key of every node already stored, on both engines, and keeps the
+    /// table append-only.
+    async fn tree_nodes_get_their_keys(engine: gatehouse_testkit::Engine) {
+        gatehouse_testkit::with_database(engine, |db| async move {
+            sqlx::any::install_default_drivers();
+            let (url, migrator, before) = match engine {
+                gatehouse_testkit::Engine::Sqlite => (format!("{}?mode=rwc", db.url), &SQLITE_MIGRATIONS, 11),
+                gatehouse_testkit::Engine::Postgres => (db.url.clone(), &POSTGRES_MIGRATIONS, 10),
+            };
+            let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.expect("open");
+            migrator.run_to(before, &pool).await.expect("the schema before the keys");
+            let stored: Vec<(u8, u64)> = vec![(0, 0), (0, 1), (1, 0), (0, 2), (0, 3), (1, 1), (2, 0), (0, 4)];
+            for (level, idx) in &stored {
+                sqlx::query("INSERT INTO audit_tree (level, idx, hash) VALUES ($1, $2, $3)")
+                    .bind(i64::from(*level))
+                    .bind(*idx as i64)
+                    .bind(vec![*level; 32])
+                    .execute(&pool)
+                    .await
+                    .expect("an old node");
+            }
+            migrator.run(&pool).await.expect("the keys");
+
+            let mut expected: Vec<(i64, i64, i64)> = stored
+                .iter()
+                .map(|(level, idx)| {
+                    let id = gatehouse_audit::merkle::NodeId::new(*level, *idx);
+                    (crate::tree_key::node_key(id).expect("in range"), i64::from(*level), *idx as i64)
+                })
+                .collect();
+            expected.sort_unstable();
+            let keyed: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT node, level, idx FROM audit_tree ORDER BY node")
+                .fetch_all(&pool)
+                .await
+                .expect("nodes");
+            assert_eq!(keyed, expected);
+            let refused = sqlx::query("UPDATE audit_tree SET hash = $1").bind(vec![0u8; 32]).execute(&pool).await;
+            assert!(refused.expect_err("append-only").to_string().contains("append-only"));
+            pool.close().await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn tree_nodes_get_their_keys_on_sqlite() {
+        tree_nodes_get_their_keys(gatehouse_testkit::Engine::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn tree_nodes_get_their_keys_on_postgres() {
+        tree_nodes_get_their_keys(gatehouse_testkit::Engine::Postgres).await;
+    }
 }

@@ -55,6 +55,8 @@ pub async fn authorize(
                 .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("principal: {e}")))
         })
         .transpose()?;
+    // The identity asked about and its grants, when it is not the caller.
+    let other;
     let (principal, grants, is_caller) = match target {
         Some(id) if id != caller.identity.id => {
             // Asking about someone else reveals their access: it needs leave.
@@ -65,16 +67,17 @@ pub async fn authorize(
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("identity `{id}` not found")))?;
             let grants = state.store.list_grants_of(id).await?;
-            (identity, grants, false)
+            other = (identity, grants);
+            (&other.0, other.1.as_slice(), false)
         }
-        _ => (caller.identity.clone(), caller.grants.clone(), true),
+        _ => (&caller.identity, caller.grants.as_slice(), true),
     };
     let decision = state
         .policies
         .current()
         .decide(&DecisionInput {
-            principal: &principal,
-            grants: &grants,
+            principal,
+            grants,
             action,
             resource: &resource,
             now: state.clock.now(),

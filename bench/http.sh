@@ -3,7 +3,11 @@
 # GET /api/v1/whoami, POST /api/v1/authorize (decided and durably audited)
 # and POST /api/v1/identities under wrk, on SQLite and on PostgreSQL. Prints wrk's latency distribution for each.
 #
-#   bench/http.sh [DURATION_SECONDS] [CONNECTIONS]
+#   bench/http.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
+#
+# With ROUNDS > 1 the four runs repeat that many times in turn, and each
+# engine ends with every API's median share of healthz over the rounds: on
+# a noisy machine one healthz run can be 15 % off the next.
 #
 # Needs wrk (apt-get install wrk) and, for the PostgreSQL half, the server
 # at GATEHOUSE_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
@@ -14,6 +18,7 @@ export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
 connections="${2:-64}"
+rounds="${3:-1}"
 admin_url="${GATEHOUSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 bin="$PWD/target/release/gatehouse"
 port=18971
@@ -56,24 +61,36 @@ run_engine() {
         serve --listen "127.0.0.1:$port" &
     pid=$!
     wait_ready
-    local healthz_rate="" summary
-    for target in healthz whoami authorize create; do
-        echo "-- $target ($connections connections, ${duration}s)"
-        summary="$(case "$target" in
-            healthz) wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port/healthz" ;;
-            whoami) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/bearer.lua "http://127.0.0.1:$port/api/v1/whoami" ;;
-            authorize) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize" ;;
-            create) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/create_identity.lua "http://127.0.0.1:$port/api/v1/identities" ;;
-        esac | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors")"
-        echo "$summary"
-        local rate
-        rate="$(awk '/Requests\/sec/ {print $2}' <<<"$summary")"
-        if [ "$target" = healthz ]; then
-            healthz_rate="$rate"
-        elif [ -n "$rate" ] && [ -n "$healthz_rate" ]; then
-            awk -v r="$rate" -v h="$healthz_rate" 'BEGIN {printf "   %.3f of healthz in this run\n", r / h}'
-        fi
+    local healthz_rate="" summary round
+    declare -A shares=()
+    for round in $(seq 1 "$rounds"); do
+        if [ "$rounds" -gt 1 ]; then echo "-- round $round of $rounds"; fi
+        for target in healthz whoami authorize create; do
+            echo "-- $target ($connections connections, ${duration}s)"
+            summary="$(case "$target" in
+                healthz) wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port/healthz" ;;
+                whoami) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/bearer.lua "http://127.0.0.1:$port/api/v1/whoami" ;;
+                authorize) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize" ;;
+                create) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/create_identity.lua "http://127.0.0.1:$port/api/v1/identities" ;;
+            esac | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors")"
+            echo "$summary"
+            local rate
+            rate="$(awk '/Requests\/sec/ {print $2}' <<<"$summary")"
+            if [ "$target" = healthz ]; then
+                healthz_rate="$rate"
+            elif [ -n "$rate" ] && [ -n "$healthz_rate" ]; then
+                awk -v r="$rate" -v h="$healthz_rate" 'BEGIN {printf "   %.3f of healthz in this run\n", r / h}'
+                shares[$target]+="$(awk -v r="$rate" -v h="$healthz_rate" 'BEGIN {printf "%.3f", r / h}') "
+            fi
+        done
     done
+    if [ "$rounds" -gt 1 ]; then
+        for target in whoami authorize create; do
+            printf '%s: median %s of healthz over %s rounds (%s)\n' "$target" \
+                "$(tr ' ' '\n' <<<"${shares[$target]:-}" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
+                "$rounds" "${shares[$target]:-}"
+        done
+    fi
     kill "$pid"; wait "$pid" || true; pid=""
 }
 

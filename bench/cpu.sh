@@ -2,8 +2,9 @@
 # Where the CPU goes under load, on SQLite: for GET /healthz and for
 # POST /api/v1/authorize under wrk, the server's CPU time per request (in
 # all, and per thread name), wrk's own CPU time, and how much of the machine
-# stayed idle. Throughput alone cannot tell a cheaper request from a
-# pipeline that waits; this can.
+# stayed idle, and the bytes the audit appender wrote per request.
+# Throughput alone cannot tell a cheaper request from a pipeline that
+# waits; this can.
 #
 #   bench/cpu.sh [DURATION_SECONDS] [CONNECTIONS] [BINARY]
 #
@@ -41,17 +42,31 @@ thread_ticks() {
         printf '%s %s\n' "$(tr ' ' '_' <"$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
     done | awk '{sum[$1] += $2} END {for (name in sum) print name, sum[name]}' | sort
 }
+# Bytes and write calls of the audit appender's thread so far: what its
+# commits cost in I/O (WAL frames, and the checkpoints that copy them back).
+appender_io() {
+    local task
+    for task in /proc/"$pid"/task/*; do
+        if [ "$(cat "$task/comm")" = gatehouse-audit ]; then
+            awk '/^wchar/ {w = $2} /^syscw/ {c = $2} END {print w, c}' "$task/io"
+            return
+        fi
+    done
+    echo "0 0"
+}
 # idle + iowait, and all, from the machine's counters.
 machine_ticks() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 
 for target in healthz authorize; do
     before=$(process_ticks); thread_ticks >"$work/threads.before"; machine_before=$(machine_ticks)
+    io_before=$(appender_io)
     case "$target" in
         healthz) args=("http://127.0.0.1:$port/healthz") ;;
         authorize) args=(-s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize") ;;
     esac
     out="$(/usr/bin/time -f 'wrk-cpu %U %S' wrk -t2 -c"$connections" -d"${duration}s" "${args[@]}" 2>&1)"
     after=$(process_ticks); thread_ticks >"$work/threads.after"; machine_after=$(machine_ticks)
+    io_after=$(appender_io)
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     echo "-- $target ($connections connections, ${duration}s): $rate req/s"
@@ -61,4 +76,6 @@ for target in healthz authorize; do
         '$3 > $2 {printf "     %-18s %6.1f µs/request\n", $1, ($3 - $2) / t * 1e6 / n}'
     awk -v n="$requests" '/^wrk-cpu/ {printf "   wrk      %6.1f µs/request\n", ($2 + $3) * 1e6 / n}' <<<"$out"
     echo "$machine_before $machine_after" | awk '{printf "   machine idle %.0f%%\n", 100 * ($3 - $1) / ($4 - $2)}'
+    echo "$io_before $io_after" | awk -v n="$requests" \
+        '$3 > $1 {printf "   audit appender wrote %.0f bytes in %.1f calls per request\n", ($3 - $1) / n, ($4 - $2) / n}'
 done

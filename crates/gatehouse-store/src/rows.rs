@@ -108,8 +108,16 @@ pub(crate) fn grant_with_prefix(row: &AnyRow, prefix: &str) -> Result<Grant, Sto
 /// row's columns (selected as [`AUDIT_COLUMNS`] and `leaf`).
 pub(crate) fn audit_leaf(row: &AnyRow) -> Result<(u64, Vec<u8>), StoreError> {
     let stored: Option<Vec<u8>> = row.try_get("leaf").map_err(store_error)?;
-    let entry = audit_entry(row)?;
-    Ok((entry.index, stored.unwrap_or_else(|| entry.leaf_bytes())))
+    match stored {
+        Some(leaf) => {
+            let index: i64 = row.try_get("idx").map_err(store_error)?;
+            Ok((u64::try_from(index).map_err(|_| corrupt("index", index))?, leaf))
+        }
+        None => {
+            let entry = audit_entry(row)?;
+            Ok((entry.index, entry.leaf_bytes()))
+        }
+    }
 }
 
 pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry, StoreError> {

@@ -10,6 +10,9 @@ use gatehouse_audit::merkle::NodeId;
 /// Bits of the key that hold the level (levels are below 64).
 const LEVEL_BITS: u32 = 6;
 
+/// Keys per leaf: a key divided by this is the last leaf its node covers.
+pub(crate) const KEYS_PER_LEAF: i64 = 1 << LEVEL_BITS;
+
 /// The key of `id`, or `None` for a node past 2^57 leaves.
 pub(crate) fn node_key(id: NodeId) -> Option<i64> {
     let covered = id.index.checked_add(1)?.checked_mul(1u64.checked_shl(u32::from(id.level))?)?;

@@ -10,6 +10,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 use crate::connect::Engine;
 use crate::error::store_error;
 use crate::rows::{self, AUDIT_COLUMNS};
+use crate::tree_key::KEYS_PER_LEAF;
 use crate::writer::{AuditSettings, begin_append, frontier_at, insert_checkpoint, insert_nodes};
 
 const PAGE: i64 = 1000;
@@ -22,7 +23,8 @@ pub(crate) async fn repair_tree(pool: &AnyPool, engine: Engine, settings: &Audit
         .map_err(store_error)?;
     // Nodes are written in the order appends complete them (see tree_key):
     // the greatest key's leaf is the last leaf with its nodes.
-    let leaves: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(node) / 64 + 1, 0) FROM audit_tree")
+    let leaves: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(node) / $1 + 1, 0) FROM audit_tree")
+        .bind(KEYS_PER_LEAF)
         .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;

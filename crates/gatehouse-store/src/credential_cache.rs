@@ -1,80 +1,99 @@
 //! Credentials (token, owner, grants) kept in memory between requests, so
-//! authenticating a known token costs no database read.
+//! authenticating a known token costs no four-table read.
 //!
-//! Correctness rests on one rule: every committed change of state empties
-//! the cache before the change is acknowledged (the writer calls
-//! [`CredentialCache::invalidate`] after its commit, before it answers).
-//! An entry is stamped with the generation read *before* its database
-//! read, so a read that overlapped a change is never served afterwards.
-//!
-//! Only a process that sees every write may cache: the embedded SQLite
-//! engine. On PostgreSQL another `serve` process may revoke a token, and
-//! revocation must hold on every node at once, so there the cache is off.
+//! Correctness rests on one rule: an entry is served only under the stamp
+//! it was read under, and every committed change of a credential moves the
+//! stamp before the change is acknowledged. An entry is stamped with the
+//! value read *before* its database read, so a read that overlapped a
+//! change is never served afterwards. Where the stamp comes from depends on
+//! who can change credentials; see [`Stamps`].
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
-use gatehouse_domain::store::Credential;
+use gatehouse_domain::store::{Credential, StoreError};
 use gatehouse_domain::token::TokenHash;
+
+use crate::epoch_reads::EpochReads;
 
 /// At most this many credentials are kept; a full cache is emptied and
 /// refilled by the next reads (tokens in use are few; this bounds memory
 /// against a flood of distinct valid tokens).
 const CAPACITY: usize = 65_536;
 
+/// Where the stamps come from.
+pub(crate) enum Stamps {
+    /// This process sees every write (the embedded SQLite engine): a
+    /// counter in memory, moved by the writer after every change of state.
+    Local,
+    /// Other processes write too (PostgreSQL): the database's
+    /// `credential_epoch`, which triggers move in every transaction that
+    /// changes a credential, read for every request.
+    Database(Arc<EpochReads>),
+}
+
 pub(crate) struct CredentialCache {
-    enabled: bool,
+    stamps: Stamps,
+    /// The local counter, or the newest database epoch seen.
     generation: AtomicU64,
     entries: RwLock<HashMap<[u8; 32], (u64, Credential)>>,
 }
 
 impl CredentialCache {
-    pub(crate) fn new(enabled: bool) -> Self {
-        Self { enabled, generation: AtomicU64::new(0), entries: RwLock::new(HashMap::new()) }
+    pub(crate) fn new(stamps: Stamps) -> Self {
+        Self { stamps, generation: AtomicU64::new(0), entries: RwLock::new(HashMap::new()) }
     }
 
-    /// The generation to stamp on what a read about to start will find.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// The stamp for a read about to start, when it is kept in memory.
+    pub(crate) fn local_stamp(&self) -> Option<u64> {
+        matches!(self.stamps, Stamps::Local).then(|| self.generation.load(Ordering::Acquire))
     }
 
-    /// The generation, when this process sees every change (the cache is on).
-    pub(crate) fn generation_if_enabled(&self) -> Option<u64> {
-        self.enabled.then(|| self.generation())
-    }
-
-    pub(crate) fn get(&self, hash: &TokenHash) -> Option<Credential> {
-        if !self.enabled {
-            return None;
+    /// The stamp for a read about to start; on PostgreSQL, a query.
+    pub(crate) async fn stamp(&self) -> Result<u64, StoreError> {
+        match &self.stamps {
+            Stamps::Local => Ok(self.generation.load(Ordering::Acquire)),
+            Stamps::Database(epoch) => epoch.current().await,
         }
-        let current = self.generation();
+    }
+
+    /// The credential for `hash` read under `stamp`, if one is kept.
+    pub(crate) fn get(&self, hash: &TokenHash, stamp: u64) -> Option<Credential> {
         let entries = self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         match entries.get(hash.as_bytes()) {
-            Some((stamp, credential)) if *stamp == current => Some(credential.clone()),
+            Some((kept, credential)) if *kept == stamp => Some(credential.clone()),
             _ => None,
         }
     }
 
-    /// Keeps `credential`, read after [`Self::generation`] returned `stamp`.
+    /// Keeps `credential`, read after `stamp` was. A stamp older than the
+    /// newest seen is dropped; a newer one (another process changed a
+    /// credential) first empties the cache.
     pub(crate) fn put(&self, stamp: u64, credential: &Credential) {
-        if !self.enabled || stamp != self.generation() {
+        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let newest = self.generation.load(Ordering::Acquire);
+        if stamp < newest || (stamp > newest && matches!(self.stamps, Stamps::Local)) {
             return;
         }
-        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if stamp > newest {
+            self.generation.store(stamp, Ordering::Release);
+            entries.clear();
+        }
         if entries.len() >= CAPACITY {
             entries.clear();
         }
         entries.insert(*credential.hash.as_bytes(), (stamp, credential.clone()));
     }
 
-    /// Forgets everything; called after every committed change of state.
+    /// Called after every committed change of state. The local counter
+    /// moves; a database epoch has already moved, so this only frees memory.
     pub(crate) fn invalidate(&self) {
-        if !self.enabled {
-            return;
+        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if matches!(self.stamps, Stamps::Local) {
+            self.generation.fetch_add(1, Ordering::AcqRel);
         }
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        entries.clear();
     }
 }
 
@@ -117,38 +136,66 @@ mod tests {
         }
     }
 
+    fn local_stamp(cache: &CredentialCache) -> u64 {
+        cache.local_stamp().expect("a local cache stamps in memory")
+    }
+
     #[test]
     fn serves_what_it_was_given_until_invalidated() {
-        let cache = CredentialCache::new(true);
+        let cache = CredentialCache::new(Stamps::Local);
         let kept = credential("gth_a");
-        cache.put(cache.generation(), &kept);
-        assert_eq!(cache.get(&kept.hash).map(|c| c.token.id), Some(kept.token.id));
+        cache.put(local_stamp(&cache), &kept);
+        assert_eq!(cache.get(&kept.hash, local_stamp(&cache)).map(|c| c.token.id), Some(kept.token.id));
         cache.invalidate();
-        assert!(cache.get(&kept.hash).is_none());
+        assert!(cache.get(&kept.hash, local_stamp(&cache)).is_none());
     }
 
     #[test]
     fn a_read_that_overlapped_a_change_is_not_kept() {
-        let cache = CredentialCache::new(true);
-        let stamp = cache.generation();
+        let cache = CredentialCache::new(Stamps::Local);
+        let stamp = local_stamp(&cache);
         cache.invalidate(); // a change committed while the read ran
         let stale = credential("gth_b");
         cache.put(stamp, &stale);
-        assert!(cache.get(&stale.hash).is_none());
-    }
-
-    #[test]
-    fn a_disabled_cache_keeps_nothing() {
-        let cache = CredentialCache::new(false);
-        let kept = credential("gth_c");
-        cache.put(cache.generation(), &kept);
-        assert!(cache.get(&kept.hash).is_none());
+        assert!(cache.get(&stale.hash, stamp).is_none(), "dropped, not kept under its old stamp");
+        assert!(cache.get(&stale.hash, local_stamp(&cache)).is_none());
     }
 
     #[test]
     fn other_tokens_miss() {
-        let cache = CredentialCache::new(true);
-        cache.put(cache.generation(), &credential("gth_d"));
-        assert!(cache.get(&TokenHash::of("gth_e")).is_none());
+        let cache = CredentialCache::new(Stamps::Local);
+        cache.put(local_stamp(&cache), &credential("gth_d"));
+        assert!(cache.get(&TokenHash::of("gth_e"), local_stamp(&cache)).is_none());
+    }
+
+    fn database_stamps() -> Stamps {
+        use futures_util::FutureExt;
+        Stamps::Database(EpochReads::new(Box::new(|| async { Ok(0) }.boxed())))
+    }
+
+    #[test]
+    fn a_database_epoch_serves_only_under_the_epoch_read() {
+        let cache = CredentialCache::new(database_stamps());
+        assert_eq!(cache.local_stamp(), None, "the caller reads the epoch from the database");
+        let kept = credential("gth_f");
+        cache.put(7, &kept);
+        assert!(cache.get(&kept.hash, 7).is_some());
+        assert!(cache.get(&kept.hash, 8).is_none(), "another process changed a credential");
+    }
+
+    #[test]
+    fn a_newer_epoch_empties_the_cache_and_an_older_one_is_dropped() {
+        let cache = CredentialCache::new(database_stamps());
+        let (first, second) = (credential("gth_g"), credential("gth_h"));
+        cache.put(3, &first);
+        cache.put(5, &second);
+        assert!(cache.get(&first.hash, 3).is_none(), "emptied when epoch 5 was seen");
+        assert!(cache.get(&second.hash, 5).is_some());
+        cache.put(4, &first); // a read that began before epoch 5 and ended after
+        assert!(cache.get(&first.hash, 4).is_none());
+        cache.invalidate();
+        assert!(cache.get(&second.hash, 5).is_none(), "invalidating frees memory");
+        cache.put(5, &second);
+        assert!(cache.get(&second.hash, 5).is_some(), "the epoch is the database's, not moved here");
     }
 }

@@ -9,6 +9,7 @@
 
 mod connect;
 mod credential_cache;
+mod epoch_reads;
 mod error;
 mod mfa;
 mod rows;

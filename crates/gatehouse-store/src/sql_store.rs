@@ -30,7 +30,8 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use crate::connect::{ConnectOptions, Engine, OpenError, connect};
-use crate::credential_cache::CredentialCache;
+use crate::credential_cache::{CredentialCache, Stamps};
+use crate::epoch_reads::EpochReads;
 use crate::error::{on_unique, store_error};
 use crate::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, IDENTITY_COLUMNS, TOKEN_COLUMNS};
 use crate::sqlite_appender::{AppenderSettings, SqliteAppender};
@@ -57,7 +58,13 @@ impl SqlStore {
         }
         let mirror = TreeMirror::new(options.audit.proof_cache_nodes);
         mirror.catch_up(pool.clone());
-        let credentials = Arc::new(CredentialCache::new(engine == Engine::Sqlite));
+        let credentials = Arc::new(CredentialCache::new(match engine {
+            Engine::Sqlite => Stamps::Local,
+            Engine::Postgres => {
+                let pool = pool.clone();
+                Stamps::Database(EpochReads::new(Box::new(move || read_credential_epoch(pool.clone()).boxed())))
+            }
+        }));
         let appender = match engine {
             Engine::Sqlite => sqlite_appender(&pool, &options.audit, &mirror)
                 .await
@@ -74,6 +81,14 @@ impl SqlStore {
         });
         Ok(Self { pool, engine, writer, mirror, credentials })
     }
+}
+
+/// PostgreSQL's `credential_epoch`: moved by every transaction that changes
+/// a credential, in any process.
+async fn read_credential_epoch(pool: AnyPool) -> Result<u64, StoreError> {
+    let epoch: i64 =
+        sqlx::query_scalar("SELECT value FROM credential_epoch").fetch_one(&pool).await.map_err(store_error)?;
+    u64::try_from(epoch).map_err(|_| StoreError::Other("negative credential epoch".into()))
 }
 
 pub(crate) async fn insert_identity(conn: &mut AnyConnection, new: &NewIdentity) -> Result<(), StoreError> {
@@ -215,7 +230,7 @@ impl Store for SqlStore {
     }
 
     fn change_generation(&self) -> Option<u64> {
-        self.credentials.generation_if_enabled()
+        self.credentials.local_stamp()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -363,10 +378,10 @@ impl Store for SqlStore {
     }
 
     async fn find_credential(&self, hash: &TokenHash) -> Result<Option<Credential>, StoreError> {
-        if let Some(credential) = self.credentials.get(hash) {
+        let stamp = self.credentials.stamp().await?;
+        if let Some(credential) = self.credentials.get(hash, stamp) {
             return Ok(Some(credential));
         }
-        let stamp = self.credentials.generation();
         // One read: the token, its owner, and the owner's unrevoked grants
         // (one row per grant, or one row with no grant).
         let token_columns = TOKEN_COLUMNS.split(", ").map(|c| format!("t.{c}"));

@@ -12,6 +12,7 @@ mod credential_cache;
 mod epoch_reads;
 mod error;
 mod mfa;
+mod postgres_appender;
 mod rows;
 mod scim;
 mod scim_groups;

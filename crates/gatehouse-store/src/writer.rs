@@ -36,13 +36,14 @@ use tokio::sync::{mpsc, oneshot};
 use crate::connect::Engine;
 use crate::credential_cache::CredentialCache;
 use crate::error::store_error;
+use crate::postgres_appender::PostgresAppender;
 use crate::sqlite_appender::SqliteAppender;
 use crate::tree_key::node_key;
 use crate::tree_mirror::TreeMirror;
 
 /// Any arbitrary constant, shared by every process on one PostgreSQL
 /// database: the advisory lock that serializes audit appends.
-const AUDIT_APPEND_LOCK: i64 = 0x6761_7465_686f_7573;
+pub(crate) const AUDIT_APPEND_LOCK: i64 = 0x6761_7465_686f_7573;
 
 /// Rows per multi-row INSERT, well under both engines' parameter limits.
 const ROWS_PER_INSERT: usize = 128;
@@ -188,6 +189,7 @@ pub(crate) struct TreeCache {
 async fn run(parts: WriterParts, mut receiver: mpsc::Receiver<Job>) {
     let max_batch = parts.settings.max_batch.max(1);
     let mut cache = TreeCache::default();
+    let mut postgres_appender = (parts.engine == Engine::Postgres).then(|| PostgresAppender::new(parts.pool.clone()));
     while let Some(first) = receiver.recv().await {
         let first = match (&parts.appender, first.work) {
             (Some(appender), Work::Records(records)) => {
@@ -216,7 +218,7 @@ async fn run(parts: WriterParts, mut receiver: mpsc::Receiver<Job>) {
                 continue;
             }
         }
-        run_batch(&parts, &mut cache, jobs).await;
+        run_batch(&parts, postgres_appender.as_mut(), &mut cache, jobs).await;
     }
 }
 
@@ -236,7 +238,12 @@ pub(crate) async fn begin_append(pool: &AnyPool, engine: Engine) -> Result<Trans
     }
 }
 
-async fn run_batch(parts: &WriterParts, cache: &mut TreeCache, jobs: Vec<Job>) {
+async fn run_batch(
+    parts: &WriterParts,
+    postgres_appender: Option<&mut PostgresAppender>,
+    cache: &mut TreeCache,
+    jobs: Vec<Job>,
+) {
     let changes_state = jobs.iter().any(|job| matches!(job.work, Work::Op(_)));
     let mut works = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
@@ -245,7 +252,20 @@ async fn run_batch(parts: &WriterParts, cache: &mut TreeCache, jobs: Vec<Job>) {
         replies.push(job.reply);
     }
     let mut outcomes: Vec<Option<OpOutput>> = Vec::with_capacity(works.len());
-    let result = run_batch_through_pool(parts, cache, works, &mut outcomes).await;
+    let result = match (postgres_appender, records_only(works)) {
+        (Some(appender), Ok(per_op)) => {
+            outcomes.extend(per_op.iter().map(|_| Some(Ok((Box::new(()) as Box<dyn AnyValue + Send>, Vec::new())))));
+            match require_signer(parts.settings.signer.as_ref()) {
+                Ok(signer) => appender.append(signer, cache, per_op).await,
+                Err(error) => Err(error),
+            }
+        }
+        (_, Ok(per_op)) => {
+            let works = per_op.into_iter().map(Work::Records).collect();
+            run_batch_through_pool(parts, cache, works, &mut outcomes).await
+        }
+        (_, Err(works)) => run_batch_through_pool(parts, cache, works, &mut outcomes).await,
+    };
     // Before anyone hears of the change (and also after a failed commit,
     // which may have been durable all the same).
     if changes_state {
@@ -284,6 +304,20 @@ async fn run_batch(parts: &WriterParts, cache: &mut TreeCache, jobs: Vec<Job>) {
             }
         }
     }
+}
+
+/// The batch's records, one list per job, when no job changes state.
+fn records_only(works: Vec<Work>) -> Result<Vec<Vec<PreparedRecord>>, Vec<Work>> {
+    if works.iter().any(|work| matches!(work, Work::Op(_))) {
+        return Err(works);
+    }
+    Ok(works
+        .into_iter()
+        .filter_map(|work| match work {
+            Work::Records(records) => Some(records),
+            Work::Op(_) => None,
+        })
+        .collect())
 }
 
 /// What a committed batch leaves: each operation's indexes and the entries
@@ -495,7 +529,7 @@ pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
 
 /// Refuses to extend a tree whose stored nodes disagree with its own last
 /// checkpoint: the new checkpoint must be consistent with the previous one.
-async fn check_last_checkpoint(conn: &mut AnyConnection, frontier: &Frontier) -> Result<(), StoreError> {
+pub(crate) async fn check_last_checkpoint(conn: &mut AnyConnection, frontier: &Frontier) -> Result<(), StoreError> {
     let row = sqlx::query("SELECT tree_size, root FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await
@@ -522,7 +556,7 @@ pub(crate) fn refuse_if_diverged(
 }
 
 /// The installation's origin, `None` until one is recorded.
-async fn audit_origin(conn: &mut AnyConnection) -> Result<Option<String>, StoreError> {
+pub(crate) async fn audit_origin(conn: &mut AnyConnection) -> Result<Option<String>, StoreError> {
     let origin: Option<Option<String>> = sqlx::query_scalar("SELECT audit_origin FROM installation")
         .fetch_optional(&mut *conn)
         .await

@@ -357,3 +357,35 @@ async fn sqlite_keeps_its_wal_short_under_a_stream_of_appends() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_appender_reconnects_when_its_connection_was_closed() {
+    with_database(gatehouse_testkit::Engine::Postgres, |db| async move {
+        let store = db.open_store().await;
+        assert_eq!(store.append_audit(record("before")).await.unwrap(), 0);
+        // The server closes the appender's connection, as a restart or an
+        // idle timeout would.
+        let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let closed: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'gatehouse-audit-appender'",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert_eq!(closed, vec![true], "the appender had its own connection open");
+        assert_eq!(store.append_audit(record("after")).await.unwrap(), 1, "the next append takes a new connection");
+        assert_eq!(checkpoint_count(&db.url).await, 2);
+        let root: Vec<u8> = sqlx::query_scalar("SELECT root FROM audit_checkpoints WHERE tree_size = 2")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        let leaves: Vec<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT leaf FROM audit_entries ORDER BY idx").fetch_all(&mut admin).await.unwrap();
+        assert_eq!(leaves.len(), 2);
+        admin.close().await.unwrap();
+        let reopened = db.open_store().await;
+        assert_eq!(root, recomputed_root(&*reopened, 2).await.to_vec());
+    })
+    .await;
+}

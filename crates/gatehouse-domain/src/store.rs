@@ -154,13 +154,14 @@ pub trait Store: Send + Sync {
 
     fn pool_stats(&self) -> PoolStats;
 
-    /// A number that changes after every committed change of state, before
-    /// the change is acknowledged, so callers may cache what they read
-    /// stamped with it. `None` when this process cannot see every change
-    /// (another process may write the same database): then nothing may be
-    /// cached.
-    fn change_generation(&self) -> Option<u64> {
-        None
+    /// A number that moves with every committed change to what
+    /// authenticates a caller (tokens, identities, grants, second factors,
+    /// trust bindings), before the change is acknowledged, as read after
+    /// this call began: callers may cache what they read after it, stamped
+    /// with it, and serve it while the stamp is unchanged. `None`: nothing
+    /// may be cached.
+    async fn credential_stamp(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
     }
 
     /// Succeeds when the database answers a query.

@@ -229,8 +229,8 @@ impl Store for SqlStore {
         }
     }
 
-    fn change_generation(&self) -> Option<u64> {
-        self.credentials.local_stamp()
+    async fn credential_stamp(&self) -> Result<Option<u64>, StoreError> {
+        self.credentials.stamp().await.map(Some)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -98,6 +98,13 @@ async fn a_change_through_any_process_or_by_hand_holds_in_every_other_at_once() 
         let before = epoch(&db.url).await;
         by_hand(&db.url, "UPDATE mfa_totp SET failures = failures + 1, last_step = 7").await;
         assert_eq!(epoch(&db.url).await, before, "a code's use leaves the epoch alone");
+
+        // Verified CI tokens are stamped the same way; a binding removed
+        // anywhere moves the stamp every node reads.
+        let stamp = node_a.credential_stamp().await.unwrap().expect("PostgreSQL nodes may cache");
+        assert_eq!(node_b.credential_stamp().await.unwrap(), Some(stamp));
+        by_hand(&db.url, "DELETE FROM trust_bindings WHERE issuer = 'https://ci.example'").await;
+        assert!(node_a.credential_stamp().await.unwrap().unwrap() > stamp);
     })
     .await;
 }

@@ -2,17 +2,17 @@
 //! questions with one token pays for the signature check and the reads of
 //! its binding, identity and grants once.
 //!
-//! An entry is stamped with the store's change generation read before the
-//! verification began ([`Store::change_generation`]); any committed change
-//! (a binding deleted, a grant revoked, an identity suspended) moves the
-//! generation, and stale entries are never served. Where the store cannot
-//! promise that (several processes on one PostgreSQL), nothing is cached.
+//! An entry is stamped with the store's credential stamp read before the
+//! verification began ([`Store::credential_stamp`]); any committed change
+//! (a binding deleted, a grant revoked, an identity suspended), through
+//! any node sharing the database, moves the stamp, and stale entries are
+//! never served.
 //! Entries also carry the JWKS epoch, which moves when any issuer's key set
 //! changes, so a key the issuer withdraws stops counting at the next key
 //! refresh. Expiry is re-checked on every use, and nothing is kept longer
 //! than [`MAX_AGE`].
 //!
-//! [`Store::change_generation`]: gatehouse_domain::store::Store::change_generation
+//! [`Store::credential_stamp`]: gatehouse_domain::store::Store::credential_stamp
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

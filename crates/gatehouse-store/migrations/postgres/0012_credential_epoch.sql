@@ -1,8 +1,9 @@
--- A counter that every change to what authenticates a bearer token moves:
--- its token, its identity, the identity's grants, or whether it has a
--- confirmed second factor. Each `serve` process keeps credentials in memory
--- stamped with the value it read before loading them, and reads the value
--- again on every request: a revocation committed through any process, or
+-- A counter that every change to what authenticates a caller moves: a
+-- token, an identity, its grants, whether it has a confirmed second
+-- factor, or the trust bindings that let CI jobs act as it. Each `serve`
+-- process keeps credentials (and verified CI tokens) in memory stamped
+-- with the value it read before loading them, and reads the value again
+-- for every request: a revocation committed through any process, or
 -- by hand in SQL, holds on every node from its commit on, at the cost of a
 -- one-row read instead of a four-table join.
 --
@@ -31,6 +32,9 @@ CREATE TRIGGER api_tokens_advance_credential_epoch
     FOR EACH STATEMENT EXECUTE FUNCTION credential_epoch_advance();
 CREATE TRIGGER grants_advance_credential_epoch
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON grants
+    FOR EACH STATEMENT EXECUTE FUNCTION credential_epoch_advance();
+CREATE TRIGGER trust_bindings_advance_credential_epoch
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON trust_bindings
     FOR EACH STATEMENT EXECUTE FUNCTION credential_epoch_advance();
 -- Only enrolment matters to a credential; a code's use moves the other
 -- columns on every sign-in.

@@ -12,7 +12,9 @@
 //! On SQLite, audit records alone (the common case: decisions and
 //! refusals) go to [`SqliteAppender`], whose own thread and connection
 //! group-commit them; a batch that also changes state runs here on a
-//! pooled connection, after the appender has drained.
+//! pooled connection, after the appender has drained. On PostgreSQL a
+//! batch of records alone runs here too, but on the writer's own native
+//! connection ([`PostgresAppender`]), in three round trips.
 //!
 //! INVARIANT: audit indexes are gap-free. Appenders are serialized: SQLite
 //! by having one writer per database file and `BEGIN IMMEDIATE`, PostgreSQL
@@ -80,6 +82,15 @@ enum Work {
     Op(Op),
     /// Records to append, with no change of state beside.
     Records(Vec<PreparedRecord>),
+}
+
+impl Work {
+    fn into_records(self) -> Option<Vec<PreparedRecord>> {
+        match self {
+            Work::Records(records) => Some(records),
+            Work::Op(_) => None,
+        }
+    }
 }
 
 /// How the writer signs and where it forwards.
@@ -252,19 +263,16 @@ async fn run_batch(
         replies.push(job.reply);
     }
     let mut outcomes: Vec<Option<OpOutput>> = Vec::with_capacity(works.len());
-    let result = match (postgres_appender, records_only(works)) {
-        (Some(appender), Ok(per_op)) => {
+    let result = match postgres_appender {
+        Some(appender) if !changes_state => {
+            let per_op: Vec<_> = works.into_iter().filter_map(Work::into_records).collect();
             outcomes.extend(per_op.iter().map(|_| Some(Ok((Box::new(()) as Box<dyn AnyValue + Send>, Vec::new())))));
             match require_signer(parts.settings.signer.as_ref()) {
                 Ok(signer) => appender.append(signer, cache, per_op).await,
                 Err(error) => Err(error),
             }
         }
-        (_, Ok(per_op)) => {
-            let works = per_op.into_iter().map(Work::Records).collect();
-            run_batch_through_pool(parts, cache, works, &mut outcomes).await
-        }
-        (_, Err(works)) => run_batch_through_pool(parts, cache, works, &mut outcomes).await,
+        _ => run_batch_through_pool(parts, cache, works, &mut outcomes).await,
     };
     // Before anyone hears of the change (and also after a failed commit,
     // which may have been durable all the same).
@@ -304,20 +312,6 @@ async fn run_batch(
             }
         }
     }
-}
-
-/// The batch's records, one list per job, when no job changes state.
-fn records_only(works: Vec<Work>) -> Result<Vec<Vec<PreparedRecord>>, Vec<Work>> {
-    if works.iter().any(|work| matches!(work, Work::Op(_))) {
-        return Err(works);
-    }
-    Ok(works
-        .into_iter()
-        .filter_map(|work| match work {
-            Work::Records(records) => Some(records),
-            Work::Op(_) => None,
-        })
-        .collect())
 }
 
 /// What a committed batch leaves: each operation's indexes and the entries

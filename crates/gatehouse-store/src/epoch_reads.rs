@@ -15,6 +15,22 @@ use tokio::sync::oneshot;
 
 type Answer = oneshot::Sender<Result<u64, StoreError>>;
 
+/// Held by the task that runs the rounds. Should that task end any other
+/// way than by finding nobody waiting (a panic, the runtime shutting down),
+/// the next caller starts a new one instead of waiting for it forever.
+struct Running<'a> {
+    reads: &'a EpochReads,
+    finished: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.reads.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).running = false;
+        }
+    }
+}
+
 /// Runs one query for the epoch.
 pub(crate) type ReadEpoch = Box<dyn Fn() -> BoxFuture<'static, Result<u64, StoreError>> + Send + Sync>;
 
@@ -51,11 +67,13 @@ impl EpochReads {
 
     /// One query per round until nobody waits.
     async fn run_rounds(self: Arc<Self>) {
+        let mut running = Running { reads: &self, finished: false };
         loop {
             let round = {
                 let mut rounds = self.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 if rounds.waiting.is_empty() {
                     rounds.running = false;
+                    running.finished = true;
                     return;
                 }
                 std::mem::take(&mut rounds.waiting)
@@ -65,6 +83,11 @@ impl EpochReads {
                 let _ = answer.send(epoch.clone());
             }
         }
+    }
+
+    #[cfg(test)]
+    fn rounds(&self) -> std::sync::MutexGuard<'_, Rounds> {
+        self.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     #[cfg(test)]
@@ -141,6 +164,25 @@ mod tests {
             assert_eq!(request.await.unwrap().unwrap(), 2, "arrived after the commit, so sees it");
         }
         assert_eq!(database.queries.load(Ordering::SeqCst), 2, "the eight late requests shared one query");
+    }
+
+    #[tokio::test]
+    async fn a_round_that_panics_does_not_stop_the_next() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let reads = EpochReads::new(Box::new({
+            let calls = Arc::clone(&calls);
+            move || {
+                let call = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    assert!(call > 0, "the first query panics");
+                    Ok(3)
+                }
+                .boxed()
+            }
+        }));
+        assert!(matches!(reads.current().await, Err(StoreError::Unavailable(_))), "its callers hear of it");
+        assert!(!reads.rounds().running);
+        assert_eq!(reads.current().await.unwrap(), 3, "the next caller starts a new round");
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Connection, PgConnection, Row};
 use crate::error::store_error;
 use crate::writer::{
     AUDIT_APPEND_LOCK, Committed, Numbered, PreparedRecord, TreeCache, audit_origin, check_last_checkpoint,
-    checkpoint_of, frontier_at, number, stored_key, to_i64,
+    checkpoint_of, frontier_at, nothing_to_append, number, stored_key, to_i64,
 };
 
 /// How the appender's connection shows in `pg_stat_activity`.
@@ -66,8 +66,8 @@ impl PostgresAppender {
         cache: &mut TreeCache,
         per_op: Vec<Vec<PreparedRecord>>,
     ) -> Result<Committed, StoreError> {
-        if per_op.iter().all(Vec::is_empty) {
-            return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take(), Vec::new()));
+        if let Some(nothing) = nothing_to_append(&per_op, cache) {
+            return Ok(nothing);
         }
         // A kept connection may have been closed by the server since (a
         // restart, an idle timeout): nothing is written before `begin`

@@ -434,6 +434,15 @@ pub(crate) fn require_signer(signer: Option<&Arc<NoteSigner>>) -> Result<&Arc<No
     signer.ok_or_else(|| StoreError::Other("no audit signing key is configured; refusing to append".into()))
 }
 
+/// What a batch whose operations made no records commits: no indexes, no
+/// entries, and the tree as it was.
+pub(crate) fn nothing_to_append(per_op: &[Vec<PreparedRecord>], cache: &mut TreeCache) -> Option<Committed> {
+    per_op
+        .iter()
+        .all(Vec::is_empty)
+        .then(|| ((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take(), Vec::new()))
+}
+
 /// Numbers and writes the records of every operation, the tree nodes they
 /// complete, and a signed checkpoint.
 async fn append_records(
@@ -442,8 +451,8 @@ async fn append_records(
     cache: &mut TreeCache,
     per_op: Vec<Vec<PreparedRecord>>,
 ) -> Result<Committed, StoreError> {
-    if per_op.iter().all(Vec::is_empty) {
-        return Ok(((per_op.iter().map(|_| Vec::new()).collect(), Vec::new()), cache.frontier.take(), Vec::new()));
+    if let Some(nothing) = nothing_to_append(&per_op, cache) {
+        return Ok(nothing);
     }
     let signer = require_signer(settings.signer.as_ref())?;
     let size = log_size(tx).await?;

@@ -15,22 +15,6 @@ use tokio::sync::oneshot;
 
 type Answer = oneshot::Sender<Result<u64, StoreError>>;
 
-/// Held by the task that runs the rounds. Should that task end any other
-/// way than by finding nobody waiting (a panic, the runtime shutting down),
-/// the next caller starts a new one instead of waiting for it forever.
-struct Running<'a> {
-    reads: &'a EpochReads,
-    finished: bool,
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.reads.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).running = false;
-        }
-    }
-}
-
 /// Runs one query for the epoch.
 pub(crate) type ReadEpoch = Box<dyn Fn() -> BoxFuture<'static, Result<u64, StoreError>> + Send + Sync>;
 
@@ -93,6 +77,22 @@ impl EpochReads {
     #[cfg(test)]
     fn waiting(&self) -> usize {
         self.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).waiting.len()
+    }
+}
+
+/// Held by the task that runs the rounds. Should that task end any other
+/// way than by finding nobody waiting (a panic, the runtime shutting down),
+/// the next caller starts a new one instead of waiting for it forever.
+struct Running<'a> {
+    reads: &'a EpochReads,
+    finished: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.reads.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).running = false;
+        }
     }
 }
 

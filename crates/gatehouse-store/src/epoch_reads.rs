@@ -73,11 +73,6 @@ impl EpochReads {
     fn rounds(&self) -> std::sync::MutexGuard<'_, Rounds> {
         self.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    #[cfg(test)]
-    fn waiting(&self) -> usize {
-        self.rounds.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).waiting.len()
-    }
 }
 
 /// Held by the task that runs the rounds. Should that task end any other
@@ -152,7 +147,7 @@ mod tests {
                 tokio::spawn(async move { reads.current().await })
             })
             .collect();
-        while reads.waiting() < 8 {
+        while reads.rounds().waiting.len() < 8 {
             tokio::task::yield_now().await;
         }
         database.release.notify_one();
@@ -166,20 +161,21 @@ mod tests {
         assert_eq!(database.queries.load(Ordering::SeqCst), 2, "the eight late requests shared one query");
     }
 
+    /// Reads whose answer depends only on how many came before.
+    fn reads_by_call(answer: fn(u64) -> Result<u64, StoreError>) -> Arc<EpochReads> {
+        let calls = Arc::new(AtomicU64::new(0));
+        EpochReads::new(Box::new(move || {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            async move { answer(call) }.boxed()
+        }))
+    }
+
     #[tokio::test]
     async fn a_round_that_panics_does_not_stop_the_next() {
-        let calls = Arc::new(AtomicU64::new(0));
-        let reads = EpochReads::new(Box::new({
-            let calls = Arc::clone(&calls);
-            move || {
-                let call = calls.fetch_add(1, Ordering::SeqCst);
-                async move {
-                    assert!(call > 0, "the first query panics");
-                    Ok(3)
-                }
-                .boxed()
-            }
-        }));
+        let reads = reads_by_call(|call| {
+            assert!(call > 0, "the first query panics");
+            Ok(3)
+        });
         assert!(matches!(reads.current().await, Err(StoreError::Unavailable(_))), "its callers hear of it");
         assert!(!reads.rounds().running);
         assert_eq!(reads.current().await.unwrap(), 3, "the next caller starts a new round");
@@ -187,15 +183,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_read_fails_its_round_only() {
-        let calls = Arc::new(AtomicU64::new(0));
-        let reads = EpochReads::new(Box::new({
-            let calls = Arc::clone(&calls);
-            move || {
-                let call = calls.fetch_add(1, Ordering::SeqCst);
-                async move { if call == 0 { Err(StoreError::Unavailable("connection reset".into())) } else { Ok(9) } }
-                    .boxed()
-            }
-        }));
+        let reads =
+            reads_by_call(
+                |call| if call == 0 { Err(StoreError::Unavailable("connection reset".into())) } else { Ok(9) },
+            );
         assert!(matches!(reads.current().await, Err(StoreError::Unavailable(_))));
         assert_eq!(reads.current().await.unwrap(), 9);
     }

@@ -15,7 +15,6 @@
 //! on SQLite's lock for each other; `BEGIN IMMEDIATE` and the size read
 //! under it keep the log gap-free against any other process all the same.
 
-use std::any::Any as AnyValue;
 use std::sync::Arc;
 use std::sync::mpsc;
 
@@ -28,8 +27,8 @@ use tokio::sync::oneshot;
 
 use crate::tree_mirror::TreeMirror;
 use crate::writer::{
-    Committed, Numbered, PreparedRecord, Reply, TreeCache, checkpoint_of, number, refuse_if_diverged, require_signer,
-    stored_key, to_i64,
+    Committed, Numbered, PreparedRecord, Reply, TreeCache, checkpoint_of, no_output, number, refuse_if_diverged,
+    require_signer, stored_key, to_i64,
 };
 
 enum Task {
@@ -143,7 +142,7 @@ fn commit_and_answer(
 ) {
     if per_op.iter().all(Vec::is_empty) {
         for reply in replies {
-            let _ = reply.send(Ok((Box::new(()) as Box<dyn AnyValue + Send>, Vec::new())));
+            let _ = reply.send(Ok((no_output(), Vec::new())));
         }
         return;
     }
@@ -159,7 +158,7 @@ fn commit_and_answer(
                 forwarder.forward(&entries);
             }
             for (reply, indexes) in replies.into_iter().zip(indexes) {
-                let _ = reply.send(Ok((Box::new(()) as Box<dyn AnyValue + Send>, indexes)));
+                let _ = reply.send(Ok((no_output(), indexes)));
             }
         }
         Err(error) => {

@@ -70,6 +70,11 @@ pub(crate) type Op = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<
 /// What a caller gets back: the op's output and its entries' indexes.
 pub(crate) type Reply = Result<(Box<dyn AnyValue + Send>, Vec<u64>), StoreError>;
 
+/// The output of a job that returns nothing but its indexes.
+pub(crate) fn no_output() -> Box<dyn AnyValue + Send> {
+    Box::new(())
+}
+
 struct Job {
     work: Work,
     reply: oneshot::Sender<Reply>,
@@ -266,7 +271,7 @@ async fn run_batch(
     let result = match postgres_appender {
         Some(appender) if !changes_state => {
             let per_op: Vec<_> = works.into_iter().filter_map(Work::into_records).collect();
-            outcomes.extend(per_op.iter().map(|_| Some(Ok((Box::new(()) as Box<dyn AnyValue + Send>, Vec::new())))));
+            outcomes.extend(per_op.iter().map(|_| Some(Ok((no_output(), Vec::new())))));
             match require_signer(parts.settings.signer.as_ref()) {
                 Ok(signer) => appender.append(signer, cache, per_op).await,
                 Err(error) => Err(error),
@@ -338,7 +343,7 @@ async fn run_batch_through_pool(
                 };
                 (outcome, prepared)
             }
-            Work::Records(prepared) => (Ok((Box::new(()) as Box<dyn AnyValue + Send>, Vec::new())), prepared),
+            Work::Records(prepared) => (Ok((no_output(), Vec::new())), prepared),
         };
         outcomes.push(Some(outcome));
         records.push(prepared);

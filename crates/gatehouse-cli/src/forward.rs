@@ -7,8 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Arc, Mutex};
 
-use gatehouse_domain::audit::AuditEntry;
-use gatehouse_domain::store::AuditForwarder;
+use gatehouse_domain::store::{AuditForwarder, DurableEntry};
 
 use crate::config::AuditForward;
 use crate::error::{CliError, CliResult};
@@ -18,10 +17,10 @@ struct JsonLines {
 }
 
 impl AuditForwarder for JsonLines {
-    fn forward(&self, entries: &[AuditEntry]) {
-        let mut buffer = Vec::with_capacity(entries.len() * 512);
+    fn forward(&self, entries: &[DurableEntry]) {
+        let mut buffer = Vec::with_capacity(entries.iter().map(|entry| entry.leaf.len() + 1).sum());
         for entry in entries {
-            buffer.extend_from_slice(&entry.leaf_bytes());
+            buffer.extend_from_slice(&entry.leaf);
             buffer.push(b'\n');
         }
         let mut sink = self.sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -1,6 +1,7 @@
 //! The one clock: everything that needs "now" asks a [`Clock`], so tests can
 //! set time instead of sleeping.
 
+use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use time::{Duration, OffsetDateTime};
@@ -62,15 +63,44 @@ pub fn from_unix_millis(millis: i64) -> OffsetDateTime {
 
 /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-25T21:22:40.123Z`.
 pub fn format_rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let mut out = String::with_capacity(24);
+    write_rfc3339(t, &mut out);
+    out
 }
+
+/// [`format_rfc3339`], appended to `out`: every audit leaf has one, so it
+/// is written digit by digit rather than through `format!`.
+pub fn write_rfc3339(t: OffsetDateTime, out: &mut String) {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let (year, month, day) = t.to_calendar_date();
+    let (hour, minute, second, milli) = t.to_hms_milli();
+    match u32::try_from(year) {
+        Ok(year) if year <= 9999 => push_digits(out, year, 4),
+        _ => {
+            let _ = write!(out, "{year:04}");
+        }
+    }
+    out.push('-');
+    push_digits(out, u8::from(month).into(), 2);
+    out.push('-');
+    push_digits(out, day.into(), 2);
+    out.push('T');
+    push_digits(out, hour.into(), 2);
+    out.push(':');
+    push_digits(out, minute.into(), 2);
+    out.push(':');
+    push_digits(out, second.into(), 2);
+    out.push('.');
+    push_digits(out, milli.into(), 3);
+    out.push('Z');
+}
+
+/// The last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from_digit(value / 10u32.pow(place) % 10, 10).unwrap_or('0'));
+    }
+}
+
+#[cfg(test)]
+mod tests;

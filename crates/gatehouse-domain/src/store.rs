@@ -133,10 +133,19 @@ pub struct StoredCheckpoint {
 /// `level` covering leaves `[index << level, (index + 1) << level)`.
 pub type TreeNodeId = (u8, u64);
 
+/// An audit entry as it was made durable, for a forwarder: its index and
+/// its leaf, the exact bytes the Merkle tree hashed (the canonical JSON of
+/// [`AuditEntry::to_json`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurableEntry {
+    pub index: u64,
+    pub leaf: Vec<u8>,
+}
+
 /// Receives every audit entry once it is durable, e.g. to copy it to a SIEM.
 /// It must not block for long: it runs on the commit path.
 pub trait AuditForwarder: Send + Sync {
-    fn forward(&self, entries: &[AuditEntry]);
+    fn forward(&self, entries: &[DurableEntry]);
 }
 
 /// Counts the pool reports for `/metrics`.

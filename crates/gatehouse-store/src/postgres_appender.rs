@@ -51,11 +51,14 @@ pub(crate) struct PostgresAppender {
     /// Opened on first use, and again after any failure (whose transaction
     /// PostgreSQL rolls back when the connection closes).
     conn: Option<PgConnection>,
+    keep_leaves: bool,
 }
 
 impl PostgresAppender {
-    pub(crate) fn new(pool: AnyPool) -> Self {
-        Self { pool, conn: None }
+    /// `keep_leaves`: whether batches return their whole leaves (for a
+    /// forwarder).
+    pub(crate) fn new(pool: AnyPool, keep_leaves: bool) -> Self {
+        Self { pool, conn: None, keep_leaves }
     }
 
     /// Numbers and commits the records of every operation (one list per
@@ -79,7 +82,7 @@ impl PostgresAppender {
             },
             None => self.begin_on_new_connection().await?,
         };
-        let committed = append_batch(&mut conn, &self.pool, signer, cache, size, per_op).await?;
+        let committed = append_batch(&mut conn, &self.pool, signer, cache, size, per_op, self.keep_leaves).await?;
         self.conn = Some(conn);
         Ok(committed)
     }
@@ -118,6 +121,7 @@ async fn append_batch(
     cache: &mut TreeCache,
     size: u64,
     per_op: Vec<Vec<PreparedRecord>>,
+    keep_leaves: bool,
 ) -> Result<Committed, StoreError> {
     let mut frontier = match cache.frontier.take() {
         Some(cached) if cached.size() == size => cached,
@@ -134,7 +138,7 @@ async fn append_batch(
         let mut pooled = pool.acquire().await.map_err(store_error)?;
         cache.origin = audit_origin(&mut pooled).await?;
     }
-    let Numbered { indexes, entries, details, nodes } = number(&mut frontier, per_op);
+    let Numbered { indexes, entries, details, nodes, leaves } = number(&mut frontier, per_op, keep_leaves);
     let (checkpoint, now) = checkpoint_of(cache.origin.as_deref(), &frontier, &entries);
 
     let rows = entries.len();
@@ -190,7 +194,7 @@ async fn append_batch(
         .await
         .map_err(store_error)?;
     sqlx::raw_sql("COMMIT").execute(&mut *conn).await.map_err(store_error)?;
-    Ok(((indexes, entries), Some(frontier), nodes))
+    Ok(((indexes, leaves), Some(frontier), nodes))
 }
 
 fn cols<T>(rows: usize) -> Vec<T> {

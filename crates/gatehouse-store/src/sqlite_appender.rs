@@ -147,8 +147,10 @@ fn commit_and_answer(
         return;
     }
     let cached = cache.frontier.take();
-    let outcome = require_signer(settings.signer.as_ref())
-        .and_then(|signer| append_batch(conn, signer, cached, cache.origin.clone(), per_op));
+    let outcome = require_signer(settings.signer.as_ref()).and_then(|signer| {
+        let forwarding = settings.forwarder.is_some();
+        append_batch(conn, signer, cached, cache.origin.clone(), per_op, forwarding)
+    });
     match outcome {
         Ok((((indexes, entries), frontier, nodes), origin)) => {
             cache.frontier = frontier;
@@ -176,6 +178,7 @@ fn append_batch(
     cached: Option<Frontier>,
     mut origin: Option<String>,
     per_op: Vec<Vec<PreparedRecord>>,
+    forwarding: bool,
 ) -> Result<(Committed, Option<String>), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sqlite_error)?;
     let size: i64 = tx
@@ -191,7 +194,7 @@ fn append_batch(
             loaded
         }
     };
-    let Numbered { indexes, entries, details, nodes } = number(&mut frontier, per_op);
+    let Numbered { indexes, entries, details, nodes, leaves } = number(&mut frontier, per_op, forwarding);
     {
         let mut insert = tx
             .prepare_cached(
@@ -244,7 +247,7 @@ fn append_batch(
         })
         .map_err(sqlite_error)?;
     tx.commit().map_err(sqlite_error)?;
-    Ok((((indexes, entries), Some(frontier), nodes), origin))
+    Ok((((indexes, leaves), Some(frontier), nodes), origin))
 }
 
 /// The tree's right edge at `size`, from the stored nodes.

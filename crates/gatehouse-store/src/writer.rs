@@ -29,7 +29,7 @@ use gatehouse_audit::merkle::{Frontier, Hash, LeafHasher, NodeId};
 use gatehouse_audit::note_key::NoteSigner;
 use gatehouse_domain::audit::{AuditEntry, AuditRecord, LeafParts};
 use gatehouse_domain::clock::to_unix_millis;
-use gatehouse_domain::store::{AuditForwarder, StoreError};
+use gatehouse_domain::store::{AuditForwarder, DurableEntry, StoreError};
 use sqlx::AnyConnection;
 use sqlx::any::Any;
 use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
@@ -205,7 +205,8 @@ pub(crate) struct TreeCache {
 async fn run(parts: WriterParts, mut receiver: mpsc::Receiver<Job>) {
     let max_batch = parts.settings.max_batch.max(1);
     let mut cache = TreeCache::default();
-    let mut postgres_appender = (parts.engine == Engine::Postgres).then(|| PostgresAppender::new(parts.pool.clone()));
+    let mut postgres_appender = (parts.engine == Engine::Postgres)
+        .then(|| PostgresAppender::new(parts.pool.clone(), parts.settings.forwarder.is_some()));
     while let Some(first) = receiver.recv().await {
         let first = match (&parts.appender, first.work) {
             (Some(appender), Work::Records(records)) => {
@@ -366,19 +367,25 @@ async fn run_isolated(tx: &mut Transaction<'static, Any>, op: Op) -> Result<OpOu
     Ok(outcome)
 }
 
-/// Each operation's indexes, and all entries written.
-pub(crate) type Appended = (Vec<Vec<u64>>, Vec<AuditEntry>);
+/// Each operation's indexes, and the entries written as a forwarder gets
+/// them (none when there is no forwarder).
+pub(crate) type Appended = (Vec<Vec<u64>>, Vec<DurableEntry>);
 
 /// A batch's records, numbered and placed in the tree.
 pub(crate) struct Numbered {
     /// Each operation's indexes.
     pub(crate) indexes: Vec<Vec<u64>>,
+    /// The entries' columns. Their records' `details` values are gone (see
+    /// [`PreparedRecord::new`]); `details` holds them as canonical JSON.
     pub(crate) entries: Vec<AuditEntry>,
-    /// Each entry's canonical details. The leaf bytes are not kept: they
-    /// are hashed here and computed again from the row when read.
+    /// Each entry's canonical details.
     pub(crate) details: Vec<String>,
     /// The tree nodes the entries complete.
     pub(crate) nodes: Vec<(NodeId, Hash)>,
+    /// The whole leaves, for a forwarder; empty unless asked for. Otherwise
+    /// the leaf bytes are not kept: they are hashed here and computed again
+    /// from the row when read.
+    pub(crate) leaves: Vec<DurableEntry>,
 }
 
 /// A record with its leaf serialized and the leaf's head (everything before
@@ -391,8 +398,13 @@ pub(crate) struct PreparedRecord {
 }
 
 impl PreparedRecord {
-    pub(crate) fn new(record: AuditRecord) -> Self {
+    pub(crate) fn new(mut record: AuditRecord) -> Self {
         let parts = record.leaf_parts();
+        // From here on the details exist as canonical JSON in `parts`. The
+        // value is freed now, on the thread that built it: freed by the
+        // appender instead, its many small allocations cost that one
+        // thread, which every append waits for, a cross-thread free each.
+        drop(std::mem::take(&mut record.details));
         let mut head = LeafHasher::new();
         head.update(parts.head());
         Self { record, parts, head }
@@ -400,14 +412,16 @@ impl PreparedRecord {
 }
 
 /// Numbers the records of every operation (one list per operation) from
-/// the frontier's size on, and pushes their leaves onto it.
-pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<PreparedRecord>>) -> Numbered {
+/// the frontier's size on, and pushes their leaves onto it; keeps the whole
+/// leaves too when `keep_leaves` (there is a forwarder).
+pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<PreparedRecord>>, keep_leaves: bool) -> Numbered {
     let total: usize = per_op.iter().map(Vec::len).sum();
     let mut numbered = Numbered {
         indexes: Vec::with_capacity(per_op.len()),
         entries: Vec::with_capacity(total),
         details: Vec::with_capacity(total),
         nodes: Vec::with_capacity(total * 2),
+        leaves: Vec::with_capacity(if keep_leaves { total } else { 0 }),
     };
     for records in per_op {
         let mut op_indexes = Vec::with_capacity(records.len());
@@ -417,6 +431,11 @@ pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<PreparedRecord>>) 
             let mut leaf = head;
             parts.for_each_piece_after_head(index, Some(prev_root), |piece| leaf.update(piece));
             numbered.nodes.extend(frontier.push(leaf.finish()));
+            if keep_leaves {
+                let mut bytes = Vec::with_capacity(512);
+                parts.for_each_piece(index, Some(prev_root), |piece| bytes.extend_from_slice(piece));
+                numbered.leaves.push(DurableEntry { index, leaf: bytes });
+            }
             op_indexes.push(index);
             numbered.details.push(parts.details);
             numbered.entries.push(record.into_entry(index, Some(prev_root)));
@@ -469,7 +488,8 @@ async fn append_records(
             loaded
         }
     };
-    let Numbered { indexes, entries, details, nodes } = number(&mut frontier, per_op);
+    let Numbered { indexes, entries, details, nodes, leaves } =
+        number(&mut frontier, per_op, settings.forwarder.is_some());
     insert_entries(tx, &entries, details).await?;
     insert_nodes(tx, &nodes).await?;
 
@@ -478,7 +498,7 @@ async fn append_records(
     }
     let (checkpoint, now) = checkpoint_of(cache.origin.as_deref(), &frontier, &entries);
     insert_checkpoint(tx, &checkpoint, &checkpoint.sign(signer), now).await?;
-    Ok(((indexes, entries), Some(frontier), nodes))
+    Ok(((indexes, leaves), Some(frontier), nodes))
 }
 
 /// The number of entries, read after taking the append lock.

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use gatehouse_audit::checkpoint::Checkpoint;
 use gatehouse_audit::merkle::{self, Frontier, leaf_hash};
-use gatehouse_domain::audit::{Actor, AuditEntry, AuditRecord};
+use gatehouse_domain::audit::{Actor, AuditRecord};
 use gatehouse_domain::identity::{IdentityKind, NewIdentity};
-use gatehouse_domain::store::{AuditForwarder, Store, StoreError};
+use gatehouse_domain::store::{AuditForwarder, DurableEntry, Store, StoreError};
 use gatehouse_store::AuditSettings;
 use gatehouse_testkit::{engine_test, with_database};
 use sqlx::Connection;
@@ -140,11 +140,11 @@ engine_test!(appending_without_a_signing_key_is_refused, |engine| with_database(
 }));
 
 #[derive(Default)]
-struct Collect(Mutex<Vec<u64>>);
+struct Collect(Mutex<Vec<DurableEntry>>);
 
 impl AuditForwarder for Collect {
-    fn forward(&self, entries: &[AuditEntry]) {
-        self.0.lock().unwrap().extend(entries.iter().map(|e| e.index));
+    fn forward(&self, entries: &[DurableEntry]) {
+        self.0.lock().unwrap().extend_from_slice(entries);
     }
 }
 
@@ -157,7 +157,7 @@ engine_test!(durable_entries_are_forwarded_once, |engine| with_database(engine, 
     };
     let store = db.open_store_with(settings).await;
     for i in 0..5 {
-        store.append_audit(record(&format!("x.{i}"))).await.unwrap();
+        store.append_audit(record(&format!("x.{i}")).details(serde_json::json!({ "n": i }))).await.unwrap();
     }
     let now = time::OffsetDateTime::UNIX_EPOCH;
     let duplicate = NewIdentity::new(IdentityKind::Service, "bot", None, now).unwrap();
@@ -165,7 +165,19 @@ engine_test!(durable_entries_are_forwarded_once, |engine| with_database(engine, 
     let mut again = duplicate;
     again.id = gatehouse_domain::ids::IdentityId::new();
     store.create_identity(again, record("identity.create")).await.unwrap_err();
-    assert_eq!(*collected.0.lock().unwrap(), vec![0, 1, 2, 3, 4, 5], "refused changes forward nothing");
+    let forwarded = collected.0.lock().unwrap().clone();
+    let indexes: Vec<u64> = forwarded.iter().map(|entry| entry.index).collect();
+    assert_eq!(indexes, vec![0, 1, 2, 3, 4, 5], "refused changes forward nothing");
+    // Each forwarded leaf is the one the tree hashed, details included.
+    let stored: Vec<DurableEntry> = store
+        .list_audit_leaves(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(index, leaf)| DurableEntry { index, leaf })
+        .collect();
+    assert_eq!(forwarded, stored);
+    assert!(String::from_utf8_lossy(&forwarded[4].leaf).contains(r#""details":{"n":4}"#), "{forwarded:?}");
 }));
 
 engine_test!(entries_from_before_the_tree_get_their_nodes_at_start, |engine| with_database(engine, |db| async move {

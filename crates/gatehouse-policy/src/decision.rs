@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
-    PolicySet, Request, RestrictedExpression, SlotId,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, SlotId,
 };
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{Grant, Resource, Scope};
@@ -172,10 +172,11 @@ impl OwnContextKey {
 ///
 /// INVARIANT: a grant's identity, role and scope never change once it is
 /// made (it can only be revoked or expire, which `decide` filters out
-/// first), so the sorted ids of the linked grants name a slice.
+/// first), so the action and the sorted ids of the linked grants name a
+/// slice.
 #[derive(Debug, Default)]
 pub(crate) struct DecisionMemos {
-    slices: Memo<Vec<GrantId>, Slice>,
+    slices: Memo<(Action, Vec<GrantId>), Slice>,
     entities: Memo<EntitiesKey, Entities>,
     own_contexts: Memo<OwnContextKey, Context>,
     /// Whether the schema accepts a request of this action on this kind of
@@ -245,6 +246,17 @@ pub(crate) fn identity_entity(identity: &Identity) -> Entity {
         .unwrap_or_else(|_| Entity::new_no_attrs(principal, HashSet::new()))
 }
 
+/// Whether a policy whose action scope is `constraint` can apply to
+/// `action`, which is in the action groups `groups`: `action == A` holds
+/// for A alone, `action in [A, …]` for A and for any action in group A.
+fn admits(constraint: &ActionConstraint, action: &EntityUid, groups: &[EntityUid]) -> bool {
+    match constraint {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(only) => only == action,
+        ActionConstraint::In(list) => list.iter().any(|uid| uid == action || groups.contains(uid)),
+    }
+}
+
 fn resource_entities(resource: &Resource) -> Vec<Entity> {
     let chain = resource_chain(resource);
     chain
@@ -270,7 +282,8 @@ impl Policies {
         // evaluator. (A link's `resource in ?resource` holds exactly when the
         // grant's scope covers the resource, so leaving the others out
         // changes no decision.) A grant of a role the policies no longer
-        // define grants nothing.
+        // define grants nothing. `build_slice` also leaves out what cannot
+        // apply to the action.
         let mut relevant: Vec<&Grant> = input
             .grants
             .iter()
@@ -283,10 +296,9 @@ impl Policies {
             .collect();
         relevant.sort_by_key(|g| g.id);
         relevant.dedup_by_key(|g| g.id);
-        let slice = self
-            .memos
-            .slices
-            .get_or_build(relevant.iter().map(|g| g.id).collect(), || self.build_slice(&principal, &relevant))?;
+        let slice = self.memos.slices.get_or_build((input.action, relevant.iter().map(|g| g.id).collect()), || {
+            self.build_slice(&principal, &action, &relevant)
+        })?;
 
         let context = self.context(input, &action)?;
         let own_context_only = input.caller_context.is_none_or(Map::is_empty);
@@ -309,6 +321,10 @@ impl Policies {
         let entities = self.memos.entities.get_or_build(EntitiesKey::of(input.principal, input.resource), || {
             let mut entities = resource_entities(input.resource);
             entities.push(identity_entity(input.principal));
+            // The actions with the groups the schema puts them in, without
+            // which `action in [Action::"group"]` would hold for no member.
+            let actions = self.schema.action_entities().map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+            entities.extend(actions.iter().cloned());
             Entities::from_entities(entities, None).map_err(|e| DecisionError::Evaluation(e.to_string()))
         })?;
 
@@ -336,16 +352,28 @@ impl Policies {
         Ok(Decision { allowed, action: input.action, resource: input.resource.clone(), reasons })
     }
 
-    /// The static policies plus one link of its role's template per grant.
-    fn build_slice(&self, principal: &EntityUid, grants: &[&Grant]) -> Result<Slice, DecisionError> {
+    /// The static policies plus one link of its role's template per grant,
+    /// less those whose action scope leaves out `action`: Cedar evaluates
+    /// every policy it is given, and such a one is never satisfied, so
+    /// leaving it out changes no decision.
+    fn build_slice(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        grants: &[&Grant],
+    ) -> Result<Slice, DecisionError> {
         let evaluation = |e: &dyn std::fmt::Display| DecisionError::Evaluation(e.to_string());
+        let groups = self.action_groups_of(action)?;
         let mut set = PolicySet::new();
-        for policy in &self.statics {
+        for policy in self.statics.iter().filter(|policy| admits(&policy.action_constraint(), action, &groups)) {
             set.add(policy.clone()).map_err(|e| evaluation(&e))?;
         }
         let mut links = HashMap::with_capacity(grants.len());
         for grant in grants {
             let Some(template) = self.roles.get(grant.role.as_str()) else { continue };
+            if !admits(&template.action_constraint(), action, &groups) {
+                continue;
+            }
             if set.template(template.id()).is_none() {
                 set.add_template(template.clone()).map_err(|e| evaluation(&e))?;
             }
@@ -358,6 +386,12 @@ impl Policies {
             links.insert(link, grant.id);
         }
         Ok(Slice { set, links })
+    }
+
+    /// The action groups `action` is in, directly or not, by the schema.
+    fn action_groups_of(&self, action: &EntityUid) -> Result<Vec<EntityUid>, DecisionError> {
+        let actions = self.schema.action_entities().map_err(|e| DecisionError::Evaluation(e.to_string()))?;
+        Ok(actions.ancestors(action).map(|groups| groups.cloned().collect()).unwrap_or_default())
     }
 
     fn context(&self, input: &DecisionInput<'_>, action: &EntityUid) -> Result<Context, DecisionError> {

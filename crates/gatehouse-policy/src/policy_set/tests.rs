@@ -269,6 +269,49 @@ fn the_defaults_validate_and_list_their_roles() {
     assert_eq!(policies.static_policies().len(), 2);
 }
 
+#[test]
+fn policies_scoped_to_an_action_group_apply_to_its_members() {
+    // Decisions leave out the policies whose action scope cannot match; an
+    // action reached through a group of the schema must still find them.
+    let mut source = PolicySetSource::defaults();
+    let schema = source.files.get_mut("schema.cedarschema").unwrap();
+    *schema = schema.replace(
+        "action \"deployment.approve\", \"deployment.execute\" appliesTo {",
+        "action \"deployments\";\naction \"deployment.approve\", \"deployment.execute\" in [\"deployments\"] appliesTo {",
+    );
+    source.files.insert(
+        "groups.cedar".into(),
+        r#"
+@id("deployment-officer")
+permit (principal == ?principal, action in [Action::"deployments"], resource in ?resource);
+
+@id("services-may-not-touch-deployments")
+forbid (principal, action in [Action::"deployments"], resource) when { principal.kind == "service" };
+"#
+        .into(),
+    );
+    let policies = Policies::from_source(&source).unwrap();
+    let production = resource("environment:acme/web:production");
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "deployment-officer", "project:acme/web")];
+    for action in ["deployment.approve", "deployment.execute"] {
+        let decision = policies.decide(&input(&ana, &grants, action, &production, None)).unwrap();
+        assert!(decision.is_allowed(), "{action}: {:?}", decision.reasons);
+        assert!(matches!(&decision.reasons[..], [Reason::Grant { role, .. }] if role == "deployment-officer"));
+    }
+    let pipeline = resource("pipeline:acme/web:build");
+    assert!(!policies.decide(&input(&ana, &grants, "pipeline.trigger", &pipeline, None)).unwrap().is_allowed());
+
+    let bot = identity(IdentityKind::Service, IdentityStatus::Active);
+    let grants = [grant(&bot, "deployment-officer", "*")];
+    let decision = policies.decide(&input(&bot, &grants, "deployment.execute", &production, None)).unwrap();
+    assert!(!decision.is_allowed());
+    assert_eq!(
+        decision.reasons,
+        vec![Reason::Policy { id: "services-may-not-touch-deployments".into(), permit: false }]
+    );
+}
+
 fn with_file(name: &str, text: &str) -> PolicySetSource {
     let mut source = PolicySetSource::defaults();
     source.files.insert(name.to_owned(), text.to_owned());

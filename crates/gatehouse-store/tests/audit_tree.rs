@@ -89,6 +89,38 @@ engine_test!(concurrent_changes_share_transactions_and_stay_gap_free, |engine| w
     }
 ));
 
+engine_test!(records_and_changes_of_state_interleave_without_gaps, |engine| with_database(engine, |db| async move {
+    // On SQLite records go straight to the appender's thread while changes
+    // of state run on a pooled connection with that thread paused: both
+    // kinds at once must all be answered, numbered without gaps.
+    let store = db.open_store().await;
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    let changes: Vec<_> = (0..24)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let new = NewIdentity::new(IdentityKind::Service, &format!("bot-{i}"), None, now).unwrap();
+                store.create_identity(new, record("identity.create")).await.unwrap();
+            })
+        })
+        .collect();
+    let both = async {
+        tokio::join!(append_concurrently(&store, 32, 8), async {
+            for change in changes {
+                change.await.unwrap();
+            }
+        })
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), both).await.expect("every append is answered");
+    assert_eq!(store.audit_size().await.unwrap(), 32 * 8 + 24);
+    let entries = store.list_audit(0, 1000).await.unwrap();
+    assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64));
+    assert_eq!(entries.iter().filter(|e| e.record.action == "identity.create").count(), 24);
+    let latest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.tree_size, 32 * 8 + 24);
+    assert_eq!(latest.root, recomputed_root(&*store, 32 * 8 + 24).await);
+}));
+
 engine_test!(a_failing_change_does_not_sink_its_batch, |engine| with_database(engine, |db| async move {
     let store = db.open_store().await;
     let now = time::OffsetDateTime::UNIX_EPOCH;

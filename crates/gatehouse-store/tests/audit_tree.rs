@@ -90,9 +90,9 @@ engine_test!(concurrent_changes_share_transactions_and_stay_gap_free, |engine| w
 ));
 
 engine_test!(records_and_changes_of_state_interleave_without_gaps, |engine| with_database(engine, |db| async move {
-    // On SQLite records go straight to the appender's thread while changes
-    // of state run on a pooled connection with that thread paused: both
-    // kinds at once must all be answered, numbered without gaps.
+    // On SQLite records alone go to the appender's thread, and changes of
+    // state run on a pooled connection once it has drained: both kinds at
+    // once must all be answered, numbered without gaps.
     let store = db.open_store().await;
     let now = time::OffsetDateTime::UNIX_EPOCH;
     let changes: Vec<_> = (0..24)

@@ -33,10 +33,10 @@ GATEHOUSE_LOG_LEVEL=warn valgrind --tool=callgrind --separate-threads=yes \
     --callgrind-out-file="$work/callgrind.out" \
     "$bin" --data-dir "$work/data" serve --listen "127.0.0.1:$port" >/dev/null 2>"$work/valgrind.log" &
 pid=$!
-for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+# Under valgrind the server takes seconds to start.
+wait_ready 12000
 # Warm up: the memos, the caches and the log's first pages.
 python3 bench/sequential_client.py "$port" 200 authorize
 

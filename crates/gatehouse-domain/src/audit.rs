@@ -196,9 +196,7 @@ impl AuditEntry {
     /// (what the store keeps beside the leaf, for queries).
     pub fn leaf_and_details(&self) -> (Vec<u8>, String) {
         let parts = self.record.leaf_parts();
-        let mut leaf = Vec::with_capacity(parts.head.len() + parts.middle.len() + parts.tail.len() + 96);
-        parts.for_each_piece(self.index, self.prev_root, |piece| leaf.extend_from_slice(piece));
-        (leaf, parts.details)
+        (parts.leaf(self.index, self.prev_root), parts.details)
     }
 }
 
@@ -285,6 +283,13 @@ impl LeafParts {
     pub fn for_each_piece(&self, index: u64, prev_root: Option<[u8; 32]>, mut piece: impl FnMut(&[u8])) {
         piece(self.head());
         self.for_each_piece_after_head(index, prev_root, piece);
+    }
+
+    /// The whole leaf of the entry at `index` after `prev_root`.
+    pub fn leaf(&self, index: u64, prev_root: Option<[u8; 32]>) -> Vec<u8> {
+        let mut leaf = Vec::with_capacity(self.head.len() + self.middle.len() + self.tail.len() + 96);
+        self.for_each_piece(index, prev_root, |piece| leaf.extend_from_slice(piece));
+        leaf
     }
 }
 

@@ -321,10 +321,7 @@ impl Policies {
         let entities = self.memos.entities.get_or_build(EntitiesKey::of(input.principal, input.resource), || {
             let mut entities = resource_entities(input.resource);
             entities.push(identity_entity(input.principal));
-            // The actions with the groups the schema puts them in, without
-            // which `action in [Action::"group"]` would hold for no member.
-            let actions = self.schema.action_entities().map_err(|e| DecisionError::Evaluation(e.to_string()))?;
-            entities.extend(actions.iter().cloned());
+            entities.extend(self.actions.iter().cloned());
             Entities::from_entities(entities, None).map_err(|e| DecisionError::Evaluation(e.to_string()))
         })?;
 
@@ -363,7 +360,8 @@ impl Policies {
         grants: &[&Grant],
     ) -> Result<Slice, DecisionError> {
         let evaluation = |e: &dyn std::fmt::Display| DecisionError::Evaluation(e.to_string());
-        let groups = self.action_groups_of(action)?;
+        let groups: Vec<EntityUid> =
+            self.actions.ancestors(action).map(|groups| groups.cloned().collect()).unwrap_or_default();
         let mut set = PolicySet::new();
         for policy in self.statics.iter().filter(|policy| admits(&policy.action_constraint(), action, &groups)) {
             set.add(policy.clone()).map_err(|e| evaluation(&e))?;
@@ -386,12 +384,6 @@ impl Policies {
             links.insert(link, grant.id);
         }
         Ok(Slice { set, links })
-    }
-
-    /// The action groups `action` is in, directly or not, by the schema.
-    fn action_groups_of(&self, action: &EntityUid) -> Result<Vec<EntityUid>, DecisionError> {
-        let actions = self.schema.action_entities().map_err(|e| DecisionError::Evaluation(e.to_string()))?;
-        Ok(actions.ancestors(action).map(|groups| groups.cloned().collect()).unwrap_or_default())
     }
 
     fn context(&self, input: &DecisionInput<'_>, action: &EntityUid) -> Result<Context, DecisionError> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cedar_policy::{
-    ActionConstraint, Effect, Policy, PolicyId, PolicySet, Schema, Template, ValidationMode, Validator,
+    ActionConstraint, Effect, Entities, Policy, PolicyId, PolicySet, Schema, Template, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use sha2::{Digest, Sha256};
@@ -106,6 +106,9 @@ pub struct RoleInfo {
 #[derive(Debug, Clone)]
 pub struct Policies {
     pub(crate) schema: Schema,
+    /// The schema's actions with the groups it puts them in: what Cedar
+    /// needs to see for `action in [Action::"group"]` to hold.
+    pub(crate) actions: Entities,
     pub(crate) statics: Vec<Policy>,
     pub(crate) roles: BTreeMap<String, Template>,
     /// What decisions under these policies share.
@@ -151,7 +154,13 @@ impl Policies {
             source.files.iter().filter(|(name, _)| name.ends_with(".cedarschema")).collect();
         let schema = match schemas.as_slice() {
             [(name, text)] => match Schema::from_cedarschema_str(text) {
-                Ok((schema, _warnings)) => Some(schema),
+                Ok((schema, _warnings)) => match schema.action_entities() {
+                    Ok(actions) => Some((schema, actions)),
+                    Err(error) => {
+                        found.push(PolicyProblem { file: (*name).clone(), line: 0, message: error.to_string() });
+                        None
+                    }
+                },
                 Err(error) => {
                     found.extend(problems(name, text, &error));
                     None
@@ -205,7 +214,7 @@ impl Policies {
                 statics.push(policy);
             }
         }
-        if let Some(schema) = &schema {
+        if let Some((schema, _)) = &schema {
             let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
             for error in result.validation_errors() {
                 let id = error.policy_id().to_string();
@@ -214,7 +223,9 @@ impl Policies {
             }
         }
         match (schema, found.is_empty()) {
-            (Some(schema), true) => Ok(Self { schema, statics, roles, memos: Arc::default(), hash: source.hash() }),
+            (Some((schema, actions)), true) => {
+                Ok(Self { schema, actions, statics, roles, memos: Arc::default(), hash: source.hash() })
+            }
             _ => Err(PolicyError::Invalid(found)),
         }
     }

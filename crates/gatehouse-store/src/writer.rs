@@ -432,9 +432,7 @@ pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<PreparedRecord>>, 
             parts.for_each_piece_after_head(index, Some(prev_root), |piece| leaf.update(piece));
             numbered.nodes.extend(frontier.push(leaf.finish()));
             if keep_leaves {
-                let mut bytes = Vec::with_capacity(512);
-                parts.for_each_piece(index, Some(prev_root), |piece| bytes.extend_from_slice(piece));
-                numbered.leaves.push(DurableEntry { index, leaf: bytes });
+                numbered.leaves.push(DurableEntry { index, leaf: parts.leaf(index, Some(prev_root)) });
             }
             op_indexes.push(index);
             numbered.details.push(parts.details);

@@ -49,7 +49,6 @@ fn audit_settings(
         signer: Some(signer),
         forwarder,
         max_batch: config.audit_max_batch,
-        commit_delay: std::time::Duration::from_micros(config.audit_commit_delay_us),
         proof_cache_nodes: config.audit_proof_cache_mib * 1024 * 1024 / 32,
     }
 }

@@ -21,10 +21,6 @@ use crate::error::{CliError, CliResult};
 
 pub const DEFAULT_DATA_DIR: &str = "./gatehouse-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// How long an audit batch with company waits for more, in microseconds:
-/// about two of a local SSD's fsyncs. Under load on a 2-core machine it took
-/// batches from ~10 entries to ~17 for the same signature and fsync.
-const DEFAULT_COMMIT_DELAY_US: u64 = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ValueKind {
@@ -51,7 +47,6 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("audit", "origin", ValueKind::Text),
     ("audit", "forward", ValueKind::Text),
     ("audit", "max_batch", ValueKind::Integer),
-    ("audit", "commit_delay_us", ValueKind::Integer),
     ("audit", "proof_cache_mib", ValueKind::Integer),
     ("github", "webhook_secret", ValueKind::Text),
     ("github", "api_url", ValueKind::Text),
@@ -147,7 +142,6 @@ struct AuditSection {
     origin: Option<String>,
     forward: Option<String>,
     max_batch: Option<usize>,
-    commit_delay_us: Option<u64>,
     proof_cache_mib: Option<usize>,
 }
 
@@ -209,8 +203,6 @@ pub struct Config {
     pub audit_forward: Option<AuditForward>,
     /// The most changes one transaction commits (1 turns group commit off).
     pub audit_max_batch: usize,
-    /// How long, in microseconds, a batch with company waits for more.
-    pub audit_commit_delay_us: u64,
     /// Memory for the audit tree's nodes, so proofs skip the database.
     pub audit_proof_cache_mib: usize,
     /// Forge webhooks and the GitHub App (secrets inside; never printed).
@@ -315,7 +307,6 @@ impl Config {
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
-            audit_commit_delay_us: file.audit.commit_delay_us.unwrap_or(DEFAULT_COMMIT_DELAY_US),
             audit_proof_cache_mib: file.audit.proof_cache_mib.unwrap_or(128),
             policy_dir: args.policy_dir.clone().or(file.policy_dir).unwrap_or_else(|| data_dir.join("policy")),
             listen: listen_flag.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
@@ -346,9 +337,6 @@ impl Config {
         }
         if self.audit_proof_cache_mib > 1 << 20 {
             return Err(CliError::config("[audit] proof_cache_mib is more memory than any machine has"));
-        }
-        if self.audit_commit_delay_us > 10_000 {
-            return Err(CliError::config("[audit] commit_delay_us must be at most 10000 (10 ms)"));
         }
         if !(1..=10_000).contains(&self.audit_max_batch) {
             return Err(CliError::config("[audit] max_batch must be between 1 and 10000"));

@@ -7,7 +7,6 @@
 //! `TEXT`/`BIGINT`/blob columns, `ON CONFLICT`, `RETURNING`, partial indexes.
 //! Where they differ (how to open, how to serialize writers) [`Engine`] says.
 
-mod commit_delay;
 mod connect;
 mod credential_cache;
 mod epoch_reads;

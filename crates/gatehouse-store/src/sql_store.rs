@@ -1007,7 +1007,6 @@ async fn sqlite_appender(
                 forwarder: audit.forwarder.clone(),
                 mirror: mirror.clone(),
                 max_batch: audit.max_batch,
-                commit_delay: audit.commit_delay,
             },
         )
         .map(Some),

@@ -17,7 +17,6 @@
 
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use gatehouse_audit::merkle::{Frontier, Hash};
 use gatehouse_audit::note_key::NoteSigner;
@@ -26,7 +25,6 @@ use gatehouse_domain::store::{AuditForwarder, StoreError};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use crate::commit_delay::CommitDelay;
 use crate::tree_mirror::TreeMirror;
 use crate::writer::{
     Committed, Numbered, PreparedRecord, Reply, TreeCache, checkpoint_of, no_output, number, refuse_if_diverged,
@@ -46,8 +44,6 @@ pub(crate) struct AppenderSettings {
     pub(crate) forwarder: Option<Arc<dyn AuditForwarder>>,
     pub(crate) mirror: Arc<TreeMirror>,
     pub(crate) max_batch: usize,
-    /// How long a batch with company waits for more (zero: never).
-    pub(crate) commit_delay: Duration,
 }
 
 /// The appender's thread, reached through a channel; it stops when the
@@ -102,65 +98,36 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the audit appender has stopped".into())
 }
 
-/// One batch being gathered: the appends' records and replies, and the
-/// barriers it answers once committed.
-#[derive(Default)]
-struct Gathered {
-    records: Vec<Vec<PreparedRecord>>,
-    replies: Vec<oneshot::Sender<Reply>>,
-    barriers: Vec<oneshot::Sender<()>>,
-}
-
-impl Gathered {
-    /// Takes `first`, then whatever is queued, up to `max` appends or the
-    /// first barrier; true when it stopped at a barrier.
-    fn take(&mut self, first: Task, tasks: &mpsc::Receiver<Task>, max: usize) -> bool {
-        let mut next = Some(first);
-        while let Some(task) = next.take() {
-            match task {
-                Task::Append { records, reply } => {
-                    self.records.push(records);
-                    self.replies.push(reply);
-                }
-                // Everything queued before the barrier is in this batch.
-                Task::Barrier(done) => {
-                    self.barriers.push(done);
-                    return true;
-                }
-            }
-            if self.replies.len() < max {
-                next = tasks.try_recv().ok();
-            }
-        }
-        false
-    }
-}
-
 /// The thread: takes whatever is queued as one batch (group commit), up to
-/// `max_batch` appends, waits a moment for more when others are appending
-/// at once (see `CommitDelay`), commits it, answers, and goes again.
+/// `max_batch` appends, commits it, answers, and goes again.
 fn serve(mut conn: Connection, settings: &AppenderSettings, tasks: &mpsc::Receiver<Task>) {
     let max_batch = settings.max_batch.max(1);
     let mut cache = TreeCache::default();
-    let mut delay = CommitDelay::new(settings.commit_delay);
     while let Ok(first) = tasks.recv() {
-        let mut batch = Gathered::default();
-        let at_barrier = batch.take(first, tasks, max_batch);
-        if !at_barrier && let Some(wait) = delay.before_commit(batch.replies.len(), max_batch) {
-            // A sleep, not a timed receive: appends sent meanwhile then
-            // queue without waking this thread one by one.
-            std::thread::sleep(wait);
-            let before = batch.replies.len();
-            if let Ok(next) = tasks.try_recv() {
-                batch.take(next, tasks, max_batch);
+        let mut records = Vec::new();
+        let mut replies = Vec::new();
+        let mut barriers = Vec::new();
+        let mut next = Some(first);
+        while let Some(task) = next.take() {
+            match task {
+                Task::Append { records: queued, reply } => {
+                    records.push(queued);
+                    replies.push(reply);
+                }
+                // Everything queued before the barrier is in this batch.
+                Task::Barrier(done) => {
+                    barriers.push(done);
+                    break;
+                }
             }
-            delay.after_wait(batch.replies.len() - before);
+            if replies.len() < max_batch {
+                next = tasks.try_recv().ok();
+            }
         }
-        delay.committed(batch.replies.len());
-        if !batch.replies.is_empty() {
-            commit_and_answer(&mut conn, settings, &mut cache, batch.records, batch.replies);
+        if !replies.is_empty() {
+            commit_and_answer(&mut conn, settings, &mut cache, records, replies);
         }
-        for done in batch.barriers {
+        for done in barriers {
             let _ = done.send(());
         }
     }

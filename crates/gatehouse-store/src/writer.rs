@@ -22,7 +22,6 @@
 
 use std::any::Any as AnyValue;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use gatehouse_audit::checkpoint::Checkpoint;
@@ -110,17 +109,13 @@ pub struct AuditSettings {
     /// The most operations one transaction carries; 1 turns group commit
     /// off (for benchmarks).
     pub max_batch: usize,
-    /// How long a batch of audit records waits for more before committing
-    /// when several are appending at once (SQLite's appender; zero never
-    /// waits). See `commit_delay`.
-    pub commit_delay: Duration,
     /// How many tree nodes (32 bytes each) to keep in memory for proofs.
     pub proof_cache_nodes: usize,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
-        Self { signer: None, forwarder: None, max_batch: 256, commit_delay: Duration::ZERO, proof_cache_nodes: 4 << 20 }
+        Self { signer: None, forwarder: None, max_batch: 256, proof_cache_nodes: 4 << 20 }
     }
 }
 
@@ -130,7 +125,6 @@ impl std::fmt::Debug for AuditSettings {
             .field("signer", &self.signer)
             .field("forwarder", &self.forwarder.is_some())
             .field("max_batch", &self.max_batch)
-            .field("commit_delay", &self.commit_delay)
             .field("proof_cache_nodes", &self.proof_cache_nodes)
             .finish()
     }

@@ -164,34 +164,6 @@ engine_test!(without_group_commit_each_change_is_its_own_batch, |engine| with_da
     assert_eq!(checkpoint_count(&db.url).await, 16);
 }));
 
-engine_test!(a_commit_delay_spares_a_lone_append_and_loses_none_under_company, |engine| with_database(
-    engine,
-    |db| async move {
-        let delay = std::time::Duration::from_secs(1);
-        let settings =
-            AuditSettings { signer: Some(db.signer.clone()), commit_delay: delay, ..AuditSettings::default() };
-        let store = db.open_store_with(settings).await;
-        // Alone, an append never waits for company that is not coming.
-        tokio::time::timeout(delay * 3 / 4, store.append_audit(record("alone")))
-            .await
-            .expect("a lone append commits without the delay")
-            .unwrap();
-        // Together, once a few batches have shown company, appends wait for
-        // each other; every one is answered, numbered without gaps, under a
-        // checkpoint that recomputes.
-        tokio::time::timeout(std::time::Duration::from_secs(60), append_concurrently(&store, 24, 6))
-            .await
-            .expect("every append is answered");
-        assert_eq!(store.audit_size().await.unwrap(), 145);
-        let entries = store.list_audit(0, 200).await.unwrap();
-        assert_eq!(entries.len(), 145);
-        assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64));
-        let latest = store.latest_checkpoint().await.unwrap().unwrap();
-        assert_eq!(latest.tree_size, 145);
-        assert_eq!(latest.root, recomputed_root(&*store, 145).await);
-    }
-));
-
 engine_test!(appending_without_a_signing_key_is_refused, |engine| with_database(engine, |db| async move {
     let store = db.open_store_with(AuditSettings::default()).await;
     let err = store.append_audit(record("x")).await.unwrap_err();

@@ -157,16 +157,3 @@ fn mfa_settings_come_from_file_and_environment() {
     assert!(resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_MFA_STEP_UP", "maybe")])).is_err());
     assert!(resolve(dir.path(), "[mfa]\nfresh_minutes = 0\n", &[], &env(&[])).is_err());
 }
-
-#[test]
-fn the_audit_commit_delay_comes_from_file_and_environment_within_bounds() {
-    let dir = tempfile::tempdir().unwrap();
-    assert_eq!(resolve(dir.path(), "", &[], &env(&[])).unwrap().audit_commit_delay_us, 200);
-    let off = resolve(dir.path(), "[audit]\ncommit_delay_us = 0\n", &[], &env(&[])).unwrap();
-    assert_eq!(off.audit_commit_delay_us, 0);
-    let from_env = env(&[("GATEHOUSE_AUDIT_COMMIT_DELAY_US", "750")]);
-    assert_eq!(resolve(dir.path(), "", &[], &from_env).unwrap().audit_commit_delay_us, 750);
-    let err = resolve(dir.path(), "[audit]\ncommit_delay_us = 20000\n", &[], &env(&[])).unwrap_err();
-    assert!(err.to_string().contains("commit_delay_us"), "{err}");
-    assert!(resolve(dir.path(), "[audit]\ncommit_delay_us = -1\n", &[], &env(&[])).is_err());
-}

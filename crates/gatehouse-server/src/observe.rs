@@ -2,12 +2,15 @@
 //! the request id, route, status and latency, and a 5xx's cause) and the
 //! Prometheus counters and latency histogram by route and status.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
@@ -38,21 +41,19 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     // The route template, never the raw path: ids would explode the label set.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let request_id =
-        request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let span = tracing::info_span!("request", %request_id, %method, %route);
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let span = {
+        let request_id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let route = route_label(route.as_ref());
+        tracing::info_span!("request", %request_id, %method, %route)
+    };
     let response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status();
 
-    let labels = [("method", method.to_string()), ("route", route), ("status", status.as_u16().to_string())];
-    metrics::counter!(REQUESTS_METRIC, &labels).increment(1);
-    metrics::histogram!(DURATION_METRIC, &labels).record(elapsed.as_secs_f64());
+    let (requests, duration) = request_metrics(method_label(&method), route_label(route.as_ref()), status.as_u16());
+    requests.increment(1);
+    duration.record(elapsed.as_secs_f64());
 
     let _entered = span.enter();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
@@ -63,4 +64,48 @@ pub async fn observe(request: Request, next: Next) -> Response {
         tracing::info!(status = status.as_u16(), latency_ms, "request");
     }
     response
+}
+
+fn route_label(route: Option<&MatchedPath>) -> &str {
+    route.map_or("unmatched", MatchedPath::as_str)
+}
+
+/// The method as a label: a client may send any token as a method, and
+/// each would otherwise add series to the metrics without bound.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The request counter and latency histogram of one (method, route,
+/// status), registered once: registering them on every request built and
+/// hashed their labels each time. Routes are the router's templates, so
+/// the set stays small.
+type RouteMetrics = Vec<(&'static str, u16, Counter, Histogram)>;
+
+fn request_metrics(method: &'static str, route: &str, status: u16) -> (Counter, Histogram) {
+    static REGISTERED: LazyLock<Mutex<HashMap<String, RouteMetrics>>> = LazyLock::new(|| {
+        // Handles taken before the recorder is installed would count nowhere.
+        metrics_handle();
+        Mutex::new(HashMap::new())
+    });
+    let mut registered = REGISTERED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((.., requests, duration)) =
+        registered.get(route).and_then(|found| found.iter().find(|(m, s, ..)| *m == method && *s == status))
+    {
+        return (requests.clone(), duration.clone());
+    }
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+    let requests = metrics::counter!(REQUESTS_METRIC, &labels);
+    let duration = metrics::histogram!(DURATION_METRIC, &labels);
+    registered.entry(route.to_owned()).or_default().push((method, status, requests.clone(), duration.clone()));
+    (requests, duration)
 }

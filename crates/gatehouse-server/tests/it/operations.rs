@@ -26,6 +26,22 @@ engine_test!(metrics_count_requests_by_route_and_status, |engine| {
     })
 });
 
+engine_test!(metrics_labels_stay_bounded_whatever_the_client_sends, |engine| {
+    with_app(engine, |app| async move {
+        // Any token is a valid HTTP method, and any path can be asked for:
+        // neither may add series of its own.
+        let brew = Method::from_bytes(b"BREWCOFFEE").unwrap();
+        app.call(brew.clone(), "/api/v1/whoami", None, None).await;
+        app.call(Method::GET, "/no/such/path/4c2d9e", None, None).await;
+        let metrics = app.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!(metrics.status.as_u16(), 200);
+        assert!(!metrics.text.contains("BREWCOFFEE"), "{}", metrics.text);
+        assert!(!metrics.text.contains("4c2d9e"), "{}", metrics.text);
+        assert!(metrics.text.contains(r#"method="other",route="/api/v1/whoami""#), "{}", metrics.text);
+        assert!(metrics.text.contains(r#"method="GET",route="unmatched",status="404""#), "{}", metrics.text);
+    })
+});
+
 engine_test!(the_openapi_document_lists_the_contract, |engine| with_app(engine, |app| async move {
     let document = app.call(Method::GET, "/api/v1/openapi.json", None, None).await;
     let body = document.assert_status(200);

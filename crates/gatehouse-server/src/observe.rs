@@ -1,6 +1,6 @@
 //! One middleware for what every request leaves behind: a log line (with
 //! the request id, route, status and latency, and a 5xx's cause) and the
-//! Prometheus counters and latency histogram by route and status.
+//! Prometheus counters and latency histogram by method, route and status.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
@@ -85,12 +85,13 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// One route's metric handles, by method and status.
+type RouteMetrics = Vec<(&'static str, u16, Counter, Histogram)>;
+
 /// The request counter and latency histogram of one (method, route,
 /// status), registered once: registering them on every request built and
 /// hashed their labels each time. Routes are the router's templates, so
 /// the set stays small.
-type RouteMetrics = Vec<(&'static str, u16, Counter, Histogram)>;
-
 fn request_metrics(method: &'static str, route: &str, status: u16) -> (Counter, Histogram) {
     static REGISTERED: LazyLock<Mutex<HashMap<String, RouteMetrics>>> = LazyLock::new(|| {
         // Handles taken before the recorder is installed would count nowhere.

@@ -15,23 +15,16 @@ export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false
 cd "$(dirname "$0")/.."
 duration="${1:-5}"
 connections="${2:-64}"
-bin="${3:-$PWD/target/release/gatehouse}"
-[ -x "$bin" ] || cargo build --release --locked -q
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+use_binary "${3:-}"
 port=18979
-work="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_and_cleanup
 
 export GATEHOUSE_TOKEN
 GATEHOUSE_TOKEN="$("$bin" --data-dir "$work" init --admin-email bench@example.com | tail -n 1)"
 GATEHOUSE_LOG_LEVEL=warn "$bin" --data-dir "$work" serve --listen "127.0.0.1:$port" >/dev/null &
 pid=$!
-# shellcheck source=bench/lib.sh
-. bench/lib.sh
 wait_ready
 
 ticks=$(getconf CLK_TCK)

@@ -16,16 +16,11 @@ set -euo pipefail
 export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false
 cd "$(dirname "$0")/.."
 count="${1:-1000}"
-bin="${2:-$PWD/target/release/gatehouse}"
-[ -x "$bin" ] || cargo build --release --locked -q
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+use_binary "${2:-}"
 port=18983
-work="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+scratch_and_cleanup
 
 export GATEHOUSE_TOKEN
 GATEHOUSE_TOKEN="$("$bin" --data-dir "$work/data" init --admin-email bench@example.com | tail -n 1)"
@@ -33,8 +28,6 @@ GATEHOUSE_LOG_LEVEL=warn valgrind --tool=callgrind --separate-threads=yes \
     --callgrind-out-file="$work/callgrind.out" \
     "$bin" --data-dir "$work/data" serve --listen "127.0.0.1:$port" >/dev/null 2>"$work/valgrind.log" &
 pid=$!
-# shellcheck source=bench/lib.sh
-. bench/lib.sh
 # Under valgrind the server takes seconds to start.
 wait_ready 12000
 # Warm up: the memos, the caches and the log's first pages.

@@ -1,6 +1,21 @@
-# Shared by the HTTP benchmark scripts; source it after setting `port`.
+# Shared by the HTTP benchmark scripts; source it from the repository's root.
 
-# Returns once the server on `port` answers /readyz, or stops the script;
+# Sets `bin`: the binary given, or the release build (built first when
+# missing).
+use_binary() {
+    bin="${1:-$PWD/target/release/gatehouse}"
+    [ -x "$bin" ] || cargo build --release --locked -q
+}
+
+# Sets `work` to a scratch folder and `pid` (the server's, once started)
+# to none; on exit the server is stopped and the folder removed.
+scratch_and_cleanup() {
+    work="$(mktemp -d)"
+    pid=""
+    trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+}
+
+# Returns once the server on `port` (set by the script) answers /readyz, or stops the script;
 # gives up after TRIES tries 5 ms apart (default 400: two seconds).
 wait_ready() {
     for _ in $(seq 1 "${1:-400}"); do

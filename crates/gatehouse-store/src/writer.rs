@@ -429,11 +429,16 @@ pub(crate) fn number(frontier: &mut Frontier, per_op: Vec<Vec<PreparedRecord>>, 
             let index = frontier.size();
             let prev_root = frontier.root();
             let mut leaf = head;
-            parts.for_each_piece_after_head(index, Some(prev_root), |piece| leaf.update(piece));
-            numbered.nodes.extend(frontier.push(leaf.finish()));
             if keep_leaves {
-                numbered.leaves.push(DurableEntry { index, leaf: parts.leaf(index, Some(prev_root)) });
+                // The whole leaf is built for the forwarder anyway: hash it
+                // from there rather than assemble its pieces twice.
+                let whole = parts.leaf(index, Some(prev_root));
+                leaf.update(&whole[parts.head().len()..]);
+                numbered.leaves.push(DurableEntry { index, leaf: whole });
+            } else {
+                parts.for_each_piece_after_head(index, Some(prev_root), |piece| leaf.update(piece));
             }
+            numbered.nodes.extend(frontier.push(leaf.finish()));
             op_indexes.push(index);
             numbered.details.push(parts.details);
             numbered.entries.push(record.into_entry(index, Some(prev_root)));

@@ -72,6 +72,14 @@ pub fn redact_url(url: &str) -> String {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How many pages the WAL may hold before the connection that commits
+/// copies them back into the database file (SQLite's default is 1000).
+/// That copy and its fsync run inside the commit that crosses the mark,
+/// and every audit append queued behind it waits. Under wrk at 64
+/// connections, 1000 pages made about 13 batches a second take over 3 ms
+/// (up to 6 ms); 256 made about one.
+pub(crate) const WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 256";
+
 pub(crate) async fn connect(engine: Engine, url: &str, options: &ConnectOptions) -> Result<AnyPool, OpenError> {
     sqlx::any::install_default_drivers();
     let redacted = redact_url(url);
@@ -103,6 +111,7 @@ pub(crate) async fn connect(engine: Engine, url: &str, options: &ConnectOptions)
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute(WAL_AUTOCHECKPOINT).await?;
                         // Reads by memory map and a larger page cache: a proof
                         // touches a few dozen pages scattered over the tree,
                         // which should cost memory reads, not syscalls.

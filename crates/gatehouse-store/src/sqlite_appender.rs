@@ -25,6 +25,7 @@ use gatehouse_domain::store::{AuditForwarder, StoreError};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::connect::WAL_AUTOCHECKPOINT;
 use crate::tree_mirror::TreeMirror;
 use crate::writer::{
     Committed, Numbered, PreparedRecord, Reply, TreeCache, checkpoint_of, no_output, number, refuse_if_diverged,
@@ -64,6 +65,7 @@ impl SqliteAppender {
             "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )
+        .and_then(|()| conn.execute_batch(WAL_AUTOCHECKPOINT))
         .map_err(|e| e.to_string())?;
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0)).map_err(|e| e.to_string())?;
         if !mode.eq_ignore_ascii_case("wal") {

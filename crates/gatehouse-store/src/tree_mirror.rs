@@ -15,8 +15,47 @@ use crate::tree_key::first_key_missing;
 
 const PAGE: i64 = 20_000;
 
+/// Nodes per chunk of a level: 2 MiB of hashes.
+const CHUNK: usize = 1 << 16;
+
+/// One level's nodes, in chunks that stay where they are once allocated.
+/// A level kept in one `Vec` was copied whole each time it doubled, and
+/// every level doubles at once when the tree's size reaches a power of
+/// two: at a million entries that copy, and the page faults of its new
+/// home, held the appender (and every audit append queued behind it) for
+/// over 100 ms.
+#[derive(Default)]
+struct Level {
+    chunks: Vec<Vec<Hash>>,
+    len: usize,
+}
+
+impl Level {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, index: usize) -> Option<Hash> {
+        self.chunks.get(index / CHUNK)?.get(index % CHUNK).copied()
+    }
+
+    fn push(&mut self, hash: Hash) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(hash),
+            // The first chunk grows as a `Vec` does, since most levels stay
+            // small; the ones after it are allocated whole.
+            last => {
+                let mut chunk = if last.is_none() { Vec::new() } else { Vec::with_capacity(CHUNK) };
+                chunk.push(hash);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+}
+
 pub(crate) struct TreeMirror {
-    levels: RwLock<Vec<Vec<Hash>>>,
+    levels: RwLock<Vec<Level>>,
     budget: usize,
     catching_up: AtomicBool,
 }
@@ -27,17 +66,15 @@ impl TreeMirror {
         Arc::new(Self { levels: RwLock::new(Vec::new()), budget, catching_up: AtomicBool::new(false) })
     }
 
-    fn held(levels: &[Vec<Hash>]) -> usize {
-        levels.iter().map(Vec::len).sum()
+    fn held(levels: &[Level]) -> usize {
+        levels.iter().map(Level::len).sum()
     }
 
     /// Every node asked for, or `None` if any is not held.
     pub(crate) fn get_all(&self, ids: &[NodeId]) -> Option<Vec<Hash>> {
         let levels = self.levels.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         ids.iter()
-            .map(|id| {
-                levels.get(usize::from(id.level)).and_then(|level| level.get(usize::try_from(id.index).ok()?)).copied()
-            })
+            .map(|id| levels.get(usize::from(id.level)).and_then(|level| level.get(usize::try_from(id.index).ok()?)))
             .collect()
     }
 
@@ -52,7 +89,7 @@ impl TreeMirror {
             }
             let level = usize::from(id.level);
             if levels.len() <= level {
-                levels.resize_with(level + 1, Vec::new);
+                levels.resize_with(level + 1, Level::default);
             }
             if levels[level].len() as u64 == id.index {
                 levels[level].push(*hash);
@@ -123,6 +160,30 @@ impl TreeMirror {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_level_grows_past_its_chunks_without_moving_what_it_holds() {
+        let hash = |n: usize| -> Hash {
+            let mut hash = [0; 32];
+            hash[..8].copy_from_slice(&(n as u64).to_le_bytes());
+            hash
+        };
+        let mut level = Level::default();
+        for n in 0..CHUNK {
+            level.push(hash(n));
+        }
+        let first_chunk = level.chunks[0].as_ptr();
+        for n in CHUNK..2 * CHUNK + 5 {
+            level.push(hash(n));
+        }
+        assert_eq!(level.chunks[0].as_ptr(), first_chunk, "the first chunk was not copied");
+        assert_eq!(level.len(), 2 * CHUNK + 5);
+        for n in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK - 1, 2 * CHUNK, 2 * CHUNK + 4] {
+            assert_eq!(level.get(n), Some(hash(n)), "node {n}");
+        }
+        assert_eq!(level.get(2 * CHUNK + 5), None);
+        assert_eq!(level.get(usize::MAX), None);
+    }
 
     #[test]
     fn only_gap_free_prefixes_are_held_within_budget() {

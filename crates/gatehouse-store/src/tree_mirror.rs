@@ -24,15 +24,16 @@ const CHUNK: usize = 1 << 16;
 /// two: at half a million entries that copy, and the page faults of its
 /// new home, held the appender (and every audit append queued behind it)
 /// for 75 ms, twice as long as at a quarter million.
+///
+/// INVARIANT: every chunk but the last is full.
 #[derive(Default)]
 struct Level {
     chunks: Vec<Vec<Hash>>,
-    len: usize,
 }
 
 impl Level {
     fn len(&self) -> usize {
-        self.len
+        self.chunks.last().map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
     }
 
     fn get(&self, index: usize) -> Option<Hash> {
@@ -50,7 +51,6 @@ impl Level {
                 self.chunks.push(chunk);
             }
         }
-        self.len += 1;
     }
 }
 

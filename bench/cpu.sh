@@ -2,7 +2,8 @@
 # Where the CPU goes under load, on SQLite: for GET /healthz and for
 # POST /api/v1/authorize under wrk, the server's CPU time per request (in
 # all, and per thread name), wrk's own CPU time, and how much of the machine
-# stayed idle, and the bytes the audit appender wrote per request.
+# stayed idle, the bytes the audit appender wrote per request, and the
+# write requests and flushes the disk completed per request.
 # Throughput alone cannot tell a cheaper request from a pipeline that
 # waits; this can.
 #
@@ -47,19 +48,27 @@ appender_io() {
     done
     echo "0 0"
 }
+# Write requests and flushes the disk under the data dir completed so far
+# (the whole disk's, for a partition; nothing for a file system without
+# one): what a durable append costs the device, which fsync's CPU time
+# alone does not show.
+source_dev="$(df --output=source "$work" | tail -n 1)"
+disk="$(lsblk -no pkname "$source_dev" 2>/dev/null | head -n 1)"
+disk="${disk:-$(basename "$source_dev")}"
+disk_ops() { awk -v d="$disk" '$3 == d {print $8, $19}' /proc/diskstats; }
 # idle + iowait, and all, from the machine's counters.
 machine_ticks() { awk '/^cpu / {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 
 for target in healthz authorize; do
     before=$(process_ticks); thread_ticks >"$work/threads.before"; machine_before=$(machine_ticks)
-    io_before=$(appender_io)
+    io_before=$(appender_io); disk_before=$(disk_ops)
     case "$target" in
         healthz) args=("http://127.0.0.1:$port/healthz") ;;
         authorize) args=(-s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize") ;;
     esac
     out="$(/usr/bin/time -f 'wrk-cpu %U %S' wrk -t2 -c"$connections" -d"${duration}s" "${args[@]}" 2>&1)"
     after=$(process_ticks); thread_ticks >"$work/threads.after"; machine_after=$(machine_ticks)
-    io_after=$(appender_io)
+    io_after=$(appender_io); disk_after=$(disk_ops)
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     echo "-- $target ($connections connections, ${duration}s): $rate req/s"
@@ -71,4 +80,8 @@ for target in healthz authorize; do
     echo "$machine_before $machine_after" | awk '{printf "   machine idle %.0f%%\n", 100 * ($3 - $1) / ($4 - $2)}'
     echo "$io_before $io_after" | awk -v n="$requests" \
         '$3 > $1 {printf "   audit appender wrote %.0f bytes in %.1f calls per request\n", ($3 - $1) / n, ($4 - $2) / n}'
+    if [ -n "$disk_before" ] && [ -n "$disk_after" ]; then
+        echo "$disk_before $disk_after" | awk -v n="$requests" -v d="$disk" \
+            '{printf "   disk %s: %.3f write requests and %.3f flushes per request\n", d, ($3 - $1) / n, ($4 - $2) / n}'
+    fi
 done

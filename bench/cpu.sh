@@ -53,7 +53,7 @@ appender_io() {
 # one): what a durable append costs the device, which fsync's CPU time
 # alone does not show.
 source_dev="$(df --output=source "$work" | tail -n 1)"
-disk="$(lsblk -no pkname "$source_dev" 2>/dev/null | head -n 1)"
+disk="$(lsblk -no pkname "$source_dev" 2>/dev/null | head -n 1 || true)"
 disk="${disk:-$(basename "$source_dev")}"
 disk_ops() { awk -v d="$disk" '$3 == d {print $8, $19}' /proc/diskstats; }
 # idle + iowait, and all, from the machine's counters.

@@ -72,6 +72,6 @@ done
 
 for i in "${!binaries[@]}"; do
     printf '%s: authorize median %s of healthz over %s rounds (%s)\n' "${binaries[i]}" \
-        "$(tr ' ' '\n' <<<"${shares[i]}" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
+        "$(median "${shares[i]}")" \
         "$rounds" "${shares[i]% }"
 done

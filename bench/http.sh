@@ -87,7 +87,7 @@ run_engine() {
     if [ "$rounds" -gt 1 ]; then
         for target in whoami authorize create; do
             printf '%s: median %s of healthz over %s rounds (%s)\n' "$target" \
-                "$(tr ' ' '\n' <<<"${shares[$target]:-}" | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" \
+                "$(median "${shares[$target]:-}")" \
                 "$rounds" "${shares[$target]:-}"
         done
     fi

@@ -25,3 +25,9 @@ wait_ready() {
     echo "server did not start" >&2
     exit 1
 }
+
+# Prints the median of the numbers in its arguments (split on spaces).
+median() {
+    # shellcheck disable=SC2048,SC2086 # one word per number is the point
+    printf '%s\n' $* | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}

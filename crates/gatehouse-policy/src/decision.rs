@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
@@ -120,6 +120,24 @@ pub(crate) struct Slice {
     links: HashMap<PolicyId, GrantId>,
 }
 
+/// A decision's answer, apart from what it was asked.
+#[derive(Debug)]
+pub(crate) struct Verdict {
+    allowed: bool,
+    reasons: Vec<Reason>,
+}
+
+/// Everything a decision without caller-supplied context is made of, once
+/// its grants are filtered: the slice (action and linked grants), the
+/// entities and the context.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct VerdictKey {
+    grants: Vec<GrantId>,
+    action: Action,
+    entities: EntitiesKey,
+    context: OwnContextKey,
+}
+
 /// What the entities of a decision are made of: the principal's attributes
 /// and the resource.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -184,6 +202,7 @@ pub(crate) struct DecisionMemos {
     /// Validation looks at types only, so one check per pair stands for
     /// every such request.
     request_checks: Memo<(Action, &'static str), bool>,
+    verdicts: Memo<VerdictKey, Verdict>,
 }
 
 const ENTITY_TYPES: [&str; 5] = ["Gatehouse", "Project", "Pipeline", "Environment", "Identity"];
@@ -271,11 +290,6 @@ fn resource_entities(resource: &Resource) -> Vec<Entity> {
 
 impl Policies {
     pub fn decide(&self, input: &DecisionInput<'_>) -> Result<Decision, DecisionError> {
-        let principal = uid("Identity", &input.principal.id.to_string());
-        let action = EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(input.action.as_str()));
-        let chain = resource_chain(input.resource);
-        let resource = chain[0].clone();
-
         // INVARIANT: only the principal's own grants in force whose scope
         // covers the resource are linked; the rest of the organization's
         // grants, and the principal's grants elsewhere, never reach the
@@ -296,8 +310,38 @@ impl Policies {
             .collect();
         relevant.sort_by_key(|g| g.id);
         relevant.dedup_by_key(|g| g.id);
+        let verdict = if input.caller_context.is_none_or(Map::is_empty) {
+            // The key holds everything the evaluation reads, so a question
+            // asked again (a CI job's every step, within the second) gets
+            // the answer the policies gave it the first time.
+            let key = VerdictKey {
+                grants: relevant.iter().map(|g| g.id).collect(),
+                action: input.action,
+                entities: EntitiesKey::of(input.principal, input.resource),
+                context: OwnContextKey::of(input),
+            };
+            self.memos.verdicts.get_or_build(key, || self.evaluate(input, &relevant))?
+        } else {
+            Arc::new(self.evaluate(input, &relevant)?)
+        };
+        Ok(Decision {
+            allowed: verdict.allowed,
+            action: input.action,
+            resource: input.resource.clone(),
+            reasons: verdict.reasons.clone(),
+        })
+    }
+
+    /// What Cedar answers for `input`, with `relevant` (the principal's
+    /// grants that can apply, sorted by id) linked.
+    fn evaluate(&self, input: &DecisionInput<'_>, relevant: &[&Grant]) -> Result<Verdict, DecisionError> {
+        let principal = uid("Identity", &input.principal.id.to_string());
+        let action = EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(input.action.as_str()));
+        let chain = resource_chain(input.resource);
+        let resource = chain[0].clone();
+
         let slice = self.memos.slices.get_or_build((input.action, relevant.iter().map(|g| g.id).collect()), || {
-            self.build_slice(&principal, &action, &relevant)
+            self.build_slice(&principal, &action, relevant)
         })?;
 
         let context = self.context(input, &action)?;
@@ -346,7 +390,7 @@ impl Policies {
         if reasons.is_empty() {
             reasons.push(Reason::NoPermit);
         }
-        Ok(Decision { allowed, action: input.action, resource: input.resource.clone(), reasons })
+        Ok(Verdict { allowed, reasons })
     }
 
     /// The static policies plus one link of its role's template per grant,

@@ -2,6 +2,9 @@
 //! in-process decisions per second and latency percentiles, with 10 grants
 //! and with 100,000 grants in the store (SQLite). A decision here is what
 //! the server does per request: read the principal's grants, then decide.
+//! Each decision asks a new question (its own source address), so Cedar
+//! evaluates every one; a last pair of lines asks the same question again
+//! and again, which the policies answer from their memo within a second.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark: a failed step is a failed run")]
 
 use std::time::{Duration, Instant};
@@ -11,9 +14,20 @@ use gatehouse_domain::grant::Resource;
 use gatehouse_policy::{DecisionInput, Policies};
 use gatehouse_testkit::{Engine, TestDatabase};
 
-/// Rate, p50 and p99 of `with_store` decisions (grants read from the store
-/// each time) or of decisions alone, with `identities` × 5 grants stored.
-async fn run(identities: usize, with_store: bool) -> (f64, Duration, Duration) {
+/// How a run asks.
+#[derive(Clone, Copy, PartialEq)]
+enum Asking {
+    /// A new question each time, deciding with the grants in hand.
+    New,
+    /// A new question each time, reading the grants from the store first.
+    NewWithStore,
+    /// The same question again and again.
+    Same,
+}
+
+/// Rate, p50 and p99 of decisions asked as `asking`, with `identities` × 5
+/// grants stored.
+async fn run(identities: usize, asking: Asking) -> (f64, Duration, Duration) {
     let db = TestDatabase::create(Engine::Sqlite).await.unwrap();
     let store = db.open_store().await;
     let ids = gatehouse_testkit::bulk::insert_grants(&db.url, identities, 5, "developer").await;
@@ -23,10 +37,18 @@ async fn run(identities: usize, with_store: bool) -> (f64, Duration, Duration) {
     let now = time::OffsetDateTime::now_utc();
     let mut samples = Vec::with_capacity(200_000);
     let loaded = store.list_grants_of(principal.id).await.unwrap();
+    // Distinct addresses, made before the clock starts.
+    let addresses: Vec<String> =
+        (0..1u32 << 20).map(|i| std::net::Ipv4Addr::from(0x0a00_0000 | i).to_string()).collect();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(3) {
+        let source_ip = if asking == Asking::Same { "127.0.0.1" } else { &addresses[samples.len() % addresses.len()] };
         let t = Instant::now();
-        let grants = if with_store { store.list_grants_of(principal.id).await.unwrap() } else { loaded.clone() };
+        let grants = if asking == Asking::NewWithStore {
+            store.list_grants_of(principal.id).await.unwrap()
+        } else {
+            loaded.clone()
+        };
         let decision = policies
             .decide(&DecisionInput {
                 principal: &principal,
@@ -36,7 +58,7 @@ async fn run(identities: usize, with_store: bool) -> (f64, Duration, Duration) {
                 now,
                 auth_method: "token",
                 mfa_fresh: false,
-                source_ip: Some("127.0.0.1"),
+                source_ip: Some(source_ip),
                 principal_is_caller: true,
                 caller_context: None,
             })
@@ -56,17 +78,18 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         println!("== in-process decisions on one core; the principal holds 5 grants in every case");
-        for with_store in [false, true] {
+        for asking in [Asking::New, Asking::NewWithStore, Asking::Same] {
             println!(
                 "-- {}",
-                if with_store {
-                    "reading the principal's grants from the store, then deciding"
-                } else {
-                    "deciding (grants in hand)"
+                match asking {
+                    Asking::New => "a new question each time, deciding (grants in hand)",
+                    Asking::NewWithStore =>
+                        "a new question each time, reading the principal's grants from the store, then deciding",
+                    Asking::Same => "the same question again and again, deciding (grants in hand)",
                 }
             );
-            let small = run(2, with_store).await;
-            let large = run(20_000, with_store).await;
+            let small = run(2, asking).await;
+            let large = run(20_000, asking).await;
             for (label, (rate, p50, p99)) in [("10 grants", small), ("100,000 grants", large)] {
                 println!(
                     "{label:>15} stored: {rate:>8.0} decisions/s, p50 {:>6.1} µs, p99 {:>6.1} µs",

@@ -254,6 +254,37 @@ fn what_decisions_share_never_outlives_what_it_was_built_from() {
 }
 
 #[test]
+fn a_question_asked_again_is_answered_again_from_what_it_depends_on() {
+    // Within one second the same question is answered from a memo; what
+    // the answer depends on still decides it.
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let mut approver = grant(&ana, "release-approver", "project:acme/web");
+    approver.expires_at = Some(NOW + Duration::milliseconds(500));
+    let target = resource("environment:acme/web:production");
+    let at = |millis: i64| DecisionInput {
+        now: NOW + Duration::milliseconds(millis),
+        ..input(&ana, std::slice::from_ref(&approver), "deployment.approve", &target, None)
+    };
+    let first = policies.decide(&at(100)).unwrap();
+    assert!(first.is_allowed());
+    assert_eq!(policies.decide(&at(200)).unwrap(), first, "the same answer, with the same reasons");
+    let expired = policies.decide(&at(500)).unwrap();
+    assert!(!expired.is_allowed(), "the grant stops counting at its expiry instant, in the same second");
+    assert_eq!(expired.reasons, vec![Reason::NoPermit]);
+
+    let renamed = Identity { email: Some("someone@example.com".into()), ..ana.clone() };
+    let asked_as = |who: &Identity| {
+        policies.decide(&input(who, std::slice::from_ref(&approver), "deployment.approve", &target, None)).unwrap()
+    };
+    assert!(asked_as(&ana).is_allowed());
+    assert!(asked_as(&renamed).is_allowed());
+    let suspended = Identity { status: IdentityStatus::Suspended, ..ana.clone() };
+    assert!(!asked_as(&suspended).is_allowed());
+    assert!(asked_as(&ana).is_allowed());
+}
+
+#[test]
 fn the_defaults_validate_and_list_their_roles() {
     let policies = Policies::defaults();
     let roles = policies.roles();

@@ -6,22 +6,26 @@
 # the same stretch of time, and every build runs once per round, in turn.
 # Prints each round's share per build, then each build's median.
 #
-#   bench/compare.sh [-r ROUNDS] [-p PAIRS] [-c CONNECTIONS] [BINARY...]
+#   bench/compare.sh [-r ROUNDS] [-p PAIRS] [-c CONNECTIONS] [-s SCRIPT] [BINARY...]
 #
-# Defaults: 6 rounds, 5 pairs, 64 connections, the release build (built
-# first when missing). Needs wrk (apt-get install wrk).
+# Defaults: 6 rounds, 5 pairs, 64 connections, bench/authorize.lua (one
+# question asked again and again; bench/authorize_new.lua asks a new one
+# every time), the release build (built first when missing). Needs wrk
+# (apt-get install wrk).
 set -euo pipefail
 export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false
 cd "$(dirname "$0")/.."
 rounds=6
 pairs=5
 connections=64
-while getopts "r:p:c:" option; do
+script=bench/authorize.lua
+while getopts "r:p:c:s:" option; do
     case "$option" in
         r) rounds="$OPTARG" ;;
         p) pairs="$OPTARG" ;;
         c) connections="$OPTARG" ;;
-        *) echo "usage: bench/compare.sh [-r ROUNDS] [-p PAIRS] [-c CONNECTIONS] [BINARY...]" >&2; exit 2 ;;
+        s) script="$OPTARG" ;;
+        *) echo "usage: bench/compare.sh [-r ROUNDS] [-p PAIRS] [-c CONNECTIONS] [-s SCRIPT] [BINARY...]" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -39,7 +43,7 @@ scratch_and_cleanup
 
 rate() { awk '/Requests\/sec/ {print $2}'; }
 healthz() { wrk -t2 -c"$connections" -d"$1" "http://127.0.0.1:$port/healthz" | rate; }
-authorize() { wrk -t2 -c"$connections" -d"$1" -s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize" | rate; }
+authorize() { wrk -t2 -c"$connections" -d"$1" -s "$script" "http://127.0.0.1:$port/api/v1/authorize" | rate; }
 
 declare -a tokens shares
 for i in "${!binaries[@]}"; do

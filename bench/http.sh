@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # HTTP benchmark on loopback: cold start, then GET /healthz (the baseline),
-# GET /api/v1/whoami, POST /api/v1/authorize (decided and durably audited)
-# and POST /api/v1/identities under wrk, on SQLite and on PostgreSQL. Prints wrk's latency distribution for each.
+# GET /api/v1/whoami, POST /api/v1/authorize (decided and durably audited;
+# `authorize` asks one question again and again, `authorize-new` a new one
+# every time, about a pipeline never asked about before) and
+# POST /api/v1/identities under wrk, on SQLite and on PostgreSQL. Prints
+# wrk's latency distribution for each.
 #
 #   bench/http.sh [DURATION_SECONDS] [CONNECTIONS] [ROUNDS]
 #
-# With ROUNDS > 1 the four runs repeat that many times in turn, and each
+# With ROUNDS > 1 the five runs repeat that many times in turn, and each
 # engine ends with every API's median share of healthz over the rounds: on
 # a noisy machine one healthz run can be 15 % off the next.
 #
@@ -65,12 +68,13 @@ run_engine() {
     declare -A shares=()
     for round in $(seq 1 "$rounds"); do
         if [ "$rounds" -gt 1 ]; then echo "-- round $round of $rounds"; fi
-        for target in healthz whoami authorize create; do
+        for target in healthz whoami authorize authorize-new create; do
             echo "-- $target ($connections connections, ${duration}s)"
             summary="$(case "$target" in
                 healthz) wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port/healthz" ;;
                 whoami) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/bearer.lua "http://127.0.0.1:$port/api/v1/whoami" ;;
                 authorize) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/authorize.lua "http://127.0.0.1:$port/api/v1/authorize" ;;
+                authorize-new) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/authorize_new.lua "http://127.0.0.1:$port/api/v1/authorize" ;;
                 create) wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/create_identity.lua "http://127.0.0.1:$port/api/v1/identities" ;;
             esac | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|Socket errors")"
             echo "$summary"
@@ -85,7 +89,7 @@ run_engine() {
         done
     done
     if [ "$rounds" -gt 1 ]; then
-        for target in whoami authorize create; do
+        for target in whoami authorize authorize-new create; do
             printf '%s: median %s of healthz over %s rounds (%s)\n' "$target" \
                 "$(median "${shares[$target]:-}")" \
                 "$rounds" "${shares[$target]:-}"

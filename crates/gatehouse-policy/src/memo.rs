@@ -12,9 +12,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-/// How many values a memo keeps before starting over: a value is a few
-/// kilobytes, and a matrix over a large organization must not grow memory
-/// without bound.
+/// How many values a memo keeps: a value is a few kilobytes, and a matrix
+/// over a large organization must not grow memory without bound.
 const MAX_ENTRIES: usize = 4096;
 
 pub(crate) struct Memo<K, V> {
@@ -51,8 +50,10 @@ impl<K: Hash + Eq, V> Memo<K, V> {
         // the second simply replaces the first with an equal one.
         let value = Arc::new(build()?);
         let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
+            // One out for one in. Emptying the whole map instead dropped
+            // thousands of values inside one request, whose latency it was.
+            drop(entries.extract_if(|_, _| true).next());
         }
         entries.insert(key, Arc::clone(&value));
         Ok(value)
@@ -82,11 +83,13 @@ mod tests {
     }
 
     #[test]
-    fn a_full_memo_starts_over() {
+    fn a_full_memo_makes_room_one_value_at_a_time() {
         let memo = Memo::<usize, usize>::default();
-        for key in 0..=MAX_ENTRIES {
+        for key in 0..MAX_ENTRIES + 10 {
             memo.get_or_build(key, || Ok::<_, ()>(key)).unwrap();
+            assert_eq!(memo.lock().len(), (key + 1).min(MAX_ENTRIES));
         }
-        assert_eq!(memo.lock().len(), 1);
+        let newest = MAX_ENTRIES + 9;
+        assert_eq!(*memo.get_or_build(newest, || -> Result<usize, ()> { panic!("built twice") }).unwrap(), newest);
     }
 }

@@ -2,9 +2,10 @@
 //! in-process decisions per second and latency percentiles, with 10 grants
 //! and with 100,000 grants in the store (SQLite). A decision here is what
 //! the server does per request: read the principal's grants, then decide.
-//! Each decision asks a new question (its own source address), so Cedar
-//! evaluates every one; a last pair of lines asks the same question again
-//! and again, which the policies answer from their memo within a second.
+//! Each decision asks a new question (its own source address, or a
+//! pipeline not asked about before, whose entities are built afresh), so
+//! Cedar evaluates every one; a last pair of lines asks the same question
+//! again and again, which the policies answer from their memo.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark: a failed step is a failed run")]
 
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ enum Asking {
     New,
     /// A new question each time, reading the grants from the store first.
     NewWithStore,
+    /// A new question each time, about a pipeline not asked about before.
+    NewResource,
     /// The same question again and again.
     Same,
 }
@@ -37,12 +40,20 @@ async fn run(identities: usize, asking: Asking) -> (f64, Duration, Duration) {
     let now = time::OffsetDateTime::now_utc();
     let mut samples = Vec::with_capacity(200_000);
     let loaded = store.list_grants_of(principal.id).await.unwrap();
-    // Distinct addresses, made before the clock starts.
+    // Distinct addresses and pipelines, made before the clock starts.
     let addresses: Vec<String> =
         (0..1u32 << 20).map(|i| std::net::Ipv4Addr::from(0x0a00_0000 | i).to_string()).collect();
+    let project = format!("bulk/p{}-0", ids.len() / 2);
+    let pipelines: Vec<Resource> =
+        (0..1u32 << 20).map(|i| Resource::Pipeline(project.clone(), format!("p{i}"))).collect();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(3) {
-        let source_ip = if asking == Asking::Same { "127.0.0.1" } else { &addresses[samples.len() % addresses.len()] };
+        let source_ip = if asking == Asking::New { &addresses[samples.len() % addresses.len()] } else { "127.0.0.1" };
+        let (action, resource) = if asking == Asking::NewResource {
+            (Action::PipelineTrigger, &pipelines[samples.len() % pipelines.len()])
+        } else {
+            (Action::SourcePush, &resource)
+        };
         let t = Instant::now();
         let grants = if asking == Asking::NewWithStore {
             store.list_grants_of(principal.id).await.unwrap()
@@ -53,8 +64,8 @@ async fn run(identities: usize, asking: Asking) -> (f64, Duration, Duration) {
             .decide(&DecisionInput {
                 principal: &principal,
                 grants: &grants,
-                action: Action::SourcePush,
-                resource: &resource,
+                action,
+                resource,
                 now,
                 auth_method: "token",
                 mfa_fresh: false,
@@ -78,13 +89,14 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         println!("== in-process decisions on one core; the principal holds 5 grants in every case");
-        for asking in [Asking::New, Asking::NewWithStore, Asking::Same] {
+        for asking in [Asking::New, Asking::NewWithStore, Asking::NewResource, Asking::Same] {
             println!(
                 "-- {}",
                 match asking {
                     Asking::New => "a new question each time, deciding (grants in hand)",
                     Asking::NewWithStore =>
                         "a new question each time, reading the principal's grants from the store, then deciding",
+                    Asking::NewResource => "a new question each time, about a pipeline not asked about before",
                     Asking::Same => "the same question again and again, deciding (grants in hand)",
                 }
             );

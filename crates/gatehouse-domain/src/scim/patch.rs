@@ -180,7 +180,10 @@ type SelectorPath<'p> = (&'p str, Selector, Option<&'p str>);
 /// `emails[type eq "work"].value` → (`emails`, type = work, Some(`value`)).
 fn split_selector(path: &str) -> Result<Option<SelectorPath<'_>>, ScimError> {
     let Some(open) = path.find('[') else { return Ok(None) };
-    let close = path.rfind(']').ok_or_else(|| ScimError::invalid_path(format!("unclosed `[` in `{path}`")))?;
+    let close = path
+        .rfind(']')
+        .filter(|&close| close > open)
+        .ok_or_else(|| ScimError::invalid_path(format!("unclosed `[` in `{path}`")))?;
     let attribute = &path[..open];
     let filter = super::filter::parse_filter(&path[open + 1..close], &["type", "value", "display", "primary"])
         .map_err(|e| ScimError::invalid_path(e.detail))?;

@@ -162,3 +162,148 @@ fn the_fast_line_reader_agrees_with_the_json_parser() {
     };
     assert_eq!((index, hashed), (7, leaf_hash(b"{}")));
 }
+
+mod properties {
+    //! Whatever an export file holds, verification ends in `Verified` or a
+    //! `VerifyError`, never a panic; and an export changed in any way does
+    //! not verify.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// How a line of a valid export is spoiled.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        FlipByte { line: usize, at: usize, xor: u8 },
+        Drop(usize),
+        Duplicate(usize),
+        Swap(usize, usize),
+        Insert { at: usize, text: String },
+        Replace { line: usize, text: String },
+        Truncate { line: usize, keep: usize },
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let text = prop_oneof![
+            ".{0,40}",
+            Just(String::new()),
+            Just("{\"index\":0,\"leaf\":\"e30=\"}".to_owned()),
+            Just("{\"checkpoint\":\"x\\n\\n\"}".to_owned()),
+            Just("{\"index\":18446744073709551615,\"leaf\":\"\"}".to_owned()),
+            Just("{\"index\":99999999999999999999,\"leaf\":\"\"}".to_owned()),
+        ];
+        prop_oneof![
+            (any::<usize>(), any::<usize>(), 1..=255u8).prop_map(|(line, at, xor)| Mutation::FlipByte {
+                line,
+                at,
+                xor
+            }),
+            any::<usize>().prop_map(Mutation::Drop),
+            any::<usize>().prop_map(Mutation::Duplicate),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Swap(a, b)),
+            (any::<usize>(), text.clone()).prop_map(|(at, text)| Mutation::Insert { at, text }),
+            (any::<usize>(), text).prop_map(|(line, text)| Mutation::Replace { line, text }),
+            (any::<usize>(), any::<usize>()).prop_map(|(line, keep)| Mutation::Truncate { line, keep }),
+        ]
+    }
+
+    /// Applies `mutation` to the bytes of `lines`; lines may stop being UTF-8.
+    fn apply(lines: &[String], mutation: &Mutation) -> Vec<Vec<u8>> {
+        let mut lines: Vec<Vec<u8>> = lines.iter().map(|l| l.clone().into_bytes()).collect();
+        let n = lines.len();
+        match mutation {
+            Mutation::FlipByte { line, at, xor } => {
+                let line = &mut lines[line % n];
+                if !line.is_empty() {
+                    let at = at % line.len();
+                    line[at] ^= xor;
+                }
+            }
+            Mutation::Drop(line) => {
+                lines.remove(line % n);
+            }
+            Mutation::Duplicate(line) => {
+                let copy = lines[line % n].clone();
+                lines.insert(line % n, copy);
+            }
+            Mutation::Swap(a, b) => lines.swap(a % n, b % n),
+            Mutation::Insert { at, text } => lines.insert(at % (n + 1), text.clone().into_bytes()),
+            Mutation::Replace { line, text } => lines[line % n] = text.clone().into_bytes(),
+            Mutation::Truncate { line, keep } => {
+                let line = &mut lines[line % n];
+                line.truncate(keep % (line.len() + 1));
+            }
+        }
+        lines
+    }
+
+    /// Both passes over raw lines, as `gatehouse audit verify` runs them.
+    fn verify_bytes(lines: &[Vec<u8>]) -> Result<Verified, VerifyError> {
+        let Some((header, rest)) = lines.split_first() else {
+            return Err(VerifyError::general("empty"));
+        };
+        let header = std::str::from_utf8(header).map_err(|_| VerifyError::general("the header is not UTF-8"))?;
+        let mut verifier = Verifier::new(header, None)?;
+        for line in rest {
+            let hashed = hash_line(line, verifier.entries())?;
+            verifier.accept(hashed)?;
+        }
+        match verifier.finish() {
+            Ok(verified) => Ok(verified),
+            Err((error, false)) => Err(error),
+            Err((_, true)) => {
+                let mut locator = Locator::new();
+                for line in rest {
+                    locator.line(std::str::from_utf8(line).unwrap());
+                }
+                Err(locator.finish())
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_as_a_line_hash_or_fail_cleanly(line in prop::collection::vec(any::<u8>(), 0..256), expected in any::<u64>()) {
+            let _ = hash_line(&line, expected);
+        }
+
+        #[test]
+        fn any_text_as_a_header_is_read_or_refused(header in ".{0,200}", trusted in proptest::option::of(".{0,60}")) {
+            let _ = Verifier::new(&header, trusted.as_deref());
+        }
+
+        #[test]
+        fn entry_like_lines_hash_or_fail_cleanly(
+            index in prop_oneof![any::<u64>().prop_map(|i| i.to_string()), "[0-9]{0,25}", "-?[0-9.e+]{0,10}"],
+            leaf in "[A-Za-z0-9+/=\"\\\\]{0,40}",
+            tail in prop::sample::select(vec!["\"}", "}", "\"}\r", "", "\",\"x\":1}"]),
+        ) {
+            let line = format!("{{\"index\":{index},\"leaf\":\"{leaf}{tail}");
+            let _ = hash_line(line.as_bytes(), 0);
+        }
+
+        #[test]
+        fn any_text_as_a_checkpoint_note_opens_or_is_refused(note in "(.|\n|\u{2014} ){0,200}") {
+            let signer = NoteSigner::generate("gatehouse").unwrap();
+            let _ = Checkpoint::open(&note, &signer.verifier());
+        }
+
+        #[test]
+        fn a_changed_export_never_verifies(n in 0u64..12, mutation in mutation()) {
+            let signer = NoteSigner::generate("gatehouse").unwrap();
+            let lines = export(n, &signer);
+            let changed = apply(&lines, &mutation);
+            let original: Vec<Vec<u8>> = lines.iter().map(|l| l.clone().into_bytes()).collect();
+            match verify_bytes(&changed) {
+                Ok(verified) => prop_assert_eq!(&changed, &original, "a changed export verified: {:?}", verified),
+                Err(error) => {
+                    prop_assert!(error.index.is_none_or(|index| index <= n + 1), "{:?}", error);
+                    prop_assert!(!error.message.is_empty());
+                }
+            }
+        }
+    }
+}

@@ -324,8 +324,12 @@ impl Config {
     }
 
     fn validate(&self) -> CliResult<()> {
-        if self.max_ttl_seconds < 60 {
-            return Err(CliError::config("[tokens] max_ttl_seconds must be at least 60"));
+        // The bound keeps `now + ttl` (at initialization, and for every
+        // token created) inside the calendar.
+        if !(60..=MAX_TOKEN_TTL_SECONDS).contains(&self.max_ttl_seconds) {
+            return Err(CliError::config(format!(
+                "[tokens] max_ttl_seconds must be between 60 and {MAX_TOKEN_TTL_SECONDS} (10 years)"
+            )));
         }
         if !(60..=self.max_ttl_seconds).contains(&self.bootstrap_ttl_seconds) {
             return Err(CliError::config(
@@ -359,6 +363,12 @@ impl Config {
     }
 }
 
+/// The longest a token may be valid: 10 years of 366 days.
+const MAX_TOKEN_TTL_SECONDS: i64 = 10 * 366 * 86_400;
+
+/// The longest a session may last: 366 days.
+const MAX_SESSION_HOURS: u64 = 366 * 24;
+
 fn oidc(section: OidcSection) -> CliResult<Option<OidcSettings>> {
     let (issuer, client_id, client_secret, redirect_url) = match (
         section.issuer,
@@ -381,7 +391,12 @@ fn oidc(section: OidcSection) -> CliResult<Option<OidcSettings>> {
     })?;
     let idle = section.session_idle_minutes.unwrap_or(8 * 60);
     let hours = section.session_hours.unwrap_or(12);
-    if idle == 0 || hours == 0 || idle > hours * 60 {
+    // A bound keeps the arithmetic here and each login's `now + session`
+    // from overflowing.
+    if !(1..=MAX_SESSION_HOURS).contains(&hours) {
+        return Err(CliError::config(format!("[oidc] session_hours must be between 1 and {MAX_SESSION_HOURS}")));
+    }
+    if idle == 0 || idle > hours * 60 {
         return Err(CliError::config("[oidc] session_idle_minutes must be at least 1 and within session_hours"));
     }
     Ok(Some(OidcSettings {
@@ -508,3 +523,6 @@ impl KeyHint for CliError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

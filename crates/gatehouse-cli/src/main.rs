@@ -11,6 +11,7 @@ mod error;
 mod files;
 mod forward;
 mod git;
+mod hook_input;
 mod logging;
 mod output;
 mod policy_reload;

@@ -14,8 +14,7 @@ use crate::args::GlobalArgs;
 use crate::client::Client;
 use crate::error::{CliError, CliResult};
 use crate::git;
-
-const ZERO_ID: &str = "0000000000000000000000000000000000000000";
+use crate::hook_input::parse_ref_update;
 
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
@@ -114,16 +113,15 @@ pub async fn pre_receive(args: &GlobalArgs) -> CliResult<()> {
     let mut all_valid = true;
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|e| CliError::config(format!("reading the hook's input: {e}")))?;
-        let mut fields = line.split_whitespace();
-        let (Some(_old), Some(new), Some(reference)) = (fields.next(), fields.next(), fields.next()) else { continue };
-        if new.chars().all(|c| c == '0') || new == ZERO_ID {
+        let update = parse_ref_update(&line)?;
+        if update.is_deletion() {
             continue; // a deletion brings no commits
         }
-        let ids = git::new_commits(&repo, new)?;
+        let ids = git::new_commits(&repo, update.new)?;
         if ids.is_empty() {
             continue;
         }
-        let verdict = verify_push(&client, &repo, &project, Some(reference), &ids).await?;
+        let verdict = verify_push(&client, &repo, &project, Some(update.reference), &ids).await?;
         all_valid &= print_verdicts(&verdict.commits, true);
     }
     if all_valid {

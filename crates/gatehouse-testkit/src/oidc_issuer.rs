@@ -148,6 +148,12 @@ impl TestIssuer {
         self.published.lock().expect("lock").keys = keys.iter().map(|k| k.jwk()).collect();
     }
 
+    /// Publishes `keys` as they are, however malformed (for tests of what
+    /// a hostile or broken issuer can publish).
+    pub fn publish_jwks(&self, keys: Vec<Jwk>) {
+        self.published.lock().expect("lock").keys = keys;
+    }
+
     /// While down, every request is answered 503.
     pub fn set_down(&self, down: bool) {
         self.published.lock().expect("lock").down = down;

@@ -147,7 +147,8 @@ pub async fn verify(
         }
     };
     let exp = time_claim("exp")?.ok_or_else(|| invalid("the token has no `exp` claim"))?;
-    if now_seconds >= exp + LEEWAY_SECONDS {
+    // Saturating: a signed `exp` of i64::MAX is a claim, not a panic.
+    if now_seconds >= exp.saturating_add(LEEWAY_SECONDS) {
         return Err(invalid("the token has expired"));
     }
     if time_claim("nbf")?.is_some_and(|nbf| now_seconds + LEEWAY_SECONDS < nbf) {

@@ -7,6 +7,7 @@ mod mfa;
 mod operations;
 mod policy;
 mod problem_json;
+mod properties;
 mod scim;
 mod sessions;
 mod signing;

@@ -125,10 +125,14 @@ fn first_pass(file: &Path, trusted: Option<&str>) -> CliResult<FirstPass> {
     let (mut reader, length) = open_lines(file)?;
     let bar = progress(length);
     let read_error = |e: std::io::Error| CliError::config(format!("cannot read {}: {e}", file.display()));
-    let mut header = String::new();
-    if reader.read_line(&mut header).map_err(read_error)? == 0 {
+    let mut header = Vec::new();
+    if reader.read_until(b'\n', &mut header).map_err(read_error)? == 0 {
         return Ok(Err((VerifyError { index: None, message: "the file is empty".into() }, false)));
     }
+    // A header that is not text is a bad export, not an unreadable file.
+    let Ok(header) = std::str::from_utf8(&header) else {
+        return Ok(Err((VerifyError { index: None, message: "the first line is not UTF-8".into() }, false)));
+    };
     let mut verifier = match Verifier::new(header.trim_end_matches('\n'), trusted) {
         Ok(verifier) => verifier,
         Err(error) => return Ok(Err((error, false))),

@@ -4,6 +4,7 @@
 
 mod audit;
 mod client_commands;
+mod export_properties;
 mod gate;
 mod init;
 mod multi_node;

@@ -17,6 +17,7 @@ pub mod setup;
 pub mod signing;
 pub mod store;
 pub mod token;
+pub mod webhook;
 pub mod workload;
 
 #[cfg(feature = "conformance")]

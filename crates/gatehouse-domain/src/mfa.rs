@@ -17,6 +17,27 @@ pub struct TotpRecord {
     pub locked_until: Option<OffsetDateTime>,
 }
 
+impl TotpRecord {
+    /// Whether the factor is locked at `now` (no code may be evaluated).
+    pub fn is_locked_at(&self, now: OffsetDateTime) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+}
+
+/// What claiming an attempt at a code found. An attempt is claimed before
+/// the code is evaluated, in one atomic step that refuses it while the
+/// factor is locked, so of any number of concurrent attempts at most
+/// [`FAILURES_BEFORE_LOCK`] are evaluated before the lock holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MfaAttempt {
+    /// Evaluate the code. The attempt already counts as a failure (a right
+    /// code clears the count); `locked_until` is set if it reached the
+    /// limit.
+    Claimed(TotpRecord),
+    /// Locked until then: refuse without evaluating the code.
+    Locked { until: OffsetDateTime },
+}
+
 /// Throttling: after this many failures in a row, the factor locks, for a
 /// period that doubles with each further failure (capped).
 pub const FAILURES_BEFORE_LOCK: u32 = 5;
@@ -35,6 +56,23 @@ pub fn lock_for(failures: u32) -> Option<time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_locked_until_its_lock_ends() {
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1);
+        let mut record = TotpRecord {
+            identity_id: IdentityId::new(),
+            sealed_secret: Vec::new(),
+            confirmed_at: None,
+            last_step: None,
+            failures: 5,
+            locked_until: None,
+        };
+        assert!(!record.is_locked_at(at));
+        record.locked_until = Some(at + time::Duration::seconds(1));
+        assert!(record.is_locked_at(at));
+        assert!(!record.is_locked_at(at + time::Duration::seconds(1)));
+    }
 
     #[test]
     fn locks_start_at_the_fifth_failure_and_double() {

@@ -12,12 +12,13 @@ use crate::audit::{AuditEntry, AuditRecord};
 use crate::grant::{Grant, NewGrant, Resource};
 use crate::identity::{Identity, IdentityStatus, NewIdentity};
 use crate::ids::{GrantId, GroupId, GroupMappingId, IdentityId, SessionId, SigningKeyId, TokenId, TrustBindingId};
-use crate::mfa::TotpRecord;
+use crate::mfa::{MfaAttempt, TotpRecord};
 use crate::scim::filter::Filter;
 use crate::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
 use crate::session::{NewSession, Session, SessionCredential};
 use crate::signing::SigningKey;
 use crate::token::{ApiToken, NewToken, TokenHash};
+use crate::webhook::WebhookDelivery;
 use crate::workload::{NewTrustBinding, TrustBinding};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -270,13 +271,13 @@ pub trait Store: Send + Sync {
     ) -> Result<TrustBinding, StoreError>;
 
     /// Records a webhook delivery with the entries it produced, in one
-    /// transaction. `Conflict` if `(source, delivery_id)` was seen before
-    /// (a replay), and then nothing is written.
+    /// transaction, and forgets deliveries received before
+    /// `delivery.forget_before()`. `Conflict` if the source saw the
+    /// delivery id or the body's hash before (a replay), and then nothing
+    /// is written.
     async fn record_webhook_delivery(
         &self,
-        source: &str,
-        delivery_id: &str,
-        received_at: OffsetDateTime,
+        delivery: WebhookDelivery,
         audit: Vec<AuditRecord>,
     ) -> Result<Vec<u64>, StoreError>;
 
@@ -430,14 +431,14 @@ pub trait Store: Send + Sync {
         audit: AuditRecord,
     ) -> Result<(), StoreError>;
 
-    /// Counts a failure, locking the factor per `mfa::lock_for`. Returns
-    /// the record after.
-    async fn mfa_fail(
-        &self,
-        identity: IdentityId,
-        now: OffsetDateTime,
-        audit: AuditRecord,
-    ) -> Result<TotpRecord, StoreError>;
+    /// Claims one attempt at a code, before it is evaluated, atomically on
+    /// every node: `Locked` while the factor is locked at `now`; otherwise
+    /// the attempt counts as a failure, the factor locks per
+    /// `mfa::lock_for` if it reached the limit, and the record after is
+    /// returned. `NotFound` if there is no factor. Throttling state, like
+    /// token last-use, has no audit entry of its own: the attempt's outcome
+    /// is audited by the caller (`mfa_succeed`, `append_audit`).
+    async fn mfa_claim_attempt(&self, identity: IdentityId, now: OffsetDateTime) -> Result<MfaAttempt, StoreError>;
 
     /// Removes the factor and its recovery codes. `NotFound` if none.
     async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError>;

@@ -18,6 +18,8 @@ use time::OffsetDateTime;
 use crate::glob;
 use crate::ids::{IdentityId, TrustBindingId};
 
+pub mod github_deployment;
+
 /// The longest a gatehouse token obtained for a CI job may live.
 pub const MAX_WORKLOAD_TTL_SECONDS: u32 = 15 * 60;
 /// The shortest `max_ttl_seconds` a binding may set.
@@ -271,10 +273,25 @@ pub fn select_binding<'b>(
     bindings: &'b [TrustBinding],
     claims: &Map<String, Value>,
 ) -> Result<&'b TrustBinding, String> {
+    select_binding_for_all(bindings, std::slice::from_ref(claims))
+}
+
+/// [`select_binding`] when the evidence is one of several sets of claims
+/// (each consistent with what is known): a binding is met only if every
+/// alternative meets it, so doubt never widens what matches.
+pub fn select_binding_for_all<'b>(
+    bindings: &'b [TrustBinding],
+    alternatives: &[Map<String, Value>],
+) -> Result<&'b TrustBinding, String> {
     let mut first_miss = None;
     let mut chosen: Option<&TrustBinding> = None;
     for binding in bindings {
-        match binding.check(claims) {
+        let checked = if alternatives.is_empty() {
+            Err("nothing is known about the job".to_owned())
+        } else {
+            alternatives.iter().try_for_each(|claims| binding.check(claims))
+        };
+        match checked {
             Ok(()) => match chosen {
                 Some(earlier) if earlier.identity_id != binding.identity_id => {
                     return Err(format!(

@@ -4,7 +4,7 @@ use futures_util::FutureExt;
 use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::ids::{IdentityId, TokenId};
-use gatehouse_domain::mfa::{TotpRecord, lock_for};
+use gatehouse_domain::mfa::{MfaAttempt, TotpRecord, lock_for};
 use gatehouse_domain::store::StoreError;
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -186,35 +186,54 @@ pub(crate) async fn use_recovery_code(
     Ok(())
 }
 
-pub(crate) async fn fail(
+pub(crate) async fn claim_attempt(
     store: &SqlStore,
     identity: IdentityId,
     now: OffsetDateTime,
-    audit: AuditRecord,
-) -> Result<TotpRecord, StoreError> {
-    let (record, _) = store
+) -> Result<MfaAttempt, StoreError> {
+    let (attempt, _) = store
         .writer
         .submit(move |conn| {
             async move {
-                let current =
-                    record_in(conn, identity).await?.ok_or_else(|| StoreError::not_found("second factor", identity))?;
-                let failures = current.failures.saturating_add(1);
-                let locked_until = lock_for(failures).map(|lock| to_unix_millis(now + lock));
-                sqlx::query("UPDATE mfa_totp SET failures = $1, locked_until = $2 WHERE identity_id = $3")
-                    .bind(i64::from(failures))
-                    .bind(locked_until)
-                    .bind(identity.to_string())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
+                let at = to_unix_millis(now);
+                // INVARIANT: the lock is checked and the attempt counted by
+                // one conditional UPDATE, so two attempts never both see the
+                // count before the other's (SQLite: one writer; PostgreSQL:
+                // the row lock, with the condition re-checked after a
+                // concurrent update commits, on any node).
+                let counted: Option<i64> = sqlx::query_scalar(
+                    "UPDATE mfa_totp SET failures = failures + 1 \
+                     WHERE identity_id = $1 AND (locked_until IS NULL OR locked_until <= $2) RETURNING failures",
+                )
+                .bind(identity.to_string())
+                .bind(at)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(store_error)?;
+                let Some(failures) = counted else {
+                    let record = record_in(conn, identity)
+                        .await?
+                        .ok_or_else(|| StoreError::not_found("second factor", identity))?;
+                    let until = record.locked_until.unwrap_or(now);
+                    return Ok((MfaAttempt::Locked { until }, Vec::new()));
+                };
+                // The row stays locked by the UPDATE above until commit.
+                if let Some(lock) = lock_for(u32::try_from(failures).unwrap_or(u32::MAX)) {
+                    sqlx::query("UPDATE mfa_totp SET locked_until = $1 WHERE identity_id = $2")
+                        .bind(to_unix_millis(now + lock))
+                        .bind(identity.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)?;
+                }
                 let after =
                     record_in(conn, identity).await?.ok_or_else(|| StoreError::not_found("second factor", identity))?;
-                Ok((after, vec![audit]))
+                Ok((MfaAttempt::Claimed(after), Vec::new()))
             }
             .boxed()
         })
         .await?;
-    Ok(record)
+    Ok(attempt)
 }
 
 pub(crate) async fn reset(

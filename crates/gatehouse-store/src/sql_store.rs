@@ -14,7 +14,7 @@ use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus, NewIden
 use gatehouse_domain::ids::{
     GrantId, GroupId, GroupMappingId, IdentityId, SessionId, SigningKeyId, TokenId, TrustBindingId,
 };
-use gatehouse_domain::mfa::TotpRecord;
+use gatehouse_domain::mfa::{MfaAttempt, TotpRecord};
 use gatehouse_domain::scim::filter::Filter;
 use gatehouse_domain::scim::{GroupInput, GroupMapping, ScimGroup, ScimUser, UserInput};
 use gatehouse_domain::session::{NewSession, Session, SessionCredential};
@@ -24,6 +24,7 @@ use gatehouse_domain::store::{
     StoredCheckpoint, TokenFilter, TreeNodeId,
 };
 use gatehouse_domain::token::{ApiToken, NewToken, TokenHash};
+use gatehouse_domain::webhook::WebhookDelivery;
 use gatehouse_domain::workload::{NewTrustBinding, TrustBinding};
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, AssertSqlSafe, Row};
@@ -659,12 +660,10 @@ impl Store for SqlStore {
 
     async fn record_webhook_delivery(
         &self,
-        source: &str,
-        delivery_id: &str,
-        received_at: OffsetDateTime,
+        delivery: WebhookDelivery,
         audit: Vec<AuditRecord>,
     ) -> Result<Vec<u64>, StoreError> {
-        crate::trust_bindings::record_delivery(self, source, delivery_id, received_at, audit).await
+        crate::trust_bindings::record_delivery(self, delivery, audit).await
     }
 
     async fn create_signing_key(&self, key: SigningKey, audit: AuditRecord) -> Result<SigningKey, StoreError> {
@@ -836,13 +835,8 @@ impl Store for SqlStore {
         crate::mfa::use_recovery_code(self, identity, code_hash, token, now, audit).await
     }
 
-    async fn mfa_fail(
-        &self,
-        identity: IdentityId,
-        now: OffsetDateTime,
-        audit: AuditRecord,
-    ) -> Result<TotpRecord, StoreError> {
-        crate::mfa::fail(self, identity, now, audit).await
+    async fn mfa_claim_attempt(&self, identity: IdentityId, now: OffsetDateTime) -> Result<MfaAttempt, StoreError> {
+        crate::mfa::claim_attempt(self, identity, now).await
     }
 
     async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@ use gatehouse_domain::clock::to_unix_millis;
 use gatehouse_domain::identity::{IdentityKind, IdentityStatus};
 use gatehouse_domain::ids::TrustBindingId;
 use gatehouse_domain::store::{Page, PageRequest, StoreError};
+use gatehouse_domain::webhook::WebhookDelivery;
 use gatehouse_domain::workload::{ClaimCondition, NewTrustBinding, TrustBinding};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -171,24 +172,51 @@ pub(crate) async fn delete(
 
 pub(crate) async fn record_delivery(
     store: &SqlStore,
-    source: &str,
-    delivery_id: &str,
-    received_at: OffsetDateTime,
+    delivery: WebhookDelivery,
     audit: Vec<AuditRecord>,
 ) -> Result<Vec<u64>, StoreError> {
-    let (source, delivery_id) = (source.to_owned(), delivery_id.to_owned());
     let ((), indexes) = store
         .writer
         .submit(move |conn| {
             async move {
-                let replayed = format!("{source} delivery `{delivery_id}` was received before; replays are refused");
-                sqlx::query("INSERT INTO webhook_deliveries (source, delivery_id, received_at) VALUES ($1, $2, $3)")
-                    .bind(source)
-                    .bind(delivery_id)
-                    .bind(to_unix_millis(received_at))
+                let WebhookDelivery { source, delivery_id, body_sha256, received_at } = &delivery;
+                // Forgetting first keeps the table to the replay window; the
+                // index on `received_at` makes it a range delete.
+                sqlx::query("DELETE FROM webhook_deliveries WHERE received_at < $1")
+                    .bind(to_unix_millis(delivery.forget_before()))
                     .execute(&mut *conn)
                     .await
-                    .map_err(on_unique(move |_| replayed.clone()))?;
+                    .map_err(store_error)?;
+                let earlier: Option<String> = sqlx::query_scalar(
+                    "SELECT delivery_id FROM webhook_deliveries WHERE source = $1 AND body_sha256 = $2",
+                )
+                .bind(source.as_str())
+                .bind(body_sha256.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(store_error)?;
+                if let Some(earlier) = earlier {
+                    let what = if earlier == *delivery_id {
+                        format!("{source} delivery `{delivery_id}` was received before")
+                    } else {
+                        format!("{source} delivery `{delivery_id}` repeats the body of delivery `{earlier}`")
+                    };
+                    return Err(StoreError::Conflict(format!("{what}; replays are refused")));
+                }
+                // Two nodes may both find nothing above: the unique indexes
+                // (source, delivery_id) and (source, body_sha256) decide.
+                let replayed = format!("{source} delivery `{delivery_id}` was received before; replays are refused");
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (source, delivery_id, received_at, body_sha256) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(source.as_str())
+                .bind(delivery_id.as_str())
+                .bind(to_unix_millis(*received_at))
+                .bind(body_sha256.as_str())
+                .execute(&mut *conn)
+                .await
+                .map_err(on_unique(move |_| replayed.clone()))?;
                 Ok(((), audit))
             }
             .boxed()

@@ -27,5 +27,7 @@ conformance_tests!(
     trust_bindings_round_trip_and_delete_with_their_tokens,
     trust_bindings_need_an_active_service_identity,
     webhook_deliveries_are_recorded_once,
+    webhook_replays_under_a_new_delivery_id_are_refused,
+    mfa_attempts_are_claimed_atomically,
     signing_keys_belong_to_one_identity,
 );

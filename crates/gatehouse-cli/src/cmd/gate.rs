@@ -1,6 +1,7 @@
 //! `gatehouse gate`: a CI job asks whether it may act, authenticated by its
-//! own OIDC token (no stored secret). Exit 0 allow, 1 deny, 2 error: a job
-//! step that runs it fails closed.
+//! own OIDC token (no stored secret). Exit 0 allow, 1 deny or refused (the
+//! server would not accept the job's token), 2 usage error or no server: a
+//! job step that runs it fails closed.
 
 use gatehouse_server::api::dto::AuthorizeResponse;
 use reqwest::StatusCode;
@@ -81,16 +82,27 @@ fn request_body(args: &GateArgs) -> CliResult<Value> {
     Ok(body)
 }
 
+/// Why the server answered no decision. It refusing the job's token (no
+/// binding matches the job, the token is expired or forged) or the job
+/// acting at all is a refusal: exit 1 with the server's reason, so a job
+/// from another repository fails as "refused", not as a broken step. Bad
+/// input, an unknown route, throttling and server errors stay errors (2).
+fn unanswered(status: StatusCode, body: &[u8]) -> CliError {
+    let error = problem_error(status, body);
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        CliError::refused(format!("refused: {}", error.message))
+    } else {
+        CliError::config(error.message)
+    }
+}
+
 pub async fn run(global: &GlobalArgs, args: &GateArgs) -> CliResult<()> {
     let body = request_body(args)?;
     let token = id_token(args).await?;
     let client = Client::with_token(global, token)?;
     let (status, bytes) = client.post_raw("/api/v1/authorize", &body).await?;
     if status != StatusCode::OK {
-        // Any refusal of the question itself (bad token, bad input) is an
-        // error, not a decision: exit 2.
-        let error = problem_error(status, &bytes);
-        return Err(CliError::config(error.message));
+        return Err(unanswered(status, &bytes));
     }
     let answer: AuthorizeResponse = serde_json::from_slice(&bytes)
         .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")))?;
@@ -142,5 +154,24 @@ mod tests {
         assert_eq!(body["context"], json!({"author": "ana"}));
         let bad = gate(&["--action", "x", "--resource", "environment"]);
         assert!(request_body(&bad).is_err());
+    }
+
+    #[test]
+    fn a_refused_token_is_a_refusal_and_bad_input_an_error() {
+        let problem = br#"{"detail": "no trust binding matches: claim `repository` is `evil/fork`"}"#;
+        let refused = unanswered(StatusCode::UNAUTHORIZED, problem);
+        assert_eq!(refused.code, 1);
+        assert!(refused.message.contains("claim `repository` is `evil/fork`"), "{}", refused.message);
+        assert_eq!(unanswered(StatusCode::FORBIDDEN, problem).code, 1);
+        for status in [
+            StatusCode::BAD_REQUEST,
+            StatusCode::NOT_FOUND,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ] {
+            assert_eq!(unanswered(status, problem).code, 2, "{status}");
+        }
     }
 }

@@ -127,8 +127,27 @@ engine_test!(a_ci_job_gates_itself_with_its_oidc_token, |engine| {
         let mut refused = job(&production);
         refused.args(["--id-token", &key.sign(&other_branch)]);
         let refused = run(refused).await;
-        assert_eq!(refused.status.code(), Some(2));
+        // The server refusing the job's token is a refusal (1), not an error (2).
+        assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
         assert!(stderr(&refused).contains("claim `ref` is `refs/heads/dev`"), "{}", stderr(&refused));
+
+        // A job from another repository: refused, with the server's reason.
+        let mut other_repository = issuer.claims(AUDIENCE, now);
+        other_repository["repository_id"] = json!("999999");
+        other_repository["repository"] = json!("evil/fork");
+        let mut foreign = job(&production);
+        foreign.args(["--id-token", &key.sign(&other_repository)]);
+        let foreign = run(foreign).await;
+        assert_eq!(foreign.status.code(), Some(1), "{}", stderr(&foreign));
+        assert!(stderr(&foreign).contains("repository_id"), "{}", stderr(&foreign));
+
+        // Usage errors and an unreachable server stay errors (2).
+        let mut unreachable = job(&production);
+        unreachable.env("GATEHOUSE_URL", "http://127.0.0.1:9").env("GATEHOUSE_ID_TOKEN", &ci_token);
+        assert_eq!(run(unreachable).await.status.code(), Some(2));
+        let mut bad_resource = job(&["--action", "deployment.execute", "--resource", "environment"]);
+        bad_resource.env("GATEHOUSE_ID_TOKEN", &ci_token);
+        assert_eq!(run(bad_resource).await.status.code(), Some(2));
 
         let no_token = run(job(&production)).await;
         assert_eq!(no_token.status.code(), Some(2));
@@ -156,6 +175,6 @@ engine_test!(a_ci_job_gates_itself_with_its_oidc_token, |engine| {
         assert_eq!(removed.status.code(), Some(0), "{}", stderr(&removed));
         let mut after = job(&production);
         after.env("GATEHOUSE_ID_TOKEN", &ci_token);
-        assert_eq!(run(after).await.status.code(), Some(2));
+        assert_eq!(run(after).await.status.code(), Some(1), "no binding left: refused");
     })
 });

@@ -14,10 +14,12 @@ use crate::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
 use crate::grant::{NewGrant, Role, Scope};
 use crate::identity::{Identity, IdentityKind, IdentityStatus, NewIdentity};
 use crate::ids::{GrantId, IdentityId, SigningKeyId, TokenId};
+use crate::mfa::{FAILURES_BEFORE_LOCK, FIRST_LOCK_SECONDS, MfaAttempt};
 use crate::setup::first_admin_setup;
 use crate::signing::SigningKey;
 use crate::store::{PageRequest, Store, StoreError, TokenFilter};
 use crate::token::{NewToken, TokenSecret};
+use crate::webhook::{REPLAY_WINDOW, WebhookDelivery};
 use crate::workload::NewTrustBinding;
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
@@ -341,6 +343,44 @@ pub async fn concurrent_appends_stay_gap_free(store: Arc<dyn Store>) {
     assert!(entries.iter().enumerate().all(|(i, e)| e.index == i as u64));
 }
 
+pub async fn mfa_attempts_are_claimed_atomically(store: Arc<dyn Store>) {
+    let ana = human(&*store, "ana", "ana@example.com").await;
+    let err = store.mfa_claim_attempt(ana.id, T0).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    store.mfa_begin(ana.id, vec![1, 2, 3], T0, record("mfa.enroll")).await.unwrap();
+    let size = store.audit_size().await.unwrap();
+    // Many attempts at once: only the limit is claimed, the rest find the lock.
+    let attempts: Vec<_> = (0..50)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.mfa_claim_attempt(ana.id, T0).await.expect("claimed or locked") })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for attempt in attempts {
+        match attempt.await.expect("attempt finished") {
+            MfaAttempt::Claimed(record) => claimed.push(record.failures),
+            MfaAttempt::Locked { until } => assert_eq!(until, T0 + Duration::seconds(FIRST_LOCK_SECONDS)),
+        }
+    }
+    claimed.sort_unstable();
+    assert_eq!(claimed, (1..=FAILURES_BEFORE_LOCK).collect::<Vec<_>>());
+    assert_eq!(store.audit_size().await.unwrap(), size, "claims are throttling state, not audit entries");
+    // Once the lock ends, the next attempt is claimed and locks for longer;
+    // a right code (mfa_succeed) clears the count.
+    let later = T0 + Duration::seconds(FIRST_LOCK_SECONDS);
+    let MfaAttempt::Claimed(after) = store.mfa_claim_attempt(ana.id, later).await.unwrap() else {
+        panic!("the lock has ended")
+    };
+    assert_eq!(after.failures, FAILURES_BEFORE_LOCK + 1);
+    assert!(after.is_locked_at(later));
+    store.mfa_succeed(ana.id, Some(7), None, None, later, record("mfa.verify")).await.unwrap();
+    let MfaAttempt::Claimed(cleared) = store.mfa_claim_attempt(ana.id, later).await.unwrap() else {
+        panic!("a right code clears the lock")
+    };
+    assert_eq!((cleared.failures, cleared.locked_until), (1, None));
+}
+
 pub async fn grants_round_trip(store: Arc<dyn Store>) {
     let ana = human(&*store, "Ana", "ana@example.com").await;
     let mut expiring = new_grant(&ana, "release-approver".parse::<Role>().unwrap(), "environment:acme/web:production");
@@ -452,15 +492,45 @@ pub async fn trust_bindings_need_an_active_service_identity(store: Arc<dyn Store
 }
 
 pub async fn webhook_deliveries_are_recorded_once(store: Arc<dyn Store>) {
+    let delivery =
+        |source: &str, id: &str, body: &str, at: OffsetDateTime| WebhookDelivery::new(source, id, body.as_bytes(), at);
     let indexes = store
-        .record_webhook_delivery("github", "d-1", T0, vec![record("pipeline.config.changed"), record("webhook")])
+        .record_webhook_delivery(
+            delivery("github", "d-1", "{\"n\":1}", T0),
+            vec![record("pipeline.config.changed"), record("webhook")],
+        )
         .await
         .unwrap();
     assert_eq!(indexes, vec![0, 1]);
-    let err = store.record_webhook_delivery("github", "d-1", T0, vec![record("webhook")]).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = store
+        .record_webhook_delivery(delivery("github", "d-1", "{\"n\":2}", T0), vec![record("webhook")])
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("`d-1` was received before")), "{err:?}");
     assert_eq!(store.audit_size().await.unwrap(), 2, "a replay writes nothing");
-    store.record_webhook_delivery("gitlab", "d-1", T0, vec![record("webhook")]).await.unwrap();
+    store.record_webhook_delivery(delivery("gitlab", "d-1", "{\"n\":1}", T0), vec![record("webhook")]).await.unwrap();
+}
+
+pub async fn webhook_replays_under_a_new_delivery_id_are_refused(store: Arc<dyn Store>) {
+    let delivery = |id: &str, body: &str, at: OffsetDateTime| WebhookDelivery::new("github", id, body.as_bytes(), at);
+    store.record_webhook_delivery(delivery("d-1", "{\"n\":1}", T0), vec![record("webhook")]).await.unwrap();
+    let size = store.audit_size().await.unwrap();
+    // The same body under a fresh id, while remembered: a replay.
+    let later = T0 + REPLAY_WINDOW - Duration::seconds(1);
+    let err =
+        store.record_webhook_delivery(delivery("d-2", "{\"n\":1}", later), vec![record("webhook")]).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("repeats the body of delivery `d-1`")), "{err:?}");
+    assert_eq!(store.audit_size().await.unwrap(), size, "a replay writes nothing");
+    // Another body is another delivery.
+    store.record_webhook_delivery(delivery("d-3", "{\"n\":3}", later), vec![record("webhook")]).await.unwrap();
+    // Past the window, what was received before it is forgotten (the
+    // table stays bounded): the first body is accepted again, and the
+    // delivery received inside the window is still refused.
+    let past = T0 + REPLAY_WINDOW + Duration::seconds(1);
+    store.record_webhook_delivery(delivery("d-4", "{\"n\":1}", past), vec![record("webhook")]).await.unwrap();
+    let err =
+        store.record_webhook_delivery(delivery("d-5", "{\"n\":3}", past), vec![record("webhook")]).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Conflict(m) if m.contains("`d-3`")), "{err:?}");
 }
 
 fn signing_key(owner: &Identity, fingerprint: &str, lookup: &[&str]) -> SigningKey {

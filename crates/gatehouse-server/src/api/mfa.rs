@@ -1,7 +1,9 @@
 //! `/api/v1/mfa/…`: TOTP second factors for people. Enroll (secret, URI,
 //! QR code), confirm (recovery codes, once), verify (step-up: the token
 //! counts as MFA-fresh for the configured window), and an admin's reset.
-//! Codes are refused when reused; failures lock the factor (429).
+//! Codes are refused when reused; failures lock the factor (429). Each
+//! attempt is claimed atomically before its code is evaluated, so parallel
+//! guesses cannot outrun the lock.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,7 +15,7 @@ use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::IdentityKind;
 use gatehouse_domain::ids::{IdentityId, TokenId};
-use gatehouse_domain::mfa::TotpRecord;
+use gatehouse_domain::mfa::{MfaAttempt, TotpRecord};
 use gatehouse_mfa::{CodeError, RecoveryCodes, TotpSecret, hash_recovery_code};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -94,17 +96,21 @@ async fn rotate_session(state: &AppState, caller: &Caller) -> Result<HeaderMap, 
     Ok(headers)
 }
 
-fn check_lock(state: &AppState, record: &TotpRecord) -> Result<(), ApiError> {
-    if let Some(until) = record.locked_until {
-        let left = (until - state.clock.now()).whole_seconds();
-        if left > 0 {
-            return Err(ApiError::TooManyRequests(
-                format!("too many failed codes; try again in {left} s"),
-                left as u64,
-            ));
+fn seconds_left(state: &AppState, until: time::OffsetDateTime) -> u64 {
+    u64::try_from((until - state.clock.now()).whole_seconds().max(1)).unwrap_or(1)
+}
+
+/// Claims this attempt before its code is evaluated (see `MfaAttempt`):
+/// 429 while the factor is locked. The record returned is the one to
+/// evaluate against (its `last_step` as of the claim).
+async fn claim_attempt(state: &AppState, caller: &Caller) -> Result<TotpRecord, ApiError> {
+    match state.store.mfa_claim_attempt(caller.identity.id, state.clock.now()).await? {
+        MfaAttempt::Claimed(record) => Ok(record),
+        MfaAttempt::Locked { until } => {
+            let left = seconds_left(state, until);
+            Err(ApiError::TooManyRequests(format!("too many failed codes; try again in {left} s"), left))
         }
     }
-    Ok(())
 }
 
 fn open_secret(state: &AppState, record: &TotpRecord) -> Result<TotpSecret, ApiError> {
@@ -117,20 +123,24 @@ fn open_secret(state: &AppState, record: &TotpRecord) -> Result<TotpSecret, ApiE
         .map_err(|e| ApiError::Internal(format!("cannot open a TOTP secret: {e}")))
 }
 
-async fn refuse(state: &AppState, caller: &Caller, error: CodeError) -> ApiError {
+/// A wrong code: the claimed attempt already counted the failure; audit
+/// it, and answer 429 if this attempt reached the lock.
+async fn refuse(state: &AppState, caller: &Caller, claimed: &TotpRecord, error: CodeError) -> ApiError {
     let record = caller
         .record(state, "mfa.verify", format!("identity:{}", caller.identity.id))
         .outcome(Outcome::Failure, error.to_string());
-    match state.store.mfa_fail(caller.identity.id, state.clock.now(), record).await {
-        Ok(after) if after.locked_until.is_some_and(|until| until > state.clock.now()) => {
-            let left = (after.locked_until.unwrap_or(state.clock.now()) - state.clock.now()).whole_seconds().max(1);
-            ApiError::TooManyRequests(format!("{error}; too many failed codes, try again in {left} s"), left as u64)
+    if let Err(store) = state.store.append_audit(record).await {
+        return ApiError::from(store);
+    }
+    match claimed.locked_until.filter(|_| claimed.is_locked_at(state.clock.now())) {
+        Some(until) => {
+            let left = seconds_left(state, until);
+            ApiError::TooManyRequests(format!("{error}; too many failed codes, try again in {left} s"), left)
         }
-        Ok(_) => match error {
+        None => match error {
             CodeError::Replayed => ApiError::Conflict(error.to_string()),
             CodeError::Invalid => ApiError::Forbidden(error.to_string()),
         },
-        Err(store) => ApiError::from(store),
     }
 }
 
@@ -172,11 +182,12 @@ pub async fn confirm(
     if record.confirmed_at.is_some() {
         return Err(ApiError::Conflict("the second factor is confirmed already".into()));
     }
-    check_lock(&state, &record)?;
     let code = request.code.as_deref().ok_or_else(|| ApiError::Unprocessable("code is required".into()))?;
-    let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
+    let secret = open_secret(&state, &record)?;
+    let record = claim_attempt(&state, &caller).await?;
+    let step = match secret.verify(code, unix(&state), record.last_step) {
         Ok(step) => step,
-        Err(error) => return Err(refuse(&state, &caller, error).await),
+        Err(error) => return Err(refuse(&state, &caller, &record, error).await),
     };
     let codes = RecoveryCodes::generate();
     let now = state.clock.now();
@@ -201,14 +212,18 @@ pub async fn verify(
         .await?
         .filter(|r| r.confirmed_at.is_some())
         .ok_or_else(|| ApiError::NotFound("no second factor is enrolled: POST /api/v1/mfa/totp".into()))?;
-    check_lock(&state, &record)?;
+    if request.code.is_some() == request.recovery_code.is_some() {
+        return Err(ApiError::Unprocessable("give exactly one of code and recovery_code".into()));
+    }
+    let secret = open_secret(&state, &record)?;
+    let record = claim_attempt(&state, &caller).await?;
     let now = state.clock.now();
     let audit = caller.record(&state, "mfa.verify", format!("identity:{}", caller.identity.id));
     match (request.code.as_deref(), request.recovery_code.as_deref()) {
         (Some(code), None) => {
-            let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
+            let step = match secret.verify(code, unix(&state), record.last_step) {
                 Ok(step) => step,
-                Err(error) => return Err(refuse(&state, &caller, error).await),
+                Err(error) => return Err(refuse(&state, &caller, &record, error).await),
             };
             state.store.mfa_succeed(caller.identity.id, Some(step), None, token, now, audit).await?;
         }
@@ -218,7 +233,7 @@ pub async fn verify(
             if let Err(error) = state.store.mfa_use_recovery_code(caller.identity.id, &hash, token, now, audit).await {
                 return Err(match error {
                     gatehouse_domain::store::StoreError::NotFound { .. } => {
-                        refuse(&state, &caller, CodeError::Invalid).await
+                        refuse(&state, &caller, &record, CodeError::Invalid).await
                     }
                     other => ApiError::from(other),
                 });

@@ -1,7 +1,8 @@
 //! `POST /webhooks/github`: GitHub's webhooks. `deployment_protection_rule`
 //! is decided (`deployment.execute` on `Environment::"<repo>:<environment>"`
-//! for the service identity bound to the repository) and answered through
-//! its callback URL; `push` records pipeline configuration changes.
+//! for the service identity whose binding the event satisfies whole:
+//! repository, `ref`, `environment`, …) and answered through its callback
+//! URL; `push` records pipeline configuration changes.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -11,7 +12,9 @@ use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::Identity;
+use gatehouse_domain::webhook::WebhookDelivery;
 use gatehouse_domain::workload::TrustBinding;
+use gatehouse_domain::workload::github_deployment::select_deployment_binding;
 use gatehouse_policy::DecisionInput;
 use serde_json::{Value, json};
 
@@ -57,6 +60,9 @@ pub async fn receive(
     let payload: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the payload is not JSON: {e}")))?;
     let now = state.clock.now();
+    // Remembered by id and by the signed body, which the HMAC covers and
+    // the delivery id does not.
+    let received_delivery = WebhookDelivery::new("github", &delivery, &body, now);
     let received =
         |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource).origin(&origin);
     let repository = payload.pointer("/repository/full_name").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -79,14 +85,14 @@ pub async fn receive(
                     "commits": changes_json(&changes),
                 })));
             }
-            let indexes = state.store.record_webhook_delivery("github", &delivery, now, records).await?;
+            let indexes = state.store.record_webhook_delivery(received_delivery, records).await?;
             Ok(Json(
                 json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes}),
             ))
         }
-        "deployment_protection_rule" => protection_rule(&state, &github, &delivery, &payload, receipt).await,
+        "deployment_protection_rule" => protection_rule(&state, &github, received_delivery, &payload, receipt).await,
         _ => {
-            let indexes = state.store.record_webhook_delivery("github", &delivery, now, vec![receipt]).await?;
+            let indexes = state.store.record_webhook_delivery(received_delivery, vec![receipt]).await?;
             Ok(Json(json!({"delivery": delivery, "event": event, "ignored": true, "audit_indexes": indexes})))
         }
     }
@@ -95,10 +101,12 @@ pub async fn receive(
 async fn protection_rule(
     state: &AppState,
     github: &GithubSettings,
-    delivery: &str,
+    received_delivery: WebhookDelivery,
     payload: &Value,
     receipt: AuditRecord,
 ) -> Result<Json<Value>, ApiError> {
+    let delivery = received_delivery.delivery_id.clone();
+    let delivery = delivery.as_str();
     let text = |pointer: &str| payload.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
     let missing = |what: &str| ApiError::BadRequest(format!("the deployment_protection_rule payload has no {what}"));
     let environment = text("/environment").ok_or_else(|| missing("environment"))?;
@@ -111,7 +119,7 @@ async fn protection_rule(
     let now = state.clock.now();
 
     let resource = Resource::from_parts("environment", &format!("{repository}:{environment}"));
-    let principal = bound_identity(state, github, &repository, repository_id).await?;
+    let principal = bound_identity(state, github, &repository, repository_id, payload).await?;
     let (verdict, reasons, actor) = match (&resource, principal) {
         (None, _) => (
             Verdict::Rejected,
@@ -154,7 +162,7 @@ async fn protection_rule(
             "reasons": reasons,
             "deployment": payload.get("deployment").map(|d| json!({"id": d.get("id"), "ref": d.get("ref"), "sha": d.get("sha")})),
         }));
-    let indexes = state.store.record_webhook_delivery("github", delivery, now, vec![receipt, decision_record]).await?;
+    let indexes = state.store.record_webhook_delivery(received_delivery, vec![receipt, decision_record]).await?;
 
     let answer = ProtectionAnswer {
         installation_id: installation,
@@ -175,32 +183,33 @@ async fn protection_rule(
     ))
 }
 
-/// The active service identity bound to the repository: the identity of
-/// every binding for the Actions issuer whose `repository_id` condition
-/// accepts the repository's id or whose `repository` condition accepts
-/// its name. Exactly one identity must come out.
+/// The active service identity the deployment acts as: among the bindings
+/// for the Actions issuer that name the repository (a `repository_id` or
+/// `repository` condition accepting it), the one whose every condition the
+/// event proves (`ref`, `environment`, … — see
+/// `domain::workload::github_deployment`). A binding for `main` never
+/// approves a deployment from another branch.
 async fn bound_identity(
     state: &AppState,
     github: &GithubSettings,
     repository: &str,
     repository_id: u64,
+    payload: &Value,
 ) -> Result<Result<Identity, String>, ApiError> {
     let bindings = state.store.trust_bindings_for_issuer(&github.actions_issuer).await?;
     let names_repository = |binding: &TrustBinding| {
         binding.claims.get("repository_id").is_some_and(|c| c.accepts(&json!(repository_id.to_string())))
             || binding.claims.get("repository").is_some_and(|c| c.accepts(&json!(repository)))
     };
-    let mut identities: Vec<_> = bindings.iter().filter(|b| names_repository(b)).map(|b| b.identity_id).collect();
-    identities.sort();
-    identities.dedup();
-    let id = match identities.as_slice() {
-        [] => {
-            return Ok(Err(format!(
-                "no service identity is bound to `{repository}` (a trust binding on repository_id or repository)"
-            )));
-        }
-        [one] => *one,
-        _ => return Ok(Err(format!("several service identities are bound to `{repository}`; bind exactly one"))),
+    let naming: Vec<TrustBinding> = bindings.into_iter().filter(|b| names_repository(b)).collect();
+    if naming.is_empty() {
+        return Ok(Err(format!(
+            "no service identity is bound to `{repository}` (a trust binding on repository_id or repository)"
+        )));
+    }
+    let id = match select_deployment_binding(&naming, payload) {
+        Ok(binding) => binding.identity_id,
+        Err(reason) => return Ok(Err(format!("no trust binding for `{repository}` matches the deployment: {reason}"))),
     };
     match state.store.find_identity(id).await? {
         Some(identity) if identity.status.is_active() => Ok(Ok(identity)),

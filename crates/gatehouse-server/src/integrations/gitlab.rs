@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
+use gatehouse_domain::webhook::WebhookDelivery;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -76,6 +77,9 @@ pub async fn receive(
             }),
         ));
     }
-    let indexes = state.store.record_webhook_delivery("gitlab", &delivery, now, records).await?;
+    // Remembered by id and by the body's hash: the token authenticates the
+    // sender, not the body, so a captured body under a new id is a replay.
+    let received = WebhookDelivery::new("gitlab", &delivery, &body, now);
+    let indexes = state.store.record_webhook_delivery(received, records).await?;
     Ok(Json(json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes})))
 }

@@ -2,8 +2,8 @@
 //! answers deployment protection rules.
 //!
 //! Every delivery is authenticated (HMAC signature or shared token, compared
-//! in constant time), recorded once (a replayed delivery id is refused), and
-//! audited with what it caused.
+//! in constant time), recorded once (a delivery id or a body seen before,
+//! within the replay window, is refused), and audited with what it caused.
 
 pub mod github;
 pub mod github_app;

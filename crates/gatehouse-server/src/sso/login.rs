@@ -65,11 +65,8 @@ pub struct LoginQuery {
 pub async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Result<Response, ApiError> {
     let oidc = settings(&state)?;
     let discovery = provider::discover(&oidc).await.map_err(ApiError::UpstreamUnavailable)?;
-    // Only paths on this server, never another site.
-    let return_to = query
-        .return_to
-        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
-        .unwrap_or_else(|| "/api/v1/whoami".into());
+    // Only paths on this server, never another site (see `return_to.rs`).
+    let return_to = super::return_to::safe_return_to(query.return_to.as_deref());
     let pending = Pending {
         state: cookies::new_secret(),
         nonce: cookies::new_secret(),

@@ -12,6 +12,7 @@
 pub mod cookies;
 pub mod login;
 pub mod provider;
+pub mod return_to;
 
 use std::time::Duration;
 

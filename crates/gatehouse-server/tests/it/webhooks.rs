@@ -149,6 +149,9 @@ engine_test!(a_deployment_protection_rule_is_decided_and_answered_as_the_app, |e
         )
         .await
         .assert_status(201);
+        // The next deployment (the same body again would be a replay).
+        let mut request = request;
+        request["deployment"]["id"] = json!(10);
         let approved =
             deliver(&app, "deployment_protection_rule", "p-2", &request, Some(sign(&request.to_string()))).await;
         assert_eq!(approved.assert_status(200)["state"], "approved");

@@ -89,6 +89,22 @@ impl TestDatabase {
             .expect("open store")
     }
 
+    /// Runs one SQL statement on the database outside any store, as an
+    /// operator (or an attacker with database access) would: for tests that
+    /// make the database refuse something.
+    pub async fn execute(&self, sql: &str) {
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect to SQLite");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run SQL");
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect to PostgreSQL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run SQL");
+            }
+        }
+    }
+
     /// Drops the PostgreSQL database (SQLite's file goes with `dir`). Called
     /// only when the test passed, so a failure leaves its data behind.
     pub async fn clean_up(self) {

@@ -27,5 +27,6 @@ conformance_tests!(
     trust_bindings_round_trip_and_delete_with_their_tokens,
     trust_bindings_need_an_active_service_identity,
     webhook_deliveries_are_recorded_once,
+    workload_tokens_are_exchanged_once,
     signing_keys_belong_to_one_identity,
 );

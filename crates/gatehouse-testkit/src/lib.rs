@@ -23,7 +23,7 @@ use gatehouse_domain::store::Store;
 pub use gatehouse_store::Engine;
 use gatehouse_store::{AuditSettings, ConnectOptions};
 
-pub use crate::app::{TestApp, TestResponse, with_app};
+pub use crate::app::{TestApp, TestResponse, test_settings, with_app};
 use sqlx::Connection;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";

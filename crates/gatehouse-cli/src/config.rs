@@ -14,6 +14,7 @@ use gatehouse_server::integrations::{
     GITHUB_ACTIONS_ISSUER, GithubAppSettings, GithubSettings, GitlabSettings, Integrations, Secret,
 };
 
+use gatehouse_domain::outbound::{Cidr, OutboundRules};
 use gatehouse_server::sso::OidcSettings;
 
 use crate::args::GlobalArgs;
@@ -65,6 +66,8 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("oidc", "session_idle_minutes", ValueKind::Integer),
     ("oidc", "session_hours", ValueKind::Integer),
     ("mfa", "fresh_minutes", ValueKind::Integer),
+    ("outbound", "allow_loopback", ValueKind::Bool),
+    ("outbound", "allow_private", ValueKind::List),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +95,15 @@ struct FileConfig {
     mfa: MfaSection,
     #[serde(default)]
     oidc: OidcSection,
+    #[serde(default)]
+    outbound: OutboundSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundSection {
+    allow_loopback: Option<bool>,
+    allow_private: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,6 +227,8 @@ pub struct Config {
     pub mfa_fresh_minutes: i64,
     /// Single sign-on (secret inside; never printed).
     pub oidc: Option<OidcSettings>,
+    /// Which non-public addresses gatehouse's own fetches may reach.
+    pub outbound: OutboundRules,
 }
 
 impl std::fmt::Debug for Config {
@@ -298,7 +312,20 @@ impl Config {
         }
         let integrations = integrations(file.github, file.gitlab, file.webhooks)?;
         let oidc = oidc(file.oidc)?;
+        let outbound = OutboundRules {
+            allow_loopback: file.outbound.allow_loopback.unwrap_or(false),
+            allow_private: file
+                .outbound
+                .allow_private
+                .unwrap_or_default()
+                .iter()
+                .map(|range| {
+                    range.parse::<Cidr>().map_err(|e| CliError::config(format!("[outbound] allow_private: {e}")))
+                })
+                .collect::<CliResult<_>>()?,
+        };
         let config = Config {
+            outbound,
             integrations,
             oidc,
             mfa_step_up: file.mfa.step_up.unwrap_or(true),

@@ -1,7 +1,8 @@
 //! Reloading the policy folder while serving: on SIGHUP, and when its files
 //! change (checked every second). A folder that does not validate never
 //! replaces the working policies. Every accepted change, and every rejected
-//! one, is an audit entry naming the policy set's hash.
+//! one, is an audit entry naming the policy set's hash, and no change takes
+//! effect before its entry is durable.
 
 use std::time::Duration;
 
@@ -57,26 +58,35 @@ impl Reloader {
         let previous = self.policies.current().hash().to_owned();
         let record = AuditRecord::new(self.clock.now(), Actor::System, "policy.reload", "gatehouse")
             .origin(&RequestOrigin::local_command());
-        let record = match Policies::from_source(&source) {
+        // INVARIANT: the policies are replaced only after the entry recording
+        // the replacement is durable. An append that fails leaves the old
+        // policies deciding and `last_seen` where it was, so the next tick
+        // tries again (on every node: each one's reloader works this way).
+        let (record, replacement) = match Policies::from_source(&source) {
             Ok(policies) if policies.hash() == previous => return Some(hash),
-            Ok(policies) => {
-                self.policies.replace(policies);
-                tracing::info!(%hash, %previous, "policies reloaded");
-                record.details(json!({ "hash": hash, "previous_hash": previous, "files": source.files.keys().collect::<Vec<_>>() }))
-            }
+            Ok(policies) => (
+                record.details(json!({ "hash": hash, "previous_hash": previous, "files": source.files.keys().collect::<Vec<_>>() })),
+                Some(policies),
+            ),
             Err(error) => {
                 let problems = match &error {
                     PolicyError::Invalid(problems) => problems.iter().map(ToString::to_string).collect(),
                     other => vec![other.to_string()],
                 };
                 tracing::error!(%hash, problems = ?problems, "the changed policy folder is invalid; keeping the policies in force");
-                record
+                let record = record
                     .outcome(Outcome::Failure, "the policy folder does not validate")
-                    .details(json!({ "hash": hash, "in_force_hash": previous, "problems": problems }))
+                    .details(json!({ "hash": hash, "in_force_hash": previous, "problems": problems }));
+                (record, None)
             }
         };
         if let Err(error) = self.store.append_audit(record).await {
-            tracing::error!(%error, "could not audit a policy reload");
+            tracing::error!(%error, %hash, "could not audit a policy reload; keeping the policies in force until it can be");
+            return None;
+        }
+        if let Some(policies) = replacement {
+            self.policies.replace(policies);
+            tracing::info!(%hash, %previous, "policies reloaded");
         }
         Some(hash)
     }

@@ -86,13 +86,17 @@ impl Outcome {
 /// Where a request came from, for the record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestOrigin {
+    /// gatehouse's own id for the request: never chosen by the client.
     pub request_id: Option<String>,
     pub source_ip: Option<String>,
+    /// The id the client sent (`X-Request-Id`), already checked for length
+    /// and characters; recorded as `details.client_request_id`.
+    pub client_request_id: Option<String>,
 }
 
 impl RequestOrigin {
     pub fn local_command() -> Self {
-        Self { request_id: Some(RequestId::new().to_string()), source_ip: None }
+        Self { request_id: Some(RequestId::new().to_string()), ..Self::default() }
     }
 }
 
@@ -136,11 +140,20 @@ impl AuditRecord {
 
     pub fn origin(mut self, origin: &RequestOrigin) -> Self {
         self.origin = origin.clone();
-        self
+        self.with_client_request_id()
     }
 
     pub fn details(mut self, details: Value) -> Self {
         self.details = details;
+        self.with_client_request_id()
+    }
+
+    /// The client's own request id goes beside gatehouse's, in the details,
+    /// whichever of `origin` and `details` is given last.
+    fn with_client_request_id(mut self) -> Self {
+        if let (Some(id), Value::Object(details)) = (&self.origin.client_request_id, &mut self.details) {
+            details.insert("client_request_id".into(), Value::String(id.clone()));
+        }
         self
     }
 

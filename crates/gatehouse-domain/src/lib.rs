@@ -11,6 +11,7 @@ pub mod grant;
 pub mod identity;
 pub mod ids;
 pub mod mfa;
+pub mod outbound;
 pub mod scim;
 pub mod session;
 pub mod setup;
@@ -19,6 +20,7 @@ pub mod store;
 pub mod token;
 pub mod webhook;
 pub mod workload;
+pub mod workload_exchange;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

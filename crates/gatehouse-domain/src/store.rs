@@ -270,6 +270,18 @@ pub trait Store: Send + Sync {
         audit: AuditRecord,
     ) -> Result<TrustBinding, StoreError>;
 
+    /// Mints the token a CI job's exchange hands out and records the CI
+    /// token's use, in one transaction. `None` if that use was recorded
+    /// before (a second exchange of the same CI token): then no token and no
+    /// entry is written. Uses kept until before `once.used_at` are
+    /// forgotten. `Conflict` if the identity is not active.
+    async fn create_workload_token(
+        &self,
+        new: NewToken,
+        once: crate::workload_exchange::WorkloadTokenUse,
+        audit: AuditRecord,
+    ) -> Result<Option<ApiToken>, StoreError>;
+
     /// Records a webhook delivery with the entries it produced, in one
     /// transaction, and forgets deliveries received before
     /// `delivery.forget_before()`. `Conflict` if the source saw the

@@ -1,5 +1,5 @@
-//! Where a request came from: its request id and the client's address, for
-//! audit records and logs.
+//! Where a request came from: gatehouse's request id, the client's own (if
+//! it sent a sane one) and the client's address, for audit records and logs.
 
 use std::net::SocketAddr;
 
@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use gatehouse_domain::audit::RequestOrigin;
 
 use crate::problem::ApiError;
-use crate::request_id::REQUEST_ID_HEADER;
+use crate::request_id::{ClientRequestId, REQUEST_ID_HEADER};
 
 /// The origin of the current request. Never fails.
 pub struct Origin(pub RequestOrigin);
@@ -24,5 +24,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
 pub fn origin_of(parts: &Parts) -> RequestOrigin {
     let request_id = parts.headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let source_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
-    RequestOrigin { request_id, source_ip }
+    let client_request_id = parts.extensions.get::<ClientRequestId>().map(|ClientRequestId(id)| id.clone());
+    RequestOrigin { request_id, source_ip, client_request_id }
 }

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod integrations;
 pub mod observe;
 pub mod openapi;
+pub mod outbound;
 pub mod problem;
 pub mod request_id;
 pub mod scim;

@@ -15,7 +15,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
 use crate::problem::ErrorCause;
-use crate::request_id::REQUEST_ID_HEADER;
+use crate::request_id::{ClientRequestId, REQUEST_ID_HEADER};
 
 const DURATION_METRIC: &str = "gatehouse_http_request_duration_seconds";
 const REQUESTS_METRIC: &str = "gatehouse_http_requests_total";
@@ -44,8 +44,14 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let span = {
         let request_id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let client_request_id = request.extensions().get::<ClientRequestId>().map(|c| c.0.as_str());
         let route = route_label(route.as_ref());
-        tracing::info_span!("request", %request_id, %method, %route)
+        match client_request_id {
+            Some(client_request_id) => {
+                tracing::info_span!("request", %request_id, %client_request_id, %method, %route)
+            }
+            None => tracing::info_span!("request", %request_id, %method, %route),
+        }
     };
     let response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();

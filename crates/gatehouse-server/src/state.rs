@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLock};
 
 use gatehouse_domain::clock::Clock;
+use gatehouse_domain::outbound::OutboundRules;
 use gatehouse_domain::store::Store;
 use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_policy::Policies;
@@ -12,6 +13,7 @@ use gatehouse_mfa::SealingKey;
 
 use crate::integrations::Integrations;
 use crate::integrations::github_app::GithubApp;
+use crate::sso::provider::Provider;
 use crate::workload::{JwksCache, JwksSettings, VerifiedCache};
 
 #[derive(Debug, Clone)]
@@ -29,6 +31,9 @@ pub struct Settings {
     pub mfa: MfaSettings,
     /// Single sign-on through the company's identity provider.
     pub oidc: Option<crate::sso::OidcSettings>,
+    /// Which non-public addresses gatehouse's own fetches may reach
+    /// (`[outbound]`); none by default.
+    pub outbound: OutboundRules,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +72,7 @@ impl Default for Settings {
             integrations: Integrations::default(),
             mfa: MfaSettings::default(),
             oidc: None,
+            outbound: OutboundRules::default(),
         }
     }
 }
@@ -107,6 +113,8 @@ pub struct Shared {
     pub verified: Arc<VerifiedCache>,
     /// gatehouse as a GitHub App (installation tokens are cached here).
     pub github_app: Arc<GithubApp>,
+    /// The identity provider for single sign-on (its discovery is cached here).
+    pub sso: Arc<Provider>,
 }
 
 impl std::ops::Deref for AppState {
@@ -125,7 +133,9 @@ impl AppState {
         settings: Settings,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
-        let jwks = Arc::new(JwksCache::new(settings.jwks.clone()));
+        let jwks = Arc::new(JwksCache::new(settings.jwks.clone(), &settings.outbound));
+        let github_app = Arc::new(GithubApp::new(&settings.outbound));
+        let sso = Arc::new(Provider::new(&settings.outbound));
         Self(Arc::new(Shared {
             store,
             policies,
@@ -134,7 +144,8 @@ impl AppState {
             metrics,
             jwks,
             verified: Arc::default(),
-            github_app: Arc::default(),
+            github_app,
+            sso,
         }))
     }
 }

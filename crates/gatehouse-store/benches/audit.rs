@@ -25,7 +25,11 @@ use gatehouse_testkit::TestDatabase;
 
 fn record(writer: usize, n: usize) -> AuditRecord {
     AuditRecord::new(time::OffsetDateTime::now_utc(), Actor::System, "bench.append", format!("bench:{writer}"))
-        .origin(&RequestOrigin { request_id: Some(format!("req-{writer}-{n}")), source_ip: Some("127.0.0.1".into()) })
+        .origin(&RequestOrigin {
+            request_id: Some(format!("req-{writer}-{n}")),
+            source_ip: Some("127.0.0.1".into()),
+            ..Default::default()
+        })
         .details(
             serde_json::json!({ "writer": writer, "n": n, "note": "a typical entry carries a few ids and values" }),
         )

@@ -135,6 +135,8 @@ pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry, StoreError> {
         origin: RequestOrigin {
             request_id: optional_text(row, "request_id")?,
             source_ip: optional_text(row, "source_ip")?,
+            // Stored in the details, where the record put it.
+            client_request_id: None,
         },
         mfa: mfa != 0,
         details: serde_json::from_str(&details).map_err(|_| corrupt("details", &details))?,

@@ -378,6 +378,48 @@ impl Store for SqlStore {
         Ok(token)
     }
 
+    async fn create_workload_token(
+        &self,
+        new: NewToken,
+        once: gatehouse_domain::workload_exchange::WorkloadTokenUse,
+        audit: AuditRecord,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let (token, _) = self
+            .writer
+            .submit(move |conn| {
+                async move {
+                    // Bounded: a use is forgotten once its token has expired.
+                    sqlx::query("DELETE FROM workload_token_uses WHERE kept_until < $1")
+                        .bind(to_unix_millis(once.used_at))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)?;
+                    let recorded = sqlx::query(
+                        "INSERT INTO workload_token_uses (use_key, used_at, kept_until) VALUES ($1, $2, $3) \
+                         ON CONFLICT (use_key) DO NOTHING",
+                    )
+                    .bind(once.key.clone())
+                    .bind(to_unix_millis(once.used_at))
+                    .bind(to_unix_millis(once.kept_until))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                    if recorded.rows_affected() == 0 {
+                        return Ok((None, Vec::new()));
+                    }
+                    let owner = identity_in(conn, new.identity_id).await?;
+                    if !owner.status.is_active() {
+                        return Err(StoreError::Conflict(format!("identity `{}` is {}", owner.id, owner.status)));
+                    }
+                    insert_token(conn, &new).await?;
+                    Ok((Some(token_in(conn, new.id).await?), vec![audit]))
+                }
+                .boxed()
+            })
+            .await?;
+        Ok(token)
+    }
+
     async fn find_credential(&self, hash: &TokenHash) -> Result<Option<Credential>, StoreError> {
         let stamp = self.credentials.stamp().await?;
         if let Some(credential) = self.credentials.get(hash, stamp) {

@@ -338,6 +338,7 @@ engine_test!(each_entry_is_stored_once_and_its_leaf_computed_from_its_row, |engi
         let origin = gatehouse_domain::audit::RequestOrigin {
             request_id: Some("req-1".into()),
             source_ip: Some("2001:db8::1".into()),
+            client_request_id: None,
         };
         let rich = || {
             record("rich")

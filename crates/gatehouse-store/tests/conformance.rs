@@ -29,5 +29,6 @@ conformance_tests!(
     webhook_deliveries_are_recorded_once,
     webhook_replays_under_a_new_delivery_id_are_refused,
     mfa_attempts_are_claimed_atomically,
+    workload_tokens_are_exchanged_once,
     signing_keys_belong_to_one_identity,
 );

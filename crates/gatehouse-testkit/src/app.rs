@@ -60,9 +60,19 @@ impl TestResponse {
     }
 }
 
+/// `Settings::default()` but for outbound fetches, which may reach loopback:
+/// the stand-ins for OIDC issuers and GitHub listen there. A test giving its
+/// own settings starts from these (`..test_settings()`) to reach them.
+pub fn test_settings() -> Settings {
+    Settings {
+        outbound: gatehouse_domain::outbound::OutboundRules { allow_loopback: true, ..Default::default() },
+        ..Settings::default()
+    }
+}
+
 impl TestApp {
     pub async fn new(database: &TestDatabase) -> Self {
-        Self::with_settings(database, Settings::default()).await
+        Self::with_settings(database, test_settings()).await
     }
 
     pub async fn with_settings(database: &TestDatabase, settings: Settings) -> Self {

@@ -23,7 +23,7 @@ use gatehouse_domain::store::Store;
 pub use gatehouse_store::Engine;
 use gatehouse_store::{AuditSettings, ConnectOptions};
 
-pub use crate::app::{TestApp, TestResponse, with_app};
+pub use crate::app::{TestApp, TestResponse, test_settings, with_app};
 use sqlx::Connection;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -87,6 +87,22 @@ impl TestDatabase {
         gatehouse_store::open(&self.url, ConnectOptions { audit, ..ConnectOptions::default() })
             .await
             .expect("open store")
+    }
+
+    /// Runs one SQL statement on the database outside any store, as an
+    /// operator (or an attacker with database access) would: for tests that
+    /// make the database refuse something.
+    pub async fn execute(&self, sql: &str) {
+        match self.engine {
+            Engine::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect to SQLite");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run SQL");
+            }
+            Engine::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect to PostgreSQL");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("run SQL");
+            }
+        }
     }
 
     /// Drops the PostgreSQL database (SQLite's file goes with `dir`). Called

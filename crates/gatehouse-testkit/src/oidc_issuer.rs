@@ -116,6 +116,7 @@ struct Published {
     keys: Vec<Jwk>,
     down: bool,
     jwks_fetches: u32,
+    discovery_fetches: u32,
     max_age: Option<u32>,
 }
 
@@ -167,6 +168,10 @@ impl TestIssuer {
         self.published.lock().expect("lock").jwks_fetches
     }
 
+    pub fn discovery_fetches(&self) -> u32 {
+        self.published.lock().expect("lock").discovery_fetches
+    }
+
     /// GitHub-Actions-like claims for a job of `acme/web` on `main`,
     /// deploying to `production`, valid for five minutes from `now`.
     pub fn claims(&self, audience: &str, now: OffsetDateTime) -> Value {
@@ -199,11 +204,15 @@ impl Drop for TestIssuer {
 type IssuerState = (String, Arc<Mutex<Published>>);
 
 async fn discovery(State((url, published)): State<IssuerState>) -> axum::response::Response {
-    if published.lock().expect("lock").down {
+    let mut published = published.lock().expect("lock");
+    if published.down {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    axum::Json(json!({"issuer": url, "jwks_uri": format!("{url}/jwks"), "id_token_signing_alg_values_supported": ["RS256", "ES256"]}))
-        .into_response()
+    published.discovery_fetches += 1;
+    axum::Json(json!({"issuer": url, "jwks_uri": format!("{url}/jwks"),
+        "authorization_endpoint": format!("{url}/authorize"), "token_endpoint": format!("{url}/token"),
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"]}))
+    .into_response()
 }
 
 async fn jwks(State((_, published)): State<IssuerState>) -> axum::response::Response {

@@ -53,6 +53,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         max_body_bytes: config.max_body_bytes,
         integrations: config.integrations.clone(),
         oidc: config.oidc.clone(),
+        outbound: config.outbound.clone(),
         ..Settings::default()
     };
     let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());

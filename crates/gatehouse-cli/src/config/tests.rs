@@ -157,3 +157,26 @@ fn mfa_settings_come_from_file_and_environment() {
     assert!(resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_MFA_STEP_UP", "maybe")])).is_err());
     assert!(resolve(dir.path(), "[mfa]\nfresh_minutes = 0\n", &[], &env(&[])).is_err());
 }
+
+#[test]
+fn outbound_rules_come_from_file_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = resolve(dir.path(), "", &[], &env(&[])).unwrap();
+    assert_eq!(defaults.outbound, gatehouse_domain::outbound::OutboundRules::default(), "public addresses only");
+    let file = "[outbound]\nallow_loopback = true\nallow_private = [\"10.0.0.0/8\", \"fd00::/8\"]\n";
+    let config = resolve(dir.path(), file, &[], &env(&[])).unwrap();
+    assert!(config.outbound.allow_loopback);
+    assert_eq!(
+        config.outbound.allow_private.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["10.0.0.0/8", "fd00::/8"]
+    );
+    let environment = env(&[
+        ("GATEHOUSE_OUTBOUND_ALLOW_LOOPBACK", "true"),
+        ("GATEHOUSE_OUTBOUND_ALLOW_PRIVATE", "192.168.0.0/16, 172.16.0.0/12"),
+    ]);
+    let config = resolve(dir.path(), "", &[], &environment).unwrap();
+    assert!(config.outbound.allow_loopback);
+    assert_eq!(config.outbound.allow_private.len(), 2);
+    let error = resolve(dir.path(), "[outbound]\nallow_private = [\"10.0.0.0/99\"]\n", &[], &env(&[])).err().unwrap();
+    assert!(error.message.contains("allow_private") && error.message.contains("10.0.0.0/99"), "{}", error.message);
+}

@@ -6,6 +6,7 @@ mod audit;
 mod client_commands;
 mod export_properties;
 mod gate;
+mod hardening_misc;
 mod init;
 mod multi_node;
 mod policy;

@@ -25,7 +25,11 @@ fn canonical_json_orders_keys_by_utf16_code_units() {
 fn an_entry_carries_every_contract_field() {
     let record = AuditRecord::new(OffsetDateTime::UNIX_EPOCH, Actor::Anonymous, "auth.token", "gatehouse")
         .outcome(Outcome::Failure, "unknown token")
-        .origin(&RequestOrigin { request_id: Some("r1".into()), source_ip: Some("127.0.0.1".into()) });
+        .origin(&RequestOrigin {
+            request_id: Some("r1".into()),
+            source_ip: Some("127.0.0.1".into()),
+            ..Default::default()
+        });
     let leaf = String::from_utf8(record.into_entry(7, None).leaf_bytes()).unwrap();
     assert_eq!(
         leaf,
@@ -64,7 +68,7 @@ proptest::proptest! {
         let time = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap();
         let mut record = AuditRecord::new(time, actor, &action, resource)
             .outcome(Outcome::Denied, reason)
-            .origin(&RequestOrigin { request_id, source_ip })
+            .origin(&RequestOrigin { request_id, source_ip, ..Default::default() })
             .details(json!({"z": detail, "a": [1, detail.clone(), {"\u{e9}": null, "b": mfa}], "": -3}));
         record.mfa = mfa;
         let entry = record.into_entry(index, prev_root);

@@ -309,7 +309,11 @@ pub async fn audit_entries_are_numbered_without_gaps(store: Arc<dyn Store>) {
     assert_eq!(store.audit_size().await.unwrap(), 0);
     let detailed = AuditRecord::new(T0, Actor::Anonymous, "auth.token", "gatehouse")
         .outcome(Outcome::Failure, "unknown token")
-        .origin(&RequestOrigin { request_id: Some("req-1".into()), source_ip: Some("10.0.0.7".into()) })
+        .origin(&RequestOrigin {
+            request_id: Some("req-1".into()),
+            source_ip: Some("10.0.0.7".into()),
+            ..Default::default()
+        })
         .details(json!({"presented_prefix": "gth_", "attempt": 3, "nested": {"ok": false}}));
     assert_eq!(store.append_audit(detailed.clone()).await.unwrap(), 0);
     let bot = service(&*store, "deploy-bot").await;
@@ -531,6 +535,34 @@ pub async fn webhook_replays_under_a_new_delivery_id_are_refused(store: Arc<dyn 
     let err =
         store.record_webhook_delivery(delivery("d-5", "{\"n\":3}", past), vec![record("webhook")]).await.unwrap_err();
     assert!(matches!(&err, StoreError::Conflict(m) if m.contains("`d-3`")), "{err:?}");
+}
+
+pub async fn workload_tokens_are_exchanged_once(store: Arc<dyn Store>) {
+    use crate::workload_exchange::WorkloadTokenUse;
+    let bot = service(&*store, "bot").await;
+    let ci_expires = T0 + Duration::minutes(5);
+    let once = WorkloadTokenUse::new("https://ci.example", Some("j-1"), "a.b.c", ci_expires, T0).unwrap();
+    let first = new_token(&bot, &TokenSecret::generate(), T0 + Duration::minutes(5));
+    assert!(store.create_workload_token(first.clone(), once.clone(), record("auth.workload")).await.unwrap().is_some());
+    assert!(store.find_credential(&first.hash).await.unwrap().is_some());
+
+    let before = store.audit_size().await.unwrap();
+    let again = new_token(&bot, &TokenSecret::generate(), T0 + Duration::minutes(5));
+    let refused = store.create_workload_token(again.clone(), once.clone(), record("auth.workload")).await.unwrap();
+    assert_eq!(refused, None);
+    assert_eq!(store.audit_size().await.unwrap(), before, "a second exchange writes nothing");
+    assert!(store.find_credential(&again.hash).await.unwrap().is_none(), "no token minted");
+
+    // Another token is another use; a use is forgotten only after its token expired.
+    let other = WorkloadTokenUse::new("https://ci.example", Some("j-2"), "d.e.f", ci_expires, T0).unwrap();
+    assert!(store.create_workload_token(again, other, record("auth.workload")).await.unwrap().is_some());
+    let later = T0 + Duration::minutes(30);
+    let expired_reuse = WorkloadTokenUse { used_at: later, kept_until: later + Duration::minutes(5), ..once };
+    let renewed = store
+        .create_workload_token(new_token(&bot, &TokenSecret::generate(), later), expired_reuse, record("auth.workload"))
+        .await
+        .unwrap();
+    assert!(renewed.is_some(), "a use is forgotten once its token has expired");
 }
 
 fn signing_key(owner: &Identity, fingerprint: &str, lookup: &[&str]) -> SigningKey {

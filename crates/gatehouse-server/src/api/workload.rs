@@ -1,13 +1,17 @@
 //! `POST /api/v1/auth/workload`: a CI job trades its OIDC token for a
 //! short-lived gatehouse token of the service identity its binding names.
+//! Each CI token is exchanged once (by its issuer and `jti`, or its SHA-256
+//! when it has none; `domain::workload_exchange`): a second exchange, on any
+//! node, is refused with 401 and audited, and mints nothing.
 
 use axum::Json;
 use axum::extract::State;
-use gatehouse_domain::audit::{Actor, AuditRecord};
+use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::ids::TokenId;
 use gatehouse_domain::token::{NewToken, TokenSecret};
 use gatehouse_domain::workload::MAX_WORKLOAD_TTL_SECONDS;
+use gatehouse_domain::workload_exchange::WorkloadTokenUse;
 use serde_json::json;
 
 use super::dto::{WorkloadExchangeRequest, WorkloadTokenDto};
@@ -30,8 +34,28 @@ pub async fn exchange(
     Origin(origin): Origin,
     ApiJson(request): ApiJson<WorkloadExchangeRequest>,
 ) -> Result<Json<WorkloadTokenDto>, ApiError> {
-    let (workload, identity, _grants) = authenticate_workload(&state, request.token.trim(), &origin).await?;
+    let presented = request.token.trim();
+    let (workload, identity, _grants) = authenticate_workload(&state, presented, &origin).await?;
     let now = state.clock.now();
+    let (state_ref, identity_ref, origin_ref, workload_ref) = (&state, &identity, &origin, &workload);
+    let refuse = |reason: String| async move {
+        let (state, identity, origin, workload) = (state_ref, identity_ref, origin_ref, workload_ref);
+        let record = AuditRecord::new(now, Actor::identity(identity), "auth.workload", "gatehouse")
+            .origin(origin)
+            .outcome(Outcome::Failure, reason.clone())
+            .details(json!({
+                "trust_binding_id": workload.binding.id.to_string(),
+                "issuer": workload.issuer,
+                "subject": workload.subject,
+            }));
+        state.store.append_audit(record).await?;
+        Err(ApiError::Unauthorized(format!("workload authentication failed: {reason}")))
+    };
+    let jti = workload.claims.get("jti").and_then(serde_json::Value::as_str);
+    let once = match WorkloadTokenUse::new(&workload.issuer, jti, presented, workload.expires_at, now) {
+        Ok(once) => once,
+        Err(error) => return refuse(error.to_string()).await,
+    };
     let binding_cap = i64::from(workload.binding.max_ttl_seconds.min(MAX_WORKLOAD_TTL_SECONDS));
     let remaining = (workload.expires_at - now).whole_seconds();
     let ttl = binding_cap.min(remaining.max(MIN_TTL_SECONDS));
@@ -56,7 +80,9 @@ pub async fn exchange(
             "expires_at": format_rfc3339(new.expires_at),
             "claims": workload.claims,
         }));
-    let token = state.store.create_token(new, record).await?;
+    let Some(token) = state.store.create_workload_token(new, once, record).await? else {
+        return refuse("this CI token was exchanged before; a job asks its CI for a new one".into()).await;
+    };
     Ok(Json(WorkloadTokenDto {
         token: secret.expose().to_owned(),
         token_id: token.id.to_string(),

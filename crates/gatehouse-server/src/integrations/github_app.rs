@@ -11,7 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use gatehouse_domain::outbound::OutboundRules;
+
 use super::{GithubAppSettings, GithubSettings};
+use crate::outbound::{OutboundClient, describe};
 
 /// What a protection rule answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,21 +43,18 @@ pub struct ProtectionAnswer<'a> {
 }
 
 pub struct GithubApp {
-    client: reqwest::Client,
+    client: OutboundClient,
     /// Installation tokens until shortly before they expire.
     tokens: Mutex<HashMap<u64, (String, OffsetDateTime)>>,
 }
 
-impl Default for GithubApp {
-    fn default() -> Self {
-        let client = reqwest::Client::builder()
+impl GithubApp {
+    pub fn new(outbound: &OutboundRules) -> Self {
+        let builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        Self { client, tokens: Mutex::new(HashMap::new()) }
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")));
+        Self { client: OutboundClient::new(outbound, builder), tokens: Mutex::new(HashMap::new()) }
     }
 }
 
@@ -88,13 +88,14 @@ impl GithubApp {
         let response = self
             .client
             .post(callback_url)
+            .map_err(|e| format!("cannot reach GitHub: {e}"))?
             .bearer_auth(token)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
             .json(&json!({"environment_name": environment, "state": verdict.as_str(), "comment": comment}))
             .send()
             .await
-            .map_err(|e| format!("cannot reach GitHub: {e}"))?;
+            .map_err(|e| format!("cannot reach GitHub: {}", describe(&e)))?;
         if !response.status().is_success() {
             return Err(format!("GitHub answered the deployment callback with HTTP {}", response.status()));
         }
@@ -123,17 +124,18 @@ impl GithubApp {
         let response = self
             .client
             .post(&url)
+            .map_err(|e| format!("cannot reach GitHub: {e}"))?
             .bearer_auth(app_jwt(app, now)?)
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
             .send()
             .await
-            .map_err(|e| format!("cannot reach GitHub: {e}"))?;
+            .map_err(|e| format!("cannot reach GitHub: {}", describe(&e)))?;
         if !response.status().is_success() {
             return Err(format!("GitHub refused an installation token: HTTP {}", response.status()));
         }
         let issued: InstallationToken =
-            response.json().await.map_err(|e| format!("GitHub's installation token answer is not JSON: {e}"))?;
+            response.json().await.map_err(|_| "GitHub's installation token answer is not JSON".to_owned())?;
         let expires = issued
             .expires_at
             .and_then(|at| OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).ok())

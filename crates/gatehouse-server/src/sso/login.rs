@@ -64,7 +64,7 @@ pub struct LoginQuery {
 /// Start a login: to the identity provider, with PKCE, state and nonce.
 pub async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Result<Response, ApiError> {
     let oidc = settings(&state)?;
-    let discovery = provider::discover(&oidc).await.map_err(ApiError::UpstreamUnavailable)?;
+    let discovery = state.sso.discover(&oidc).await.map_err(ApiError::UpstreamUnavailable)?;
     // Only paths on this server, never another site (see `return_to.rs`).
     let return_to = super::return_to::safe_return_to(query.return_to.as_deref());
     let pending = Pending {
@@ -158,8 +158,8 @@ pub async fn callback(
         return Err(refuse(&state, &origin, "the state does not match this login".into()).await);
     }
     let code = query.code.ok_or_else(|| ApiError::BadRequest("the callback has no code".into()))?;
-    let discovery = provider::discover(&oidc).await.map_err(ApiError::UpstreamUnavailable)?;
-    let tokens = match provider::exchange(&oidc, &discovery, &code, &pending.verifier).await {
+    let discovery = state.sso.discover(&oidc).await.map_err(ApiError::UpstreamUnavailable)?;
+    let tokens = match state.sso.exchange(&oidc, &discovery, &code, &pending.verifier).await {
         Ok(tokens) => tokens,
         Err(reason) => return Err(refuse(&state, &origin, reason).await),
     };
@@ -173,7 +173,7 @@ pub async fn callback(
         };
     if !claims.contains_key("email")
         && let Some(access) = &tokens.access_token
-        && let Ok(info) = provider::userinfo(&discovery, access).await
+        && let Ok(info) = state.sso.userinfo(&discovery, access).await
         && info.get("sub") == claims.get("sub")
     {
         for key in ["email", "email_verified", "name"] {

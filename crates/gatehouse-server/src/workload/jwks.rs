@@ -12,16 +12,19 @@
 //!   [`JwksSettings::max_stale`] old.
 //! - Only issuers named by a trust binding are ever fetched (the caller
 //!   checks that first), so a token cannot make gatehouse fetch arbitrary
-//!   URLs.
+//!   URLs, and only at addresses the outbound rules allow (`outbound.rs`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use gatehouse_domain::outbound::OutboundRules;
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use serde::Deserialize;
+
+use crate::outbound::{OutboundClient, describe};
 
 #[derive(Debug, Clone)]
 pub struct JwksSettings {
@@ -77,7 +80,7 @@ struct IssuerSlot {
 }
 
 pub struct JwksCache {
-    client: reqwest::Client,
+    client: OutboundClient,
     settings: JwksSettings,
     issuers: Mutex<HashMap<String, Arc<tokio::sync::Mutex<IssuerSlot>>>>,
     /// Moves whenever an issuer's set of keys changes, so verifications
@@ -86,14 +89,12 @@ pub struct JwksCache {
 }
 
 impl JwksCache {
-    pub fn new(settings: JwksSettings) -> Self {
-        let client = reqwest::Client::builder()
+    pub fn new(settings: JwksSettings, outbound: &OutboundRules) -> Self {
+        let builder = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+            .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")));
+        let client = OutboundClient::new(outbound, builder);
         Self { client, settings, issuers: Mutex::new(HashMap::new()), epoch: AtomicU64::new(0) }
     }
 
@@ -163,10 +164,10 @@ impl JwksCache {
         let discovery_url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let (discovery, _) = self.get_json::<Discovery>(&discovery_url).await?;
         if discovery.issuer != issuer {
-            return Err(format!("the discovery document names issuer `{}`, not `{issuer}`", discovery.issuer));
+            return Err(format!("the discovery document names another issuer than `{issuer}`"));
         }
         gatehouse_domain::workload::validate_issuer(&discovery.jwks_uri)
-            .map_err(|_| format!("jwks_uri `{}` is not https (or loopback http)", discovery.jwks_uri))?;
+            .map_err(|_| "the discovery document's jwks_uri is not https (or loopback http)".to_owned())?;
         let (set, max_age) = self.get_json::<JwkSet>(&discovery.jwks_uri).await?;
         let keys = set
             .keys
@@ -183,7 +184,7 @@ impl JwksCache {
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<(T, Option<Duration>), String> {
-        let mut response = self.client.get(url).send().await.map_err(|e| format!("GET {url}: {}", describe(&e)))?;
+        let mut response = self.client.get(url)?.send().await.map_err(|e| format!("GET {url}: {}", describe(&e)))?;
         if !response.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", response.status()));
         }
@@ -199,24 +200,15 @@ impl JwksCache {
                 return Err(format!("GET {url}: the document exceeds {} bytes", self.settings.max_document_bytes));
             }
         }
-        let value = serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not the expected JSON ({e})"))?;
+        // Not serde's message: it would quote what the server sent.
+        let value = serde_json::from_slice(&body).map_err(|_| format!("GET {url}: not the expected JSON"))?;
         Ok((value, max_age))
-    }
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".into()
-    } else if error.is_connect() {
-        "cannot connect".into()
-    } else {
-        error.to_string()
     }
 }
 
 /// `max-age` of a Cache-Control header, unless `no-store`/`no-cache` forbid
 /// keeping it (then the minimum applies through clamping to zero).
-fn max_age(header: &str) -> Option<Duration> {
+pub(crate) fn max_age(header: &str) -> Option<Duration> {
     let mut age = None;
     for directive in header.split(',').map(str::trim) {
         let lower = directive.to_ascii_lowercase();

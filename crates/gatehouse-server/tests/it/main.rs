@@ -3,6 +3,7 @@
 
 mod audit;
 mod hardening_web;
+mod hardening_misc;
 mod identity;
 mod mfa;
 mod operations;

@@ -85,7 +85,7 @@ engine_test!(failed_codes_are_throttled, |engine| with_app(engine, |app| async m
 }));
 
 fn step_up() -> Settings {
-    Settings { mfa: MfaSettings { step_up: true, ..MfaSettings::default() }, ..Settings::default() }
+    Settings { mfa: MfaSettings { step_up: true, ..MfaSettings::default() }, ..gatehouse_testkit::test_settings() }
 }
 
 engine_test!(privileged_actions_need_fresh_mfa_and_admins_reset_with_their_own, |engine| with_database(
@@ -142,7 +142,7 @@ engine_test!(privileged_actions_need_fresh_mfa_and_admins_reset_with_their_own, 
 ));
 
 fn required() -> Settings {
-    Settings { mfa: MfaSettings { required: true, ..MfaSettings::default() }, ..Settings::default() }
+    Settings { mfa: MfaSettings { required: true, ..MfaSettings::default() }, ..gatehouse_testkit::test_settings() }
 }
 
 engine_test!(a_person_without_a_second_factor_can_only_enroll, |engine| with_database(engine, |db| async move {

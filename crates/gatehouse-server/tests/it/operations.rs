@@ -62,7 +62,7 @@ engine_test!(the_openapi_document_lists_the_contract, |engine| with_app(engine, 
     assert_eq!(body["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 }));
 
-engine_test!(request_ids_are_honoured_or_made_and_recorded, |engine| {
+engine_test!(request_ids_are_made_and_a_client_id_is_kept_beside, |engine| {
     with_app(engine, |app| async move {
         let request = Request::post("/api/v1/identities")
             .header("authorization", format!("Bearer {}", app.admin_token))
@@ -72,15 +72,17 @@ engine_test!(request_ids_are_honoured_or_made_and_recorded, |engine| {
             .unwrap();
         let before = app.audit_size().await;
         let response = app.send(request).await;
-        assert_eq!(response.headers["x-request-id"], "deploy-42");
+        let own = response.headers["x-request-id"].to_str().unwrap().to_owned();
+        assert!(own.parse::<gatehouse_domain::ids::RequestId>().is_ok(), "{own}");
         let entry = &app.store.list_audit(before, 1).await.unwrap()[0];
-        assert_eq!(entry.record.origin.request_id.as_deref(), Some("deploy-42"));
+        assert_eq!(entry.record.origin.request_id.as_deref(), Some(own.as_str()));
+        assert_eq!(entry.record.details["client_request_id"], "deploy-42");
 
         let made = app.call(Method::GET, "/healthz", None, None).await;
         let id = made.headers["x-request-id"].to_str().unwrap();
         assert!(id.parse::<gatehouse_domain::ids::RequestId>().is_ok(), "{id}");
 
-        // An unreasonable id is replaced, not echoed.
+        // An unreasonable id is dropped, not echoed.
         let request = Request::get("/healthz").header("x-request-id", "x".repeat(500)).body(Body::empty()).unwrap();
         let replaced = app.send(request).await;
         assert_ne!(replaced.headers["x-request-id"].len(), 500);

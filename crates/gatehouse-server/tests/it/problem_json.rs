@@ -61,7 +61,9 @@ engine_test!(malformed_bodies_are_refused_and_change_nothing, |engine| {
 });
 
 engine_test!(oversized_bodies_get_413, |engine| with_database(engine, |database| async move {
-    let app = TestApp::with_settings(&database, Settings { max_body_bytes: 4096, ..Settings::default() }).await;
+    let app =
+        TestApp::with_settings(&database, Settings { max_body_bytes: 4096, ..gatehouse_testkit::test_settings() })
+            .await;
     let before = app.audit_size().await;
     let body = json!({"kind": "service", "name": "x".repeat(8192)}).to_string();
     let response = raw_post(&app, "/api/v1/identities", Some("application/json"), body).await;

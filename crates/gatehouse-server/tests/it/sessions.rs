@@ -32,7 +32,7 @@ fn settings() -> Settings {
             session_idle: StdDuration::from_secs(30 * 60),
             session_absolute: StdDuration::from_secs(2 * 3600),
         }),
-        ..Settings::default()
+        ..gatehouse_testkit::test_settings()
     }
 }
 

@@ -24,7 +24,8 @@ async fn id_tokens_are_verified_before_anything_in_them_is_believed() {
         session_idle: Duration::from_secs(60),
         session_absolute: Duration::from_secs(3600),
     };
-    let jwks = JwksCache::new(JwksSettings::default());
+    let outbound = gatehouse_domain::outbound::OutboundRules { allow_loopback: true, ..Default::default() };
+    let jwks = JwksCache::new(JwksSettings::default(), &outbound);
     let now = 1_800_000_000_i64;
     let claims = json!({"iss": issuer.url, "aud": "gatehouse", "sub": "ana", "email": "ana@example.com",
         "iat": now, "exp": now + 300, "nonce": "n-1"});

@@ -42,7 +42,7 @@ async fn github_app(db: &gatehouse_testkit::TestDatabase) -> (TestApp, GithubSta
             gitlab: Some(GitlabSettings { webhook_token: Secret::new(GITLAB_TOKEN) }),
             ..Integrations::default()
         },
-        ..Settings::default()
+        ..gatehouse_testkit::test_settings()
     };
     (TestApp::with_settings(db, settings).await, standin)
 }

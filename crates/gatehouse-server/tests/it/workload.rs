@@ -13,11 +13,11 @@ use gatehouse_testkit::{TestApp, engine_test, with_app, with_database};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
-const AUDIENCE: &str = "https://gatehouse.example.com";
+pub(crate) const AUDIENCE: &str = "https://gatehouse.example.com";
 
 /// A service identity `deploy-bot` bound to `acme/web` on `main`, holding
 /// `deployer` on production.
-async fn bound_bot(app: &TestApp, issuer: &str) -> (String, String) {
+pub(crate) async fn bound_bot(app: &TestApp, issuer: &str) -> (String, String) {
     let bot = app.create_service("deploy-bot").await;
     let binding = app
         .post(
@@ -265,7 +265,7 @@ engine_test!(forged_and_wrong_tokens_are_refused_at_exchange_and_as_bearer, |eng
 fn quick_refresh() -> Settings {
     Settings {
         jwks: JwksSettings { refresh_interval: StdDuration::from_millis(0), ..JwksSettings::default() },
-        ..Settings::default()
+        ..gatehouse_testkit::test_settings()
     }
 }
 
@@ -312,7 +312,7 @@ engine_test!(an_unreachable_issuer_is_a_quick_clear_503, |engine| with_database(
     let issuer = TestIssuer::start(&[&key]).await;
     let settings = Settings {
         jwks: JwksSettings { request_timeout: StdDuration::from_secs(2), ..JwksSettings::default() },
-        ..Settings::default()
+        ..gatehouse_testkit::test_settings()
     };
     let app = TestApp::with_settings(&db, settings).await;
     bound_bot(&app, &issuer.url).await;

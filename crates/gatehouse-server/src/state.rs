@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use gatehouse_domain::auth_failures::FailureLimits;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::store::Store;
 use gatehouse_domain::token::TokenLifetimePolicy;
@@ -10,6 +11,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use gatehouse_mfa::SealingKey;
 
+use crate::auth_throttle::AuthFailures;
 use crate::integrations::Integrations;
 use crate::integrations::github_app::GithubApp;
 use crate::workload::{JwksCache, JwksSettings, VerifiedCache};
@@ -29,6 +31,11 @@ pub struct Settings {
     pub mfa: MfaSettings,
     /// Single sign-on through the company's identity provider.
     pub oidc: Option<crate::sso::OidcSettings>,
+    /// Failed authentication: throttled and summarized per source and
+    /// credential beyond these limits (per node).
+    pub auth_failures: FailureLimits,
+    /// Whether `/metrics` needs a bearer allowed `audit.read`.
+    pub metrics_require_token: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +74,8 @@ impl Default for Settings {
             integrations: Integrations::default(),
             mfa: MfaSettings::default(),
             oidc: None,
+            auth_failures: FailureLimits::default(),
+            metrics_require_token: false,
         }
     }
 }
@@ -107,6 +116,8 @@ pub struct Shared {
     pub verified: Arc<VerifiedCache>,
     /// gatehouse as a GitHub App (installation tokens are cached here).
     pub github_app: Arc<GithubApp>,
+    /// Failed authentications of this node, by source and credential.
+    pub auth_failures: Arc<AuthFailures>,
 }
 
 impl std::ops::Deref for AppState {
@@ -126,6 +137,7 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> Self {
         let jwks = Arc::new(JwksCache::new(settings.jwks.clone()));
+        let auth_failures = Arc::new(AuthFailures::new(settings.auth_failures));
         Self(Arc::new(Shared {
             store,
             policies,
@@ -135,6 +147,7 @@ impl AppState {
             jwks,
             verified: Arc::default(),
             github_app: Arc::default(),
+            auth_failures,
         }))
     }
 }

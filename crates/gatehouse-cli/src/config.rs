@@ -68,6 +68,10 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("mfa", "fresh_minutes", ValueKind::Integer),
     ("outbound", "allow_loopback", ValueKind::Bool),
     ("outbound", "allow_private", ValueKind::List),
+    ("auth", "failure_limit", ValueKind::Integer),
+    ("auth", "failure_window_seconds", ValueKind::Integer),
+    ("auth", "failure_max_tracked", ValueKind::Integer),
+    ("metrics", "require_token", ValueKind::Bool),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +101,10 @@ struct FileConfig {
     oidc: OidcSection,
     #[serde(default)]
     outbound: OutboundSection,
+    #[serde(default)]
+    auth: AuthSection,
+    #[serde(default)]
+    metrics: MetricsSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +112,20 @@ struct FileConfig {
 struct OutboundSection {
     allow_loopback: Option<bool>,
     allow_private: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSection {
+    failure_limit: Option<u32>,
+    failure_window_seconds: Option<i64>,
+    failure_max_tracked: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    require_token: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -229,6 +251,15 @@ pub struct Config {
     pub oidc: Option<OidcSettings>,
     /// Which non-public addresses gatehouse's own fetches may reach.
     pub outbound: OutboundRules,
+    /// Failed authentications tolerated per source and per credential in a
+    /// window, before 429.
+    pub auth_failure_limit: u32,
+    /// The window of failed authentications, in seconds.
+    pub auth_failure_window_seconds: i64,
+    /// Sources (and credentials) whose failures are tracked at most.
+    pub auth_failure_max_tracked: usize,
+    /// Whether `/metrics` needs a bearer allowed `audit.read`.
+    pub metrics_require_token: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -331,6 +362,10 @@ impl Config {
             mfa_step_up: file.mfa.step_up.unwrap_or(true),
             mfa_required: file.mfa.required.unwrap_or(true),
             mfa_fresh_minutes: file.mfa.fresh_minutes.unwrap_or(15),
+            auth_failure_limit: file.auth.failure_limit.unwrap_or(10),
+            auth_failure_window_seconds: file.auth.failure_window_seconds.unwrap_or(60),
+            auth_failure_max_tracked: file.auth.failure_max_tracked.unwrap_or(4096),
+            metrics_require_token: file.metrics.require_token.unwrap_or(false),
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
@@ -374,6 +409,15 @@ impl Config {
         }
         if !(1..=24 * 60).contains(&self.mfa_fresh_minutes) {
             return Err(CliError::config("[mfa] fresh_minutes must be between 1 and 1440"));
+        }
+        if !(1..=10_000).contains(&self.auth_failure_limit) {
+            return Err(CliError::config("[auth] failure_limit must be between 1 and 10000"));
+        }
+        if !(1..=86_400).contains(&self.auth_failure_window_seconds) {
+            return Err(CliError::config("[auth] failure_window_seconds must be between 1 and 86400"));
+        }
+        if !(1..=1_000_000).contains(&self.auth_failure_max_tracked) {
+            return Err(CliError::config("[auth] failure_max_tracked must be between 1 and 1000000"));
         }
         if self.max_body_bytes < 1024 {
             return Err(CliError::config("[http] max_body_bytes must be at least 1024"));

@@ -4,6 +4,7 @@
 //! [`store::Store`] trait, which each engine implements.
 
 pub mod audit;
+pub mod auth_failures;
 pub mod authorization;
 pub mod clock;
 pub mod glob;

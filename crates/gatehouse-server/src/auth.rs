@@ -1,8 +1,10 @@
 //! Authentication: who is calling. A request carries `Authorization: Bearer
 //! <token>`; the token is looked up by its hash, compared in constant time,
-//! and must be unrevoked, unexpired and owned by an active identity. Every
-//! presented credential that fails is an audit entry with actor
-//! `anonymous`. Then [`Caller::authorize`] decides what the caller may do.
+//! and must be unrevoked, unexpired and owned by an active identity. A
+//! presented credential that fails goes to [`crate::auth_throttle`]: a
+//! source's first failure in a window is an audit entry with actor
+//! `anonymous`, the rest one summary, and beyond the limit 429. Then
+//! [`Caller::authorize`] decides what the caller may do.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::auth_failures::{CredentialKey, cap_echoed};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::Identity;
@@ -214,11 +217,9 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
             Ok(caller)
         }
         Err(reason) => {
-            let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.token", "gatehouse")
-                .origin(&origin)
-                .outcome(Outcome::Failure, reason);
-            state.store.append_audit(record).await?;
-            Err(ApiError::Unauthorized(format!("authentication failed: {reason}")))
+            let credential = CredentialKey::of(header.as_bytes());
+            let error = ApiError::Unauthorized(format!("authentication failed: {reason}"));
+            Err(state.auth_failures.failed(state, &origin, Some(&credential), "auth.token", reason, error).await)
         }
     }
 }
@@ -275,12 +276,12 @@ async fn authenticate_session(
     }
     let now = state.clock.now();
     let audit_origin = origin.clone();
+    let credential = CredentialKey::of(secret);
     let refused = |reason: &'static str| async move {
-        let record = AuditRecord::new(now, Actor::Anonymous, "auth.session", "gatehouse")
-            .origin(&audit_origin)
-            .outcome(Outcome::Failure, reason);
-        state.store.append_audit(record).await?;
-        Err::<Caller, ApiError>(ApiError::Unauthorized(format!("authentication failed: {reason}")))
+        let error = ApiError::Unauthorized(format!("authentication failed: {reason}"));
+        Err::<Caller, ApiError>(
+            state.auth_failures.failed(state, &audit_origin, Some(&credential), "auth.session", reason, error).await,
+        )
     };
     let Some(found) = state.store.find_session(&TokenHash::of(secret)).await? else {
         return refused("unknown session").await;
@@ -316,16 +317,16 @@ pub async fn authenticate_workload(
     presented: &str,
     origin: &RequestOrigin,
 ) -> Result<(VerifiedWorkload, Identity, Vec<Grant>), ApiError> {
+    let credential = CredentialKey::of(presented);
     let refuse = |reason: String, unavailable: bool| async move {
-        let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.workload", "gatehouse")
-            .origin(origin)
-            .outcome(Outcome::Failure, reason.clone());
-        state.store.append_audit(record).await?;
-        Err(if unavailable {
+        // A forged token's issuer, kid or alg is attacker text: capped.
+        let reason = cap_echoed(&reason);
+        let error = if unavailable {
             ApiError::UpstreamUnavailable(format!("workload authentication is unavailable: {reason}"))
         } else {
             ApiError::Unauthorized(format!("workload authentication failed: {reason}"))
-        })
+        };
+        Err(state.auth_failures.failed(state, origin, Some(&credential), "auth.workload", &reason, error).await)
     };
     let now = state.clock.now();
     let key = token_key(presented);
@@ -335,6 +336,9 @@ pub async fn authenticate_workload(
     {
         return Ok((*found).clone());
     }
+    // A throttled source or token is refused before its signature is
+    // checked; a token verified earlier (above) still works.
+    state.auth_failures.refuse_if_throttled(state, origin, &credential)?;
     let workload = match verify_workload(&*state.store, &state.jwks, presented, now).await {
         Ok(workload) => workload,
         Err(Refusal::Invalid(reason)) => return refuse(reason, false).await,

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod auth_throttle;
 pub mod context;
 pub mod extract;
 pub mod integrations;

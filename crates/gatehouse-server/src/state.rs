@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use gatehouse_domain::auth_failures::FailureLimits;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::outbound::OutboundRules;
 use gatehouse_domain::store::Store;
@@ -11,6 +12,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use gatehouse_mfa::SealingKey;
 
+use crate::auth_throttle::AuthFailures;
 use crate::integrations::Integrations;
 use crate::integrations::github_app::GithubApp;
 use crate::sso::provider::Provider;
@@ -34,6 +36,11 @@ pub struct Settings {
     /// Which non-public addresses gatehouse's own fetches may reach
     /// (`[outbound]`); none by default.
     pub outbound: OutboundRules,
+    /// Failed authentication: throttled and summarized per source and
+    /// credential beyond these limits (per node).
+    pub auth_failures: FailureLimits,
+    /// Whether `/metrics` needs a bearer allowed `audit.read`.
+    pub metrics_require_token: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +80,8 @@ impl Default for Settings {
             mfa: MfaSettings::default(),
             oidc: None,
             outbound: OutboundRules::default(),
+            auth_failures: FailureLimits::default(),
+            metrics_require_token: false,
         }
     }
 }
@@ -115,6 +124,8 @@ pub struct Shared {
     pub github_app: Arc<GithubApp>,
     /// The identity provider for single sign-on (its discovery is cached here).
     pub sso: Arc<Provider>,
+    /// Failed authentications of this node, by source and credential.
+    pub auth_failures: Arc<AuthFailures>,
 }
 
 impl std::ops::Deref for AppState {
@@ -136,6 +147,7 @@ impl AppState {
         let jwks = Arc::new(JwksCache::new(settings.jwks.clone(), &settings.outbound));
         let github_app = Arc::new(GithubApp::new(&settings.outbound));
         let sso = Arc::new(Provider::new(&settings.outbound));
+        let auth_failures = Arc::new(AuthFailures::new(settings.auth_failures));
         Self(Arc::new(Shared {
             store,
             policies,
@@ -146,6 +158,7 @@ impl AppState {
             verified: Arc::default(),
             github_app,
             sso,
+            auth_failures,
         }))
     }
 }

@@ -25,6 +25,9 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     pub admin_id: IdentityId,
     pub admin_token: String,
+    /// What the router shares (for what runs beside requests, such as the
+    /// flush of failed-authentication summaries).
+    pub state: AppState,
 }
 
 /// An answer, with its body parsed as JSON when it is JSON.
@@ -97,7 +100,7 @@ impl TestApp {
             settings,
             gatehouse_server::metrics_handle(),
         );
-        Self { router: app(state), store, clock, admin_id, admin_token: secret.expose().to_owned() }
+        Self { router: app(state.clone()), store, clock, admin_id, admin_token: secret.expose().to_owned(), state }
     }
 
     pub async fn send(&self, request: Request<Body>) -> TestResponse {

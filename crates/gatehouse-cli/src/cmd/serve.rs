@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
+use gatehouse_domain::auth_failures::FailureLimits;
 use gatehouse_domain::clock::SystemClock;
 use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_mfa::SealingKey;
+use gatehouse_server::auth_throttle::spawn_flusher;
 use gatehouse_server::{AppState, MfaSettings, PolicyHandle, Settings, app, metrics_handle, serve};
 
 use crate::bootstrap::{database_has_installation, initialize, load_policies, open_initialized};
@@ -54,6 +56,12 @@ pub async fn run(config: &Config) -> CliResult<()> {
         integrations: config.integrations.clone(),
         oidc: config.oidc.clone(),
         outbound: config.outbound.clone(),
+        auth_failures: FailureLimits {
+            limit: config.auth_failure_limit,
+            window: time::Duration::seconds(config.auth_failure_window_seconds),
+            max_tracked: config.auth_failure_max_tracked,
+        },
+        metrics_require_token: config.metrics_require_token,
         ..Settings::default()
     };
     let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());
@@ -77,7 +85,14 @@ pub async fn run(config: &Config) -> CliResult<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "gatehouse is listening"
     );
-    serve(listener, app(state), shutdown_signal()).await.map_err(|e| CliError::config(format!("server error: {e}")))?;
+    let flusher = spawn_flusher(state.clone());
+    let served = serve(listener, app(state.clone()), shutdown_signal()).await;
+    flusher.abort();
+    // The failed authentications counted but not yet written.
+    if let Err(error) = state.auth_failures.flush_all(&state).await {
+        tracing::warn!(%error, "could not write the summary of failed authentications");
+    }
+    served.map_err(|e| CliError::config(format!("server error: {e}")))?;
     tracing::info!("gatehouse stopped");
     Ok(())
 }

@@ -1,13 +1,14 @@
 //! `gatehouse verify-commit`, `gatehouse verify-blob` and `gatehouse hook
 //! pre-receive`: objects are read locally with one `git cat-file --batch`,
-//! and verified by the server in one request, which knows the registered
-//! keys, identities and grants.
+//! and verified by the server in one request (one per thousand commits),
+//! which knows the registered keys, identities and grants.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use gatehouse_server::api::dto::{CommitVerdictDto, PushVerdictDto};
+use gatehouse_server::api::verify::MAX_PUSH_COMMITS;
 use serde_json::json;
 
 use crate::args::GlobalArgs;
@@ -37,7 +38,16 @@ async fn verify_push(
             json!({"id": id, "commit": String::from_utf8_lossy(&raw), "paths": paths.remove(id).unwrap_or_default()})
         })
         .collect();
-    client.post("/api/v1/verify/push", &json!({"project": project, "ref": reference, "commits": commits})).await
+    // The server takes at most MAX_PUSH_COMMITS commits per request.
+    let mut verdict = PushVerdictDto { valid: true, commits: Vec::with_capacity(commits.len()) };
+    for chunk in commits.chunks(MAX_PUSH_COMMITS) {
+        let part: PushVerdictDto = client
+            .post("/api/v1/verify/push", &json!({"project": project, "ref": reference, "commits": chunk}))
+            .await?;
+        verdict.valid &= part.valid;
+        verdict.commits.extend(part.commits);
+    }
+    Ok(verdict)
 }
 
 fn print_verdicts(verdicts: &[CommitVerdictDto], only_failures: bool) -> bool {

@@ -180,3 +180,23 @@ fn outbound_rules_come_from_file_and_environment() {
     let error = resolve(dir.path(), "[outbound]\nallow_private = [\"10.0.0.0/99\"]\n", &[], &env(&[])).err().unwrap();
     assert!(error.message.contains("allow_private") && error.message.contains("10.0.0.0/99"), "{}", error.message);
 }
+
+#[test]
+fn failed_authentication_limits_and_metrics_token_come_from_file_or_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = resolve(dir.path(), "", &[], &env(&[])).unwrap();
+    assert_eq!(
+        (config.auth_failure_limit, config.auth_failure_window_seconds, config.auth_failure_max_tracked),
+        (10, 60, 4096)
+    );
+    assert!(!config.metrics_require_token);
+    let file = "[auth]\nfailure_limit = 5\nfailure_window_seconds = 30\n[metrics]\nrequire_token = true\n";
+    let config = resolve(dir.path(), file, &[], &env(&[("GATEHOUSE_AUTH_FAILURE_MAX_TRACKED", "100")])).unwrap();
+    assert_eq!(
+        (config.auth_failure_limit, config.auth_failure_window_seconds, config.auth_failure_max_tracked),
+        (5, 30, 100)
+    );
+    assert!(config.metrics_require_token);
+    let error = resolve(dir.path(), "[auth]\nfailure_limit = 0\n", &[], &env(&[])).err().unwrap();
+    assert!(error.message.contains("failure_limit"), "{}", error.message);
+}

@@ -1,11 +1,15 @@
 //! Liveness, readiness and metrics.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::IntoResponse;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
 
 use super::dto::HealthDto;
+use crate::auth::Caller;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -23,9 +27,15 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthDto>, Ap
 }
 
 /// Prometheus text format: request counts and latencies by route and status,
-/// and the database pool.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+/// and the database pool. With `[metrics] require_token`, only for a bearer
+/// allowed `audit.read`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain"), (status = 401), (status = 403)))]
+pub async fn metrics(State(state): State<AppState>, mut parts: Parts) -> Result<impl IntoResponse, ApiError> {
+    if state.settings.metrics_require_token {
+        let caller = Caller::from_request_parts(&mut parts, &state).await?;
+        caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    }
     let handle = state.metrics.as_ref().ok_or_else(|| ApiError::NotFound("metrics are disabled".into()))?;
     let pool = state.store.pool_stats();
     let engine = state.store.engine();

@@ -1,12 +1,14 @@
 //! `POST /api/v1/verify/commit`, `/verify/push` and `/verify/blob`: signed
 //! code and artifacts traced to a registered key, an active identity and
-//! its right to push. Every verification is an audit entry.
+//! its right to push. Every verification is one audit entry (a push's
+//! entry holds its verdicts).
 
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_domain::audit::{AuditRecord, Outcome};
+use gatehouse_domain::auth_failures::cap_text;
 use gatehouse_domain::identity::IdentityStatus;
 use serde_json::json;
 
@@ -19,8 +21,15 @@ use crate::problem::ApiError;
 use crate::signing::{CommitCheck, CommitVerdict, Lookups, check_commit};
 use crate::state::AppState;
 
-/// The most commits one push request may carry.
-pub const MAX_PUSH_COMMITS: usize = 20_000;
+/// The most commits one push request may carry (`gatehouse hook
+/// pre-receive` sends a larger push in requests of this many).
+pub const MAX_PUSH_COMMITS: usize = 1_000;
+/// The most verdicts a push's one audit entry lists (the failures first);
+/// the rest are counted.
+pub const MAX_AUDITED_VERDICTS: usize = 100;
+/// The longest client-supplied text (a commit id, a ref, a reason) a
+/// verdict carries into the log.
+const MAX_AUDITED_TEXT: usize = 200;
 
 fn dto(id: Option<String>, verdict: CommitVerdict) -> CommitVerdictDto {
     CommitVerdictDto {
@@ -55,6 +64,49 @@ fn record(
         }))
 }
 
+/// The one audit entry of a push: its counts, and up to
+/// [`MAX_AUDITED_VERDICTS`] verdicts (the refused first), text capped.
+fn push_record(
+    caller: &Caller,
+    state: &AppState,
+    project: &str,
+    reference: Option<&str>,
+    answers: &[CommitVerdictDto],
+) -> AuditRecord {
+    let invalid = answers.iter().filter(|a| !a.valid).count();
+    let listed: Vec<serde_json::Value> = answers
+        .iter()
+        .filter(|a| !a.valid)
+        .chain(answers.iter().filter(|a| a.valid))
+        .take(MAX_AUDITED_VERDICTS)
+        .map(|verdict| {
+            json!({
+                "commit": verdict.id.as_deref().map(|id| cap_text(id, MAX_AUDITED_TEXT)),
+                "valid": verdict.valid,
+                "signer": verdict.signer.as_ref().map(|s| s.identity_id.clone()),
+                "key_fingerprint": verdict.signer.as_ref().map(|s| s.key_fingerprint.clone()),
+                "reason": cap_text(&verdict.reason, MAX_AUDITED_TEXT),
+            })
+        })
+        .collect();
+    let valid = invalid == 0;
+    let reason = if valid {
+        format!("{} commits verified", answers.len())
+    } else {
+        format!("{invalid} of {} commits refused", answers.len())
+    };
+    caller
+        .record(state, "push.verify", format!("project:{project}"))
+        .outcome(if valid { Outcome::Success } else { Outcome::Denied }, reason)
+        .details(json!({
+            "ref": reference.map(|r| cap_text(r, MAX_AUDITED_TEXT)),
+            "commits": answers.len(),
+            "refused": invalid,
+            "verdicts": listed,
+            "verdicts_not_listed": answers.len().saturating_sub(MAX_AUDITED_VERDICTS),
+        }))
+}
+
 /// Verify one commit object.
 #[utoipa::path(post, path = "/api/v1/verify/commit", tag = "signing", request_body = VerifyCommitRequest,
     responses((status = 200, body = CommitVerdictDto), (status = 422)))]
@@ -82,7 +134,7 @@ pub async fn push(
 ) -> Result<Json<PushVerdictDto>, ApiError> {
     if request.commits.len() > MAX_PUSH_COMMITS {
         return Err(ApiError::PayloadTooLarge(format!(
-            "a push may carry at most {MAX_PUSH_COMMITS} commits per request"
+            "a push may carry at most {MAX_PUSH_COMMITS} commits per request; send more in several requests"
         )));
     }
     if gatehouse_domain::grant::Resource::from_parts("project", &request.project).is_none() {
@@ -97,11 +149,8 @@ pub async fn push(
         let verdict = check_commit(&state, &mut lookups, &check, now).await?;
         answers.push(dto(Some(commit.id.clone()), verdict));
     }
-    let records = answers
-        .iter()
-        .map(|answer| record(&caller, &state, Some(&request.project), request.reference.as_deref(), answer))
-        .collect();
-    state.store.append_audit_batch(records).await?;
+    let entry = push_record(&caller, &state, &request.project, request.reference.as_deref(), &answers);
+    state.store.append_audit(entry).await?;
     Ok(Json(PushVerdictDto { valid: answers.iter().all(|a| a.valid), commits: answers }))
 }
 

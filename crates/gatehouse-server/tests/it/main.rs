@@ -4,6 +4,7 @@
 mod audit;
 mod hardening_web;
 mod hardening_misc;
+mod hardening_flood;
 mod identity;
 mod mfa;
 mod operations;

@@ -204,7 +204,13 @@ engine_test!(a_push_is_verified_in_one_request_and_blobs_too, |engine| with_app(
     assert_eq!(answer["commits"][0]["valid"], true);
     assert_eq!(answer["commits"][1]["id"], bad.as_str());
     assert_eq!(answer["commits"][1]["reason"], "the commit is not signed");
-    assert_eq!(app.audit_size().await, before + 2);
+    // One entry for the push, its verdicts inside.
+    assert_eq!(app.audit_size().await, before + 1);
+    let entry = &app.store.list_audit(before, 1).await.unwrap()[0].record;
+    assert_eq!((entry.action.as_str(), entry.outcome.as_str()), ("push.verify", "denied"));
+    assert_eq!(entry.details["commits"], 2);
+    assert_eq!(entry.details["verdicts"][0]["commit"], bad.as_str(), "the refused first");
+    assert_eq!(entry.details["verdicts"][1]["valid"], true);
     app.post("/api/v1/verify/push", &app.admin_token, json!({"project": "not a project", "commits": []}))
         .await
         .assert_problem(422);

@@ -8,6 +8,7 @@ mod gate;
 mod init;
 mod multi_node;
 mod policy;
+mod reliability;
 mod serve;
 mod signing;
 mod sso;

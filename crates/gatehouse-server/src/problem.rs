@@ -29,6 +29,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
     Unavailable(String),
+    /// `/readyz`: the server cannot serve now, and the detail (fixed words
+    /// chosen by the store, never a raw cause) says why.
+    NotReady(String),
     /// Something outside gatehouse that this request needs (an OIDC issuer)
     /// cannot be reached; the detail says what, and is shown.
     UpstreamUnavailable(String),
@@ -60,7 +63,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) | ApiError::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) | ApiError::UpstreamUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,6 +85,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::NotReady(_) => "not-ready",
             ApiError::UpstreamUnavailable(_) => "upstream-unavailable",
             ApiError::BadGateway(_) => "bad-gateway",
             ApiError::Internal(_) => "internal",
@@ -98,6 +104,7 @@ impl ApiError {
             | ApiError::Conflict(detail)
             | ApiError::PayloadTooLarge(detail)
             | ApiError::UnsupportedMediaType(detail)
+            | ApiError::NotReady(detail)
             | ApiError::UpstreamUnavailable(detail)
             | ApiError::BadGateway(detail) => detail,
             ApiError::MethodNotAllowed => "this method is not allowed on this path",
@@ -138,7 +145,7 @@ impl IntoResponse for ApiError {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
             }
-            ApiError::Internal(cause) | ApiError::Unavailable(cause) => {
+            ApiError::Internal(cause) | ApiError::Unavailable(cause) | ApiError::NotReady(cause) => {
                 response.extensions_mut().insert(ErrorCause(cause.clone()));
             }
             _ => {}

@@ -24,6 +24,7 @@ mod tree_key;
 mod tree_mirror;
 mod tree_repair;
 mod trust_bindings;
+mod write_health;
 mod writer;
 
 use std::sync::Arc;

@@ -37,6 +37,7 @@ use crate::error::{on_unique, store_error};
 use crate::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, IDENTITY_COLUMNS, TOKEN_COLUMNS};
 use crate::sqlite_appender::{AppenderSettings, SqliteAppender};
 use crate::tree_mirror::TreeMirror;
+use crate::write_health::WriteHealth;
 use crate::writer::{Writer, WriterParts, fetch_nodes};
 
 pub struct SqlStore {
@@ -45,6 +46,7 @@ pub struct SqlStore {
     pub(crate) writer: Writer,
     mirror: Arc<TreeMirror>,
     credentials: Arc<CredentialCache>,
+    health: Arc<WriteHealth>,
 }
 
 impl SqlStore {
@@ -66,8 +68,9 @@ impl SqlStore {
                 Stamps::Database(EpochReads::new(Box::new(move || read_credential_epoch(pool.clone()).boxed())))
             }
         }));
+        let health = Arc::new(WriteHealth::default());
         let appender = match engine {
-            Engine::Sqlite => sqlite_appender(&pool, &options.audit, &mirror)
+            Engine::Sqlite => sqlite_appender(&pool, &options.audit, &mirror, &health)
                 .await
                 .map_err(|cause| OpenError::Connect { url: crate::connect::redact_url(url), cause })?,
             Engine::Postgres => None,
@@ -79,8 +82,9 @@ impl SqlStore {
             mirror: mirror.clone(),
             credentials: credentials.clone(),
             appender,
+            health: health.clone(),
         });
-        Ok(Self { pool, engine, writer, mirror, credentials })
+        Ok(Self { pool, engine, writer, mirror, credentials, health })
     }
 }
 
@@ -235,8 +239,15 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
-        Ok(())
+        // The words are shown by `/readyz`; the cause goes to the log.
+        if let Err(cause) = sqlx::query("SELECT 1").execute(&self.pool).await {
+            tracing::warn!(%cause, "the database does not answer");
+            return Err(StoreError::Unavailable("the database does not answer".into()));
+        }
+        match self.health.failing() {
+            Some(reason) => Err(StoreError::Unavailable(reason.into())),
+            None => Ok(()),
+        }
     }
 
     async fn find_installation(&self) -> Result<Option<Installation>, StoreError> {
@@ -1030,6 +1041,7 @@ async fn sqlite_appender(
     pool: &AnyPool,
     audit: &crate::AuditSettings,
     mirror: &Arc<TreeMirror>,
+    health: &Arc<WriteHealth>,
 ) -> Result<Option<SqliteAppender>, String> {
     let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
         .fetch_optional(pool)
@@ -1043,6 +1055,7 @@ async fn sqlite_appender(
                 forwarder: audit.forwarder.clone(),
                 mirror: mirror.clone(),
                 max_batch: audit.max_batch,
+                health: health.clone(),
             },
         )
         .map(Some),

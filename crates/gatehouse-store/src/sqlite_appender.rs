@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 
 use crate::connect::WAL_AUTOCHECKPOINT;
 use crate::tree_mirror::TreeMirror;
+use crate::write_health::WriteHealth;
 use crate::writer::{
     Committed, Numbered, PreparedRecord, Reply, TreeCache, checkpoint_of, no_output, number, refuse_if_diverged,
     require_signer, stored_key, to_i64,
@@ -45,6 +46,8 @@ pub(crate) struct AppenderSettings {
     pub(crate) forwarder: Option<Arc<dyn AuditForwarder>>,
     pub(crate) mirror: Arc<TreeMirror>,
     pub(crate) max_batch: usize,
+    /// Told each batch's outcome, for readiness.
+    pub(crate) health: Arc<WriteHealth>,
 }
 
 /// The appender's thread, reached through a channel; it stops when the
@@ -127,7 +130,14 @@ fn serve(mut conn: Connection, settings: &AppenderSettings, tasks: &mpsc::Receiv
             }
         }
         if !replies.is_empty() {
-            commit_and_answer(&mut conn, settings, &mut cache, records, replies);
+            let batch = || commit_and_answer(&mut conn, settings, &mut cache, records, replies);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(batch)).is_err() {
+                // As the writer task: the batch's callers hear it failed
+                // (their replies dropped), and the thread goes on.
+                tracing::error!("an audit batch panicked; nothing in it was acknowledged");
+                cache = TreeCache::default();
+                end_failed_transaction(&conn);
+            }
         }
         for done in barriers {
             let _ = done.send(());
@@ -153,6 +163,7 @@ fn commit_and_answer(
         let forwarding = settings.forwarder.is_some();
         append_batch(conn, signer, cached, cache.origin.clone(), per_op, forwarding)
     });
+    settings.health.record(&outcome);
     match outcome {
         Ok((((indexes, entries), frontier, nodes), origin)) => {
             cache.frontier = frontier;
@@ -170,7 +181,20 @@ fn commit_and_answer(
             for reply in replies {
                 let _ = reply.send(Err(error.clone()));
             }
+            end_failed_transaction(conn);
         }
+    }
+}
+
+/// Leaves the connection outside any transaction after a failed batch, so
+/// the next batch can begin once the disk has room again. The dropped
+/// transaction rolled back already, unless SQLite had (on a full disk or an
+/// I/O error it may end the transaction itself) or the rollback failed.
+fn end_failed_transaction(conn: &Connection) {
+    if !conn.is_autocommit()
+        && let Err(error) = conn.execute_batch("ROLLBACK")
+    {
+        tracing::error!(%error, "the audit appender could not end its failed transaction");
     }
 }
 
@@ -284,9 +308,11 @@ fn check_last_checkpoint(conn: &Connection, frontier: &Frontier) -> Result<(), S
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
     match &error {
         rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::SystemIoFailure | ErrorCode::DiskFull => {
-                StoreError::Unavailable(error.to_string())
-            }
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen => StoreError::Unavailable(error.to_string()),
             ErrorCode::ConstraintViolation
                 if matches!(
                     failure.extended_code,

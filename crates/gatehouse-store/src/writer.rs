@@ -21,8 +21,10 @@
 //! by a transaction-scoped advisory lock that holds across processes.
 
 use std::any::Any as AnyValue;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 
+use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use gatehouse_audit::checkpoint::Checkpoint;
 use gatehouse_audit::merkle::{Frontier, Hash, LeafHasher, NodeId};
@@ -30,8 +32,8 @@ use gatehouse_audit::note_key::NoteSigner;
 use gatehouse_domain::audit::{AuditEntry, AuditRecord, LeafParts};
 use gatehouse_domain::clock::to_unix_millis;
 use gatehouse_domain::store::{AuditForwarder, DurableEntry, StoreError};
-use sqlx::AnyConnection;
 use sqlx::any::Any;
+use sqlx::{AnyConnection, Connection};
 use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
@@ -42,6 +44,7 @@ use crate::postgres_appender::PostgresAppender;
 use crate::sqlite_appender::SqliteAppender;
 use crate::tree_key::node_key;
 use crate::tree_mirror::TreeMirror;
+use crate::write_health::WriteHealth;
 
 /// Any arbitrary constant, shared by every process on one PostgreSQL
 /// database: the advisory lock that serializes audit appends.
@@ -145,6 +148,8 @@ pub(crate) struct WriterParts {
     /// SQLite's path for batches of records alone (`None` on PostgreSQL and
     /// for an in-memory database).
     pub(crate) appender: Option<SqliteAppender>,
+    /// Told each batch's outcome, for readiness.
+    pub(crate) health: Arc<WriteHealth>,
 }
 
 impl Writer {
@@ -185,7 +190,7 @@ impl Writer {
 
     async fn submit_work(&self, work: Work) -> Reply {
         let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+        let stopped = || StoreError::Unavailable("the store's writer did not answer".into());
         self.sender.send(Job { work, reply }).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -235,7 +240,18 @@ async fn run(parts: WriterParts, mut receiver: mpsc::Receiver<Job>) {
                 continue;
             }
         }
-        run_batch(&parts, postgres_appender.as_mut(), &mut cache, jobs).await;
+        let batch = run_batch(&parts, postgres_appender.as_mut(), &mut cache, jobs);
+        if AssertUnwindSafe(batch).catch_unwind().await.is_err() {
+            // The batch's callers, their replies dropped, hear that it
+            // failed; the writer goes on, so a bug fails one batch instead
+            // of every write until a restart. What it held is forgotten:
+            // the next batch reads the tree's edge again, on a new
+            // connection.
+            tracing::error!("an audit batch panicked; nothing in it was acknowledged");
+            cache = TreeCache::default();
+            postgres_appender = (parts.engine == Engine::Postgres)
+                .then(|| PostgresAppender::new(parts.pool.clone(), parts.settings.forwarder.is_some()));
+        }
     }
 }
 
@@ -245,14 +261,27 @@ pub(crate) async fn begin_append(pool: &AnyPool, engine: Engine) -> Result<Trans
         Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await.map_err(store_error),
         Engine::Postgres => {
             let mut tx = pool.begin().await.map_err(store_error)?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(AUDIT_APPEND_LOCK)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
+            lock_appends(&mut tx).await?;
             Ok(tx)
         }
     }
+}
+
+/// As [`begin_append`], on a connection the caller holds.
+async fn begin_append_on(conn: &mut AnyConnection, engine: Engine) -> Result<Transaction<'_, Any>, StoreError> {
+    match engine {
+        Engine::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await.map_err(store_error),
+        Engine::Postgres => {
+            let mut tx = conn.begin().await.map_err(store_error)?;
+            lock_appends(&mut tx).await?;
+            Ok(tx)
+        }
+    }
+}
+
+async fn lock_appends(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_APPEND_LOCK).execute(conn).await.map_err(store_error)?;
+    Ok(())
 }
 
 async fn run_batch(
@@ -285,6 +314,7 @@ async fn run_batch(
     if changes_state {
         parts.credentials.invalidate();
     }
+    parts.health.record(&result);
     let result = match result {
         Ok((appended, frontier, nodes)) => {
             cache.frontier = frontier;
@@ -326,13 +356,38 @@ pub(crate) type Committed = (Appended, Option<Frontier>, Vec<(NodeId, Hash)>);
 
 /// Runs a batch in one transaction on a pooled connection: every operation
 /// under its own savepoint, then its records.
+///
+/// After a failed batch the connection goes back to the pool only if its
+/// transaction is over. A full disk or an I/O error lets SQLite roll the
+/// whole transaction back by itself; the `ROLLBACK` sqlx then sends fails,
+/// sqlx still counts the transaction as open, and every later `BEGIN` on
+/// that connection was refused: writes failed after space returned.
 async fn run_batch_through_pool(
     parts: &WriterParts,
     cache: &mut TreeCache,
     works: Vec<Work>,
     outcomes: &mut Vec<Option<OpOutput>>,
 ) -> Result<Committed, StoreError> {
-    let mut tx = begin_append(&parts.pool, parts.engine).await?;
+    let mut conn = parts.pool.acquire().await.map_err(store_error)?;
+    let result = run_batch_on(&mut conn, parts, cache, works, outcomes).await;
+    if result.is_err() {
+        // The dropped transaction's rollback is queued on the connection;
+        // a ping runs after it, so the connection then knows its state.
+        if conn.ping().await.is_err() || conn.is_in_transaction() {
+            let _ = conn.detach().close_hard().await;
+        }
+    }
+    result
+}
+
+async fn run_batch_on(
+    conn: &mut AnyConnection,
+    parts: &WriterParts,
+    cache: &mut TreeCache,
+    works: Vec<Work>,
+    outcomes: &mut Vec<Option<OpOutput>>,
+) -> Result<Committed, StoreError> {
+    let mut tx = begin_append_on(conn, parts.engine).await?;
     let mut records = Vec::with_capacity(works.len());
     for work in works {
         let (outcome, prepared) = match work {
@@ -357,11 +412,19 @@ async fn run_batch_through_pool(
 /// Runs one operation under a savepoint, so its failure undoes only its own
 /// writes. An error here is the operation's answer; an error of the
 /// savepoint statements themselves fails the batch.
-async fn run_isolated(tx: &mut Transaction<'static, Any>, op: Op) -> Result<OpOutput, StoreError> {
+async fn run_isolated(tx: &mut Transaction<'_, Any>, op: Op) -> Result<OpOutput, StoreError> {
     sqlx::query("SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
     let outcome = op(tx).await;
-    if outcome.is_err() {
-        sqlx::query("ROLLBACK TO SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
+    if let Err(error) = &outcome
+        && let Err(rollback) = sqlx::query("ROLLBACK TO SAVEPOINT gatehouse_op").execute(&mut **tx).await
+    {
+        // A full disk or a failing one may have ended the whole
+        // transaction, savepoint and all: the operation's error says why
+        // the batch fails, not the rollback's.
+        return Err(match error {
+            StoreError::Unavailable(_) => error.clone(),
+            _ => store_error(rollback),
+        });
     }
     sqlx::query("RELEASE SAVEPOINT gatehouse_op").execute(&mut **tx).await.map_err(store_error)?;
     Ok(outcome)
@@ -473,7 +536,7 @@ pub(crate) fn nothing_to_append(per_op: &[Vec<PreparedRecord>], cache: &mut Tree
 /// Numbers and writes the records of every operation, the tree nodes they
 /// complete, and a signed checkpoint.
 async fn append_records(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     settings: &AuditSettings,
     cache: &mut TreeCache,
     per_op: Vec<Vec<PreparedRecord>>,
@@ -719,6 +782,32 @@ fn placeholders(rows: usize, columns: usize, style: Placeholder) -> String {
 #[cfg(test)]
 mod tests {
     use super::placeholders;
+
+    /// A bug that panics inside a batch fails that batch (503), not every
+    /// write after it.
+    #[tokio::test]
+    async fn a_panicking_operation_fails_its_batch_and_the_writer_goes_on() {
+        use futures_util::future::BoxFuture;
+        use gatehouse_domain::audit::AuditRecord;
+        use gatehouse_domain::store::StoreError;
+
+        type Answer = Result<((), Vec<AuditRecord>), StoreError>;
+        fn panics(_: &mut sqlx::AnyConnection) -> BoxFuture<'_, Answer> {
+            Box::pin(async { panic!("a bug") })
+        }
+        fn works(conn: &mut sqlx::AnyConnection) -> BoxFuture<'_, Answer> {
+            Box::pin(async move {
+                sqlx::query("SELECT 1").execute(conn).await.map_err(super::store_error)?;
+                Ok(((), Vec::new()))
+            })
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("writer.db").display());
+        let store = crate::SqlStore::open(&url, crate::ConnectOptions::default()).await.expect("open");
+        let failed = store.writer.submit(panics).await;
+        assert!(matches!(failed, Err(StoreError::Unavailable(_))), "{failed:?}");
+        store.writer.submit(works).await.expect("the next batch runs");
+    }
 
     #[test]
     fn rows_split_into_power_of_two_runs() {

@@ -10,6 +10,7 @@ mod hardening_misc;
 mod init;
 mod multi_node;
 mod policy;
+mod reliability;
 mod serve;
 mod signing;
 mod sso;

@@ -8,22 +8,46 @@ use axum::response::IntoResponse;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 
+use gatehouse_domain::store::StoreError;
+
 use super::dto::HealthDto;
 use crate::auth::Caller;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// The process is up.
+/// The process is up. Touches nothing else (no database, no disk), so a
+/// full disk or a lost database never makes a live process look dead.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthDto)))]
 pub async fn healthz() -> Json<HealthDto> {
     Json(HealthDto { status: "ok".into() })
 }
 
-/// The database answers.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = HealthDto), (status = 503)))]
+/// The database answers and takes writes; 503 with the reason otherwise.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, body = HealthDto),
+        (status = 503, description = "not ready: the problem's detail says why", content_type = "application/problem+json")
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthDto>, ApiError> {
-    state.store.ping().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    state.store.ping().await.map_err(|error| match error {
+        // The store words its reasons to be shown.
+        StoreError::Unavailable(reason) => ApiError::NotReady(reason),
+        other => ApiError::NotReady(format!("the database is not ready: {}", other_kind(&other))),
+    })?;
     Ok(Json(HealthDto { status: "ready".into() }))
+}
+
+/// A failure of another kind, named without its text.
+fn other_kind(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::NotFound { .. } => "something it needs is missing",
+        StoreError::Conflict(_) => "a conflict",
+        StoreError::Unavailable(_) | StoreError::Other(_) => "an internal error",
+    }
 }
 
 /// Prometheus text format: request counts and latencies by route and status,

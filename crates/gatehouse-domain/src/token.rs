@@ -36,6 +36,22 @@ impl TokenSecret {
     }
 }
 
+// The secret is wiped from memory when dropped (it is shown once and then
+// only its hash is kept).
+impl zeroize::Zeroize for TokenSecret {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for TokenSecret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for TokenSecret {}
+
 impl fmt::Debug for TokenSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenSecret(<redacted>)")

@@ -19,6 +19,21 @@ pub enum SealError {
 #[derive(Clone)]
 pub struct SealingKey([u8; 32]);
 
+// The key is wiped from memory when dropped.
+impl zeroize::Zeroize for SealingKey {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for SealingKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for SealingKey {}
+
 impl std::fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SealingKey(<redacted>)")
@@ -69,6 +84,15 @@ impl SealingKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_is_wiped_from_memory() {
+        fn wiped_when_dropped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_when_dropped::<SealingKey>();
+        let mut key = SealingKey::generate();
+        zeroize::Zeroize::zeroize(&mut key);
+        assert_eq!(key.as_bytes(), &[0u8; 32]);
+    }
 
     #[test]
     fn sealed_secrets_open_only_with_their_key_and_owner() {

@@ -20,6 +20,22 @@ pub enum CodeError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct TotpSecret(Vec<u8>);
 
+// The secret is wiped from memory when dropped (totp-rs's own copies too,
+// through its `zeroize` feature).
+impl zeroize::Zeroize for TotpSecret {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for TotpSecret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for TotpSecret {}
+
 impl std::fmt::Debug for TotpSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TotpSecret(<redacted>)")
@@ -104,6 +120,15 @@ impl TotpSecret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secret_is_wiped_from_memory() {
+        fn wiped_when_dropped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_when_dropped::<TotpSecret>();
+        let mut secret = TotpSecret::generate();
+        zeroize::Zeroize::zeroize(&mut secret);
+        assert!(secret.as_bytes().is_empty());
+    }
 
     /// RFC 6238 Appendix B, SHA-1 rows: the algorithm underneath, at the
     /// RFC's eight digits.

@@ -176,7 +176,7 @@ impl FromRequestParts<AppState> for DecisionCaller {
 async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: bool) -> Result<Caller, ApiError> {
     let origin = origin_of(parts);
     let Some(header) = parts.headers.get(AUTHORIZATION) else {
-        if let Some(secret) = crate::sso::cookies::read(&parts.headers, crate::sso::cookies::SESSION) {
+        if let Some(secret) = crate::sso::cookies::read_session(&parts.headers, state.settings.oidc.as_ref()) {
             return authenticate_session(parts, state, &secret, origin).await;
         }
         return Err(ApiError::Unauthorized("this endpoint needs `Authorization: Bearer <token>` or a session".into()));

@@ -65,3 +65,13 @@ fn status_counts_expiry_at_its_instant() {
     token.revoked_at = Some(created);
     assert_eq!(token.status_at(created), TokenStatus::Revoked);
 }
+
+fn wiped_when_dropped<T: zeroize::ZeroizeOnDrop>() {}
+
+#[test]
+fn a_token_secret_is_wiped_from_memory() {
+    wiped_when_dropped::<TokenSecret>();
+    let mut secret = TokenSecret::generate();
+    zeroize::Zeroize::zeroize(&mut secret);
+    assert_eq!(secret.expose(), "");
+}

@@ -86,10 +86,8 @@ async fn rotate_session(state: &AppState, caller: &Caller) -> Result<HeaderMap, 
                 record,
             )
             .await?;
-        let secure = state.settings.oidc.as_ref().is_some_and(|o| o.secure_cookies());
-        if let Ok(value) =
-            HeaderValue::from_str(&crate::sso::cookies::set(crate::sso::cookies::SESSION, &secret, "/", None, secure))
-        {
+        let secure = crate::sso::cookies::secure(state.settings.oidc.as_ref());
+        if let Ok(value) = HeaderValue::from_str(&crate::sso::cookies::set_session(&secret, secure)) {
             headers.insert(SET_COOKIE, value);
         }
     }

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use gatehouse_domain::outbound::OutboundRules;
 
-use super::{GithubAppSettings, GithubSettings};
+use super::{GithubAppSettings, GithubSettings, Secret};
 use crate::outbound::{OutboundClient, describe};
 
 /// What a protection rule answers.
@@ -45,7 +45,7 @@ pub struct ProtectionAnswer<'a> {
 pub struct GithubApp {
     client: OutboundClient,
     /// Installation tokens until shortly before they expire.
-    tokens: Mutex<HashMap<u64, (String, OffsetDateTime)>>,
+    tokens: Mutex<HashMap<u64, (Secret, OffsetDateTime)>>,
 }
 
 impl GithubApp {
@@ -89,7 +89,7 @@ impl GithubApp {
             .client
             .post(callback_url)
             .map_err(|e| format!("cannot reach GitHub: {e}"))?
-            .bearer_auth(token)
+            .bearer_auth(token.expose())
             .header(reqwest::header::ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", "2022-11-28")
             .json(&json!({"environment_name": environment, "state": verdict.as_str(), "comment": comment}))
@@ -108,7 +108,7 @@ impl GithubApp {
         app: &GithubAppSettings,
         installation_id: u64,
         now: OffsetDateTime,
-    ) -> Result<String, String> {
+    ) -> Result<Secret, String> {
         if let Some((token, until)) =
             self.tokens.lock().unwrap_or_else(|p| p.into_inner()).get(&installation_id).cloned()
             && now < until
@@ -142,7 +142,8 @@ impl GithubApp {
             .unwrap_or(now + time::Duration::minutes(60));
         // Renew five minutes early.
         let until = expires - time::Duration::minutes(5);
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(installation_id, (issued.token.clone(), until));
-        Ok(issued.token)
+        let token = Secret::new(issued.token);
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(installation_id, (token.clone(), until));
+        Ok(token)
     }
 }

@@ -13,9 +13,25 @@ pub mod signature;
 
 use std::fmt;
 
-/// A configured secret; never printed.
+/// A configured secret (webhook secret, the GitHub App's private key, the
+/// OIDC client secret, an installation token); never printed, and wiped
+/// from memory when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl zeroize::Zeroize for Secret {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Secret {}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
@@ -82,5 +98,20 @@ impl Default for Integrations {
             gitlab: None,
             pipeline_paths: DEFAULT_PIPELINE_PATHS.iter().map(|p| (*p).to_owned()).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_secrets_are_wiped_from_memory() {
+        fn wiped_when_dropped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_when_dropped::<Secret>();
+        let mut secret = Secret::new("-----BEGIN PRIVATE KEY-----");
+        zeroize::Zeroize::zeroize(&mut secret);
+        assert_eq!(secret.expose(), "");
+        assert_eq!(format!("{:?}", Secret::new("s3cret")), "Secret(<redacted>)");
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::cookies::{self, LOGIN, SESSION};
+use super::cookies::{self, LOGIN};
 use super::{OidcSettings, provider};
 use crate::context::Origin;
 use crate::problem::ApiError;
@@ -234,7 +234,7 @@ pub async fn callback(
         .origin(&origin)
         .details(json!({"issuer": oidc.issuer, "subject": subject, "session_id": session.id.to_string()}));
     state.store.create_session(session, Some((oidc.issuer.clone(), subject)), record).await?;
-    let session_cookie = cookies::set(SESSION, &secret, "/", None, oidc.secure_cookies());
+    let session_cookie = cookies::set_session(&secret, oidc.secure_cookies());
     Ok(redirect(&pending.return_to, &[clear_login, session_cookie]))
 }
 
@@ -249,7 +249,7 @@ pub async fn logout(State(state): State<AppState>, caller: crate::auth::Caller) 
     let record = caller.record(&state, "auth.logout", format!("session:{}", session.id));
     state.store.revoke_session(session.id, state.clock.now(), record).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookies::clear(SESSION, "/", oidc.secure_cookies())) {
+    if let Ok(value) = HeaderValue::from_str(&cookies::clear_session(oidc.secure_cookies())) {
         response.headers_mut().insert(SET_COOKIE, value);
     }
     Ok(response)

@@ -172,3 +172,54 @@ engine_test!(logins_share_one_fetch_of_the_discovery_document, |engine| gatehous
         assert_eq!(issuer.discovery_fetches(), 1, "three logins, one discovery fetch");
     }
 ));
+
+engine_test!(a_session_cookie_without_the_host_prefix_is_ignored_where_cookies_are_secure, |engine| {
+    gatehouse_testkit::with_database(engine, |db| async move {
+        use axum::body::Body;
+        use axum::http::Request;
+        use gatehouse_domain::audit::{Actor, AuditRecord};
+        use gatehouse_domain::ids::SessionId;
+        use gatehouse_domain::session::NewSession;
+        use gatehouse_domain::token::TokenHash;
+        let settings = gatehouse_server::Settings {
+            oidc: Some(gatehouse_server::sso::OidcSettings {
+                issuer: "https://idp.example.com".into(),
+                client_id: "gatehouse".into(),
+                client_secret: gatehouse_server::integrations::Secret::new("s"),
+                redirect_url: "https://gatehouse.example.com/auth/callback".into(),
+                auto_provision: false,
+                session_idle: std::time::Duration::from_secs(3600),
+                session_absolute: std::time::Duration::from_secs(7200),
+            }),
+            ..gatehouse_testkit::test_settings()
+        };
+        let app = gatehouse_testkit::TestApp::with_settings(&db, settings).await;
+        let ana = app.create_human("Ana", "ana@example.com").await;
+        let now = app.clock.now();
+        let secret = "a-session-secret-of-ana";
+        let session = NewSession {
+            id: SessionId::new(),
+            hash: TokenHash::of(secret),
+            identity_id: ana.parse().unwrap(),
+            created_at: now,
+            expires_at: now + time::Duration::hours(1),
+            source_ip: None,
+        };
+        app.store
+            .create_session(session, None, AuditRecord::new(now, Actor::System, "auth.login", "test"))
+            .await
+            .unwrap();
+        let whoami = |cookie: String| {
+            let app = &app;
+            async move {
+                let request = Request::get("/api/v1/whoami").header("cookie", cookie).body(Body::empty()).unwrap();
+                app.send(request).await
+            }
+        };
+        // A cookie planted without the prefix (by a sibling subdomain or a
+        // plain-http response) is not the session cookie.
+        whoami(format!("gatehouse_session={secret}")).await.assert_problem(401);
+        let shown = whoami(format!("__Host-gatehouse_session={secret}")).await;
+        assert_eq!(shown.assert_status(200)["identity"]["id"], ana.as_str(), "{}", shown.text);
+    })
+});

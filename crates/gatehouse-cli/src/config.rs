@@ -65,6 +65,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("oidc", "session_idle_minutes", ValueKind::Integer),
     ("oidc", "session_hours", ValueKind::Integer),
     ("mfa", "fresh_minutes", ValueKind::Integer),
+    ("scim", "manage_admins", ValueKind::Bool),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +93,14 @@ struct FileConfig {
     mfa: MfaSection,
     #[serde(default)]
     oidc: OidcSection,
+    #[serde(default)]
+    scim: ScimSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScimSection {
+    manage_admins: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,6 +224,8 @@ pub struct Config {
     pub mfa_fresh_minutes: i64,
     /// Single sign-on (secret inside; never printed).
     pub oidc: Option<OidcSettings>,
+    /// Whether the SCIM provisioner may change people holding `admin`.
+    pub scim_manage_admins: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -304,6 +315,7 @@ impl Config {
             mfa_step_up: file.mfa.step_up.unwrap_or(true),
             mfa_required: file.mfa.required.unwrap_or(true),
             mfa_fresh_minutes: file.mfa.fresh_minutes.unwrap_or(15),
+            scim_manage_admins: file.scim.manage_admins.unwrap_or(false),
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),

@@ -29,6 +29,16 @@ pub struct Settings {
     pub mfa: MfaSettings,
     /// Single sign-on through the company's identity provider.
     pub oidc: Option<crate::sso::OidcSettings>,
+    /// What the SCIM provisioner may change.
+    pub scim: ScimSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScimSettings {
+    /// Whether SCIM may change people holding `admin` (`[scim]
+    /// manage_admins`); off by default, so a provisioner's token cannot
+    /// suspend, rename or delete an admin.
+    pub manage_admins: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +77,7 @@ impl Default for Settings {
             integrations: Integrations::default(),
             mfa: MfaSettings::default(),
             oidc: None,
+            scim: ScimSettings::default(),
         }
     }
 }

@@ -28,4 +28,6 @@ conformance_tests!(
     trust_bindings_need_an_active_service_identity,
     webhook_deliveries_are_recorded_once,
     signing_keys_belong_to_one_identity,
+    scim_manages_only_whom_it_created_or_an_admin_linked,
+    an_identity_links_to_one_account,
 );

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use gatehouse_domain::clock::SystemClock;
 use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_mfa::SealingKey;
-use gatehouse_server::{AppState, MfaSettings, PolicyHandle, Settings, app, metrics_handle, serve};
+use gatehouse_server::{AppState, MfaSettings, PolicyHandle, ScimSettings, Settings, app, metrics_handle, serve};
 
 use crate::bootstrap::{database_has_installation, initialize, load_policies, open_initialized};
 use crate::config::Config;
@@ -53,6 +53,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         max_body_bytes: config.max_body_bytes,
         integrations: config.integrations.clone(),
         oidc: config.oidc.clone(),
+        scim: ScimSettings { manage_admins: config.scim_manage_admins },
         ..Settings::default()
     };
     let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());

@@ -157,3 +157,13 @@ fn mfa_settings_come_from_file_and_environment() {
     assert!(resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_MFA_STEP_UP", "maybe")])).is_err());
     assert!(resolve(dir.path(), "[mfa]\nfresh_minutes = 0\n", &[], &env(&[])).is_err());
 }
+
+#[test]
+fn scim_may_manage_admins_only_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!resolve(dir.path(), "", &[], &env(&[])).unwrap().scim_manage_admins, "off by default");
+    assert!(resolve(dir.path(), "[scim]\nmanage_admins = true\n", &[], &env(&[])).unwrap().scim_manage_admins);
+    let from_env = resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_SCIM_MANAGE_ADMINS", "true")])).unwrap();
+    assert!(from_env.scim_manage_admins);
+    assert!(resolve(dir.path(), "[scim]\nmanage_admin = true\n", &[], &env(&[])).is_err(), "unknown keys are refused");
+}

@@ -72,6 +72,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("auth", "failure_window_seconds", ValueKind::Integer),
     ("auth", "failure_max_tracked", ValueKind::Integer),
     ("metrics", "require_token", ValueKind::Bool),
+    ("scim", "manage_admins", ValueKind::Bool),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +106,8 @@ struct FileConfig {
     auth: AuthSection,
     #[serde(default)]
     metrics: MetricsSection,
+    #[serde(default)]
+    scim: ScimSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +129,12 @@ struct AuthSection {
 #[serde(deny_unknown_fields)]
 struct MetricsSection {
     require_token: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScimSection {
+    manage_admins: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -260,6 +269,8 @@ pub struct Config {
     pub auth_failure_max_tracked: usize,
     /// Whether `/metrics` needs a bearer allowed `audit.read`.
     pub metrics_require_token: bool,
+    /// Whether the SCIM provisioner may change people holding `admin`.
+    pub scim_manage_admins: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -366,6 +377,7 @@ impl Config {
             auth_failure_window_seconds: file.auth.failure_window_seconds.unwrap_or(60),
             auth_failure_max_tracked: file.auth.failure_max_tracked.unwrap_or(4096),
             metrics_require_token: file.metrics.require_token.unwrap_or(false),
+            scim_manage_admins: file.scim.manage_admins.unwrap_or(false),
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),

@@ -188,6 +188,14 @@ impl NewIdentity {
         };
         Ok(Self { id: IdentityId::new(), kind, name, email, created_at: now })
     }
+
+    /// A person the directory provisions (SCIM): RFC 7643 requires only a
+    /// `userName`, so a person may come without an email. Without one they
+    /// cannot sign in by email until the directory gives them one.
+    pub fn provisioned_person(name: &str, email: Option<Email>, now: OffsetDateTime) -> Result<Self, IdentityError> {
+        let name = IdentityName::parse(name)?;
+        Ok(Self { id: IdentityId::new(), kind: IdentityKind::Human, name, email, created_at: now })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

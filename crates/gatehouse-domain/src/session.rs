@@ -44,3 +44,32 @@ impl Session {
         self.revoked_at.is_none() && now < self.expires_at && now - self.last_seen_at < idle
     }
 }
+
+/// A person's account at an identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityLink {
+    pub issuer: String,
+    pub subject: String,
+}
+
+/// Why a login by verified email may not link an account to the identity
+/// holding that email.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailLinkError {
+    #[error("this email belongs to a person already linked to another account at the identity provider")]
+    AlreadyLinked,
+}
+
+/// A login whose (issuer, subject) is linked to nobody may link to the
+/// person with its verified email once: never when that person is already
+/// linked to an account (any other subject, at any issuer). `links` are
+/// the person's current links.
+pub fn check_email_link(links: &[IdentityLink], issuer: &str, subject: &str) -> Result<(), EmailLinkError> {
+    if links.iter().any(|link| link.issuer != issuer || link.subject != subject) {
+        return Err(EmailLinkError::AlreadyLinked);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

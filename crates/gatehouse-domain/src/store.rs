@@ -322,9 +322,10 @@ pub trait Store: Send + Sync {
     /// The key with this fingerprint.
     async fn find_signing_key_by_fingerprint(&self, fingerprint: &str) -> Result<Option<SigningKey>, StoreError>;
 
-    /// Provisions a person: links the human identity with `input.email`
-    /// when it has no SCIM user yet, else creates one. `Conflict` if the
-    /// userName is taken. An inactive user is suspended at once.
+    /// Provisions a person: creates a human identity (with `input.email`,
+    /// or none) and its SCIM user, origin `Created`. Never adopts an
+    /// existing identity: `Conflict` if the userName or the email is taken.
+    /// An inactive user is suspended at once.
     async fn scim_create_user(
         &self,
         input: UserInput,
@@ -358,6 +359,26 @@ pub trait Store: Send + Sync {
     /// Deprovisions the identity (every token and grant revoked) and
     /// forgets the SCIM user, so its userName may be used again.
     async fn scim_delete_user(&self, id: IdentityId, now: OffsetDateTime, audit: AuditRecord)
+    -> Result<(), StoreError>;
+
+    /// Makes an existing person SCIM's to change (an admin's explicit link):
+    /// a new SCIM user named `user_name` with `attributes`, origin `Linked`,
+    /// or a user adopted by email (origin `Adopted`) turned `Linked`.
+    /// `Conflict` if SCIM already manages them or the userName is taken.
+    async fn scim_link_user(
+        &self,
+        id: IdentityId,
+        user_name: String,
+        attributes: serde_json::Map<String, serde_json::Value>,
+        linked_by: IdentityId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimUser, StoreError>;
+
+    /// Takes a person out of SCIM's hands, leaving the identity as it is:
+    /// forgets the SCIM user and its group memberships, revoking the grants
+    /// those groups gave. `NotFound` if SCIM holds no user for them.
+    async fn scim_unlink_user(&self, id: IdentityId, now: OffsetDateTime, audit: AuditRecord)
     -> Result<(), StoreError>;
 
     /// Creates a group. Members must be SCIM users; each gains the grants
@@ -456,7 +477,9 @@ pub trait Store: Send + Sync {
     async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError>;
 
     /// Starts a session (a login), and links `link` (issuer, subject) to the
-    /// identity when given and not linked yet.
+    /// identity when given and not linked yet. `Conflict` (and nothing
+    /// written) if the identity is already linked to another account, or
+    /// the account to another identity.
     async fn create_session(
         &self,
         new: NewSession,
@@ -498,6 +521,9 @@ pub trait Store: Send + Sync {
 
     /// The identity linked to an account at an identity provider.
     async fn find_identity_link(&self, issuer: &str, subject: &str) -> Result<Option<IdentityId>, StoreError>;
+
+    /// The accounts at identity providers linked to the identity.
+    async fn list_identity_links(&self, identity: IdentityId) -> Result<Vec<crate::session::IdentityLink>, StoreError>;
 
     /// The active or suspended human identity with this email.
     async fn find_human_by_email(&self, email: &str) -> Result<Option<Identity>, StoreError>;

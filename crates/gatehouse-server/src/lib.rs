@@ -32,7 +32,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub use crate::observe::metrics_handle;
 use crate::problem::ApiError;
-pub use crate::state::{AppState, MfaSettings, PolicyHandle, Settings};
+pub use crate::state::{AppState, MfaSettings, PolicyHandle, ScimSettings, Settings};
 
 /// The body limit of the routes that carry a whole push or an artifact.
 pub const LARGE_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -61,6 +61,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/identities/{id}/mfa", axum::routing::delete(api::mfa::reset))
         .route("/api/v1/identities/{id}/sessions", get(api::sessions::list))
+        .route(
+            "/api/v1/identities/{id}/scim",
+            get(api::scim_links::show).post(api::scim_links::link).delete(api::scim_links::unlink),
+        )
         .route("/api/v1/sessions/{id}", axum::routing::delete(api::sessions::revoke))
         .route("/api/v1/mfa/totp", post(api::mfa::enroll))
         .route("/api/v1/mfa/totp/confirm", post(api::mfa::confirm))

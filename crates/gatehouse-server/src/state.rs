@@ -41,6 +41,16 @@ pub struct Settings {
     pub auth_failures: FailureLimits,
     /// Whether `/metrics` needs a bearer allowed `audit.read`.
     pub metrics_require_token: bool,
+    /// What the SCIM provisioner may change.
+    pub scim: ScimSettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScimSettings {
+    /// Whether SCIM may change people holding `admin` (`[scim]
+    /// manage_admins`); off by default, so a provisioner's token cannot
+    /// suspend, rename or delete an admin.
+    pub manage_admins: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +92,7 @@ impl Default for Settings {
             outbound: OutboundRules::default(),
             auth_failures: FailureLimits::default(),
             metrics_require_token: false,
+            scim: ScimSettings::default(),
         }
     }
 }

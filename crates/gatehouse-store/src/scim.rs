@@ -3,7 +3,7 @@
 use futures_util::FutureExt;
 use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
-use gatehouse_domain::identity::{Email, IdentityKind, IdentityStatus, NewIdentity};
+use gatehouse_domain::identity::{Email, IdentityStatus, NewIdentity};
 use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::scim::filter::Filter;
 use gatehouse_domain::scim::{ScimUser, UserInput};
@@ -14,10 +14,11 @@ use time::OffsetDateTime;
 
 use crate::error::{corrupt, on_unique, store_error};
 use crate::rows::{self, IDENTITY_COLUMNS};
+use crate::scim_groups::reconcile;
 use crate::sql_store::{SqlStore, identity_in, insert_identity, revoke_access};
 
-const SCIM_COLUMNS: &str =
-    "s.user_name, s.external_id, s.attributes, s.created_at AS scim_created_at, s.updated_at AS scim_updated_at";
+const SCIM_COLUMNS: &str = "s.user_name, s.external_id, s.attributes, s.origin, s.linked_by, \
+    s.created_at AS scim_created_at, s.updated_at AS scim_updated_at";
 
 fn identity_columns() -> String {
     IDENTITY_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ")
@@ -25,7 +26,11 @@ fn identity_columns() -> String {
 
 fn user(row: &AnyRow) -> Result<ScimUser, StoreError> {
     let attributes: String = row.try_get("attributes").map_err(store_error)?;
+    let origin: String = row.try_get("origin").map_err(store_error)?;
+    let linked_by: Option<String> = row.try_get("linked_by").map_err(store_error)?;
     Ok(ScimUser {
+        origin: origin.parse().map_err(|_| corrupt("SCIM origin", origin.clone()))?,
+        linked_by: linked_by.map(|raw| raw.parse().map_err(|_| corrupt("identity id", raw))).transpose()?,
         identity: rows::identity(row)?,
         user_name: row.try_get("user_name").map_err(store_error)?,
         external_id: row.try_get("external_id").map_err(store_error)?,
@@ -48,10 +53,6 @@ async fn user_in(conn: &mut AnyConnection, id: IdentityId) -> Result<ScimUser, S
     user(&row)
 }
 
-fn email(input: &UserInput) -> Result<Email, StoreError> {
-    Email::parse(&input.email).map_err(|e| StoreError::Conflict(format!("email `{}`: {e}", input.email)))
-}
-
 /// Sets the identity's name and email from the resource.
 async fn apply_identity(
     conn: &mut AnyConnection,
@@ -59,17 +60,19 @@ async fn apply_identity(
     input: &UserInput,
     at: i64,
 ) -> Result<(), StoreError> {
-    let email = email(input)?;
+    let email = input.email.as_ref();
     let name: String = input.display_name.chars().take(128).collect();
     sqlx::query("UPDATE identities SET name = $1, email = $2, email_normalized = $3, updated_at = $4 WHERE id = $5")
         .bind(name)
-        .bind(email.as_str().to_owned())
-        .bind(email.normalized())
+        .bind(email.map(|e| e.as_str().to_owned()))
+        .bind(email.map(Email::normalized))
         .bind(at)
         .bind(id.to_string())
         .execute(&mut *conn)
         .await
-        .map_err(on_unique(|_| format!("another person already has the email `{}`", input.email)))?;
+        .map_err(on_unique(|_| {
+            format!("another person already has the email `{}`", email.map(Email::as_str).unwrap_or_default())
+        }))?;
     Ok(())
 }
 
@@ -142,26 +145,13 @@ pub(crate) async fn create(
         .submit(move |conn| {
             async move {
                 let at = to_unix_millis(now);
-                let email = email(&input)?;
-                // An existing person with this email and no SCIM user yet is adopted.
-                let existing: Option<String> = sqlx::query_scalar(
-                    "SELECT i.id FROM identities i LEFT JOIN scim_users s ON s.identity_id = i.id \
-                     WHERE i.kind = 'human' AND i.email_normalized = $1 AND i.status <> 'deprovisioned' AND s.identity_id IS NULL",
-                )
-                .bind(email.normalized())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(store_error)?;
-                let id = match existing {
-                    Some(id) => id.parse().map_err(|_| corrupt("identity id", id))?,
-                    None => {
-                        let name: String = input.display_name.chars().take(128).collect();
-                        let new = NewIdentity::new(IdentityKind::Human, &name, Some(email.as_str()), now)
-                            .map_err(|e| StoreError::Conflict(e.to_string()))?;
-                        insert_identity(conn, &new).await?;
-                        new.id
-                    }
-                };
+                // INVARIANT: a create never adopts an existing identity; a
+                // taken email fails the insert (`Conflict`), changing nothing.
+                let name: String = input.display_name.chars().take(128).collect();
+                let new = NewIdentity::provisioned_person(&name, input.email.clone(), now)
+                    .map_err(|e| StoreError::Conflict(e.to_string()))?;
+                insert_identity(conn, &new).await?;
+                let id = new.id;
                 write_user(conn, id, &input, at, true).await?;
                 apply_identity(conn, id, &input, at).await?;
                 apply_active(conn, id, input.active, at).await?;
@@ -233,7 +223,7 @@ pub(crate) async fn update(
                 apply_identity(conn, id, &input, at).await?;
                 apply_active(conn, id, input.active, at).await?;
                 // A person reactivated regains what their groups give.
-                let mut records = crate::scim_groups::reconcile(conn, &[id].into_iter().collect(), now, &audit).await?;
+                let mut records = reconcile(conn, &[id].into_iter().collect(), now, &audit).await?;
                 records.insert(0, audit);
                 Ok((user_in(conn, id).await?, records))
             }
@@ -268,6 +258,103 @@ pub(crate) async fn delete(
                     .map_err(store_error)?;
                 revoke_access(conn, id, at).await?;
                 Ok(((), vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn link(
+    store: &SqlStore,
+    id: IdentityId,
+    user_name: String,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    linked_by: IdentityId,
+    now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<ScimUser, StoreError> {
+    let (user, _) = store
+        .writer
+        .submit(move |conn| {
+            async move {
+                let at = to_unix_millis(now);
+                identity_in(conn, id).await?;
+                // A user adopted by email becomes the admin's link as it is.
+                let confirmed = sqlx::query(
+                    "UPDATE scim_users SET origin = 'linked', linked_by = $1, linked_at = $2, updated_at = $2 \
+                     WHERE identity_id = $3 AND origin = 'adopted'",
+                )
+                .bind(linked_by.to_string())
+                .bind(at)
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?
+                .rows_affected();
+                if confirmed == 0 {
+                    let managed = format!("identity `{id}` is already managed by SCIM");
+                    let exists: Option<String> =
+                        sqlx::query_scalar("SELECT identity_id FROM scim_users WHERE identity_id = $1")
+                            .bind(id.to_string())
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(store_error)?;
+                    if exists.is_some() {
+                        return Err(StoreError::Conflict(managed));
+                    }
+                    let input = UserInput {
+                        user_name,
+                        external_id: None,
+                        display_name: String::new(),
+                        email: None,
+                        active: true,
+                        attributes,
+                    };
+                    write_user(conn, id, &input, at, true).await?;
+                    sqlx::query(
+                        "UPDATE scim_users SET origin = 'linked', linked_by = $1, linked_at = $2 WHERE identity_id = $3",
+                    )
+                    .bind(linked_by.to_string())
+                    .bind(at)
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                }
+                Ok((user_in(conn, id).await?, vec![audit]))
+            }
+            .boxed()
+        })
+        .await?;
+    Ok(user)
+}
+
+pub(crate) async fn unlink(
+    store: &SqlStore,
+    id: IdentityId,
+    now: OffsetDateTime,
+    audit: AuditRecord,
+) -> Result<(), StoreError> {
+    store
+        .writer
+        .submit(move |conn| {
+            async move {
+                user_in(conn, id).await?;
+                sqlx::query("DELETE FROM scim_group_members WHERE identity_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query("DELETE FROM scim_users WHERE identity_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                // The grants the directory's groups gave go with it.
+                let mut records = reconcile(conn, &[id].into_iter().collect(), now, &audit).await?;
+                records.insert(0, audit);
+                Ok(((), records))
             }
             .boxed()
         })

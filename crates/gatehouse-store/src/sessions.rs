@@ -5,7 +5,7 @@ use gatehouse_domain::audit::AuditRecord;
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::identity::{Identity, IdentityKind};
 use gatehouse_domain::ids::{IdentityId, SessionId};
-use gatehouse_domain::session::{NewSession, Session, SessionCredential};
+use gatehouse_domain::session::{IdentityLink, NewSession, Session, SessionCredential};
 use gatehouse_domain::store::StoreError;
 use gatehouse_domain::token::TokenHash;
 use sqlx::any::AnyRow;
@@ -71,6 +71,25 @@ pub(crate) async fn create(
                 .await
                 .map_err(store_error)?;
                 if let Some((issuer, subject)) = link {
+                    // INVARIANT: an account links to one identity and an
+                    // identity to one account; a login racing another
+                    // fails here (the server checked before).
+                    let clashes: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM identity_links WHERE (issuer = $1 AND subject = $2 AND identity_id <> $3) \
+                         OR (identity_id = $3 AND NOT (issuer = $1 AND subject = $2))",
+                    )
+                    .bind(issuer.clone())
+                    .bind(subject.clone())
+                    .bind(new.identity_id.to_string())
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                    if clashes > 0 {
+                        return Err(StoreError::Conflict(format!(
+                            "identity `{}` is linked to another account at the identity provider",
+                            new.identity_id
+                        )));
+                    }
                     sqlx::query(
                         "INSERT INTO identity_links (issuer, subject, identity_id, created_at) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (issuer, subject) DO NOTHING",
@@ -229,6 +248,23 @@ pub(crate) async fn find_link(store: &SqlStore, issuer: &str, subject: &str) -> 
             .await
             .map_err(store_error)?;
     id.map(|raw| raw.parse().map_err(|_| corrupt("identity id", raw))).transpose()
+}
+
+pub(crate) async fn list_links(store: &SqlStore, identity: IdentityId) -> Result<Vec<IdentityLink>, StoreError> {
+    let rows =
+        sqlx::query("SELECT issuer, subject FROM identity_links WHERE identity_id = $1 ORDER BY issuer, subject")
+            .bind(identity.to_string())
+            .fetch_all(&store.pool)
+            .await
+            .map_err(store_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok(IdentityLink {
+                issuer: row.try_get("issuer").map_err(store_error)?,
+                subject: row.try_get("subject").map_err(store_error)?,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn find_human_by_email(store: &SqlStore, email: &str) -> Result<Option<Identity>, StoreError> {

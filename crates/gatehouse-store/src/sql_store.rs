@@ -794,6 +794,27 @@ impl Store for SqlStore {
         crate::scim::delete(self, id, now, audit).await
     }
 
+    async fn scim_link_user(
+        &self,
+        id: IdentityId,
+        user_name: String,
+        attributes: serde_json::Map<String, serde_json::Value>,
+        linked_by: IdentityId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<ScimUser, StoreError> {
+        crate::scim::link(self, id, user_name, attributes, linked_by, now, audit).await
+    }
+
+    async fn scim_unlink_user(
+        &self,
+        id: IdentityId,
+        now: OffsetDateTime,
+        audit: AuditRecord,
+    ) -> Result<(), StoreError> {
+        crate::scim::unlink(self, id, now, audit).await
+    }
+
     async fn scim_create_group(
         &self,
         input: GroupInput,
@@ -943,6 +964,13 @@ impl Store for SqlStore {
 
     async fn find_identity_link(&self, issuer: &str, subject: &str) -> Result<Option<IdentityId>, StoreError> {
         crate::sessions::find_link(self, issuer, subject).await
+    }
+
+    async fn list_identity_links(
+        &self,
+        identity: IdentityId,
+    ) -> Result<Vec<gatehouse_domain::session::IdentityLink>, StoreError> {
+        crate::sessions::list_links(self, identity).await
     }
 
     async fn find_human_by_email(&self, email: &str) -> Result<Option<Identity>, StoreError> {

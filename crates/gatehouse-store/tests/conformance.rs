@@ -31,4 +31,6 @@ conformance_tests!(
     mfa_attempts_are_claimed_atomically,
     workload_tokens_are_exchanged_once,
     signing_keys_belong_to_one_identity,
+    scim_manages_only_whom_it_created_or_an_admin_linked,
+    an_identity_links_to_one_account,
 );

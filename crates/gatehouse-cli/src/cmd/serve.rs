@@ -9,7 +9,7 @@ use gatehouse_domain::clock::SystemClock;
 use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_mfa::SealingKey;
 use gatehouse_server::auth_throttle::spawn_flusher;
-use gatehouse_server::{AppState, MfaSettings, PolicyHandle, Settings, app, metrics_handle, serve};
+use gatehouse_server::{AppState, MfaSettings, PolicyHandle, ScimSettings, Settings, app, metrics_handle, serve};
 
 use crate::bootstrap::{database_has_installation, initialize, load_policies, open_initialized};
 use crate::config::Config;
@@ -62,6 +62,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
             max_tracked: config.auth_failure_max_tracked,
         },
         metrics_require_token: config.metrics_require_token,
+        scim: ScimSettings { manage_admins: config.scim_manage_admins },
         ..Settings::default()
     };
     let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());

@@ -200,3 +200,13 @@ fn failed_authentication_limits_and_metrics_token_come_from_file_or_environment(
     let error = resolve(dir.path(), "[auth]\nfailure_limit = 0\n", &[], &env(&[])).err().unwrap();
     assert!(error.message.contains("failure_limit"), "{}", error.message);
 }
+
+#[test]
+fn scim_may_manage_admins_only_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!resolve(dir.path(), "", &[], &env(&[])).unwrap().scim_manage_admins, "off by default");
+    assert!(resolve(dir.path(), "[scim]\nmanage_admins = true\n", &[], &env(&[])).unwrap().scim_manage_admins);
+    let from_env = resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_SCIM_MANAGE_ADMINS", "true")])).unwrap();
+    assert!(from_env.scim_manage_admins);
+    assert!(resolve(dir.path(), "[scim]\nmanage_admin = true\n", &[], &env(&[])).is_err(), "unknown keys are refused");
+}

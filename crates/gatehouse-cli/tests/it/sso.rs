@@ -280,6 +280,19 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
         assert_eq!(sessions.as_array().unwrap().len(), 2);
         assert!(sessions[1]["revoked_at"].is_string(), "the logged-out session is ended: {sessions}");
 
+        // Issue 24: another account at the provider whose verified email is
+        // hers (`ANA@example.com`, another subject) is not linked to Ana: she
+        // is linked already. Refused, audited, and no session.
+        let mut impostor = Browser::default();
+        let callback = impostor.sign_in(&gatehouse, "ANA@example.com").await;
+        let refused = impostor.walk(callback, None, None).await;
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert!(refused.body.contains("already linked"), "{}", refused.body);
+        assert_eq!(impostor.walk(format!("{gatehouse}/api/v1/whoami"), None, None).await.status, 401);
+        let (_, sessions) =
+            server.get(&format!("/api/v1/identities/{}/sessions", ana["id"].as_str().unwrap()), &admin).await;
+        assert_eq!(sessions.as_array().unwrap().len(), 2, "the impostor got no session");
+
         // The directory deactivates her: the session fails on the very next request.
         let deactivated = http()
             .patch(format!("{gatehouse}/scim/v2/Users/{}", ana["id"].as_str().unwrap()))
@@ -318,7 +331,10 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
             }
         };
         assert!(count("action=auth.login&outcome=success").await >= 2);
-        assert!(count("action=auth.login&outcome=failure").await >= 3, "unknown person, replayed code, forged state");
+        assert!(
+            count("action=auth.login&outcome=failure").await >= 4,
+            "unknown person, replayed code, forged state, second account"
+        );
         assert_eq!(count("action=auth.logout").await, 1);
         drop(server);
 

@@ -608,3 +608,90 @@ pub async fn signing_keys_belong_to_one_identity(store: Arc<dyn Store>) {
         store.create_signing_key(signing_key(&bob, "SHA256:a", &["SHA256:a"]), record("key.add")).await.unwrap();
     assert_eq!(again.identity_id, bob.id, "a removed key may be registered again");
 }
+
+fn scim_user_input(user_name: &str, email: Option<&str>) -> crate::scim::UserInput {
+    let mut resource = json!({"userName": user_name});
+    if let Some(email) = email {
+        resource["emails"] = json!([{"value": email}]);
+    }
+    crate::scim::user_input(&resource).expect("a valid User")
+}
+
+pub async fn scim_manages_only_whom_it_created_or_an_admin_linked(store: Arc<dyn Store>) {
+    use crate::scim::ScimOrigin;
+    let admin = human(&*store, "Admin", "admin@example.com").await;
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+
+    let before = store.audit_size().await.unwrap();
+    let taken = store
+        .scim_create_user(scim_user_input("ana", Some("ANA@example.com")), T0, record("scim.user.create"))
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(_)), "a create never adopts: {taken:?}");
+    assert_eq!(store.audit_size().await.unwrap(), before, "a refused create writes nothing");
+    assert_eq!(store.scim_list_users(None, 1, 10).await.unwrap().0, 0);
+
+    let jdoe = store.scim_create_user(scim_user_input("jdoe", None), T0, record("scim.user.create")).await.unwrap();
+    assert_eq!((jdoe.origin, jdoe.linked_by, jdoe.identity.email.clone()), (ScimOrigin::Created, None, None));
+    assert_eq!(jdoe.identity.kind, IdentityKind::Human);
+    let second = store.scim_create_user(scim_user_input("jdoe2", None), T0, record("scim.user.create")).await.unwrap();
+    assert_eq!(second.identity.email, None, "people without email do not collide");
+
+    let linked = store
+        .scim_link_user(ana.id, "ana@example.com".into(), serde_json::Map::new(), admin.id, T0, record("scim.link"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (linked.origin, linked.linked_by, linked.user_name.as_str()),
+        (ScimOrigin::Linked, Some(admin.id), "ana@example.com")
+    );
+    assert_eq!(store.scim_find_user(ana.id).await.unwrap(), Some(linked));
+    let before = store.audit_size().await.unwrap();
+    let again = store
+        .scim_link_user(ana.id, "ana2".into(), serde_json::Map::new(), admin.id, T0, record("scim.link"))
+        .await
+        .unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "{again:?}");
+    let clash = store
+        .scim_link_user(admin.id, "JDOE".into(), serde_json::Map::new(), admin.id, T0, record("scim.link"))
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, StoreError::Conflict(_)), "the userName is taken: {clash:?}");
+    assert_eq!(store.audit_size().await.unwrap(), before);
+
+    store.scim_unlink_user(ana.id, T0, record("scim.unlink")).await.unwrap();
+    assert_eq!(store.scim_find_user(ana.id).await.unwrap(), None);
+    assert_eq!(store.find_identity(ana.id).await.unwrap().unwrap().status, IdentityStatus::Active);
+    let gone = store.scim_unlink_user(ana.id, T0, record("scim.unlink")).await.unwrap_err();
+    assert!(matches!(gone, StoreError::NotFound { .. }), "{gone:?}");
+}
+
+pub async fn an_identity_links_to_one_account(store: Arc<dyn Store>) {
+    use crate::ids::SessionId;
+    use crate::session::{IdentityLink, NewSession};
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+    let bob = human(&*store, "Bob", "bob@example.com").await;
+    let session = |who: &Identity| NewSession {
+        id: SessionId::new(),
+        hash: TokenSecret::generate().hash(),
+        identity_id: who.id,
+        created_at: T0,
+        expires_at: T0 + Duration::hours(1),
+        source_ip: None,
+    };
+    let link = |subject: &str| Some(("https://idp".to_owned(), subject.to_owned()));
+    assert_eq!(store.list_identity_links(ana.id).await.unwrap(), vec![]);
+    store.create_session(session(&ana), link("ana"), record("auth.login")).await.unwrap();
+    store.create_session(session(&ana), link("ana"), record("auth.login")).await.unwrap();
+    let expected = vec![IdentityLink { issuer: "https://idp".into(), subject: "ana".into() }];
+    assert_eq!(store.list_identity_links(ana.id).await.unwrap(), expected);
+
+    let before = store.audit_size().await.unwrap();
+    let second = store.create_session(session(&ana), link("mallory"), record("auth.login")).await.unwrap_err();
+    assert!(matches!(second, StoreError::Conflict(_)), "{second:?}");
+    let taken = store.create_session(session(&bob), link("ana"), record("auth.login")).await.unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(_)), "{taken:?}");
+    assert_eq!(store.audit_size().await.unwrap(), before, "a refused login writes nothing");
+    assert_eq!(store.list_identity_links(ana.id).await.unwrap(), expected);
+    assert_eq!(store.find_identity_link("https://idp", "mallory").await.unwrap(), None);
+}

@@ -4,8 +4,10 @@
 //! path; Entra: `Replace` with a `path`, `active` as the string "False").
 //! Pure logic: the server does the I/O.
 
+pub mod control;
 pub mod filter;
 pub mod patch;
+pub mod search;
 
 use serde_json::{Map, Value, json};
 
@@ -48,6 +50,11 @@ impl ScimError {
         Self { status: 404, scim_type: None, detail: detail.into() }
     }
 
+    /// RFC 7644 §3.12: the operation is not permitted to this client.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self { status: 403, scim_type: None, detail: detail.into() }
+    }
+
     pub fn body(&self) -> Value {
         let mut body = json!({"schemas": [ERROR_SCHEMA], "status": self.status.to_string(), "detail": self.detail});
         if let Some(kind) = self.scim_type {
@@ -65,8 +72,10 @@ pub struct UserInput {
     /// The identity's name: `displayName`, else `name.formatted`, else
     /// given and family name, else `userName`.
     pub display_name: String,
-    /// The primary (or first, or `userName` when it is one) email.
-    pub email: String,
+    /// The primary (or first) email, else `userName` when it is one; a
+    /// person without one is provisioned without an email (and cannot sign
+    /// in by email until they have one).
+    pub email: Option<crate::identity::Email>,
     pub active: bool,
     /// The resource's attributes as sent (name, emails, …), echoed back.
     pub attributes: Map<String, Value>,
@@ -114,10 +123,13 @@ pub fn user_input(resource: &Value) -> Result<UserInput, ScimError> {
             (None, None) => None,
         })
         .unwrap_or_else(|| user_name.clone());
-    let email =
-        primary_email(object).or_else(|| user_name.contains('@').then(|| user_name.clone())).ok_or_else(|| {
-            ScimError::invalid_value("a User needs an email (emails[].value, or a userName that is an email)")
-        })?;
+    let email = match primary_email(object) {
+        Some(email) => Some(
+            crate::identity::Email::parse(&email)
+                .map_err(|_| ScimError::invalid_value(format!("`{email}` is not an email address")))?,
+        ),
+        None => crate::identity::Email::parse(&user_name).ok(),
+    };
     let attributes = object
         .iter()
         .filter(|(key, _)| !SERVER_ATTRIBUTES.contains(&key.as_str()))
@@ -136,6 +148,41 @@ fn primary_email(object: &Map<String, Value>) -> Option<String> {
         .or_else(|| emails.iter().find_map(value))
 }
 
+/// How an identity came to be SCIM's to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimOrigin {
+    /// The provisioner created it.
+    Created,
+    /// An admin linked an existing identity to SCIM (`linked_by`).
+    Linked,
+    /// Adopted by email before SCIM kept to its own (migration 0015): SCIM
+    /// sees it but changes nothing until an admin links it.
+    Adopted,
+}
+
+impl ScimOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimOrigin::Created => "created",
+            ScimOrigin::Linked => "linked",
+            ScimOrigin::Adopted => "adopted",
+        }
+    }
+}
+
+impl std::str::FromStr for ScimOrigin {
+    type Err = ScimError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "created" => Ok(ScimOrigin::Created),
+            "linked" => Ok(ScimOrigin::Linked),
+            "adopted" => Ok(ScimOrigin::Adopted),
+            other => Err(ScimError::invalid_value(format!("unknown SCIM origin `{other}`"))),
+        }
+    }
+}
+
 /// A person the IdP provisioned: their identity and the User resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScimUser {
@@ -143,6 +190,10 @@ pub struct ScimUser {
     pub user_name: String,
     pub external_id: Option<String>,
     pub attributes: Map<String, Value>,
+    /// Who made this identity SCIM's: the provisioner, or an admin.
+    pub origin: ScimOrigin,
+    /// The admin who linked it (`Linked`).
+    pub linked_by: Option<crate::ids::IdentityId>,
     pub created_at: time::OffsetDateTime,
     pub updated_at: time::OffsetDateTime,
 }

@@ -146,7 +146,12 @@ fn remove_path(object: &mut Map<String, Value>, path: &str, value: Option<&Value
     match (object.get_mut(&key), value) {
         // `remove` of some members, given as a value (Okta and Entra both do).
         (Some(Value::Array(items)), Some(Value::Array(gone))) => {
-            let ids: Vec<&Value> = gone.iter().filter_map(|g| g.get("value")).collect();
+            // RFC 7644 §3.5.2.2: each item removed is named by its `value`.
+            let ids = gone
+                .iter()
+                .map(|g| g.get("value").filter(|v| v.is_string()))
+                .collect::<Option<Vec<&Value>>>()
+                .ok_or_else(|| ScimError::invalid_value(format!("each `{path}` to remove needs a string `value`")))?;
             items.retain(|item| !item.get("value").is_some_and(|v| ids.contains(&v)));
         }
         _ => {

@@ -9,6 +9,7 @@ pub mod health;
 pub mod identities;
 pub mod mfa;
 pub mod policy;
+pub mod scim_links;
 pub mod sessions;
 pub mod signing_keys;
 pub mod tokens;

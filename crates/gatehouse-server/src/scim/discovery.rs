@@ -3,6 +3,9 @@
 use gatehouse_domain::scim::{GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA};
 use serde_json::{Value, json};
 
+use axum::extract::Path;
+use gatehouse_domain::scim::ScimError;
+
 use super::{Provisioner, Scim};
 
 pub async fn service_provider_config(_caller: Provisioner) -> Result<Scim, Scim> {
@@ -36,6 +39,15 @@ fn group_type() -> Value {
         "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/Group"}})
 }
 
+/// `GET /ResourceTypes/{id}` (RFC 7644 §4).
+pub async fn resource_type(_caller: Provisioner, Path(id): Path<String>) -> Result<Scim, Scim> {
+    match id.as_str() {
+        "User" => Scim::ok(user_type()),
+        "Group" => Scim::ok(group_type()),
+        _ => Err(Scim::error(ScimError::not_found(format!("no resource type `{id}`")))),
+    }
+}
+
 pub async fn resource_types(_caller: Provisioner) -> Result<Scim, Scim> {
     Scim::ok(json!({
         "schemas": [LIST_SCHEMA], "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
@@ -48,8 +60,8 @@ fn attribute(name: &str, kind: &str, required: bool, multi: bool) -> Value {
         "mutability": "readWrite", "returned": "default", "uniqueness": if name == "userName" { "server" } else { "none" }})
 }
 
-pub async fn schemas(_caller: Provisioner) -> Result<Scim, Scim> {
-    let user = json!({
+fn user_schema() -> Value {
+    json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": USER_SCHEMA, "name": "User", "description": "A person, linked to a gatehouse human identity",
         "attributes": [
@@ -61,8 +73,11 @@ pub async fn schemas(_caller: Provisioner) -> Result<Scim, Scim> {
             attribute("active", "boolean", false, false),
         ],
         "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{USER_SCHEMA}")}
-    });
-    let group = json!({
+    })
+}
+
+fn group_schema() -> Value {
+    json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": GROUP_SCHEMA, "name": "Group", "description": "A group of people; mapped groups give their members roles",
         "attributes": [
@@ -71,8 +86,19 @@ pub async fn schemas(_caller: Provisioner) -> Result<Scim, Scim> {
             attribute("members", "complex", false, true),
         ],
         "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{GROUP_SCHEMA}")}
-    });
-    Scim::ok(
-        json!({"schemas": [LIST_SCHEMA], "totalResults": 2, "startIndex": 1, "itemsPerPage": 2, "Resources": [user, group]}),
-    )
+    })
+}
+
+pub async fn schemas(_caller: Provisioner) -> Result<Scim, Scim> {
+    Scim::ok(json!({"schemas": [LIST_SCHEMA], "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
+        "Resources": [user_schema(), group_schema()]}))
+}
+
+/// `GET /Schemas/{id}`, the id being the schema's URN (RFC 7644 §4).
+pub async fn schema(_caller: Provisioner, Path(id): Path<String>) -> Result<Scim, Scim> {
+    match id.as_str() {
+        USER_SCHEMA => Scim::ok(user_schema()),
+        GROUP_SCHEMA => Scim::ok(group_schema()),
+        _ => Err(Scim::error(ScimError::not_found(format!("no schema `{id}`")))),
+    }
 }

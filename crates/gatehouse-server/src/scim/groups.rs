@@ -1,17 +1,19 @@
 //! `/scim/v2/Groups`: the directory's groups and their members. A group
 //! mapped to a role (`/api/v1/group-mappings`) gives its members that role,
 //! and taking someone out of the group takes it away, in one transaction.
+//! Only people SCIM may change (`super::guard`) join or leave a group.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use gatehouse_domain::clock::format_rfc3339;
-use gatehouse_domain::ids::GroupId;
+use gatehouse_domain::ids::{GroupId, IdentityId};
+use gatehouse_domain::scim::control::changed_members;
 use gatehouse_domain::scim::patch::apply_patch;
 use gatehouse_domain::scim::{GROUP_SCHEMA, ScimError, ScimGroup, group_input};
 use serde_json::{Value, json};
 
-use super::{ListQuery, Provisioner, Scim, json_body, list_response};
+use super::{ListQuery, Provisioner, Scim, guard, json_body, list_response};
 use crate::state::AppState;
 
 pub fn resource(group: &ScimGroup, with_members: bool) -> Value {
@@ -39,15 +41,40 @@ pub fn resource(group: &ScimGroup, with_members: bool) -> Value {
     body
 }
 
+/// The attributes a Groups filter may name.
+pub const FILTERS: &[&str] = &["displayName", "externalId", "id"];
+
+pub async fn list_page(state: &AppState, query: &ListQuery) -> Result<Scim, Scim> {
+    let (filter, start, count) = query.page(FILTERS)?;
+    let (total, groups) = state.store.scim_list_groups(filter.as_ref(), start, count).await?;
+    let members = !query.excludes("members");
+    Scim::ok(list_response(total, start, groups.iter().map(|g| resource(g, members)).collect()))
+}
+
 pub async fn list(
     State(state): State<AppState>,
     _caller: Provisioner,
     Query(query): Query<ListQuery>,
 ) -> Result<Scim, Scim> {
-    let (filter, start, count) = query.page(&["displayName", "externalId", "id"])?;
-    let (total, groups) = state.store.scim_list_groups(filter.as_ref(), start, count).await?;
-    let members = !query.excludes("members");
-    Scim::ok(list_response(total, start, groups.iter().map(|g| resource(g, members)).collect()))
+    list_page(&state, &query).await
+}
+
+/// Refuses a membership change touching anyone SCIM may not change.
+async fn guard_members(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    before: &[IdentityId],
+    after: &[IdentityId],
+) -> Result<(), Scim> {
+    for member in changed_members(before, after) {
+        match state.store.scim_find_user(member).await? {
+            Some(user) => guard(state, caller, "scim.group.member", &user).await?,
+            // A member SCIM deleted (deprovisioned) may still leave.
+            None if !after.contains(&member) => {}
+            None => return Err(Scim::error(ScimError::not_found(format!("user `{member}` not found")))),
+        }
+    }
+    Ok(())
 }
 
 pub async fn create(
@@ -56,6 +83,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Scim, Scim> {
     let input = group_input(&json_body(&body)?)?;
+    guard_members(&state, &caller, &[], &input.members).await?;
     let record = caller
         .record(&state, "scim.group.create", format!("group:{}", input.display_name))
         .details(json!({"display_name": input.display_name, "members": input.members.len()}));
@@ -85,6 +113,7 @@ async fn save(
     updated: &Value,
 ) -> Result<Scim, Scim> {
     let input = group_input(updated)?;
+    guard_members(state, caller, &group.members, &input.members).await?;
     let record = caller.record(state, "scim.group.update", format!("group:{}", group.id)).details(json!({
         "display_name": input.display_name, "members": input.members.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }));
@@ -120,6 +149,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Scim, Scim> {
     let group = load(&state, &id).await?;
+    guard_members(&state, &caller, &group.members, &[]).await?;
     let record = caller
         .record(&state, "scim.group.delete", format!("group:{}", group.id))
         .details(json!({"display_name": group.display_name}));

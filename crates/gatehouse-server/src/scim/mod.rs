@@ -4,9 +4,15 @@
 //! Authenticated by the API token of an identity allowed
 //! `identity.provision` (the `scim-provisioner` role). Bodies are
 //! `application/scim+json`; errors are SCIM error bodies.
+//!
+//! The provisioner changes only the people it created or an admin linked
+//! to it (`/api/v1/identities/{id}/scim`), and none holding `admin` unless
+//! `[scim] manage_admins` is on: `guard` asks the domain's rules before
+//! every change, and audits a refusal.
 
 mod discovery;
 mod groups;
+mod search;
 mod users;
 
 use axum::Router;
@@ -14,11 +20,14 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use gatehouse_domain::audit::Outcome;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
+use gatehouse_domain::scim::control::{Managed, check_change, holds_admin};
 use gatehouse_domain::scim::filter::{Filter, parse_filter};
-use gatehouse_domain::scim::{LIST_SCHEMA, ScimError};
+use gatehouse_domain::scim::search::SearchRequest;
+use gatehouse_domain::scim::{LIST_SCHEMA, ScimError, ScimUser};
 use gatehouse_domain::store::StoreError;
 use serde_json::Value;
 
@@ -32,10 +41,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
         .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema))
+        .route("/.search", post(search::root))
         .route("/Users", get(users::list).post(users::create))
+        .route("/Users/.search", post(search::users))
         .route("/Users/{id}", get(users::show).put(users::replace).patch(users::patch).delete(users::delete))
         .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/.search", post(search::groups))
         .route("/Groups/{id}", get(groups::show).put(groups::replace).patch(groups::patch).delete(groups::delete))
         .fallback(|| async { Scim::error(ScimError::not_found("no such SCIM endpoint")) })
 }
@@ -99,6 +113,23 @@ impl FromRequestParts<AppState> for Provisioner {
     }
 }
 
+/// Refuses the change unless SCIM may make it to `user` (it manages them,
+/// and they hold no `admin` unless `[scim] manage_admins`). A refusal is
+/// audited as denied, with `action` on `user`, and changes nothing else.
+pub async fn guard(state: &AppState, caller: &Caller, action: &str, user: &ScimUser) -> Result<(), Scim> {
+    let grants = state.store.list_grants_of(user.identity.id).await?;
+    let managed =
+        Managed { id: user.identity.id, origin: user.origin, holds_admin: holds_admin(&grants, state.clock.now()) };
+    if let Err(refusal) = check_change(managed, state.settings.scim.manage_admins) {
+        let record = caller
+            .record(state, action, format!("identity:{}", user.identity.id))
+            .outcome(Outcome::Denied, refusal.detail.clone());
+        state.store.append_audit(record).await?;
+        return Err(Scim::error(refusal));
+    }
+    Ok(())
+}
+
 /// Parses a SCIM request body (either JSON content type).
 pub fn json_body(bytes: &[u8]) -> Result<Value, Scim> {
     serde_json::from_slice(bytes)
@@ -106,7 +137,7 @@ pub fn json_body(bytes: &[u8]) -> Result<Value, Scim> {
 }
 
 /// A SCIM list request: `filter`, `startIndex`, `count`, `excludedAttributes`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 pub struct ListQuery {
     filter: Option<String>,
     #[serde(rename = "startIndex")]
@@ -118,6 +149,17 @@ pub struct ListQuery {
 
 /// The most resources one page holds.
 const MAX_COUNT: u64 = 200;
+
+impl From<SearchRequest> for ListQuery {
+    fn from(search: SearchRequest) -> Self {
+        Self {
+            filter: search.filter,
+            start_index: search.start_index.map(|n| n.to_string()),
+            count: search.count.map(|n| n.to_string()),
+            excluded_attributes: (!search.excluded_attributes.is_empty()).then(|| search.excluded_attributes.join(",")),
+        }
+    }
+}
 
 impl ListQuery {
     /// The filter (on one of `attributes`), the 1-based start and the page size.

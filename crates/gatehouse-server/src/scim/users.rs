@@ -1,17 +1,19 @@
-//! `/scim/v2/Users`: create (or adopt an existing person by email), find
-//! by filter, replace (PUT), patch (both dialects), delete.
+//! `/scim/v2/Users`: create (never over an existing person), find by
+//! filter, replace (PUT), patch (both dialects), delete; each change only
+//! to people SCIM manages (`super::guard`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use gatehouse_domain::clock::format_rfc3339;
-use gatehouse_domain::identity::IdentityStatus;
+use gatehouse_domain::identity::{Email, IdentityStatus};
 use gatehouse_domain::ids::IdentityId;
+use gatehouse_domain::scim::control::check_create;
 use gatehouse_domain::scim::patch::apply_patch;
 use gatehouse_domain::scim::{ScimError, ScimUser, USER_SCHEMA, user_input};
 use serde_json::{Value, json};
 
-use super::{ListQuery, Provisioner, Scim, json_body, list_response};
+use super::{ListQuery, Provisioner, Scim, guard, json_body, list_response};
 use crate::state::AppState;
 
 pub fn resource(user: &ScimUser) -> Value {
@@ -37,14 +39,21 @@ fn parse_id(raw: &str) -> Result<IdentityId, Scim> {
     raw.parse().map_err(|_| Scim::error(ScimError::not_found(format!("user `{raw}` not found"))))
 }
 
+/// The attributes a Users filter may name.
+pub const FILTERS: &[&str] = &["userName", "externalId", "id"];
+
+pub async fn list_page(state: &AppState, query: &ListQuery) -> Result<Scim, Scim> {
+    let (filter, start, count) = query.page(FILTERS)?;
+    let (total, users) = state.store.scim_list_users(filter.as_ref(), start, count).await?;
+    Scim::ok(list_response(total, start, users.iter().map(resource).collect()))
+}
+
 pub async fn list(
     State(state): State<AppState>,
     _caller: Provisioner,
     Query(query): Query<ListQuery>,
 ) -> Result<Scim, Scim> {
-    let (filter, start, count) = query.page(&["userName", "externalId", "id"])?;
-    let (total, users) = state.store.scim_list_users(filter.as_ref(), start, count).await?;
-    Scim::ok(list_response(total, start, users.iter().map(resource).collect()))
+    list_page(&state, &query).await
 }
 
 pub async fn create(
@@ -53,8 +62,14 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Scim, Scim> {
     let input = user_input(&json_body(&body)?)?;
+    // A person SCIM does not manage keeps their email: no adoption.
+    let emails = input.email.iter().map(Email::as_str).chain(std::iter::once(input.user_name.as_str()));
+    for email in emails {
+        check_create(state.store.find_human_by_email(email).await?.as_ref())?;
+    }
     let record = caller.record(&state, "scim.user.create", format!("user:{}", input.user_name)).details(json!({
-        "user_name": input.user_name, "external_id": input.external_id, "email": input.email, "active": input.active,
+        "user_name": input.user_name, "external_id": input.external_id,
+        "email": input.email.as_ref().map(Email::as_str), "active": input.active,
     }));
     let user = state.store.scim_create_user(input, state.clock.now(), record).await?;
     Ok(Scim(StatusCode::CREATED, resource(&user)))
@@ -81,6 +96,7 @@ async fn save(
     action: &str,
 ) -> Result<Scim, Scim> {
     let input = user_input(updated)?;
+    guard(state, caller, action, user).await?;
     let was_active = user.identity.status == IdentityStatus::Active;
     let record = caller.record(state, action, format!("identity:{}", user.identity.id)).details(json!({
         "user_name": input.user_name, "active": input.active,
@@ -118,6 +134,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Scim, Scim> {
     let user = load(&state, &id).await?;
+    guard(&state, &caller, "scim.user.delete", &user).await?;
     let record = caller
         .record(&state, "scim.user.delete", format!("identity:{}", user.identity.id))
         .details(json!({"user_name": user.user_name}));

@@ -9,7 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
 use gatehouse_domain::identity::{IdentityKind, NewIdentity};
 use gatehouse_domain::ids::SessionId;
-use gatehouse_domain::session::NewSession;
+use gatehouse_domain::session::{NewSession, check_email_link};
+use gatehouse_domain::store::StoreError;
 use gatehouse_domain::token::TokenHash;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -190,9 +191,18 @@ pub async fn callback(
     let linked = state.store.find_identity_link(&oidc.issuer, &subject).await?;
     let identity = match linked {
         Some(id) => state.store.find_identity(id).await?,
+        // An account linked to nobody links by verified email once, and
+        // never to a person already linked to another account. A person
+        // without an email is found by no email.
         None => match (&email, verified) {
             (Some(email), true) => match state.store.find_human_by_email(email).await? {
-                Some(found) => Some(found),
+                Some(found) => {
+                    let links = state.store.list_identity_links(found.id).await?;
+                    if let Err(refusal) = check_email_link(&links, &oidc.issuer, &subject) {
+                        return Err(refuse(&state, &origin, format!("`{email}`: {refusal}")).await);
+                    }
+                    Some(found)
+                }
                 None if oidc.auto_provision => {
                     let name = claims.get("name").and_then(Value::as_str).unwrap_or(email).to_owned();
                     let new = NewIdentity::new(IdentityKind::Human, &name, Some(email), now)
@@ -233,7 +243,12 @@ pub async fn callback(
     let record = AuditRecord::new(now, Actor::identity(&identity), "auth.login", format!("session:{}", session.id))
         .origin(&origin)
         .details(json!({"issuer": oidc.issuer, "subject": subject, "session_id": session.id.to_string()}));
-    state.store.create_session(session, Some((oidc.issuer.clone(), subject)), record).await?;
+    match state.store.create_session(session, Some((oidc.issuer.clone(), subject)), record).await {
+        Ok(_) => {}
+        // Another login linked this person first.
+        Err(StoreError::Conflict(reason)) => return Err(refuse(&state, &origin, reason).await),
+        Err(error) => return Err(error.into()),
+    }
     let session_cookie = cookies::set_session(&secret, oidc.secure_cookies());
     Ok(redirect(&pending.return_to, &[clear_login, session_cookie]))
 }

@@ -5,6 +5,7 @@ mod audit;
 mod hardening_web;
 mod hardening_misc;
 mod hardening_flood;
+mod hardening_scim;
 mod identity;
 mod mfa;
 mod operations;

@@ -107,25 +107,14 @@ engine_test!(okta_provisions_and_deactivates_and_access_ends_at_once, |engine| w
 
 engine_test!(entra_patches_with_paths_and_deletes, |engine| with_app(engine, |app| async move {
     let token = provisioner(&app).await;
-    // An existing person is adopted by email, not duplicated.
+    // An existing person is SCIM's once an admin links them (never by email alone).
     let existing = app.create_human("Bob Old", "bob@contoso.com").await;
-    let created = scim(
-        &app,
-        Method::POST,
-        "/scim/v2/Users",
-        &token,
-        Some(json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "externalId": "6b2b9c0e",
-            "userName": "bob@contoso.com",
-            "active": true,
-            "displayName": "Bob",
-            "emails": [{"primary": true, "type": "work", "value": "bob@contoso.com"}],
-        })),
-    )
-    .await;
-    let created = created.assert_status(201).clone();
-    let id = created["id"].as_str().unwrap().to_owned();
+    let linked = app.post(&format!("/api/v1/identities/{existing}/scim"), &app.admin_token, json!({})).await;
+    assert_eq!(linked.assert_status(201)["user_name"], "bob@contoso.com");
+    let found =
+        scim(&app, Method::GET, "/scim/v2/Users?filter=userName%20eq%20%22bob%40contoso.com%22", &token, None).await;
+    assert_eq!(found.assert_status(200)["totalResults"], 1);
+    let id = found.body["Resources"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(id, existing);
     let bob_token = app.create_token(&id, 3600).await;
 
@@ -170,7 +159,8 @@ engine_test!(scim_refuses_bad_requests_with_scim_errors, |engine| with_app(engin
         Some("invalidValue"),
     );
     scim_error(
-        &scim(&app, Method::POST, "/scim/v2/Users", &token, Some(json!({"userName": "nomail"}))).await,
+        &scim(&app, Method::POST, "/scim/v2/Users", &token, Some(json!({"userName": "x", "emails": [{"value": "x"}]})))
+            .await,
         400,
         Some("invalidValue"),
     );

@@ -135,7 +135,7 @@ impl FailureSummary {
         let reasons: Vec<Value> =
             self.reasons.iter().map(|(reason, count)| json!({"reason": reason, "count": count})).collect();
         AuditRecord::new(now, Actor::Anonymous, "auth.failures", "gatehouse")
-            .origin(&RequestOrigin { request_id: None, source_ip: label.clone() })
+            .origin(&RequestOrigin { request_id: None, source_ip: label.clone(), client_request_id: None })
             .outcome(
                 Outcome::Failure,
                 format!("{} more failed authentications from {from} ({} throttled)", self.failures, self.throttled),

@@ -144,6 +144,52 @@ mod tests {
 
     use super::*;
 
+    /// 0015: a SCIM user whose identity is older than it was adopted by
+    /// email, not created; it is kept, marked `adopted`, for an admin to
+    /// link. Users SCIM created are `created`.
+    #[tokio::test]
+    async fn users_scim_adopted_before_0015_are_marked_adopted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await.expect("open");
+        SQLITE_MIGRATIONS.run_to(13, &pool).await.expect("the schema before 0015");
+        for (id, email, identity_at, scim_at) in
+            [("created", "new@example.com", 5_000_i64, 5_000_i64), ("adopted", "old@example.com", 1_000, 5_000)]
+        {
+            sqlx::query(
+                "INSERT INTO identities (id, kind, name, email, email_normalized, status, created_at, updated_at) \
+                 VALUES ($1, 'human', $1, $2, $2, 'active', $3, $3)",
+            )
+            .bind(id)
+            .bind(email)
+            .bind(identity_at)
+            .execute(&pool)
+            .await
+            .expect("an identity");
+            sqlx::query(
+                "INSERT INTO scim_users (identity_id, user_name, user_name_normalized, external_id, attributes, \
+                 created_at, updated_at) VALUES ($1, $2, $2, NULL, '{}', $3, $3)",
+            )
+            .bind(id)
+            .bind(email)
+            .bind(scim_at)
+            .execute(&pool)
+            .await
+            .expect("a SCIM user");
+        }
+
+        SQLITE_MIGRATIONS.run(&pool).await.expect("0015");
+
+        let origins: Vec<(String, String)> =
+            sqlx::query_as("SELECT identity_id, origin FROM scim_users ORDER BY identity_id")
+                .fetch_all(&pool)
+                .await
+                .expect("origins");
+        let expected = [("adopted", "adopted"), ("created", "created")];
+        assert_eq!(origins, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    }
+
     /// The migrations that moved the audit tables onto SQLite's rowid (and
     /// the tree into append order) keep every row and the append-only guard.
     #[tokio::test]

@@ -100,7 +100,7 @@ fn seconds_left(state: &AppState, until: time::OffsetDateTime) -> u64 {
 
 /// Claims this attempt before its code is evaluated (see `MfaAttempt`):
 /// 429 while the factor is locked. The record returned is the one to
-/// evaluate against (its `last_step` as of the claim).
+/// evaluate against (its secret and `last_step` as of the claim).
 async fn claim_attempt(state: &AppState, caller: &Caller) -> Result<TotpRecord, ApiError> {
     match state.store.mfa_claim_attempt(caller.identity.id, state.clock.now()).await? {
         MfaAttempt::Claimed(record) => Ok(record),
@@ -181,9 +181,8 @@ pub async fn confirm(
         return Err(ApiError::Conflict("the second factor is confirmed already".into()));
     }
     let code = request.code.as_deref().ok_or_else(|| ApiError::Unprocessable("code is required".into()))?;
-    let secret = open_secret(&state, &record)?;
     let record = claim_attempt(&state, &caller).await?;
-    let step = match secret.verify(code, unix(&state), record.last_step) {
+    let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
         Ok(step) => step,
         Err(error) => return Err(refuse(&state, &caller, &record, error).await),
     };
@@ -204,7 +203,7 @@ pub async fn verify(
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<(HeaderMap, Json<VerifiedDto>), ApiError> {
     let token = person(&caller)?;
-    let record = state
+    state
         .store
         .mfa_find(caller.identity.id)
         .await?
@@ -213,13 +212,12 @@ pub async fn verify(
     if request.code.is_some() == request.recovery_code.is_some() {
         return Err(ApiError::Unprocessable("give exactly one of code and recovery_code".into()));
     }
-    let secret = open_secret(&state, &record)?;
     let record = claim_attempt(&state, &caller).await?;
     let now = state.clock.now();
     let audit = caller.record(&state, "mfa.verify", format!("identity:{}", caller.identity.id));
     match (request.code.as_deref(), request.recovery_code.as_deref()) {
         (Some(code), None) => {
-            let step = match secret.verify(code, unix(&state), record.last_step) {
+            let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
                 Ok(step) => step,
                 Err(error) => return Err(refuse(&state, &caller, &record, error).await),
             };

@@ -5,6 +5,7 @@
 mod audit;
 mod client_commands;
 mod gate;
+mod hardening_transport;
 mod init;
 mod multi_node;
 mod policy;

@@ -254,3 +254,32 @@ engine_test!(metrics_stay_open_when_no_token_is_required, |engine| with_app(engi
     let metrics = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(metrics.status.as_u16(), 200, "{}", metrics.text);
 }));
+
+engine_test!(bodies_beyond_their_routes_limit_are_refused_and_only_push_and_blob_take_64_mib, |engine| {
+    with_app(engine, |app| async move {
+        let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        for path in
+            ["/api/v1/identities", "/api/v1/authorize", "/api/v1/tokens", "/api/v1/verify/commit", "/scim/v2/Users"]
+        {
+            let request = Request::post(path)
+                .header(header::AUTHORIZATION, format!("Bearer {}", app.admin_token))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(big.clone()))
+                .unwrap();
+            let response = app.send(request).await;
+            assert_eq!(response.status.as_u16(), 413, "{path}: {}", response.text);
+            if path.starts_with("/api/") {
+                response.assert_problem(413);
+            }
+        }
+        let push =
+            format!("{{\"project\": \"acme/web\", \"commits\": [], \"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        let request = Request::post("/api/v1/verify/push")
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.admin_token))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(push))
+            .unwrap();
+        let response = app.send(request).await;
+        assert_ne!(response.status.as_u16(), 413, "a push may be large: {}", response.text);
+    })
+});

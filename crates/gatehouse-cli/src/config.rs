@@ -7,6 +7,7 @@
 //! error naming the key.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -15,6 +16,7 @@ use gatehouse_server::integrations::{
 };
 
 use gatehouse_domain::outbound::{Cidr, OutboundRules};
+use gatehouse_server::HttpLimits;
 use gatehouse_server::sso::OidcSettings;
 
 use crate::args::GlobalArgs;
@@ -43,6 +45,10 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("tokens", "max_ttl_seconds", ValueKind::Integer),
     ("tokens", "bootstrap_ttl_seconds", ValueKind::Integer),
     ("http", "max_body_bytes", ValueKind::Integer),
+    ("http", "header_read_timeout_seconds", ValueKind::Integer),
+    ("http", "request_body_timeout_seconds", ValueKind::Integer),
+    ("http", "idle_timeout_seconds", ValueKind::Integer),
+    ("http", "max_connections", ValueKind::Integer),
     ("log", "level", ValueKind::Text),
     ("log", "format", ValueKind::Text),
     ("audit", "origin", ValueKind::Text),
@@ -213,6 +219,10 @@ struct TokensSection {
 #[serde(deny_unknown_fields)]
 struct HttpSection {
     max_body_bytes: Option<usize>,
+    header_read_timeout_seconds: Option<u64>,
+    request_body_timeout_seconds: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -239,6 +249,8 @@ pub struct Config {
     pub max_ttl_seconds: i64,
     pub bootstrap_ttl_seconds: i64,
     pub max_body_bytes: usize,
+    /// Timeouts and the connection cap of `serve`.
+    pub http_limits: HttpLimits,
     pub log_level: String,
     pub log_format: LogFormat,
     /// The checkpoint origin, used when initializing.
@@ -388,6 +400,7 @@ impl Config {
             max_ttl_seconds: file.tokens.max_ttl_seconds.unwrap_or(90 * 86_400),
             bootstrap_ttl_seconds: file.tokens.bootstrap_ttl_seconds.unwrap_or(7 * 86_400),
             max_body_bytes: file.http.max_body_bytes.unwrap_or(1024 * 1024),
+            http_limits: http_limits(&file.http),
             log_level: file.log.level.unwrap_or_else(|| "info,sqlx=warn".to_owned()),
             log_format,
             database_url,
@@ -431,6 +444,19 @@ impl Config {
         if !(1..=1_000_000).contains(&self.auth_failure_max_tracked) {
             return Err(CliError::config("[auth] failure_max_tracked must be between 1 and 1000000"));
         }
+        let limits = &self.http_limits;
+        for (key, value) in [
+            ("header_read_timeout_seconds", limits.header_read_timeout),
+            ("request_body_timeout_seconds", limits.request_body_timeout),
+            ("idle_timeout_seconds", limits.idle_timeout),
+        ] {
+            if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&value) {
+                return Err(CliError::config(format!("[http] {key} must be between 1 and 3600")));
+            }
+        }
+        if !(1..=1_000_000).contains(&limits.max_connections) {
+            return Err(CliError::config("[http] max_connections must be between 1 and 1000000"));
+        }
         if self.max_body_bytes < 1024 {
             return Err(CliError::config("[http] max_body_bytes must be at least 1024"));
         }
@@ -451,6 +477,17 @@ const MAX_TOKEN_TTL_SECONDS: i64 = 10 * 366 * 86_400;
 
 /// The longest a session may last: 366 days.
 const MAX_SESSION_HOURS: u64 = 366 * 24;
+
+fn http_limits(section: &HttpSection) -> HttpLimits {
+    let defaults = HttpLimits::default();
+    let seconds = |value: Option<u64>, default: Duration| value.map_or(default, Duration::from_secs);
+    HttpLimits {
+        header_read_timeout: seconds(section.header_read_timeout_seconds, defaults.header_read_timeout),
+        request_body_timeout: seconds(section.request_body_timeout_seconds, defaults.request_body_timeout),
+        idle_timeout: seconds(section.idle_timeout_seconds, defaults.idle_timeout),
+        max_connections: section.max_connections.unwrap_or(defaults.max_connections),
+    }
+}
 
 fn oidc(section: OidcSection) -> CliResult<Option<OidcSettings>> {
     let (issuer, client_id, client_secret, redirect_url) = match (

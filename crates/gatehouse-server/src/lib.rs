@@ -1,11 +1,12 @@
 //! gatehouse's HTTP server. [`app`] builds the whole router from an
 //! [`AppState`], so tests drive it with `oneshot` and no socket; [`serve`]
-//! runs it on a listener until shutdown is asked for, letting in-flight
-//! requests finish.
+//! (in `connections.rs`) runs it on a listener within [`HttpLimits`] until
+//! shutdown is asked for, letting in-flight requests finish.
 
 pub mod api;
 pub mod auth;
 pub mod auth_throttle;
+pub mod connections;
 pub mod context;
 pub mod extract;
 pub mod integrations;
@@ -20,9 +21,6 @@ pub mod sso;
 pub mod state;
 pub mod workload;
 
-use std::future::Future;
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, COOKIE};
@@ -30,6 +28,7 @@ use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
+pub use crate::connections::{HttpLimits, serve};
 pub use crate::observe::metrics_handle;
 use crate::problem::ApiError;
 pub use crate::state::{AppState, MfaSettings, PolicyHandle, ScimSettings, Settings};
@@ -104,16 +103,4 @@ pub fn app(state: AppState) -> Router {
             axum::response::IntoResponse::into_response(ApiError::Internal("a handler panicked".into()))
         }))
         .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION, COOKIE]))
-}
-
-/// Serves `app` on `listener` until `shutdown` completes; requests already
-/// in flight are finished first.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
 }

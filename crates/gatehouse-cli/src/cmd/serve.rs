@@ -87,7 +87,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         "gatehouse is listening"
     );
     let flusher = spawn_flusher(state.clone());
-    let served = serve(listener, app(state.clone()), shutdown_signal()).await;
+    let served = serve(listener, app(state.clone()), config.http_limits, shutdown_signal()).await;
     flusher.abort();
     // The failed authentications counted but not yet written.
     if let Err(error) = state.auth_failures.flush_all(&state).await {

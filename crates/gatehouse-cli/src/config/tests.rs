@@ -210,3 +210,22 @@ fn scim_may_manage_admins_only_when_configured() {
     assert!(from_env.scim_manage_admins);
     assert!(resolve(dir.path(), "[scim]\nmanage_admin = true\n", &[], &env(&[])).is_err(), "unknown keys are refused");
 }
+
+#[test]
+fn http_timeouts_and_the_connection_cap_come_from_file_or_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = resolve(dir.path(), "", &[], &env(&[])).unwrap();
+    assert_eq!(config.http_limits, gatehouse_server::HttpLimits::default());
+    let file = "[http]\nheader_read_timeout_seconds = 2\nidle_timeout_seconds = 5\n";
+    let environment =
+        env(&[("GATEHOUSE_HTTP_MAX_CONNECTIONS", "8"), ("GATEHOUSE_HTTP_REQUEST_BODY_TIMEOUT_SECONDS", "3")]);
+    let limits = resolve(dir.path(), file, &[], &environment).unwrap().http_limits;
+    assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
+    assert_eq!(limits.request_body_timeout, Duration::from_secs(3));
+    assert_eq!(limits.idle_timeout, Duration::from_secs(5));
+    assert_eq!(limits.max_connections, 8);
+    let error = resolve(dir.path(), "[http]\nmax_connections = 0\n", &[], &env(&[])).err().unwrap();
+    assert!(error.message.contains("max_connections"), "{}", error.message);
+    let error = resolve(dir.path(), "[http]\nidle_timeout_seconds = 0\n", &[], &env(&[])).err().unwrap();
+    assert!(error.message.contains("idle_timeout_seconds"), "{}", error.message);
+}

@@ -7,6 +7,7 @@ mod client_commands;
 mod export_properties;
 mod gate;
 mod hardening_misc;
+mod hardening_transport;
 mod init;
 mod multi_node;
 mod policy;

@@ -254,3 +254,80 @@ engine_test!(metrics_stay_open_when_no_token_is_required, |engine| with_app(engi
     let metrics = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(metrics.status.as_u16(), 200, "{}", metrics.text);
 }));
+
+engine_test!(bodies_beyond_their_routes_limit_are_refused_and_only_push_and_blob_take_64_mib, |engine| {
+    with_app(engine, |app| async move {
+        let big = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        for path in
+            ["/api/v1/identities", "/api/v1/authorize", "/api/v1/tokens", "/api/v1/verify/commit", "/scim/v2/Users"]
+        {
+            let request = Request::post(path)
+                .header(header::AUTHORIZATION, format!("Bearer {}", app.admin_token))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(big.clone()))
+                .unwrap();
+            let response = app.send(request).await;
+            assert_eq!(response.status.as_u16(), 413, "{path}: {}", response.text);
+            if path.starts_with("/api/") {
+                response.assert_problem(413);
+            }
+        }
+        let push =
+            format!("{{\"project\": \"acme/web\", \"commits\": [], \"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        let request = Request::post("/api/v1/verify/push")
+            .header(header::AUTHORIZATION, format!("Bearer {}", app.admin_token))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(push))
+            .unwrap();
+        let response = app.send(request).await;
+        assert_ne!(response.status.as_u16(), 413, "a push may be large: {}", response.text);
+    })
+});
+
+engine_test!(a_throttled_source_gets_no_signature_checks_while_other_sources_do, |engine| {
+    with_app(engine, |app| async move {
+        use gatehouse_domain::clock::Clock;
+        use gatehouse_testkit::oidc_issuer::{TestIssuer, TestKey};
+        const AUDIENCE: &str = "https://gatehouse.example.com";
+        let key = TestKey::rsa("k1", 0);
+        let impostor = TestKey::rsa("k1", 1);
+        let issuer = TestIssuer::start(&[&key]).await;
+        let bot = app.create_service("deploy-bot").await;
+        app.post(
+            "/api/v1/trust-bindings",
+            &app.admin_token,
+            json!({"issuer": issuer.url, "audience": AUDIENCE, "claims": {"repository_id": "123456"}, "identity_id": bot}),
+        )
+        .await
+        .assert_status(201);
+        let exchange = |token: String, peer: &'static str| {
+            from(
+                peer,
+                Request::post("/api/v1/auth/workload")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(json!({"token": token}).to_string()))
+                    .unwrap(),
+            )
+        };
+        let claims = issuer.claims(AUDIENCE, app.clock.now());
+        // RS256 forgeries under the issuer's kid: each needs a signature check
+        // until the source is throttled.
+        let limit = FailureLimits::default().limit as usize;
+        for i in 0..limit {
+            let mut forged = claims.clone();
+            forged["run_id"] = json!(i.to_string());
+            let response = app.send(exchange(impostor.sign(&forged), ATTACKER)).await;
+            assert!(response.assert_problem(401).contains("signature does not verify"), "{}", response.text);
+        }
+        let mut forged = claims.clone();
+        forged["run_id"] = json!("next");
+        assert_throttled(&app.send(exchange(impostor.sign(&forged), ATTACKER)).await);
+
+        // A genuine token never seen before is not even checked from there…
+        let mut fresh = claims.clone();
+        fresh["run_id"] = json!("fresh");
+        assert_throttled(&app.send(exchange(key.sign(&fresh), ATTACKER)).await);
+        // …but is from elsewhere.
+        app.send(exchange(key.sign(&fresh), "198.51.100.5:5000")).await.assert_status(200);
+    })
+});

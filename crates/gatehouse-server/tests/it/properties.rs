@@ -589,22 +589,19 @@ fn scim_user() -> impl Strategy<Value = Value> {
 
 fn scim_patch() -> impl Strategy<Value = Value> {
     let op = prop::sample::select(vec!["add", "Replace", "remove", "move", ""]);
-    let path = proptest::option::of(prop_oneof![
-        prop::sample::select(vec![
-            "active",
-            "emails[type eq \"work\"].value",
-            "name.givenName",
-            "userName",
-            "members",
-            "]x[",
-            "members[value eq \"x\"]",
-            "urn:ietf:params:scim:schemas:core:2.0:User:active",
-            "id",
-            "meta",
-        ])
-        .prop_map(str::to_owned),
-        "[ -~]{0,24}",
-    ]);
+    // Brackets in every order are where path parsing slices.
+    let path = proptest::option::weighted(
+        0.8,
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                "active", "emails[type eq \"work\"].value", "name.givenName", "userName", "members", "]x[",
+                "members[value eq \"x\"]", "urn:ietf:params:scim:schemas:core:2.0:User:active", "id", "meta",
+                "a]b[c", "[", "]", "emails[", "emails[type eq \"work\"", "][", "emails[]",
+            ])
+            .prop_map(str::to_owned),
+            1 => "[ -~]{0,24}",
+        ],
+    );
     let operation = (op, path, proptest::option::of(any_json())).prop_map(|(op, path, value)| {
         let mut operation = json!({"op": op});
         if let Some(path) = path {

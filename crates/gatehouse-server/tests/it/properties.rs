@@ -398,6 +398,11 @@ fn webhook_settings() -> Settings {
     }
 }
 
+/// A bad signature or token: 401, or 429 once failures are throttled.
+fn is_refused_credential(response: &TestResponse) -> bool {
+    matches!(response.status.as_u16(), 401 | 429)
+}
+
 fn github_signature(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
     mac.update(body);
@@ -483,7 +488,7 @@ async fn any_github_delivery_is_recorded_or_refused_cleanly() {
                 assert_answered_or_refused(&response);
             }
             if !delivery.signed {
-                assert_eq!(response.status.as_u16(), 401, "{}", response.text);
+                assert!(is_refused_credential(&response), "{}", response.text);
             }
         })
         .await;
@@ -516,7 +521,7 @@ async fn any_gitlab_delivery_is_recorded_or_refused_cleanly() {
             let response = app.send(request.body(Body::from(body)).unwrap()).await;
             assert_answered_or_refused(&response);
             if token.as_deref() != Some(GITLAB_TOKEN) {
-                assert_eq!(response.status.as_u16(), 401, "{}", response.text);
+                assert!(is_refused_credential(&response), "{}", response.text);
             }
         })
         .await;
@@ -584,22 +589,19 @@ fn scim_user() -> impl Strategy<Value = Value> {
 
 fn scim_patch() -> impl Strategy<Value = Value> {
     let op = prop::sample::select(vec!["add", "Replace", "remove", "move", ""]);
-    let path = proptest::option::of(prop_oneof![
-        prop::sample::select(vec![
-            "active",
-            "emails[type eq \"work\"].value",
-            "name.givenName",
-            "userName",
-            "members",
-            "]x[",
-            "members[value eq \"x\"]",
-            "urn:ietf:params:scim:schemas:core:2.0:User:active",
-            "id",
-            "meta",
-        ])
-        .prop_map(str::to_owned),
-        "[ -~]{0,24}",
-    ]);
+    // Brackets in every order are where path parsing slices.
+    let path = proptest::option::weighted(
+        0.8,
+        prop_oneof![
+            3 => prop::sample::select(vec![
+                "active", "emails[type eq \"work\"].value", "name.givenName", "userName", "members", "]x[",
+                "members[value eq \"x\"]", "urn:ietf:params:scim:schemas:core:2.0:User:active", "id", "meta",
+                "a]b[c", "[", "]", "emails[", "emails[type eq \"work\"", "][", "emails[]",
+            ])
+            .prop_map(str::to_owned),
+            1 => "[ -~]{0,24}",
+        ],
+    );
     let operation = (op, path, proptest::option::of(any_json())).prop_map(|(op, path, value)| {
         let mut operation = json!({"op": op});
         if let Some(path) = path {

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod authorization;
 pub mod clock;
+pub mod delegation;
 pub mod glob;
 pub mod grant;
 pub mod identity;

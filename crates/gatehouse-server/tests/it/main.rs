@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod audit;
+mod hardening_authz;
 mod identity;
 mod mfa;
 mod operations;

@@ -18,7 +18,7 @@ pub enum DelegationError {
     NotHeld { role: String, scope: String },
     #[error("the target holds `{role}` over `{scope}`, which the caller does not")]
     TargetHoldsMore { role: String, scope: String },
-    #[error("only an admin over `*` may act for another person")]
+    #[error("only a person who is an admin over `*` may act for another person")]
     NotAdmin,
     #[error("nobody acts for another admin")]
     TargetIsAdmin,
@@ -113,12 +113,14 @@ pub fn check_revoke(
     }
 }
 
-/// May `caller` act as `target` (mint a token for it, manage its signing
-/// keys, reset its second factor)? A service: when the caller holds
-/// everything it holds. Another person: only an admin over `*`, never for
-/// another admin. Oneself: always (other rules, like step-up, still apply).
+/// May `caller` (a `caller_kind`) act as `target` (mint a token for it,
+/// manage its signing keys)? A service: when the caller holds everything
+/// it holds. Another person: only a person who is an admin over `*` (and so
+/// can be asked for a fresh second factor), never for another admin.
+/// Oneself: always (other rules, like step-up, still apply).
 pub fn check_act_as(
     caller: &Holder<'_>,
+    caller_kind: IdentityKind,
     target: &Holder<'_>,
     target_kind: IdentityKind,
     now: OffsetDateTime,
@@ -127,7 +129,7 @@ pub fn check_act_as(
         return Ok(());
     }
     if target_kind == IdentityKind::Human {
-        if !caller.is_admin(now) {
+        if caller_kind != IdentityKind::Human || !caller.is_admin(now) {
             return Err(DelegationError::NotAdmin);
         }
         if target.holds_admin(now) {

@@ -119,10 +119,21 @@ fn check_act(
     target_held: &[(&str, &str)],
     expected: Result<(), DelegationError>,
 ) {
+    check_act_by(IdentityKind::Human, caller_held, target_kind, target_held, expected);
+}
+
+#[track_caller]
+fn check_act_by(
+    caller_kind: IdentityKind,
+    caller_held: &[(&str, &str)],
+    target_kind: IdentityKind,
+    target_held: &[(&str, &str)],
+    expected: Result<(), DelegationError>,
+) {
     let (caller, target) = (IdentityId::new(), IdentityId::new());
     let (caller_grants, target_grants) = (grants(caller, caller_held), grants(target, target_held));
-    let outcome =
-        check_act_as(&Holder::new(caller, &caller_grants), &Holder::new(target, &target_grants), target_kind, NOW);
+    let caller_holder = Holder::new(caller, &caller_grants);
+    let outcome = check_act_as(&caller_holder, caller_kind, &Holder::new(target, &target_grants), target_kind, NOW);
     assert_eq!(outcome, expected, "{caller_held:?} acting as a {target_kind:?} holding {target_held:?}");
 }
 
@@ -148,6 +159,9 @@ fn acting_as_another_identity_needs_everything_it_holds() {
     check_act(&[("admin", "*")], Human, &[("developer", "project:acme/web")], Ok(()));
     check_act(&[("admin", "*")], Human, &[("admin", "*")], Err(DelegationError::TargetIsAdmin));
     check_act(&[("admin", "*")], Human, &[("admin", "project:acme/web")], Err(DelegationError::TargetIsAdmin));
+    // A service, even an admin, has no second factor to ask for.
+    check_act_by(Service, &[("admin", "*")], Human, &[], Err(DelegationError::NotAdmin));
+    check_act_by(Service, &[("admin", "*")], Service, &[("deployer", "*")], Ok(()));
 }
 
 #[test]
@@ -155,7 +169,7 @@ fn acting_as_oneself_is_not_delegation() {
     let caller = IdentityId::new();
     let held = grants(caller, &[("admin", "*")]);
     let me = Holder::new(caller, &held);
-    assert_eq!(check_act_as(&Holder::new(caller, &[]), &me, IdentityKind::Human, NOW), Ok(()));
+    assert_eq!(check_act_as(&Holder::new(caller, &[]), IdentityKind::Service, &me, IdentityKind::Human, NOW), Ok(()));
 }
 
 #[test]

@@ -44,8 +44,13 @@ async fn may_manage(state: &AppState, caller: &Caller, identity_id: IdentityId, 
         .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
     if !is_self {
         let grants = state.store.list_grants_of(identity_id).await?;
-        let checked =
-            check_act_as(&caller.holder(), &Holder::new(identity_id, &grants), target.kind, state.clock.now());
+        let checked = check_act_as(
+            &caller.holder(),
+            caller.identity.kind,
+            &Holder::new(identity_id, &grants),
+            target.kind,
+            state.clock.now(),
+        );
         caller.check_delegation(state, action, resource, checked).await?;
     }
     caller.require_step_up(state, action).await

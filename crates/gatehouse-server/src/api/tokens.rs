@@ -51,9 +51,16 @@ pub async fn create(
     if identity_id != caller.identity.id {
         // A token acts as its owner: mint one only for whom the caller could
         // be (a service whose grants it holds; a person who is not an admin,
-        // by an admin over `*`, whose `identity.manage` needed fresh MFA).
+        // by a person who is an admin over `*`, whose `identity.manage`
+        // needed fresh MFA under step-up).
         let grants = state.store.list_grants_of(identity_id).await?;
-        let checked = check_act_as(&caller.holder(), &Holder::new(identity_id, &grants), owner.kind, state.clock.now());
+        let checked = check_act_as(
+            &caller.holder(),
+            caller.identity.kind,
+            &Holder::new(identity_id, &grants),
+            owner.kind,
+            state.clock.now(),
+        );
         caller.check_delegation(&state, "token.create", format!("identity:{identity_id}"), checked).await?;
     }
 

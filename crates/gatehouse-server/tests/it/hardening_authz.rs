@@ -290,7 +290,11 @@ engine_test!(an_identity_manager_mints_tokens_only_for_services_whose_grants_it_
         assert!(refused.assert_problem(403).contains("`admin`"), "{}", refused.text);
         let refused = app.post("/api/v1/tokens", &ivan_token, mint(&ana)).await;
         assert!(refused.assert_problem(403).contains("admin"), "{}", refused.text);
-        assert_eq!((tokens_of(&app, &root_bot).await, tokens_of(&app, &ana).await), (0, 0));
+        // Nor does a service, even an admin one: it has no second factor.
+        let root_bot_token = app.create_token(&root_bot, 3600).await;
+        let refused = app.post("/api/v1/tokens", &root_bot_token, mint(&ana)).await;
+        assert!(refused.assert_problem(403).contains("person"), "{}", refused.text);
+        assert_eq!((tokens_of(&app, &root_bot).await, tokens_of(&app, &ana).await), (1, 0));
 
         // A service holding nothing more than Ivan: allowed, and its minter recorded.
         let minted = app.post("/api/v1/tokens", &ivan_token, mint(&plain_bot)).await.assert_status(201).clone();

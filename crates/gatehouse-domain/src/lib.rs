@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth_failures;
 pub mod authorization;
 pub mod clock;
+pub mod delegation;
 pub mod glob;
 pub mod grant;
 pub mod identity;

@@ -32,9 +32,16 @@ pub struct DecisionInput<'a> {
     pub action: Action,
     pub resource: &'a Resource,
     pub now: OffsetDateTime,
-    /// `token`, `session` or `workload`.
+    /// `token`, `session`, `workload` or `signature` (a signed commit).
     pub auth_method: &'a str,
+    /// Whether the principal proved a second factor within the freshness
+    /// window with the credential of this request (false when asked about
+    /// someone else).
     pub mfa_fresh: bool,
+    /// Whether people need a fresh second factor for privileged actions
+    /// (`[mfa] step_up`); the default `mfa-required` guard reads it. Left
+    /// out of the context when the folder's schema does not declare it.
+    pub step_up: bool,
     pub source_ip: Option<&'a str>,
     pub principal_is_caller: bool,
     /// Context the caller supplies (e.g. `author`); checked against the
@@ -170,16 +177,19 @@ struct OwnContextKey {
     now: i64,
     auth_method: String,
     mfa_fresh: bool,
+    /// `None` when the schema's context for the action has no `step_up`.
+    step_up: Option<bool>,
     source_ip: String,
     principal_is_caller: bool,
 }
 
 impl OwnContextKey {
-    fn of(input: &DecisionInput<'_>) -> Self {
+    fn of(input: &DecisionInput<'_>, policies: &Policies) -> Self {
         Self {
             now: input.now.unix_timestamp(),
             auth_method: input.auth_method.to_owned(),
             mfa_fresh: input.mfa_fresh,
+            step_up: policies.step_up_in_context(input.action).then_some(input.step_up),
             source_ip: input.source_ip.unwrap_or_default().to_owned(),
             principal_is_caller: input.principal_is_caller,
         }
@@ -318,7 +328,7 @@ impl Policies {
                 grants: relevant.iter().map(|g| g.id).collect(),
                 action: input.action,
                 entities: EntitiesKey::of(input.principal, input.resource),
-                context: OwnContextKey::of(input),
+                context: OwnContextKey::of(input, self),
             };
             self.memos.verdicts.get_or_build(key, || self.evaluate(input, &relevant))?
         } else {
@@ -436,11 +446,13 @@ impl Policies {
         let Some(caller_fields) = input.caller_context.filter(|fields| !fields.is_empty()) else {
             // Only gatehouse's own fields: no JSON to parse or check, and the
             // same few values for every request of a caller in one second.
-            let own = self.memos.own_contexts.get_or_build(OwnContextKey::of(input), || own_context(input))?;
+            let key = OwnContextKey::of(input, self);
+            let step_up = key.step_up;
+            let own = self.memos.own_contexts.get_or_build(key, || own_context(input, step_up))?;
             return Ok(Context::clone(&own));
         };
         let mut fields = caller_fields.clone();
-        for reserved in ["now", "auth_method", "mfa_fresh", "source_ip", "principal_is_caller"] {
+        for reserved in ["now", "auth_method", "mfa_fresh", "step_up", "source_ip", "principal_is_caller"] {
             if fields.contains_key(reserved) {
                 return Err(DecisionError::InvalidRequest(format!(
                     "context field `{reserved}` is set by gatehouse, not by callers"
@@ -450,6 +462,9 @@ impl Policies {
         fields.insert("now".into(), Value::from(input.now.unix_timestamp()));
         fields.insert("auth_method".into(), Value::from(input.auth_method));
         fields.insert("mfa_fresh".into(), Value::from(input.mfa_fresh));
+        if self.step_up_in_context(input.action) {
+            fields.insert("step_up".into(), Value::from(input.step_up));
+        }
         fields.insert("source_ip".into(), Value::from(input.source_ip.unwrap_or_default()));
         fields.insert("principal_is_caller".into(), Value::from(input.principal_is_caller));
         Context::from_json_value(Value::Object(fields), Some((&self.schema, action)))
@@ -457,16 +472,36 @@ impl Policies {
     }
 }
 
-/// The context of a request whose caller adds no fields of its own.
-fn own_context(input: &DecisionInput<'_>) -> Result<Context, DecisionError> {
-    Context::from_pairs([
+/// The context of a request whose caller adds no fields of its own;
+/// `step_up` only when the schema declares it.
+fn own_context(input: &DecisionInput<'_>, step_up: Option<bool>) -> Result<Context, DecisionError> {
+    let mut pairs = vec![
         ("now".to_owned(), RestrictedExpression::new_long(input.now.unix_timestamp())),
         ("auth_method".to_owned(), RestrictedExpression::new_string(input.auth_method.to_owned())),
         ("mfa_fresh".to_owned(), RestrictedExpression::new_bool(input.mfa_fresh)),
         ("source_ip".to_owned(), RestrictedExpression::new_string(input.source_ip.unwrap_or_default().to_owned())),
         ("principal_is_caller".to_owned(), RestrictedExpression::new_bool(input.principal_is_caller)),
-    ])
-    .map_err(|e| DecisionError::Evaluation(e.to_string()))
+    ];
+    if let Some(step_up) = step_up {
+        pairs.push(("step_up".to_owned(), RestrictedExpression::new_bool(step_up)));
+    }
+    Context::from_pairs(pairs).map_err(|e| DecisionError::Evaluation(e.to_string()))
+}
+
+/// The actions whose context in `schema` declares `step_up`: a folder
+/// written before it existed keeps working, without it.
+pub(crate) fn actions_with_step_up(schema: &cedar_policy::Schema) -> HashSet<Action> {
+    let sample = serde_json::json!({
+        "now": 0, "auth_method": "token", "mfa_fresh": false, "step_up": false,
+        "source_ip": "", "principal_is_caller": true,
+    });
+    Action::ALL
+        .into_iter()
+        .filter(|action| {
+            let uid = EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(action.as_str()));
+            Context::from_json_value(sample.clone(), Some((schema, &uid))).is_ok()
+        })
+        .collect()
 }
 
 fn resource_kind(resource: &Resource) -> &'static str {

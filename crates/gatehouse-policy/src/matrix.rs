@@ -1,7 +1,8 @@
 //! The access matrix: every identity × action × resource that is allowed,
 //! over a given set of resources, with what allows it. It is computed by
 //! the same decision code that enforces, so the documentation cannot drift
-//! from enforcement.
+//! from enforcement. It lists what each identity may do with a fresh second
+//! factor (step-up asks for one on privileged actions).
 
 use std::collections::BTreeSet;
 
@@ -94,6 +95,7 @@ pub fn matrix(
                     now,
                     auth_method: "token",
                     mfa_fresh: true,
+                    step_up: true,
                     source_ip: None,
                     principal_is_caller: true,
                     caller_context: None,

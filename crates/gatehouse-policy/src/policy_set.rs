@@ -2,7 +2,7 @@
 //! number of `*.cedar` files, every policy named by an `@id` annotation.
 //! Templates are roles; static policies are guards and custom rules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +12,9 @@ use cedar_policy::{
 use miette::Diagnostic;
 use sha2::{Digest, Sha256};
 
-use crate::decision::DecisionMemos;
+use gatehouse_domain::authorization::Action;
+
+use crate::decision::{DecisionMemos, actions_with_step_up};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -111,6 +113,9 @@ pub struct Policies {
     pub(crate) actions: Entities,
     pub(crate) statics: Vec<Policy>,
     pub(crate) roles: BTreeMap<String, Template>,
+    /// The actions whose context declares `step_up` (see
+    /// [`DecisionInput::step_up`](crate::DecisionInput)).
+    pub(crate) step_up_actions: HashSet<Action>,
     /// What decisions under these policies share.
     pub(crate) memos: Arc<DecisionMemos>,
     hash: String,
@@ -224,7 +229,16 @@ impl Policies {
         }
         match (schema, found.is_empty()) {
             (Some((schema, actions)), true) => {
-                Ok(Self { schema, actions, statics, roles, memos: Arc::default(), hash: source.hash() })
+                let step_up_actions = actions_with_step_up(&schema);
+                Ok(Self {
+                    schema,
+                    actions,
+                    statics,
+                    roles,
+                    step_up_actions,
+                    memos: Arc::default(),
+                    hash: source.hash(),
+                })
             }
             _ => Err(PolicyError::Invalid(found)),
         }
@@ -250,6 +264,11 @@ impl Policies {
                 }
             })
             .collect()
+    }
+
+    /// Whether decisions of `action` carry `step_up` in their context.
+    pub fn step_up_in_context(&self, action: Action) -> bool {
+        self.step_up_actions.contains(&action)
     }
 
     pub fn has_role(&self, name: &str) -> bool {

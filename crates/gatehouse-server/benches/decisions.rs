@@ -74,6 +74,7 @@ async fn run(identities: usize, asking: Asking) -> (f64, Duration, Duration) {
                 now,
                 auth_method: "token",
                 mfa_fresh: false,
+                step_up: false,
                 source_ip: Some(source_ip),
                 principal_is_caller: true,
                 caller_context: None,

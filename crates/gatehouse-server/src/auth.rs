@@ -15,6 +15,7 @@ use axum::http::request::Parts;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
 use gatehouse_domain::auth_failures::{CredentialKey, cap_echoed};
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::delegation::{DelegationError, Holder};
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::session::Session;
@@ -79,6 +80,52 @@ impl Caller {
         )))
     }
 
+    /// Refuses with 403 `mfa-required` when step-up is on, the caller is a
+    /// person, and their second factor is not fresh: for what is not a
+    /// policy action but hands on a credential (a signing key, say).
+    pub async fn require_step_up(&self, state: &AppState, action: &str) -> Result<(), ApiError> {
+        if state.settings.mfa.step_up && self.identity.kind == gatehouse_domain::identity::IdentityKind::Human {
+            self.require_fresh_mfa(state, action).await?;
+        }
+        Ok(())
+    }
+
+    /// The caller as delegation sees it: its identity and grants.
+    pub fn holder(&self) -> Holder<'_> {
+        Holder::new(self.identity.id, &self.grants)
+    }
+
+    /// Turns a refused delegation into an audited 403.
+    pub async fn check_delegation(
+        &self,
+        state: &AppState,
+        action: &str,
+        resource: impl Into<String>,
+        checked: Result<(), DelegationError>,
+    ) -> Result<(), ApiError> {
+        let Err(refusal) = checked else { return Ok(()) };
+        self.refuse(state, action, resource, refusal.to_string()).await
+    }
+
+    /// An audited 403 with `detail`.
+    pub async fn refuse<T>(
+        &self,
+        state: &AppState,
+        action: &str,
+        resource: impl Into<String>,
+        detail: String,
+    ) -> Result<T, ApiError> {
+        let record = self.record(state, action, resource).outcome(Outcome::Denied, detail.clone());
+        state.store.append_audit(record).await?;
+        Err(ApiError::Forbidden(detail))
+    }
+
+    /// Whether the caller is a CI job (its OIDC token, or a token it
+    /// exchanged one for).
+    pub fn is_workload(&self) -> bool {
+        self.auth_method() == "workload"
+    }
+
     pub fn auth_method(&self) -> &'static str {
         match &self.via {
             Via::Token(token) if token.trust_binding_id.is_none() => "token",
@@ -99,10 +146,7 @@ impl Caller {
     /// Decides whether the caller may perform `action` on `resource`. A
     /// refusal is audited and answered with 403.
     pub async fn authorize(&self, state: &AppState, action: Action, resource: Resource) -> Result<Permit, ApiError> {
-        if state.settings.mfa.step_up
-            && self.identity.kind == gatehouse_domain::identity::IdentityKind::Human
-            && is_privileged(action)
-        {
+        if needs_step_up(state, &self.identity, action, self.mfa_fresh(state)) {
             self.require_fresh_mfa(state, action.as_str()).await?;
         }
         let policies = state.policies.current();
@@ -115,6 +159,7 @@ impl Caller {
                 now: state.clock.now(),
                 auth_method: self.auth_method(),
                 mfa_fresh: self.mfa_fresh(state),
+                step_up: state.settings.mfa.step_up,
                 source_ip: self.origin.source_ip.as_deref(),
                 principal_is_caller: true,
                 caller_context: None,
@@ -132,6 +177,13 @@ impl Caller {
                     .outcome(Outcome::Denied, reasons.join("; "))
                     .details(json!({ "reasons": reasons }));
                 state.store.append_audit(record).await?;
+                let step_up = gatehouse_policy::Reason::Policy { id: "mfa-required".into(), permit: false };
+                if denied.reasons.contains(&step_up) {
+                    return Err(ApiError::MfaRequired(format!(
+                        "`{action}` needs a second factor verified within {} minutes: POST /api/v1/mfa/verify",
+                        state.settings.mfa.fresh_for.whole_minutes()
+                    )));
+                }
                 Err(ApiError::Forbidden(format!("`{}` may not `{action}` on `{resource}`", self.identity.name)))
             }
         }
@@ -160,6 +212,21 @@ pub fn is_privileged(action: Action) -> bool {
             | Action::PipelineConfigEdit
     )
 }
+
+/// Whether step-up refuses `principal` this privileged `action` for want of
+/// a fresh second factor: step-up is on, the principal is a person, and
+/// none was proved. The default policies' `mfa-required` guard says the
+/// same; this holds it for folders written before the guard existed.
+pub fn needs_step_up(state: &AppState, principal: &Identity, action: Action, mfa_fresh: bool) -> bool {
+    state.settings.mfa.step_up
+        && principal.kind == gatehouse_domain::identity::IdentityKind::Human
+        && is_privileged(action)
+        && !mfa_fresh
+}
+
+/// The reason a decision gives when step-up refused it.
+pub const STEP_UP_REASON: &str =
+    "forbidden by policy `mfa-required` (a fresh second factor is needed: POST /api/v1/mfa/verify)";
 
 /// A caller of `POST /api/v1/authorize`, the one endpoint that also takes a
 /// CI job's OIDC token directly as its bearer.

@@ -79,6 +79,15 @@ impl TestApp {
     }
 
     pub async fn with_settings(database: &TestDatabase, settings: Settings) -> Self {
+        Self::with_policies(database, settings, gatehouse_policy::Policies::defaults()).await
+    }
+
+    /// The app under `policies` instead of the built-in ones (custom roles).
+    pub async fn with_policies(
+        database: &TestDatabase,
+        settings: Settings,
+        policies: gatehouse_policy::Policies,
+    ) -> Self {
         let store = database.open_store().await;
         let clock = Arc::new(FixedClock::new(datetime!(2026-06-01 09:00:00 UTC)));
         let admin = NewIdentity::new(IdentityKind::Human, "Admin", Some("admin@example.com"), clock.now())
@@ -95,7 +104,7 @@ impl TestApp {
         store.initialize(setup).await.expect("initialize");
         let state = AppState::new(
             Arc::clone(&store),
-            gatehouse_server::PolicyHandle::new(gatehouse_policy::Policies::defaults()),
+            gatehouse_server::PolicyHandle::new(policies),
             clock.clone(),
             settings,
             gatehouse_server::metrics_handle(),

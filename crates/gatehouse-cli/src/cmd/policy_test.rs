@@ -13,8 +13,14 @@
 //! action = "source.push"
 //! resource = "project:acme/web"     # or gatehouse, pipeline:…, environment:…
 //! context = { author = "bob@example.com" }   # optional
+//! mfa_fresh = false                 # optional, default true
+//! auth_method = "signature"         # optional, default "token"
 //! expect = "allow"                  # or "deny"
 //! ```
+//!
+//! Cases are decided as `serve` decides them, with step-up on: a case is a
+//! request whose caller proved a fresh second factor unless it says
+//! `mfa_fresh = false`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +75,9 @@ struct CaseSpec {
     resource: String,
     #[serde(default)]
     context: toml::Table,
+    #[serde(default = "yes")]
+    mfa_fresh: bool,
+    auth_method: Option<String>,
     expect: String,
 }
 
@@ -162,8 +171,9 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
                 action,
                 resource: &resource,
                 now,
-                auth_method: "token",
-                mfa_fresh: true,
+                auth_method: case.auth_method.as_deref().unwrap_or("token"),
+                mfa_fresh: case.mfa_fresh,
+                step_up: true,
                 source_ip: None,
                 principal_is_caller: true,
                 caller_context: Some(&context),

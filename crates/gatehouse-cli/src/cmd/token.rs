@@ -9,7 +9,7 @@ use crate::client::{Client, encode_segment};
 use crate::error::CliResult;
 use crate::output::{or_dash, print};
 
-const HEADERS: &[&str] = &["ID", "IDENTITY", "STATUS", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"];
+const HEADERS: &[&str] = &["ID", "IDENTITY", "STATUS", "CREATED", "CREATED BY", "EXPIRES", "LAST USED", "DESCRIPTION"];
 
 fn row(token: &TokenDto) -> Vec<String> {
     vec![
@@ -17,6 +17,7 @@ fn row(token: &TokenDto) -> Vec<String> {
         token.identity_id.clone(),
         token.status.clone(),
         token.created_at.clone(),
+        or_dash(token.created_by.as_deref()),
         token.expires_at.clone(),
         or_dash(token.last_used_at.as_deref()),
         token.description.clone(),

@@ -54,6 +54,7 @@ fn input<'a>(
         now: NOW,
         auth_method: "token",
         mfa_fresh: false,
+        step_up: false,
         source_ip: Some("127.0.0.1"),
         principal_is_caller: true,
         caller_context: context,
@@ -297,7 +298,7 @@ fn the_defaults_validate_and_list_their_roles() {
     assert_eq!(developer.actions, ["pipeline.view", "pipeline.trigger", "source.push"]);
     assert!(roles.iter().find(|r| r.name == "admin").unwrap().all_actions);
     assert_eq!(policies.hash(), PolicySetSource::defaults().hash());
-    assert_eq!(policies.static_policies().len(), 2);
+    assert_eq!(policies.static_policies().len(), 3);
 }
 
 #[test]
@@ -453,4 +454,88 @@ fn each_decision_sees_its_own_time_address_and_second_factor() {
         assert!(!allowed(push.clone()), "no fresh second factor");
         assert!(allowed(DecisionInput { mfa_fresh: true, ..push }), "a fresh second factor");
     }
+}
+
+#[test]
+fn people_need_a_fresh_second_factor_for_privileged_actions_when_step_up_is_on() {
+    use IdentityKind::{Human, Service};
+    let policies = Policies::defaults();
+    let mfa_required = vec![Reason::Policy { id: "mfa-required".into(), permit: false }];
+    // (kind, role, scope, action, resource, auth_method, step_up, mfa_fresh, is_caller, allowed)
+    #[rustfmt::skip]
+    let table = [
+        (Human, "release-approver", "environment:acme/web:prod", "deployment.approve", "environment:acme/web:prod", "token", true, false, true, false),
+        (Human, "release-approver", "environment:acme/web:prod", "deployment.approve", "environment:acme/web:prod", "session", true, true, true, true),
+        (Human, "release-approver", "environment:acme/web:prod", "deployment.approve", "environment:acme/web:prod", "token", false, false, true, true),
+        (Human, "release-approver", "environment:acme/web:prod", "deployment.approve", "environment:acme/web:prod", "token", true, false, false, false),
+        (Human, "maintainer", "project:acme/web", "pipeline.config.edit", "pipeline:acme/web:ci", "token", true, false, true, false),
+        (Human, "maintainer", "project:acme/web", "pipeline.config.edit", "project:acme/web", "signature", true, false, true, true),
+        (Human, "maintainer", "project:acme/web", "source.push", "project:acme/web", "token", true, false, true, true),
+        (Human, "admin", "*", "access.approve", "gatehouse", "token", true, false, true, false),
+        (Human, "admin", "*", "grant.manage", "gatehouse", "token", true, false, true, false),
+        (Human, "admin", "*", "identity.manage", "gatehouse", "token", true, false, true, false),
+        (Human, "admin", "*", "policy.manage", "gatehouse", "token", true, false, true, false),
+        (Human, "admin", "*", "vendor.manage", "gatehouse", "token", true, false, true, false),
+        (Human, "admin", "*", "audit.read", "gatehouse", "token", true, false, true, true),
+        (Human, "admin", "*", "identity.manage", "gatehouse", "token", true, true, true, true),
+        (Service, "admin", "*", "identity.manage", "gatehouse", "token", true, false, true, true),
+        (Service, "deployer", "environment:acme/web:prod", "deployment.execute", "environment:acme/web:prod", "workload", true, false, true, true),
+    ];
+    for (kind, role, scope, action, target, auth_method, step_up, mfa_fresh, is_caller, allowed) in table {
+        let ana = identity(kind, IdentityStatus::Active);
+        let grants = [grant(&ana, role, scope)];
+        let target = resource(target);
+        let asked = DecisionInput {
+            auth_method,
+            step_up,
+            mfa_fresh,
+            principal_is_caller: is_caller,
+            ..input(&ana, &grants, action, &target, None)
+        };
+        let decision = policies.decide(&asked).unwrap();
+        let row =
+            format!("{kind:?} {role} {action} {auth_method} step_up={step_up} fresh={mfa_fresh} caller={is_caller}");
+        assert_eq!(decision.is_allowed(), allowed, "{row}: {:?}", decision.reasons);
+        if !allowed {
+            assert_eq!(decision.reasons, mfa_required, "{row}");
+        }
+        // Caller-supplied context carries the same fields.
+        let context = Map::from_iter([("reason".to_owned(), json!("release"))]);
+        let with_context = DecisionInput { caller_context: Some(&context), ..asked };
+        assert_eq!(policies.decide(&with_context).unwrap().is_allowed(), allowed, "{row} with context");
+    }
+}
+
+#[test]
+fn a_folder_whose_schema_predates_step_up_still_decides() {
+    let mut source = PolicySetSource::defaults();
+    let schema: String = source.files["schema.cedarschema"]
+        .lines()
+        .filter(|line| !line.contains("step_up"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    source.files.insert("schema.cedarschema".into(), schema);
+    let guards = source.files["guards.cedar"].split("// Step-up").next().unwrap().to_owned();
+    source.files.insert("guards.cedar".into(), guards);
+    let policies = Policies::from_source(&source).unwrap();
+    assert!(!policies.step_up_in_context(Action::DeploymentApprove));
+    assert!(Policies::defaults().step_up_in_context(Action::DeploymentApprove));
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "release-approver", "environment:acme/web:prod")];
+    let target = resource("environment:acme/web:prod");
+    let asked = DecisionInput { step_up: true, ..input(&ana, &grants, "deployment.approve", &target, None) };
+    assert!(policies.decide(&asked).unwrap().is_allowed());
+    let context = Map::from_iter([("author".to_owned(), json!("rita@example.com"))]);
+    assert!(policies.decide(&DecisionInput { caller_context: Some(&context), ..asked }).unwrap().is_allowed());
+}
+
+#[test]
+fn callers_may_not_set_step_up() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "release-approver", "environment:acme/web:prod")];
+    let target = resource("environment:acme/web:prod");
+    let context = Map::from_iter([("step_up".to_owned(), json!(false))]);
+    let error = policies.decide(&input(&ana, &grants, "deployment.approve", &target, Some(&context))).unwrap_err();
+    assert!(error.to_string().contains("`step_up` is set by gatehouse"), "{error}");
 }

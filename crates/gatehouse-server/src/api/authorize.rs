@@ -12,7 +12,7 @@ use gatehouse_policy::{DecisionError, DecisionInput};
 use serde_json::json;
 
 use super::dto::{AuthorizeRequest, AuthorizeResponse};
-use crate::auth::{DecisionCaller, Via};
+use crate::auth::{DecisionCaller, STEP_UP_REASON, Via, needs_step_up};
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -72,6 +72,9 @@ pub async fn authorize(
         }
         _ => (&caller.identity, caller.grants.as_slice(), true),
     };
+    // Only the caller's own credential can prove a fresh second factor: a
+    // question about someone else is answered as if they had none.
+    let mfa_fresh = is_caller && caller.mfa_fresh(&state);
     let decision = state
         .policies
         .current()
@@ -82,7 +85,8 @@ pub async fn authorize(
             resource: &resource,
             now: state.clock.now(),
             auth_method: caller.auth_method(),
-            mfa_fresh: is_caller && caller.mfa_fresh(&state),
+            mfa_fresh,
+            step_up: state.settings.mfa.step_up,
             source_ip: caller.origin.source_ip.as_deref(),
             principal_is_caller: is_caller,
             caller_context: context,
@@ -91,9 +95,16 @@ pub async fn authorize(
             DecisionError::InvalidRequest(detail) => ApiError::Unprocessable(detail),
             DecisionError::Evaluation(cause) => ApiError::Internal(cause),
         })?;
-    let reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
-    let verdict = if decision.is_allowed() { "allow" } else { "deny" };
-    let outcome = if decision.is_allowed() { Outcome::Success } else { Outcome::Denied };
+    let mut reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
+    let mut allowed = decision.is_allowed();
+    // A policy folder written before the `mfa-required` guard existed still
+    // gets step-up: gatehouse denies what the guard would have.
+    if allowed && needs_step_up(&state, principal, action, mfa_fresh) {
+        allowed = false;
+        reasons = vec![STEP_UP_REASON.to_owned()];
+    }
+    let verdict = if allowed { "allow" } else { "deny" };
+    let outcome = if allowed { Outcome::Success } else { Outcome::Denied };
     let record =
         caller.record(&state, "authorize", resource.to_string()).outcome(outcome, reasons.join("; ")).details(json!({
             "principal": principal.id.to_string(),

@@ -1,12 +1,15 @@
 //! `/api/v1/grants`: give an identity a role over a scope, list, revoke.
 //! A role is a template in the policy folder; a grant counts from creation
-//! to its expiry instant or its revocation, whichever comes first.
+//! to its expiry instant or its revocation, whichever comes first. Nobody
+//! grants themselves anything, and a caller grants (or revokes) only a role
+//! it holds, or `admin`, over a scope covering the one asked for.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::delegation::{check_grant, check_revoke};
 use gatehouse_domain::grant::{NewGrant, Resource, Role, Scope};
 use gatehouse_domain::identity::IdentityStatus;
 use gatehouse_domain::ids::{GrantId, IdentityId};
@@ -54,6 +57,8 @@ pub async fn create(
             Some(at)
         }
     };
+    let checked = check_grant(&caller.holder(), identity_id, &role, &scope, now);
+    caller.check_delegation(&state, "grant.create", format!("identity:{identity_id}"), checked).await?;
     let holder = state
         .store
         .find_identity(identity_id)
@@ -129,6 +134,8 @@ pub async fn revoke(
     caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
+    let checked = check_revoke(&caller.holder(), grant.identity_id, &grant.role, &grant.scope, state.clock.now());
+    caller.check_delegation(&state, "grant.revoke", format!("grant:{id}"), checked).await?;
     let record = caller.record(&state, "grant.revoke", format!("grant:{id}")).details(json!({
         "grant_id": id.to_string(),
         "identity_id": grant.identity_id.to_string(),

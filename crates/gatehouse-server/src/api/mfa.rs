@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use gatehouse_domain::audit::Outcome;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::delegation::Holder;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::IdentityKind;
 use gatehouse_domain::ids::{IdentityId, TokenId};
@@ -258,6 +259,13 @@ pub async fn reset(
     let id: IdentityId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     caller.require_fresh_mfa(&state, "mfa.reset").await?;
+    if id != caller.identity.id {
+        // A reset lets whoever holds the person's token enroll anew: only
+        // for someone whose grants the caller holds.
+        let grants = state.store.list_grants_of(id).await?;
+        let checked = caller.holder().holds_everything_of(&Holder::new(id, &grants), state.clock.now());
+        caller.check_delegation(&state, "mfa.reset", format!("identity:{id}"), checked).await?;
+    }
     let record = caller.record(&state, "mfa.reset", format!("identity:{id}"));
     state.store.mfa_reset(id, state.clock.now(), record).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

@@ -1,12 +1,15 @@
 //! `/api/v1/identities/{id}/signing-keys`: the public keys an identity signs
-//! commits and artifacts with. People manage their own; identity managers
-//! anyone's.
+//! commits and artifacts with. People manage their own (with a fresh second
+//! factor); identity managers those of services and of people they could
+//! act for; CI jobs none.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::delegation::{Holder, check_act_as};
 use gatehouse_domain::grant::Resource;
+use gatehouse_domain::identity::IdentityKind;
 use gatehouse_domain::ids::{IdentityId, SigningKeyId};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_signing::{KeyError, parse_public_key};
@@ -18,11 +21,39 @@ use crate::extract::{ApiJson, parse_id};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-async fn may_manage(state: &AppState, caller: &Caller, identity: IdentityId) -> Result<(), ApiError> {
-    if identity != caller.identity.id {
+/// Who may add or remove an identity's signing keys. A key signs as its
+/// identity for as long as it is registered, outliving the credential that
+/// added it, so: never a CI job; a person their own with a fresh second
+/// factor (step-up); a service's only a caller allowed `identity.manage`
+/// (its own token too); anyone else's only a caller allowed
+/// `identity.manage` who could mint a token for them (see
+/// [`check_act_as`]).
+async fn may_manage(state: &AppState, caller: &Caller, identity_id: IdentityId, action: &str) -> Result<(), ApiError> {
+    let resource = format!("identity:{identity_id}");
+    if caller.is_workload() {
+        return caller.refuse(state, action, resource, "a CI job's token cannot manage signing keys".into()).await;
+    }
+    let is_self = identity_id == caller.identity.id;
+    if !is_self || caller.identity.kind == IdentityKind::Service {
         caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
     }
-    Ok(())
+    let target = state
+        .store
+        .find_identity(identity_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
+    if !is_self {
+        let grants = state.store.list_grants_of(identity_id).await?;
+        let checked = check_act_as(
+            &caller.holder(),
+            caller.identity.kind,
+            &Holder::new(identity_id, &grants),
+            target.kind,
+            state.clock.now(),
+        );
+        caller.check_delegation(state, action, resource, checked).await?;
+    }
+    caller.require_step_up(state, action).await
 }
 
 /// Register a public key (OpenSSH line or armored OpenPGP key). Uploading
@@ -38,12 +69,7 @@ pub async fn add(
     ApiJson(request): ApiJson<AddSigningKeyRequest>,
 ) -> Result<(StatusCode, Json<SigningKeyDto>), ApiError> {
     let identity_id: IdentityId = parse_id(&id)?;
-    may_manage(&state, &caller, identity_id).await?;
-    state
-        .store
-        .find_identity(identity_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
+    may_manage(&state, &caller, identity_id, "signing_key.add").await?;
     let parsed = match parse_public_key(&request.public_key) {
         Ok(parsed) => parsed,
         Err(KeyError::Revoked) => return record_revocation(&state, &caller, identity_id, &request.public_key).await,
@@ -140,7 +166,7 @@ pub async fn remove(
 ) -> Result<Json<SigningKeyDto>, ApiError> {
     let identity_id: IdentityId = parse_id(&id)?;
     let key_id: SigningKeyId = parse_id(&key_id)?;
-    may_manage(&state, &caller, identity_id).await?;
+    may_manage(&state, &caller, identity_id, "signing_key.remove").await?;
     let record = caller
         .record(&state, "signing_key.remove", format!("signing_key:{key_id}"))
         .details(json!({"signing_key_id": key_id.to_string(), "identity_id": identity_id.to_string()}));

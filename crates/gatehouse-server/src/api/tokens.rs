@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::delegation::{Holder, check_act_as};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, TokenId};
 use gatehouse_domain::store::TokenFilter;
@@ -47,6 +48,21 @@ pub async fn create(
     if !owner.status.is_active() {
         return Err(ApiError::Conflict(format!("identity `{identity_id}` is {}; it cannot get a token", owner.status)));
     }
+    if identity_id != caller.identity.id {
+        // A token acts as its owner: mint one only for whom the caller could
+        // be (a service whose grants it holds; a person who is not an admin,
+        // by a person who is an admin over `*`, whose `identity.manage`
+        // needed fresh MFA under step-up).
+        let grants = state.store.list_grants_of(identity_id).await?;
+        let checked = check_act_as(
+            &caller.holder(),
+            caller.identity.kind,
+            &Holder::new(identity_id, &grants),
+            owner.kind,
+            state.clock.now(),
+        );
+        caller.check_delegation(&state, "token.create", format!("identity:{identity_id}"), checked).await?;
+    }
 
     let now = state.clock.now();
     let secret = TokenSecret::generate();
@@ -63,6 +79,7 @@ pub async fn create(
     let record = caller.record(&state, "token.create", format!("token:{}", new.id)).details(json!({
         "token_id": new.id.to_string(),
         "identity_id": identity_id.to_string(),
+        "created_by": caller.identity.id.to_string(),
         "description": new.description,
         "expires_at": format_rfc3339(new.expires_at),
     }));

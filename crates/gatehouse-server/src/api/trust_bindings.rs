@@ -1,11 +1,13 @@
 //! `/api/v1/trust-bindings`: which CI jobs act as which service identity.
 //! Managing them is identity management (`identity.manage`); reading them,
-//! `identity.view`.
+//! `identity.view`. A binding names only a service identity whose grants
+//! the caller holds: CI jobs never get more than their binder has.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::delegation::{DelegationError, Holder, check_binding};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, TrustBindingId};
 use gatehouse_domain::workload::NewTrustBinding;
@@ -41,6 +43,22 @@ pub async fn create(
         Some(caller.identity.id),
     )
     .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let target = state
+        .store
+        .find_identity(identity_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
+    let grants = state.store.list_grants_of(identity_id).await?;
+    match check_binding(&caller.holder(), &Holder::new(identity_id, &grants), target.kind, state.clock.now()) {
+        Err(DelegationError::NotAService) => {
+            return Err(ApiError::Conflict(format!(
+                "identity `{identity_id}` is a person; only service identities are bound to CI jobs"
+            )));
+        }
+        checked => {
+            caller.check_delegation(&state, "trust_binding.create", format!("identity:{identity_id}"), checked).await?;
+        }
+    }
     let record = caller.record(&state, "trust_binding.create", format!("trust_binding:{}", new.id)).details(json!({
         "trust_binding_id": new.id.to_string(),
         "issuer": new.issuer,

@@ -140,6 +140,7 @@ async fn protection_rule(
                     now,
                     auth_method: "workload",
                     mfa_fresh: false,
+                    step_up: state.settings.mfa.step_up,
                     source_ip: None,
                     principal_is_caller: true,
                     caller_context: None,

@@ -164,8 +164,13 @@ pub async fn check_commit(
                 action,
                 resource: &resource,
                 now,
+                // No live session stands behind a signed commit: the key
+                // that signed it is the signer's possession factor (adding
+                // a key needs a fresh one), which the default `mfa-required`
+                // guard accepts for `auth_method == "signature"`.
                 auth_method: "signature",
                 mfa_fresh: false,
+                step_up: state.settings.mfa.step_up,
                 source_ip: None,
                 principal_is_caller: true,
                 caller_context: None,

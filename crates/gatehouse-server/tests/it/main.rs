@@ -6,6 +6,7 @@ mod hardening_web;
 mod hardening_misc;
 mod hardening_flood;
 mod hardening_scim;
+mod hardening_authz;
 mod identity;
 mod mfa;
 mod operations;

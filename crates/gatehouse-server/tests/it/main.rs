@@ -2,11 +2,11 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod audit;
-mod hardening_web;
-mod hardening_misc;
-mod hardening_flood;
-mod hardening_scim;
 mod hardening_authz;
+mod hardening_flood;
+mod hardening_misc;
+mod hardening_scim;
+mod hardening_web;
 mod identity;
 mod mfa;
 mod operations;

@@ -55,7 +55,7 @@ fn attack(i: usize) -> Request<Body> {
                 .unwrap()
         }
         _ => Request::get("/api/v1/whoami")
-            .header(header::COOKIE, format!("gatehouse_session=unknown-session-{i}"))
+            .header(header::COOKIE, format!("__Host-gatehouse_session=unknown-session-{i}"))
             .body(Body::empty())
             .unwrap(),
     }

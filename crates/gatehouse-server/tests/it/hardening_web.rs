@@ -89,7 +89,7 @@ engine_test!(sso_login_return_to_cannot_send_the_browser_to_another_host, |engin
                 session_absolute: std::time::Duration::from_secs(3600),
             }),
             mfa: MfaSettings { sealing_key: SealingKey::from_bytes(SEALING_KEY), ..MfaSettings::default() },
-            ..Settings::default()
+            ..gatehouse_testkit::test_settings()
         };
         let app = TestApp::with_settings(&db, settings).await;
         let login = |return_to: &str| {
@@ -150,7 +150,7 @@ async fn forge_app(db: &gatehouse_testkit::TestDatabase) -> (TestApp, GithubStan
             gitlab: Some(GitlabSettings { webhook_token: Secret::new(GITLAB_TOKEN) }),
             ..Integrations::default()
         },
-        ..Settings::default()
+        ..gatehouse_testkit::test_settings()
     };
     (TestApp::with_settings(db, settings).await, standin)
 }

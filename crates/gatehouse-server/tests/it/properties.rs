@@ -348,7 +348,7 @@ async fn malformed_published_keys_refuse_tokens_cleanly() {
             refresh_interval: std::time::Duration::ZERO,
             ..Default::default()
         },
-        ..Settings::default()
+        ..gatehouse_testkit::test_settings()
     };
     with_database(Engine::Sqlite, |db| async move {
         let app = TestApp::with_settings(&db, settings).await;
@@ -394,7 +394,7 @@ fn webhook_settings() -> Settings {
             gitlab: Some(GitlabSettings { webhook_token: Secret::new(GITLAB_TOKEN) }),
             ..Integrations::default()
         },
-        ..Settings::default()
+        ..gatehouse_testkit::test_settings()
     }
 }
 

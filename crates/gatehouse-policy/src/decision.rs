@@ -215,6 +215,20 @@ pub(crate) struct DecisionMemos {
     verdicts: Memo<VerdictKey, Verdict>,
 }
 
+impl DecisionMemos {
+    /// How many values each memo holds, by name.
+    #[cfg(test)]
+    pub(crate) fn sizes(&self) -> [(&'static str, usize); 5] {
+        [
+            ("slices", self.slices.len()),
+            ("entities", self.entities.len()),
+            ("own_contexts", self.own_contexts.len()),
+            ("request_checks", self.request_checks.len()),
+            ("verdicts", self.verdicts.len()),
+        ]
+    }
+}
+
 const ENTITY_TYPES: [&str; 5] = ["Gatehouse", "Project", "Pipeline", "Environment", "Identity"];
 
 /// The entity type names and `Action`, parsed once: parsing one on every

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// How many values a memo keeps: a value is a few kilobytes, and a matrix
 /// over a large organization must not grow memory without bound.
-const MAX_ENTRIES: usize = 4096;
+pub(crate) const MAX_ENTRIES: usize = 4096;
 
 pub(crate) struct Memo<K, V> {
     entries: Mutex<HashMap<K, Arc<V>>>,
@@ -40,6 +40,12 @@ impl<K, V> Memo<K, V> {
 }
 
 impl<K: Hash + Eq, V> Memo<K, V> {
+    /// How many values it holds.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// The value kept for `key`, or the one `build` makes (kept unless it
     /// failed).
     pub(crate) fn get_or_build<E>(&self, key: K, build: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {

@@ -539,3 +539,38 @@ fn callers_may_not_set_step_up() {
     let error = policies.decide(&input(&ana, &grants, "deployment.approve", &target, Some(&context))).unwrap_err();
     assert!(error.to_string().contains("`step_up` is set by gatehouse"), "{error}");
 }
+
+#[test]
+fn new_pipelines_keep_every_memo_within_its_bound() {
+    // The soak's growth followed questions about pipelines never asked
+    // about before: whatever decisions keep per resource must stay bounded.
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "admin", "*")];
+    for i in 0..20_000 {
+        let target = resource(&format!("pipeline:acme/web:new-{i}"));
+        assert!(policies.decide(&input(&ana, &grants, "pipeline.trigger", &target, None)).unwrap().is_allowed());
+    }
+    let sizes = policies.memos.sizes();
+    for (memo, size) in sizes {
+        assert!(size <= crate::memo::MAX_ENTRIES, "the {memo} memo holds {size} values");
+    }
+    // Per-question memos are full, the per-pipeline-independent ones hold one.
+    assert_eq!(
+        sizes,
+        [
+            ("slices", 1),
+            ("entities", crate::memo::MAX_ENTRIES),
+            ("own_contexts", 1),
+            ("request_checks", 1),
+            ("verdicts", crate::memo::MAX_ENTRIES),
+        ]
+    );
+    // The actions' closed hierarchy is cloned for each question's entities,
+    // never extended in place: it still holds only the schema's actions.
+    let actions = policies.actions.iter().count();
+    let last = resource("pipeline:acme/web:new-19999");
+    policies.decide(&input(&ana, &grants, "pipeline.trigger", &last, None)).unwrap();
+    assert_eq!(policies.actions.iter().count(), actions);
+    assert!(policies.actions.iter().all(|entity| entity.uid().type_name().to_string() == "Action"));
+}

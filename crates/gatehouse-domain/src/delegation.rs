@@ -139,6 +139,18 @@ pub fn check_act_as(
     caller.holds_everything_of(target, now)
 }
 
+/// May `caller` change `target`'s standing (suspend, reactivate or
+/// deprovision it)? Itself: yes here (the handler keeps its own rule against
+/// locking oneself out). Anyone else: only when the caller holds everything
+/// the target holds, so `identity.manage` never locks out, removes or revives
+/// someone holding more than the caller.
+pub fn check_manage(caller: &Holder<'_>, target: &Holder<'_>, now: OffsetDateTime) -> Result<(), DelegationError> {
+    if target.id == caller.id {
+        return Ok(());
+    }
+    caller.holds_everything_of(target, now)
+}
+
 /// May `caller` bind CI jobs to `target`? Only a service identity, and only
 /// one whose grants the caller holds.
 pub fn check_binding(

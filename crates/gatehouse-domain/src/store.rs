@@ -516,6 +516,9 @@ pub trait Store: Send + Sync {
         audit: AuditRecord,
     ) -> Result<Session, StoreError>;
 
+    /// A session by its id (ended or not), to tell whose it is.
+    async fn find_session_by_id(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+
     /// An identity's sessions, newest first.
     async fn list_sessions(&self, identity: IdentityId) -> Result<Vec<Session>, StoreError>;
 

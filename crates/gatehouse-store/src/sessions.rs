@@ -229,6 +229,15 @@ pub(crate) async fn revoke(
     Ok(ended)
 }
 
+pub(crate) async fn find_by_id(store: &SqlStore, id: SessionId) -> Result<Option<Session>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE id = $1")))
+        .bind(id.to_string())
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(store_error)?;
+    row.as_ref().map(session).transpose()
+}
+
 pub(crate) async fn list(store: &SqlStore, identity: IdentityId) -> Result<Vec<Session>, StoreError> {
     let rows =
         sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM sessions WHERE identity_id = $1 ORDER BY id DESC")))

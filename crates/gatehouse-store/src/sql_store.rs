@@ -958,6 +958,10 @@ impl Store for SqlStore {
         crate::sessions::revoke(self, id, now, audit).await
     }
 
+    async fn find_session_by_id(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        crate::sessions::find_by_id(self, id).await
+    }
+
     async fn list_sessions(&self, identity: IdentityId) -> Result<Vec<Session>, StoreError> {
         crate::sessions::list(self, identity).await
     }

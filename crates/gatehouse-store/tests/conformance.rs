@@ -33,4 +33,5 @@ conformance_tests!(
     signing_keys_belong_to_one_identity,
     scim_manages_only_whom_it_created_or_an_admin_linked,
     an_identity_links_to_one_account,
+    sessions_are_found_by_id_ended_or_not,
 );

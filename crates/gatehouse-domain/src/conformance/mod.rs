@@ -695,3 +695,24 @@ pub async fn an_identity_links_to_one_account(store: Arc<dyn Store>) {
     assert_eq!(store.list_identity_links(ana.id).await.unwrap(), expected);
     assert_eq!(store.find_identity_link("https://idp", "mallory").await.unwrap(), None);
 }
+
+pub async fn sessions_are_found_by_id_ended_or_not(store: Arc<dyn Store>) {
+    use crate::ids::SessionId;
+    use crate::session::NewSession;
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+    let new = NewSession {
+        id: SessionId::new(),
+        hash: TokenSecret::generate().hash(),
+        identity_id: ana.id,
+        created_at: T0,
+        expires_at: T0 + Duration::hours(1),
+        source_ip: None,
+    };
+    let id = new.id;
+    store.create_session(new, None, record("auth.login")).await.unwrap();
+    let found = store.find_session_by_id(id).await.unwrap().unwrap();
+    assert_eq!((found.id, found.identity_id, found.revoked_at), (id, ana.id, None));
+    store.revoke_session(id, T0, record("session.revoke")).await.unwrap();
+    assert_eq!(store.find_session_by_id(id).await.unwrap().unwrap().revoked_at, Some(T0));
+    assert!(store.find_session_by_id(SessionId::new()).await.unwrap().is_none());
+}

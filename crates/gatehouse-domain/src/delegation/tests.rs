@@ -189,3 +189,46 @@ fn bindings_name_services_whose_grants_the_caller_holds() {
         Err(DelegationError::NotAService)
     );
 }
+
+#[track_caller]
+fn check_manage_case(held: &[(&str, &str)], target_holds: &[(&str, &str)], expected: Result<(), DelegationError>) {
+    let (caller, target) = (IdentityId::new(), IdentityId::new());
+    let (caller_grants, target_grants) = (grants(caller, held), grants(target, target_holds));
+    let outcome = check_manage(&Holder::new(caller, &caller_grants), &Holder::new(target, &target_grants), NOW);
+    assert_eq!(outcome, expected, "holding {held:?}, managing one holding {target_holds:?}");
+}
+
+#[test]
+fn managing_another_identity_needs_everything_it_holds() {
+    let more =
+        |role: &str, scope: &str| Err(DelegationError::TargetHoldsMore { role: role.into(), scope: scope.into() });
+    let manager = [("identity-manager", "*"), ("developer", "project:acme/web")];
+    check_manage_case(&manager, &[], Ok(()));
+    check_manage_case(&manager, &[("developer", "project:acme/web")], Ok(()));
+    check_manage_case(&manager, &[("developer", "environment:acme/web:staging")], Ok(()));
+    check_manage_case(&manager, &[("identity-manager", "*")], Ok(()));
+    check_manage_case(&manager, &[("developer", "project:acme/api")], more("developer", "project:acme/api"));
+    check_manage_case(&manager, &[("admin", "*")], more("admin", "*"));
+    check_manage_case(
+        &manager,
+        &[("release-approver", "environment:acme/web:production")],
+        more("release-approver", "environment:acme/web:production"),
+    );
+    check_manage_case(&[("admin", "project:acme/web")], &[("admin", "*")], more("admin", "*"));
+    check_manage_case(&[("admin", "project:acme/web")], &[("deployer", "project:acme/web")], Ok(()));
+    check_manage_case(&[("admin", "*")], &[("admin", "*")], Ok(()));
+    check_manage_case(&[("admin", "*")], &[("release-approver", "environment:acme/web:production")], Ok(()));
+}
+
+#[test]
+fn managing_ignores_grants_no_longer_in_force_and_oneself() {
+    let (caller, target) = (IdentityId::new(), IdentityId::new());
+    let caller_grants = grants(caller, &[("identity-manager", "*")]);
+    let mut lapsed = grants(target, &[("admin", "*"), ("admin", "*")]);
+    lapsed[0].revoked_at = Some(NOW - time::Duration::hours(1));
+    lapsed[1].expires_at = Some(NOW - time::Duration::hours(1));
+    let holder = Holder::new(caller, &caller_grants);
+    assert_eq!(check_manage(&holder, &Holder::new(target, &lapsed), NOW), Ok(()));
+    let mine = grants(caller, &[("admin", "*")]);
+    assert_eq!(check_manage(&Holder::new(caller, &[]), &Holder::new(caller, &mine), NOW), Ok(()));
+}

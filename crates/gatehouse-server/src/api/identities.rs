@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::{IdentityKind, IdentityStatus, NewIdentity};
 use gatehouse_domain::ids::IdentityId;
@@ -78,7 +79,8 @@ fn not_found(id: IdentityId) -> ApiError {
 }
 
 /// Moves an identity between statuses, refusing what makes no sense
-/// (reviving the deprovisioned, locking yourself out).
+/// (reviving the deprovisioned, locking yourself out) and what the caller
+/// may not do to it (it holds something the caller does not).
 async fn change_status(
     state: &AppState,
     caller: &Caller,
@@ -92,6 +94,10 @@ async fn change_status(
         return Err(ApiError::Conflict("you cannot suspend or deprovision yourself".into()));
     }
     let current = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
+    // Nobody locks out, removes or revives someone holding more than they do.
+    let grants = state.store.list_grants_of(id).await?;
+    let checked = check_manage(&caller.holder(), &Holder::new(id, &grants), state.clock.now());
+    caller.check_delegation(state, action, format!("identity:{id}"), checked).await?;
     let allowed = matches!(
         (current.status, to),
         (IdentityStatus::Active, IdentityStatus::Suspended)
@@ -114,7 +120,7 @@ async fn change_status(
 /// Suspend an identity: its tokens stop working until it is reactivated.
 #[utoipa::path(post, path = "/api/v1/identities/{id}/suspend", tag = "identities",
     params(("id" = String, Path, description = "identity id")),
-    responses((status = 200, body = IdentityDto), (status = 404), (status = 409)))]
+    responses((status = 200, body = IdentityDto), (status = 403), (status = 404), (status = 409)))]
 pub async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,7 +132,7 @@ pub async fn suspend(
 /// Reactivate a suspended identity.
 #[utoipa::path(post, path = "/api/v1/identities/{id}/reactivate", tag = "identities",
     params(("id" = String, Path, description = "identity id")),
-    responses((status = 200, body = IdentityDto), (status = 404), (status = 409)))]
+    responses((status = 200, body = IdentityDto), (status = 403), (status = 404), (status = 409)))]
 pub async fn reactivate(
     State(state): State<AppState>,
     caller: Caller,
@@ -139,7 +145,7 @@ pub async fn reactivate(
 /// once; the record is kept.
 #[utoipa::path(delete, path = "/api/v1/identities/{id}", tag = "identities",
     params(("id" = String, Path, description = "identity id")),
-    responses((status = 200, body = IdentityDto), (status = 404), (status = 409)))]
+    responses((status = 200, body = IdentityDto), (status = 403), (status = 404), (status = 409)))]
 pub async fn deprovision(
     State(state): State<AppState>,
     caller: Caller,

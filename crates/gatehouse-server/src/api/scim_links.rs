@@ -1,12 +1,13 @@
 //! `/api/v1/identities/{id}/scim`: an admin hands an existing person to
 //! the SCIM provisioner, or takes them back. SCIM changes only the people it
 //! created or an admin linked here; both directions need `identity.manage`
-//! and are audited.
+//! and every grant the person holds, and are audited.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::scim::ScimUser;
@@ -44,6 +45,20 @@ pub async fn show(
     Ok(Json(dto(&user)))
 }
 
+/// Handing someone to the provisioner (or taking them back, with the
+/// directory's grants) changes them: only for someone whose every grant the
+/// caller holds.
+async fn check_holds_everything_of(
+    state: &AppState,
+    caller: &Caller,
+    id: IdentityId,
+    action: &str,
+) -> Result<(), ApiError> {
+    let grants = state.store.list_grants_of(id).await?;
+    let checked = check_manage(&caller.holder(), &Holder::new(id, &grants), state.clock.now());
+    caller.check_delegation(state, action, format!("identity:{id}"), checked).await
+}
+
 fn not_linked(id: IdentityId) -> ApiError {
     ApiError::NotFound(format!("SCIM does not manage identity `{id}`"))
 }
@@ -66,6 +81,7 @@ pub async fn link(
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let identity =
         state.store.find_identity(id).await?.ok_or_else(|| ApiError::NotFound(format!("identity `{id}` not found")))?;
+    check_holds_everything_of(&state, &caller, id, "identity.scim.link").await?;
     let current = state.store.scim_find_user(id).await?.map(|user| user.origin);
     let user_name = check_link(&identity, current, request.user_name.as_deref()).map_err(|error| match error {
         LinkError::AlreadyManaged(_) => ApiError::Conflict(error.to_string()),
@@ -98,6 +114,7 @@ pub async fn unlink(
     let id: IdentityId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let user = state.store.scim_find_user(id).await?.ok_or_else(|| not_linked(id))?;
+    check_holds_everything_of(&state, &caller, id, "identity.scim.unlink").await?;
     let record = caller.record(&state, "identity.scim.unlink", format!("identity:{id}")).details(json!({
         "identity_id": id.to_string(), "user_name": user.user_name, "origin": user.origin.as_str(),
     }));

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, SessionId};
 use gatehouse_domain::session::Session;
@@ -58,18 +59,26 @@ pub async fn list(
     Ok(Json(state.store.list_sessions(id).await?.iter().map(SessionDto::from).collect()))
 }
 
-/// End a session at once (one's own, or anyone's with `identity.manage`).
+/// End a session at once (one's own, or with `identity.manage` that of
+/// someone whose every grant the caller holds).
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "identities",
-    params(("id" = String, Path, description = "session id")), responses((status = 200, body = SessionDto), (status = 404)))]
+    params(("id" = String, Path, description = "session id")), responses((status = 200, body = SessionDto), (status = 403), (status = 404)))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SessionDto>, ApiError> {
     let id: SessionId = parse_id(&id)?;
-    let own = state.store.list_sessions(caller.identity.id).await?.iter().any(|s| s.id == id);
-    if !own {
+    let session = state.store.find_session_by_id(id).await?;
+    let owner = session.map(|s| s.identity_id);
+    if owner != Some(caller.identity.id) {
         caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    }
+    if let Some(owner) = owner {
+        // Nobody signs out someone holding more than they do.
+        let grants = state.store.list_grants_of(owner).await?;
+        let checked = check_manage(&caller.holder(), &Holder::new(owner, &grants), state.clock.now());
+        caller.check_delegation(&state, "session.revoke", format!("session:{id}"), checked).await?;
     }
     let record = caller.record(&state, "session.revoke", format!("session:{id}"));
     let ended = state.store.revoke_session(id, state.clock.now(), record).await?;

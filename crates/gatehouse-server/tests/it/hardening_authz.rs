@@ -1,9 +1,14 @@
 //! Issue 24, holes 1, 2 and 8, attacked: privileged decisions without a
 //! fresh second factor, signing keys registered by stolen or CI tokens, and
-//! `grant.manage`, `identity.manage` and token creation used to become more
-//! than the caller is. Every refusal is checked to change nothing.
+//! `grant.manage`, `identity.manage` (grants, tokens, bindings, MFA resets,
+//! suspending, reviving, deprovisioning, ending sessions) and token creation used to become
+//! more than the caller is. Every refusal is checked to change nothing.
 
+use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
 use gatehouse_domain::clock::Clock;
+use gatehouse_domain::ids::SessionId;
+use gatehouse_domain::session::NewSession;
+use gatehouse_domain::token::TokenSecret;
 use gatehouse_mfa::TotpSecret;
 use gatehouse_policy::{Policies, PolicySetSource};
 use gatehouse_server::{MfaSettings, Settings};
@@ -383,6 +388,126 @@ engine_test!(an_mfa_reset_of_someone_holding_more_is_refused, |engine| with_data
         assert!(app.store.mfa_find(target.parse().unwrap()).await.unwrap().is_some(), "the factor stays");
     }
 }));
+
+async fn status_of(app: &TestApp, identity: &str) -> String {
+    let shown = app.get(&format!("/api/v1/identities/{identity}"), &app.admin_token).await;
+    shown.assert_status(200)["status"].as_str().unwrap().to_owned()
+}
+
+/// The newest audit entry: a refusal must be recorded as one.
+async fn last_audit(app: &TestApp) -> gatehouse_domain::audit::AuditRecord {
+    let size = app.audit_size().await;
+    app.store.list_audit(size - 1, 1).await.unwrap().remove(0).record
+}
+
+engine_test!(an_identity_manager_cannot_suspend_revive_deprovision_or_scim_link_someone_holding_more, |engine| {
+    with_database(engine, |db| async move {
+        let app = TestApp::with_policies(&db, Settings::default(), custom_roles()).await;
+        let ivan = app.create_human("Ivan", "ivan@example.com").await;
+        grant(&app, &ivan, "identity-manager", "*").await;
+        grant(&app, &ivan, "developer", "project:acme/web").await;
+        let ivan_token = app.create_token(&ivan, 3600).await;
+        let root = app.create_human("Root", "root@example.com").await;
+        grant(&app, &root, "admin", "*").await;
+        let bot = app.create_service("approver-bot").await;
+        grant(&app, &bot, "release-approver", "environment:acme/web:production").await;
+        let dev = app.create_human("Dev", "dev@example.com").await;
+        grant(&app, &dev, "developer", "project:acme/web").await;
+        let suspend = |id: &str| format!("/api/v1/identities/{id}/suspend");
+        let reactivate = |id: &str| format!("/api/v1/identities/{id}/reactivate");
+
+        // Neither an admin nor a service holding a role Ivan lacks.
+        for (target, held) in [(&root, "`admin`"), (&bot, "`release-approver`")] {
+            let size = app.audit_size().await;
+            let refused = app.post(&suspend(target), &ivan_token, json!({})).await;
+            assert!(refused.assert_problem(403).contains(held), "{}", refused.text);
+            let entry = last_audit(&app).await;
+            assert_eq!((entry.action.as_str(), entry.outcome), ("identity.suspend", Outcome::Denied));
+            assert_eq!(app.audit_size().await, size + 1, "only the refusal is recorded");
+            let refused = app.delete(&format!("/api/v1/identities/{target}"), &ivan_token).await;
+            assert!(refused.assert_problem(403).contains(held), "{}", refused.text);
+            let entry = last_audit(&app).await;
+            assert_eq!((entry.action.as_str(), entry.outcome), ("identity.deprovision", Outcome::Denied));
+            assert_eq!(status_of(&app, target).await, "active");
+            assert_eq!(grants_of(&app, target).await, 1, "its grants stay");
+        }
+
+        // Nor hand the admin to the SCIM provisioner.
+        let refused = app.post(&format!("/api/v1/identities/{root}/scim"), &ivan_token, json!({})).await;
+        assert!(refused.assert_problem(403).contains("`admin`"), "{}", refused.text);
+        assert_eq!(last_audit(&app).await.outcome, Outcome::Denied);
+        assert!(app.store.scim_find_user(root.parse().unwrap()).await.unwrap().is_none());
+        app.post(&format!("/api/v1/identities/{dev}/scim"), &ivan_token, json!({})).await.assert_status(201);
+        app.delete(&format!("/api/v1/identities/{dev}/scim"), &ivan_token).await.assert_status(204);
+
+        // Nor revive an admin another admin suspended.
+        app.post(&suspend(&root), &app.admin_token, json!({})).await.assert_status(200);
+        let refused = app.post(&reactivate(&root), &ivan_token, json!({})).await;
+        assert!(refused.assert_problem(403).contains("`admin`"), "{}", refused.text);
+        assert_eq!(last_audit(&app).await.outcome, Outcome::Denied);
+        assert_eq!(status_of(&app, &root).await, "suspended");
+
+        // A developer whose grants Ivan holds: managed as before; himself: still not.
+        app.post(&suspend(&dev), &ivan_token, json!({})).await.assert_status(200);
+        app.post(&reactivate(&dev), &ivan_token, json!({})).await.assert_status(200);
+        app.delete(&format!("/api/v1/identities/{dev}"), &ivan_token).await.assert_status(200);
+        assert_eq!(status_of(&app, &dev).await, "deprovisioned");
+        app.post(&suspend(&ivan), &ivan_token, json!({})).await.assert_problem(409);
+
+        // An admin over `*` still manages everyone.
+        app.post(&reactivate(&root), &app.admin_token, json!({})).await.assert_status(200);
+        app.post(&suspend(&bot), &app.admin_token, json!({})).await.assert_status(200);
+        app.post(&reactivate(&bot), &app.admin_token, json!({})).await.assert_status(200);
+        app.delete(&format!("/api/v1/identities/{root}"), &app.admin_token).await.assert_status(200);
+        app.delete(&format!("/api/v1/identities/{bot}"), &app.admin_token).await.assert_status(200);
+        assert_eq!(
+            (status_of(&app, &root).await, status_of(&app, &bot).await),
+            ("deprovisioned".into(), "deprovisioned".into())
+        );
+    })
+});
+
+/// A browser session for `identity`, started as a login would.
+async fn start_session(app: &TestApp, identity: &str) -> SessionId {
+    let now = app.clock.now();
+    let session = NewSession {
+        id: SessionId::new(),
+        hash: TokenSecret::generate().hash(),
+        identity_id: identity.parse().unwrap(),
+        created_at: now,
+        expires_at: now + Duration::hours(2),
+        source_ip: None,
+    };
+    let id = session.id;
+    app.store.create_session(session, None, AuditRecord::new(now, Actor::System, "auth.login", "test")).await.unwrap();
+    id
+}
+
+engine_test!(an_identity_manager_cannot_end_the_session_of_someone_holding_more, |engine| with_database(
+    engine,
+    |db| async move {
+        let app = TestApp::with_policies(&db, Settings::default(), custom_roles()).await;
+        let ivan = app.create_human("Ivan", "ivan@example.com").await;
+        grant(&app, &ivan, "identity-manager", "*").await;
+        let ivan_token = app.create_token(&ivan, 3600).await;
+        let root = app.create_human("Root", "root@example.com").await;
+        grant(&app, &root, "admin", "*").await;
+        let ana = app.create_human("Ana", "ana@example.com").await;
+        let (root_session, ana_session, own) =
+            (start_session(&app, &root).await, start_session(&app, &ana).await, start_session(&app, &ivan).await);
+
+        let refused = app.delete(&format!("/api/v1/sessions/{root_session}"), &ivan_token).await;
+        assert!(refused.assert_problem(403).contains("`admin`"), "{}", refused.text);
+        let entry = last_audit(&app).await;
+        assert_eq!((entry.action.as_str(), entry.outcome), ("session.revoke", Outcome::Denied));
+        let kept = app.store.find_session_by_id(root_session).await.unwrap().unwrap();
+        assert_eq!(kept.revoked_at, None, "the admin stays signed in");
+
+        app.delete(&format!("/api/v1/sessions/{ana_session}"), &ivan_token).await.assert_status(200);
+        app.delete(&format!("/api/v1/sessions/{own}"), &ivan_token).await.assert_status(200);
+        app.delete(&format!("/api/v1/sessions/{root_session}"), &app.admin_token).await.assert_status(200);
+    }
+));
 
 engine_test!(a_signed_commit_to_pipeline_config_counts_its_registered_key_as_the_factor, |engine| with_database(
     engine,

@@ -3,10 +3,9 @@
 //! configuration are recorded as `pipeline.config.changed`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
+use gatehouse_domain::audit::{Actor, AuditRecord};
 use gatehouse_domain::webhook::WebhookDelivery;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -14,19 +13,20 @@ use sha2::{Digest, Sha256};
 use super::push::{changes_json, config_changes};
 use super::signature::check_gitlab_token;
 use crate::context::Origin;
+use crate::extract::ApiBytes;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// Receive a GitLab webhook delivery.
 #[utoipa::path(post, path = "/webhooks/gitlab", tag = "webhooks",
     request_body(content = Object, description = "a GitLab webhook payload, with X-Gitlab-Token"),
-    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 409, description = "a replayed delivery")),
+    responses((status = 200), (status = 400), (status = 401), (status = 404), (status = 409, description = "a replayed delivery"), (status = 413), (status = 429, description = "too many refused deliveries from this source")),
     security(()))]
 pub async fn receive(
     State(state): State<AppState>,
     Origin(origin): Origin,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> Result<Json<Value>, ApiError> {
     let Some(gitlab) = state.settings.integrations.gitlab.clone() else {
         return Err(ApiError::NotFound("GitLab webhooks are not configured ([gitlab] webhook_token)".into()));
@@ -37,11 +37,9 @@ pub async fn receive(
             super::signature::SignatureError::Missing => "the X-Gitlab-Token header is missing".to_owned(),
             _ => "the X-Gitlab-Token does not match".to_owned(),
         };
-        let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "webhook.gitlab", "gatehouse")
-            .origin(&origin)
-            .outcome(Outcome::Failure, reason.clone());
-        state.store.append_audit(record).await?;
-        return Err(ApiError::Unauthorized(format!("webhook refused: {reason}")));
+        // Through the failure ledger, as GitHub's (see `github.rs`).
+        let refused = ApiError::Unauthorized(format!("webhook refused: {reason}"));
+        return Err(state.auth_failures.failed(&state, &origin, None, "webhook.gitlab", &reason, refused).await);
     }
     let event = header("x-gitlab-event").unwrap_or_default().to_owned();
     let payload: Value =

@@ -3,7 +3,6 @@
 //! and taking someone out of the group takes it away, in one transaction.
 //! Only people SCIM may change (`super::guard`) join or leave a group.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use gatehouse_domain::clock::format_rfc3339;
@@ -13,7 +12,7 @@ use gatehouse_domain::scim::patch::apply_patch;
 use gatehouse_domain::scim::{GROUP_SCHEMA, ScimError, ScimGroup, group_input};
 use serde_json::{Value, json};
 
-use super::{ListQuery, Provisioner, Scim, guard, json_body, list_response};
+use super::{ListQuery, Provisioner, Scim, ScimBody, guard, json_body, list_response};
 use crate::state::AppState;
 
 pub fn resource(group: &ScimGroup, with_members: bool) -> Value {
@@ -80,7 +79,7 @@ async fn guard_members(
 pub async fn create(
     State(state): State<AppState>,
     Provisioner(caller): Provisioner,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let input = group_input(&json_body(&body)?)?;
     guard_members(&state, &caller, &[], &input.members).await?;
@@ -125,7 +124,7 @@ pub async fn replace(
     State(state): State<AppState>,
     Provisioner(caller): Provisioner,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let group = load(&state, &id).await?;
     save(&state, &caller, &group, &json_body(&body)?).await
@@ -135,7 +134,7 @@ pub async fn patch(
     State(state): State<AppState>,
     Provisioner(caller): Provisioner,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let group = load(&state, &id).await?;
     let mut updated = resource(&group, true);

@@ -16,7 +16,8 @@ mod search;
 mod users;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +33,7 @@ use gatehouse_domain::store::StoreError;
 use serde_json::Value;
 
 use crate::auth::Caller;
+use crate::extract::ApiBytes;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -128,6 +130,19 @@ pub async fn guard(state: &AppState, caller: &Caller, action: &str, user: &ScimU
         return Err(Scim::error(refusal));
     }
     Ok(())
+}
+
+/// A SCIM request's raw body; beyond `[http] max_body_bytes` it is refused
+/// with a SCIM error of status 413, like every other SCIM error.
+pub struct ScimBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ScimBody {
+    type Rejection = Scim;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiBytes(bytes) = ApiBytes::from_request(req, state).await?;
+        Ok(ScimBody(bytes))
+    }
 }
 
 /// Parses a SCIM request body (either JSON content type).

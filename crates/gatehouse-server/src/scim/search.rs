@@ -1,26 +1,33 @@
 //! `POST /.search` (RFC 7644 §3.4.3): a list query sent as a body, under
 //! `/Users`, `/Groups`, or at the root across both (users first).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use gatehouse_domain::scim::search::search_request;
 
-use super::{ListQuery, Provisioner, Scim, groups, json_body, list_response, users};
+use super::{ListQuery, Provisioner, Scim, ScimBody, groups, json_body, list_response, users};
 use crate::state::AppState;
 
 fn query(body: &[u8]) -> Result<ListQuery, Scim> {
     Ok(ListQuery::from(search_request(&json_body(body)?)?))
 }
 
-pub async fn users(State(state): State<AppState>, _caller: Provisioner, body: Bytes) -> Result<Scim, Scim> {
+pub async fn users(
+    State(state): State<AppState>,
+    _caller: Provisioner,
+    ScimBody(body): ScimBody,
+) -> Result<Scim, Scim> {
     users::list_page(&state, &query(&body)?).await
 }
 
-pub async fn groups(State(state): State<AppState>, _caller: Provisioner, body: Bytes) -> Result<Scim, Scim> {
+pub async fn groups(
+    State(state): State<AppState>,
+    _caller: Provisioner,
+    ScimBody(body): ScimBody,
+) -> Result<Scim, Scim> {
     groups::list_page(&state, &query(&body)?).await
 }
 
-pub async fn root(State(state): State<AppState>, _caller: Provisioner, body: Bytes) -> Result<Scim, Scim> {
+pub async fn root(State(state): State<AppState>, _caller: Provisioner, ScimBody(body): ScimBody) -> Result<Scim, Scim> {
     let query = query(&body)?;
     let (filter, start, count) = query.page(&["userName", "displayName", "externalId", "id"])?;
     let applies = |attributes: &[&str]| filter.as_ref().is_none_or(|f| attributes.contains(&f.attribute));

@@ -2,7 +2,6 @@
 //! filter, replace (PUT), patch (both dialects), delete; each change only
 //! to people SCIM manages (`super::guard`).
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use gatehouse_domain::clock::format_rfc3339;
@@ -13,7 +12,7 @@ use gatehouse_domain::scim::patch::apply_patch;
 use gatehouse_domain::scim::{ScimError, ScimUser, USER_SCHEMA, user_input};
 use serde_json::{Value, json};
 
-use super::{ListQuery, Provisioner, Scim, guard, json_body, list_response};
+use super::{ListQuery, Provisioner, Scim, ScimBody, guard, json_body, list_response};
 use crate::state::AppState;
 
 pub fn resource(user: &ScimUser) -> Value {
@@ -59,7 +58,7 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     Provisioner(caller): Provisioner,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let input = user_input(&json_body(&body)?)?;
     // A person SCIM does not manage keeps their email: no adoption.
@@ -110,7 +109,7 @@ pub async fn replace(
     State(state): State<AppState>,
     Provisioner(caller): Provisioner,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let user = load(&state, &id).await?;
     save(&state, &caller, &user, &json_body(&body)?, "scim.user.replace").await
@@ -120,7 +119,7 @@ pub async fn patch(
     State(state): State<AppState>,
     Provisioner(caller): Provisioner,
     Path(id): Path<String>,
-    body: Bytes,
+    ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let user = load(&state, &id).await?;
     let mut updated = resource(&user);

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::auth_failures::{CredentialKey, cap_echoed};
 use gatehouse_domain::identity::{IdentityKind, NewIdentity};
 use gatehouse_domain::ids::SessionId;
 use gatehouse_domain::session::{NewSession, check_email_link};
@@ -116,7 +117,18 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
+/// Refuses a callback that proves nothing (no login in progress, a wrong
+/// state, a code or ID token the provider does not back): through the
+/// failure ledger, so a flood of forged callbacks is one entry and a count,
+/// then 429 for the source.
 async fn refuse(state: &AppState, origin: &RequestOrigin, reason: String) -> ApiError {
+    let error = ApiError::Unauthorized(format!("login failed: {}", cap_echoed(&reason)));
+    state.auth_failures.failed(state, origin, None, "auth.login", &reason, error).await
+}
+
+/// Refuses a login the identity provider vouched for (nobody to sign in
+/// as, a suspended person, a link refused): each one is its own entry.
+async fn refuse_verified(state: &AppState, origin: &RequestOrigin, reason: String) -> ApiError {
     let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.login", "gatehouse")
         .origin(origin)
         .outcome(Outcome::Failure, reason.clone());
@@ -159,6 +171,8 @@ pub async fn callback(
         return Err(refuse(&state, &origin, "the state does not match this login".into()).await);
     }
     let code = query.code.ok_or_else(|| ApiError::BadRequest("the callback has no code".into()))?;
+    // A throttled source gets no code exchanged with the provider.
+    state.auth_failures.refuse_if_throttled(&state, &origin, &CredentialKey::of(code.as_bytes()))?;
     let discovery = state.sso.discover(&oidc).await.map_err(ApiError::UpstreamUnavailable)?;
     let tokens = match state.sso.exchange(&oidc, &discovery, &code, &pending.verifier).await {
         Ok(tokens) => tokens,
@@ -199,7 +213,7 @@ pub async fn callback(
                 Some(found) => {
                     let links = state.store.list_identity_links(found.id).await?;
                     if let Err(refusal) = check_email_link(&links, &oidc.issuer, &subject) {
-                        return Err(refuse(&state, &origin, format!("`{email}`: {refusal}")).await);
+                        return Err(refuse_verified(&state, &origin, format!("`{email}`: {refusal}")).await);
                     }
                     Some(found)
                 }
@@ -220,7 +234,7 @@ pub async fn callback(
     };
     let Some(identity) = identity else {
         let who = email.unwrap_or_else(|| subject.clone());
-        return Err(refuse(
+        return Err(refuse_verified(
             &state,
             &origin,
             format!("no gatehouse identity for `{who}` (ask an admin, or link a verified email)"),
@@ -228,7 +242,9 @@ pub async fn callback(
         .await);
     };
     if !identity.status.is_active() {
-        return Err(refuse(&state, &origin, format!("`{}` is {}", identity.name, identity.status.as_str())).await);
+        return Err(
+            refuse_verified(&state, &origin, format!("`{}` is {}", identity.name, identity.status.as_str())).await
+        );
     }
 
     let secret = cookies::new_secret();
@@ -246,7 +262,7 @@ pub async fn callback(
     match state.store.create_session(session, Some((oidc.issuer.clone(), subject)), record).await {
         Ok(_) => {}
         // Another login linked this person first.
-        Err(StoreError::Conflict(reason)) => return Err(refuse(&state, &origin, reason).await),
+        Err(StoreError::Conflict(reason)) => return Err(refuse_verified(&state, &origin, reason).await),
         Err(error) => return Err(error.into()),
     }
     let session_cookie = cookies::set_session(&secret, oidc.secure_cookies());

@@ -331,3 +331,152 @@ engine_test!(a_throttled_source_gets_no_signature_checks_while_other_sources_do,
         app.send(exchange(key.sign(&fresh), "198.51.100.5:5000")).await.assert_status(200);
     })
 });
+
+const WEBHOOK_SECRET: &str = "webhook secret of the flood tests";
+const GITLAB_TOKEN: &str = "gitlab token of the flood tests";
+
+fn with_webhooks(settings: Settings) -> Settings {
+    use gatehouse_server::integrations::{GITHUB_ACTIONS_ISSUER, GithubSettings, GitlabSettings, Integrations};
+    Settings {
+        integrations: Integrations {
+            github: Some(GithubSettings {
+                webhook_secret: Secret::new(WEBHOOK_SECRET),
+                api_url: "http://127.0.0.1:9".into(),
+                app: None,
+                actions_issuer: GITHUB_ACTIONS_ISSUER.into(),
+            }),
+            gitlab: Some(GitlabSettings { webhook_token: Secret::new(GITLAB_TOKEN) }),
+            ..Integrations::default()
+        },
+        ..settings
+    }
+}
+
+fn github_delivery(delivery: &str, body: &str, signature: &str) -> Request<Body> {
+    Request::post("/webhooks/github")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-github-event", "ping")
+        .header("x-github-delivery", delivery)
+        .header("x-hub-signature-256", signature)
+        .body(Body::from(body.to_owned()))
+        .unwrap()
+}
+
+fn github_signature(body: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+engine_test!(two_thousand_forged_webhooks_grow_the_log_by_two_entries_and_signed_ones_still_pass, |engine| {
+    with_database(engine, |database| async move {
+        let app = TestApp::with_settings(&database, with_webhooks(Settings::default())).await;
+        let before = app.audit_size().await;
+        let limit = FailureLimits::default().limit as usize;
+        let body = json!({"zen": "forged", "hook_id": 1}).to_string();
+        for i in 0..2_000 {
+            let forged = github_delivery(&format!("forged-{i}"), &body, &format!("sha256={:064x}", i));
+            let response = app.send(from(ATTACKER, forged)).await;
+            if i < limit {
+                assert!(response.assert_problem(401).contains("does not match"), "{}", response.text);
+            } else {
+                assert_throttled(&response);
+            }
+        }
+        // Forged GitLab tokens count against the same source.
+        let forged_gitlab = Request::post("/webhooks/gitlab")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-gitlab-token", "guessed")
+            .body(Body::from("{}"))
+            .unwrap();
+        assert_throttled(&app.send(from(ATTACKER, forged_gitlab)).await);
+        assert_eq!(growth(&app, before).await.0, 1, "the first refusal only, during the window");
+
+        // A correctly signed delivery from the same source still works.
+        let genuine = json!({"zen": "genuine", "hook_id": 1}).to_string();
+        let response =
+            app.send(from(ATTACKER, github_delivery("genuine-1", &genuine, &github_signature(&genuine)))).await;
+        assert_eq!(response.status.as_u16(), 200, "{}", response.text);
+        let gitlab = Request::post("/webhooks/gitlab")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-gitlab-token", GITLAB_TOKEN)
+            .header("x-gitlab-event", "System Hook")
+            .body(Body::from("{\"object_kind\": \"ping\"}"))
+            .unwrap();
+        let response = app.send(from(ATTACKER, gitlab)).await;
+        assert_eq!(response.status.as_u16(), 200, "{}", response.text);
+
+        assert_eq!(app.state.auth_failures.flush_all(&app.state).await.unwrap(), 1);
+        let entries = app.store.list_audit(before, 100).await.unwrap();
+        let refusals: Vec<_> = entries.iter().filter(|e| e.record.actor.id() == "anonymous").collect();
+        assert_eq!(refusals.len(), 2, "one refusal and one summary");
+        assert!(refusals.iter().map(|e| e.leaf_bytes().len()).sum::<usize>() < 4096);
+        assert_eq!(refusals[0].record.action, "webhook.github");
+        assert_eq!(refusals[1].record.action, "auth.failures");
+        assert_eq!(refusals[1].record.details["failures"], 2_000);
+        assert_eq!(entries.len(), 4, "and the two genuine deliveries");
+    })
+});
+
+engine_test!(two_thousand_forged_sso_callbacks_grow_the_log_by_two_entries, |engine| {
+    with_database(engine, |database| async move {
+        let app = TestApp::with_settings(&database, with_sessions(Settings::default())).await;
+        let before = app.audit_size().await;
+        let limit = FailureLimits::default().limit as usize;
+        for i in 0..2_000 {
+            let forged = Request::get(format!("/auth/callback?code=code-{i}&state=state-{i}"))
+                .header(header::COOKIE, format!("__Host-gatehouse_login=forged-{i}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = app.send(from(ATTACKER, forged)).await;
+            if i < limit {
+                assert!(response.assert_problem(401).contains("no login in progress"), "{}", response.text);
+            } else {
+                assert_throttled(&response);
+            }
+        }
+        assert_eq!(growth(&app, before).await.0, 1);
+        // Another source is refused as before, on its own count.
+        let other = Request::get("/auth/callback?code=c&state=s").body(Body::empty()).unwrap();
+        app.send(from("198.51.100.5:5000", other)).await.assert_problem(401);
+        // A token holder is not affected.
+        app.send(from(ATTACKER, bearer("/api/v1/whoami", &app.admin_token))).await.assert_status(200);
+
+        app.clock.advance(time::Duration::minutes(1));
+        app.state.auth_failures.flush_all(&app.state).await.unwrap();
+        let entries = app.store.list_audit(before, 100).await.unwrap();
+        assert_eq!(entries.len(), 3, "a refusal per source and one summary");
+        let summary = entries.iter().find(|e| e.record.action == "auth.failures").unwrap();
+        assert_eq!(summary.record.details["failures"], 1_999);
+        assert!(entries.iter().map(|e| e.leaf_bytes().len()).sum::<usize>() < 4096);
+    })
+});
+
+engine_test!(oversized_scim_and_webhook_bodies_are_refused_with_413_in_their_error_format, |engine| {
+    with_database(engine, |database| async move {
+        let app = TestApp::with_settings(&database, with_webhooks(Settings::default())).await;
+        let big = format!("{{\"userName\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        for path in ["/scim/v2/Users", "/scim/v2/Groups", "/scim/v2/.search", "/scim/v2/Users/.search"] {
+            let request = Request::post(path)
+                .header(header::AUTHORIZATION, format!("Bearer {}", app.admin_token))
+                .header(header::CONTENT_TYPE, "application/scim+json")
+                .body(Body::from(big.clone()))
+                .unwrap();
+            let response = app.send(request).await;
+            assert_eq!(response.status.as_u16(), 413, "{path}: {}", response.text);
+            assert_eq!(response.headers[header::CONTENT_TYPE], "application/scim+json", "{path}");
+            assert_eq!(response.body["status"], "413", "{path}: {}", response.text);
+            assert_eq!(response.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{path}");
+        }
+        for path in ["/webhooks/github", "/webhooks/gitlab"] {
+            let request = Request::post(path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("x-gitlab-token", GITLAB_TOKEN)
+                .body(Body::from(big.clone()))
+                .unwrap();
+            let response = app.send(from(ATTACKER, request)).await;
+            response.assert_problem(413);
+        }
+    })
+});

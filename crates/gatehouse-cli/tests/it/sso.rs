@@ -331,9 +331,13 @@ engine_test!(people_sign_in_through_a_real_openid_provider, |engine| {
             }
         };
         assert!(count("action=auth.login&outcome=success").await >= 2);
+        // The unknown person and the second account each have their entry;
+        // the replayed code and the forged state come from one address in
+        // one window, so the first is written and the other is counted in
+        // the failure ledger's summary.
         assert!(
-            count("action=auth.login&outcome=failure").await >= 4,
-            "unknown person, replayed code, forged state, second account"
+            count("action=auth.login&outcome=failure").await >= 3,
+            "unknown person, second account, and the first unvouched refusal"
         );
         assert_eq!(count("action=auth.logout").await, 1);
         drop(server);

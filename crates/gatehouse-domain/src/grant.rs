@@ -7,8 +7,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
+use crate::identity::{Identity, IdentityStatus};
 use crate::ids::{GrantId, IdentityId};
+use crate::validity::{is_expired_at, is_in_future};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantError {
@@ -20,6 +23,50 @@ pub enum GrantError {
     InvalidScope(String),
     #[error("`{0}` is not a valid resource (expected TYPE:ID, e.g. `project:acme/web`)")]
     InvalidResource(String),
+    /// A well-formed role name that the policy does not define.
+    #[error("unknown role `{0}` (see GET /api/v1/roles)")]
+    UndefinedRole(String),
+    #[error("expires_at must be an RFC 3339 time, not `{0}`")]
+    InvalidExpiry(String),
+    #[error("expires_at `{0}` is not in the future")]
+    ExpiryNotInFuture(String),
+}
+
+/// A role is granted (or mapped to a directory group) only if the policy
+/// defines it; `is_defined` asks the policy in force.
+pub fn check_role_defined(role: &Role, is_defined: impl FnOnce(&str) -> bool) -> Result<(), GrantError> {
+    if !is_defined(role.as_str()) {
+        return Err(GrantError::UndefinedRole(role.to_string()));
+    }
+    Ok(())
+}
+
+/// A grant's optional expiry as asked for (RFC 3339), which must lie after
+/// `now`: a grant is never born expired.
+pub fn parse_expiry(raw: Option<&str>, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, GrantError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let at = OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| GrantError::InvalidExpiry(raw.to_owned()))?;
+    if !is_in_future(at, now) {
+        return Err(GrantError::ExpiryNotInFuture(raw.to_owned()));
+    }
+    Ok(Some(at))
+}
+
+/// Why an identity may not receive a grant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantHolderError {
+    #[error("identity `{0}` is deprovisioned")]
+    Deprovisioned(IdentityId),
+}
+
+/// Who may receive a grant: anyone not deprovisioned. A suspended identity
+/// may (its grants count again once it is reactivated); a deprovisioned one
+/// is gone for good. (The store re-checks inside its transaction.)
+pub fn check_grant_holder(holder: &Identity) -> Result<(), GrantHolderError> {
+    if holder.status == IdentityStatus::Deprovisioned {
+        return Err(GrantHolderError::Deprovisioned(holder.id));
+    }
+    Ok(())
 }
 
 /// The name of a role: a template in the policy folder (`roles.cedar` holds
@@ -195,7 +242,7 @@ impl Grant {
     /// A grant counts from creation until revocation or its expiry instant,
     /// whichever comes first; no sweeper is needed for expiry to bite.
     pub fn is_in_force_at(&self, now: OffsetDateTime) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| now < expiry)
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expiry| !is_expired_at(expiry, now))
     }
 }
 

@@ -209,5 +209,67 @@ pub struct Identity {
     pub updated_at: OffsetDateTime,
 }
 
+/// Why an identity's status may not change as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatusChangeError {
+    /// Nobody locks themselves out: an identity cannot suspend or deprovision
+    /// itself (there would be nobody left to undo it, for a lone admin).
+    #[error("you cannot suspend or deprovision yourself")]
+    OwnStanding,
+    /// The change is not a move of the status machine.
+    #[error("identity `{id}` is {from}; it cannot become {to}")]
+    NotAllowed { id: IdentityId, from: IdentityStatus, to: IdentityStatus },
+}
+
+/// What a status change takes from the identity at once, besides its
+/// status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revokes {
+    /// Nothing: its credentials are kept, and refused while it is not active.
+    Nothing,
+    /// Every API token, grant and browser session it holds.
+    AllAccess,
+}
+
+/// An allowed move of the status machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusTransition {
+    pub from: IdentityStatus,
+    pub to: IdentityStatus,
+    pub revokes: Revokes,
+}
+
+/// The identity status machine, for changes asked through the API:
+///
+/// ```text
+/// active ──suspend──▶ suspended ──reactivate──▶ active
+/// active | suspended ──deprovision──▶ deprovisioned   (final; revokes all access)
+/// ```
+///
+/// Staying in the same status is refused too (suspending the suspended says
+/// something is wrong), and nothing leaves `deprovisioned`.
+pub fn check_status_transition(
+    id: IdentityId,
+    from: IdentityStatus,
+    to: IdentityStatus,
+) -> Result<StatusTransition, StatusChangeError> {
+    use IdentityStatus::{Active, Deprovisioned, Suspended};
+    let revokes = match (from, to) {
+        (Active, Suspended) | (Suspended, Active) => Revokes::Nothing,
+        (Active | Suspended, Deprovisioned) => Revokes::AllAccess,
+        _ => return Err(StatusChangeError::NotAllowed { id, from, to }),
+    };
+    Ok(StatusTransition { from, to, revokes })
+}
+
+/// Nobody changes their own standing except to `active` (which they
+/// already are, being signed in; the status machine refuses that).
+pub fn check_own_standing(caller: IdentityId, target: IdentityId, to: IdentityStatus) -> Result<(), StatusChangeError> {
+    if caller == target && to != IdentityStatus::Active {
+        return Err(StatusChangeError::OwnStanding);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

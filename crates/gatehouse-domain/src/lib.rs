@@ -20,6 +20,7 @@ pub mod setup;
 pub mod signing;
 pub mod store;
 pub mod token;
+pub mod validity;
 pub mod webhook;
 pub mod workload;
 pub mod workload_exchange;

@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 
 use crate::ids::{IdentityId, SessionId};
 use crate::token::TokenHash;
+use crate::validity::is_expired_at;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -41,7 +42,7 @@ impl Session {
     /// In force at `now`: not revoked, before its absolute end, and used
     /// within `idle` of now.
     pub fn is_live_at(&self, now: OffsetDateTime, idle: time::Duration) -> bool {
-        self.revoked_at.is_none() && now < self.expires_at && now - self.last_seen_at < idle
+        self.revoked_at.is_none() && !is_expired_at(self.expires_at, now) && now - self.last_seen_at < idle
     }
 }
 

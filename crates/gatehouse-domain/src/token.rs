@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
+use crate::identity::{Identity, IdentityStatus};
 use crate::ids::{IdentityId, TokenId, TrustBindingId};
+use crate::validity::is_expired_at;
 
 pub const TOKEN_PREFIX: &str = "gth_";
 const SECRET_BYTES: usize = 32;
@@ -138,6 +140,24 @@ pub fn check_description(raw: &str) -> Result<String, TokenError> {
     Ok(description.to_owned())
 }
 
+/// Why an identity may not be given a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenOwnerError {
+    #[error("identity `{id}` is {status}; it cannot get a token")]
+    NotActive { id: IdentityId, status: IdentityStatus },
+}
+
+/// A token acts as its owner, so only an active identity gets one: a
+/// suspended one would hold a credential it may not use, a deprovisioned one
+/// a credential it must never have again. (The store re-checks inside its
+/// transaction, against a suspension that lands in between.)
+pub fn check_token_owner(owner: &Identity) -> Result<(), TokenOwnerError> {
+    if !owner.status.is_active() {
+        return Err(TokenOwnerError::NotActive { id: owner.id, status: owner.status });
+    }
+    Ok(())
+}
+
 /// A token about to be stored.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -192,7 +212,7 @@ impl ApiToken {
     pub fn status_at(&self, now: OffsetDateTime) -> TokenStatus {
         if self.revoked_at.is_some() {
             TokenStatus::Revoked
-        } else if now >= self.expires_at {
+        } else if is_expired_at(self.expires_at, now) {
             TokenStatus::Expired
         } else {
             TokenStatus::Active

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::glob;
+use crate::identity::{Identity, IdentityKind};
 use crate::ids::{IdentityId, TrustBindingId};
 
 pub mod github_deployment;
@@ -24,6 +25,61 @@ pub mod github_deployment;
 pub const MAX_WORKLOAD_TTL_SECONDS: u32 = 15 * 60;
 /// The shortest `max_ttl_seconds` a binding may set.
 pub const MIN_WORKLOAD_TTL_SECONDS: u32 = 60;
+
+/// Why a CI job may not act as an identity: CI jobs act only as active
+/// service identities, never as a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CiJobIdentityError {
+    #[error("identity `{0}` is a person; only service identities are bound to CI jobs")]
+    BindingToPerson(IdentityId),
+    #[error("identity `{0}` is not active")]
+    BindingToInactive(IdentityId),
+    #[error("`{name}`, the identity of binding {binding}, is a person; CI jobs act as service identities")]
+    ActingAsPerson { name: String, binding: TrustBindingId },
+    #[error("`{name}`, the identity of binding {binding}, is not active")]
+    ActingAsInactive { name: String, binding: TrustBindingId },
+}
+
+/// The one rule, in its two places: a service, and active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CiJobRefusal {
+    Person,
+    NotActive,
+}
+
+fn ci_job_may_act_as(identity: &Identity) -> Result<(), CiJobRefusal> {
+    if identity.kind != IdentityKind::Service {
+        return Err(CiJobRefusal::Person);
+    }
+    if !identity.status.is_active() {
+        return Err(CiJobRefusal::NotActive);
+    }
+    Ok(())
+}
+
+/// May a trust binding name `identity`? Only an active service identity.
+/// (The store re-checks inside its transaction, against a suspension that
+/// lands in between.)
+pub fn check_bindable(identity: &Identity) -> Result<(), CiJobIdentityError> {
+    ci_job_may_act_as(identity).map_err(|refusal| match refusal {
+        CiJobRefusal::Person => CiJobIdentityError::BindingToPerson(identity.id),
+        CiJobRefusal::NotActive => CiJobIdentityError::BindingToInactive(identity.id),
+    })
+}
+
+/// May a CI job that matched `binding` act as `identity`, the identity the
+/// binding names, now? Only while it is an active service identity. Bindings
+/// name only services when made, and kinds never change, so a person here
+/// means a record changed behind gatehouse's back: refused all the same.
+pub fn check_acting_as(identity: &Identity, binding: TrustBindingId) -> Result<(), CiJobIdentityError> {
+    ci_job_may_act_as(identity).map_err(|refusal| {
+        let name = identity.name.clone();
+        match refusal {
+            CiJobRefusal::Person => CiJobIdentityError::ActingAsPerson { name, binding },
+            CiJobRefusal::NotActive => CiJobIdentityError::ActingAsInactive { name, binding },
+        }
+    })
+}
 
 /// Claims gatehouse checks itself; a condition on them would be confusing.
 const RESERVED_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];

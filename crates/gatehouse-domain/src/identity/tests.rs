@@ -56,3 +56,58 @@ fn kinds_and_statuses_parse_from_their_names() {
         assert_eq!(status.as_str().parse::<IdentityStatus>().unwrap(), status);
     }
 }
+
+#[track_caller]
+fn check_transition(from: IdentityStatus, to: IdentityStatus, expected: Option<Revokes>) {
+    let id = IdentityId::new();
+    let got = check_status_transition(id, from, to);
+    match expected {
+        Some(revokes) => assert_eq!(got, Ok(StatusTransition { from, to, revokes }), "{from} -> {to}"),
+        None => assert_eq!(got, Err(StatusChangeError::NotAllowed { id, from, to }), "{from} -> {to}"),
+    }
+}
+
+#[test]
+fn the_status_machine() {
+    use IdentityStatus::{Active, Deprovisioned, Suspended};
+    check_transition(Active, Suspended, Some(Revokes::Nothing));
+    check_transition(Suspended, Active, Some(Revokes::Nothing));
+    check_transition(Active, Deprovisioned, Some(Revokes::AllAccess));
+    check_transition(Suspended, Deprovisioned, Some(Revokes::AllAccess));
+    // Staying put is refused.
+    check_transition(Active, Active, None);
+    check_transition(Suspended, Suspended, None);
+    check_transition(Deprovisioned, Deprovisioned, None);
+    // Deprovisioned is final.
+    check_transition(Deprovisioned, Active, None);
+    check_transition(Deprovisioned, Suspended, None);
+}
+
+#[test]
+fn a_refused_transition_says_where_the_identity_stands() {
+    let id: IdentityId = "0192f0c8-7c1e-7000-8000-000000000001".parse().unwrap();
+    let refused = check_status_transition(id, IdentityStatus::Deprovisioned, IdentityStatus::Active).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "identity `0192f0c8-7c1e-7000-8000-000000000001` is deprovisioned; it cannot become active"
+    );
+}
+
+#[track_caller]
+fn check_own(is_self: bool, to: IdentityStatus, expected: Result<(), StatusChangeError>) {
+    let caller = IdentityId::new();
+    let target = if is_self { caller } else { IdentityId::new() };
+    assert_eq!(check_own_standing(caller, target, to), expected, "self: {is_self}, to {to}");
+}
+
+#[test]
+fn nobody_suspends_or_deprovisions_themselves() {
+    use IdentityStatus::{Active, Deprovisioned, Suspended};
+    check_own(true, Suspended, Err(StatusChangeError::OwnStanding));
+    check_own(true, Deprovisioned, Err(StatusChangeError::OwnStanding));
+    check_own(true, Active, Ok(()));
+    check_own(false, Suspended, Ok(()));
+    check_own(false, Deprovisioned, Ok(()));
+    check_own(false, Active, Ok(()));
+    assert_eq!(StatusChangeError::OwnStanding.to_string(), "you cannot suspend or deprovision yourself");
+}

@@ -75,3 +75,38 @@ fn a_token_secret_is_wiped_from_memory() {
     zeroize::Zeroize::zeroize(&mut secret);
     assert_eq!(secret.expose(), "");
 }
+
+fn identity(kind: crate::identity::IdentityKind, status: IdentityStatus) -> Identity {
+    Identity {
+        id: "0192f0c8-7c1e-7000-8000-000000000002".parse().unwrap(),
+        kind,
+        name: "owner".into(),
+        email: None,
+        status,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+#[track_caller]
+fn check_owner(kind: crate::identity::IdentityKind, status: IdentityStatus, expected: Result<(), &str>) {
+    let owner = identity(kind, status);
+    assert_eq!(
+        check_token_owner(&owner).map_err(|e| e.to_string()),
+        expected.map_err(str::to_owned),
+        "{kind} {status}"
+    );
+}
+
+#[test]
+fn only_an_active_identity_gets_a_token() {
+    use crate::identity::IdentityKind::{Human, Service};
+    check_owner(Human, IdentityStatus::Active, Ok(()));
+    check_owner(Service, IdentityStatus::Active, Ok(()));
+    let suspended = "identity `0192f0c8-7c1e-7000-8000-000000000002` is suspended; it cannot get a token";
+    let deprovisioned = "identity `0192f0c8-7c1e-7000-8000-000000000002` is deprovisioned; it cannot get a token";
+    check_owner(Human, IdentityStatus::Suspended, Err(suspended));
+    check_owner(Service, IdentityStatus::Suspended, Err(suspended));
+    check_owner(Human, IdentityStatus::Deprovisioned, Err(deprovisioned));
+    check_owner(Service, IdentityStatus::Deprovisioned, Err(deprovisioned));
+}

@@ -157,3 +157,52 @@ fn loopback_urls_are_recognized() {
         assert!(!is_loopback_url(url), "{url}");
     }
 }
+
+fn identity(kind: IdentityKind, status: crate::identity::IdentityStatus) -> Identity {
+    Identity {
+        id: "0192f0c8-7c1e-7000-8000-000000000003".parse().unwrap(),
+        kind,
+        name: "deploy-bot".into(),
+        email: None,
+        status,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+#[track_caller]
+fn check_ci_job(
+    kind: IdentityKind,
+    status: crate::identity::IdentityStatus,
+    bindable: Result<(), &str>,
+    acting: Result<(), &str>,
+) {
+    let target = identity(kind, status);
+    let binding: TrustBindingId = "0192f0c8-7c1e-7000-8000-0000000000b1".parse().unwrap();
+    assert_eq!(check_bindable(&target).map_err(|e| e.to_string()), bindable.map_err(str::to_owned), "{kind} {status}");
+    assert_eq!(
+        check_acting_as(&target, binding).map_err(|e| e.to_string()),
+        acting.map_err(str::to_owned),
+        "{kind} {status}"
+    );
+}
+
+#[test]
+fn ci_jobs_act_only_as_active_service_identities() {
+    use crate::identity::IdentityStatus::{Active, Deprovisioned, Suspended};
+    use IdentityKind::{Human, Service};
+    let id = "0192f0c8-7c1e-7000-8000-000000000003";
+    let binding = "0192f0c8-7c1e-7000-8000-0000000000b1";
+    let bind_person = format!("identity `{id}` is a person; only service identities are bound to CI jobs");
+    let bind_inactive = format!("identity `{id}` is not active");
+    let act_person =
+        format!("`deploy-bot`, the identity of binding {binding}, is a person; CI jobs act as service identities");
+    let act_inactive = format!("`deploy-bot`, the identity of binding {binding}, is not active");
+    check_ci_job(Service, Active, Ok(()), Ok(()));
+    check_ci_job(Service, Suspended, Err(&bind_inactive), Err(&act_inactive));
+    check_ci_job(Service, Deprovisioned, Err(&bind_inactive), Err(&act_inactive));
+    // A person is refused whatever its status: the kind is checked first.
+    check_ci_job(Human, Active, Err(&bind_person), Err(&act_person));
+    check_ci_job(Human, Suspended, Err(&bind_person), Err(&act_person));
+    check_ci_job(Human, Deprovisioned, Err(&bind_person), Err(&act_person));
+}

@@ -20,6 +20,7 @@ use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::session::Session;
 use gatehouse_domain::token::{ApiToken, TokenHash, TokenStatus, looks_like_token};
+use gatehouse_domain::workload::check_acting_as;
 use gatehouse_policy::{DecisionError, DecisionInput, Permit};
 use serde_json::json;
 
@@ -414,12 +415,8 @@ pub async fn authenticate_workload(
     let Some(identity) = state.store.find_identity(workload.binding.identity_id).await? else {
         return refuse(format!("the identity of binding {} no longer exists", workload.binding.id), false).await;
     };
-    if !identity.status.is_active() {
-        return refuse(
-            format!("`{}`, the identity of binding {}, is not active", identity.name, workload.binding.id),
-            false,
-        )
-        .await;
+    if let Err(refusal) = check_acting_as(&identity, workload.binding.id) {
+        return refuse(refusal.to_string(), false).await;
     }
     let grants = state.store.list_grants_of(identity.id).await?;
     let authenticated = (workload, identity, grants);

@@ -164,3 +164,31 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+// Domain rule refusals (`gatehouse_domain::{identity, token, grant, workload}`):
+// each is a conflict with the state things are in, and its message is the
+// sentence shown.
+
+impl From<gatehouse_domain::identity::StatusChangeError> for ApiError {
+    fn from(error: gatehouse_domain::identity::StatusChangeError) -> Self {
+        ApiError::Conflict(error.to_string())
+    }
+}
+
+impl From<gatehouse_domain::token::TokenOwnerError> for ApiError {
+    fn from(error: gatehouse_domain::token::TokenOwnerError) -> Self {
+        ApiError::Conflict(error.to_string())
+    }
+}
+
+impl From<gatehouse_domain::grant::GrantHolderError> for ApiError {
+    fn from(error: gatehouse_domain::grant::GrantHolderError) -> Self {
+        ApiError::Conflict(error.to_string())
+    }
+}
+
+impl From<gatehouse_domain::workload::CiJobIdentityError> for ApiError {
+    fn from(error: gatehouse_domain::workload::CiJobIdentityError) -> Self {
+        ApiError::Conflict(error.to_string())
+    }
+}

@@ -10,12 +10,9 @@ use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{check_grant, check_revoke};
-use gatehouse_domain::grant::{NewGrant, Resource, Role, Scope};
-use gatehouse_domain::identity::IdentityStatus;
+use gatehouse_domain::grant::{NewGrant, Resource, Role, Scope, check_grant_holder, check_role_defined, parse_expiry};
 use gatehouse_domain::ids::{GrantId, IdentityId};
 use serde_json::json;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::dto::{CreateGrantRequest, GrantDto, GrantListQuery, ListDto};
 use super::page_request;
@@ -41,22 +38,12 @@ pub async fn create(
         .role
         .parse()
         .map_err(|e: gatehouse_domain::grant::GrantError| ApiError::Unprocessable(e.to_string()))?;
-    if !state.policies.current().has_role(role.as_str()) {
-        return Err(ApiError::Unprocessable(format!("unknown role `{role}` (see GET /api/v1/roles)")));
-    }
+    check_role_defined(&role, |name| state.policies.current().has_role(name))
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let scope = Scope::parse(&request.scope).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let now = state.clock.now();
-    let expires_at = match request.expires_at.as_deref() {
-        None => None,
-        Some(raw) => {
-            let at = OffsetDateTime::parse(raw, &Rfc3339)
-                .map_err(|_| ApiError::Unprocessable(format!("expires_at must be an RFC 3339 time, not `{raw}`")))?;
-            if at <= now {
-                return Err(ApiError::Unprocessable(format!("expires_at `{raw}` is not in the future")));
-            }
-            Some(at)
-        }
-    };
+    let expires_at =
+        parse_expiry(request.expires_at.as_deref(), now).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let checked = check_grant(&caller.holder(), identity_id, &role, &scope, now);
     caller.check_delegation(&state, "grant.create", format!("identity:{identity_id}"), checked).await?;
     let holder = state
@@ -64,9 +51,7 @@ pub async fn create(
         .find_identity(identity_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
-    if holder.status == IdentityStatus::Deprovisioned {
-        return Err(ApiError::Conflict(format!("identity `{identity_id}` is deprovisioned")));
-    }
+    check_grant_holder(&holder)?;
     let new = NewGrant {
         id: GrantId::new(),
         identity_id,

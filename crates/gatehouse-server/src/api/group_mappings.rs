@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
-use gatehouse_domain::grant::{Resource, Role, Scope};
+use gatehouse_domain::grant::{Resource, Role, Scope, check_role_defined};
 use gatehouse_domain::ids::GroupMappingId;
 use gatehouse_domain::scim::GroupMapping;
 use serde::{Deserialize, Serialize};
@@ -68,9 +68,8 @@ pub async fn create(
         .role
         .parse()
         .map_err(|e: gatehouse_domain::grant::GrantError| ApiError::Unprocessable(e.to_string()))?;
-    if !state.policies.current().has_role(role.as_str()) {
-        return Err(ApiError::Unprocessable(format!("unknown role `{role}` (see GET /api/v1/roles)")));
-    }
+    check_role_defined(&role, |name| state.policies.current().has_role(name))
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let scope = Scope::parse(&request.scope).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let mapping = GroupMapping {
         id: GroupMappingId::new(),

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
-use gatehouse_domain::identity::{IdentityKind, IdentityStatus, NewIdentity};
+use gatehouse_domain::identity::{
+    IdentityKind, IdentityStatus, NewIdentity, check_own_standing, check_status_transition,
+};
 use gatehouse_domain::ids::IdentityId;
 use serde_json::json;
 
@@ -90,23 +92,13 @@ async fn change_status(
 ) -> Result<IdentityDto, ApiError> {
     let id: IdentityId = parse_id(raw_id)?;
     caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
-    if id == caller.identity.id && to != IdentityStatus::Active {
-        return Err(ApiError::Conflict("you cannot suspend or deprovision yourself".into()));
-    }
+    check_own_standing(caller.identity.id, id, to)?;
     let current = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
     // Nobody locks out, removes or revives someone holding more than they do.
     let grants = state.store.list_grants_of(id).await?;
     let checked = check_manage(&caller.holder(), &Holder::new(id, &grants), state.clock.now());
     caller.check_delegation(state, action, format!("identity:{id}"), checked).await?;
-    let allowed = matches!(
-        (current.status, to),
-        (IdentityStatus::Active, IdentityStatus::Suspended)
-            | (IdentityStatus::Suspended, IdentityStatus::Active)
-            | (IdentityStatus::Active | IdentityStatus::Suspended, IdentityStatus::Deprovisioned)
-    );
-    if !allowed {
-        return Err(ApiError::Conflict(format!("identity `{id}` is {}; it cannot become {to}", current.status)));
-    }
+    check_status_transition(id, current.status, to)?;
     let record = caller.record(state, action, format!("identity:{id}")).details(json!({
         "identity_id": id.to_string(),
         "old_status": current.status.as_str(),

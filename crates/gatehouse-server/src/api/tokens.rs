@@ -11,7 +11,7 @@ use gatehouse_domain::delegation::{Holder, check_act_as};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, TokenId};
 use gatehouse_domain::store::TokenFilter;
-use gatehouse_domain::token::{ApiToken, NewToken, TokenSecret, check_description};
+use gatehouse_domain::token::{ApiToken, NewToken, TokenSecret, check_description, check_token_owner};
 use serde_json::json;
 
 use super::dto::{CreateTokenRequest, CreatedTokenDto, ListDto, TokenDto, TokenListQuery};
@@ -45,9 +45,7 @@ pub async fn create(
         .find_identity(identity_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
-    if !owner.status.is_active() {
-        return Err(ApiError::Conflict(format!("identity `{identity_id}` is {}; it cannot get a token", owner.status)));
-    }
+    check_token_owner(&owner)?;
     if identity_id != caller.identity.id {
         // A token acts as its owner: mint one only for whom the caller could
         // be (a service whose grants it holds; a person who is not an admin,

@@ -10,7 +10,7 @@ use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{DelegationError, Holder, check_binding};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, TrustBindingId};
-use gatehouse_domain::workload::NewTrustBinding;
+use gatehouse_domain::workload::{NewTrustBinding, check_bindable};
 use serde_json::json;
 
 use super::dto::{CreateTrustBindingRequest, ListDto, PageQuery, TrustBindingDto};
@@ -49,16 +49,14 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
     let grants = state.store.list_grants_of(identity_id).await?;
-    match check_binding(&caller.holder(), &Holder::new(identity_id, &grants), target.kind, state.clock.now()) {
-        Err(DelegationError::NotAService) => {
-            return Err(ApiError::Conflict(format!(
-                "identity `{identity_id}` is a person; only service identities are bound to CI jobs"
-            )));
-        }
-        checked => {
-            caller.check_delegation(&state, "trust_binding.create", format!("identity:{identity_id}"), checked).await?;
-        }
+    // A person is refused before delegation is weighed (`check_binding`
+    // says `NotAService` first); a service's standing after it, as the store
+    // checks it again inside its transaction.
+    let checked = check_binding(&caller.holder(), &Holder::new(identity_id, &grants), target.kind, state.clock.now());
+    if checked != Err(DelegationError::NotAService) {
+        caller.check_delegation(&state, "trust_binding.create", format!("identity:{identity_id}"), checked).await?;
     }
+    check_bindable(&target)?;
     let record = caller.record(&state, "trust_binding.create", format!("trust_binding:{}", new.id)).details(json!({
         "trust_binding_id": new.id.to_string(),
         "issuer": new.issuer,

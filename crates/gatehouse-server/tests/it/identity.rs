@@ -150,3 +150,26 @@ engine_test!(without_a_grant_nothing_is_allowed, |engine| with_app(engine, |app|
     assert_eq!(entries.len(), 3, "each refusal is audited");
     assert!(entries.iter().all(|e| e.record.outcome.as_str() == "denied" && e.record.actor.id() == bot));
 }));
+
+// The status machine and its neighbours (`domain::identity`,
+// `domain::grant::check_grant_holder`), with the sentences people see.
+engine_test!(status_changes_are_refused_with_where_the_identity_stands, |engine| with_app(engine, |app| async move {
+    let admin = app.admin_id.to_string();
+    let ownself = app.post(&format!("/api/v1/identities/{admin}/suspend"), &app.admin_token, json!({})).await;
+    assert!(ownself.assert_problem(409).contains("you cannot suspend or deprovision yourself"));
+    let active = app.post(&format!("/api/v1/identities/{admin}/reactivate"), &app.admin_token, json!({})).await;
+    assert!(active.assert_problem(409).contains(&format!("identity `{admin}` is active; it cannot become active")));
+
+    // A suspended identity may still receive a grant (it counts once it is
+    // reactivated); a deprovisioned one receives nothing and stays gone.
+    let bot = app.create_service("deploy-bot").await;
+    app.post(&format!("/api/v1/identities/{bot}/suspend"), &app.admin_token, json!({})).await.assert_status(200);
+    let viewer = json!({"identity_id": bot, "role": "viewer", "scope": "*"});
+    app.post("/api/v1/grants", &app.admin_token, viewer.clone()).await.assert_status(201);
+    app.delete(&format!("/api/v1/identities/{bot}"), &app.admin_token).await.assert_status(200);
+    let granted = app.post("/api/v1/grants", &app.admin_token, viewer).await;
+    assert!(granted.assert_problem(409).contains(&format!("identity `{bot}` is deprovisioned")), "{}", granted.text);
+    let revived = app.post(&format!("/api/v1/identities/{bot}/suspend"), &app.admin_token, json!({})).await;
+    let expected = format!("identity `{bot}` is deprovisioned; it cannot become suspended");
+    assert!(revived.assert_problem(409).contains(&expected), "{}", revived.text);
+}));

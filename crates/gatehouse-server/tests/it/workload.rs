@@ -366,3 +366,39 @@ engine_test!(an_unreachable_issuer_is_a_quick_clear_503, |engine| with_database(
         .await;
     assert!(response.assert_problem(503).contains("cannot connect"), "{}", response.text);
 }));
+
+// CI jobs act only as active service identities: the rule
+// (`domain::workload::check_acting_as`, `check_bindable`) at the exchange,
+// at binding time, and beside it the token-owner rule for hand-made tokens.
+engine_test!(a_suspended_service_is_neither_acted_as_nor_bound_nor_given_tokens, |engine| with_app(
+    engine,
+    |app| async move {
+        let key = TestKey::rsa("k1", 0);
+        let issuer = TestIssuer::start(&[&key]).await;
+        let (bot, binding_id) = bound_bot(&app, &issuer.url).await;
+        let ci_token = key.sign(&issuer.claims(AUDIENCE, app.clock.now()));
+        app.post(&format!("/api/v1/identities/{bot}/suspend"), &app.admin_token, json!({})).await.assert_status(200);
+
+        let exchange =
+            || app.call(axum::http::Method::POST, "/api/v1/auth/workload", None, Some(json!({"token": ci_token})));
+        let refused = exchange().await;
+        let expected = format!("`deploy-bot`, the identity of binding {binding_id}, is not active");
+        assert!(refused.assert_problem(401).contains(&expected), "{}", refused.text);
+        app.post("/api/v1/authorize", &ci_token, deploy_question()).await.assert_problem(401);
+
+        let binding = json!({"issuer": issuer.url, "audience": AUDIENCE, "claims": {"repository_id": "7"},
+            "identity_id": bot});
+        let rebound = app.post("/api/v1/trust-bindings", &app.admin_token, binding).await;
+        assert!(rebound.assert_problem(409).contains(&format!("identity `{bot}` is not active")), "{}", rebound.text);
+
+        let by_hand =
+            app.post("/api/v1/tokens", &app.admin_token, json!({"identity_id": bot, "ttl_seconds": 600})).await;
+        let expected = format!("identity `{bot}` is suspended; it cannot get a token");
+        assert!(by_hand.assert_problem(409).contains(&expected), "{}", by_hand.text);
+
+        // Reactivated, its jobs act as it again with the same CI token: the
+        // refusals consumed nothing.
+        app.post(&format!("/api/v1/identities/{bot}/reactivate"), &app.admin_token, json!({})).await.assert_status(200);
+        assert_eq!(exchange().await.assert_status(200)["identity_id"], bot.as_str());
+    }
+));

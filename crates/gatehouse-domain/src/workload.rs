@@ -81,6 +81,24 @@ pub fn check_acting_as(identity: &Identity, binding: TrustBindingId) -> Result<(
     })
 }
 
+/// The shortest token an exchange hands out, even for a CI token about to
+/// expire (a job needs a moment to use it).
+pub const MIN_EXCHANGED_TTL_SECONDS: i64 = 60;
+
+/// How long the gatehouse token a CI job gets by exchange lives: as long as
+/// the CI token still does, but at least [`MIN_EXCHANGED_TTL_SECONDS`], and
+/// never longer than the binding's `max_ttl_seconds` or
+/// [`MAX_WORKLOAD_TTL_SECONDS`].
+pub fn exchanged_token_ttl(
+    binding_max_ttl_seconds: u32,
+    ci_token_expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> time::Duration {
+    let cap = i64::from(binding_max_ttl_seconds.min(MAX_WORKLOAD_TTL_SECONDS));
+    let remaining = (ci_token_expires_at - now).whole_seconds();
+    time::Duration::seconds(cap.min(remaining.max(MIN_EXCHANGED_TTL_SECONDS)))
+}
+
 /// Claims gatehouse checks itself; a condition on them would be confusing.
 const RESERVED_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
 

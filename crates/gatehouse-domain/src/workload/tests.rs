@@ -206,3 +206,33 @@ fn ci_jobs_act_only_as_active_service_identities() {
     check_ci_job(Human, Suspended, Err(&bind_person), Err(&act_person));
     check_ci_job(Human, Deprovisioned, Err(&bind_person), Err(&act_person));
 }
+
+#[track_caller]
+fn check_ttl(binding_max: u32, ci_token_left: time::Duration, expected_seconds: i64) {
+    let now = OffsetDateTime::UNIX_EPOCH;
+    assert_eq!(
+        exchanged_token_ttl(binding_max, now + ci_token_left, now),
+        time::Duration::seconds(expected_seconds),
+        "binding {binding_max}s, CI token left {ci_token_left}"
+    );
+}
+
+#[test]
+fn an_exchanged_token_lives_as_long_as_the_ci_token_within_bounds() {
+    use time::Duration;
+    // The CI token's remaining life, under the binding's cap.
+    check_ttl(600, Duration::minutes(5), 300);
+    check_ttl(900, Duration::seconds(61), 61);
+    // The binding's cap, under the CI token's life.
+    check_ttl(600, Duration::hours(1), 600);
+    check_ttl(60, Duration::minutes(5), 60);
+    // Never above the 15-minute ceiling, whatever the binding says.
+    check_ttl(3600, Duration::hours(1), 900);
+    check_ttl(u32::MAX, Duration::days(1), 900);
+    // At least a minute, even for a CI token about to expire or expired.
+    check_ttl(600, Duration::seconds(59), 60);
+    check_ttl(600, Duration::ZERO, 60);
+    check_ttl(600, -Duration::minutes(5), 60);
+    // Fractions of a second left do not count.
+    check_ttl(600, Duration::milliseconds(300_999), 300);
+}

@@ -10,7 +10,7 @@ use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::ids::TokenId;
 use gatehouse_domain::token::{NewToken, TokenSecret};
-use gatehouse_domain::workload::MAX_WORKLOAD_TTL_SECONDS;
+use gatehouse_domain::workload::exchanged_token_ttl;
 use gatehouse_domain::workload_exchange::WorkloadTokenUse;
 use serde_json::json;
 
@@ -20,10 +20,6 @@ use crate::context::Origin;
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-/// The shortest token an exchange hands out, even for a CI token about to
-/// expire (a job needs a moment to use it).
-const MIN_TTL_SECONDS: i64 = 60;
 
 /// Exchange a CI job's OIDC token for a gatehouse token (at most 15
 /// minutes, capped by the binding and by the CI token's own expiry).
@@ -56,9 +52,7 @@ pub async fn exchange(
         Ok(once) => once,
         Err(error) => return refuse(error.to_string()).await,
     };
-    let binding_cap = i64::from(workload.binding.max_ttl_seconds.min(MAX_WORKLOAD_TTL_SECONDS));
-    let remaining = (workload.expires_at - now).whole_seconds();
-    let ttl = binding_cap.min(remaining.max(MIN_TTL_SECONDS));
+    let ttl = exchanged_token_ttl(workload.binding.max_ttl_seconds, workload.expires_at, now);
     let secret = TokenSecret::generate();
     let new = NewToken {
         id: TokenId::new(),
@@ -66,7 +60,7 @@ pub async fn exchange(
         hash: secret.hash(),
         description: format!("CI job {} via trust binding {}", workload.subject, workload.binding.id),
         created_at: now,
-        expires_at: now + time::Duration::seconds(ttl),
+        expires_at: now + ttl,
         created_by: None,
         trust_binding_id: Some(workload.binding.id),
     };

@@ -111,3 +111,29 @@ fn nobody_suspends_or_deprovisions_themselves() {
     check_own(false, Active, Ok(()));
     assert_eq!(StatusChangeError::OwnStanding.to_string(), "you cannot suspend or deprovision yourself");
 }
+
+fn any_status() -> impl proptest::strategy::Strategy<Value = IdentityStatus> {
+    proptest::sample::select(vec![IdentityStatus::Active, IdentityStatus::Suspended, IdentityStatus::Deprovisioned])
+}
+
+proptest::proptest! {
+    // Whatever is asked, in whatever order: deprovisioned is final, only
+    // deprovisioning revokes, and an identity moves only where it was let.
+    #[test]
+    fn deprovisioned_is_final_whatever_is_asked(asked in proptest::collection::vec(any_status(), 0..20)) {
+        let id = IdentityId::new();
+        let mut status = IdentityStatus::Active;
+        for to in asked {
+            match check_status_transition(id, status, to) {
+                Ok(moved) => {
+                    proptest::prop_assert_ne!(status, IdentityStatus::Deprovisioned);
+                    proptest::prop_assert_ne!(status, to);
+                    proptest::prop_assert_eq!(moved.revokes == Revokes::AllAccess, to == IdentityStatus::Deprovisioned);
+                    status = moved.to;
+                }
+                Err(StatusChangeError::NotAllowed { from, .. }) => proptest::prop_assert_eq!(from, status),
+                Err(other) => proptest::prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+    }
+}

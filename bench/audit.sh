@@ -20,10 +20,10 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$(dirname "$data")"; }
 trap cleanup EXIT
 
-cargo build --release --locked -q
+cargo build --profile dist --locked -q
 GATEHOUSE_BENCH_ENTRIES="$entries" GATEHOUSE_BENCH_DATA_DIR="$data" cargo bench --locked -q -p gatehouse-store --bench audit
 
-bin="$PWD/target/release/gatehouse"
+bin="$PWD/target/dist/gatehouse"
 export GATEHOUSE_TOKEN GATEHOUSE_BENCH_SIZE
 GATEHOUSE_TOKEN="$(cat "$data/bench-admin-token")"
 GATEHOUSE_LOG_LEVEL=warn "$bin" --data-dir "$data" serve --listen "127.0.0.1:$port" &

@@ -10,7 +10,7 @@
 #
 # Defaults: 6 rounds, 5 pairs, 64 connections, bench/authorize.lua (one
 # question asked again and again; bench/authorize_new.lua asks a new one
-# every time), the release build (built first when missing). Needs wrk
+# every time), the `dist` build (target/dist/gatehouse, built first when missing). Needs wrk
 # (apt-get install wrk).
 set -euo pipefail
 export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false

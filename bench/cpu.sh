@@ -10,7 +10,7 @@
 #   bench/cpu.sh [DURATION_SECONDS] [CONNECTIONS] [BINARY]
 #
 # Needs wrk and GNU time (apt-get install wrk time). BINARY defaults to the
-# release build (built first when missing).
+# `dist` build (target/dist/gatehouse, built first when missing).
 set -euo pipefail
 export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false
 cd "$(dirname "$0")/.."

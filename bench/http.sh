@@ -23,7 +23,7 @@ duration="${1:-10}"
 connections="${2:-64}"
 rounds="${3:-1}"
 admin_url="${GATEHOUSE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-bin="$PWD/target/release/gatehouse"
+bin="$PWD/target/dist/gatehouse"
 port=18971
 work="$(mktemp -d)"
 pid=""
@@ -34,7 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --locked -q
+cargo build --profile dist --locked -q
 ls -l "$bin" | awk '{printf "binary size: %.1f MiB\n", $5 / 1048576}'
 
 now_ms() { date +%s%3N; }

@@ -10,7 +10,7 @@
 #
 #   bench/instructions.sh [N] [BINARY]
 #
-# Needs valgrind and python3. BINARY defaults to the release build (built
+# Needs valgrind and python3. BINARY defaults to the `dist` build (target/dist/gatehouse, built
 # first when missing); N to 1000.
 set -euo pipefail
 export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false

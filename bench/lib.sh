@@ -1,10 +1,10 @@
 # Shared by the HTTP benchmark scripts; source it from the repository's root.
 
-# Sets `bin`: the binary given, or the release build (built first when
+# Sets `bin`: the binary given, or the `dist` build (target/dist/gatehouse, built first when
 # missing).
 use_binary() {
-    bin="${1:-$PWD/target/release/gatehouse}"
-    [ -x "$bin" ] || cargo build --release --locked -q
+    bin="${1:-$PWD/target/dist/gatehouse}"
+    [ -x "$bin" ] || cargo build --profile dist --locked -q
 }
 
 # Sets `work` to a scratch folder and `pid` (the server's, once started)

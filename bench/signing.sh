@@ -12,8 +12,8 @@ set -euo pipefail
 export GATEHOUSE_MFA_REQUIRED=false GATEHOUSE_MFA_STEP_UP=false
 cd "$(dirname "$0")/.."
 n="${1:-1000}"
-cargo build --release --locked -q
-bin="$PWD/target/release/gatehouse"
+cargo build --profile dist --locked -q
+bin="$PWD/target/dist/gatehouse"
 work="$(mktemp -d)"
 port=18973
 pid=""

@@ -13,7 +13,7 @@
 #   bench/soak.sh [DURATION_SECONDS] [WARMUP_SECONDS] [CONNECTIONS] [BINARY]
 #
 # Defaults: 600 s in all, of which the first 120 s are the warm-up, 48
-# connections (8 per load), the release build (built first when missing).
+# connections (8 per load), the `dist` build (target/dist/gatehouse, built first when missing).
 # Needs wrk (apt-get install wrk).
 #
 # Memory that grows by design must be full by the end of the warm-up, or it

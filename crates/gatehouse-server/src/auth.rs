@@ -274,7 +274,7 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
             if token.last_used_at.is_none_or(|at| state.clock.now() - at >= state.settings.token_use_granularity) {
                 let store = state.store.clone();
                 let (id, now, granularity) = (token.id, state.clock.now(), state.settings.token_use_granularity);
-                tokio::spawn(async move {
+                state.background.spawn(async move {
                     if let Err(error) = store.record_token_use(id, now, granularity).await {
                         tracing::warn!(%error, token_id = %id, "could not record token use");
                     }
@@ -365,7 +365,7 @@ async fn authenticate_session(
     if now - session.last_seen_at >= state.settings.token_use_granularity {
         let store = state.store.clone();
         let (id, granularity) = (session.id, state.settings.token_use_granularity);
-        tokio::spawn(async move {
+        state.background.spawn(async move {
             if let Err(error) = store.touch_session(id, now, granularity).await {
                 tracing::warn!(%error, "could not record session use");
             }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod auth_throttle;
+pub mod background;
 pub mod connections;
 pub mod context;
 pub mod extract;

@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use gatehouse_mfa::SealingKey;
 
 use crate::auth_throttle::AuthFailures;
+use crate::background::BackgroundTasks;
 use crate::integrations::Integrations;
 use crate::integrations::github_app::GithubApp;
 use crate::sso::provider::Provider;
@@ -137,6 +138,9 @@ pub struct Shared {
     pub sso: Arc<Provider>,
     /// Failed authentications of this node, by source and credential.
     pub auth_failures: Arc<AuthFailures>,
+    /// Work requests start and do not wait for (last-use stamps); tests
+    /// await it with `background.idle()`.
+    pub background: BackgroundTasks,
 }
 
 impl std::ops::Deref for AppState {
@@ -170,6 +174,7 @@ impl AppState {
             github_app,
             sso,
             auth_failures,
+            background: BackgroundTasks::default(),
         }))
     }
 }

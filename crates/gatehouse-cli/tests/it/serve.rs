@@ -71,9 +71,11 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
         // 16 writers create identities as fast as they can; the server is killed
         // mid-stream. Every 201 must survive.
         let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let count = std::sync::Arc::new(tokio::sync::watch::Sender::new(0_usize));
         let writers: Vec<_> = (0..16)
             .map(|writer| {
                 let (url, token, acknowledged) = (server.url.clone(), token.clone(), acknowledged.clone());
+                let count = count.clone();
                 tokio::spawn(async move {
                     let client = http();
                     for i in 0..10_000 {
@@ -85,7 +87,10 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
                             .send()
                             .await;
                         match sent {
-                            Ok(response) if response.status() == 201 => acknowledged.lock().unwrap().push(name),
+                            Ok(response) if response.status() == 201 => {
+                                acknowledged.lock().unwrap().push(name);
+                                count.send_modify(|count| *count += 1);
+                            }
                             Ok(response) => panic!("unexpected status {}", response.status()),
                             Err(_) => return,
                         }
@@ -93,9 +98,8 @@ engine_test!(no_acknowledged_write_is_lost_to_kill_9, |engine| {
                 })
             })
             .collect();
-        while acknowledged.lock().unwrap().len() < 100 {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        // Kill it once 100 writes were acknowledged.
+        count.subscribe().wait_for(|count| *count >= 100).await.unwrap();
         server.signal("KILL");
         for writer in writers {
             writer.await.unwrap();

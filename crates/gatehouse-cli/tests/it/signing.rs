@@ -10,6 +10,14 @@ use serde_json::Value;
 
 use crate::support::{BINARY, Server, gatehouse, stderr, stdout};
 
+/// When the OpenPGP key `fingerprint` expires, in seconds since the epoch
+/// (gpg's own reading of it).
+fn gpg_expiry(sandbox: &GitSandbox, fingerprint: &str) -> u64 {
+    let listing = sandbox.run(sandbox.root(), "gpg", &["--batch", "--with-colons", "--list-keys", fingerprint]);
+    let primary = listing.lines().find(|line| line.starts_with("pub:")).expect("a primary key");
+    primary.split(':').nth(6).and_then(|field| field.parse().ok()).expect("an expiry")
+}
+
 async fn blocking(mut command: std::process::Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("run")).await.unwrap()
 }
@@ -79,19 +87,14 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
         let listed = blocking(cli(&["key", "list", "--identity", &people[0].0])).await;
         assert!(stdout(&listed).contains("ssh-ed25519"), "{}", stdout(&listed));
         let (stranger, _) = sandbox.ssh_key("stranger");
-        // Ana's OpenPGP keys: one that expires in seconds, one to be revoked.
-        // Long enough to register it and sign with it even on a loaded machine.
-        let expiring_made = std::time::Instant::now();
-        let (expiring, expiring_public) = sandbox.gpg_key("ana-expiring@example.com", "seconds=15");
+        // Ana's OpenPGP key to be revoked.
         let (revoked, revoked_public) = sandbox.gpg_key("ana-revoked@example.com", "never");
-        for public in [&expiring_public, &revoked_public] {
-            let file = sandbox.root().join("key.asc");
-            std::fs::write(&file, public).unwrap();
-            json(
-                &blocking(cli(&["key", "add", "--identity", &people[0].0, file.to_str().unwrap(), "--output", "json"]))
-                    .await,
-            );
-        }
+        let key_file = sandbox.root().join("key.asc");
+        std::fs::write(&key_file, &revoked_public).unwrap();
+        json(
+            &blocking(cli(&["key", "add", "--identity", &people[0].0, key_file.to_str().unwrap(), "--output", "json"]))
+                .await,
+        );
 
         // A bare repository at …/acme/web.git whose pre-receive hook asks gatehouse.
         let bare = sandbox.root().join("acme/web.git");
@@ -125,8 +128,36 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
         assert_eq!(remote_head(), first);
 
         // Commits made while every key was good; some go bad before the push.
-        let by_expiring = sandbox.commit("src/x.rs", "x", &Signing::Gpg(expiring.clone()));
-        sandbox.git(&["reset", "-q", "--hard", &first]);
+        // Ana's OpenPGP key that expires seconds after it signed a commit and
+        // was registered: first with two seconds to live; a machine too slow
+        // for that gets a longer-lived key, not a failure.
+        let mut lifetime = 2;
+        let (by_expiring, expires_at) = loop {
+            assert!(lifetime <= 64, "could not sign and register a key within {} seconds", lifetime / 2);
+            let email = format!("ana-expiring-{lifetime}@example.com");
+            let (expiring, expiring_public) = sandbox.gpg_key(&email, &format!("seconds={lifetime}"));
+            let expires_at = gpg_expiry(&sandbox, &expiring);
+            lifetime *= 2;
+            std::fs::write(work.join("src/x.rs"), "x").unwrap();
+            sandbox.git(&["add", "src/x.rs"]);
+            let signing_key = format!("user.signingkey={expiring}");
+            let args = ["-c", "gpg.format=openpgp", "-c", &signing_key, "commit", "-q", "-S", "-m", "change src/x.rs"];
+            let committed = sandbox.command("git", &work).args(args).output().unwrap();
+            if !committed.status.success() {
+                sandbox.git(&["reset", "-q", "--hard", &first]);
+                continue; // gpg found the key expired
+            }
+            let commit = sandbox.git(&["rev-parse", "HEAD"]).trim().to_owned();
+            sandbox.git(&["reset", "-q", "--hard", &first]);
+            std::fs::write(&key_file, &expiring_public).unwrap();
+            let key_path = key_file.to_str().unwrap();
+            let added = blocking(cli(&["key", "add", "--identity", &people[0].0, key_path, "--output", "json"])).await;
+            if added.status.code() != Some(0) && stderr(&added).contains("expired") {
+                continue;
+            }
+            json(&added);
+            break (commit, expires_at);
+        };
         let by_revoked = sandbox.commit("src/y.rs", "y", &Signing::Gpg(revoked.clone()));
         sandbox.git(&["reset", "-q", "--hard", &first]);
         let by_bob = sandbox.commit("src/z.rs", "z", &ssh(3));
@@ -155,8 +186,11 @@ engine_test!(a_pre_receive_hook_refuses_unsigned_and_unauthorized_pushes, |engin
             .await,
         );
         json(&blocking(cli(&["identity", "suspend", &people[3].0, "--output", "json"])).await);
-        // Wait until the expiring key has expired.
-        tokio::time::sleep(std::time::Duration::from_secs(17).saturating_sub(expiring_made.elapsed())).await;
+        // The expiring key had seconds to live, and the work above took
+        // about as long: wait out what is left of them, if anything.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let left = std::time::Duration::from_secs(expires_at).saturating_sub(now);
+        tokio::time::sleep(left).await;
 
         let mut cases: Vec<(&str, String, &str)> = vec![
             ("expired OpenPGP key", by_expiring, "expired"),

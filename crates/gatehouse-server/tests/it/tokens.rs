@@ -53,17 +53,10 @@ engine_test!(last_use_is_recorded, |engine| with_app(engine, |app| async move {
     let token = app.create_token(&bot, 3600).await;
     app.clock.advance(Duration::minutes(2));
     app.get("/api/v1/whoami", &token).await.assert_status(200);
-    // The write happens beside the request; wait for it, bounded.
-    let mut last_used = serde_json::Value::Null;
-    for _ in 0..100 {
-        let listed = app.get(&format!("/api/v1/tokens?identity_id={bot}"), &app.admin_token).await;
-        last_used = listed.body["items"][0]["last_used_at"].clone();
-        if last_used.is_string() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert_eq!(last_used, "2026-06-01T09:02:00.000Z");
+    // The write happens beside the request; wait for it.
+    app.state.background.idle().await;
+    let listed = app.get(&format!("/api/v1/tokens?identity_id={bot}"), &app.admin_token).await;
+    assert_eq!(listed.body["items"][0]["last_used_at"], "2026-06-01T09:02:00.000Z");
 }));
 
 engine_test!(revocation_is_immediate_and_audited, |engine| with_app(engine, |app| async move {

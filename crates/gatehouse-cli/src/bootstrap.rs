@@ -36,7 +36,12 @@ pub struct Initialized {
 /// Opens the database. Without `audit.signer` the store can read but not
 /// append to the audit log.
 pub async fn open_store(config: &Config, audit: AuditSettings) -> CliResult<Arc<dyn Store>> {
-    let options = ConnectOptions { max_connections: config.max_connections, audit, ..ConnectOptions::default() };
+    let options = ConnectOptions {
+        max_connections: config.max_connections,
+        audit,
+        sqlite_memory_bytes: config.sqlite_memory_mib * 1024 * 1024,
+        ..ConnectOptions::default()
+    };
     gatehouse_store::open(&config.database_url, options).await.map_err(|e| CliError::config(e.to_string()))
 }
 

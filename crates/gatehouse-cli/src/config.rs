@@ -42,6 +42,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("", "policy_dir", ValueKind::Text),
     ("database", "url", ValueKind::Text),
     ("database", "max_connections", ValueKind::Integer),
+    ("database", "sqlite_memory_mib", ValueKind::Integer),
     ("tokens", "max_ttl_seconds", ValueKind::Integer),
     ("tokens", "bootstrap_ttl_seconds", ValueKind::Integer),
     ("http", "max_body_bytes", ValueKind::Integer),
@@ -206,6 +207,7 @@ pub enum AuditForward {
 struct DatabaseSection {
     url: Option<String>,
     max_connections: Option<u32>,
+    sqlite_memory_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,6 +248,8 @@ pub struct Config {
     pub policy_dir: PathBuf,
     pub listen: String,
     pub max_connections: u32,
+    /// SQLite: the memory its connections' page caches share (0: no bound).
+    pub sqlite_memory_mib: u64,
     pub max_ttl_seconds: i64,
     pub bootstrap_ttl_seconds: i64,
     pub max_body_bytes: usize,
@@ -397,6 +401,10 @@ impl Config {
             policy_dir: args.policy_dir.clone().or(file.policy_dir).unwrap_or_else(|| data_dir.join("policy")),
             listen: listen_flag.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             max_connections: file.database.max_connections.unwrap_or(10),
+            sqlite_memory_mib: file
+                .database
+                .sqlite_memory_mib
+                .unwrap_or(gatehouse_store::DEFAULT_SQLITE_MEMORY_BYTES / (1024 * 1024)),
             max_ttl_seconds: file.tokens.max_ttl_seconds.unwrap_or(90 * 86_400),
             bootstrap_ttl_seconds: file.tokens.bootstrap_ttl_seconds.unwrap_or(7 * 86_400),
             max_body_bytes: file.http.max_body_bytes.unwrap_or(1024 * 1024),
@@ -425,6 +433,9 @@ impl Config {
         }
         if self.max_connections == 0 {
             return Err(CliError::config("[database] max_connections must be at least 1"));
+        }
+        if self.sqlite_memory_mib > 1 << 20 {
+            return Err(CliError::config("[database] sqlite_memory_mib is more memory than any machine has"));
         }
         if self.audit_proof_cache_mib > 1 << 20 {
             return Err(CliError::config("[audit] proof_cache_mib is more memory than any machine has"));

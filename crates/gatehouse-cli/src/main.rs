@@ -26,6 +26,7 @@ use crate::error::CliResult;
 
 /// Many small, short-lived allocations on every request, from several
 /// threads at once: mimalloc serves them from per-thread pages.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

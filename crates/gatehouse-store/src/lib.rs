@@ -29,7 +29,7 @@ mod writer;
 
 use std::sync::Arc;
 
-pub use connect::{ConnectOptions, Engine, OpenError};
+pub use connect::{ConnectOptions, DEFAULT_SQLITE_MEMORY_BYTES, Engine, OpenError};
 use gatehouse_domain::store::Store;
 pub use sql_store::SqlStore;
 pub use writer::AuditSettings;

@@ -229,3 +229,15 @@ fn http_timeouts_and_the_connection_cap_come_from_file_or_environment() {
     let error = resolve(dir.path(), "[http]\nidle_timeout_seconds = 0\n", &[], &env(&[])).err().unwrap();
     assert!(error.message.contains("idle_timeout_seconds"), "{}", error.message);
 }
+
+#[test]
+fn sqlite_memory_comes_from_file_or_environment_and_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(resolve(dir.path(), "", &[], &env(&[])).unwrap().sqlite_memory_mib, 64);
+    let from_file = resolve(dir.path(), "[database]\nsqlite_memory_mib = 16\n", &[], &env(&[])).unwrap();
+    assert_eq!(from_file.sqlite_memory_mib, 16);
+    let from_env = resolve(dir.path(), "", &[], &env(&[("GATEHOUSE_DATABASE_SQLITE_MEMORY_MIB", "0")])).unwrap();
+    assert_eq!(from_env.sqlite_memory_mib, 0, "0 lifts the bound");
+    let error = resolve(dir.path(), "[database]\nsqlite_memory_mib = 99999999\n", &[], &env(&[])).err().unwrap();
+    assert!(error.message.contains("sqlite_memory_mib"), "{}", error.message);
+}

@@ -37,14 +37,14 @@ use sqlx::{AnyConnection, Connection};
 use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit_log::postgres_appender::PostgresAppender;
+use crate::audit_log::sqlite_appender::SqliteAppender;
+use crate::audit_log::tree_key::node_key;
+use crate::audit_log::tree_mirror::TreeMirror;
+use crate::audit_log::write_health::WriteHealth;
 use crate::connect::Engine;
 use crate::credential_cache::CredentialCache;
 use crate::error::store_error;
-use crate::postgres_appender::PostgresAppender;
-use crate::sqlite_appender::SqliteAppender;
-use crate::tree_key::node_key;
-use crate::tree_mirror::TreeMirror;
-use crate::write_health::WriteHealth;
 
 /// Any arbitrary constant, shared by every process on one PostgreSQL
 /// database: the advisory lock that serializes audit appends.
@@ -612,7 +612,7 @@ pub(crate) async fn fetch_nodes(conn: &mut AnyConnection, ids: &[NodeId]) -> Res
         .collect()
 }
 
-/// The node's key in `audit_tree` (see [`crate::tree_key`]).
+/// The node's key in `audit_tree` (see [`crate::audit_log::tree_key`]).
 pub(crate) fn stored_key(id: NodeId) -> Result<i64, StoreError> {
     node_key(id).ok_or_else(|| StoreError::Other(format!("audit tree node {}/{} is out of range", id.level, id.index)))
 }

@@ -15,7 +15,9 @@ use std::sync::{Arc, RwLock};
 use gatehouse_domain::store::{Credential, StoreError};
 use gatehouse_domain::token::TokenHash;
 
-use crate::epoch_reads::EpochReads;
+pub(crate) mod epoch_reads;
+
+use epoch_reads::EpochReads;
 
 /// At most this many credentials are kept; a full cache is emptied and
 /// refilled by the next reads (tokens in use are few; this bounds memory

@@ -189,7 +189,7 @@ impl MfaStore for SqlStore {
     async fn mfa_claim_attempt(&self, identity: IdentityId, now: OffsetDateTime) -> Result<MfaAttempt, StoreError> {
         let (attempt, _) = self
             .writer
-            .submit(move |conn| {
+            .submit_bookkeeping(move |conn| {
                 async move {
                     let at = to_unix_millis(now);
                     // INVARIANT: the lock is checked and the attempt counted by

@@ -153,7 +153,7 @@ impl SessionStore for SqlStore {
     ) -> Result<(), StoreError> {
         let (at, stale) = (to_unix_millis(now), to_unix_millis(now - granularity));
         self.writer
-            .submit(move |conn| {
+            .submit_bookkeeping(move |conn| {
                 async move {
                     sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
                         .bind(at)

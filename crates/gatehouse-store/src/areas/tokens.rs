@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use gatehouse_domain::audit::AuditRecord;
-use gatehouse_domain::clock::to_unix_millis;
+use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::ids::TokenId;
 use gatehouse_domain::store::{Conflict, Credential, Page, PageRequest, StoreError, TokenFilter, TokenStore};
 use gatehouse_domain::token::{ApiToken, NewToken, TokenHash};
@@ -166,8 +166,11 @@ impl TokenStore for SqlStore {
     ) -> Result<(), StoreError> {
         let at = to_unix_millis(now);
         let stale_before = to_unix_millis(now - granularity);
-        self.writer
-            .submit(move |conn| {
+        // Bookkeeping: the credential cache is kept, and its copy learns the
+        // use (stamped here, or by another node within the granularity).
+        let (stamped, _) = self
+            .writer
+            .submit_bookkeeping(move |conn| {
                 async move {
                     sqlx::query(
                         "UPDATE api_tokens SET last_used_at = $1 \
@@ -179,11 +182,26 @@ impl TokenStore for SqlStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(store_error)?;
-                    Ok(((), Vec::new()))
+                    let row = sqlx::query("SELECT token_hash, last_used_at FROM api_tokens WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(store_error)?;
+                    let stamped = match row {
+                        Some(row) => {
+                            let last_used_at: Option<i64> = row.try_get("last_used_at").map_err(store_error)?;
+                            last_used_at.map(|at| rows::token_hash(&row).map(|hash| (hash, from_unix_millis(at))))
+                        }
+                        None => None,
+                    };
+                    Ok((stamped.transpose()?, Vec::new()))
                 }
                 .boxed()
             })
             .await?;
+        if let Some((hash, last_used_at)) = stamped {
+            self.credentials.note_use(&hash, last_used_at);
+        }
         Ok(())
     }
 }

@@ -16,6 +16,12 @@ macro_rules! engine_tests {
                 $(engine_test!($test, |engine| with_store(engine, conformance::$module::$test));)*
             }
         )*
+
+        /// Each area module's source, to find tests written but not listed.
+        const SOURCES: &[(&str, &str)] = &[$((
+            stringify!($module),
+            include_str!(concat!("../../gatehouse-domain/src/conformance/", stringify!($module), ".rs")),
+        )),*];
     };
 }
 
@@ -27,5 +33,20 @@ fn every_area_of_the_store_has_conformance_tests() {
         let tests =
             COVERAGE.iter().filter(|(covered, _, _)| covered == area).map(|(_, _, tests)| tests.len()).sum::<usize>();
         assert!(tests > 0, "the {area:?} store has no conformance test");
+    }
+}
+
+/// A test function written in an area module but left out of
+/// `conformance_suite!` would never run: every `pub async fn` there is a
+/// test and must be listed.
+#[test]
+fn every_conformance_test_written_is_run() {
+    for (module, source) in SOURCES {
+        let listed = COVERAGE.iter().find(|(_, name, _)| name == module).map(|(_, _, tests)| *tests).unwrap();
+        for line in source.lines() {
+            let Some(rest) = line.strip_prefix("pub async fn ") else { continue };
+            let name = rest.split('(').next().unwrap();
+            assert!(listed.contains(&name), "conformance::{module}::{name} is not in conformance_suite!");
+        }
     }
 }

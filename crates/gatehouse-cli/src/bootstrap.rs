@@ -12,7 +12,7 @@ use gatehouse_domain::clock::Clock;
 use gatehouse_domain::identity::{Identity, IdentityKind, NewIdentity};
 use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::setup::first_admin_setup;
-use gatehouse_domain::store::{AuditForwarder, Store, StoreError};
+use gatehouse_domain::store::{AuditForwarder, OpenedStore, StoreError};
 use gatehouse_domain::token::TokenSecret;
 use gatehouse_policy::{DEFAULT_FILES, DEFAULT_TESTS, Policies, PolicySetSource};
 use gatehouse_store::{AuditSettings, ConnectOptions, Engine};
@@ -26,7 +26,7 @@ use crate::files::{create_private_dir, read_secret_file, write_secret_file};
 pub const AUDIT_KEY_NAME: &str = "gatehouse";
 
 pub struct Initialized {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn OpenedStore>,
     pub admin: Identity,
     pub admin_token: TokenSecret,
     pub admin_token_expires_at: OffsetDateTime,
@@ -35,7 +35,7 @@ pub struct Initialized {
 
 /// Opens the database. Without `audit.signer` the store can read but not
 /// append to the audit log.
-pub async fn open_store(config: &Config, audit: AuditSettings) -> CliResult<Arc<dyn Store>> {
+pub async fn open_store(config: &Config, audit: AuditSettings) -> CliResult<Arc<dyn OpenedStore>> {
     let options = ConnectOptions {
         max_connections: config.max_connections,
         audit,
@@ -77,7 +77,7 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
 
 /// Whether the database already holds an installation, without creating
 /// anything when it does not exist yet.
-async fn database_initialized(config: &Config) -> CliResult<Option<Arc<dyn Store>>> {
+async fn database_initialized(config: &Config) -> CliResult<Option<Arc<dyn OpenedStore>>> {
     let engine = Engine::from_url(&config.database_url).map_err(|e| CliError::config(e.to_string()))?;
     if engine == Engine::Sqlite && sqlite_file(&config.database_url).is_some_and(|file| !file.exists()) {
         return Ok(None);
@@ -145,7 +145,7 @@ pub async fn initialize(
 
 async fn write_initial_state(
     config: &Config,
-    store: &dyn Store,
+    store: &dyn OpenedStore,
     admin: NewIdentity,
     signer: &NoteSigner,
     now: OffsetDateTime,
@@ -201,7 +201,7 @@ pub fn load_policies(config: &Config) -> CliResult<Policies> {
 pub async fn open_initialized(
     config: &Config,
     forwarder: Option<Arc<dyn AuditForwarder>>,
-) -> CliResult<(Arc<dyn Store>, Arc<NoteSigner>)> {
+) -> CliResult<(Arc<dyn OpenedStore>, Arc<NoteSigner>)> {
     let signer = Arc::new(
         NoteSigner::parse(&read_secret_file(&config.key_path())?)
             .map_err(|e| CliError::config(format!("{}: {e}", config.key_path().display())))?,

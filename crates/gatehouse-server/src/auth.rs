@@ -398,7 +398,7 @@ pub async fn authenticate_workload(
     };
     let now = state.clock.now();
     let key = token_key(presented);
-    let stamp = state.store.credential_stamp().await?.map(|generation| (generation, state.jwks.epoch()));
+    let stamp = state.engine.credential_stamp().await?.map(|generation| (generation, state.jwks.epoch()));
     if let Some(stamp) = stamp
         && let Some(found) = state.verified.get(&key, stamp, now)
     {

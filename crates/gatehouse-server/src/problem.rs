@@ -158,7 +158,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound { kind, id } => ApiError::NotFound(format!("{kind} `{id}` not found")),
-            StoreError::Conflict(detail) => ApiError::Conflict(detail),
+            StoreError::Conflict(conflict) => ApiError::Conflict(conflict.to_string()),
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
             StoreError::Other(cause) => ApiError::Internal(cause),
         }

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use gatehouse_domain::auth_failures::FailureLimits;
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::outbound::OutboundRules;
-use gatehouse_domain::store::Store;
+use gatehouse_domain::store::{OpenedStore, Store, StoreEngine};
 use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_policy::Policies;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -124,6 +124,9 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub store: Arc<dyn Store>,
+    /// The engine under the store: its name, pool, health and credential
+    /// stamp.
+    pub engine: Arc<dyn StoreEngine>,
     pub policies: PolicyHandle,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
@@ -153,7 +156,7 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn OpenedStore>,
         policies: PolicyHandle,
         clock: Arc<dyn Clock>,
         settings: Settings,
@@ -164,7 +167,8 @@ impl AppState {
         let sso = Arc::new(Provider::new(&settings.outbound));
         let auth_failures = Arc::new(AuthFailures::new(settings.auth_failures));
         Self(Arc::new(Shared {
-            store,
+            store: store.clone(),
+            engine: store,
             policies,
             clock,
             settings: Arc::new(settings),

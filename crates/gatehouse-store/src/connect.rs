@@ -336,7 +336,7 @@ mod tests {
                 .iter()
                 .map(|(level, idx)| {
                     let id = gatehouse_audit::merkle::NodeId::new(*level, *idx);
-                    (crate::tree_key::node_key(id).expect("in range"), i64::from(*level), *idx as i64)
+                    (crate::audit_log::tree_key::node_key(id).expect("in range"), i64::from(*level), *idx as i64)
                 })
                 .collect();
             expected.sort_unstable();

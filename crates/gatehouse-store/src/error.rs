@@ -1,6 +1,6 @@
 //! Mapping sqlx errors into [`StoreError`]: no sqlx type leaves this crate.
 
-use gatehouse_domain::store::StoreError;
+use gatehouse_domain::store::{Conflict, StoreError};
 
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     match &error {
@@ -10,7 +10,7 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(format!("a unique constraint refused the write: {}", db.message()))
+            StoreError::Conflict(Conflict::Unique { detail: db.message().to_owned() })
         }
         sqlx::Error::Database(db) if db.code().is_some_and(|code| is_unavailable_code(&code)) => {
             StoreError::Unavailable(error.to_string())
@@ -44,9 +44,9 @@ pub(crate) fn is_unavailable_code(code: &str) -> bool {
     })
 }
 
-/// Like [`store_error`], but a unique violation becomes `conflict`, a
-/// message in domain words.
-pub(crate) fn on_unique(conflict: impl Fn(&str) -> String) -> impl Fn(sqlx::Error) -> StoreError {
+/// Like [`store_error`], but a unique violation becomes `conflict`, the
+/// case in domain words.
+pub(crate) fn on_unique(conflict: impl Fn(&str) -> Conflict) -> impl Fn(sqlx::Error) -> StoreError {
     move |error| match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             // SQLite names the columns, PostgreSQL the index.

@@ -7,7 +7,7 @@ use gatehouse_audit::checkpoint::Checkpoint;
 use gatehouse_audit::merkle::{self, Frontier, leaf_hash};
 use gatehouse_domain::audit::{Actor, AuditRecord};
 use gatehouse_domain::identity::{IdentityKind, NewIdentity};
-use gatehouse_domain::store::{AuditForwarder, DurableEntry, Store, StoreError};
+use gatehouse_domain::store::{AuditForwarder, DurableEntry, OpenedStore, Store, StoreError};
 use gatehouse_store::AuditSettings;
 use gatehouse_testkit::{engine_test, with_database};
 use sqlx::Connection;
@@ -27,7 +27,7 @@ async fn recomputed_root(store: &dyn Store, size: u64) -> [u8; 32] {
 }
 
 /// `writers` concurrent tasks, each appending `each` entries in turn.
-async fn append_concurrently(store: &Arc<dyn Store>, writers: usize, each: usize) {
+async fn append_concurrently(store: &Arc<dyn OpenedStore>, writers: usize, each: usize) {
     let tasks: Vec<_> = (0..writers)
         .map(|i| {
             let store = store.clone();

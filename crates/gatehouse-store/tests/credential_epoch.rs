@@ -108,3 +108,62 @@ async fn a_change_through_any_process_or_by_hand_holds_in_every_other_at_once() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_last_use_on_any_node_keeps_every_cache_and_a_revocation_holds_at_once() {
+    with_database(Engine::Postgres, |db| async move {
+        let (node_a, node_b) = (db.open_store().await, db.open_store().await);
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+        let bot = node_a
+            .create_identity(NewIdentity::new(IdentityKind::Service, "deploy-bot", None, now).unwrap(), record("i"))
+            .await
+            .unwrap();
+        let secret = TokenSecret::generate();
+        let token = NewToken {
+            id: TokenId::new(),
+            identity_id: bot.id,
+            hash: secret.hash(),
+            description: "ci".into(),
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+            created_by: None,
+            trust_binding_id: None,
+        };
+        let token = node_a.create_token(token, record("token.create")).await.unwrap();
+        assert!(node_a.find_credential(&secret.hash()).await.unwrap().is_some());
+
+        let before = epoch(&db.url).await;
+        node_b.record_token_use(token.id, now, Duration::minutes(1)).await.unwrap();
+        by_hand(&db.url, &format!("UPDATE api_tokens SET last_used_at = 1 WHERE id = '{}'", token.id)).await;
+        assert_eq!(epoch(&db.url).await, before, "a last-use stamp, through a node or by hand, leaves the epoch");
+        assert_eq!(node_a.credential_stamp().await.unwrap(), Some(u64::try_from(before).unwrap()));
+
+        node_b.revoke_token(token.id, now, record("token.revoke")).await.unwrap();
+        assert!(epoch(&db.url).await > before, "a revocation moves it");
+        let credential = node_a.find_credential(&secret.hash()).await.unwrap().unwrap();
+        assert_eq!(credential.token.revoked_at, Some(now), "node A refuses the token revoked on node B at once");
+    })
+    .await;
+}
+
+/// Migration 0020 names the columns whose change moves the epoch; a column
+/// added to `api_tokens` later must be named too, unless it is bookkeeping.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_trigger_watches_every_column_but_last_use() {
+    with_database(Engine::Postgres, |db| async move {
+        let _migrated = db.open_store().await;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        let unwatched: Vec<String> = sqlx::query_scalar(
+            "SELECT a.attname::text FROM pg_attribute a \
+             WHERE a.attrelid = 'api_tokens'::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+             AND a.attnum <> ALL (SELECT unnest(t.tgattr::int2[]) FROM pg_trigger t \
+                                  WHERE t.tgname = 'api_tokens_advance_credential_epoch') \
+             ORDER BY a.attname",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("the trigger's columns");
+        assert_eq!(unwatched, vec!["last_used_at".to_owned()]);
+    })
+    .await;
+}

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use gatehouse_audit::note_key::NoteSigner;
-use gatehouse_domain::store::Store;
+use gatehouse_domain::store::{OpenedStore, Store};
 pub use gatehouse_store::Engine;
 use gatehouse_store::{AuditSettings, ConnectOptions};
 
@@ -79,11 +79,11 @@ impl TestDatabase {
         }
     }
 
-    pub async fn open_store(&self) -> Arc<dyn Store> {
+    pub async fn open_store(&self) -> Arc<dyn OpenedStore> {
         self.open_store_with(AuditSettings { signer: Some(self.signer.clone()), ..AuditSettings::default() }).await
     }
 
-    pub async fn open_store_with(&self, audit: AuditSettings) -> Arc<dyn Store> {
+    pub async fn open_store_with(&self, audit: AuditSettings) -> Arc<dyn OpenedStore> {
         gatehouse_store::open(&self.url, ConnectOptions { audit, ..ConnectOptions::default() })
             .await
             .expect("open store")

@@ -81,7 +81,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
     let address = listener.local_addr().map_err(|e| CliError::config(e.to_string()))?;
     tracing::info!(
         %address,
-        engine = state.store.engine(),
+        engine = state.engine.engine(),
         database = %gatehouse_store::connect_redacted(&config.database_url),
         startup_ms = started.elapsed().as_millis() as u64,
         "gatehouse is listening"

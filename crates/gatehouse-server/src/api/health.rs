@@ -33,7 +33,7 @@ pub async fn healthz() -> Json<HealthDto> {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthDto>, ApiError> {
-    state.store.ping().await.map_err(|error| match error {
+    state.engine.ping().await.map_err(|error| match error {
         // The store words its reasons to be shown.
         StoreError::Unavailable(reason) => ApiError::NotReady(reason),
         other => ApiError::NotReady(format!("the database is not ready: {}", other_kind(&other))),
@@ -61,8 +61,8 @@ pub async fn metrics(State(state): State<AppState>, mut parts: Parts) -> Result<
         caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
     }
     let handle = state.metrics.as_ref().ok_or_else(|| ApiError::NotFound("metrics are disabled".into()))?;
-    let pool = state.store.pool_stats();
-    let engine = state.store.engine();
+    let pool = state.engine.pool_stats();
+    let engine = state.engine.engine();
     metrics::gauge!("gatehouse_db_pool_connections", "engine" => engine, "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!("gatehouse_db_pool_connections", "engine" => engine, "state" => "in_use")
         .set(f64::from(pool.size.saturating_sub(pool.idle)));

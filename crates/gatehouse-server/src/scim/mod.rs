@@ -90,7 +90,7 @@ impl From<ApiError> for Scim {
 impl From<StoreError> for Scim {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(detail) => Scim::error(ScimError::uniqueness(detail)),
+            StoreError::Conflict(conflict) => Scim::error(ScimError::uniqueness(conflict.to_string())),
             other => Scim::from(ApiError::from(other)),
         }
     }

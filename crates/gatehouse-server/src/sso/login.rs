@@ -262,7 +262,7 @@ pub async fn callback(
     match state.store.create_session(session, Some((oidc.issuer.clone(), subject)), record).await {
         Ok(_) => {}
         // Another login linked this person first.
-        Err(StoreError::Conflict(reason)) => return Err(refuse_verified(&state, &origin, reason).await),
+        Err(StoreError::Conflict(reason)) => return Err(refuse_verified(&state, &origin, reason.to_string()).await),
         Err(error) => return Err(error.into()),
     }
     let session_cookie = cookies::set_session(&secret, oidc.secure_cookies());

@@ -3,7 +3,7 @@
 //! its binding, identity and grants once.
 //!
 //! An entry is stamped with the store's credential stamp read before the
-//! verification began ([`Store::credential_stamp`]); any committed change
+//! verification began ([`StoreEngine::credential_stamp`]); any committed change
 //! (a binding deleted, a grant revoked, an identity suspended), through
 //! any node sharing the database, moves the stamp, and stale entries are
 //! never served.
@@ -12,7 +12,7 @@
 //! refresh. Expiry is re-checked on every use, and nothing is kept longer
 //! than [`MAX_AGE`].
 //!
-//! [`Store::credential_stamp`]: gatehouse_domain::store::Store::credential_stamp
+//! [`StoreEngine::credential_stamp`]: gatehouse_domain::store::StoreEngine::credential_stamp
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

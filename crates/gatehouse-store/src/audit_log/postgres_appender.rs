@@ -24,11 +24,11 @@ use std::str::FromStr;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyPool, AssertSqlSafe, Connection, PgConnection, Row};
 
-use crate::error::store_error;
-use crate::writer::{
+use crate::audit_log::writer::{
     AUDIT_APPEND_LOCK, Committed, Numbered, PreparedRecord, TreeCache, audit_origin, check_last_checkpoint,
     checkpoint_of, frontier_at, nothing_to_append, number, stored_key, to_i64,
 };
+use crate::error::store_error;
 
 /// How the appender's connection shows in `pg_stat_activity`.
 pub(crate) const APPLICATION_NAME: &str = "gatehouse-audit-appender";

@@ -15,7 +15,9 @@ use std::sync::{Arc, RwLock};
 use gatehouse_domain::store::{Credential, StoreError};
 use gatehouse_domain::token::TokenHash;
 
-use crate::epoch_reads::EpochReads;
+pub(crate) mod epoch_reads;
+
+use epoch_reads::EpochReads;
 
 /// At most this many credentials are kept; a full cache is emptied and
 /// refilled by the next reads (tokens in use are few; this bounds memory
@@ -25,7 +27,9 @@ const CAPACITY: usize = 65_536;
 /// Where the stamps come from.
 pub(crate) enum Stamps {
     /// This process sees every write (the embedded SQLite engine): a
-    /// counter in memory, moved by the writer after every change of state.
+    /// counter in memory, moved by the writer after every batch that may
+    /// change a credential (not after bookkeeping alone: last-use stamps,
+    /// attempt counts).
     Local,
     /// Other processes write too (PostgreSQL): the database's
     /// `credential_epoch`, which triggers move in every transaction that
@@ -81,7 +85,23 @@ impl CredentialCache {
         entries.insert(*credential.hash.as_bytes(), (stamp, credential.clone()));
     }
 
-    /// Called after every committed change of state. The local counter
+    /// A token's last use, stamped after the credential was kept: the kept
+    /// copy learns it, so authentication does not stamp again within the
+    /// granularity. The stamp does not move: the last use decides nothing
+    /// about access (it is not in `credential_epoch` either), so every kept
+    /// credential stays valid. A copy read before the stamp and kept after
+    /// it shows the older use; the next stamp corrects it.
+    pub(crate) fn note_use(&self, hash: &TokenHash, last_used_at: time::OffsetDateTime) {
+        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, credential)) = entries.get_mut(hash.as_bytes())
+            && credential.token.last_used_at.is_none_or(|kept| kept < last_used_at)
+        {
+            credential.token.last_used_at = Some(last_used_at);
+        }
+    }
+
+    /// Called after every committed change of what authenticates a caller
+    /// (not after bookkeeping such as a last-use stamp). The local counter
     /// moves; a database epoch has already moved, so this only frees memory.
     pub(crate) fn invalidate(&self) {
         let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -155,6 +175,23 @@ mod tests {
         cache.put(stamp, &stale);
         assert!(cache.get(&stale.hash, stamp).is_none(), "dropped, not kept under its old stamp");
         assert!(cache.get(&stale.hash, local_stamp(&cache)).is_none());
+    }
+
+    #[test]
+    fn a_last_use_is_noted_without_moving_the_stamp() {
+        let cache = CredentialCache::new(Stamps::Local);
+        let kept = credential("gth_c");
+        let stamp = local_stamp(&cache);
+        cache.put(stamp, &kept);
+        let used = time::OffsetDateTime::UNIX_EPOCH + time::Duration::minutes(3);
+        cache.note_use(&kept.hash, used);
+        assert_eq!(local_stamp(&cache), stamp);
+        let served = cache.get(&kept.hash, stamp).expect("still kept");
+        assert_eq!(served.token.last_used_at, Some(used));
+        cache.note_use(&kept.hash, used - time::Duration::minutes(1));
+        assert_eq!(cache.get(&kept.hash, stamp).unwrap().token.last_used_at, Some(used), "never moves back");
+        cache.note_use(&TokenHash::of("gth_unknown"), used);
+        assert!(cache.get(&TokenHash::of("gth_unknown"), stamp).is_none(), "an unknown token is not added");
     }
 
     #[test]

@@ -37,14 +37,14 @@ use sqlx::{AnyConnection, Connection};
 use sqlx::{AnyPool, AssertSqlSafe, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit_log::postgres_appender::PostgresAppender;
+use crate::audit_log::sqlite_appender::SqliteAppender;
+use crate::audit_log::tree_key::node_key;
+use crate::audit_log::tree_mirror::TreeMirror;
+use crate::audit_log::write_health::WriteHealth;
 use crate::connect::Engine;
 use crate::credential_cache::CredentialCache;
 use crate::error::store_error;
-use crate::postgres_appender::PostgresAppender;
-use crate::sqlite_appender::SqliteAppender;
-use crate::tree_key::node_key;
-use crate::tree_mirror::TreeMirror;
-use crate::write_health::WriteHealth;
 
 /// Any arbitrary constant, shared by every process on one PostgreSQL
 /// database: the advisory lock that serializes audit appends.
@@ -83,11 +83,24 @@ struct Job {
     reply: oneshot::Sender<Reply>,
 }
 
+/// Whether an operation may change what authenticates a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Touches {
+    /// It may (the default for every write): the credential cache's local
+    /// stamp moves after the batch, before anyone hears of it.
+    Credentials,
+    /// It changes bookkeeping only (a token's or session's last use, a
+    /// second factor's attempt count), none of which a
+    /// [`Credential`](gatehouse_domain::store::Credential) decides on, so
+    /// the credential cache is kept.
+    Bookkeeping,
+}
+
 /// What a job asks of its batch.
 enum Work {
     /// An operation that writes rows itself (and so runs under a savepoint,
     /// to be undone alone) and returns the records of what it did.
-    Op(Op),
+    Op(Op, Touches),
     /// Records to append, with no change of state beside.
     Records(Vec<PreparedRecord>),
 }
@@ -96,7 +109,7 @@ impl Work {
     fn into_records(self) -> Option<Vec<PreparedRecord>> {
         match self {
             Work::Records(records) => Some(records),
-            Work::Op(_) => None,
+            Work::Op(..) => None,
         }
     }
 }
@@ -168,13 +181,35 @@ impl Writer {
             + Send
             + 'static,
     {
+        self.submit_touching(Touches::Credentials, op).await
+    }
+
+    /// As [`Writer::submit`], for an operation that changes bookkeeping only
+    /// ([`Touches::Bookkeeping`]): the credential cache is kept.
+    pub(crate) async fn submit_bookkeeping<T, F>(&self, op: F) -> Result<(T, Vec<u64>), StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(T, Vec<AuditRecord>), StoreError>>
+            + Send
+            + 'static,
+    {
+        self.submit_touching(Touches::Bookkeeping, op).await
+    }
+
+    async fn submit_touching<T, F>(&self, touches: Touches, op: F) -> Result<(T, Vec<u64>), StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(T, Vec<AuditRecord>), StoreError>>
+            + Send
+            + 'static,
+    {
         let op: Op = Box::new(move |conn| {
             let future = op(conn);
             Box::pin(async move {
                 future.await.map(|(output, records)| (Box::new(output) as Box<dyn AnyValue + Send>, records))
             })
         });
-        let (output, indexes) = self.submit_work(Work::Op(op)).await?;
+        let (output, indexes) = self.submit_work(Work::Op(op, touches)).await?;
         let output = output.downcast::<T>().map_err(|_| StoreError::Other("writer returned the wrong type".into()))?;
         Ok((*output, indexes))
     }
@@ -290,7 +325,8 @@ async fn run_batch(
     cache: &mut TreeCache,
     jobs: Vec<Job>,
 ) {
-    let changes_state = jobs.iter().any(|job| matches!(job.work, Work::Op(_)));
+    let changes_state = jobs.iter().any(|job| matches!(job.work, Work::Op(..)));
+    let changes_credentials = jobs.iter().any(|job| matches!(job.work, Work::Op(_, Touches::Credentials)));
     let mut works = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -310,8 +346,9 @@ async fn run_batch(
         _ => run_batch_through_pool(parts, cache, works, &mut outcomes).await,
     };
     // Before anyone hears of the change (and also after a failed commit,
-    // which may have been durable all the same).
-    if changes_state {
+    // which may have been durable all the same). A batch of bookkeeping
+    // alone (last-use stamps) keeps the cache: nothing it holds changed.
+    if changes_credentials {
         parts.credentials.invalidate();
     }
     parts.health.record(&result);
@@ -391,7 +428,7 @@ async fn run_batch_on(
     let mut records = Vec::with_capacity(works.len());
     for work in works {
         let (outcome, prepared) = match work {
-            Work::Op(op) => {
+            Work::Op(op, _) => {
                 let mut outcome = run_isolated(&mut tx, op).await?;
                 let prepared = match &mut outcome {
                     Ok((_, job_records)) => std::mem::take(job_records).into_iter().map(PreparedRecord::new).collect(),
@@ -612,7 +649,7 @@ pub(crate) async fn fetch_nodes(conn: &mut AnyConnection, ids: &[NodeId]) -> Res
         .collect()
 }
 
-/// The node's key in `audit_tree` (see [`crate::tree_key`]).
+/// The node's key in `audit_tree` (see [`crate::audit_log::tree_key`]).
 pub(crate) fn stored_key(id: NodeId) -> Result<i64, StoreError> {
     node_key(id).ok_or_else(|| StoreError::Other(format!("audit tree node {}/{} is out of range", id.level, id.index)))
 }

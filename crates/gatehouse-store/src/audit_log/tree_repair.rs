@@ -7,11 +7,11 @@ use gatehouse_audit::merkle::leaf_hash;
 use gatehouse_domain::store::StoreError;
 use sqlx::{AnyPool, AssertSqlSafe};
 
+use crate::audit_log::tree_key::KEYS_PER_LEAF;
+use crate::audit_log::writer::{AuditSettings, begin_append, frontier_at, insert_checkpoint, insert_nodes};
 use crate::connect::Engine;
 use crate::error::store_error;
 use crate::rows::{self, AUDIT_COLUMNS};
-use crate::tree_key::KEYS_PER_LEAF;
-use crate::writer::{AuditSettings, begin_append, frontier_at, insert_checkpoint, insert_nodes};
 
 const PAGE: i64 = 1000;
 

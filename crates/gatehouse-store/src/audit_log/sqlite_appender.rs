@@ -25,13 +25,13 @@ use gatehouse_domain::store::{AuditForwarder, StoreError};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use crate::connect::WAL_AUTOCHECKPOINT;
-use crate::tree_mirror::TreeMirror;
-use crate::write_health::WriteHealth;
-use crate::writer::{
+use crate::audit_log::tree_mirror::TreeMirror;
+use crate::audit_log::write_health::WriteHealth;
+use crate::audit_log::writer::{
     Committed, Numbered, PreparedRecord, Reply, TreeCache, checkpoint_of, no_output, number, refuse_if_diverged,
     require_signer, stored_key, to_i64,
 };
+use crate::connect::WAL_AUTOCHECKPOINT;
 
 enum Task {
     /// Records to append in the next batch; answered once durable.
@@ -319,7 +319,7 @@ fn sqlite_error(error: rusqlite::Error) -> StoreError {
                     rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                 ) =>
             {
-                StoreError::Conflict(format!("a unique constraint refused the write: {error}"))
+                StoreError::Conflict(gatehouse_domain::store::Conflict::Unique { detail: error.to_string() })
             }
             _ => StoreError::Other(error.to_string()),
         },

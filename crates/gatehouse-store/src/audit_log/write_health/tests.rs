@@ -1,6 +1,6 @@
 //! A failed write makes the store unready until a write succeeds.
 
-use gatehouse_domain::store::StoreError;
+use gatehouse_domain::store::{Conflict, StoreError};
 
 use super::WriteHealth;
 
@@ -25,7 +25,7 @@ fn an_io_error_is_named_without_its_cause() {
 #[test]
 fn a_refused_operation_says_nothing_about_the_database() {
     let health = WriteHealth::default();
-    health.record::<()>(&Err(StoreError::Conflict("name taken".into())));
+    health.record::<()>(&Err(StoreError::Conflict(Conflict::Unique { detail: "name taken".into() })));
     health.record::<()>(&Err(StoreError::Other("a bug".into())));
     assert_eq!(health.failing(), None);
 }

@@ -10,8 +10,8 @@ use std::sync::{Arc, RwLock};
 use gatehouse_audit::merkle::{Hash, NodeId};
 use sqlx::{AnyPool, Row};
 
+use crate::audit_log::tree_key::first_key_missing;
 use crate::error::store_error;
-use crate::tree_key::first_key_missing;
 
 const PAGE: i64 = 20_000;
 
@@ -212,7 +212,7 @@ mod tests {
             nodes.extend(frontier.push([(leaf % 251) as u8; 32]));
         }
         let mut conn = pool.acquire().await.expect("connection");
-        crate::writer::insert_nodes(&mut conn, &nodes).await.expect("stored");
+        crate::audit_log::writer::insert_nodes(&mut conn, &nodes).await.expect("stored");
         drop(conn);
 
         // Held from live appends: the first ten leaves' nodes.

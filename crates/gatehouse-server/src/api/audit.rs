@@ -181,3 +181,14 @@ pub async fn consistency_proof(
     let hashes = proof.map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(Json(ConsistencyProofDto { first, second, hashes: encode_all(&hashes) }))
 }
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(entries))
+        .routes(utoipa_axum::routes!(checkpoint))
+        .routes(utoipa_axum::routes!(public_key))
+        .routes(utoipa_axum::routes!(inclusion_proof))
+        .routes(utoipa_axum::routes!(consistency_proof))
+}

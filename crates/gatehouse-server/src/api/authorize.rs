@@ -125,3 +125,9 @@ pub async fn authorize(
     let audit_index = state.store.append_audit(record).await?;
     Ok(Json(AuthorizeResponse { decision: verdict.to_owned(), reasons, audit_index }))
 }
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(authorize))
+}

@@ -5,7 +5,7 @@
 //! it holds, or `admin`, over a scope covering the one asked for.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
@@ -20,7 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use super::dto::{CreateGrantRequest, GrantDto, GrantListQuery, ListDto};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath, parse_id};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -110,9 +110,8 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<GrantId>,
 ) -> Result<Json<GrantDto>, ApiError> {
-    let id: GrantId = parse_id(&id)?;
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
     if grant.identity_id != caller.identity.id {
@@ -128,9 +127,8 @@ pub async fn show(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<GrantId>,
 ) -> Result<Json<GrantDto>, ApiError> {
-    let id: GrantId = parse_id(&id)?;
     caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
@@ -144,4 +142,10 @@ pub async fn revoke(
     }));
     let revoked = state.store.revoke_grant(id, state.clock.now(), record).await?;
     Ok(Json(GrantDto::from(&revoked)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(create, list)).routes(utoipa_axum::routes!(show, revoke))
 }

@@ -3,7 +3,7 @@
 //! `environment:acme/web:production`). Needs `grant.manage`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
@@ -15,7 +15,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -101,11 +101,16 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<GroupMappingId>,
 ) -> Result<Json<GroupMappingDto>, ApiError> {
-    let id: GroupMappingId = parse_id(&id)?;
     caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let record = caller.record(&state, "group_mapping.delete", format!("group_mapping:{id}"));
     let mapping = state.store.delete_group_mapping(id, state.clock.now(), record).await?;
     Ok(Json(GroupMappingDto::from(&mapping)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(create, list)).routes(utoipa_axum::routes!(delete))
 }

@@ -2,7 +2,7 @@
 //! deprovision people and services.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
@@ -14,7 +14,7 @@ use serde_json::json;
 use super::dto::{CreateIdentityRequest, IdentityDto, ListDto, PageQuery};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -64,9 +64,8 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     if id != caller.identity.id {
         caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
@@ -84,11 +83,10 @@ fn not_found(id: IdentityId) -> ApiError {
 async fn change_status(
     state: &AppState,
     caller: &Caller,
-    raw_id: &str,
+    id: IdentityId,
     to: IdentityStatus,
     action: &str,
 ) -> Result<IdentityDto, ApiError> {
-    let id: IdentityId = parse_id(raw_id)?;
     caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
     if id == caller.identity.id && to != IdentityStatus::Active {
         return Err(ApiError::Conflict("you cannot suspend or deprovision yourself".into()));
@@ -124,9 +122,9 @@ async fn change_status(
 pub async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Suspended, "identity.suspend").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Suspended, "identity.suspend").await?))
 }
 
 /// Reactivate a suspended identity.
@@ -136,9 +134,9 @@ pub async fn suspend(
 pub async fn reactivate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Active, "identity.reactivate").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Active, "identity.reactivate").await?))
 }
 
 /// Deprovision an identity: every token and grant it holds is revoked at
@@ -149,7 +147,17 @@ pub async fn reactivate(
 pub async fn deprovision(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(create, list))
+        .routes(utoipa_axum::routes!(show, deprovision))
+        .routes(utoipa_axum::routes!(suspend))
+        .routes(utoipa_axum::routes!(reactivate))
 }

@@ -6,7 +6,7 @@
 //! guesses cannot outrun the lock.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
 use gatehouse_domain::audit::Outcome;
@@ -23,7 +23,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::{Caller, Via};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -254,9 +254,8 @@ pub async fn verify(
 pub async fn reset(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     caller.require_fresh_mfa(&state, "mfa.reset").await?;
     if id != caller.identity.id {
@@ -269,4 +268,14 @@ pub async fn reset(
     let record = caller.record(&state, "mfa.reset", format!("identity:{id}"));
     state.store.mfa_reset(id, state.clock.now(), record).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(enroll))
+        .routes(utoipa_axum::routes!(confirm))
+        .routes(utoipa_axum::routes!(verify))
+        .routes(utoipa_axum::routes!(reset))
 }

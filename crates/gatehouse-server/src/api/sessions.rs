@@ -2,7 +2,7 @@
 //! sessions, listed per person and revocable at once.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{Holder, check_manage};
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::extract::parse_id;
+use crate::extract::IdPath;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -50,9 +50,8 @@ impl From<&Session> for SessionDto {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<Vec<SessionDto>>, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     if id != caller.identity.id {
         caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
@@ -66,9 +65,8 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SessionId>,
 ) -> Result<Json<SessionDto>, ApiError> {
-    let id: SessionId = parse_id(&id)?;
     let session = state.store.find_session_by_id(id).await?;
     let owner = session.map(|s| s.identity_id);
     if owner != Some(caller.identity.id) {
@@ -83,4 +81,10 @@ pub async fn revoke(
     let record = caller.record(&state, "session.revoke", format!("session:{id}"));
     let ended = state.store.revoke_session(id, state.clock.now(), record).await?;
     Ok(Json(SessionDto::from(&ended)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(list)).routes(utoipa_axum::routes!(revoke))
 }

@@ -139,3 +139,12 @@ where
 {
     raw.parse().map_err(|e: T::Err| ApiError::BadRequest(e.to_string()))
 }
+
+/// Parses a field of a request body into a typed value, or a 422 naming
+/// the field (`identity_id: ...`).
+pub fn parse_field<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    raw.parse().map_err(|e: T::Err| ApiError::Unprocessable(format!("{name}: {e}")))
+}

@@ -20,7 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use super::dto::{CreateGrantRequest, GrantDto, GrantListQuery, ListDto};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, IdPath, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field, parse_id};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -33,18 +33,12 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateGrantRequest>,
 ) -> Result<(StatusCode, Json<GrantDto>), ApiError> {
     caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
-    let identity_id: IdentityId = request
-        .identity_id
-        .parse()
-        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
-    let role: Role = request
-        .role
-        .parse()
-        .map_err(|e: gatehouse_domain::grant::GrantError| ApiError::Unprocessable(e.to_string()))?;
+    let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
+    let role: Role = request.role.parse()?;
     if !state.policies.current().has_role(role.as_str()) {
         return Err(ApiError::Unprocessable(format!("unknown role `{role}` (see GET /api/v1/roles)")));
     }
-    let scope = Scope::parse(&request.scope).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let scope = Scope::parse(&request.scope)?;
     let now = state.clock.now();
     let expires_at = match request.expires_at.as_deref() {
         None => None,

@@ -64,14 +64,11 @@ pub async fn create(
     if group.is_empty() || group.len() > 256 {
         return Err(ApiError::Unprocessable("group must be 1–256 characters".into()));
     }
-    let role: Role = request
-        .role
-        .parse()
-        .map_err(|e: gatehouse_domain::grant::GrantError| ApiError::Unprocessable(e.to_string()))?;
+    let role: Role = request.role.parse()?;
     if !state.policies.current().has_role(role.as_str()) {
         return Err(ApiError::Unprocessable(format!("unknown role `{role}` (see GET /api/v1/roles)")));
     }
-    let scope = Scope::parse(&request.scope).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let scope = Scope::parse(&request.scope)?;
     let mapping = GroupMapping {
         id: GroupMappingId::new(),
         group: group.to_owned(),

@@ -28,12 +28,8 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateIdentityRequest>,
 ) -> Result<(StatusCode, Json<IdentityDto>), ApiError> {
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    let kind: IdentityKind = request
-        .kind
-        .parse()
-        .map_err(|e: gatehouse_domain::identity::IdentityError| ApiError::Unprocessable(e.to_string()))?;
-    let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let kind: IdentityKind = request.kind.parse()?;
+    let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())?;
     let record = caller.record(&state, "identity.create", format!("identity:{}", new.id)).details(json!({
         "identity_id": new.id.to_string(),
         "kind": kind.as_str(),

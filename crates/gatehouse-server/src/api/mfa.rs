@@ -136,10 +136,7 @@ async fn refuse(state: &AppState, caller: &Caller, claimed: &TotpRecord, error: 
             let left = seconds_left(state, until);
             ApiError::TooManyRequests(format!("{error}; too many failed codes, try again in {left} s"), left)
         }
-        None => match error {
-            CodeError::Replayed => ApiError::Conflict(error.to_string()),
-            CodeError::Invalid => ApiError::Forbidden(error.to_string()),
-        },
+        None => ApiError::from(error),
     }
 }
 

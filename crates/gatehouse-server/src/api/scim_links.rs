@@ -11,7 +11,7 @@ use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::scim::ScimUser;
-use gatehouse_domain::scim::control::{LinkError, check_link};
+use gatehouse_domain::scim::control::check_link;
 use serde_json::{Map, json};
 
 use super::dto::{ScimLinkDto, ScimLinkRequest};
@@ -81,10 +81,7 @@ pub async fn link(
         state.store.find_identity(id).await?.ok_or_else(|| ApiError::NotFound(format!("identity `{id}` not found")))?;
     check_holds_everything_of(&state, &caller, id, "identity.scim.link").await?;
     let current = state.store.scim_find_user(id).await?.map(|user| user.origin);
-    let user_name = check_link(&identity, current, request.user_name.as_deref()).map_err(|error| match error {
-        LinkError::AlreadyManaged(_) => ApiError::Conflict(error.to_string()),
-        _ => ApiError::Unprocessable(error.to_string()),
-    })?;
+    let user_name = check_link(&identity, current, request.user_name.as_deref())?;
     let mut attributes = Map::new();
     attributes.insert("displayName".into(), json!(identity.name));
     if let Some(email) = &identity.email {

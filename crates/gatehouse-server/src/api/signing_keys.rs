@@ -72,7 +72,7 @@ pub async fn add(
     let parsed = match parse_public_key(&request.public_key) {
         Ok(parsed) => parsed,
         Err(KeyError::Revoked) => return record_revocation(&state, &caller, identity_id, &request.public_key).await,
-        Err(error) => return Err(ApiError::Unprocessable(error.to_string())),
+        Err(error) => return Err(error.into()),
     };
     let key = SigningKey {
         id: SigningKeyId::new(),

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::dto::{CreateTokenRequest, CreatedTokenDto, ListDto, TokenDto, TokenListQuery};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, IdPath, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field, parse_id};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -30,16 +30,9 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedTokenDto>), ApiError> {
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    let identity_id: IdentityId = request
-        .identity_id
-        .parse()
-        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
-    let ttl = state
-        .settings
-        .token_lifetime
-        .check_ttl(request.ttl_seconds)
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let description = check_description(&request.description).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
+    let ttl = state.settings.token_lifetime.check_ttl(request.ttl_seconds)?;
+    let description = check_description(&request.description)?;
     let owner = state
         .store
         .find_identity(identity_id)

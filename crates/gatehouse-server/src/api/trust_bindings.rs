@@ -16,7 +16,7 @@ use serde_json::json;
 use super::dto::{CreateTrustBindingRequest, ListDto, PageQuery, TrustBindingDto};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -29,10 +29,7 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateTrustBindingRequest>,
 ) -> Result<(StatusCode, Json<TrustBindingDto>), ApiError> {
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    let identity_id: IdentityId = request
-        .identity_id
-        .parse()
-        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
+    let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
     let new = NewTrustBinding::new(
         &request.issuer,
         &request.audience,
@@ -41,8 +38,7 @@ pub async fn create(
         request.max_ttl_seconds,
         state.clock.now(),
         Some(caller.identity.id),
-    )
-    .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    )?;
     let target = state
         .store
         .find_identity(identity_id)

@@ -257,5 +257,15 @@ impl From<gatehouse_signing::KeyError> for ApiError {
     }
 }
 
+/// A proof asked for sizes the log cannot prove: the query was wrong.
+impl From<gatehouse_audit::merkle::ProofError> for ApiError {
+    fn from(error: gatehouse_audit::merkle::ProofError) -> Self {
+        use gatehouse_audit::merkle::ProofError::*;
+        match error {
+            IndexOutOfRange { .. } | BadSizes { .. } => ApiError::BadRequest(error.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

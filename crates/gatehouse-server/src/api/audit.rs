@@ -156,7 +156,7 @@ pub async fn inclusion_proof(
         return Err(ApiError::BadRequest(format!("index must be below tree_size {size} (got {})", query.index)));
     }
     let proof = with_nodes(&state, |get| merkle::inclusion_proof(query.index, size, get)).await?;
-    let hashes = proof.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let hashes = proof?;
     Ok(Json(InclusionProofDto { leaf_index: query.index, tree_size: size, hashes: encode_all(&hashes) }))
 }
 
@@ -178,7 +178,7 @@ pub async fn consistency_proof(
         )));
     }
     let proof = with_nodes(&state, |get| merkle::consistency_proof(first, second, get)).await?;
-    let hashes = proof.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let hashes = proof?;
     Ok(Json(ConsistencyProofDto { first, second, hashes: encode_all(&hashes) }))
 }
 

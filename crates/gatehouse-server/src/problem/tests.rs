@@ -33,6 +33,11 @@ fn domain_refusals_keep_their_status_and_words() {
     check(gatehouse_mfa::CodeError::Replayed, 409, "this code was used already; wait for the next one");
     check(gatehouse_mfa::CodeError::Invalid, 403, "the code is not valid");
     check(gatehouse_signing::KeyError::NoSigningKey, 422, "the OpenPGP key has no key that may sign");
+    check(
+        gatehouse_audit::merkle::ProofError::IndexOutOfRange { index: 5, size: 3 },
+        400,
+        "leaf index 5 is not below tree size 3",
+    );
     let internal = ApiError::from(gatehouse_policy::DecisionError::Evaluation("cause".into()));
     assert_eq!(internal.status().as_u16(), 500);
     assert!(!internal.detail().contains("cause"), "a 5xx cause is never sent");

@@ -6,50 +6,16 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::grant::{Resource, Role, Scope};
 use gatehouse_domain::ids::GroupMappingId;
 use gatehouse_domain::scim::GroupMapping;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 
+use super::dto::{CreateGroupMappingRequest, GroupMappingDto};
 use crate::auth::Caller;
 use crate::extract::{ApiJson, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateGroupMappingRequest {
-    /// The IdP group's displayName (case-insensitive).
-    pub group: String,
-    pub role: String,
-    pub scope: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct GroupMappingDto {
-    pub id: String,
-    pub group: String,
-    pub role: String,
-    pub scope: String,
-    pub created_at: String,
-    pub created_by: Option<String>,
-}
-
-impl From<&GroupMapping> for GroupMappingDto {
-    fn from(m: &GroupMapping) -> Self {
-        Self {
-            id: m.id.to_string(),
-            group: m.group.clone(),
-            role: m.role.as_str().to_owned(),
-            scope: m.scope.to_string(),
-            created_at: format_rfc3339(m.created_at),
-            created_by: m.created_by.map(|id| id.to_string()),
-        }
-    }
-}
 
 /// Map a directory group to a role over a scope; current members gain it at once.
 #[utoipa::path(post, path = "/api/v1/group-mappings", tag = "grants", request_body = CreateGroupMappingRequest,

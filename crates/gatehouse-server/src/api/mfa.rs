@@ -18,45 +18,13 @@ use gatehouse_domain::identity::IdentityKind;
 use gatehouse_domain::ids::{IdentityId, TokenId};
 use gatehouse_domain::mfa::{MfaAttempt, TotpRecord};
 use gatehouse_mfa::{CodeError, RecoveryCodes, TotpSecret, hash_recovery_code};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 
+use super::dto::{CodeRequest, EnrollmentDto, RecoveryCodesDto, VerifiedDto};
 use crate::auth::{Caller, Via};
 use crate::extract::{ApiJson, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EnrollmentDto {
-    /// Base32; shown once.
-    pub secret: String,
-    pub otpauth_uri: String,
-    /// The URI as a QR code, SVG.
-    pub qr_svg: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CodeRequest {
-    /// The six-digit code from the authenticator app.
-    pub code: Option<String>,
-    /// A one-time recovery code, instead of `code`.
-    pub recovery_code: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RecoveryCodesDto {
-    /// One-time codes; shown once, stored hashed.
-    pub recovery_codes: Vec<String>,
-    pub mfa_verified_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct VerifiedDto {
-    pub mfa_verified_at: String,
-    pub fresh_until: String,
-}
 
 /// The token that becomes MFA-fresh (`None` for a session, which is
 /// rotated instead).

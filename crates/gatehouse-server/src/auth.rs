@@ -294,7 +294,7 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
 
 /// Where a person without a second factor may go when one is required:
 /// seeing who they are, enrolling, and leaving.
-const ENROLLMENT_PATHS: [(&str, &str); 4] = [
+pub(crate) const ENROLLMENT_PATHS: [(&str, &str); 4] = [
     ("GET", "/api/v1/whoami"),
     ("POST", "/api/v1/mfa/totp"),
     ("POST", "/api/v1/mfa/totp/confirm"),

@@ -192,3 +192,109 @@ impl From<gatehouse_domain::workload::CiJobIdentityError> for ApiError {
         ApiError::Conflict(error.to_string())
     }
 }
+
+// How each domain refusal is answered. The matches name every variant, so
+// a new one does not compile until someone decides its status.
+
+impl From<gatehouse_domain::identity::IdentityError> for ApiError {
+    fn from(error: gatehouse_domain::identity::IdentityError) -> Self {
+        use gatehouse_domain::identity::IdentityError::*;
+        match error {
+            UnknownKind(_) | UnknownStatus(_) | InvalidName | InvalidEmail(_) | EmailRequired | EmailNotAllowed => {
+                ApiError::Unprocessable(error.to_string())
+            }
+        }
+    }
+}
+
+impl From<gatehouse_domain::grant::GrantError> for ApiError {
+    fn from(error: gatehouse_domain::grant::GrantError) -> Self {
+        use gatehouse_domain::grant::GrantError::*;
+        match error {
+            UnknownRole(_) | InvalidScope(_) | InvalidResource(_) | UndefinedRole(_) | InvalidExpiry(_)
+            | ExpiryNotInFuture(_) => ApiError::Unprocessable(error.to_string()),
+        }
+    }
+}
+
+impl From<gatehouse_domain::token::TokenError> for ApiError {
+    fn from(error: gatehouse_domain::token::TokenError) -> Self {
+        use gatehouse_domain::token::TokenError::*;
+        match error {
+            TtlTooShort { .. } | TtlTooLong { .. } | InvalidDescription => ApiError::Unprocessable(error.to_string()),
+        }
+    }
+}
+
+impl From<gatehouse_domain::workload::BindingError> for ApiError {
+    fn from(error: gatehouse_domain::workload::BindingError) -> Self {
+        use gatehouse_domain::workload::BindingError::*;
+        match error {
+            InvalidIssuer(_) | InvalidAudience | NoConditions | InvalidClaimName(_) | InvalidCondition(_)
+            | InvalidTtl => ApiError::Unprocessable(error.to_string()),
+        }
+    }
+}
+
+impl From<gatehouse_domain::scim::control::LinkError> for ApiError {
+    fn from(error: gatehouse_domain::scim::control::LinkError) -> Self {
+        use gatehouse_domain::scim::control::LinkError::*;
+        match error {
+            AlreadyManaged(_) => ApiError::Conflict(error.to_string()),
+            NotHuman(_) | Deprovisioned(_) | UserNameRequired(_) | InvalidUserName(_) => {
+                ApiError::Unprocessable(error.to_string())
+            }
+        }
+    }
+}
+
+impl From<gatehouse_domain::authorization::UnknownAction> for ApiError {
+    fn from(error: gatehouse_domain::authorization::UnknownAction) -> Self {
+        ApiError::Unprocessable(error.to_string())
+    }
+}
+
+impl From<gatehouse_policy::DecisionError> for ApiError {
+    fn from(error: gatehouse_policy::DecisionError) -> Self {
+        match error {
+            gatehouse_policy::DecisionError::InvalidRequest(detail) => ApiError::Unprocessable(detail),
+            gatehouse_policy::DecisionError::Evaluation(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+/// A wrong second-factor code, once its failure is counted and audited.
+impl From<gatehouse_mfa::totp::CodeError> for ApiError {
+    fn from(error: gatehouse_mfa::totp::CodeError) -> Self {
+        match error {
+            gatehouse_mfa::totp::CodeError::Replayed => ApiError::Conflict(error.to_string()),
+            gatehouse_mfa::totp::CodeError::Invalid => ApiError::Forbidden(error.to_string()),
+        }
+    }
+}
+
+/// A public key that cannot be registered. A revoked OpenPGP key is
+/// audited by its handler before it answers.
+impl From<gatehouse_signing::KeyError> for ApiError {
+    fn from(error: gatehouse_signing::KeyError) -> Self {
+        use gatehouse_signing::KeyError::*;
+        match error {
+            Unrecognized | Malformed(_) | Weak(_) | Revoked | Expired(_) | NoSigningKey => {
+                ApiError::Unprocessable(error.to_string())
+            }
+        }
+    }
+}
+
+/// A proof asked for sizes the log cannot prove: the query was wrong.
+impl From<gatehouse_audit::merkle::ProofError> for ApiError {
+    fn from(error: gatehouse_audit::merkle::ProofError) -> Self {
+        use gatehouse_audit::merkle::ProofError::*;
+        match error {
+            IndexOutOfRange { .. } | BadSizes { .. } => ApiError::BadRequest(error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,7 @@
 //! `gatehouse binding add|list|remove`: trust bindings for CI jobs.
 
-use gatehouse_server::api::dto::{ListDto, TrustBindingDto};
-use serde_json::{Map, Value, json};
+use gatehouse_server::api::dto::{CreateTrustBindingRequest, ListDto, TrustBindingDto};
+use serde_json::{Map, Value};
 
 use super::identity::print_more_hint;
 use crate::args::{BindingCommand, GlobalArgs};
@@ -47,13 +47,13 @@ pub async fn run(args: &GlobalArgs, command: &BindingCommand) -> CliResult<()> {
     let client = Client::new(args)?;
     match command {
         BindingCommand::Add { issuer, audience, claims, identity, max_ttl_seconds } => {
-            let body = json!({
-                "issuer": issuer,
-                "audience": audience,
-                "claims": claim_conditions(claims)?,
-                "identity_id": identity,
-                "max_ttl_seconds": max_ttl_seconds,
-            });
+            let body = CreateTrustBindingRequest {
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+                claims: claim_conditions(claims)?,
+                identity_id: identity.clone(),
+                max_ttl_seconds: *max_ttl_seconds,
+            };
             let binding: TrustBindingDto = client.post("/api/v1/trust-bindings", &body).await?;
             print(args.output, &binding, HEADERS, vec![row(&binding)]);
         }
@@ -75,6 +75,8 @@ pub async fn run(args: &GlobalArgs, command: &BindingCommand) -> CliResult<()> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

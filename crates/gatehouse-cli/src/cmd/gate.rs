@@ -3,10 +3,10 @@
 //! server would not accept the job's token), 2 usage error or no server: a
 //! job step that runs it fails closed.
 
-use gatehouse_server::api::dto::AuthorizeResponse;
+use gatehouse_server::api::dto::{AuthorizeRequest, AuthorizeResponse, ResourceRef};
 use reqwest::StatusCode;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::args::{GateArgs, GlobalArgs, OutputFormat};
 use crate::client::{Client, encode_segment, problem_error};
@@ -61,7 +61,7 @@ async fn github_actions_token(url: &str, bearer: &str, audience: Option<&str>) -
     Ok(issued.value)
 }
 
-fn request_body(args: &GateArgs) -> CliResult<Value> {
+fn request_body(args: &GateArgs) -> CliResult<AuthorizeRequest> {
     let (kind, id) = args
         .resource
         .split_once(':')
@@ -75,11 +75,12 @@ fn request_body(args: &GateArgs) -> CliResult<Value> {
             .ok_or_else(|| CliError::config(format!("--context `{pair}` is not KEY=VALUE")))?;
         context.insert(key.to_owned(), Value::String(value.to_owned()));
     }
-    let mut body = json!({"action": args.action, "resource": {"type": kind, "id": id}});
-    if !context.is_empty() {
-        body["context"] = Value::Object(context);
-    }
-    Ok(body)
+    Ok(AuthorizeRequest {
+        principal: None,
+        action: args.action.clone(),
+        resource: ResourceRef { kind: kind.to_owned(), id: id.to_owned() },
+        context: (!context.is_empty()).then_some(Value::Object(context)),
+    })
 }
 
 /// Why the server answered no decision. It refusing the job's token (no
@@ -126,6 +127,7 @@ pub async fn run(global: &GlobalArgs, args: &GateArgs) -> CliResult<()> {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
+    use serde_json::json;
 
     use super::*;
     use crate::args::{Cli, Command};
@@ -149,7 +151,9 @@ mod tests {
             "--context",
             "author=ana",
         ]);
-        let body = request_body(&args).unwrap();
+        let body = serde_json::to_value(request_body(&args).unwrap()).unwrap();
+        assert_eq!(body["action"], "deployment.execute");
+        assert!(body.get("principal").is_none(), "{body}");
         assert_eq!(body["resource"], json!({"type": "environment", "id": "acme/web:production"}));
         assert_eq!(body["context"], json!({"author": "ana"}));
         let bad = gate(&["--action", "x", "--resource", "environment"]);

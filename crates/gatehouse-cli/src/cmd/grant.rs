@@ -1,7 +1,6 @@
 //! `gatehouse grant add|list|revoke`.
 
-use gatehouse_server::api::dto::{GrantDto, ListDto};
-use serde_json::json;
+use gatehouse_server::api::dto::{CreateGrantRequest, GrantDto, ListDto};
 
 use super::identity::print_more_hint;
 use crate::args::{GlobalArgs, GrantCommand};
@@ -27,7 +26,12 @@ pub async fn run(args: &GlobalArgs, command: &GrantCommand) -> CliResult<()> {
     let client = Client::new(args)?;
     match command {
         GrantCommand::Add { identity, role, scope, expires_at } => {
-            let body = json!({"identity_id": identity, "role": role, "scope": scope, "expires_at": expires_at});
+            let body = CreateGrantRequest {
+                identity_id: identity.clone(),
+                role: role.clone(),
+                scope: scope.clone(),
+                expires_at: expires_at.clone(),
+            };
             let grant: GrantDto = client.post("/api/v1/grants", &body).await?;
             print(args.output, &grant, HEADERS, vec![row(&grant)]);
         }

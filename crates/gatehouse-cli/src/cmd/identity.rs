@@ -1,7 +1,6 @@
 //! `gatehouse identity create|list|show|suspend|reactivate|delete`.
 
-use gatehouse_server::api::dto::{IdentityDto, ListDto};
-use serde_json::json;
+use gatehouse_server::api::dto::{CreateIdentityRequest, IdentityDto, ListDto};
 
 use crate::args::{GlobalArgs, IdentityCommand};
 use crate::client::{Client, encode_segment};
@@ -29,7 +28,7 @@ pub async fn run(args: &GlobalArgs, command: &IdentityCommand) -> CliResult<()> 
     let client = Client::new(args)?;
     match command {
         IdentityCommand::Create { kind, name, email } => {
-            let body = json!({ "kind": kind, "name": name, "email": email });
+            let body = CreateIdentityRequest { kind: kind.clone(), name: name.clone(), email: email.clone() };
             let identity: IdentityDto = client.post("/api/v1/identities", &body).await?;
             print_one(args, &identity);
         }

@@ -2,8 +2,7 @@
 
 use std::io::Read;
 
-use gatehouse_server::api::dto::{SigningKeyDto, WhoamiDto};
-use serde_json::json;
+use gatehouse_server::api::dto::{AddSigningKeyRequest, SigningKeyDto, WhoamiDto};
 
 use crate::args::{GlobalArgs, KeyCommand};
 use crate::client::{Client, encode_segment};
@@ -39,7 +38,10 @@ pub async fn run(args: &GlobalArgs, command: &KeyCommand) -> CliResult<()> {
             };
             let id = identity(&client, who.as_ref()).await?;
             let key: SigningKeyDto = client
-                .post(&format!("/api/v1/identities/{}/signing-keys", encode_segment(&id)), &json!({"public_key": text}))
+                .post(
+                    &format!("/api/v1/identities/{}/signing-keys", encode_segment(&id)),
+                    &AddSigningKeyRequest { public_key: text },
+                )
                 .await?;
             print(args.output, &key, HEADERS, vec![row(&key)]);
         }

@@ -1,6 +1,6 @@
 //! `gatehouse mfa enroll|confirm|verify`: your TOTP second factor.
 
-use gatehouse_server::api::mfa::{EnrollmentDto, RecoveryCodesDto, VerifiedDto};
+use gatehouse_server::api::dto::{CodeRequest, EnrollmentDto, RecoveryCodesDto, VerifiedDto};
 use serde_json::json;
 
 use crate::args::{GlobalArgs, MfaCommand, OutputFormat};
@@ -26,7 +26,9 @@ pub async fn run(args: &GlobalArgs, command: &MfaCommand) -> CliResult<()> {
             }
         }
         MfaCommand::Confirm { code } => {
-            let confirmed: RecoveryCodesDto = client.post("/api/v1/mfa/totp/confirm", &json!({"code": code})).await?;
+            let confirmed: RecoveryCodesDto = client
+                .post("/api/v1/mfa/totp/confirm", &CodeRequest { code: Some(code.clone()), recovery_code: None })
+                .await?;
             match args.output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&confirmed).unwrap_or_default()),
                 OutputFormat::Table => {
@@ -39,8 +41,8 @@ pub async fn run(args: &GlobalArgs, command: &MfaCommand) -> CliResult<()> {
         }
         MfaCommand::Verify { code, recovery } => {
             let body = match (code, recovery) {
-                (Some(code), None) => json!({"code": code}),
-                (None, Some(recovery)) => json!({"recovery_code": recovery}),
+                (Some(code), None) => CodeRequest { code: Some(code.clone()), recovery_code: None },
+                (None, Some(recovery)) => CodeRequest { code: None, recovery_code: Some(recovery.clone()) },
                 _ => return Err(CliError::config("give a code or --recovery CODE")),
             };
             let verified: VerifiedDto = client.post("/api/v1/mfa/verify", &body).await?;

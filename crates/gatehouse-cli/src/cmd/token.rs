@@ -1,7 +1,6 @@
 //! `gatehouse token create|list|revoke`.
 
-use gatehouse_server::api::dto::{CreatedTokenDto, ListDto, TokenDto};
-use serde_json::json;
+use gatehouse_server::api::dto::{CreateTokenRequest, CreatedTokenDto, ListDto, TokenDto};
 
 use super::identity::print_more_hint;
 use crate::args::{GlobalArgs, OutputFormat, TokenCommand};
@@ -28,7 +27,11 @@ pub async fn run(args: &GlobalArgs, command: &TokenCommand) -> CliResult<()> {
     let client = Client::new(args)?;
     match command {
         TokenCommand::Create { identity, ttl, description } => {
-            let body = json!({ "identity_id": identity, "ttl_seconds": ttl, "description": description });
+            let body = CreateTokenRequest {
+                identity_id: identity.clone(),
+                ttl_seconds: *ttl,
+                description: description.clone(),
+            };
             let created: CreatedTokenDto = client.post("/api/v1/tokens", &body).await?;
             match args.output {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&created).unwrap_or_default()),

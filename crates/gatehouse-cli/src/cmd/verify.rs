@@ -7,9 +7,10 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use gatehouse_server::api::dto::{CommitVerdictDto, PushVerdictDto};
+use gatehouse_server::api::dto::{
+    CommitVerdictDto, PushCommitDto, PushVerdictDto, VerifyBlobRequest, VerifyCommitRequest, VerifyPushRequest,
+};
 use gatehouse_server::api::verify::MAX_PUSH_COMMITS;
-use serde_json::json;
 
 use crate::args::GlobalArgs;
 use crate::client::Client;
@@ -34,15 +35,24 @@ async fn verify_push(
     let commits: Vec<_> = ids
         .iter()
         .zip(objects)
-        .map(|(id, raw)| {
-            json!({"id": id, "commit": String::from_utf8_lossy(&raw), "paths": paths.remove(id).unwrap_or_default()})
+        .map(|(id, raw)| PushCommitDto {
+            id: id.clone(),
+            commit: String::from_utf8_lossy(&raw).into_owned(),
+            paths: paths.remove(id).unwrap_or_default(),
         })
         .collect();
     // The server takes at most MAX_PUSH_COMMITS commits per request.
     let mut verdict = PushVerdictDto { valid: true, commits: Vec::with_capacity(commits.len()) };
     for chunk in commits.chunks(MAX_PUSH_COMMITS) {
         let part: PushVerdictDto = client
-            .post("/api/v1/verify/push", &json!({"project": project, "ref": reference, "commits": chunk}))
+            .post(
+                "/api/v1/verify/push",
+                &VerifyPushRequest {
+                    project: project.to_owned(),
+                    reference: reference.map(str::to_owned),
+                    commits: chunk.to_vec(),
+                },
+            )
             .await?;
         verdict.valid &= part.valid;
         verdict.commits.extend(part.commits);
@@ -82,7 +92,12 @@ pub async fn commits(
             let objects = git::read_commits(&repo, &ids)?;
             let mut verdicts = Vec::with_capacity(ids.len());
             for (id, raw) in ids.iter().zip(objects) {
-                let body = json!({"id": id, "commit": String::from_utf8_lossy(&raw)});
+                let body = VerifyCommitRequest {
+                    commit: String::from_utf8_lossy(&raw).into_owned(),
+                    project: None,
+                    id: Some(id.clone()),
+                    paths: Vec::new(),
+                };
                 verdicts.push(client.post::<_, CommitVerdictDto>("/api/v1/verify/commit", &body).await?);
             }
             verdicts
@@ -96,11 +111,11 @@ pub async fn blob(args: &GlobalArgs, signature: &Path, file: &Path) -> CliResult
     let read_error = |path: &Path, e: std::io::Error| CliError::config(format!("cannot read {}: {e}", path.display()));
     let signature_text = std::fs::read_to_string(signature).map_err(|e| read_error(signature, e))?;
     let content = std::fs::read(file).map_err(|e| read_error(file, e))?;
-    let body = json!({
-        "signature": signature_text,
-        "content_base64": base64::engine::general_purpose::STANDARD.encode(&content),
-        "name": file.file_name().map(|n| n.to_string_lossy().into_owned()),
-    });
+    let body = VerifyBlobRequest {
+        signature: signature_text,
+        content_base64: base64::engine::general_purpose::STANDARD.encode(&content),
+        name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+    };
     let verdict: CommitVerdictDto = client.post("/api/v1/verify/blob", &body).await?;
     if verdict.valid {
         println!("ok   {} {}", file.display(), verdict.reason);

@@ -156,7 +156,7 @@ pub async fn inclusion_proof(
         return Err(ApiError::BadRequest(format!("index must be below tree_size {size} (got {})", query.index)));
     }
     let proof = with_nodes(&state, |get| merkle::inclusion_proof(query.index, size, get)).await?;
-    let hashes = proof.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let hashes = proof?;
     Ok(Json(InclusionProofDto { leaf_index: query.index, tree_size: size, hashes: encode_all(&hashes) }))
 }
 
@@ -178,6 +178,17 @@ pub async fn consistency_proof(
         )));
     }
     let proof = with_nodes(&state, |get| merkle::consistency_proof(first, second, get)).await?;
-    let hashes = proof.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let hashes = proof?;
     Ok(Json(ConsistencyProofDto { first, second, hashes: encode_all(&hashes) }))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(entries))
+        .routes(utoipa_axum::routes!(checkpoint))
+        .routes(utoipa_axum::routes!(public_key))
+        .routes(utoipa_axum::routes!(inclusion_proof))
+        .routes(utoipa_axum::routes!(consistency_proof))
 }

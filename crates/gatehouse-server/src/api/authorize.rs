@@ -5,15 +5,15 @@
 use axum::Json;
 use axum::extract::State;
 use gatehouse_domain::audit::Outcome;
-use gatehouse_domain::authorization::{Action, UnknownAction};
+use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::IdentityId;
-use gatehouse_policy::{DecisionError, DecisionInput};
+use gatehouse_policy::DecisionInput;
 use serde_json::json;
 
 use super::dto::{AuthorizeRequest, AuthorizeResponse};
 use crate::auth::{DecisionCaller, STEP_UP_REASON, Via, needs_step_up};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, parse_field};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -40,21 +40,15 @@ pub async fn authorize(
     DecisionCaller(caller): DecisionCaller,
     ApiJson(request): ApiJson<AuthorizeRequest>,
 ) -> Result<Json<AuthorizeResponse>, ApiError> {
-    let action: Action = request.action.parse().map_err(|e: UnknownAction| ApiError::Unprocessable(e.to_string()))?;
+    let action: Action = request.action.parse()?;
     let resource = parse_resource(&request.resource.kind, &request.resource.id)?;
     let context = match &request.context {
         None => None,
         Some(serde_json::Value::Object(map)) => Some(map),
         Some(_) => return Err(ApiError::Unprocessable("context must be a JSON object".into())),
     };
-    let target: Option<IdentityId> = request
-        .principal
-        .as_deref()
-        .map(|raw| {
-            raw.parse()
-                .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("principal: {e}")))
-        })
-        .transpose()?;
+    let target: Option<IdentityId> =
+        request.principal.as_deref().map(|raw| parse_field("principal", raw)).transpose()?;
     // The identity asked about and its grants, when it is not the caller.
     let other;
     let (principal, grants, is_caller) = match target {
@@ -75,26 +69,19 @@ pub async fn authorize(
     // Only the caller's own credential can prove a fresh second factor: a
     // question about someone else is answered as if they had none.
     let mfa_fresh = is_caller && caller.mfa_fresh(&state);
-    let decision = state
-        .policies
-        .current()
-        .decide(&DecisionInput {
-            principal,
-            grants,
-            action,
-            resource: &resource,
-            now: state.clock.now(),
-            auth_method: caller.auth_method(),
-            mfa_fresh,
-            step_up: state.settings.mfa.step_up,
-            source_ip: caller.origin.source_ip.as_deref(),
-            principal_is_caller: is_caller,
-            caller_context: context,
-        })
-        .map_err(|error| match error {
-            DecisionError::InvalidRequest(detail) => ApiError::Unprocessable(detail),
-            DecisionError::Evaluation(cause) => ApiError::Internal(cause),
-        })?;
+    let decision = state.policies.current().decide(&DecisionInput {
+        principal,
+        grants,
+        action,
+        resource: &resource,
+        now: state.clock.now(),
+        auth_method: caller.auth_method(),
+        mfa_fresh,
+        step_up: state.settings.mfa.step_up,
+        source_ip: caller.origin.source_ip.as_deref(),
+        principal_is_caller: is_caller,
+        caller_context: context,
+    })?;
     let mut reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
     let mut allowed = decision.is_allowed();
     // A policy folder written before the `mfa-required` guard existed still
@@ -124,4 +111,10 @@ pub async fn authorize(
         }));
     let audit_index = state.store.append_audit(record).await?;
     Ok(Json(AuthorizeResponse { decision: verdict.to_owned(), reasons, audit_index }))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(authorize))
 }

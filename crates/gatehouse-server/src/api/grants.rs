@@ -5,7 +5,7 @@
 //! it holds, or `admin`, over a scope covering the one asked for.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
@@ -17,7 +17,7 @@ use serde_json::json;
 use super::dto::{CreateGrantRequest, GrantDto, GrantListQuery, ListDto};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field, parse_id};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -30,17 +30,10 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateGrantRequest>,
 ) -> Result<(StatusCode, Json<GrantDto>), ApiError> {
     caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
-    let identity_id: IdentityId = request
-        .identity_id
-        .parse()
-        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
-    let role: Role = request
-        .role
-        .parse()
-        .map_err(|e: gatehouse_domain::grant::GrantError| ApiError::Unprocessable(e.to_string()))?;
-    check_role_defined(&role, |name| state.policies.current().has_role(name))
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let scope = Scope::parse(&request.scope).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
+    let role: Role = request.role.parse()?;
+    check_role_defined(&role, |name| state.policies.current().has_role(name))?;
+    let scope = Scope::parse(&request.scope)?;
     let now = state.clock.now();
     let expires_at =
         parse_expiry(request.expires_at.as_deref(), now).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
@@ -95,9 +88,8 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<GrantId>,
 ) -> Result<Json<GrantDto>, ApiError> {
-    let id: GrantId = parse_id(&id)?;
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
     if grant.identity_id != caller.identity.id {
@@ -113,9 +105,8 @@ pub async fn show(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<GrantId>,
 ) -> Result<Json<GrantDto>, ApiError> {
-    let id: GrantId = parse_id(&id)?;
     caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
@@ -129,4 +120,10 @@ pub async fn revoke(
     }));
     let revoked = state.store.revoke_grant(id, state.clock.now(), record).await?;
     Ok(Json(GrantDto::from(&revoked)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(create, list)).routes(utoipa_axum::routes!(show, revoke))
 }

@@ -3,53 +3,19 @@
 //! `environment:acme/web:production`). Needs `grant.manage`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::grant::{Resource, Role, Scope, check_role_defined};
 use gatehouse_domain::ids::GroupMappingId;
 use gatehouse_domain::scim::GroupMapping;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 
+use super::dto::{CreateGroupMappingRequest, GroupMappingDto};
 use crate::auth::Caller;
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateGroupMappingRequest {
-    /// The IdP group's displayName (case-insensitive).
-    pub group: String,
-    pub role: String,
-    pub scope: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct GroupMappingDto {
-    pub id: String,
-    pub group: String,
-    pub role: String,
-    pub scope: String,
-    pub created_at: String,
-    pub created_by: Option<String>,
-}
-
-impl From<&GroupMapping> for GroupMappingDto {
-    fn from(m: &GroupMapping) -> Self {
-        Self {
-            id: m.id.to_string(),
-            group: m.group.clone(),
-            role: m.role.as_str().to_owned(),
-            scope: m.scope.to_string(),
-            created_at: format_rfc3339(m.created_at),
-            created_by: m.created_by.map(|id| id.to_string()),
-        }
-    }
-}
 
 /// Map a directory group to a role over a scope; current members gain it at once.
 #[utoipa::path(post, path = "/api/v1/group-mappings", tag = "grants", request_body = CreateGroupMappingRequest,
@@ -64,13 +30,9 @@ pub async fn create(
     if group.is_empty() || group.len() > 256 {
         return Err(ApiError::Unprocessable("group must be 1–256 characters".into()));
     }
-    let role: Role = request
-        .role
-        .parse()
-        .map_err(|e: gatehouse_domain::grant::GrantError| ApiError::Unprocessable(e.to_string()))?;
-    check_role_defined(&role, |name| state.policies.current().has_role(name))
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let scope = Scope::parse(&request.scope).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let role: Role = request.role.parse()?;
+    check_role_defined(&role, |name| state.policies.current().has_role(name))?;
+    let scope = Scope::parse(&request.scope)?;
     let mapping = GroupMapping {
         id: GroupMappingId::new(),
         group: group.to_owned(),
@@ -100,11 +62,16 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<GroupMappingId>,
 ) -> Result<Json<GroupMappingDto>, ApiError> {
-    let id: GroupMappingId = parse_id(&id)?;
     caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let record = caller.record(&state, "group_mapping.delete", format!("group_mapping:{id}"));
     let mapping = state.store.delete_group_mapping(id, state.clock.now(), record).await?;
     Ok(Json(GroupMappingDto::from(&mapping)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(create, list)).routes(utoipa_axum::routes!(delete))
 }

@@ -69,3 +69,12 @@ pub async fn metrics(State(state): State<AppState>, mut parts: Parts) -> Result<
     metrics::gauge!("gatehouse_db_pool_max_connections", "engine" => engine).set(f64::from(pool.max));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()))
 }
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(healthz))
+        .routes(utoipa_axum::routes!(readyz))
+        .routes(utoipa_axum::routes!(metrics))
+}

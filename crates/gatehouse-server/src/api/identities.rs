@@ -2,7 +2,7 @@
 //! deprovision people and services.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
@@ -16,7 +16,7 @@ use serde_json::json;
 use super::dto::{CreateIdentityRequest, IdentityDto, ListDto, PageQuery};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -30,12 +30,8 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateIdentityRequest>,
 ) -> Result<(StatusCode, Json<IdentityDto>), ApiError> {
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    let kind: IdentityKind = request
-        .kind
-        .parse()
-        .map_err(|e: gatehouse_domain::identity::IdentityError| ApiError::Unprocessable(e.to_string()))?;
-    let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let kind: IdentityKind = request.kind.parse()?;
+    let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())?;
     let record = caller.record(&state, "identity.create", format!("identity:{}", new.id)).details(json!({
         "identity_id": new.id.to_string(),
         "kind": kind.as_str(),
@@ -66,9 +62,8 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     if id != caller.identity.id {
         caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
@@ -86,11 +81,10 @@ fn not_found(id: IdentityId) -> ApiError {
 async fn change_status(
     state: &AppState,
     caller: &Caller,
-    raw_id: &str,
+    id: IdentityId,
     to: IdentityStatus,
     action: &str,
 ) -> Result<IdentityDto, ApiError> {
-    let id: IdentityId = parse_id(raw_id)?;
     caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
     check_own_standing(caller.identity.id, id, to)?;
     let current = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
@@ -116,9 +110,9 @@ async fn change_status(
 pub async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Suspended, "identity.suspend").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Suspended, "identity.suspend").await?))
 }
 
 /// Reactivate a suspended identity.
@@ -128,9 +122,9 @@ pub async fn suspend(
 pub async fn reactivate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Active, "identity.reactivate").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Active, "identity.reactivate").await?))
 }
 
 /// Deprovision an identity: every token and grant it holds is revoked at
@@ -141,7 +135,17 @@ pub async fn reactivate(
 pub async fn deprovision(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(create, list))
+        .routes(utoipa_axum::routes!(show, deprovision))
+        .routes(utoipa_axum::routes!(suspend))
+        .routes(utoipa_axum::routes!(reactivate))
 }

@@ -6,7 +6,7 @@
 //! guesses cannot outrun the lock.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
 use gatehouse_domain::audit::Outcome;
@@ -18,45 +18,13 @@ use gatehouse_domain::identity::IdentityKind;
 use gatehouse_domain::ids::{IdentityId, TokenId};
 use gatehouse_domain::mfa::{MfaAttempt, TotpRecord};
 use gatehouse_mfa::{CodeError, RecoveryCodes, TotpSecret, hash_recovery_code};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
 
+use super::dto::{CodeRequest, EnrollmentDto, RecoveryCodesDto, VerifiedDto};
 use crate::auth::{Caller, Via};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EnrollmentDto {
-    /// Base32; shown once.
-    pub secret: String,
-    pub otpauth_uri: String,
-    /// The URI as a QR code, SVG.
-    pub qr_svg: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CodeRequest {
-    /// The six-digit code from the authenticator app.
-    pub code: Option<String>,
-    /// A one-time recovery code, instead of `code`.
-    pub recovery_code: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RecoveryCodesDto {
-    /// One-time codes; shown once, stored hashed.
-    pub recovery_codes: Vec<String>,
-    pub mfa_verified_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct VerifiedDto {
-    pub mfa_verified_at: String,
-    pub fresh_until: String,
-}
 
 /// The token that becomes MFA-fresh (`None` for a session, which is
 /// rotated instead).
@@ -136,10 +104,7 @@ async fn refuse(state: &AppState, caller: &Caller, claimed: &TotpRecord, error: 
             let left = seconds_left(state, until);
             ApiError::TooManyRequests(format!("{error}; too many failed codes, try again in {left} s"), left)
         }
-        None => match error {
-            CodeError::Replayed => ApiError::Conflict(error.to_string()),
-            CodeError::Invalid => ApiError::Forbidden(error.to_string()),
-        },
+        None => ApiError::from(error),
     }
 }
 
@@ -254,9 +219,8 @@ pub async fn verify(
 pub async fn reset(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     caller.require_fresh_mfa(&state, "mfa.reset").await?;
     if id != caller.identity.id {
@@ -269,4 +233,14 @@ pub async fn reset(
     let record = caller.record(&state, "mfa.reset", format!("identity:{id}"));
     state.store.mfa_reset(id, state.clock.now(), record).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(enroll))
+        .routes(utoipa_axum::routes!(confirm))
+        .routes(utoipa_axum::routes!(verify))
+        .routes(utoipa_axum::routes!(reset))
 }

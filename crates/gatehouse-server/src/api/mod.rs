@@ -21,6 +21,32 @@ pub mod workload;
 use gatehouse_domain::store::PageRequest;
 
 use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// A feature's routes with their OpenAPI entries; each module's `routes()`
+/// returns one, and [`routes`] merges them.
+pub type Routes = utoipa_axum::router::OpenApiRouter<AppState>;
+
+/// Every documented `/api/v1` route and the health probes.
+pub fn routes() -> Routes {
+    Routes::default()
+        .merge(health::routes())
+        .merge(whoami::routes())
+        .merge(identities::routes())
+        .merge(tokens::routes())
+        .merge(grants::routes())
+        .merge(group_mappings::routes())
+        .merge(authorize::routes())
+        .merge(workload::routes())
+        .merge(signing_keys::routes())
+        .merge(mfa::routes())
+        .merge(sessions::routes())
+        .merge(scim_links::routes())
+        .merge(verify::routes())
+        .merge(trust_bindings::routes())
+        .merge(policy::routes())
+        .merge(audit::routes())
+}
 
 /// Validates `limit` and `cursor` query parameters into a page request.
 pub(crate) fn page_request(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, ApiError> {

@@ -113,3 +113,9 @@ pub async fn matrix_now(State(state): State<AppState>, caller: Caller) -> Result
         rows,
     }))
 }
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(register, list)).routes(utoipa_axum::routes!(matrix_now))
+}

@@ -4,19 +4,19 @@
 //! and every grant the person holds, and are audited.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::scim::ScimUser;
-use gatehouse_domain::scim::control::{LinkError, check_link};
+use gatehouse_domain::scim::control::check_link;
 use serde_json::{Map, json};
 
 use super::dto::{ScimLinkDto, ScimLinkRequest};
 use crate::auth::Caller;
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -37,9 +37,8 @@ fn dto(user: &ScimUser) -> ScimLinkDto {
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<ScimLinkDto>, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     let user = state.store.scim_find_user(id).await?.ok_or_else(|| not_linked(id))?;
     Ok(Json(dto(&user)))
@@ -74,19 +73,15 @@ fn not_linked(id: IdentityId) -> ApiError {
 pub async fn link(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
     ApiJson(request): ApiJson<ScimLinkRequest>,
 ) -> Result<(StatusCode, Json<ScimLinkDto>), ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let identity =
         state.store.find_identity(id).await?.ok_or_else(|| ApiError::NotFound(format!("identity `{id}` not found")))?;
     check_holds_everything_of(&state, &caller, id, "identity.scim.link").await?;
     let current = state.store.scim_find_user(id).await?.map(|user| user.origin);
-    let user_name = check_link(&identity, current, request.user_name.as_deref()).map_err(|error| match error {
-        LinkError::AlreadyManaged(_) => ApiError::Conflict(error.to_string()),
-        _ => ApiError::Unprocessable(error.to_string()),
-    })?;
+    let user_name = check_link(&identity, current, request.user_name.as_deref())?;
     let mut attributes = Map::new();
     attributes.insert("displayName".into(), json!(identity.name));
     if let Some(email) = &identity.email {
@@ -109,9 +104,8 @@ pub async fn link(
 pub async fn unlink(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<StatusCode, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let user = state.store.scim_find_user(id).await?.ok_or_else(|| not_linked(id))?;
     check_holds_everything_of(&state, &caller, id, "identity.scim.unlink").await?;
@@ -120,4 +114,10 @@ pub async fn unlink(
     }));
     state.store.scim_unlink_user(id, state.clock.now(), record).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(show, link, unlink))
 }

@@ -2,47 +2,17 @@
 //! sessions, listed per person and revocable at once.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, SessionId};
-use gatehouse_domain::session::Session;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
+use super::dto::SessionDto;
 use crate::auth::Caller;
-use crate::extract::parse_id;
+use crate::extract::IdPath;
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SessionDto {
-    pub id: String,
-    pub identity_id: String,
-    pub created_at: String,
-    pub last_seen_at: String,
-    pub expires_at: String,
-    pub revoked_at: Option<String>,
-    pub mfa_verified_at: Option<String>,
-    pub source_ip: Option<String>,
-}
-
-impl From<&Session> for SessionDto {
-    fn from(s: &Session) -> Self {
-        Self {
-            id: s.id.to_string(),
-            identity_id: s.identity_id.to_string(),
-            created_at: format_rfc3339(s.created_at),
-            last_seen_at: format_rfc3339(s.last_seen_at),
-            expires_at: format_rfc3339(s.expires_at),
-            revoked_at: s.revoked_at.map(format_rfc3339),
-            mfa_verified_at: s.mfa_verified_at.map(format_rfc3339),
-            source_ip: s.source_ip.clone(),
-        }
-    }
-}
 
 /// A person's sessions, newest first.
 #[utoipa::path(get, path = "/api/v1/identities/{id}/sessions", tag = "identities",
@@ -50,9 +20,8 @@ impl From<&Session> for SessionDto {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<Vec<SessionDto>>, ApiError> {
-    let id: IdentityId = parse_id(&id)?;
     if id != caller.identity.id {
         caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
@@ -66,9 +35,8 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SessionId>,
 ) -> Result<Json<SessionDto>, ApiError> {
-    let id: SessionId = parse_id(&id)?;
     let session = state.store.find_session_by_id(id).await?;
     let owner = session.map(|s| s.identity_id);
     if owner != Some(caller.identity.id) {
@@ -83,4 +51,10 @@ pub async fn revoke(
     let record = caller.record(&state, "session.revoke", format!("session:{id}"));
     let ended = state.store.revoke_session(id, state.clock.now(), record).await?;
     Ok(Json(SessionDto::from(&ended)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(list)).routes(utoipa_axum::routes!(revoke))
 }

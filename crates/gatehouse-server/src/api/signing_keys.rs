@@ -4,7 +4,7 @@
 //! act for; CI jobs none.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_act_as};
@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::dto::{AddSigningKeyRequest, SigningKeyDto};
 use crate::auth::Caller;
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, IdPairPath, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -65,15 +65,14 @@ async fn may_manage(state: &AppState, caller: &Caller, identity_id: IdentityId, 
 pub async fn add(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(identity_id): IdPath<IdentityId>,
     ApiJson(request): ApiJson<AddSigningKeyRequest>,
 ) -> Result<(StatusCode, Json<SigningKeyDto>), ApiError> {
-    let identity_id: IdentityId = parse_id(&id)?;
     may_manage(&state, &caller, identity_id, "signing_key.add").await?;
     let parsed = match parse_public_key(&request.public_key) {
         Ok(parsed) => parsed,
         Err(KeyError::Revoked) => return record_revocation(&state, &caller, identity_id, &request.public_key).await,
-        Err(error) => return Err(ApiError::Unprocessable(error.to_string())),
+        Err(error) => return Err(error.into()),
     };
     let key = SigningKey {
         id: SigningKeyId::new(),
@@ -123,9 +122,8 @@ async fn record_revocation(
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(identity_id): IdPath<IdentityId>,
 ) -> Result<Json<Vec<SigningKeyDto>>, ApiError> {
-    let identity_id: IdentityId = parse_id(&id)?;
     if identity_id != caller.identity.id {
         caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
@@ -140,10 +138,8 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, key_id)): Path<(String, String)>,
+    IdPairPath(identity_id, key_id): IdPairPath<IdentityId, SigningKeyId>,
 ) -> Result<Json<SigningKeyDto>, ApiError> {
-    let identity_id: IdentityId = parse_id(&id)?;
-    let key_id: SigningKeyId = parse_id(&key_id)?;
     if identity_id != caller.identity.id {
         caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
@@ -162,14 +158,18 @@ pub async fn show(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, key_id)): Path<(String, String)>,
+    IdPairPath(identity_id, key_id): IdPairPath<IdentityId, SigningKeyId>,
 ) -> Result<Json<SigningKeyDto>, ApiError> {
-    let identity_id: IdentityId = parse_id(&id)?;
-    let key_id: SigningKeyId = parse_id(&key_id)?;
     may_manage(&state, &caller, identity_id, "signing_key.remove").await?;
     let record = caller
         .record(&state, "signing_key.remove", format!("signing_key:{key_id}"))
         .details(json!({"signing_key_id": key_id.to_string(), "identity_id": identity_id.to_string()}));
     let key = state.store.delete_signing_key(identity_id, key_id, record).await?;
     Ok(Json(SigningKeyDto::from(&key)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(add, list)).routes(utoipa_axum::routes!(show, remove))
 }

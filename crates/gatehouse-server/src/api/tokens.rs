@@ -3,7 +3,7 @@
 //! secret is shown once at creation and stored only as a hash.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
@@ -17,7 +17,7 @@ use serde_json::json;
 use super::dto::{CreateTokenRequest, CreatedTokenDto, ListDto, TokenDto, TokenListQuery};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field, parse_id};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -30,16 +30,9 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedTokenDto>), ApiError> {
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    let identity_id: IdentityId = request
-        .identity_id
-        .parse()
-        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
-    let ttl = state
-        .settings
-        .token_lifetime
-        .check_ttl(request.ttl_seconds)
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let description = check_description(&request.description).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
+    let ttl = state.settings.token_lifetime.check_ttl(request.ttl_seconds)?;
+    let description = check_description(&request.description)?;
     let owner = state
         .store
         .find_identity(identity_id)
@@ -124,16 +117,15 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<TokenId>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let token = token_for(&state, &caller, &id, Action::IdentityView).await?;
+    let token = token_for(&state, &caller, id, Action::IdentityView).await?;
     Ok(Json(TokenDto::new(&token, state.clock.now())))
 }
 
-/// The token `raw_id` names, if it is the caller's own or the caller may
+/// The token `id` names, if it is the caller's own or the caller may
 /// `others` on gatehouse.
-async fn token_for(state: &AppState, caller: &Caller, raw_id: &str, others: Action) -> Result<ApiToken, ApiError> {
-    let id: TokenId = parse_id(raw_id)?;
+async fn token_for(state: &AppState, caller: &Caller, id: TokenId, others: Action) -> Result<ApiToken, ApiError> {
     let token =
         state.store.find_token(id).await?.ok_or_else(|| ApiError::NotFound(format!("token `{id}` not found")))?;
     if token.identity_id != caller.identity.id {
@@ -150,9 +142,9 @@ async fn token_for(state: &AppState, caller: &Caller, raw_id: &str, others: Acti
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<TokenId>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let token = token_for(&state, &caller, &id, Action::IdentityManage).await?;
+    let token = token_for(&state, &caller, id, Action::IdentityManage).await?;
     let id = token.id;
     let record = caller.record(&state, "token.revoke", format!("token:{id}")).details(json!({
         "token_id": id.to_string(),
@@ -161,4 +153,10 @@ pub async fn revoke(
     let now = state.clock.now();
     let revoked = state.store.revoke_token(id, now, record).await?;
     Ok(Json(TokenDto::new(&revoked, now)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(create, list)).routes(utoipa_axum::routes!(show, revoke))
 }

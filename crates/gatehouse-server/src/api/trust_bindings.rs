@@ -4,7 +4,7 @@
 //! the caller holds: CI jobs never get more than their binder has.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{DelegationError, Holder, check_binding};
@@ -16,7 +16,7 @@ use serde_json::json;
 use super::dto::{CreateTrustBindingRequest, ListDto, PageQuery, TrustBindingDto};
 use super::page_request;
 use crate::auth::Caller;
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -29,10 +29,7 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateTrustBindingRequest>,
 ) -> Result<(StatusCode, Json<TrustBindingDto>), ApiError> {
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    let identity_id: IdentityId = request
-        .identity_id
-        .parse()
-        .map_err(|e: gatehouse_domain::ids::InvalidId| ApiError::Unprocessable(format!("identity_id: {e}")))?;
+    let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
     let new = NewTrustBinding::new(
         &request.issuer,
         &request.audience,
@@ -41,8 +38,7 @@ pub async fn create(
         request.max_ttl_seconds,
         state.clock.now(),
         Some(caller.identity.id),
-    )
-    .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    )?;
     let target = state
         .store
         .find_identity(identity_id)
@@ -93,9 +89,8 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<TrustBindingId>,
 ) -> Result<Json<TrustBindingDto>, ApiError> {
-    let id: TrustBindingId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
     let binding = state
         .store
@@ -112,13 +107,18 @@ pub async fn show(
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<TrustBindingId>,
 ) -> Result<Json<TrustBindingDto>, ApiError> {
-    let id: TrustBindingId = parse_id(&id)?;
     caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let record = caller
         .record(&state, "trust_binding.delete", format!("trust_binding:{id}"))
         .details(json!({ "trust_binding_id": id.to_string() }));
     let binding = state.store.delete_trust_binding(id, state.clock.now(), record).await?;
     Ok(Json(TrustBindingDto::from(&binding)))
+}
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(create, list)).routes(utoipa_axum::routes!(show, delete))
 }

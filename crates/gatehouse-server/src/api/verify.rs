@@ -217,3 +217,15 @@ pub async fn blob(
     state.store.append_audit(entry).await?;
     Ok(Json(answer))
 }
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`. A push or an artifact
+/// may be far larger than the server's default body limit.
+pub fn routes() -> super::Routes {
+    use utoipa_axum::router::UtoipaMethodRouterExt;
+    let large = || axum::extract::DefaultBodyLimit::max(crate::LARGE_BODY_BYTES);
+    super::Routes::default()
+        .routes(utoipa_axum::routes!(commit))
+        .routes(utoipa_axum::routes!(push).layer(large()))
+        .routes(utoipa_axum::routes!(blob).layer(large()))
+}

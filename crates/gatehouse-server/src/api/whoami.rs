@@ -58,3 +58,9 @@ pub async fn roles(State(state): State<AppState>, _caller: Caller) -> Json<Vec<R
             .collect(),
     )
 }
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(whoami)).routes(utoipa_axum::routes!(roles))
+}

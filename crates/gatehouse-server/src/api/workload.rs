@@ -85,3 +85,9 @@ pub async fn exchange(
         trust_binding_id: workload.binding.id.to_string(),
     }))
 }
+
+/// This module's routes: each path, method, handler and OpenAPI entry
+/// declared once, by the handler's `#[utoipa::path]`.
+pub fn routes() -> super::Routes {
+    super::Routes::default().routes(utoipa_axum::routes!(exchange))
+}

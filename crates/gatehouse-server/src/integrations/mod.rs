@@ -101,6 +101,13 @@ impl Default for Integrations {
     }
 }
 
+/// The forges' webhook routes, each declared once with its OpenAPI entry.
+pub fn routes() -> crate::api::Routes {
+    crate::api::Routes::default()
+        .routes(utoipa_axum::routes!(github::receive))
+        .routes(utoipa_axum::routes!(gitlab::receive))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,9 +19,8 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use gatehouse_domain::audit::Outcome;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
@@ -35,24 +34,45 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::extract::ApiBytes;
 use crate::problem::ApiError;
+use crate::routing::{Undocumented, undocumented};
 use crate::state::AppState;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
+/// Where SCIM is served.
+pub const PREFIX: &str = "/scim/v2";
+
+/// The SCIM routes, below [`PREFIX`]. RFC 7644 and the discovery endpoints
+/// describe them, so the OpenAPI document does not.
+pub fn routes() -> Vec<Undocumented> {
+    vec![
+        undocumented(Method::GET, "/ServiceProviderConfig", discovery::service_provider_config),
+        undocumented(Method::GET, "/ResourceTypes", discovery::resource_types),
+        undocumented(Method::GET, "/ResourceTypes/{id}", discovery::resource_type),
+        undocumented(Method::GET, "/Schemas", discovery::schemas),
+        undocumented(Method::GET, "/Schemas/{id}", discovery::schema),
+        undocumented(Method::POST, "/.search", search::root),
+        undocumented(Method::GET, "/Users", users::list),
+        undocumented(Method::POST, "/Users", users::create),
+        undocumented(Method::POST, "/Users/.search", search::users),
+        undocumented(Method::GET, "/Users/{id}", users::show),
+        undocumented(Method::PUT, "/Users/{id}", users::replace),
+        undocumented(Method::PATCH, "/Users/{id}", users::patch),
+        undocumented(Method::DELETE, "/Users/{id}", users::delete),
+        undocumented(Method::GET, "/Groups", groups::list),
+        undocumented(Method::POST, "/Groups", groups::create),
+        undocumented(Method::POST, "/Groups/.search", search::groups),
+        undocumented(Method::GET, "/Groups/{id}", groups::show),
+        undocumented(Method::PUT, "/Groups/{id}", groups::replace),
+        undocumented(Method::PATCH, "/Groups/{id}", groups::patch),
+        undocumented(Method::DELETE, "/Groups/{id}", groups::delete),
+    ]
+}
+
+/// The SCIM router, to be nested at [`PREFIX`]; an unknown path below it
+/// gets a SCIM error body.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/ServiceProviderConfig", get(discovery::service_provider_config))
-        .route("/ResourceTypes", get(discovery::resource_types))
-        .route("/ResourceTypes/{id}", get(discovery::resource_type))
-        .route("/Schemas", get(discovery::schemas))
-        .route("/Schemas/{id}", get(discovery::schema))
-        .route("/.search", post(search::root))
-        .route("/Users", get(users::list).post(users::create))
-        .route("/Users/.search", post(search::users))
-        .route("/Users/{id}", get(users::show).put(users::replace).patch(users::patch).delete(users::delete))
-        .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/.search", post(search::groups))
-        .route("/Groups/{id}", get(groups::show).put(groups::replace).patch(groups::patch).delete(groups::delete))
+    crate::routing::into_router(routes())
         .fallback(|| async { Scim::error(ScimError::not_found("no such SCIM endpoint")) })
 }
 

@@ -219,8 +219,7 @@ pub async fn callback(
                 }
                 None if oidc.auto_provision => {
                     let name = claims.get("name").and_then(Value::as_str).unwrap_or(email).to_owned();
-                    let new = NewIdentity::new(IdentityKind::Human, &name, Some(email), now)
-                        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+                    let new = NewIdentity::new(IdentityKind::Human, &name, Some(email), now)?;
                     let record =
                         AuditRecord::new(now, Actor::System, "identity.create", format!("identity:{}", new.id))
                             .origin(&origin)

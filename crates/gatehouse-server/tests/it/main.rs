@@ -13,6 +13,7 @@ mod operations;
 mod policy;
 mod problem_json;
 mod properties;
+mod routes;
 mod scim;
 mod sessions;
 mod signing;

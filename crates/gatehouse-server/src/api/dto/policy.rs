@@ -1,0 +1,37 @@
+//! The JSON shapes of `/api/v1/resources` and `/api/v1/policy/matrix`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRef {
+    /// `Project`, `Pipeline`, `Environment` or `Gatehouse` (any case).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `org/repo` for a project, `org/repo:name` for a pipeline or environment.
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MatrixRowDto {
+    pub identity_id: String,
+    pub identity_name: String,
+    pub action: String,
+    pub resource: ResourceRef,
+    /// The grants that allow it.
+    pub grants: Vec<String>,
+    /// Their roles.
+    pub roles: Vec<String>,
+    /// Static policies that allow it.
+    pub policies: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MatrixDto {
+    /// The policy set the matrix was computed from.
+    pub policy_hash: String,
+    /// The resources it covers.
+    pub resources: Vec<ResourceRef>,
+    pub rows: Vec<MatrixRowDto>,
+}

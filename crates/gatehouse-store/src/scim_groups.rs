@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use futures_util::FutureExt;
-use gatehouse_domain::audit::{AuditRecord, Outcome};
+use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{NewGrant, Scope};
 use gatehouse_domain::identity::IdentityStatus;
@@ -94,8 +94,8 @@ async fn take_back(
         .execute(&mut *conn)
         .await
         .map_err(store_error)?;
-    Ok(AuditRecord::new(now, cause.actor.clone(), "grant.revoke", format!("grant:{grant_id}"))
-        .origin(&cause.origin)
+    Ok(cause
+        .derived(now, AuditAction::GrantRevoke, format!("grant:{grant_id}"))
         .outcome(Outcome::Success, why)
         .details(json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": mapping_id})))
 }
@@ -171,8 +171,8 @@ pub(crate) async fn reconcile(
             .await
             .map_err(store_error)?;
             records.push(
-                AuditRecord::new(now, cause.actor.clone(), "grant.create", format!("grant:{}", grant.id))
-                    .origin(&cause.origin)
+                cause
+                    .derived(now, AuditAction::GrantCreate, format!("grant:{}", grant.id))
                     .outcome(Outcome::Success, format!("member of group `{}`", mapping.group))
                     .details(json!({"grant_id": grant.id.to_string(), "identity_id": identity.to_string(),
                         "role": mapping.role.as_str(), "scope": mapping.scope.to_string(), "mapping_id": mapping_id})),

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
@@ -27,19 +28,21 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateIdentityRequest>,
 ) -> Result<(StatusCode, Json<IdentityDto>), ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let kind: IdentityKind = request
         .kind
         .parse()
         .map_err(|e: gatehouse_domain::identity::IdentityError| ApiError::Unprocessable(e.to_string()))?;
     let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let record = caller.record(&state, "identity.create", format!("identity:{}", new.id)).details(json!({
-        "identity_id": new.id.to_string(),
-        "kind": kind.as_str(),
-        "name": new.name.as_str(),
-        "email": new.email.as_ref().map(|e| e.as_str()),
-    }));
+    let record = caller
+        .record(&authorized, &state, AuditAction::IdentityCreate, format!("identity:{}", new.id))
+        .details(json!({
+            "identity_id": new.id.to_string(),
+            "kind": kind.as_str(),
+            "name": new.name.as_str(),
+            "email": new.email.as_ref().map(|e| e.as_str()),
+        }));
     let identity = state.store.create_identity(new, record).await?;
     Ok((StatusCode::CREATED, Json(IdentityDto::from(&identity))))
 }
@@ -52,7 +55,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ListDto<IdentityDto>>, ApiError> {
-    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     let page = state.store.list_identities(page_request(query.limit, query.cursor)?).await?;
     Ok(Json(ListDto { items: page.items.iter().map(IdentityDto::from).collect(), next_cursor: page.next_after }))
 }
@@ -67,8 +70,8 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<IdentityDto>, ApiError> {
     let id: IdentityId = parse_id(&id)?;
-    if id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if id != caller.identity().id {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     let identity = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
     Ok(Json(IdentityDto::from(&identity)))
@@ -86,11 +89,11 @@ async fn change_status(
     caller: &Caller,
     raw_id: &str,
     to: IdentityStatus,
-    action: &str,
+    action: AuditAction,
 ) -> Result<IdentityDto, ApiError> {
     let id: IdentityId = parse_id(raw_id)?;
-    caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
-    if id == caller.identity.id && to != IdentityStatus::Active {
+    let authorized = caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
+    if id == caller.identity().id && to != IdentityStatus::Active {
         return Err(ApiError::Conflict("you cannot suspend or deprovision yourself".into()));
     }
     let current = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
@@ -107,7 +110,7 @@ async fn change_status(
     if !allowed {
         return Err(ApiError::Conflict(format!("identity `{id}` is {}; it cannot become {to}", current.status)));
     }
-    let record = caller.record(state, action, format!("identity:{id}")).details(json!({
+    let record = caller.record(&authorized, state, action, format!("identity:{id}")).details(json!({
         "identity_id": id.to_string(),
         "old_status": current.status.as_str(),
         "new_status": to.as_str(),
@@ -126,7 +129,7 @@ pub async fn suspend(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Suspended, "identity.suspend").await?))
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Suspended, AuditAction::IdentitySuspend).await?))
 }
 
 /// Reactivate a suspended identity.
@@ -138,7 +141,7 @@ pub async fn reactivate(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Active, "identity.reactivate").await?))
+    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Active, AuditAction::IdentityReactivate).await?))
 }
 
 /// Deprovision an identity: every token and grant it holds is revoked at
@@ -151,5 +154,7 @@ pub async fn deprovision(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, &id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
+    Ok(Json(
+        change_status(&state, &caller, &id, IdentityStatus::Deprovisioned, AuditAction::IdentityDeprovision).await?,
+    ))
 }

@@ -94,10 +94,13 @@ async fn take_back(
         .execute(&mut *conn)
         .await
         .map_err(store_error)?;
-    Ok(cause
+    // Derived from the SCIM call's own authorized record.
+    #[allow(clippy::disallowed_methods)]
+    let record = cause
         .derived(now, AuditAction::GrantRevoke, format!("grant:{grant_id}"))
         .outcome(Outcome::Success, why)
-        .details(json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": mapping_id})))
+        .details(json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": mapping_id}));
+    Ok(record)
 }
 
 /// Brings the group-given grants of `identities` in line with their
@@ -170,9 +173,11 @@ pub(crate) async fn reconcile(
             .execute(&mut *conn)
             .await
             .map_err(store_error)?;
+            // Derived from the SCIM call's own authorized record.
+            #[allow(clippy::disallowed_methods)]
+            let derived = cause.derived(now, AuditAction::GrantCreate, format!("grant:{}", grant.id));
             records.push(
-                cause
-                    .derived(now, AuditAction::GrantCreate, format!("grant:{}", grant.id))
+                derived
                     .outcome(Outcome::Success, format!("member of group `{}`", mapping.group))
                     .details(json!({"grant_id": grant.id.to_string(), "identity_id": identity.to_string(),
                         "role": mapping.role.as_str(), "scope": mapping.scope.to_string(), "mapping_id": mapping_id})),

@@ -187,7 +187,7 @@ impl Caller {
         // INVARIANT: the only place an `Authorized` is made; every caller of
         // this function has just decided (a policy decision, or the caller
         // acting on what is its own).
-        #[allow(clippy::disallowed_methods)]
+        #[allow(clippy::disallowed_methods, reason = "the one place a decision becomes an `Authorized`")]
         Authorized::unchecked_new(self.actor(), self.origin.clone(), basis)
     }
 

@@ -127,7 +127,7 @@ pub(crate) fn audit_entry(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     let mfa: i64 = row.try_get("mfa").map_err(store_error)?;
     // The one place a record is rebuilt without an authorization: it was
     // authorized when it was written.
-    #[allow(clippy::disallowed_methods)]
+    #[allow(clippy::disallowed_methods, reason = "a stored record was authorized when it was written")]
     let record = AuditRecord::unchecked_from_storage(
         instant(row, "time")?,
         Actor::from_parts(&text(row, "actor")?, &text(row, "actor_kind")?),

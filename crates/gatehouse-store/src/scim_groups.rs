@@ -95,7 +95,7 @@ async fn take_back(
         .await
         .map_err(store_error)?;
     // Derived from the SCIM call's own authorized record.
-    #[allow(clippy::disallowed_methods)]
+    #[allow(clippy::disallowed_methods, reason = "group grants are part of the SCIM call that was authorized")]
     let record = cause
         .derived(now, AuditAction::GrantRevoke, format!("grant:{grant_id}"))
         .outcome(Outcome::Success, why)
@@ -174,7 +174,7 @@ pub(crate) async fn reconcile(
             .await
             .map_err(store_error)?;
             // Derived from the SCIM call's own authorized record.
-            #[allow(clippy::disallowed_methods)]
+            #[allow(clippy::disallowed_methods, reason = "group grants are part of the SCIM call that was authorized")]
             let derived = cause.derived(now, AuditAction::GrantCreate, format!("grant:{}", grant.id));
             records.push(
                 derived

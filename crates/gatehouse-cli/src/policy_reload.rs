@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome, RequestOrigin, SystemWriter};
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::store::Store;
 use gatehouse_policy::{Policies, PolicyError, PolicySetSource};
@@ -56,8 +56,9 @@ impl Reloader {
             return None;
         }
         let previous = self.policies.current().hash().to_owned();
-        let record = AuditRecord::new(self.clock.now(), Actor::System, "policy.reload", "gatehouse")
-            .origin(&RequestOrigin::local_command());
+        let record =
+            AuditRecord::system(SystemWriter::PolicyReload, self.clock.now(), AuditAction::PolicyReload, "gatehouse")
+                .origin(&RequestOrigin::local_command());
         // INVARIANT: the policies are replaced only after the entry recording
         // the replacement is durable. An append that fails leaves the old
         // policies deciding and `last_seen` where it was, so the next tick

@@ -3,6 +3,13 @@
 //! index, in the same transaction as the change it describes. The entry's
 //! leaf bytes — what the Merkle tree hashes — are its canonical JSON
 //! (RFC 8785).
+//!
+//! INVARIANT: a record that can accompany a store write is made only from an
+//! [`Authorized`] (a caller passed a check), a named [`SystemWriter`]
+//! (gatehouse acting on its own), or a record that was (SCIM group
+//! reconciliation derives grants from the SCIM call). Everything else —
+//! refusals, decisions, verifications, failed logins — is an
+//! [`Observation`], which can only be appended to the log on its own.
 
 use std::fmt::Write as _;
 
@@ -12,9 +19,15 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::authorization::Authorized;
 use crate::clock::{format_rfc3339, write_rfc3339};
 use crate::identity::Identity;
 use crate::ids::RequestId;
+use crate::store::{Store, StoreError};
+
+mod action;
+
+pub use action::AuditAction;
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +113,23 @@ impl RequestOrigin {
     }
 }
 
-/// An audit entry before the store numbers it.
+/// An audit entry before the store numbers it. Made by the constructors
+/// below, never as a literal (a private field forbids it):
+///
+/// ```compile_fail
+/// use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+/// let forged = AuditRecord {
+///     time: time::OffsetDateTime::UNIX_EPOCH,
+///     actor: Actor::System,
+///     action: "token.create".into(),
+///     resource: "token:t".into(),
+///     outcome: Outcome::Success,
+///     reason: String::new(),
+///     origin: RequestOrigin::default(),
+///     mfa: false,
+///     details: serde_json::Value::Null,
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     pub time: OffsetDateTime,
@@ -115,21 +144,105 @@ pub struct AuditRecord {
     /// Integers, strings, booleans, arrays and objects only (no floats), so
     /// the canonical form is unambiguous.
     pub details: Value,
+    /// Keeps the struct from being written as a literal outside this
+    /// module: see the constructors.
+    sealed: Sealed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sealed;
+
+/// gatehouse itself, writing on its own account (no caller asked, or the
+/// caller was authenticated by something other than a policy decision).
+/// Each variant is one place that writes this way; see ARCHITECTURE.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemWriter {
+    /// `gatehouse init`: the installation, first admin, grant and token.
+    Initialization,
+    /// `gatehouse serve` reloading the policy folder on SIGHUP.
+    PolicyReload,
+    /// A person's OIDC login: just-in-time provisioning and the session.
+    SsoLogin,
+    /// A CI job's OIDC token exchanged for a gatehouse token.
+    WorkloadExchange,
+    /// A signed GitHub or GitLab webhook delivery and its callbacks.
+    Webhook,
 }
 
 impl AuditRecord {
-    pub fn new(time: OffsetDateTime, actor: Actor, action: &str, resource: impl Into<String>) -> Self {
+    fn raw(time: OffsetDateTime, actor: Actor, action: &str, resource: String) -> Self {
         Self {
             time,
             actor,
             action: action.to_owned(),
-            resource: resource.into(),
+            resource,
             outcome: Outcome::Success,
             reason: String::new(),
             origin: RequestOrigin::default(),
             mfa: false,
             details: Value::Object(Map::new()),
+            sealed: Sealed,
         }
+    }
+
+    /// Any record at all: for storage tests and fixtures only (the feature
+    /// `conformance`, which only dev-dependencies turn on).
+    #[cfg(any(test, feature = "conformance"))]
+    pub fn new(time: OffsetDateTime, actor: Actor, action: &str, resource: impl Into<String>) -> Self {
+        Self::raw(time, actor, action, resource.into())
+    }
+
+    /// The record of a write a caller was authorized for: the actor and the
+    /// request's origin are the authorization's.
+    pub fn authorized(by: &Authorized, time: OffsetDateTime, action: AuditAction, resource: impl Into<String>) -> Self {
+        Self::raw(time, by.actor().clone(), action.as_str(), resource.into()).origin(by.origin())
+    }
+
+    /// The record of a write gatehouse makes on its own, as `writer`; the
+    /// actor is `system`.
+    pub fn system(
+        writer: SystemWriter,
+        time: OffsetDateTime,
+        action: AuditAction,
+        resource: impl Into<String>,
+    ) -> Self {
+        Self::system_for(writer, Actor::System, time, action, resource)
+    }
+
+    /// The record of a write gatehouse makes on its own, as `writer`, for an
+    /// `actor` it authenticated otherwise (an OIDC login, a CI job's token,
+    /// a deployment a webhook decided).
+    pub fn system_for(
+        _writer: SystemWriter,
+        actor: Actor,
+        time: OffsetDateTime,
+        action: AuditAction,
+        resource: impl Into<String>,
+    ) -> Self {
+        Self::raw(time, actor, action.as_str(), resource.into())
+    }
+
+    /// A further record of the same authorized write (same actor and
+    /// origin), e.g. the grants a SCIM group change implies.
+    pub fn derived(&self, time: OffsetDateTime, action: AuditAction, resource: impl Into<String>) -> Self {
+        Self::raw(time, self.actor.clone(), action.as_str(), resource.into()).origin(&self.origin)
+    }
+
+    /// A record read back from storage, as it was written. Only the store's
+    /// row mapping calls this (clippy.toml forbids it elsewhere).
+    #[allow(clippy::too_many_arguments)]
+    pub fn unchecked_from_storage(
+        time: OffsetDateTime,
+        actor: Actor,
+        action: String,
+        resource: String,
+        outcome: Outcome,
+        reason: String,
+        origin: RequestOrigin,
+        mfa: bool,
+        details: Value,
+    ) -> Self {
+        Self { time, actor, action, resource, outcome, reason, origin, mfa, details, sealed: Sealed }
     }
 
     pub fn outcome(mut self, outcome: Outcome, reason: impl Into<String>) -> Self {
@@ -161,6 +274,45 @@ impl AuditRecord {
     /// `index` entries have the Merkle root `prev_root`.
     pub fn into_entry(self, index: u64, prev_root: Option<[u8; 32]>) -> AuditEntry {
         AuditEntry { index, prev_root, record: self }
+    }
+}
+
+/// A record that changes nothing but the log: a refusal, a decision, a
+/// verification, a failed login. Anyone may make one; it cannot accompany a
+/// store write, only be appended on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation(AuditRecord);
+
+impl Observation {
+    pub fn new(time: OffsetDateTime, actor: Actor, action: AuditAction, resource: impl Into<String>) -> Self {
+        Self(AuditRecord::raw(time, actor, action.as_str(), resource.into()))
+    }
+
+    pub fn outcome(self, outcome: Outcome, reason: impl Into<String>) -> Self {
+        Self(self.0.outcome(outcome, reason))
+    }
+
+    pub fn origin(self, origin: &RequestOrigin) -> Self {
+        Self(self.0.origin(origin))
+    }
+
+    pub fn details(self, details: Value) -> Self {
+        Self(self.0.details(details))
+    }
+
+    /// The record as it will be written.
+    pub fn record(&self) -> &AuditRecord {
+        &self.0
+    }
+
+    /// Appends this observation to the log; returns its index.
+    pub async fn append(self, store: &dyn Store) -> Result<u64, StoreError> {
+        store.append_audit(self.0).await
+    }
+
+    /// Appends these observations, in order, in one batch.
+    pub async fn append_all(observations: Vec<Observation>, store: &dyn Store) -> Result<Vec<u64>, StoreError> {
+        store.append_audit_batch(observations.into_iter().map(|observation| observation.0).collect()).await
     }
 }
 

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use crate::audit::{Actor, AuditAction, Observation, Outcome, RequestOrigin};
 use crate::clock::format_rfc3339;
 
 /// The longest text from a failed authentication that reaches the log (a
@@ -129,12 +129,12 @@ pub struct FailureSummary {
 
 impl FailureSummary {
     /// The one audit entry that stands for these failures.
-    pub fn to_record(&self, now: OffsetDateTime) -> AuditRecord {
+    pub fn to_record(&self, now: OffsetDateTime) -> Observation {
         let label = self.source.label();
         let from = label.as_deref().unwrap_or("an unknown address");
         let reasons: Vec<Value> =
             self.reasons.iter().map(|(reason, count)| json!({"reason": reason, "count": count})).collect();
-        AuditRecord::new(now, Actor::Anonymous, "auth.failures", "gatehouse")
+        Observation::new(now, Actor::Anonymous, AuditAction::AuthFailures, "gatehouse")
             .origin(&RequestOrigin { request_id: None, source_ip: label.clone(), client_request_id: None })
             .outcome(
                 Outcome::Failure,

@@ -1,8 +1,12 @@
 //! The actions policies speak of. What each role allows, and every
-//! decision, is the policy crate's (Cedar).
+//! decision, is the policy crate's (Cedar). [`Authorized`] is the proof
+//! that a caller passed a check: the audit record a store write needs is
+//! made from it (see [`crate::audit::AuditRecord::authorized`]).
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::audit::{Actor, RequestOrigin};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -75,5 +79,67 @@ impl FromStr for Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Why a caller may do what it is about to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// A policy decision allowed this action.
+    Policy(Action),
+    /// The caller owns what it acts on (its token, its session, its key);
+    /// anyone else would need this action.
+    Owner(Action),
+    /// The caller acts on its own authentication: its second factor, its
+    /// session (enrolling, verifying, rotating, logging out).
+    OwnAuthentication,
+}
+
+/// Proof that a caller was authorized: the actor and request origin the
+/// audit record of the write will carry. Only the server's
+/// `Caller::authorize*` makes one (clippy.toml forbids
+/// [`Authorized::unchecked_new`] everywhere else), so a handler that skips
+/// the check has no record to give the store.
+///
+/// Neither can be forged by hand: its fields are private,
+///
+/// ```compile_fail
+/// use gatehouse_domain::audit::{Actor, RequestOrigin};
+/// use gatehouse_domain::authorization::{Action, Authorized, Basis};
+/// let forged = Authorized { actor: Actor::System, origin: RequestOrigin::default(), basis: Basis::Policy(Action::GrantManage) };
+/// ```
+///
+/// and a record of a refusal or decision (an [`crate::audit::Observation`])
+/// is not a record a write takes:
+///
+/// ```compile_fail
+/// use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation};
+/// let observed = Observation::new(time::OffsetDateTime::UNIX_EPOCH, Actor::Anonymous, AuditAction::TokenCreate, "token:t");
+/// let record: AuditRecord = observed;
+/// ```
+#[must_use = "a write needs the audit record made from this authorization"]
+#[derive(Debug)]
+pub struct Authorized {
+    actor: Actor,
+    origin: RequestOrigin,
+    basis: Basis,
+}
+
+impl Authorized {
+    /// The one way to make an authorization; the caller must have decided.
+    pub fn unchecked_new(actor: Actor, origin: RequestOrigin, basis: Basis) -> Self {
+        Self { actor, origin, basis }
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    pub fn origin(&self) -> &RequestOrigin {
+        &self.origin
+    }
+
+    pub fn basis(&self) -> Basis {
+        self.basis
     }
 }

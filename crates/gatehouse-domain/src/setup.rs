@@ -4,7 +4,7 @@
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{Actor, AuditRecord};
+use crate::audit::{AuditAction, AuditRecord, SystemWriter};
 use crate::clock::format_rfc3339;
 use crate::grant::{NewGrant, Role, Scope};
 use crate::identity::NewIdentity;
@@ -42,23 +42,25 @@ pub fn first_admin_setup(
         created_by: None,
         trust_binding_id: None,
     };
-    let record = |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource);
+    let record = |action: AuditAction, resource: String| {
+        AuditRecord::system(SystemWriter::Initialization, now, action, resource)
+    };
     let audit = vec![
-        record("gatehouse.init", "gatehouse".into())
+        record(AuditAction::GatehouseInit, "gatehouse".into())
             .details(json!({ "engine": engine, "audit_public_key": audit_public_key, "audit_origin": audit_origin })),
-        record("identity.create", format!("identity:{}", admin.id)).details(json!({
+        record(AuditAction::IdentityCreate, format!("identity:{}", admin.id)).details(json!({
             "identity_id": admin.id.to_string(),
             "kind": admin.kind.as_str(),
             "name": admin.name.as_str(),
             "email": admin.email.as_ref().map(|e| e.as_str()),
         })),
-        record("grant.create", format!("grant:{}", grant.id)).details(json!({
+        record(AuditAction::GrantCreate, format!("grant:{}", grant.id)).details(json!({
             "grant_id": grant.id.to_string(),
             "identity_id": admin.id.to_string(),
             "role": grant.role.as_str(),
             "scope": grant.scope.to_string(),
         })),
-        record("token.create", format!("token:{}", token.id)).details(json!({
+        record(AuditAction::TokenCreate, format!("token:{}", token.id)).details(json!({
             "token_id": token.id.to_string(),
             "identity_id": admin.id.to_string(),
             "description": token.description,

@@ -466,6 +466,7 @@ impl Policies {
             return Ok(Context::clone(&own));
         };
         let mut fields = caller_fields.clone();
+        canonicalize_author(&mut fields, input.principal);
         for reserved in ["now", "auth_method", "mfa_fresh", "step_up", "source_ip", "principal_is_caller"] {
             if fields.contains_key(reserved) {
                 return Err(DecisionError::InvalidRequest(format!(
@@ -484,6 +485,26 @@ impl Policies {
         Context::from_json_value(Value::Object(fields), Some((&self.schema, action)))
             .map_err(|e| DecisionError::InvalidRequest(format!("invalid context: {e}")))
     }
+}
+
+/// Separation of duties compares `author` with the principal's id and
+/// email exactly (Cedar has no case folding). A caller must not dodge it by
+/// spelling the approver's own address differently (`RITA@example.com`, a
+/// trailing space): an author that is the principal's id or email but for
+/// case and surrounding space becomes exactly what the entity holds. Only
+/// ever towards a match, so the guard can only gain.
+fn canonicalize_author(fields: &mut Map<String, Value>, principal: &Identity) {
+    let Some(Value::String(author)) = fields.get("author") else { return };
+    let spelled = author.trim().to_lowercase();
+    let id = principal.id.to_string();
+    let canonical = if spelled == id.to_lowercase() {
+        id
+    } else if let Some(email) = principal.email.as_ref().filter(|email| email.to_lowercase() == spelled) {
+        email.clone()
+    } else {
+        return;
+    };
+    fields.insert("author".into(), Value::String(canonical));
 }
 
 /// The context of a request whose caller adds no fields of its own;

@@ -4,7 +4,8 @@
 //! presented credential that fails goes to [`crate::auth_throttle`]: a
 //! source's first failure in a window is an audit entry with actor
 //! `anonymous`, the rest one summary, and beyond the limit 429. Then
-//! [`Caller::authorize`] decides what the caller may do.
+//! [`Caller::authorize`] decides what the caller may do, and returns the
+//! [`Authorized`] that the audit record of any write must be made from.
 
 use std::sync::Arc;
 
@@ -12,16 +13,17 @@ use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation, Outcome, RequestOrigin};
 use gatehouse_domain::auth_failures::{CredentialKey, cap_echoed};
-use gatehouse_domain::authorization::Action;
+use gatehouse_domain::authorization::{Action, Authorized, Basis};
 use gatehouse_domain::delegation::{DelegationError, Holder};
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::Identity;
+use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::session::Session;
 use gatehouse_domain::token::{ApiToken, TokenHash, TokenStatus, looks_like_token};
 use gatehouse_domain::workload::check_acting_as;
-use gatehouse_policy::{DecisionError, DecisionInput, Permit};
+use gatehouse_policy::{DecisionError, DecisionInput};
 use serde_json::json;
 
 use crate::context::origin_of;
@@ -33,12 +35,12 @@ use crate::workload::{Refusal, VerifiedWorkload, looks_like_jwt, verify as verif
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub identity: Identity,
-    pub via: Via,
-    pub grants: Vec<Grant>,
-    pub origin: RequestOrigin,
+    identity: Identity,
+    via: Via,
+    grants: Vec<Grant>,
+    origin: RequestOrigin,
     /// Whether the identity has a confirmed second factor.
-    pub mfa_enrolled: bool,
+    mfa_enrolled: bool,
 }
 
 /// The credential a caller presented.
@@ -53,6 +55,31 @@ pub enum Via {
 }
 
 impl Caller {
+    /// Who is calling.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The credential the caller presented.
+    pub fn via(&self) -> &Via {
+        &self.via
+    }
+
+    /// The caller's live grants, as of authentication.
+    pub fn grants(&self) -> &[Grant] {
+        &self.grants
+    }
+
+    /// Where the request came from.
+    pub fn origin(&self) -> &RequestOrigin {
+        &self.origin
+    }
+
+    /// Whether the identity has a confirmed second factor.
+    pub fn mfa_enrolled(&self) -> bool {
+        self.mfa_enrolled
+    }
+
     /// How the caller authenticated, as policies see it: `token`, or
     /// `workload` for a CI job (its OIDC token, or a token it exchanged
     /// one for).
@@ -68,13 +95,14 @@ impl Caller {
     }
 
     /// Refuses with 403 `mfa-required` unless the caller has fresh MFA.
-    pub async fn require_fresh_mfa(&self, state: &AppState, action: &str) -> Result<(), ApiError> {
+    pub async fn require_fresh_mfa(&self, state: &AppState, action: AuditAction) -> Result<(), ApiError> {
         if self.mfa_fresh(state) {
             return Ok(());
         }
-        let record =
-            self.record(state, action, "gatehouse").outcome(Outcome::Denied, "a fresh second factor is required");
-        state.store.append_audit(record).await?;
+        self.observe(state, action, "gatehouse")
+            .outcome(Outcome::Denied, "a fresh second factor is required")
+            .append(&*state.store)
+            .await?;
         Err(ApiError::MfaRequired(format!(
             "`{action}` needs a second factor verified within {} minutes: POST /api/v1/mfa/verify",
             state.settings.mfa.fresh_for.whole_minutes()
@@ -84,7 +112,7 @@ impl Caller {
     /// Refuses with 403 `mfa-required` when step-up is on, the caller is a
     /// person, and their second factor is not fresh: for what is not a
     /// policy action but hands on a credential (a signing key, say).
-    pub async fn require_step_up(&self, state: &AppState, action: &str) -> Result<(), ApiError> {
+    pub async fn require_step_up(&self, state: &AppState, action: AuditAction) -> Result<(), ApiError> {
         if state.settings.mfa.step_up && self.identity.kind == gatehouse_domain::identity::IdentityKind::Human {
             self.require_fresh_mfa(state, action).await?;
         }
@@ -100,7 +128,7 @@ impl Caller {
     pub async fn check_delegation(
         &self,
         state: &AppState,
-        action: &str,
+        action: AuditAction,
         resource: impl Into<String>,
         checked: Result<(), DelegationError>,
     ) -> Result<(), ApiError> {
@@ -112,12 +140,11 @@ impl Caller {
     pub async fn refuse<T>(
         &self,
         state: &AppState,
-        action: &str,
+        action: AuditAction,
         resource: impl Into<String>,
         detail: String,
     ) -> Result<T, ApiError> {
-        let record = self.record(state, action, resource).outcome(Outcome::Denied, detail.clone());
-        state.store.append_audit(record).await?;
+        self.observe(state, action, resource).outcome(Outcome::Denied, detail.clone()).append(&*state.store).await?;
         Err(ApiError::Forbidden(detail))
     }
 
@@ -139,16 +166,71 @@ impl Caller {
         Actor::identity(&self.identity)
     }
 
-    /// An audit record of an action by this caller, from this request.
-    pub fn record(&self, state: &AppState, action: &str, resource: impl Into<String>) -> AuditRecord {
-        AuditRecord::new(state.clock.now(), self.actor(), action, resource).origin(&self.origin)
+    /// The audit record of a write this caller was authorized for, from
+    /// this request.
+    pub fn record(
+        &self,
+        authorized: &Authorized,
+        state: &AppState,
+        action: AuditAction,
+        resource: impl Into<String>,
+    ) -> AuditRecord {
+        AuditRecord::authorized(authorized, state.clock.now(), action, resource)
+    }
+
+    /// An observation by this caller, from this request: a refusal, a
+    /// decision, a verification (appended on its own, never with a write).
+    pub fn observe(&self, state: &AppState, action: AuditAction, resource: impl Into<String>) -> Observation {
+        Observation::new(state.clock.now(), self.actor(), action, resource).origin(&self.origin)
+    }
+
+    fn authorized(&self, basis: Basis) -> Authorized {
+        // INVARIANT: the only place an `Authorized` is made; every caller of
+        // this function has just decided (a policy decision, or the caller
+        // acting on what is its own).
+        #[allow(clippy::disallowed_methods, reason = "the one place a decision becomes an `Authorized`")]
+        Authorized::unchecked_new(self.actor(), self.origin.clone(), basis)
+    }
+
+    /// For a read: decides like [`Caller::authorize`] and keeps nothing.
+    pub async fn authorize_read(&self, state: &AppState, action: Action, resource: Resource) -> Result<(), ApiError> {
+        let _read_only: Authorized = self.authorize(state, action, resource).await?;
+        Ok(())
+    }
+
+    /// Authorizes an action on something `owner` owns: its owner may,
+    /// anyone else needs `others` on `resource`.
+    pub async fn authorize_own(
+        &self,
+        state: &AppState,
+        owner: IdentityId,
+        others: Action,
+        resource: Resource,
+    ) -> Result<Authorized, ApiError> {
+        if owner == self.identity.id {
+            return Ok(self.authorized(Basis::Owner(others)));
+        }
+        self.authorize(state, others, resource).await
+    }
+
+    /// The caller acting on its own authentication: enrolling or verifying
+    /// its second factor, rotating or ending its session. Needs no policy:
+    /// authenticating as this identity is the check.
+    pub fn authorize_own_authentication(&self) -> Authorized {
+        self.authorized(Basis::OwnAuthentication)
     }
 
     /// Decides whether the caller may perform `action` on `resource`. A
-    /// refusal is audited and answered with 403.
-    pub async fn authorize(&self, state: &AppState, action: Action, resource: Resource) -> Result<Permit, ApiError> {
+    /// refusal is audited and answered with 403; a permit is the
+    /// [`Authorized`] a write's audit record is made from.
+    pub async fn authorize(
+        &self,
+        state: &AppState,
+        action: Action,
+        resource: Resource,
+    ) -> Result<Authorized, ApiError> {
         if needs_step_up(state, &self.identity, action, self.mfa_fresh(state)) {
-            self.require_fresh_mfa(state, action.as_str()).await?;
+            self.require_fresh_mfa(state, action.into()).await?;
         }
         let policies = state.policies.current();
         let decision = policies
@@ -170,14 +252,14 @@ impl Caller {
                 DecisionError::Evaluation(cause) => ApiError::Internal(cause),
             })?;
         match decision.permit() {
-            Ok(permit) => Ok(permit),
+            Ok(permit) => Ok(self.authorized(Basis::Policy(permit.action()))),
             Err(denied) => {
                 let reasons: Vec<String> = denied.reasons.iter().map(ToString::to_string).collect();
-                let record = self
-                    .record(state, action.as_str(), resource.to_string())
+                self.observe(state, action.into(), resource.to_string())
                     .outcome(Outcome::Denied, reasons.join("; "))
-                    .details(json!({ "reasons": reasons }));
-                state.store.append_audit(record).await?;
+                    .details(json!({ "reasons": reasons }))
+                    .append(&*state.store)
+                    .await?;
                 let step_up = gatehouse_policy::Reason::Policy { id: "mfa-required".into(), permit: false };
                 if denied.reasons.contains(&step_up) {
                     return Err(ApiError::MfaRequired(format!(
@@ -287,7 +369,10 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
         Err(reason) => {
             let credential = CredentialKey::of(header.as_bytes());
             let error = ApiError::Unauthorized(format!("authentication failed: {reason}"));
-            Err(state.auth_failures.failed(state, &origin, Some(&credential), "auth.token", reason, error).await)
+            Err(state
+                .auth_failures
+                .failed(state, &origin, Some(&credential), AuditAction::AuthToken, reason, error)
+                .await)
         }
     }
 }
@@ -348,7 +433,10 @@ async fn authenticate_session(
     let refused = |reason: &'static str| async move {
         let error = ApiError::Unauthorized(format!("authentication failed: {reason}"));
         Err::<Caller, ApiError>(
-            state.auth_failures.failed(state, &audit_origin, Some(&credential), "auth.session", reason, error).await,
+            state
+                .auth_failures
+                .failed(state, &audit_origin, Some(&credential), AuditAction::AuthSession, reason, error)
+                .await,
         )
     };
     let Some(found) = state.store.find_session(&TokenHash::of(secret)).await? else {
@@ -394,7 +482,10 @@ pub async fn authenticate_workload(
         } else {
             ApiError::Unauthorized(format!("workload authentication failed: {reason}"))
         };
-        Err(state.auth_failures.failed(state, origin, Some(&credential), "auth.workload", &reason, error).await)
+        Err(state
+            .auth_failures
+            .failed(state, origin, Some(&credential), AuditAction::AuthWorkload, &reason, error)
+            .await)
     };
     let now = state.clock.now();
     let key = token_key(presented);

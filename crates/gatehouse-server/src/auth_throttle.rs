@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration as StdDuration;
 
-use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::audit::{Actor, AuditAction, Observation, Outcome, RequestOrigin};
 use gatehouse_domain::auth_failures::{
     CredentialKey, FailureLedger, FailureLimits, FailureSource, FailureSummary, Verdict, cap_echoed,
 };
@@ -72,7 +72,7 @@ impl AuthFailures {
         state: &AppState,
         origin: &RequestOrigin,
         credential: Option<&CredentialKey>,
-        action: &str,
+        action: AuditAction,
         reason: &str,
         error: ApiError,
     ) -> ApiError {
@@ -84,13 +84,13 @@ impl AuthFailures {
         }
         if outcome.verdict == Verdict::Record {
             records.push(
-                AuditRecord::new(now, Actor::Anonymous, action, "gatehouse")
+                Observation::new(now, Actor::Anonymous, action, "gatehouse")
                     .origin(origin)
                     .outcome(Outcome::Failure, cap_echoed(reason)),
             );
         }
         if !records.is_empty()
-            && let Err(store_error) = state.store.append_audit_batch(records).await
+            && let Err(store_error) = Observation::append_all(records, &*state.store).await
         {
             return store_error.into();
         }
@@ -126,7 +126,8 @@ async fn write(
 ) -> Result<usize, StoreError> {
     let count = summaries.len();
     if count > 0 {
-        state.store.append_audit_batch(summaries.iter().map(|summary| summary.to_record(now)).collect()).await?;
+        let observations = summaries.iter().map(|summary| summary.to_record(now)).collect();
+        Observation::append_all(observations, &*state.store).await?;
     }
     Ok(count)
 }

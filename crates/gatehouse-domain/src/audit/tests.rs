@@ -77,3 +77,67 @@ proptest::proptest! {
         proptest::prop_assert_eq!(details, canonical_json(&entry.record.details));
     }
 }
+
+/// The audit vocabulary's documentation lists exactly the enum's actions,
+/// in its order: `docs/audit-actions.md` is what SIEM authors read.
+#[test]
+fn audit_actions_doc_lists_every_action() {
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/audit-actions.md"));
+    let documented: Vec<&str> = doc
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split_once('`'))
+        .map(|(action, _)| action)
+        .collect();
+    let actions: Vec<&str> = AuditAction::ALL.iter().map(|action| action.as_str()).collect();
+    assert_eq!(documented, actions, "docs/audit-actions.md and `AuditAction::ALL` differ");
+}
+
+#[test]
+fn audit_actions_are_distinct_dotted_names() {
+    let mut seen = std::collections::HashSet::new();
+    for action in AuditAction::ALL {
+        let text = action.as_str();
+        assert!(seen.insert(text), "`{text}` is listed twice");
+        assert!(text.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'), "`{text}`");
+        assert_eq!(action.to_string(), text);
+    }
+}
+
+/// A refused policy decision is recorded under the policy action's own
+/// name, as before the enum existed.
+#[test]
+fn every_policy_action_is_an_audit_action_of_the_same_name() {
+    for action in crate::authorization::Action::ALL {
+        let audited = AuditAction::from(action);
+        assert_eq!(audited.as_str(), action.as_str());
+        assert!(AuditAction::ALL.contains(&audited));
+    }
+}
+
+/// The constructors keep today's leaf bytes: an authorized record and a
+/// system record serialize exactly as a record built field by field.
+#[test]
+fn typed_constructors_write_the_same_leaf_as_before() {
+    use crate::authorization::{Action, Authorized, Basis};
+
+    let time = OffsetDateTime::UNIX_EPOCH;
+    let origin =
+        RequestOrigin { request_id: Some("r1".into()), source_ip: Some("192.0.2.1".into()), client_request_id: None };
+    let actor = Actor::Identity { id: "i1".into(), kind: "human".into() };
+    #[allow(clippy::disallowed_methods, reason = "a test stands in for `Caller::authorize`")]
+    let authorized = Authorized::unchecked_new(actor.clone(), origin.clone(), Basis::Policy(Action::GrantManage));
+    let typed = AuditRecord::authorized(&authorized, time, AuditAction::GrantCreate, "grant:g1");
+    let by_hand = AuditRecord::new(time, actor, "grant.create", "grant:g1").origin(&origin);
+    assert_eq!(typed.into_entry(1, None).leaf_bytes(), by_hand.into_entry(1, None).leaf_bytes());
+
+    let system = AuditRecord::system(SystemWriter::Initialization, time, AuditAction::GatehouseInit, "gatehouse");
+    let by_hand = AuditRecord::new(time, Actor::System, "gatehouse.init", "gatehouse");
+    assert_eq!(system.into_entry(0, None).leaf_bytes(), by_hand.into_entry(0, None).leaf_bytes());
+
+    let observation = Observation::new(time, Actor::Anonymous, AuditAction::AuthToken, "gatehouse")
+        .outcome(Outcome::Failure, "unknown token");
+    let by_hand =
+        AuditRecord::new(time, Actor::Anonymous, "auth.token", "gatehouse").outcome(Outcome::Failure, "unknown token");
+    assert_eq!(observation.record(), &by_hand);
+}

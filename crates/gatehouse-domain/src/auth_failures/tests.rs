@@ -41,7 +41,8 @@ fn the_first_failure_is_recorded_the_rest_counted_then_throttled() {
     let summary = &summaries[0];
     assert_eq!((summary.failures, summary.throttled), (4, 2));
     assert_eq!(summary.reasons, [("r1".to_owned(), 1), ("r2".to_owned(), 1)]);
-    let record = summary.to_record(T0 + Duration::minutes(1));
+    let observation = summary.to_record(T0 + Duration::minutes(1));
+    let record = observation.record();
     assert_eq!(record.action, "auth.failures");
     assert_eq!(record.origin.source_ip.as_deref(), Some("192.0.2.7"));
     assert_eq!(record.details["failures"], 4);

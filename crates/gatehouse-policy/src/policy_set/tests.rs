@@ -191,7 +191,16 @@ fn authors_may_not_approve_their_own_deployment() {
     let ana = identity(IdentityKind::Human, IdentityStatus::Active);
     let grants = [grant(&ana, "release-approver", "project:acme/web")];
     let target = resource("environment:acme/web:production");
-    for author in [json!(ana.id.to_string()), json!("ana@example.com")] {
+    // Attack: the approver names themself in another spelling (case, space,
+    // an upper-case id) to slip past the exact comparison.
+    let spellings = [
+        json!(ana.id.to_string()),
+        json!("ana@example.com"),
+        json!("ANA@Example.COM"),
+        json!(" ana@example.com\t"),
+        json!(ana.id.to_string().to_uppercase()),
+    ];
+    for author in spellings {
         let context = json!({"author": author, "change": "c0ffee"}).as_object().cloned().unwrap();
         let decision = policies.decide(&input(&ana, &grants, "deployment.approve", &target, Some(&context))).unwrap();
         assert!(!decision.is_allowed(), "{author}");

@@ -64,7 +64,7 @@ pub async fn entries(
     caller: Caller,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPageDto>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and 500 (got {limit})")));
@@ -99,7 +99,7 @@ async fn latest(state: &AppState) -> Result<StoredCheckpoint, ApiError> {
 #[utoipa::path(get, path = "/api/v1/audit/checkpoint", tag = "audit",
     responses((status = 200, content_type = "text/plain", body = String), (status = 403)))]
 pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
-    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let checkpoint = latest(&state).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], checkpoint.note))
 }
@@ -108,7 +108,7 @@ pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result
 #[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit",
     responses((status = 200, content_type = "text/plain", body = String), (status = 403)))]
 pub async fn public_key(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
-    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let installation = state
         .store
         .find_installation()
@@ -143,7 +143,7 @@ pub async fn inclusion_proof(
     caller: Caller,
     ApiQuery(query): ApiQuery<InclusionQuery>,
 ) -> Result<Json<InclusionProofDto>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let latest = latest(&state).await?;
     let size = query.tree_size.unwrap_or(latest.tree_size);
     if size == 0 || size > latest.tree_size {
@@ -168,7 +168,7 @@ pub async fn consistency_proof(
     caller: Caller,
     ApiQuery(query): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProofDto>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let latest = latest(&state).await?;
     let (first, second) = (query.first, query.second.unwrap_or(latest.tree_size));
     if first == 0 || first > second || second > latest.tree_size {

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use gatehouse_domain::audit::Outcome;
+use gatehouse_domain::audit::{AuditAction, Outcome};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::IdentityId;
@@ -52,9 +52,9 @@ pub async fn authorize(
     // The identity asked about and its grants, when it is not the caller.
     let other;
     let (principal, grants, is_caller) = match target {
-        Some(id) if id != caller.identity.id => {
+        Some(id) if id != caller.identity().id => {
             // Asking about someone else reveals their access: it needs leave.
-            caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+            caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
             let identity = state
                 .store
                 .find_identity(id)
@@ -64,7 +64,7 @@ pub async fn authorize(
             other = (identity, grants);
             (&other.0, other.1.as_slice(), false)
         }
-        _ => (&caller.identity, caller.grants.as_slice(), true),
+        _ => (caller.identity(), caller.grants(), true),
     };
     // Only the caller's own credential can prove a fresh second factor: a
     // question about someone else is answered as if they had none.
@@ -78,7 +78,7 @@ pub async fn authorize(
         auth_method: caller.auth_method(),
         mfa_fresh,
         step_up: state.settings.mfa.step_up,
-        source_ip: caller.origin.source_ip.as_deref(),
+        source_ip: caller.origin().source_ip.as_deref(),
         principal_is_caller: is_caller,
         caller_context: context,
     })?;
@@ -92,15 +92,17 @@ pub async fn authorize(
     }
     let verdict = if allowed { "allow" } else { "deny" };
     let outcome = if allowed { Outcome::Success } else { Outcome::Denied };
-    let record =
-        caller.record(&state, "authorize", resource.to_string()).outcome(outcome, reasons.join("; ")).details(json!({
+    let record = caller
+        .observe(&state, AuditAction::Authorize, resource.to_string())
+        .outcome(outcome, reasons.join("; "))
+        .details(json!({
             "principal": principal.id.to_string(),
             "action": action.as_str(),
             "decision": verdict,
             "reasons": reasons,
             "context": request.context,
             "auth_method": caller.auth_method(),
-            "workload": match &caller.via {
+            "workload": match caller.via() {
                 Via::CiToken(workload) => Some(json!({
                     "trust_binding_id": workload.binding.id.to_string(),
                     "issuer": workload.issuer,
@@ -109,7 +111,7 @@ pub async fn authorize(
                 Via::Token(_) | Via::Session(_) => None,
             },
         }));
-    let audit_index = state.store.append_audit(record).await?;
+    let audit_index = record.append(&*state.store).await?;
     Ok(Json(AuthorizeResponse { decision: verdict.to_owned(), reasons, audit_index }))
 }
 

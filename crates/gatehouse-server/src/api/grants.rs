@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{check_grant, check_revoke};
@@ -29,7 +30,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateGrantRequest>,
 ) -> Result<(StatusCode, Json<GrantDto>), ApiError> {
-    caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
     let role: Role = request.role.parse()?;
     check_role_defined(&role, |name| state.policies.current().has_role(name))?;
@@ -38,7 +39,7 @@ pub async fn create(
     let expires_at =
         parse_expiry(request.expires_at.as_deref(), now).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let checked = check_grant(&caller.holder(), identity_id, &role, &scope, now);
-    caller.check_delegation(&state, "grant.create", format!("identity:{identity_id}"), checked).await?;
+    caller.check_delegation(&state, AuditAction::GrantCreate, format!("identity:{identity_id}"), checked).await?;
     let holder = state
         .store
         .find_identity(identity_id)
@@ -52,15 +53,16 @@ pub async fn create(
         scope,
         created_at: now,
         expires_at,
-        created_by: Some(caller.identity.id),
+        created_by: Some(caller.identity().id),
     };
-    let record = caller.record(&state, "grant.create", format!("grant:{}", new.id)).details(json!({
-        "grant_id": new.id.to_string(),
-        "identity_id": identity_id.to_string(),
-        "role": new.role.as_str(),
-        "scope": new.scope.to_string(),
-        "expires_at": new.expires_at.map(format_rfc3339),
-    }));
+    let record =
+        caller.record(&authorized, &state, AuditAction::GrantCreate, format!("grant:{}", new.id)).details(json!({
+            "grant_id": new.id.to_string(),
+            "identity_id": identity_id.to_string(),
+            "role": new.role.as_str(),
+            "scope": new.scope.to_string(),
+            "expires_at": new.expires_at.map(format_rfc3339),
+        }));
     let grant = state.store.create_grant(new, record).await?;
     Ok((StatusCode::CREATED, Json(GrantDto::from(&grant))))
 }
@@ -75,8 +77,8 @@ pub async fn list(
 ) -> Result<Json<ListDto<GrantDto>>, ApiError> {
     let page = page_request(query.limit, query.cursor)?;
     let identity: Option<IdentityId> = query.identity_id.as_deref().map(parse_id).transpose()?;
-    if identity != Some(caller.identity.id) {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if identity != Some(caller.identity().id) {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     let grants = state.store.list_grants(identity, page).await?;
     Ok(Json(ListDto { items: grants.items.iter().map(GrantDto::from).collect(), next_cursor: grants.next_after }))
@@ -92,8 +94,8 @@ pub async fn show(
 ) -> Result<Json<GrantDto>, ApiError> {
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
-    if grant.identity_id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if grant.identity_id != caller.identity().id {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     Ok(Json(GrantDto::from(&grant)))
 }
@@ -107,12 +109,12 @@ pub async fn revoke(
     caller: Caller,
     IdPath(id): IdPath<GrantId>,
 ) -> Result<Json<GrantDto>, ApiError> {
-    caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
     let checked = check_revoke(&caller.holder(), grant.identity_id, &grant.role, &grant.scope, state.clock.now());
-    caller.check_delegation(&state, "grant.revoke", format!("grant:{id}"), checked).await?;
-    let record = caller.record(&state, "grant.revoke", format!("grant:{id}")).details(json!({
+    caller.check_delegation(&state, AuditAction::GrantRevoke, format!("grant:{id}"), checked).await?;
+    let record = caller.record(&authorized, &state, AuditAction::GrantRevoke, format!("grant:{id}")).details(json!({
         "grant_id": id.to_string(),
         "identity_id": grant.identity_id.to_string(),
         "role": grant.role.as_str(),

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{Resource, Role, Scope, check_role_defined};
 use gatehouse_domain::ids::GroupMappingId;
@@ -25,7 +26,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateGroupMappingRequest>,
 ) -> Result<(StatusCode, Json<GroupMappingDto>), ApiError> {
-    caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
     let group = request.group.trim();
     if group.is_empty() || group.len() > 256 {
         return Err(ApiError::Unprocessable("group must be 1–256 characters".into()));
@@ -39,10 +40,11 @@ pub async fn create(
         role,
         scope,
         created_at: state.clock.now(),
-        created_by: Some(caller.identity.id),
+        created_by: Some(caller.identity().id),
     };
-    let record =
-        caller.record(&state, "group_mapping.create", format!("group_mapping:{}", mapping.id)).details(json!({
+    let record = caller
+        .record(&authorized, &state, AuditAction::GroupMappingCreate, format!("group_mapping:{}", mapping.id))
+        .details(json!({
             "group": mapping.group, "role": mapping.role.as_str(), "scope": mapping.scope.to_string(),
         }));
     let mapping = state.store.create_group_mapping(mapping, record).await?;
@@ -52,7 +54,7 @@ pub async fn create(
 /// Every group mapping.
 #[utoipa::path(get, path = "/api/v1/group-mappings", tag = "grants", responses((status = 200, body = Vec<GroupMappingDto>)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<GroupMappingDto>>, ApiError> {
-    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     Ok(Json(state.store.list_group_mappings().await?.iter().map(GroupMappingDto::from).collect()))
 }
 
@@ -64,8 +66,8 @@ pub async fn delete(
     caller: Caller,
     IdPath(id): IdPath<GroupMappingId>,
 ) -> Result<Json<GroupMappingDto>, ApiError> {
-    caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
-    let record = caller.record(&state, "group_mapping.delete", format!("group_mapping:{id}"));
+    let authorized = caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
+    let record = caller.record(&authorized, &state, AuditAction::GroupMappingDelete, format!("group_mapping:{id}"));
     let mapping = state.store.delete_group_mapping(id, state.clock.now(), record).await?;
     Ok(Json(GroupMappingDto::from(&mapping)))
 }

@@ -58,7 +58,7 @@ fn other_kind(error: &StoreError) -> &'static str {
 pub async fn metrics(State(state): State<AppState>, mut parts: Parts) -> Result<impl IntoResponse, ApiError> {
     if state.settings.metrics_require_token {
         let caller = Caller::from_request_parts(&mut parts, &state).await?;
-        caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+        caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     }
     let handle = state.metrics.as_ref().ok_or_else(|| ApiError::NotFound("metrics are disabled".into()))?;
     let pool = state.engine.pool_stats();

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
@@ -29,15 +30,17 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateIdentityRequest>,
 ) -> Result<(StatusCode, Json<IdentityDto>), ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let kind: IdentityKind = request.kind.parse()?;
     let new = NewIdentity::new(kind, &request.name, request.email.as_deref(), state.clock.now())?;
-    let record = caller.record(&state, "identity.create", format!("identity:{}", new.id)).details(json!({
-        "identity_id": new.id.to_string(),
-        "kind": kind.as_str(),
-        "name": new.name.as_str(),
-        "email": new.email.as_ref().map(|e| e.as_str()),
-    }));
+    let record = caller
+        .record(&authorized, &state, AuditAction::IdentityCreate, format!("identity:{}", new.id))
+        .details(json!({
+            "identity_id": new.id.to_string(),
+            "kind": kind.as_str(),
+            "name": new.name.as_str(),
+            "email": new.email.as_ref().map(|e| e.as_str()),
+        }));
     let identity = state.store.create_identity(new, record).await?;
     Ok((StatusCode::CREATED, Json(IdentityDto::from(&identity))))
 }
@@ -50,7 +53,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ListDto<IdentityDto>>, ApiError> {
-    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     let page = state.store.list_identities(page_request(query.limit, query.cursor)?).await?;
     Ok(Json(ListDto { items: page.items.iter().map(IdentityDto::from).collect(), next_cursor: page.next_after }))
 }
@@ -64,8 +67,8 @@ pub async fn show(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    if id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if id != caller.identity().id {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     let identity = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
     Ok(Json(IdentityDto::from(&identity)))
@@ -83,17 +86,17 @@ async fn change_status(
     caller: &Caller,
     id: IdentityId,
     to: IdentityStatus,
-    action: &str,
+    action: AuditAction,
 ) -> Result<IdentityDto, ApiError> {
-    caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
-    check_own_standing(caller.identity.id, id, to)?;
+    let authorized = caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
+    check_own_standing(caller.identity().id, id, to)?;
     let current = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
     // Nobody locks out, removes or revives someone holding more than they do.
     let grants = state.store.list_grants_of(id).await?;
     let checked = check_manage(&caller.holder(), &Holder::new(id, &grants), state.clock.now());
     caller.check_delegation(state, action, format!("identity:{id}"), checked).await?;
     check_status_transition(id, current.status, to)?;
-    let record = caller.record(state, action, format!("identity:{id}")).details(json!({
+    let record = caller.record(&authorized, state, action, format!("identity:{id}")).details(json!({
         "identity_id": id.to_string(),
         "old_status": current.status.as_str(),
         "new_status": to.as_str(),
@@ -112,7 +115,7 @@ pub async fn suspend(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Suspended, "identity.suspend").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Suspended, AuditAction::IdentitySuspend).await?))
 }
 
 /// Reactivate a suspended identity.
@@ -124,7 +127,7 @@ pub async fn reactivate(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Active, "identity.reactivate").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Active, AuditAction::IdentityReactivate).await?))
 }
 
 /// Deprovision an identity: every token and grant it holds is revoked at
@@ -137,7 +140,7 @@ pub async fn deprovision(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Deprovisioned, "identity.deprovision").await?))
+    Ok(Json(change_status(&state, &caller, id, IdentityStatus::Deprovisioned, AuditAction::IdentityDeprovision).await?))
 }
 
 /// This module's routes: each path, method, handler and OpenAPI entry

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue};
-use gatehouse_domain::audit::Outcome;
+use gatehouse_domain::audit::{AuditAction, Outcome};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::Holder;
@@ -29,10 +29,10 @@ use crate::state::AppState;
 /// The token that becomes MFA-fresh (`None` for a session, which is
 /// rotated instead).
 fn person(caller: &Caller) -> Result<Option<TokenId>, ApiError> {
-    if caller.identity.kind != IdentityKind::Human {
+    if caller.identity().kind != IdentityKind::Human {
         return Err(ApiError::Unprocessable("second factors are for people, not service identities".into()));
     }
-    match &caller.via {
+    match caller.via() {
         Via::Token(token) => Ok(Some(token.id)),
         Via::Session(_) => Ok(None),
         Via::CiToken(_) => Err(ApiError::Unauthorized("a CI token cannot carry a second factor".into())),
@@ -43,9 +43,14 @@ fn person(caller: &Caller) -> Result<Option<TokenId>, ApiError> {
 /// rotated at step-up), marked MFA-fresh.
 async fn rotate_session(state: &AppState, caller: &Caller) -> Result<HeaderMap, ApiError> {
     let mut headers = HeaderMap::new();
-    if let Via::Session(session) = &caller.via {
+    if let Via::Session(session) = caller.via() {
         let secret = crate::sso::cookies::new_secret();
-        let record = caller.record(state, "auth.session.rotate", format!("session:{}", session.id));
+        let record = caller.record(
+            &caller.authorize_own_authentication(),
+            state,
+            AuditAction::AuthSessionRotate,
+            format!("session:{}", session.id),
+        );
         state
             .store
             .rotate_session(
@@ -71,7 +76,7 @@ fn seconds_left(state: &AppState, until: time::OffsetDateTime) -> u64 {
 /// 429 while the factor is locked. The record returned is the one to
 /// evaluate against (its secret and `last_step` as of the claim).
 async fn claim_attempt(state: &AppState, caller: &Caller) -> Result<TotpRecord, ApiError> {
-    match state.store.mfa_claim_attempt(caller.identity.id, state.clock.now()).await? {
+    match state.store.mfa_claim_attempt(caller.identity().id, state.clock.now()).await? {
         MfaAttempt::Claimed(record) => Ok(record),
         MfaAttempt::Locked { until } => {
             let left = seconds_left(state, until);
@@ -93,10 +98,10 @@ fn open_secret(state: &AppState, record: &TotpRecord) -> Result<TotpSecret, ApiE
 /// A wrong code: the claimed attempt already counted the failure; audit
 /// it, and answer 429 if this attempt reached the lock.
 async fn refuse(state: &AppState, caller: &Caller, claimed: &TotpRecord, error: CodeError) -> ApiError {
-    let record = caller
-        .record(state, "mfa.verify", format!("identity:{}", caller.identity.id))
+    let observation = caller
+        .observe(state, AuditAction::MfaVerify, format!("identity:{}", caller.identity().id))
         .outcome(Outcome::Failure, error.to_string());
-    if let Err(store) = state.store.append_audit(record).await {
+    if let Err(store) = observation.append(&*state.store).await {
         return ApiError::from(store);
     }
     match claimed.locked_until.filter(|_| claimed.is_locked_at(state.clock.now())) {
@@ -117,11 +122,16 @@ fn unix(state: &AppState) -> u64 {
 pub async fn enroll(State(state): State<AppState>, caller: Caller) -> Result<Json<EnrollmentDto>, ApiError> {
     person(&caller)?;
     let secret = TotpSecret::generate();
-    let account = caller.identity.email.clone().unwrap_or_else(|| caller.identity.name.clone());
+    let account = caller.identity().email.clone().unwrap_or_else(|| caller.identity().name.clone());
     let enrollment = secret.enrollment(&state.settings.mfa.issuer, &account);
-    let sealed = state.settings.mfa.sealing_key.seal(secret.as_bytes(), &caller.identity.id.to_string());
-    let record = caller.record(&state, "mfa.enroll", format!("identity:{}", caller.identity.id));
-    state.store.mfa_begin(caller.identity.id, sealed, state.clock.now(), record).await?;
+    let sealed = state.settings.mfa.sealing_key.seal(secret.as_bytes(), &caller.identity().id.to_string());
+    let record = caller.record(
+        &caller.authorize_own_authentication(),
+        &state,
+        AuditAction::MfaEnroll,
+        format!("identity:{}", caller.identity().id),
+    );
+    state.store.mfa_begin(caller.identity().id, sealed, state.clock.now(), record).await?;
     Ok(Json(EnrollmentDto {
         secret: enrollment.secret,
         otpauth_uri: enrollment.otpauth_uri,
@@ -140,7 +150,7 @@ pub async fn confirm(
     let token = person(&caller)?;
     let record = state
         .store
-        .mfa_find(caller.identity.id)
+        .mfa_find(caller.identity().id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no enrollment started: POST /api/v1/mfa/totp first".into()))?;
     if record.confirmed_at.is_some() {
@@ -154,8 +164,13 @@ pub async fn confirm(
     };
     let codes = RecoveryCodes::generate();
     let now = state.clock.now();
-    let audit = caller.record(&state, "mfa.confirm", format!("identity:{}", caller.identity.id));
-    state.store.mfa_succeed(caller.identity.id, Some(step), Some(codes.hashes), token, now, audit).await?;
+    let audit = caller.record(
+        &caller.authorize_own_authentication(),
+        &state,
+        AuditAction::MfaConfirm,
+        format!("identity:{}", caller.identity().id),
+    );
+    state.store.mfa_succeed(caller.identity().id, Some(step), Some(codes.hashes), token, now, audit).await?;
     let headers = rotate_session(&state, &caller).await?;
     Ok((headers, Json(RecoveryCodesDto { recovery_codes: codes.codes, mfa_verified_at: format_rfc3339(now) })))
 }
@@ -171,7 +186,7 @@ pub async fn verify(
     let token = person(&caller)?;
     state
         .store
-        .mfa_find(caller.identity.id)
+        .mfa_find(caller.identity().id)
         .await?
         .filter(|r| r.confirmed_at.is_some())
         .ok_or_else(|| ApiError::NotFound("no second factor is enrolled: POST /api/v1/mfa/totp".into()))?;
@@ -180,19 +195,25 @@ pub async fn verify(
     }
     let record = claim_attempt(&state, &caller).await?;
     let now = state.clock.now();
-    let audit = caller.record(&state, "mfa.verify", format!("identity:{}", caller.identity.id));
+    let audit = caller.record(
+        &caller.authorize_own_authentication(),
+        &state,
+        AuditAction::MfaVerify,
+        format!("identity:{}", caller.identity().id),
+    );
     match (request.code.as_deref(), request.recovery_code.as_deref()) {
         (Some(code), None) => {
             let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
                 Ok(step) => step,
                 Err(error) => return Err(refuse(&state, &caller, &record, error).await),
             };
-            state.store.mfa_succeed(caller.identity.id, Some(step), None, token, now, audit).await?;
+            state.store.mfa_succeed(caller.identity().id, Some(step), None, token, now, audit).await?;
         }
         (None, Some(recovery)) => {
             let hash = hash_recovery_code(recovery);
             let audit = audit.details(json!({"recovery_code": true}));
-            if let Err(error) = state.store.mfa_use_recovery_code(caller.identity.id, &hash, token, now, audit).await {
+            if let Err(error) = state.store.mfa_use_recovery_code(caller.identity().id, &hash, token, now, audit).await
+            {
                 return Err(match error {
                     gatehouse_domain::store::StoreError::NotFound { .. } => {
                         refuse(&state, &caller, &record, CodeError::Invalid).await
@@ -221,16 +242,16 @@ pub async fn reset(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    caller.require_fresh_mfa(&state, "mfa.reset").await?;
-    if id != caller.identity.id {
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    caller.require_fresh_mfa(&state, AuditAction::MfaReset).await?;
+    if id != caller.identity().id {
         // A reset lets whoever holds the person's token enroll anew: only
         // for someone whose grants the caller holds.
         let grants = state.store.list_grants_of(id).await?;
         let checked = caller.holder().holds_everything_of(&Holder::new(id, &grants), state.clock.now());
-        caller.check_delegation(&state, "mfa.reset", format!("identity:{id}"), checked).await?;
+        caller.check_delegation(&state, AuditAction::MfaReset, format!("identity:{id}"), checked).await?;
     }
-    let record = caller.record(&state, "mfa.reset", format!("identity:{id}"));
+    let record = caller.record(&authorized, &state, AuditAction::MfaReset, format!("identity:{id}"));
     state.store.mfa_reset(id, state.clock.now(), record).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

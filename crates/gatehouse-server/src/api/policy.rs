@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::store::PageRequest;
@@ -36,29 +37,29 @@ pub async fn register(
     caller: Caller,
     ApiJson(request): ApiJson<ResourceRef>,
 ) -> Result<(StatusCode, Json<ResourceRef>), ApiError> {
-    caller.authorize(&state, Action::PolicyManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::PolicyManage, Resource::Gatehouse).await?;
     let resource = parse_resource(&request.kind, &request.id)?;
     if resource == Resource::Gatehouse {
         return Err(ApiError::Unprocessable("gatehouse itself is always known".into()));
     }
     let record = caller
-        .record(&state, "resource.register", resource.to_string())
+        .record(&authorized, &state, AuditAction::ResourceRegister, resource.to_string())
         .details(json!({ "resource": resource.to_string() }));
-    state.store.create_resource(&resource, state.clock.now(), Some(caller.identity.id), record).await?;
+    state.store.create_resource(&resource, state.clock.now(), Some(caller.identity().id), record).await?;
     Ok((StatusCode::CREATED, Json(resource_ref(&resource))))
 }
 
 /// Registered resources.
 #[utoipa::path(get, path = "/api/v1/resources", tag = "policy", responses((status = 200, body = Vec<ResourceRef>)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<ResourceRef>>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     Ok(Json(state.store.list_resources().await?.iter().map(resource_ref).collect()))
 }
 
 /// Every identity × action × resource that is allowed now, and what allows it.
 #[utoipa::path(get, path = "/api/v1/policy/matrix", tag = "policy", responses((status = 200, body = MatrixDto)))]
 pub async fn matrix_now(State(state): State<AppState>, caller: Caller) -> Result<Json<MatrixDto>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
     let now = state.clock.now();
     let mut grants = Vec::new();
     let mut page = PageRequest::first(PageRequest::MAX_LIMIT);

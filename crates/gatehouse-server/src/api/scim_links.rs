@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
@@ -39,7 +40,7 @@ pub async fn show(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<ScimLinkDto>, ApiError> {
-    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     let user = state.store.scim_find_user(id).await?.ok_or_else(|| not_linked(id))?;
     Ok(Json(dto(&user)))
 }
@@ -51,7 +52,7 @@ async fn check_holds_everything_of(
     state: &AppState,
     caller: &Caller,
     id: IdentityId,
-    action: &str,
+    action: AuditAction,
 ) -> Result<(), ApiError> {
     let grants = state.store.list_grants_of(id).await?;
     let checked = check_manage(&caller.holder(), &Holder::new(id, &grants), state.clock.now());
@@ -76,10 +77,10 @@ pub async fn link(
     IdPath(id): IdPath<IdentityId>,
     ApiJson(request): ApiJson<ScimLinkRequest>,
 ) -> Result<(StatusCode, Json<ScimLinkDto>), ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let identity =
         state.store.find_identity(id).await?.ok_or_else(|| ApiError::NotFound(format!("identity `{id}` not found")))?;
-    check_holds_everything_of(&state, &caller, id, "identity.scim.link").await?;
+    check_holds_everything_of(&state, &caller, id, AuditAction::IdentityScimLink).await?;
     let current = state.store.scim_find_user(id).await?.map(|user| user.origin);
     let user_name = check_link(&identity, current, request.user_name.as_deref())?;
     let mut attributes = Map::new();
@@ -87,11 +88,12 @@ pub async fn link(
     if let Some(email) = &identity.email {
         attributes.insert("emails".into(), json!([{"value": email, "type": "work", "primary": true}]));
     }
-    let record = caller.record(&state, "identity.scim.link", format!("identity:{id}")).details(json!({
-        "identity_id": id.to_string(), "user_name": user_name, "previous_origin": current.map(|o| o.as_str()),
-    }));
+    let record =
+        caller.record(&authorized, &state, AuditAction::IdentityScimLink, format!("identity:{id}")).details(json!({
+            "identity_id": id.to_string(), "user_name": user_name, "previous_origin": current.map(|o| o.as_str()),
+        }));
     let user =
-        state.store.scim_link_user(id, user_name, attributes, caller.identity.id, state.clock.now(), record).await?;
+        state.store.scim_link_user(id, user_name, attributes, caller.identity().id, state.clock.now(), record).await?;
     Ok((StatusCode::CREATED, Json(dto(&user))))
 }
 
@@ -106,12 +108,13 @@ pub async fn unlink(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<StatusCode, ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let user = state.store.scim_find_user(id).await?.ok_or_else(|| not_linked(id))?;
-    check_holds_everything_of(&state, &caller, id, "identity.scim.unlink").await?;
-    let record = caller.record(&state, "identity.scim.unlink", format!("identity:{id}")).details(json!({
-        "identity_id": id.to_string(), "user_name": user.user_name, "origin": user.origin.as_str(),
-    }));
+    check_holds_everything_of(&state, &caller, id, AuditAction::IdentityScimUnlink).await?;
+    let record =
+        caller.record(&authorized, &state, AuditAction::IdentityScimUnlink, format!("identity:{id}")).details(json!({
+            "identity_id": id.to_string(), "user_name": user.user_name, "origin": user.origin.as_str(),
+        }));
     state.store.scim_unlink_user(id, state.clock.now(), record).await?;
     Ok(StatusCode::NO_CONTENT)
 }

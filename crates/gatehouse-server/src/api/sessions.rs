@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
 use gatehouse_domain::grant::Resource;
@@ -22,8 +23,8 @@ pub async fn list(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<Vec<SessionDto>>, ApiError> {
-    if id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if id != caller.identity().id {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     Ok(Json(state.store.list_sessions(id).await?.iter().map(SessionDto::from).collect()))
 }
@@ -39,16 +40,17 @@ pub async fn revoke(
 ) -> Result<Json<SessionDto>, ApiError> {
     let session = state.store.find_session_by_id(id).await?;
     let owner = session.map(|s| s.identity_id);
-    if owner != Some(caller.identity.id) {
-        caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    }
+    let authorized = match owner {
+        Some(owner) => caller.authorize_own(&state, owner, Action::IdentityManage, Resource::Gatehouse).await?,
+        None => caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?,
+    };
     if let Some(owner) = owner {
         // Nobody signs out someone holding more than they do.
         let grants = state.store.list_grants_of(owner).await?;
         let checked = check_manage(&caller.holder(), &Holder::new(owner, &grants), state.clock.now());
-        caller.check_delegation(&state, "session.revoke", format!("session:{id}"), checked).await?;
+        caller.check_delegation(&state, AuditAction::SessionRevoke, format!("session:{id}"), checked).await?;
     }
-    let record = caller.record(&state, "session.revoke", format!("session:{id}"));
+    let record = caller.record(&authorized, &state, AuditAction::SessionRevoke, format!("session:{id}"));
     let ended = state.store.revoke_session(id, state.clock.now(), record).await?;
     Ok(Json(SessionDto::from(&ended)))
 }

@@ -6,7 +6,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use gatehouse_domain::authorization::Action;
+use gatehouse_domain::audit::AuditAction;
+use gatehouse_domain::authorization::{Action, Authorized};
 use gatehouse_domain::delegation::{Holder, check_act_as};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::IdentityKind;
@@ -28,15 +29,22 @@ use crate::state::AppState;
 /// (its own token too); anyone else's only a caller allowed
 /// `identity.manage` who could mint a token for them (see
 /// [`check_act_as`]).
-async fn may_manage(state: &AppState, caller: &Caller, identity_id: IdentityId, action: &str) -> Result<(), ApiError> {
+async fn may_manage(
+    state: &AppState,
+    caller: &Caller,
+    identity_id: IdentityId,
+    action: AuditAction,
+) -> Result<Authorized, ApiError> {
     let resource = format!("identity:{identity_id}");
     if caller.is_workload() {
         return caller.refuse(state, action, resource, "a CI job's token cannot manage signing keys".into()).await;
     }
-    let is_self = identity_id == caller.identity.id;
-    if !is_self || caller.identity.kind == IdentityKind::Service {
-        caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
-    }
+    let is_self = identity_id == caller.identity().id;
+    let authorized = if is_self && caller.identity().kind != IdentityKind::Service {
+        caller.authorize_own(state, identity_id, Action::IdentityManage, Resource::Gatehouse).await?
+    } else {
+        caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?
+    };
     let target = state
         .store
         .find_identity(identity_id)
@@ -46,14 +54,15 @@ async fn may_manage(state: &AppState, caller: &Caller, identity_id: IdentityId, 
         let grants = state.store.list_grants_of(identity_id).await?;
         let checked = check_act_as(
             &caller.holder(),
-            caller.identity.kind,
+            caller.identity().kind,
             &Holder::new(identity_id, &grants),
             target.kind,
             state.clock.now(),
         );
         caller.check_delegation(state, action, resource, checked).await?;
     }
-    caller.require_step_up(state, action).await
+    caller.require_step_up(state, action).await?;
+    Ok(authorized)
 }
 
 /// Register a public key (OpenSSH line or armored OpenPGP key). Uploading
@@ -68,10 +77,12 @@ pub async fn add(
     IdPath(identity_id): IdPath<IdentityId>,
     ApiJson(request): ApiJson<AddSigningKeyRequest>,
 ) -> Result<(StatusCode, Json<SigningKeyDto>), ApiError> {
-    may_manage(&state, &caller, identity_id, "signing_key.add").await?;
+    let authorized = may_manage(&state, &caller, identity_id, AuditAction::SigningKeyAdd).await?;
     let parsed = match parse_public_key(&request.public_key) {
         Ok(parsed) => parsed,
-        Err(KeyError::Revoked) => return record_revocation(&state, &caller, identity_id, &request.public_key).await,
+        Err(KeyError::Revoked) => {
+            return record_revocation(&state, &caller, &authorized, identity_id, &request.public_key).await;
+        }
         Err(error) => return Err(error.into()),
     };
     let key = SigningKey {
@@ -83,15 +94,17 @@ pub async fn add(
         public_key: parsed.text,
         lookup_ids: parsed.lookup_ids,
         created_at: state.clock.now(),
-        created_by: Some(caller.identity.id),
+        created_by: Some(caller.identity().id),
     };
-    let record = caller.record(&state, "signing_key.add", format!("signing_key:{}", key.id)).details(json!({
-        "signing_key_id": key.id.to_string(),
-        "identity_id": identity_id.to_string(),
-        "kind": key.kind,
-        "fingerprint": key.fingerprint,
-        "algorithm": key.algorithm,
-    }));
+    let record = caller
+        .record(&authorized, &state, AuditAction::SigningKeyAdd, format!("signing_key:{}", key.id))
+        .details(json!({
+            "signing_key_id": key.id.to_string(),
+            "identity_id": identity_id.to_string(),
+            "kind": key.kind,
+            "fingerprint": key.fingerprint,
+            "algorithm": key.algorithm,
+        }));
     let key = state.store.create_signing_key(key, record).await?;
     Ok((StatusCode::CREATED, Json(SigningKeyDto::from(&key))))
 }
@@ -99,6 +112,7 @@ pub async fn add(
 async fn record_revocation(
     state: &AppState,
     caller: &Caller,
+    authorized: &Authorized,
     identity_id: IdentityId,
     text: &str,
 ) -> Result<(StatusCode, Json<SigningKeyDto>), ApiError> {
@@ -110,7 +124,7 @@ async fn record_revocation(
         return Err(ApiError::Unprocessable(KeyError::Revoked.to_string()));
     };
     let record = caller
-        .record(state, "signing_key.revoke", format!("signing_key:{}", registered.id))
+        .record(authorized, state, AuditAction::SigningKeyRevoke, format!("signing_key:{}", registered.id))
         .details(json!({"signing_key_id": registered.id.to_string(), "fingerprint": registered.fingerprint}));
     let key = state.store.update_signing_key_text(registered.id, text.trim().to_owned(), record).await?;
     Ok((StatusCode::OK, Json(SigningKeyDto::from(&key))))
@@ -124,8 +138,8 @@ pub async fn list(
     caller: Caller,
     IdPath(identity_id): IdPath<IdentityId>,
 ) -> Result<Json<Vec<SigningKeyDto>>, ApiError> {
-    if identity_id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if identity_id != caller.identity().id {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     let keys = state.store.list_signing_keys(identity_id).await?;
     Ok(Json(keys.iter().map(SigningKeyDto::from).collect()))
@@ -140,8 +154,8 @@ pub async fn show(
     caller: Caller,
     IdPairPath(identity_id, key_id): IdPairPath<IdentityId, SigningKeyId>,
 ) -> Result<Json<SigningKeyDto>, ApiError> {
-    if identity_id != caller.identity.id {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if identity_id != caller.identity().id {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     let keys = state.store.list_signing_keys(identity_id).await?;
     let key = keys
@@ -160,9 +174,9 @@ pub async fn remove(
     caller: Caller,
     IdPairPath(identity_id, key_id): IdPairPath<IdentityId, SigningKeyId>,
 ) -> Result<Json<SigningKeyDto>, ApiError> {
-    may_manage(&state, &caller, identity_id, "signing_key.remove").await?;
+    let authorized = may_manage(&state, &caller, identity_id, AuditAction::SigningKeyRemove).await?;
     let record = caller
-        .record(&state, "signing_key.remove", format!("signing_key:{key_id}"))
+        .record(&authorized, &state, AuditAction::SigningKeyRemove, format!("signing_key:{key_id}"))
         .details(json!({"signing_key_id": key_id.to_string(), "identity_id": identity_id.to_string()}));
     let key = state.store.delete_signing_key(identity_id, key_id, record).await?;
     Ok(Json(SigningKeyDto::from(&key)))

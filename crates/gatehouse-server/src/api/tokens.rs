@@ -5,7 +5,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use gatehouse_domain::authorization::Action;
+use gatehouse_domain::audit::AuditAction;
+use gatehouse_domain::authorization::{Action, Authorized};
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{Holder, check_act_as};
 use gatehouse_domain::grant::Resource;
@@ -29,7 +30,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<CreatedTokenDto>), ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
     let ttl = state.settings.token_lifetime.check_ttl(request.ttl_seconds)?;
     let description = check_description(&request.description)?;
@@ -39,7 +40,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("identity `{identity_id}` not found")))?;
     check_token_owner(&owner)?;
-    if identity_id != caller.identity.id {
+    if identity_id != caller.identity().id {
         // A token acts as its owner: mint one only for whom the caller could
         // be (a service whose grants it holds; a person who is not an admin,
         // by a person who is an admin over `*`, whose `identity.manage`
@@ -47,12 +48,12 @@ pub async fn create(
         let grants = state.store.list_grants_of(identity_id).await?;
         let checked = check_act_as(
             &caller.holder(),
-            caller.identity.kind,
+            caller.identity().kind,
             &Holder::new(identity_id, &grants),
             owner.kind,
             state.clock.now(),
         );
-        caller.check_delegation(&state, "token.create", format!("identity:{identity_id}"), checked).await?;
+        caller.check_delegation(&state, AuditAction::TokenCreate, format!("identity:{identity_id}"), checked).await?;
     }
 
     let now = state.clock.now();
@@ -64,16 +65,17 @@ pub async fn create(
         description,
         created_at: now,
         expires_at: now + ttl,
-        created_by: Some(caller.identity.id),
+        created_by: Some(caller.identity().id),
         trust_binding_id: None,
     };
-    let record = caller.record(&state, "token.create", format!("token:{}", new.id)).details(json!({
-        "token_id": new.id.to_string(),
-        "identity_id": identity_id.to_string(),
-        "created_by": caller.identity.id.to_string(),
-        "description": new.description,
-        "expires_at": format_rfc3339(new.expires_at),
-    }));
+    let record =
+        caller.record(&authorized, &state, AuditAction::TokenCreate, format!("token:{}", new.id)).details(json!({
+            "token_id": new.id.to_string(),
+            "identity_id": identity_id.to_string(),
+            "created_by": caller.identity().id.to_string(),
+            "description": new.description,
+            "expires_at": format_rfc3339(new.expires_at),
+        }));
     let token = state.store.create_token(new, record).await?;
     Ok((
         StatusCode::CREATED,
@@ -99,8 +101,8 @@ pub async fn list(
 ) -> Result<Json<ListDto<TokenDto>>, ApiError> {
     let page = page_request(query.limit, query.cursor)?;
     let requested: Option<IdentityId> = query.identity_id.as_deref().map(parse_id).transpose()?;
-    if requested != Some(caller.identity.id) {
-        caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    if requested != Some(caller.identity().id) {
+        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     }
     let tokens = state.store.list_tokens(TokenFilter { identity_id: requested }, page).await?;
     let now = state.clock.now();
@@ -119,19 +121,22 @@ pub async fn show(
     caller: Caller,
     IdPath(id): IdPath<TokenId>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let token = token_for(&state, &caller, id, Action::IdentityView).await?;
+    let (token, _read_only) = token_for(&state, &caller, id, Action::IdentityView).await?;
     Ok(Json(TokenDto::new(&token, state.clock.now())))
 }
 
 /// The token `id` names, if it is the caller's own or the caller may
 /// `others` on gatehouse.
-async fn token_for(state: &AppState, caller: &Caller, id: TokenId, others: Action) -> Result<ApiToken, ApiError> {
+async fn token_for(
+    state: &AppState,
+    caller: &Caller,
+    id: TokenId,
+    others: Action,
+) -> Result<(ApiToken, Authorized), ApiError> {
     let token =
         state.store.find_token(id).await?.ok_or_else(|| ApiError::NotFound(format!("token `{id}` not found")))?;
-    if token.identity_id != caller.identity.id {
-        caller.authorize(state, others, Resource::Gatehouse).await?;
-    }
-    Ok(token)
+    let authorized = caller.authorize_own(state, token.identity_id, others, Resource::Gatehouse).await?;
+    Ok((token, authorized))
 }
 
 /// Revoke a token. Its owner may revoke their own; anyone else needs
@@ -144,9 +149,9 @@ pub async fn revoke(
     caller: Caller,
     IdPath(id): IdPath<TokenId>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let token = token_for(&state, &caller, id, Action::IdentityManage).await?;
+    let (token, authorized) = token_for(&state, &caller, id, Action::IdentityManage).await?;
     let id = token.id;
-    let record = caller.record(&state, "token.revoke", format!("token:{id}")).details(json!({
+    let record = caller.record(&authorized, &state, AuditAction::TokenRevoke, format!("token:{id}")).details(json!({
         "token_id": id.to_string(),
         "identity_id": token.identity_id.to_string(),
     }));

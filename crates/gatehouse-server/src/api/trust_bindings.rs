@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{DelegationError, Holder, check_binding};
 use gatehouse_domain::grant::Resource;
@@ -28,7 +29,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateTrustBindingRequest>,
 ) -> Result<(StatusCode, Json<TrustBindingDto>), ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let identity_id: IdentityId = parse_field("identity_id", &request.identity_id)?;
     let new = NewTrustBinding::new(
         &request.issuer,
@@ -37,7 +38,7 @@ pub async fn create(
         identity_id,
         request.max_ttl_seconds,
         state.clock.now(),
-        Some(caller.identity.id),
+        Some(caller.identity().id),
     )?;
     let target = state
         .store
@@ -50,17 +51,21 @@ pub async fn create(
     // checks it again inside its transaction.
     let checked = check_binding(&caller.holder(), &Holder::new(identity_id, &grants), target.kind, state.clock.now());
     if checked != Err(DelegationError::NotAService) {
-        caller.check_delegation(&state, "trust_binding.create", format!("identity:{identity_id}"), checked).await?;
+        caller
+            .check_delegation(&state, AuditAction::TrustBindingCreate, format!("identity:{identity_id}"), checked)
+            .await?;
     }
     check_bindable(&target)?;
-    let record = caller.record(&state, "trust_binding.create", format!("trust_binding:{}", new.id)).details(json!({
-        "trust_binding_id": new.id.to_string(),
-        "issuer": new.issuer,
-        "audience": new.audience,
-        "claims": request.claims,
-        "identity_id": identity_id.to_string(),
-        "max_ttl_seconds": new.max_ttl_seconds,
-    }));
+    let record = caller
+        .record(&authorized, &state, AuditAction::TrustBindingCreate, format!("trust_binding:{}", new.id))
+        .details(json!({
+            "trust_binding_id": new.id.to_string(),
+            "issuer": new.issuer,
+            "audience": new.audience,
+            "claims": request.claims,
+            "identity_id": identity_id.to_string(),
+            "max_ttl_seconds": new.max_ttl_seconds,
+        }));
     let binding = state.store.create_trust_binding(new, record).await?;
     Ok((StatusCode::CREATED, Json(TrustBindingDto::from(&binding))))
 }
@@ -74,7 +79,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ListDto<TrustBindingDto>>, ApiError> {
     let page = page_request(query.limit, query.cursor)?;
-    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     let bindings = state.store.list_trust_bindings(page).await?;
     Ok(Json(ListDto {
         items: bindings.items.iter().map(TrustBindingDto::from).collect(),
@@ -91,7 +96,7 @@ pub async fn show(
     caller: Caller,
     IdPath(id): IdPath<TrustBindingId>,
 ) -> Result<Json<TrustBindingDto>, ApiError> {
-    caller.authorize(&state, Action::IdentityView, Resource::Gatehouse).await?;
+    caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
     let binding = state
         .store
         .find_trust_binding(id)
@@ -109,9 +114,9 @@ pub async fn delete(
     caller: Caller,
     IdPath(id): IdPath<TrustBindingId>,
 ) -> Result<Json<TrustBindingDto>, ApiError> {
-    caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
     let record = caller
-        .record(&state, "trust_binding.delete", format!("trust_binding:{id}"))
+        .record(&authorized, &state, AuditAction::TrustBindingDelete, format!("trust_binding:{id}"))
         .details(json!({ "trust_binding_id": id.to_string() }));
     let binding = state.store.delete_trust_binding(id, state.clock.now(), record).await?;
     Ok(Json(TrustBindingDto::from(&binding)))

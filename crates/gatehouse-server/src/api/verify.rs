@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_domain::audit::{AuditRecord, Outcome};
+use gatehouse_domain::audit::{AuditAction, Observation, Outcome};
 use gatehouse_domain::auth_failures::cap_text;
 use gatehouse_domain::identity::IdentityStatus;
 use serde_json::json;
@@ -50,10 +50,10 @@ fn record(
     project: Option<&str>,
     reference: Option<&str>,
     verdict: &CommitVerdictDto,
-) -> AuditRecord {
+) -> Observation {
     let resource = project.map_or_else(|| "gatehouse".to_owned(), |p| format!("project:{p}"));
     caller
-        .record(state, "commit.verify", resource)
+        .observe(state, AuditAction::CommitVerify, resource)
         .outcome(if verdict.valid { Outcome::Success } else { Outcome::Denied }, verdict.reason.clone())
         .details(json!({
             "commit": verdict.id,
@@ -72,7 +72,7 @@ fn push_record(
     project: &str,
     reference: Option<&str>,
     answers: &[CommitVerdictDto],
-) -> AuditRecord {
+) -> Observation {
     let invalid = answers.iter().filter(|a| !a.valid).count();
     let listed: Vec<serde_json::Value> = answers
         .iter()
@@ -96,7 +96,7 @@ fn push_record(
         format!("{invalid} of {} commits refused", answers.len())
     };
     caller
-        .record(state, "push.verify", format!("project:{project}"))
+        .observe(state, AuditAction::PushVerify, format!("project:{project}"))
         .outcome(if valid { Outcome::Success } else { Outcome::Denied }, reason)
         .details(json!({
             "ref": reference.map(|r| cap_text(r, MAX_AUDITED_TEXT)),
@@ -119,7 +119,7 @@ pub async fn commit(
         CommitCheck { raw: request.commit.as_bytes(), project: request.project.as_deref(), paths: &request.paths };
     let verdict = check_commit(&state, &mut Lookups::default(), &check, state.clock.now()).await?;
     let answer = dto(request.id, verdict);
-    state.store.append_audit(record(&caller, &state, request.project.as_deref(), None, &answer)).await?;
+    record(&caller, &state, request.project.as_deref(), None, &answer).append(&*state.store).await?;
     Ok(Json(answer))
 }
 
@@ -150,7 +150,7 @@ pub async fn push(
         answers.push(dto(Some(commit.id.clone()), verdict));
     }
     let entry = push_record(&caller, &state, &request.project, request.reference.as_deref(), &answers);
-    state.store.append_audit(entry).await?;
+    entry.append(&*state.store).await?;
     Ok(Json(PushVerdictDto { valid: answers.iter().all(|a| a.valid), commits: answers }))
 }
 
@@ -209,12 +209,12 @@ pub async fn blob(
     };
     let answer = dto(request.name.clone(), verdict);
     let entry = caller
-        .record(&state, "artifact.verify", "gatehouse")
+        .observe(&state, AuditAction::ArtifactVerify, "gatehouse")
         .outcome(if answer.valid { Outcome::Success } else { Outcome::Denied }, answer.reason.clone())
         .details(json!({"artifact": request.name, "valid": answer.valid,
             "signer": answer.signer.as_ref().map(|s| s.identity_id.clone()),
             "key_fingerprint": answer.signer.as_ref().map(|s| s.key_fingerprint.clone())}));
-    state.store.append_audit(entry).await?;
+    entry.append(&*state.store).await?;
     Ok(Json(answer))
 }
 

@@ -14,8 +14,8 @@ use crate::state::AppState;
 pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<WhoamiDto> {
     let now = state.clock.now();
     Json(WhoamiDto {
-        identity: IdentityDto::from(&caller.identity),
-        authentication: match &caller.via {
+        identity: IdentityDto::from(caller.identity()),
+        authentication: match caller.via() {
             Via::Token(token) => AuthenticationDto {
                 method: caller.auth_method().into(),
                 token_id: token.id.to_string(),
@@ -33,7 +33,7 @@ pub async fn whoami(State(state): State<AppState>, caller: Caller) -> Json<Whoam
                 expires_at: format_rfc3339(workload.expires_at),
             },
         },
-        grants: caller.grants.iter().filter(|g| g.is_in_force_at(now)).map(GrantDto::from).collect(),
+        grants: caller.grants().iter().filter(|g| g.is_in_force_at(now)).map(GrantDto::from).collect(),
     })
 }
 

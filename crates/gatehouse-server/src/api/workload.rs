@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
+use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation, Outcome, SystemWriter};
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::ids::TokenId;
 use gatehouse_domain::token::{NewToken, TokenSecret};
@@ -36,7 +36,7 @@ pub async fn exchange(
     let (state_ref, identity_ref, origin_ref, workload_ref) = (&state, &identity, &origin, &workload);
     let refuse = |reason: String| async move {
         let (state, identity, origin, workload) = (state_ref, identity_ref, origin_ref, workload_ref);
-        let record = AuditRecord::new(now, Actor::identity(identity), "auth.workload", "gatehouse")
+        let observation = Observation::new(now, Actor::identity(identity), AuditAction::AuthWorkload, "gatehouse")
             .origin(origin)
             .outcome(Outcome::Failure, reason.clone())
             .details(json!({
@@ -44,7 +44,7 @@ pub async fn exchange(
                 "issuer": workload.issuer,
                 "subject": workload.subject,
             }));
-        state.store.append_audit(record).await?;
+        observation.append(&*state.store).await?;
         Err(ApiError::Unauthorized(format!("workload authentication failed: {reason}")))
     };
     let jti = workload.claims.get("jti").and_then(serde_json::Value::as_str);
@@ -64,16 +64,18 @@ pub async fn exchange(
         created_by: None,
         trust_binding_id: Some(workload.binding.id),
     };
-    let record = AuditRecord::new(now, Actor::identity(&identity), "auth.workload", format!("token:{}", new.id))
-        .origin(&origin)
-        .details(json!({
-            "token_id": new.id.to_string(),
-            "trust_binding_id": workload.binding.id.to_string(),
-            "issuer": workload.issuer,
-            "subject": workload.subject,
-            "expires_at": format_rfc3339(new.expires_at),
-            "claims": workload.claims,
-        }));
+    let (actor, resource) = (Actor::identity(&identity), format!("token:{}", new.id));
+    let record =
+        AuditRecord::system_for(SystemWriter::WorkloadExchange, actor, now, AuditAction::AuthWorkload, resource)
+            .origin(&origin)
+            .details(json!({
+                "token_id": new.id.to_string(),
+                "trust_binding_id": workload.binding.id.to_string(),
+                "issuer": workload.issuer,
+                "subject": workload.subject,
+                "expires_at": format_rfc3339(new.expires_at),
+                "claims": workload.claims,
+            }));
     let Some(token) = state.store.create_workload_token(new, once, record).await? else {
         return refuse("this CI token was exchanged before; a job asks its CI for a new one".into()).await;
     };

@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
+use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation, Outcome, SystemWriter};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::Identity;
@@ -46,7 +46,10 @@ pub async fn receive(
         // a count, then 429, while signed deliveries from there still pass.
         let reason = error.reason("X-Hub-Signature-256");
         let refused = ApiError::Unauthorized(format!("webhook refused: {reason}"));
-        return Err(state.auth_failures.failed(&state, &origin, None, "webhook.github", &reason, refused).await);
+        return Err(state
+            .auth_failures
+            .failed(&state, &origin, None, AuditAction::WebhookGithub, &reason, refused)
+            .await);
     }
     let delivery = header("x-github-delivery")
         .filter(|id| !id.is_empty() && id.len() <= 128)
@@ -62,11 +65,12 @@ pub async fn receive(
     // Remembered by id and by the signed body, which the HMAC covers and
     // the delivery id does not.
     let received_delivery = WebhookDelivery::new("github", &delivery, &body, now);
-    let received =
-        |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource).origin(&origin);
+    let received = |action: AuditAction, resource: String| {
+        AuditRecord::system(SystemWriter::Webhook, now, action, resource).origin(&origin)
+    };
     let repository = payload.pointer("/repository/full_name").and_then(Value::as_str).unwrap_or_default().to_owned();
     let project = if repository.is_empty() { "gatehouse".to_owned() } else { format!("project:{repository}") };
-    let receipt = received("webhook.github", project.clone())
+    let receipt = received(AuditAction::WebhookGithub, project.clone())
         .details(json!({"delivery": delivery, "event": event, "action": payload.get("action")}));
 
     match event.as_str() {
@@ -74,7 +78,7 @@ pub async fn receive(
             let changes = config_changes(&payload, &state.settings.integrations.pipeline_paths);
             let mut records = vec![receipt];
             if !changes.is_empty() {
-                records.push(received("pipeline.config.changed", project).details(json!({
+                records.push(received(AuditAction::PipelineConfigChanged, project).details(json!({
                     "forge": "github",
                     "delivery": delivery,
                     "ref": payload.get("ref"),
@@ -152,7 +156,8 @@ async fn protection_rule(
     let comment = truncate(&format!("gatehouse {}: {}", verdict.as_str(), reasons.join("; ")), 1000);
     let shown_resource =
         resource.as_ref().map_or_else(|| format!("environment:{repository}:{environment}"), ToString::to_string);
-    let decision_record = AuditRecord::new(now, actor, "deployment.execute", shown_resource)
+    let decision_record =
+        AuditRecord::system_for(SystemWriter::Webhook, actor, now, AuditAction::DeploymentExecute, shown_resource)
         .origin(&receipt.origin)
         .outcome(if verdict == Verdict::Approved { Outcome::Success } else { Outcome::Denied }, reasons.join("; "))
         .details(json!({
@@ -172,10 +177,11 @@ async fn protection_rule(
         comment: &comment,
     };
     if let Err(cause) = state.github_app.answer_protection_rule(github, &answer, now).await {
-        let record = AuditRecord::new(now, Actor::System, "deployment.callback", format!("project:{repository}"))
+        Observation::new(now, Actor::System, AuditAction::DeploymentCallback, format!("project:{repository}"))
             .outcome(Outcome::Failure, cause.clone())
-            .details(json!({"delivery": delivery, "state": verdict.as_str()}));
-        state.store.append_audit(record).await?;
+            .details(json!({"delivery": delivery, "state": verdict.as_str()}))
+            .append(&*state.store)
+            .await?;
         return Err(ApiError::BadGateway(format!("decided `{}` but could not tell GitHub: {cause}", verdict.as_str())));
     }
     Ok(Json(

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use gatehouse_domain::audit::{Actor, AuditRecord};
+use gatehouse_domain::audit::{AuditAction, AuditRecord, SystemWriter};
 use gatehouse_domain::webhook::WebhookDelivery;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -39,7 +39,10 @@ pub async fn receive(
         };
         // Through the failure ledger, as GitHub's (see `github.rs`).
         let refused = ApiError::Unauthorized(format!("webhook refused: {reason}"));
-        return Err(state.auth_failures.failed(&state, &origin, None, "webhook.gitlab", &reason, refused).await);
+        return Err(state
+            .auth_failures
+            .failed(&state, &origin, None, AuditAction::WebhookGitlab, &reason, refused)
+            .await);
     }
     let event = header("x-gitlab-event").unwrap_or_default().to_owned();
     let payload: Value =
@@ -55,7 +58,7 @@ pub async fn receive(
     let project_path = payload.pointer("/project/path_with_namespace").and_then(Value::as_str).unwrap_or_default();
     let project = if project_path.is_empty() { "gatehouse".to_owned() } else { format!("project:{project_path}") };
     let mut records = vec![
-        AuditRecord::new(now, Actor::System, "webhook.gitlab", project.clone())
+        AuditRecord::system(SystemWriter::Webhook, now, AuditAction::WebhookGitlab, project.clone())
             .origin(&origin)
             .details(json!({"delivery": delivery, "event": event, "object_kind": payload.get("object_kind")})),
     ];
@@ -63,17 +66,16 @@ pub async fn receive(
     let changes =
         if is_push { config_changes(&payload, &state.settings.integrations.pipeline_paths) } else { Vec::new() };
     if !changes.is_empty() {
-        records.push(AuditRecord::new(now, Actor::System, "pipeline.config.changed", project).origin(&origin).details(
-            json!({
-                "forge": "gitlab",
-                "delivery": delivery,
-                "ref": payload.get("ref"),
-                "before": payload.get("before"),
-                "after": payload.get("after"),
-                "pusher": payload.get("user_username"),
-                "commits": changes_json(&changes),
-            }),
-        ));
+        let changed = AuditRecord::system(SystemWriter::Webhook, now, AuditAction::PipelineConfigChanged, project);
+        records.push(changed.origin(&origin).details(json!({
+            "forge": "gitlab",
+            "delivery": delivery,
+            "ref": payload.get("ref"),
+            "before": payload.get("before"),
+            "after": payload.get("after"),
+            "pusher": payload.get("user_username"),
+            "commits": changes_json(&changes),
+        })));
     }
     // Remembered by id and by the body's hash: the token authenticates the
     // sender, not the body, so a captured body under a new id is a replay.

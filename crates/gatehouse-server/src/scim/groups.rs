@@ -5,6 +5,8 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
+use gatehouse_domain::authorization::Authorized;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::ids::{GroupId, IdentityId};
 use gatehouse_domain::scim::control::changed_members;
@@ -67,7 +69,7 @@ async fn guard_members(
 ) -> Result<(), Scim> {
     for member in changed_members(before, after) {
         match state.store.scim_find_user(member).await? {
-            Some(user) => guard(state, caller, "scim.group.member", &user).await?,
+            Some(user) => guard(state, caller, AuditAction::ScimGroupMember, &user).await?,
             // A member SCIM deleted (deprovisioned) may still leave.
             None if !after.contains(&member) => {}
             None => return Err(Scim::error(ScimError::not_found(format!("user `{member}` not found")))),
@@ -78,13 +80,13 @@ async fn guard_members(
 
 pub async fn create(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let input = group_input(&json_body(&body)?)?;
     guard_members(&state, &caller, &[], &input.members).await?;
     let record = caller
-        .record(&state, "scim.group.create", format!("group:{}", input.display_name))
+        .record(&authorized, &state, AuditAction::ScimGroupCreate, format!("group:{}", input.display_name))
         .details(json!({"display_name": input.display_name, "members": input.members.len()}));
     let group = state.store.scim_create_group(input, state.clock.now(), record).await?;
     Ok(Scim(StatusCode::CREATED, resource(&group, true)))
@@ -108,12 +110,13 @@ pub async fn show(
 async fn save(
     state: &AppState,
     caller: &crate::auth::Caller,
+    authorized: &Authorized,
     group: &ScimGroup,
     updated: &Value,
 ) -> Result<Scim, Scim> {
     let input = group_input(updated)?;
     guard_members(state, caller, &group.members, &input.members).await?;
-    let record = caller.record(state, "scim.group.update", format!("group:{}", group.id)).details(json!({
+    let record = caller.record(authorized, state, AuditAction::ScimGroupUpdate, format!("group:{}", group.id)).details(json!({
         "display_name": input.display_name, "members": input.members.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }));
     let saved = state.store.scim_replace_group(group.id, input, state.clock.now(), record).await?;
@@ -122,35 +125,35 @@ async fn save(
 
 pub async fn replace(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let group = load(&state, &id).await?;
-    save(&state, &caller, &group, &json_body(&body)?).await
+    save(&state, &caller, &authorized, &group, &json_body(&body)?).await
 }
 
 pub async fn patch(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let group = load(&state, &id).await?;
     let mut updated = resource(&group, true);
     apply_patch(&mut updated, &json_body(&body)?)?;
-    save(&state, &caller, &group, &updated).await
+    save(&state, &caller, &authorized, &group, &updated).await
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     Path(id): Path<String>,
 ) -> Result<Scim, Scim> {
     let group = load(&state, &id).await?;
     guard_members(&state, &caller, &group.members, &[]).await?;
     let record = caller
-        .record(&state, "scim.group.delete", format!("group:{}", group.id))
+        .record(&authorized, &state, AuditAction::ScimGroupDelete, format!("group:{}", group.id))
         .details(json!({"display_name": group.display_name}));
     state.store.scim_delete_group(group.id, state.clock.now(), record).await?;
     Ok(Scim(StatusCode::NO_CONTENT, Value::Null))

@@ -21,8 +21,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_domain::audit::Outcome;
-use gatehouse_domain::authorization::Action;
+use gatehouse_domain::audit::{AuditAction, Outcome};
+use gatehouse_domain::authorization::{Action, Authorized};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::scim::control::{Managed, check_change, holds_admin};
 use gatehouse_domain::scim::filter::{Filter, parse_filter};
@@ -122,31 +122,33 @@ impl From<ScimError> for Scim {
     }
 }
 
-/// The IdP's SCIM client, allowed `identity.provision`.
-pub struct Provisioner(pub Caller);
+/// The IdP's SCIM client, allowed `identity.provision`, and that
+/// authorization (what its writes are recorded with).
+pub struct Provisioner(pub Caller, pub Authorized);
 
 impl FromRequestParts<AppState> for Provisioner {
     type Rejection = Scim;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
-        caller.authorize(state, Action::IdentityProvision, Resource::Gatehouse).await?;
-        Ok(Provisioner(caller))
+        let authorized = caller.authorize(state, Action::IdentityProvision, Resource::Gatehouse).await?;
+        Ok(Provisioner(caller, authorized))
     }
 }
 
 /// Refuses the change unless SCIM may make it to `user` (it manages them,
 /// and they hold no `admin` unless `[scim] manage_admins`). A refusal is
 /// audited as denied, with `action` on `user`, and changes nothing else.
-pub async fn guard(state: &AppState, caller: &Caller, action: &str, user: &ScimUser) -> Result<(), Scim> {
+pub async fn guard(state: &AppState, caller: &Caller, action: AuditAction, user: &ScimUser) -> Result<(), Scim> {
     let grants = state.store.list_grants_of(user.identity.id).await?;
     let managed =
         Managed { id: user.identity.id, origin: user.origin, holds_admin: holds_admin(&grants, state.clock.now()) };
     if let Err(refusal) = check_change(managed, state.settings.scim.manage_admins) {
-        let record = caller
-            .record(state, action, format!("identity:{}", user.identity.id))
-            .outcome(Outcome::Denied, refusal.detail.clone());
-        state.store.append_audit(record).await?;
+        caller
+            .observe(state, action, format!("identity:{}", user.identity.id))
+            .outcome(Outcome::Denied, refusal.detail.clone())
+            .append(&*state.store)
+            .await?;
         return Err(Scim::error(refusal));
     }
     Ok(())

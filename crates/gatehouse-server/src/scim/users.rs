@@ -4,6 +4,8 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use gatehouse_domain::audit::AuditAction;
+use gatehouse_domain::authorization::Authorized;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::identity::{Email, IdentityStatus};
 use gatehouse_domain::ids::IdentityId;
@@ -57,7 +59,7 @@ pub async fn list(
 
 pub async fn create(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let input = user_input(&json_body(&body)?)?;
@@ -66,10 +68,12 @@ pub async fn create(
     for email in emails {
         check_create(state.store.find_human_by_email(email).await?.as_ref())?;
     }
-    let record = caller.record(&state, "scim.user.create", format!("user:{}", input.user_name)).details(json!({
-        "user_name": input.user_name, "external_id": input.external_id,
-        "email": input.email.as_ref().map(Email::as_str), "active": input.active,
-    }));
+    let record = caller
+        .record(&authorized, &state, AuditAction::ScimUserCreate, format!("user:{}", input.user_name))
+        .details(json!({
+            "user_name": input.user_name, "external_id": input.external_id,
+            "email": input.email.as_ref().map(Email::as_str), "active": input.active,
+        }));
     let user = state.store.scim_create_user(input, state.clock.now(), record).await?;
     Ok(Scim(StatusCode::CREATED, resource(&user)))
 }
@@ -90,14 +94,15 @@ pub async fn show(State(state): State<AppState>, _caller: Provisioner, Path(id):
 async fn save(
     state: &AppState,
     caller: &crate::auth::Caller,
+    authorized: &Authorized,
     user: &ScimUser,
     updated: &Value,
-    action: &str,
+    action: AuditAction,
 ) -> Result<Scim, Scim> {
     let input = user_input(updated)?;
     guard(state, caller, action, user).await?;
     let was_active = user.identity.status == IdentityStatus::Active;
-    let record = caller.record(state, action, format!("identity:{}", user.identity.id)).details(json!({
+    let record = caller.record(authorized, state, action, format!("identity:{}", user.identity.id)).details(json!({
         "user_name": input.user_name, "active": input.active,
         "deactivated": was_active && !input.active,
     }));
@@ -107,35 +112,35 @@ async fn save(
 
 pub async fn replace(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let user = load(&state, &id).await?;
-    save(&state, &caller, &user, &json_body(&body)?, "scim.user.replace").await
+    save(&state, &caller, &authorized, &user, &json_body(&body)?, AuditAction::ScimUserReplace).await
 }
 
 pub async fn patch(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     Path(id): Path<String>,
     ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let user = load(&state, &id).await?;
     let mut updated = resource(&user);
     apply_patch(&mut updated, &json_body(&body)?)?;
-    save(&state, &caller, &user, &updated, "scim.user.patch").await
+    save(&state, &caller, &authorized, &user, &updated, AuditAction::ScimUserPatch).await
 }
 
 pub async fn delete(
     State(state): State<AppState>,
-    Provisioner(caller): Provisioner,
+    Provisioner(caller, authorized): Provisioner,
     Path(id): Path<String>,
 ) -> Result<Scim, Scim> {
     let user = load(&state, &id).await?;
-    guard(&state, &caller, "scim.user.delete", &user).await?;
+    guard(&state, &caller, AuditAction::ScimUserDelete, &user).await?;
     let record = caller
-        .record(&state, "scim.user.delete", format!("identity:{}", user.identity.id))
+        .record(&authorized, &state, AuditAction::ScimUserDelete, format!("identity:{}", user.identity.id))
         .details(json!({"user_name": user.user_name}));
     state.store.scim_delete_user(user.identity.id, state.clock.now(), record).await?;
     Ok(Scim(StatusCode::NO_CONTENT, Value::Null))

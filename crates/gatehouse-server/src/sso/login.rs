@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_domain::audit::{Actor, AuditRecord, Outcome, RequestOrigin};
+use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation, Outcome, RequestOrigin, SystemWriter};
 use gatehouse_domain::auth_failures::{CredentialKey, cap_echoed};
 use gatehouse_domain::identity::{IdentityKind, NewIdentity};
 use gatehouse_domain::ids::SessionId;
@@ -123,16 +123,16 @@ pub struct CallbackQuery {
 /// then 429 for the source.
 async fn refuse(state: &AppState, origin: &RequestOrigin, reason: String) -> ApiError {
     let error = ApiError::Unauthorized(format!("login failed: {}", cap_echoed(&reason)));
-    state.auth_failures.failed(state, origin, None, "auth.login", &reason, error).await
+    state.auth_failures.failed(state, origin, None, AuditAction::AuthLogin, &reason, error).await
 }
 
 /// Refuses a login the identity provider vouched for (nobody to sign in
 /// as, a suspended person, a link refused): each one is its own entry.
 async fn refuse_verified(state: &AppState, origin: &RequestOrigin, reason: String) -> ApiError {
-    let record = AuditRecord::new(state.clock.now(), Actor::Anonymous, "auth.login", "gatehouse")
+    let observation = Observation::new(state.clock.now(), Actor::Anonymous, AuditAction::AuthLogin, "gatehouse")
         .origin(origin)
         .outcome(Outcome::Failure, reason.clone());
-    match state.store.append_audit(record).await {
+    match observation.append(&*state.store).await {
         Ok(_) => ApiError::Unauthorized(format!("login failed: {reason}")),
         Err(error) => ApiError::from(error),
     }
@@ -220,8 +220,9 @@ pub async fn callback(
                 None if oidc.auto_provision => {
                     let name = claims.get("name").and_then(Value::as_str).unwrap_or(email).to_owned();
                     let new = NewIdentity::new(IdentityKind::Human, &name, Some(email), now)?;
+                    let resource = format!("identity:{}", new.id);
                     let record =
-                        AuditRecord::new(now, Actor::System, "identity.create", format!("identity:{}", new.id))
+                        AuditRecord::system(SystemWriter::SsoLogin, now, AuditAction::IdentityCreate, resource)
                             .origin(&origin)
                             .details(json!({"kind": "human", "email": email, "provisioned_by": oidc.issuer}));
                     Some(state.store.create_identity(new, record).await?)
@@ -255,7 +256,9 @@ pub async fn callback(
         expires_at: now + oidc.session_absolute,
         source_ip: origin.source_ip.clone(),
     };
-    let record = AuditRecord::new(now, Actor::identity(&identity), "auth.login", format!("session:{}", session.id))
+    let actor = Actor::identity(&identity);
+    let resource = format!("session:{}", session.id);
+    let record = AuditRecord::system_for(SystemWriter::SsoLogin, actor, now, AuditAction::AuthLogin, resource)
         .origin(&origin)
         .details(json!({"issuer": oidc.issuer, "subject": subject, "session_id": session.id.to_string()}));
     match state.store.create_session(session, Some((oidc.issuer.clone(), subject)), record).await {
@@ -271,12 +274,17 @@ pub async fn callback(
 /// End the session of the cookie.
 pub async fn logout(State(state): State<AppState>, caller: crate::auth::Caller) -> Result<Response, ApiError> {
     let oidc = settings(&state)?;
-    let crate::auth::Via::Session(session) = &caller.via else {
+    let crate::auth::Via::Session(session) = caller.via() else {
         return Err(ApiError::BadRequest(
             "logout ends a browser session; revoke tokens with DELETE /api/v1/tokens/{id}".into(),
         ));
     };
-    let record = caller.record(&state, "auth.logout", format!("session:{}", session.id));
+    let record = caller.record(
+        &caller.authorize_own_authentication(),
+        &state,
+        AuditAction::AuthLogout,
+        format!("session:{}", session.id),
+    );
     state.store.revoke_session(session.id, state.clock.now(), record).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&cookies::clear_session(oidc.secure_cookies())) {

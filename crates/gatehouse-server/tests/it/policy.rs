@@ -75,6 +75,12 @@ engine_test!(separation_of_duties_is_a_default, |engine| with_app(engine, |app| 
     assert_eq!(own["decision"], "deny");
     assert!(own["reasons"][0].as_str().unwrap().contains("authors-may-not-approve-their-own-deployment"));
     assert_eq!(decide(&app, &token, ask("bob@example.com")).await["decision"], "allow");
+    // Attack: the author's own address, spelled so an exact comparison
+    // misses it. gatehouse, not the caller, decides the spelling.
+    for disguised in ["Ana@Example.com", " ana@example.com ", &ana.to_string().to_uppercase()] {
+        let answer = decide(&app, &token, ask(disguised)).await;
+        assert_eq!(answer["decision"], "deny", "{disguised}");
+    }
 }));
 
 engine_test!(asking_about_someone_else_needs_leave, |engine| with_app(engine, |app| async move {

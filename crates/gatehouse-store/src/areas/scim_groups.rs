@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
-use gatehouse_domain::audit::{AuditRecord, Outcome};
+use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
 use gatehouse_domain::grant::{NewGrant, Scope};
 use gatehouse_domain::identity::IdentityStatus;
@@ -97,10 +97,13 @@ pub(crate) async fn take_back(
         .execute(&mut *conn)
         .await
         .map_err(store_error)?;
-    Ok(AuditRecord::new(now, cause.actor.clone(), "grant.revoke", format!("grant:{grant_id}"))
-        .origin(&cause.origin)
+    // Derived from the SCIM call's own authorized record.
+    #[allow(clippy::disallowed_methods, reason = "group grants are part of the SCIM call that was authorized")]
+    let record = cause
+        .derived(now, AuditAction::GrantRevoke, format!("grant:{grant_id}"))
         .outcome(Outcome::Success, why)
-        .details(json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": mapping_id})))
+        .details(json!({"grant_id": grant_id, "identity_id": identity.to_string(), "mapping_id": mapping_id}));
+    Ok(record)
 }
 
 /// Brings the group-given grants of `identities` in line with their
@@ -173,9 +176,11 @@ pub(crate) async fn reconcile(
             .execute(&mut *conn)
             .await
             .map_err(store_error)?;
+            // Derived from the SCIM call's own authorized record.
+            #[allow(clippy::disallowed_methods, reason = "group grants are part of the SCIM call that was authorized")]
+            let derived = cause.derived(now, AuditAction::GrantCreate, format!("grant:{}", grant.id));
             records.push(
-                AuditRecord::new(now, cause.actor.clone(), "grant.create", format!("grant:{}", grant.id))
-                    .origin(&cause.origin)
+                derived
                     .outcome(Outcome::Success, format!("member of group `{}`", mapping.group))
                     .details(json!({"grant_id": grant.id.to_string(), "identity_id": identity.to_string(),
                         "role": mapping.role.as_str(), "scope": mapping.scope.to_string(), "mapping_id": mapping_id})),

@@ -31,7 +31,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 pub use crate::connections::{HttpLimits, serve};
-pub use crate::observe::metrics_handle;
+pub use crate::observe::{metrics_handle, spawn_metrics_upkeep};
 use crate::problem::ApiError;
 use crate::routing::{Undocumented, undocumented};
 pub use crate::state::{AppState, MfaSettings, PolicyHandle, ScimSettings, Settings};

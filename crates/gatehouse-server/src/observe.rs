@@ -91,6 +91,24 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// How often recorded histogram samples are folded into their buckets.
+pub const METRICS_UPKEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the latency samples recorded since the last run into the
+/// histograms' buckets. The exporter keeps every raw sample until then:
+/// without this, a server nobody scrapes grew by every request it served
+/// (about 16 bytes each, the soak's growth; docs/performance.md).
+pub fn spawn_metrics_upkeep(handle: PrometheusHandle) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(METRICS_UPKEEP_PERIOD);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            handle.run_upkeep();
+        }
+    })
+}
+
 /// One route's metric handles, by method and status.
 type RouteMetrics = Vec<(&'static str, u16, Counter, Histogram)>;
 
@@ -115,4 +133,45 @@ fn request_metrics(method: &'static str, route: &str, status: u16) -> (Counter, 
     let duration = metrics::histogram!(DURATION_METRIC, &labels);
     registered.entry(route.to_owned()).or_default().push((method, status, requests.clone(), duration.clone()));
     (requests, duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Folding samples into buckets loses none: the count and the buckets
+    /// a scrape shows after the upkeep hold every sample recorded before.
+    #[test]
+    fn the_upkeep_folds_samples_into_buckets_without_losing_any() {
+        let handle = metrics_handle().expect("the recorder installs");
+        let route = "/test/upkeep";
+        let (_, duration) = request_metrics("GET", route, 299);
+        for _ in 0..1000 {
+            duration.record(0.002);
+        }
+        handle.run_upkeep();
+        for _ in 0..500 {
+            duration.record(0.2);
+        }
+        handle.run_upkeep();
+        let text = handle.render();
+        let line = |suffix: &str| {
+            text.lines()
+                .find(|line| line.starts_with(&format!("{DURATION_METRIC}{suffix}")) && line.contains(route))
+                .map(|line| line.rsplit(' ').next().unwrap_or_default().to_owned())
+                .unwrap_or_else(|| panic!("no {suffix} line for {route} in:\n{text}"))
+        };
+        assert_eq!(line("_count"), "1500");
+        let in_bucket = |le: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&format!("{DURATION_METRIC}_bucket"))
+                        && l.contains(route)
+                        && l.contains(&format!("le=\"{le}\""))
+                })
+                .and_then(|l| l.rsplit(' ').next().map(str::to_owned))
+        };
+        assert_eq!(in_bucket("0.0025").as_deref(), Some("1000"));
+        assert_eq!(in_bucket("0.25").as_deref(), Some("1500"));
+    }
 }

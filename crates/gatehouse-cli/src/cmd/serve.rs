@@ -9,7 +9,9 @@ use gatehouse_domain::clock::SystemClock;
 use gatehouse_domain::token::TokenLifetimePolicy;
 use gatehouse_mfa::SealingKey;
 use gatehouse_server::auth_throttle::spawn_flusher;
-use gatehouse_server::{AppState, MfaSettings, PolicyHandle, ScimSettings, Settings, app, metrics_handle, serve};
+use gatehouse_server::{
+    AppState, MfaSettings, PolicyHandle, ScimSettings, Settings, app, metrics_handle, serve, spawn_metrics_upkeep,
+};
 
 use crate::bootstrap::{database_has_installation, initialize, load_policies, open_initialized};
 use crate::config::Config;
@@ -87,8 +89,12 @@ pub async fn run(config: &Config) -> CliResult<()> {
         "gatehouse is listening"
     );
     let flusher = spawn_flusher(state.clone());
+    let upkeep = metrics_handle().map(spawn_metrics_upkeep);
     let served = serve(listener, app(state.clone()), config.http_limits, shutdown_signal()).await;
     flusher.abort();
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
+    }
     // The failed authentications counted but not yet written.
     if let Err(error) = state.auth_failures.flush_all(&state).await {
         tracing::warn!(%error, "could not write the summary of failed authentications");

@@ -85,11 +85,9 @@ impl fmt::Display for Action {
 /// Why a caller may do what it is about to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Basis {
-    /// A policy decision allowed this action.
+    /// A policy decision allowed this action (acting on one's own things
+    /// too: the owner rules are policies).
     Policy(Action),
-    /// The caller owns what it acts on (its token, its session, its key);
-    /// anyone else would need this action.
-    Owner(Action),
     /// The caller acts on its own authentication: its second factor, its
     /// session (enrolling, verifying, rotating, logging out).
     OwnAuthentication,

@@ -103,7 +103,9 @@ impl fmt::Display for Role {
 }
 
 /// What can be acted upon. `Gatehouse` is gatehouse itself: identities,
-/// tokens, grants, policy and the audit log.
+/// tokens, grants, policy and the audit log. `Owned` is one identity's own
+/// record or one of its credentials, inside gatehouse: policies see its
+/// owner, so "your own things" is a policy (`owners.cedar`), not code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Resource {
     Gatehouse,
@@ -112,12 +114,77 @@ pub enum Resource {
     Pipeline(String, String),
     /// `(project, environment name)`
     Environment(String, String),
+    /// Something of `owner`'s: `id` is the record's id, or `*` for any of
+    /// that kind (the access matrix asks so).
+    Owned {
+        kind: OwnedKind,
+        id: String,
+        owner: IdentityId,
+    },
+}
+
+/// What kind of thing an identity owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OwnedKind {
+    /// The identity's own record (and what hangs off it: its second factor,
+    /// its SCIM link).
+    Identity,
+    Token,
+    Session,
+    SigningKey,
+    Grant,
+}
+
+impl OwnedKind {
+    pub const ALL: [OwnedKind; 5] =
+        [OwnedKind::Identity, OwnedKind::Token, OwnedKind::Session, OwnedKind::SigningKey, OwnedKind::Grant];
+
+    /// The name policies and audit records use: `identity`, `token`,
+    /// `session`, `signing_key`, `grant`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnedKind::Identity => "identity",
+            OwnedKind::Token => "token",
+            OwnedKind::Session => "session",
+            OwnedKind::SigningKey => "signing_key",
+            OwnedKind::Grant => "grant",
+        }
+    }
+}
+
+impl FromStr for OwnedKind {
+    type Err = GrantError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OwnedKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| GrantError::InvalidResource(s.to_owned()))
+    }
 }
 
 impl Resource {
+    /// `owner`'s `kind` of thing `id`.
+    pub fn owned(kind: OwnedKind, id: impl fmt::Display, owner: IdentityId) -> Self {
+        Resource::Owned { kind, id: id.to_string(), owner }
+    }
+
+    /// The identity's own record.
+    pub fn own_record(owner: IdentityId) -> Self {
+        Resource::owned(OwnedKind::Identity, owner, owner)
+    }
+
+    /// The identity that owns this resource, if an identity does.
+    pub fn owner(&self) -> Option<IdentityId> {
+        match self {
+            Resource::Owned { owner, .. } => Some(*owner),
+            _ => None,
+        }
+    }
+
     pub fn project(&self) -> Option<&str> {
         match self {
-            Resource::Gatehouse => None,
+            Resource::Gatehouse | Resource::Owned { .. } => None,
             Resource::Project(project) | Resource::Pipeline(project, _) | Resource::Environment(project, _) => {
                 Some(project)
             }
@@ -158,6 +225,7 @@ impl fmt::Display for Resource {
             Resource::Project(project) => write!(f, "project:{project}"),
             Resource::Pipeline(project, name) => write!(f, "pipeline:{project}:{name}"),
             Resource::Environment(project, name) => write!(f, "environment:{project}:{name}"),
+            Resource::Owned { kind, id, .. } => write!(f, "{}:{id}", kind.as_str()),
         }
     }
 }

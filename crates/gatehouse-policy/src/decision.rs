@@ -14,7 +14,7 @@ use cedar_policy::{
     EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, SlotId,
 };
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::grant::{Grant, Resource, Scope};
+use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::ids::{GrantId, IdentityId};
 use serde_json::{Map, Value};
@@ -229,7 +229,7 @@ impl DecisionMemos {
     }
 }
 
-const ENTITY_TYPES: [&str; 5] = ["Gatehouse", "Project", "Pipeline", "Environment", "Identity"];
+const ENTITY_TYPES: [&str; 6] = ["Gatehouse", "Project", "Pipeline", "Environment", "Identity", "Owned"];
 
 /// The entity type names and `Action`, parsed once: parsing one on every
 /// request cost more than a tenth of a decision.
@@ -240,7 +240,7 @@ fn type_name(name: &str) -> EntityTypeName {
 }
 
 fn parse_type_name(name: &str) -> EntityTypeName {
-    // The five names above and `Action` are valid identifiers.
+    // The six names above and `Action` are valid identifiers.
     EntityTypeName::from_str(name).unwrap_or_else(|_| unreachable!("`{name}` is a valid entity type name"))
 }
 
@@ -263,6 +263,7 @@ pub(crate) fn resource_chain(resource: &Resource) -> Vec<EntityUid> {
         Resource::Environment(project, name) => {
             vec![uid("Environment", &format!("{project}:{name}")), uid("Project", project), gatehouse_uid()]
         }
+        Resource::Owned { kind, id, .. } => vec![uid("Owned", &format!("{}:{id}", kind.as_str())), gatehouse_uid()],
     }
 }
 
@@ -307,13 +308,32 @@ fn resource_entities(resource: &Resource) -> Vec<Entity> {
         .enumerate()
         .map(|(i, uid)| {
             let parents = chain.get(i + 1).cloned().into_iter().collect();
-            Entity::new_no_attrs(uid.clone(), parents)
+            match resource {
+                Resource::Owned { kind, owner, .. } if i == 0 => owned_entity(uid.clone(), *kind, *owner, parents),
+                _ => Entity::new_no_attrs(uid.clone(), parents),
+            }
         })
         .collect()
 }
 
+/// An owned record: its `kind` and its `owner`, an `Identity` (which need
+/// not be among the entities for `resource.owner == principal`).
+fn owned_entity(uid: EntityUid, kind: OwnedKind, owner: IdentityId, parents: HashSet<EntityUid>) -> Entity {
+    let attrs = HashMap::from([
+        ("kind".to_owned(), RestrictedExpression::new_string(kind.as_str().to_owned())),
+        ("owner".to_owned(), RestrictedExpression::new_entity_uid(self::uid("Identity", &owner.to_string()))),
+    ]);
+    Entity::new(uid.clone(), attrs, parents.clone()).unwrap_or_else(|_| Entity::new_no_attrs(uid, parents))
+}
+
 impl Policies {
     pub fn decide(&self, input: &DecisionInput<'_>) -> Result<Decision, DecisionError> {
+        if matches!(input.resource, Resource::Owned { .. }) && !self.declares_owned {
+            // A folder whose schema predates `Owned`: an identity's own
+            // record is part of gatehouse, and no owner rule applies.
+            let decided = self.decide(&DecisionInput { resource: &Resource::Gatehouse, ..input.clone() })?;
+            return Ok(Decision { resource: input.resource.clone(), ..decided });
+        }
         // INVARIANT: only the principal's own grants in force whose scope
         // covers the resource are linked; the rest of the organization's
         // grants, and the principal's grants elsewhere, never reach the
@@ -545,6 +565,7 @@ fn resource_kind(resource: &Resource) -> &'static str {
         Resource::Project(_) => "Project",
         Resource::Pipeline(..) => "Pipeline",
         Resource::Environment(..) => "Environment",
+        Resource::Owned { .. } => "Owned",
     }
 }
 
@@ -554,6 +575,7 @@ fn request_problem(input: &DecisionInput<'_>, detail: &str) -> String {
         Resource::Project(_) => "a project",
         Resource::Pipeline(..) => "a pipeline",
         Resource::Environment(..) => "an environment",
+        Resource::Owned { .. } => "an identity's own record",
     };
     format!("`{}` does not apply to {kind} ({detail})", input.action)
 }

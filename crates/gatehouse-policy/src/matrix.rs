@@ -2,12 +2,13 @@
 //! over a given set of resources, with what allows it. It is computed by
 //! the same decision code that enforces, so the documentation cannot drift
 //! from enforcement. It lists what each identity may do with a fresh second
-//! factor (step-up asks for one on privileged actions).
+//! factor (step-up asks for one on privileged actions), and what it may do
+//! with its own things.
 
 use std::collections::BTreeSet;
 
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::grant::{Grant, Resource, Scope};
+use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
 use gatehouse_domain::identity::Identity;
 use time::OffsetDateTime;
 
@@ -73,10 +74,13 @@ fn applies(action: Action, resource: &Resource) -> bool {
         Resource::Project(_) => matches!(action, PipelineView | PipelineTrigger | PipelineConfigEdit | SourcePush),
         Resource::Pipeline(..) => matches!(action, PipelineView | PipelineTrigger | PipelineConfigEdit),
         Resource::Environment(..) => matches!(action, DeploymentApprove | DeploymentExecute),
+        Resource::Owned { .. } => matches!(action, IdentityView | IdentityManage),
     }
 }
 
-/// Every allowed (identity, action, resource) among `resources`.
+/// Every allowed (identity, action, resource) among `resources`, and among
+/// each identity's own things (`token:*` for any token of theirs, …): the
+/// owner rules of `owners.cedar` show there.
 pub fn matrix(
     policies: &Policies,
     identities: &[(Identity, Vec<Grant>)],
@@ -85,7 +89,11 @@ pub fn matrix(
 ) -> Vec<MatrixRow> {
     let mut rows = Vec::new();
     for (identity, grants) in identities {
-        for resource in resources {
+        let own = OwnedKind::ALL.map(|kind| match kind {
+            OwnedKind::Identity => Resource::own_record(identity.id),
+            _ => Resource::owned(kind, "*", identity.id),
+        });
+        for resource in resources.iter().chain(&own) {
             for action in Action::ALL.into_iter().filter(|action| applies(*action, resource)) {
                 let decision = policies.decide(&DecisionInput {
                     principal: identity,

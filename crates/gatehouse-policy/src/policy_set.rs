@@ -21,6 +21,7 @@ pub const DEFAULT_FILES: &[(&str, &str)] = &[
     ("schema.cedarschema", include_str!("../defaults/schema.cedarschema")),
     ("roles.cedar", include_str!("../defaults/roles.cedar")),
     ("guards.cedar", include_str!("../defaults/guards.cedar")),
+    ("owners.cedar", include_str!("../defaults/owners.cedar")),
 ];
 
 /// The built-in decision tests, written by `init` under `tests/`.
@@ -116,6 +117,9 @@ pub struct Policies {
     /// The actions whose context declares `step_up` (see
     /// [`DecisionInput::step_up`](crate::DecisionInput)).
     pub(crate) step_up_actions: HashSet<Action>,
+    /// Whether the schema declares `Owned` (one identity's own record); a
+    /// folder written before it asks about gatehouse instead.
+    pub(crate) declares_owned: bool,
     /// What decisions under these policies share.
     pub(crate) memos: Arc<DecisionMemos>,
     hash: String,
@@ -230,12 +234,14 @@ impl Policies {
         match (schema, found.is_empty()) {
             (Some((schema, actions)), true) => {
                 let step_up_actions = actions_with_step_up(&schema);
+                let declares_owned = schema.entity_types().any(|name| name.to_string() == "Owned");
                 Ok(Self {
                     schema,
                     actions,
                     statics,
                     roles,
                     step_up_actions,
+                    declares_owned,
                     memos: Arc::default(),
                     hash: source.hash(),
                 })

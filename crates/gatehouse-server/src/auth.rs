@@ -17,9 +17,8 @@ use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation, Outc
 use gatehouse_domain::auth_failures::{CredentialKey, cap_echoed};
 use gatehouse_domain::authorization::{Action, Authorized, Basis};
 use gatehouse_domain::delegation::{DelegationError, Holder};
-use gatehouse_domain::grant::{Grant, Resource};
+use gatehouse_domain::grant::{Grant, OwnedKind, Resource};
 use gatehouse_domain::identity::Identity;
-use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::session::Session;
 use gatehouse_domain::token::{ApiToken, TokenHash, TokenStatus, looks_like_token};
 use gatehouse_domain::workload::check_acting_as;
@@ -187,7 +186,7 @@ impl Caller {
     fn authorized(&self, basis: Basis) -> Authorized {
         // INVARIANT: the only place an `Authorized` is made; every caller of
         // this function has just decided (a policy decision, or the caller
-        // acting on what is its own).
+        // acting on its own authentication).
         #[allow(clippy::disallowed_methods, reason = "the one place a decision becomes an `Authorized`")]
         Authorized::unchecked_new(self.actor(), self.origin.clone(), basis)
     }
@@ -196,21 +195,6 @@ impl Caller {
     pub async fn authorize_read(&self, state: &AppState, action: Action, resource: Resource) -> Result<(), ApiError> {
         let _read_only: Authorized = self.authorize(state, action, resource).await?;
         Ok(())
-    }
-
-    /// Authorizes an action on something `owner` owns: its owner may,
-    /// anyone else needs `others` on `resource`.
-    pub async fn authorize_own(
-        &self,
-        state: &AppState,
-        owner: IdentityId,
-        others: Action,
-        resource: Resource,
-    ) -> Result<Authorized, ApiError> {
-        if owner == self.identity.id {
-            return Ok(self.authorized(Basis::Owner(others)));
-        }
-        self.authorize(state, others, resource).await
     }
 
     /// The caller acting on its own authentication: enrolling or verifying
@@ -229,7 +213,7 @@ impl Caller {
         action: Action,
         resource: Resource,
     ) -> Result<Authorized, ApiError> {
-        if needs_step_up(state, &self.identity, action, self.mfa_fresh(state)) {
+        if needs_step_up(state, &self.identity, action, &resource, self.mfa_fresh(state)) {
             self.require_fresh_mfa(state, action.into()).await?;
         }
         let policies = state.policies.current();
@@ -296,14 +280,27 @@ pub fn is_privileged(action: Action) -> bool {
     )
 }
 
-/// Whether step-up refuses `principal` this privileged `action` for want of
-/// a fresh second factor: step-up is on, the principal is a person, and
-/// none was proved. The default policies' `mfa-required` guard says the
-/// same; this holds it for folders written before the guard existed.
-pub fn needs_step_up(state: &AppState, principal: &Identity, action: Action, mfa_fresh: bool) -> bool {
+/// Whether step-up refuses `principal` this privileged `action` on
+/// `resource` for want of a fresh second factor: step-up is on, the
+/// principal is a person, none was proved, and it is not the principal
+/// ending its own token or session (which only takes power away). The
+/// default policies' `mfa-required` guard says the same; this holds it for
+/// folders written before the guard existed.
+pub fn needs_step_up(
+    state: &AppState,
+    principal: &Identity,
+    action: Action,
+    resource: &Resource,
+    mfa_fresh: bool,
+) -> bool {
+    let ends_own_credential = matches!(
+        resource,
+        Resource::Owned { kind: OwnedKind::Token | OwnedKind::Session, owner, .. } if *owner == principal.id
+    );
     state.settings.mfa.step_up
         && principal.kind == gatehouse_domain::identity::IdentityKind::Human
         && is_privileged(action)
+        && !ends_own_credential
         && !mfa_fresh
 }
 

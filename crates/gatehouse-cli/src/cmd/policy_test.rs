@@ -12,6 +12,9 @@
 //! principal = "ana"
 //! action = "source.push"
 //! resource = "project:acme/web"     # or gatehouse, pipeline:…, environment:…
+//! owner = "ana"                     # with resource = "token:t1" (identity,
+//!                                   # token, session, signing_key, grant):
+//!                                   # that principal's own thing
 //! context = { author = "bob@example.com" }   # optional
 //! mfa_fresh = false                 # optional, default true
 //! auth_method = "signature"         # optional, default "token"
@@ -26,7 +29,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::grant::{Grant, Resource, Scope};
+use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus};
 use gatehouse_domain::ids::{GrantId, IdentityId};
 use gatehouse_policy::{DecisionInput, Policies};
@@ -73,6 +76,8 @@ struct CaseSpec {
     principal: String,
     action: String,
     resource: String,
+    /// Whose the resource is, for an identity's own thing (`token:t1`).
+    owner: Option<String>,
     #[serde(default)]
     context: toml::Table,
     #[serde(default = "yes")]
@@ -152,10 +157,17 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
             principals.get(&case.principal).ok_or_else(|| bad(format!("unknown principal `{}`", case.principal)))?;
         let action: Action =
             case.action.parse().map_err(|e: gatehouse_domain::authorization::UnknownAction| bad(e.to_string()))?;
-        let resource = if case.resource == "gatehouse" {
-            Resource::Gatehouse
-        } else {
-            Resource::parse(&case.resource).map_err(|e| bad(e.to_string()))?
+        let resource = match &case.owner {
+            Some(owner) => {
+                let (owner, _) =
+                    principals.get(owner).ok_or_else(|| bad(format!("unknown principal `{owner}` (owner)")))?;
+                let invalid = || bad(format!("`{}` is not an owned resource (e.g. `token:t1`)", case.resource));
+                let (kind, id) = case.resource.split_once(':').ok_or_else(invalid)?;
+                let kind: OwnedKind = kind.parse().map_err(|_| invalid())?;
+                Resource::owned(kind, id, owner.id)
+            }
+            None if case.resource == "gatehouse" => Resource::Gatehouse,
+            None => Resource::parse(&case.resource).map_err(|e| bad(e.to_string()))?,
         };
         let expect_allow = match case.expect.as_str() {
             "allow" => true,

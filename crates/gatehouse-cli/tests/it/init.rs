@@ -31,7 +31,7 @@ engine_test!(init_creates_a_private_data_dir_and_prints_the_token_last, |engine|
         let key = data_dir.join("audit-signing.key");
         assert_eq!(mode(&key), 0o600);
         assert!(std::fs::read_to_string(&key).unwrap().starts_with("PRIVATE+KEY+gatehouse+"));
-        for file in ["schema.cedarschema", "roles.cedar", "guards.cedar"] {
+        for file in ["schema.cedarschema", "roles.cedar", "guards.cedar", "owners.cedar"] {
             assert!(data_dir.join("policy").join(file).exists(), "{file}");
         }
 

@@ -1,12 +1,12 @@
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::grant::{Grant, Resource, Scope};
+use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus};
 use gatehouse_domain::ids::{GrantId, IdentityId};
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
 use super::*;
-use crate::{DecisionError, DecisionInput, Reason};
+use crate::{Decision, DecisionError, DecisionInput, Reason};
 
 const NOW: OffsetDateTime = time::macros::datetime!(2026-06-01 12:00 UTC);
 
@@ -307,7 +307,7 @@ fn the_defaults_validate_and_list_their_roles() {
     assert_eq!(developer.actions, ["pipeline.view", "pipeline.trigger", "source.push"]);
     assert!(roles.iter().find(|r| r.name == "admin").unwrap().all_actions);
     assert_eq!(policies.hash(), PolicySetSource::defaults().hash());
-    assert_eq!(policies.static_policies().len(), 3);
+    assert_eq!(policies.static_policies().len(), 6);
 }
 
 #[test]
@@ -435,6 +435,108 @@ fn the_matrix_lists_what_is_allowed_and_why() {
         push.allowed_by,
         vec![Reason::Grant { grant: ana_grants[0].id, role: "developer".into(), scope: "project:acme/web".into() }]
     );
+    // The owner rules show as rows about each identity's own things.
+    let own_token = Resource::owned(OwnedKind::Token, "*", ana.id);
+    let revoke = rows
+        .iter()
+        .find(|r| r.identity.id == ana.id && r.action == Action::IdentityManage && r.resource == own_token)
+        .unwrap();
+    assert_eq!(revoke.allowed_by, vec![Reason::Policy { id: "owners-end-their-own-credentials".into(), permit: true }]);
+    assert!(summary.contains(&("service".into(), "identity.view", format!("identity:{}", bot.id))));
+    assert!(
+        !rows.iter().any(|r| r.identity.id == bot.id
+            && r.action == Action::IdentityManage
+            && matches!(r.resource, Resource::Owned { kind: OwnedKind::SigningKey, .. })),
+        "a service does not manage its own signing keys"
+    );
+}
+
+#[track_caller]
+fn decide_owned(policies: &Policies, principal: &Identity, action: &str, target: &Resource, fresh: bool) -> Decision {
+    let mut asked = input(principal, &[], action, target, None);
+    asked.step_up = true;
+    asked.mfa_fresh = fresh;
+    policies.decide(&asked).unwrap()
+}
+
+#[test]
+fn owners_see_and_end_their_own_things_by_policy() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let bob = identity(IdentityKind::Human, IdentityStatus::Active);
+    let bot = identity(IdentityKind::Service, IdentityStatus::Active);
+    let gone = identity(IdentityKind::Human, IdentityStatus::Suspended);
+    let token = |owner: &Identity| Resource::owned(OwnedKind::Token, "t1", owner.id);
+    let key = |owner: &Identity| Resource::owned(OwnedKind::SigningKey, "k1", owner.id);
+
+    let seen = decide_owned(&policies, &ana, "identity.view", &token(&ana), false);
+    assert!(seen.is_allowed());
+    assert_eq!(seen.reasons, vec![Reason::Policy { id: "owners-see-their-own".into(), permit: true }]);
+    // Ending one's own token needs no fresh second factor under step-up.
+    let ended = decide_owned(&policies, &ana, "identity.manage", &token(&ana), false);
+    assert_eq!(ended.reasons, vec![Reason::Policy { id: "owners-end-their-own-credentials".into(), permit: true }]);
+    // Someone else's: nothing permits, whatever the owner rule says.
+    for action in ["identity.view", "identity.manage"] {
+        let other = decide_owned(&policies, &bob, action, &token(&ana), true);
+        assert_eq!(other.reasons, vec![Reason::NoPermit], "{action}");
+    }
+    // Suspended: the guard forbids even one's own.
+    let suspended = decide_owned(&policies, &gone, "identity.view", &token(&gone), true);
+    assert!(!suspended.is_allowed());
+    assert!(
+        suspended.reasons.contains(&Reason::Policy { id: "inactive-identities-may-do-nothing".into(), permit: false })
+    );
+    // A person's own signing key needs a fresh factor; a service's own is
+    // not its own to manage; one's own record and grants only to see.
+    let stale = decide_owned(&policies, &ana, "identity.manage", &key(&ana), false);
+    assert_eq!(stale.reasons, vec![Reason::Policy { id: "mfa-required".into(), permit: false }]);
+    assert!(decide_owned(&policies, &ana, "identity.manage", &key(&ana), true).is_allowed());
+    assert!(!decide_owned(&policies, &bot, "identity.manage", &key(&bot), false).is_allowed());
+    assert!(!decide_owned(&policies, &ana, "identity.manage", &Resource::own_record(ana.id), true).is_allowed());
+    let own_grant = Resource::owned(OwnedKind::Grant, "g1", ana.id);
+    assert!(!decide_owned(&policies, &ana, "identity.manage", &own_grant, true).is_allowed());
+    assert!(decide_owned(&policies, &ana, "identity.view", &own_grant, false).is_allowed());
+    // An admin over `*` reaches everyone's things through its grant.
+    let admin_grants = [grant(&bob, "admin", "*")];
+    let anas = token(&ana);
+    let mut asked = input(&bob, &admin_grants, "identity.manage", &anas, None);
+    asked.mfa_fresh = true;
+    assert!(matches!(policies.decide(&asked).unwrap().reasons[..], [Reason::Grant { .. }]));
+}
+
+#[test]
+fn without_the_owner_policies_nobody_ends_their_own_token() {
+    let mut source = PolicySetSource::defaults();
+    source.files.remove("owners.cedar");
+    let policies = Policies::from_source(&source).unwrap();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let token = Resource::owned(OwnedKind::Token, "t1", ana.id);
+    assert_eq!(decide_owned(&policies, &ana, "identity.manage", &token, true).reasons, vec![Reason::NoPermit]);
+}
+
+#[test]
+fn a_schema_without_owned_asks_about_gatehouse() {
+    let mut source = PolicySetSource::defaults();
+    let schema = source.files.get_mut("schema.cedarschema").unwrap();
+    *schema = schema.replace("resource: [Gatehouse, Owned],", "resource: [Gatehouse],");
+    let start = schema.find("entity Owned").unwrap();
+    let end = start + schema[start..].find("};").unwrap() + 2;
+    schema.replace_range(start..end, "");
+    source.files.remove("owners.cedar");
+    let guards = source.files.get_mut("guards.cedar").unwrap();
+    *guards = guards.replace(
+        " ||\n  (resource is Owned && resource.owner == principal && [\"token\", \"session\"].contains(resource.kind))",
+        "",
+    );
+    let policies = Policies::from_source(&source).unwrap();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let token = Resource::owned(OwnedKind::Token, "t1", ana.id);
+    let own = decide_owned(&policies, &ana, "identity.view", &token, true);
+    assert_eq!((own.is_allowed(), own.resource), (false, token.clone()));
+    let admin = [grant(&ana, "admin", "*")];
+    let mut asked = input(&ana, &admin, "identity.view", &token, None);
+    asked.mfa_fresh = true;
+    assert!(policies.decide(&asked).unwrap().is_allowed());
 }
 
 #[test]

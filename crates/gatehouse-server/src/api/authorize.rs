@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::State;
 use gatehouse_domain::audit::{AuditAction, Outcome};
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::grant::Resource;
-use gatehouse_domain::ids::IdentityId;
+use gatehouse_domain::grant::{OwnedKind, Resource};
+use gatehouse_domain::ids::{GrantId, IdentityId, SessionId, TokenId};
 use gatehouse_policy::DecisionInput;
 use serde_json::json;
 
@@ -17,10 +17,13 @@ use crate::extract::{ApiJson, parse_field};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
+/// The resource types a grant's scope or a registration can name.
+const SCOPED_TYPES: [&str; 4] = ["gatehouse", "project", "pipeline", "environment"];
+
 /// `{type, id}` of the API (`Project`/`project`, …) into a resource.
 pub(crate) fn parse_resource(kind: &str, id: &str) -> Result<Resource, ApiError> {
     let kind = kind.to_ascii_lowercase();
-    if !["gatehouse", "project", "pipeline", "environment"].contains(&kind.as_str()) {
+    if !SCOPED_TYPES.contains(&kind.as_str()) {
         return Err(ApiError::Unprocessable(format!(
             "unknown resource type `{kind}` (expected Project, Pipeline, Environment or Gatehouse)"
         )));
@@ -32,6 +35,41 @@ pub(crate) fn parse_resource(kind: &str, id: &str) -> Result<Resource, ApiError>
     })
 }
 
+/// `{type, id}` of a question: what [`parse_resource`] reads, or one
+/// identity's own thing (`Identity`, `Token`, `Session` or `Grant` and its
+/// id), whose owner gatehouse looks up (404 when there is no such thing): a
+/// caller cannot name someone else as the owner of their token.
+async fn resource_asked(state: &AppState, kind: &str, id: &str) -> Result<Resource, ApiError> {
+    let not_found = |what: &str| ApiError::NotFound(format!("{what} `{id}` not found"));
+    match kind.to_ascii_lowercase().as_str() {
+        "identity" => {
+            let identity: IdentityId = parse_field("resource.id", id)?;
+            let found = state.store.find_identity(identity).await?.ok_or_else(|| not_found("identity"))?;
+            Ok(Resource::own_record(found.id))
+        }
+        "token" => {
+            let token: TokenId = parse_field("resource.id", id)?;
+            let found = state.store.find_token(token).await?.ok_or_else(|| not_found("token"))?;
+            Ok(Resource::owned(OwnedKind::Token, found.id, found.identity_id))
+        }
+        "session" => {
+            let session: SessionId = parse_field("resource.id", id)?;
+            let found = state.store.find_session_by_id(session).await?.ok_or_else(|| not_found("session"))?;
+            Ok(Resource::owned(OwnedKind::Session, found.id, found.identity_id))
+        }
+        "grant" => {
+            let grant: GrantId = parse_field("resource.id", id)?;
+            let found = state.store.find_grant(grant).await?.ok_or_else(|| not_found("grant"))?;
+            Ok(Resource::owned(OwnedKind::Grant, found.id, found.identity_id))
+        }
+        other if !SCOPED_TYPES.contains(&other) => Err(ApiError::Unprocessable(format!(
+            "unknown resource type `{other}` (expected Project, Pipeline, Environment, Gatehouse, Identity, Token, \
+             Session or Grant)"
+        ))),
+        _ => parse_resource(kind, id),
+    }
+}
+
 /// Decide, record the decision, and answer with its reasons.
 #[utoipa::path(post, path = "/api/v1/authorize", tag = "decisions", request_body = AuthorizeRequest,
     responses((status = 200, body = AuthorizeResponse), (status = 403), (status = 404), (status = 422)))]
@@ -41,7 +79,7 @@ pub async fn authorize(
     ApiJson(request): ApiJson<AuthorizeRequest>,
 ) -> Result<Json<AuthorizeResponse>, ApiError> {
     let action: Action = request.action.parse()?;
-    let resource = parse_resource(&request.resource.kind, &request.resource.id)?;
+    let resource = resource_asked(&state, &request.resource.kind, &request.resource.id).await?;
     let context = match &request.context {
         None => None,
         Some(serde_json::Value::Object(map)) => Some(map),
@@ -54,7 +92,7 @@ pub async fn authorize(
     let (principal, grants, is_caller) = match target {
         Some(id) if id != caller.identity().id => {
             // Asking about someone else reveals their access: it needs leave.
-            caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
+            caller.authorize_read(&state, Action::IdentityView, Resource::own_record(id)).await?;
             let identity = state
                 .store
                 .find_identity(id)
@@ -86,7 +124,7 @@ pub async fn authorize(
     let mut allowed = decision.is_allowed();
     // A policy folder written before the `mfa-required` guard existed still
     // gets step-up: gatehouse denies what the guard would have.
-    if allowed && needs_step_up(&state, principal, action, mfa_fresh) {
+    if allowed && needs_step_up(&state, principal, action, &resource, mfa_fresh) {
         allowed = false;
         reasons = vec![STEP_UP_REASON.to_owned()];
     }

@@ -11,7 +11,9 @@ use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{check_grant, check_revoke};
-use gatehouse_domain::grant::{NewGrant, Resource, Role, Scope, check_grant_holder, check_role_defined, parse_expiry};
+use gatehouse_domain::grant::{
+    NewGrant, OwnedKind, Resource, Role, Scope, check_grant_holder, check_role_defined, parse_expiry,
+};
 use gatehouse_domain::ids::{GrantId, IdentityId};
 use serde_json::json;
 
@@ -77,9 +79,8 @@ pub async fn list(
 ) -> Result<Json<ListDto<GrantDto>>, ApiError> {
     let page = page_request(query.limit, query.cursor)?;
     let identity: Option<IdentityId> = query.identity_id.as_deref().map(parse_id).transpose()?;
-    if identity != Some(caller.identity().id) {
-        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    let whose = identity.map_or(Resource::Gatehouse, |owner| Resource::owned(OwnedKind::Grant, "*", owner));
+    caller.authorize_read(&state, Action::IdentityView, whose).await?;
     let grants = state.store.list_grants(identity, page).await?;
     Ok(Json(ListDto { items: grants.items.iter().map(GrantDto::from).collect(), next_cursor: grants.next_after }))
 }
@@ -94,9 +95,8 @@ pub async fn show(
 ) -> Result<Json<GrantDto>, ApiError> {
     let grant =
         state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
-    if grant.identity_id != caller.identity().id {
-        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    let resource = Resource::owned(OwnedKind::Grant, grant.id, grant.identity_id);
+    caller.authorize_read(&state, Action::IdentityView, resource).await?;
     Ok(Json(GrantDto::from(&grant)))
 }
 

@@ -67,9 +67,7 @@ pub async fn show(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<IdentityDto>, ApiError> {
-    if id != caller.identity().id {
-        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    caller.authorize_read(&state, Action::IdentityView, Resource::own_record(id)).await?;
     let identity = state.store.find_identity(id).await?.ok_or_else(|| not_found(id))?;
     Ok(Json(IdentityDto::from(&identity)))
 }

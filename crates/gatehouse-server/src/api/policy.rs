@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::grant::Resource;
+use gatehouse_domain::grant::{OwnedKind, Resource};
 use gatehouse_domain::store::PageRequest;
 use gatehouse_policy::{Reason, known_resources, matrix};
 use serde_json::json;
@@ -25,8 +25,21 @@ fn resource_ref(resource: &Resource) -> ResourceRef {
         Resource::Project(project) => ("Project", project.clone()),
         Resource::Pipeline(project, name) => ("Pipeline", format!("{project}:{name}")),
         Resource::Environment(project, name) => ("Environment", format!("{project}:{name}")),
+        Resource::Owned { kind, id, .. } => (owned_type(*kind), id.clone()),
     };
     ResourceRef { kind: kind.to_owned(), id }
+}
+
+/// The API's type name of an identity's own thing (its owner is the row's
+/// identity).
+fn owned_type(kind: OwnedKind) -> &'static str {
+    match kind {
+        OwnedKind::Identity => "Identity",
+        OwnedKind::Token => "Token",
+        OwnedKind::Session => "Session",
+        OwnedKind::SigningKey => "SigningKey",
+        OwnedKind::Grant => "Grant",
+    }
 }
 
 /// Register a project, pipeline or environment so the matrix covers it.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{Holder, check_manage};
-use gatehouse_domain::grant::Resource;
+use gatehouse_domain::grant::{OwnedKind, Resource};
 use gatehouse_domain::ids::{IdentityId, SessionId};
 
 use super::dto::SessionDto;
@@ -23,9 +23,7 @@ pub async fn list(
     caller: Caller,
     IdPath(id): IdPath<IdentityId>,
 ) -> Result<Json<Vec<SessionDto>>, ApiError> {
-    if id != caller.identity().id {
-        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    caller.authorize_read(&state, Action::IdentityView, Resource::owned(OwnedKind::Session, "*", id)).await?;
     Ok(Json(state.store.list_sessions(id).await?.iter().map(SessionDto::from).collect()))
 }
 
@@ -41,7 +39,9 @@ pub async fn revoke(
     let session = state.store.find_session_by_id(id).await?;
     let owner = session.map(|s| s.identity_id);
     let authorized = match owner {
-        Some(owner) => caller.authorize_own(&state, owner, Action::IdentityManage, Resource::Gatehouse).await?,
+        Some(owner) => {
+            caller.authorize(&state, Action::IdentityManage, Resource::owned(OwnedKind::Session, id, owner)).await?
+        }
         None => caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?,
     };
     if let Some(owner) = owner {

@@ -9,8 +9,7 @@ use axum::http::StatusCode;
 use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::{Action, Authorized};
 use gatehouse_domain::delegation::{Holder, check_act_as};
-use gatehouse_domain::grant::Resource;
-use gatehouse_domain::identity::IdentityKind;
+use gatehouse_domain::grant::{OwnedKind, Resource};
 use gatehouse_domain::ids::{IdentityId, SigningKeyId};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_signing::{KeyError, parse_public_key};
@@ -22,17 +21,18 @@ use crate::extract::{ApiJson, IdPairPath, IdPath};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// Who may add or remove an identity's signing keys. A key signs as its
-/// identity for as long as it is registered, outliving the credential that
-/// added it, so: never a CI job; a person their own with a fresh second
-/// factor (step-up); a service's only a caller allowed `identity.manage`
-/// (its own token too); anyone else's only a caller allowed
-/// `identity.manage` who could mint a token for them (see
-/// [`check_act_as`]).
+/// Who may add or remove an identity's signing keys (`key`, or any for
+/// `*`). A key signs as its identity for as long as it is registered,
+/// outliving the credential that added it, so: never a CI job; a person
+/// their own with a fresh second factor (step-up), by the default policy
+/// `people-manage-their-own-signing-keys`; a service's only a caller
+/// allowed `identity.manage` on it (its own token too); anyone else's only
+/// such a caller who could mint a token for them (see [`check_act_as`]).
 async fn may_manage(
     state: &AppState,
     caller: &Caller,
     identity_id: IdentityId,
+    key: &str,
     action: AuditAction,
 ) -> Result<Authorized, ApiError> {
     let resource = format!("identity:{identity_id}");
@@ -40,11 +40,8 @@ async fn may_manage(
         return caller.refuse(state, action, resource, "a CI job's token cannot manage signing keys".into()).await;
     }
     let is_self = identity_id == caller.identity().id;
-    let authorized = if is_self && caller.identity().kind != IdentityKind::Service {
-        caller.authorize_own(state, identity_id, Action::IdentityManage, Resource::Gatehouse).await?
-    } else {
-        caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?
-    };
+    let keys = Resource::owned(OwnedKind::SigningKey, key, identity_id);
+    let authorized = caller.authorize(state, Action::IdentityManage, keys).await?;
     let target = state
         .store
         .find_identity(identity_id)
@@ -77,7 +74,7 @@ pub async fn add(
     IdPath(identity_id): IdPath<IdentityId>,
     ApiJson(request): ApiJson<AddSigningKeyRequest>,
 ) -> Result<(StatusCode, Json<SigningKeyDto>), ApiError> {
-    let authorized = may_manage(&state, &caller, identity_id, AuditAction::SigningKeyAdd).await?;
+    let authorized = may_manage(&state, &caller, identity_id, "*", AuditAction::SigningKeyAdd).await?;
     let parsed = match parse_public_key(&request.public_key) {
         Ok(parsed) => parsed,
         Err(KeyError::Revoked) => {
@@ -138,9 +135,8 @@ pub async fn list(
     caller: Caller,
     IdPath(identity_id): IdPath<IdentityId>,
 ) -> Result<Json<Vec<SigningKeyDto>>, ApiError> {
-    if identity_id != caller.identity().id {
-        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    let keys = Resource::owned(OwnedKind::SigningKey, "*", identity_id);
+    caller.authorize_read(&state, Action::IdentityView, keys).await?;
     let keys = state.store.list_signing_keys(identity_id).await?;
     Ok(Json(keys.iter().map(SigningKeyDto::from).collect()))
 }
@@ -154,9 +150,8 @@ pub async fn show(
     caller: Caller,
     IdPairPath(identity_id, key_id): IdPairPath<IdentityId, SigningKeyId>,
 ) -> Result<Json<SigningKeyDto>, ApiError> {
-    if identity_id != caller.identity().id {
-        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    let key = Resource::owned(OwnedKind::SigningKey, key_id, identity_id);
+    caller.authorize_read(&state, Action::IdentityView, key).await?;
     let keys = state.store.list_signing_keys(identity_id).await?;
     let key = keys
         .iter()
@@ -174,7 +169,8 @@ pub async fn remove(
     caller: Caller,
     IdPairPath(identity_id, key_id): IdPairPath<IdentityId, SigningKeyId>,
 ) -> Result<Json<SigningKeyDto>, ApiError> {
-    let authorized = may_manage(&state, &caller, identity_id, AuditAction::SigningKeyRemove).await?;
+    let authorized =
+        may_manage(&state, &caller, identity_id, &key_id.to_string(), AuditAction::SigningKeyRemove).await?;
     let record = caller
         .record(&authorized, &state, AuditAction::SigningKeyRemove, format!("signing_key:{key_id}"))
         .details(json!({"signing_key_id": key_id.to_string(), "identity_id": identity_id.to_string()}));

@@ -9,7 +9,7 @@ use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::{Action, Authorized};
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{Holder, check_act_as};
-use gatehouse_domain::grant::Resource;
+use gatehouse_domain::grant::{OwnedKind, Resource};
 use gatehouse_domain::ids::{IdentityId, TokenId};
 use gatehouse_domain::store::TokenFilter;
 use gatehouse_domain::token::{ApiToken, NewToken, TokenSecret, check_description, check_token_owner};
@@ -101,9 +101,8 @@ pub async fn list(
 ) -> Result<Json<ListDto<TokenDto>>, ApiError> {
     let page = page_request(query.limit, query.cursor)?;
     let requested: Option<IdentityId> = query.identity_id.as_deref().map(parse_id).transpose()?;
-    if requested != Some(caller.identity().id) {
-        caller.authorize_read(&state, Action::IdentityView, Resource::Gatehouse).await?;
-    }
+    let whose = requested.map_or(Resource::Gatehouse, |owner| Resource::owned(OwnedKind::Token, "*", owner));
+    caller.authorize_read(&state, Action::IdentityView, whose).await?;
     let tokens = state.store.list_tokens(TokenFilter { identity_id: requested }, page).await?;
     let now = state.clock.now();
     Ok(Json(ListDto {
@@ -125,17 +124,18 @@ pub async fn show(
     Ok(Json(TokenDto::new(&token, state.clock.now())))
 }
 
-/// The token `id` names, if it is the caller's own or the caller may
-/// `others` on gatehouse.
+/// The token `id` names, if the caller may `action` on it (the default
+/// policies let its owner, `owners.cedar`).
 async fn token_for(
     state: &AppState,
     caller: &Caller,
     id: TokenId,
-    others: Action,
+    action: Action,
 ) -> Result<(ApiToken, Authorized), ApiError> {
     let token =
         state.store.find_token(id).await?.ok_or_else(|| ApiError::NotFound(format!("token `{id}` not found")))?;
-    let authorized = caller.authorize_own(state, token.identity_id, others, Resource::Gatehouse).await?;
+    let resource = Resource::owned(OwnedKind::Token, token.id, token.identity_id);
+    let authorized = caller.authorize(state, action, resource).await?;
     Ok((token, authorized))
 }
 

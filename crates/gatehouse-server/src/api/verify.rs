@@ -107,6 +107,14 @@ fn push_record(
         }))
 }
 
+/// A project id as a verification names it: 422 unless `ORG/REPO`.
+fn check_project(project: &str) -> Result<(), ApiError> {
+    if gatehouse_domain::grant::Resource::from_parts("project", project).is_none() {
+        return Err(ApiError::Unprocessable(format!("`{project}` is not a valid project id (ORG/REPO)")));
+    }
+    Ok(())
+}
+
 /// Verify one commit object.
 #[utoipa::path(post, path = "/api/v1/verify/commit", tag = "signing", request_body = VerifyCommitRequest,
     responses((status = 200, body = CommitVerdictDto), (status = 422)))]
@@ -115,6 +123,11 @@ pub async fn commit(
     caller: Caller,
     ApiJson(request): ApiJson<VerifyCommitRequest>,
 ) -> Result<Json<CommitVerdictDto>, ApiError> {
+    // Checked before the commit, so that an unsigned commit does not hide
+    // an invalid project (push does the same).
+    if let Some(project) = request.project.as_deref() {
+        check_project(project)?;
+    }
     let check =
         CommitCheck { raw: request.commit.as_bytes(), project: request.project.as_deref(), paths: &request.paths };
     let verdict = check_commit(&state, &mut Lookups::default(), &check, state.clock.now()).await?;
@@ -137,9 +150,7 @@ pub async fn push(
             "a push may carry at most {MAX_PUSH_COMMITS} commits per request; send more in several requests"
         )));
     }
-    if gatehouse_domain::grant::Resource::from_parts("project", &request.project).is_none() {
-        return Err(ApiError::Unprocessable(format!("`{}` is not a valid project id (ORG/REPO)", request.project)));
-    }
+    check_project(&request.project)?;
     let now = state.clock.now();
     let mut lookups = Lookups::default();
     let mut answers = Vec::with_capacity(request.commits.len());

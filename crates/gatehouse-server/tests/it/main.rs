@@ -10,6 +10,7 @@ mod hardening_web;
 mod identity;
 mod mfa;
 mod operations;
+mod owners;
 mod policy;
 mod problem_json;
 mod properties;

@@ -194,8 +194,23 @@ engine_test!(the_matrix_documents_what_is_enforced, |engine| with_app(engine, |a
     assert!(has(&ana, "source.push", "acme/web"));
     assert!(!has(&ana, "pipeline.config.edit", "acme/web:nightly"));
     assert!(has(&app.admin_id.to_string(), "identity.manage", "gatehouse"));
-    // Every row is what a decision answers.
-    for row in rows.iter().filter(|r| r["identity_id"] == ana.as_str()) {
+    // The owner rules show, by policy, on each identity's own things.
+    let own_tokens = rows
+        .iter()
+        .find(|r| {
+            r["identity_id"] == ana.as_str() && r["action"] == "identity.manage" && r["resource"]["type"] == "Token"
+        })
+        .unwrap();
+    assert_eq!(own_tokens["resource"]["id"], "*");
+    assert_eq!(own_tokens["policies"], json!(["owners-end-their-own-credentials"]));
+    assert!(has(&ana, "identity.view", &ana), "one's own record");
+    // The matrix assumes a fresh second factor, which a person's own keys need.
+    assert!(rows.iter().any(|r| r["identity_id"] == ana.as_str()
+        && r["resource"]["type"] == "SigningKey"
+        && r["policies"] == json!(["people-manage-their-own-signing-keys"])));
+    // Every row is what a decision answers (`*`, any of one's own, stands
+    // for each one: its token is asked about below).
+    for row in rows.iter().filter(|r| r["identity_id"] == ana.as_str() && r["resource"]["id"] != "*") {
         let ask = json!({"action": row["action"], "resource": row["resource"]});
         assert_eq!(decide(&app, &ana_token, ask).await["decision"], "allow", "{row}");
     }

@@ -6,10 +6,14 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRef {
-    /// `Project`, `Pipeline`, `Environment` or `Gatehouse` (any case).
+    /// `Project`, `Pipeline`, `Environment` or `Gatehouse` (any case). In
+    /// `/authorize` also an identity's own `Identity`, `Token`, `Session` or
+    /// `Grant`; the matrix lists its identity's own `Identity`, `Token`,
+    /// `Session`, `SigningKey` and `Grant` (id `*`: any of them).
     #[serde(rename = "type")]
     pub kind: String,
-    /// `org/repo` for a project, `org/repo:name` for a pipeline or environment.
+    /// `org/repo` for a project, `org/repo:name` for a pipeline or
+    /// environment, the record's id for an identity's own thing.
     pub id: String,
 }
 

@@ -3,6 +3,7 @@
 //! it (audit records). No I/O lives here; storage is reached through the
 //! [`store::Store`] trait, which each engine implements.
 
+pub mod access;
 pub mod audit;
 pub mod auth_failures;
 pub mod authorization;

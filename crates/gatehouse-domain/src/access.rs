@@ -1,0 +1,21 @@
+//! The approved channel's rules: who must approve, how many, and whether a
+//! set of votes meets that. Pure logic; membership of roles and groups is
+//! handed in by the caller (a [`Directory`]), rule files are parsed by the
+//! policy crate.
+//!
+//! A requirement is a tree of `all` / `any` over quorum clauses ("2 of
+//! group:sre"). A vote counts once: votes are assigned to the clauses'
+//! seats by maximum bipartite matching, so a person in two groups fills one
+//! seat, never both (GitLab's shared-approver bug), and the assignment is
+//! part of the answer.
+
+mod matching;
+mod requirement;
+
+#[cfg(test)]
+mod tests;
+
+pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
+pub use requirement::{
+    Clause, Directory, MAX_ALTERNATIVES, Pool, PoolError, Requirement, RequirementError, check_satisfiable,
+};

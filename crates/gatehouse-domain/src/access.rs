@@ -11,6 +11,7 @@
 
 mod matching;
 mod requirement;
+mod rule;
 
 #[cfg(test)]
 mod tests;
@@ -18,4 +19,8 @@ mod tests;
 pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
 pub use requirement::{
     Clause, Directory, MAX_ALTERNATIVES, Pool, PoolError, Requirement, RequirementError, check_satisfiable,
+};
+pub use rule::{
+    AfterReview, ApprovalRule, BreakGlass, Exclusion, Gated, RuleError, RuleLimits, check_overlaps, check_rule,
+    check_rule_against,
 };

@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use crate::authorization::Action;
 use crate::ids::IdentityId;
 
 fn person(n: u128) -> IdentityId {
@@ -250,4 +251,126 @@ proptest::proptest! {
             proptest::prop_assert!(member_of.contains(clause));
         }
     }
+}
+
+fn rule(id: &str, gated: &str, resources: &[&str]) -> ApprovalRule {
+    ApprovalRule {
+        id: id.into(),
+        order: None,
+        gated: gated.parse().unwrap(),
+        resources: resources.iter().map(|r| (*r).to_owned()).collect(),
+        requirement: quorum(1, "group:sre"),
+        exclude: Exclusion::DEFAULT.into_iter().collect(),
+        approver_mfa_max_age: ApprovalRule::DEFAULT_MFA_MAX_AGE,
+        request_ttl: time::Duration::hours(4),
+        max_duration: None,
+        reason_required: true,
+        ticket: None,
+        notify: vec![],
+        break_glass: None,
+    }
+}
+
+#[test]
+fn a_rule_covers_its_action_on_matching_resources_only() {
+    let production = rule("prod", "deployment.execute", &["environment:*/*:production"]);
+    assert!(production.covers(Gated::Action(Action::DeploymentExecute), "environment:acme/web:production"));
+    assert!(!production.covers(Gated::Action(Action::DeploymentExecute), "environment:acme/web:staging"));
+    assert!(!production.covers(Gated::Action(Action::DeploymentApprove), "environment:acme/web:production"));
+    assert!(!production.covers(Gated::Access, "environment:acme/web:production"));
+    assert_eq!("access".parse::<Gated>(), Ok(Gated::Access));
+    assert!(matches!("deploy".parse::<Gated>(), Err(RuleError::UnknownAction(_))));
+}
+
+#[test]
+fn a_rule_on_its_own_is_refused_for_each_thing_wrong_with_it() {
+    let limits = RuleLimits::default();
+    let check = |change: &dyn Fn(&mut ApprovalRule)| {
+        let mut candidate = rule("prod", "access", &["project:acme/web"]);
+        change(&mut candidate);
+        check_rule(&candidate, &limits)
+    };
+    assert_eq!(check(&|_| {}), vec![]);
+    assert_eq!(check(&|r| r.id = "has space".into()), vec![RuleError::InvalidId("has space".into())]);
+    assert_eq!(check(&|r| r.resources.clear()), vec![RuleError::NoResources]);
+    assert_eq!(check(&|r| r.resources = vec!["repo:x".into()]), vec![RuleError::InvalidResource("repo:x".into())]);
+    assert_eq!(
+        check(&|r| {
+            r.exclude.remove(&Exclusion::Requester);
+        }),
+        vec![RuleError::RequesterNotExcluded]
+    );
+    assert!(matches!(
+        check(&|r| r.request_ttl = time::Duration::ZERO)[..],
+        [RuleError::DurationOutOfRange { field: "request_ttl", .. }]
+    ));
+    assert!(matches!(
+        check(&|r| r.max_duration = Some(time::Duration::days(365)))[..],
+        [RuleError::DurationOutOfRange { field: "max_duration", .. }]
+    ));
+    assert!(matches!(
+        check(&|r| r.approver_mfa_max_age = time::Duration::hours(2))[..],
+        [RuleError::DurationOutOfRange { field: "approver_mfa_max_age", .. }]
+    ));
+    let mut deploy = rule("d", "deployment.execute", &["**"]);
+    deploy.max_duration = Some(time::Duration::hours(1));
+    assert_eq!(check_rule(&deploy, &limits), vec![RuleError::MaxDurationWithoutAccess]);
+}
+
+#[test]
+fn overlapping_rules_must_say_which_decides() {
+    let a = rule("a", "deployment.execute", &["environment:*/*:production"]);
+    let b = rule("b", "deployment.execute", &["environment:acme/*:*"]);
+    let c = rule("c", "deployment.execute", &["environment:*/*:staging"]);
+    let d = rule("d", "access", &["environment:*/*:production"]);
+    assert_eq!(
+        check_overlaps(&[a.clone(), b.clone(), c.clone(), d]),
+        vec![
+            (1, RuleError::Overlap("a".into(), "b".into(), "deployment.execute".into())),
+            // acme/web:staging is under both b and c.
+            (2, RuleError::Overlap("b".into(), "c".into(), "deployment.execute".into())),
+        ]
+    );
+    let (mut a1, mut b1) = (a.clone(), b.clone());
+    a1.order = Some(1);
+    b1.order = Some(2);
+    assert_eq!(check_overlaps(&[a1.clone(), b1.clone()]), vec![]);
+    b1.order = Some(1);
+    assert_eq!(check_overlaps(&[a1, b1]).len(), 1, "equal orders decide nothing");
+    assert_eq!(
+        check_overlaps(&[a.clone(), a]).first().map(|(_, e)| e.clone()),
+        Some(RuleError::DuplicateId("a".into()))
+    );
+}
+
+#[test]
+fn break_glass_needs_users_and_a_reviewer_other_than_each_of_them() {
+    let groups = Groups::new(&[("group:sre", &[1, 2]), ("group:oncall", &[1, 3]), ("group:security", &[3, 4])]);
+    let with_glass = |who: &str, need: i64, of: &str| {
+        let mut r = rule("prod", "access", &["**"]);
+        r.break_glass = Some(BreakGlass {
+            who: pool(who),
+            duration: time::Duration::hours(1),
+            after_review: AfterReview { within: time::Duration::hours(24), need: need as u32, pool: pool(of) },
+        });
+        r
+    };
+    assert_eq!(check_rule_against(&with_glass("group:oncall", 1, "group:security"), &groups), vec![]);
+    // 3 is on call and the only other security member is 4: one reviewer is
+    // left for 3, but two are needed.
+    assert_eq!(
+        check_rule_against(&with_glass("group:oncall", 2, "group:security"), &groups),
+        vec![RuleError::AfterReviewBySelf(person(3))]
+    );
+    assert_eq!(
+        check_rule_against(&with_glass("group:nobody", 1, "group:security"), &groups),
+        vec![RuleError::BreakGlassNobody(pool("group:nobody"))]
+    );
+    // The requirement itself is checked too: sre has two people, one spare.
+    let mut tight = rule("t", "access", &["**"]);
+    tight.requirement = quorum(2, "group:sre");
+    assert!(matches!(
+        check_rule_against(&tight, &groups)[..],
+        [RuleError::Requirement(RequirementError::IndispensablePerson(_))]
+    ));
 }

@@ -19,6 +19,7 @@ pub mod scim;
 pub mod session;
 pub mod setup;
 pub mod signing;
+pub mod span;
 pub mod store;
 pub mod token;
 pub mod validity;

@@ -10,6 +10,7 @@
 //! part of the answer.
 
 mod matching;
+mod request;
 mod requirement;
 mod rule;
 
@@ -17,6 +18,11 @@ mod rule;
 mod tests;
 
 pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
+pub use request::{
+    AccessDurationError, Ballot, CountedVote, NotEligible, RequestError, RequestEvent, RequestParties, RequestState,
+    Tally, VoteDecision, VoterFacts, check_access_duration, check_vote, request_digest, request_expiry, tally,
+    transition,
+};
 pub use requirement::{
     Clause, Directory, MAX_ALTERNATIVES, Pool, PoolError, Requirement, RequirementError, check_satisfiable,
 };

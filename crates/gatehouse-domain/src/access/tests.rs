@@ -374,3 +374,162 @@ fn break_glass_needs_users_and_a_reviewer_other_than_each_of_them() {
         [RuleError::Requirement(RequirementError::IndispensablePerson(_))]
     ));
 }
+
+#[test]
+fn requests_move_only_along_the_documented_edges() {
+    use RequestEvent as E;
+    use RequestState as S;
+    let allowed = [
+        (S::Pending, E::Approve, S::Approved),
+        (S::Pending, E::Deny, S::Denied),
+        (S::Pending, E::Cancel, S::Cancelled),
+        (S::Pending, E::Expire, S::Expired),
+        (S::Pending, E::Supersede, S::Superseded),
+        (S::Approved, E::Supersede, S::Superseded),
+        (S::Approved, E::Expire, S::Expired),
+        (S::Approved, E::Activate, S::Active),
+        (S::Approved, E::Consume, S::Consumed),
+        (S::Active, E::Expire, S::Expired),
+        (S::Active, E::Revoke, S::Revoked),
+    ];
+    let events = [E::Approve, E::Deny, E::Cancel, E::Expire, E::Supersede, E::Activate, E::Consume, E::Revoke];
+    for from in S::ALL {
+        for event in events {
+            let expected = allowed.iter().find(|(f, e, _)| *f == from && *e == event).map(|(_, _, to)| *to);
+            match (transition(from, event), expected) {
+                (Ok(to), Some(want)) => assert_eq!(to, want),
+                (Err(RequestError::InvalidTransition { .. }), None) => {}
+                (got, want) => panic!("{from} on {event:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        assert_eq!(S::parse(from.as_str()), Some(from));
+        if from.is_final() {
+            assert!(events.iter().all(|event| transition(from, *event).is_err()), "{from} moved on");
+        }
+    }
+    // A consumed approval cannot be consumed again (a re-run needs a new one).
+    assert!(transition(S::Consumed, E::Consume).is_err());
+}
+
+const NOW: time::OffsetDateTime = time::macros::datetime!(2026-12-03 12:00 UTC);
+
+fn voter(n: u128, clauses: &[usize]) -> VoterFacts {
+    VoterFacts {
+        identity: person(n),
+        kind: crate::identity::IdentityKind::Human,
+        is_ci_job: false,
+        mfa_verified_at: Some(NOW - time::Duration::minutes(1)),
+        policy_allows: true,
+        clauses: clauses.iter().copied().collect(),
+    }
+}
+
+#[test]
+fn a_vote_is_refused_for_each_reason_in_order() {
+    let production = rule("prod", "deployment.execute", &["**"]);
+    let parties = RequestParties {
+        requester: Some(person(1)),
+        triggering_actor: Some(person(2)),
+        commit_authors: BTreeSet::from([person(3)]),
+    };
+    let earlier = [CountedVote { voter: person(4), decision: VoteDecision::Approve, clauses: BTreeSet::from([0]) }];
+    let ballot = |state, shown| Ballot {
+        state,
+        current_digest: "d1",
+        shown_digest: shown,
+        rule: &production,
+        parties: &parties,
+        live_votes: &earlier,
+        now: NOW,
+    };
+    let open = ballot(RequestState::Pending, "d1");
+    assert_eq!(check_vote(&open, &voter(5, &[0])), Ok(()));
+    assert_eq!(
+        check_vote(&ballot(RequestState::Approved, "d1"), &voter(5, &[0])),
+        Err(RequestError::NotPending(RequestState::Approved))
+    );
+    assert!(matches!(
+        check_vote(&ballot(RequestState::Pending, "d0"), &voter(5, &[0])),
+        Err(RequestError::StaleDigest { .. })
+    ));
+    assert_eq!(check_vote(&open, &voter(4, &[0])), Err(RequestError::AlreadyVoted));
+    let not = |why| Err(RequestError::NotEligible(why));
+    assert_eq!(check_vote(&open, &voter(1, &[0])), not(NotEligible::Requester));
+    assert_eq!(check_vote(&open, &voter(2, &[0])), not(NotEligible::TriggeringActor));
+    assert_eq!(check_vote(&open, &voter(3, &[0])), not(NotEligible::CommitAuthor));
+    let service = VoterFacts { kind: crate::identity::IdentityKind::Service, ..voter(5, &[0]) };
+    assert_eq!(check_vote(&open, &service), not(NotEligible::Service));
+    let ci_job = VoterFacts { is_ci_job: true, ..voter(5, &[0]) };
+    assert_eq!(check_vote(&open, &ci_job), not(NotEligible::Service));
+    let refused = VoterFacts { policy_allows: false, ..voter(5, &[0]) };
+    assert_eq!(check_vote(&open, &refused), not(NotEligible::Policy));
+    assert_eq!(check_vote(&open, &voter(5, &[])), not(NotEligible::NoClause));
+    for stale in [None, Some(NOW - time::Duration::minutes(6)), Some(NOW + time::Duration::minutes(1))] {
+        let old = VoterFacts { mfa_verified_at: stale, ..voter(5, &[0]) };
+        assert_eq!(check_vote(&open, &old), Err(RequestError::MfaRequired { max_age_minutes: 5 }), "{stale:?}");
+    }
+}
+
+#[test]
+fn exclusions_a_rule_drops_let_those_people_vote_but_never_the_requester() {
+    let mut relaxed = rule("relaxed", "deployment.execute", &["**"]);
+    relaxed.exclude = BTreeSet::from([Exclusion::Requester]);
+    let parties = RequestParties {
+        requester: Some(person(1)),
+        triggering_actor: Some(person(2)),
+        commit_authors: BTreeSet::from([person(3)]),
+    };
+    let ballot = Ballot {
+        state: RequestState::Pending,
+        current_digest: "d",
+        shown_digest: "d",
+        rule: &relaxed,
+        parties: &parties,
+        live_votes: &[],
+        now: NOW,
+    };
+    assert_eq!(check_vote(&ballot, &voter(2, &[0])), Ok(()));
+    assert_eq!(check_vote(&ballot, &voter(3, &[0])), Ok(()));
+    let mut none = relaxed.clone();
+    none.exclude.clear();
+    let ballot = Ballot { rule: &none, ..ballot };
+    assert_eq!(check_vote(&ballot, &voter(1, &[0])), Err(RequestError::NotEligible(NotEligible::Requester)));
+}
+
+#[test]
+fn votes_add_up_to_approval_and_one_deny_decides() {
+    let two_groups = Requirement::all(vec![quorum(1, "group:sre"), quorum(1, "group:security")]).unwrap();
+    let approve = |n, clauses: &[usize]| CountedVote {
+        voter: person(n),
+        decision: VoteDecision::Approve,
+        clauses: clauses.iter().copied().collect(),
+    };
+    assert!(matches!(tally(&two_groups, &[approve(1, &[0, 1])]), Ok(Tally::Pending(_))));
+    let Ok(Tally::Approved(progress)) = tally(&two_groups, &[approve(1, &[0, 1]), approve(2, &[0])]) else { panic!() };
+    assert_eq!(progress.assignment, vec![(0, person(2)), (1, person(1))]);
+    let deny = CountedVote { voter: person(3), decision: VoteDecision::Deny, clauses: BTreeSet::from([0]) };
+    assert_eq!(tally(&two_groups, &[approve(1, &[0, 1]), approve(2, &[0]), deny]), Ok(Tally::Denied(person(3))));
+}
+
+#[test]
+fn a_digest_changes_with_anything_asked_and_not_with_nothing() {
+    let base = request_digest(&[("role", "deployer"), ("scope", "project:acme/web"), ("reason", "INC-1")]);
+    assert_eq!(base.len(), 64);
+    assert_eq!(base, request_digest(&[("role", "deployer"), ("scope", "project:acme/web"), ("reason", "INC-1")]));
+    assert_ne!(base, request_digest(&[("role", "deployer"), ("scope", "project:acme/api"), ("reason", "INC-1")]));
+    // Moving text between fields changes it too.
+    assert_ne!(request_digest(&[("a", "bc"), ("d", "")]), request_digest(&[("a", "b"), ("cd", "")]));
+}
+
+#[test]
+fn access_durations_are_capped_by_the_rule() {
+    let mut access = rule("a", "access", &["**"]);
+    access.max_duration = Some(time::Duration::hours(8));
+    assert_eq!(check_access_duration(time::Duration::hours(2), &access), Ok(time::Duration::hours(2)));
+    assert!(matches!(
+        check_access_duration(time::Duration::hours(9), &access),
+        Err(AccessDurationError::OverCap { .. })
+    ));
+    assert_eq!(check_access_duration(time::Duration::ZERO, &access), Err(AccessDurationError::NotPositive));
+    assert_eq!(request_expiry(NOW, &access), NOW + time::Duration::hours(4));
+}

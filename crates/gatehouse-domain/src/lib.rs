@@ -14,6 +14,7 @@ pub mod grant;
 pub mod identity;
 pub mod ids;
 pub mod mfa;
+pub mod notify;
 pub mod outbound;
 pub mod scim;
 pub mod session;

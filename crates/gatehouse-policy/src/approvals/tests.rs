@@ -186,3 +186,43 @@ fn an_oversized_file_is_refused_before_it_is_parsed() {
     let text = format!("# {}\n", "x".repeat(MAX_FILE_BYTES));
     check_refused(&text, 0, "larger than");
 }
+
+fn folder_with(approvals: &str) -> crate::PolicySetSource {
+    let mut source = crate::PolicySetSource::defaults();
+    source.files.insert(APPROVALS_FILE.into(), approvals.into());
+    source
+}
+
+#[test]
+fn the_policy_folder_carries_its_approval_rules() {
+    let policies = crate::Policies::from_source(&folder_with(PRODUCTION)).unwrap();
+    assert_eq!(policies.approvals().rules().len(), 2);
+    assert_ne!(policies.hash(), crate::Policies::defaults().hash(), "the rules are part of what the hash covers");
+    assert!(crate::Policies::defaults().approvals().is_empty());
+}
+
+#[test]
+fn a_folder_with_a_bad_rule_file_or_an_unknown_role_is_refused_whole() {
+    let unknown_role = PRODUCTION.replace("role:release-approver", "role:release-approvers");
+    let Err(crate::PolicyError::Invalid(problems)) = crate::Policies::from_source(&folder_with(&unknown_role)) else {
+        panic!("loaded");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!((problems[0].file.as_str(), problems[0].line), (APPROVALS_FILE, 2));
+    assert!(problems[0].message.contains("unknown role `release-approvers`"), "{problems:?}");
+    let broken = PRODUCTION.replace("quorum = 2", "quorum = 0");
+    assert!(crate::Policies::from_source(&folder_with(&broken)).is_err());
+}
+
+#[test]
+fn reading_a_folder_picks_up_approvals_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in crate::DEFAULT_FILES {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    std::fs::write(dir.path().join(APPROVALS_FILE), PRODUCTION).unwrap();
+    std::fs::write(dir.path().join("notes.toml"), "ignored = true").unwrap();
+    let source = crate::PolicySetSource::read_dir(dir.path()).unwrap();
+    assert!(source.files.contains_key(APPROVALS_FILE));
+    assert!(!source.files.contains_key("notes.toml"));
+}

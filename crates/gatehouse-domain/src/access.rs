@@ -9,6 +9,7 @@
 //! seat, never both (GitLab's shared-approver bug), and the assignment is
 //! part of the answer.
 
+mod break_glass;
 mod matching;
 mod request;
 mod requirement;
@@ -17,6 +18,9 @@ mod rule;
 #[cfg(test)]
 mod tests;
 
+pub use break_glass::{
+    BreakGlassError, BreakGlassWindow, OVERDUE_REPEAT, check_after_review, check_break_glass, overdue_alert_due,
+};
 pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
 pub use request::{
     AccessDurationError, Ballot, CountedVote, NotEligible, RequestError, RequestEvent, RequestParties, RequestState,

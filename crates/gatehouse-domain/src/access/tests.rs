@@ -533,3 +533,54 @@ fn access_durations_are_capped_by_the_rule() {
     assert_eq!(check_access_duration(time::Duration::ZERO, &access), Err(AccessDurationError::NotPositive));
     assert_eq!(request_expiry(NOW, &access), NOW + time::Duration::hours(4));
 }
+
+fn glass_rule() -> ApprovalRule {
+    let mut r = rule("prod", "access", &["**"]);
+    r.break_glass = Some(BreakGlass {
+        who: pool("group:oncall"),
+        duration: time::Duration::hours(1),
+        after_review: AfterReview { within: time::Duration::hours(24), need: 1, pool: pool("group:security") },
+    });
+    r
+}
+
+#[test]
+fn break_glass_is_for_its_members_with_an_incident_and_a_reason() {
+    let oncall = BTreeSet::from([person(1)]);
+    let window = check_break_glass(&glass_rule(), person(1), &oncall, "INC-7", "prod is down", NOW).unwrap();
+    assert_eq!(window.ends_at, NOW + time::Duration::hours(1));
+    assert_eq!(window.review_due, NOW + time::Duration::hours(24));
+    assert!(matches!(
+        check_break_glass(&glass_rule(), person(2), &oncall, "INC-7", "x", NOW),
+        Err(BreakGlassError::NotMember(_))
+    ));
+    assert_eq!(
+        check_break_glass(&glass_rule(), person(1), &oncall, " ", "x", NOW),
+        Err(BreakGlassError::MissingIncident)
+    );
+    assert_eq!(
+        check_break_glass(&glass_rule(), person(1), &oncall, "INC-7", "  ", NOW),
+        Err(BreakGlassError::MissingReason)
+    );
+    let plain = rule("plain", "access", &["**"]);
+    assert_eq!(
+        check_break_glass(&plain, person(1), &oncall, "INC-7", "x", NOW),
+        Err(BreakGlassError::NotAllowed("plain".into()))
+    );
+}
+
+#[test]
+fn the_after_review_is_someone_elses_and_repeats_while_overdue() {
+    let security = BTreeSet::from([person(1), person(3)]);
+    assert_eq!(check_after_review(&glass_rule(), person(1), person(3), &security), Ok(()));
+    assert_eq!(check_after_review(&glass_rule(), person(1), person(1), &security), Err(BreakGlassError::SelfReview));
+    assert!(matches!(
+        check_after_review(&glass_rule(), person(1), person(2), &security),
+        Err(BreakGlassError::NotReviewer(_))
+    ));
+    let due = NOW;
+    assert!(!overdue_alert_due(due, None, NOW - time::Duration::seconds(1)));
+    assert!(overdue_alert_due(due, None, NOW));
+    assert!(!overdue_alert_due(due, Some(NOW), NOW + time::Duration::minutes(59)));
+    assert!(overdue_alert_due(due, Some(NOW), NOW + OVERDUE_REPEAT));
+}

@@ -51,9 +51,94 @@ fn matches_bytes(pattern: &[u8], value: &[u8]) -> bool {
     reachable[value.len()]
 }
 
+/// Whether some value matches both patterns: two approval rules whose
+/// resources overlap must say which comes first.
+pub fn overlaps(a: &str, b: &str) -> bool {
+    let (a, b) = (tokens(a), tokens(b));
+    // The characters worth trying: every literal of either pattern, `/`,
+    // and one that is in neither (only a star can take it).
+    let mut alphabet: Vec<u8> =
+        a.iter().chain(&b).filter_map(|t| if let Token::Byte(c) = t { Some(*c) } else { None }).collect();
+    alphabet.push(b'/');
+    alphabet.push((0u8..=255).find(|c| !alphabet.contains(c) && *c != b'*').unwrap_or(0));
+    alphabet.sort_unstable();
+    alphabet.dedup();
+    let mut seen = vec![vec![false; b.len() + 1]; a.len() + 1];
+    let mut frontier: Vec<(usize, usize)> = closure(&a, &b, 0, 0);
+    while let Some((i, j)) = frontier.pop() {
+        if seen[i][j] {
+            continue;
+        }
+        seen[i][j] = true;
+        if i == a.len() && j == b.len() {
+            return true;
+        }
+        for &c in &alphabet {
+            for next_i in step(&a, i, c) {
+                for next_j in step(&b, j, c) {
+                    frontier.extend(closure(&a, &b, next_i, next_j).into_iter().filter(|(x, y)| !seen[*x][*y]));
+                }
+            }
+        }
+    }
+    false
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Byte(u8),
+    /// `*`: any run without `/`.
+    Star,
+    /// `**`: any run.
+    DoubleStar,
+}
+
+fn tokens(pattern: &str) -> Vec<Token> {
+    let bytes = pattern.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'*') {
+            out.push(Token::DoubleStar);
+            i += 2;
+        } else if bytes[i] == b'*' {
+            out.push(Token::Star);
+            i += 1;
+        } else {
+            out.push(Token::Byte(bytes[i]));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The positions reachable from `at` by consuming `c` (a star may stay).
+fn step(pattern: &[Token], at: usize, c: u8) -> Vec<usize> {
+    match pattern.get(at) {
+        Some(Token::Byte(b)) if *b == c => vec![at + 1],
+        Some(Token::Star) if c != b'/' => vec![at],
+        Some(Token::DoubleStar) => vec![at],
+        _ => vec![],
+    }
+}
+
+/// The pairs reachable from `(i, j)` by skipping stars on either side.
+fn closure(a: &[Token], b: &[Token], i: usize, j: usize) -> Vec<(usize, usize)> {
+    let skips = |pattern: &[Token], mut at: usize| {
+        let mut reach = vec![at];
+        while matches!(pattern.get(at), Some(Token::Star | Token::DoubleStar)) {
+            at += 1;
+            reach.push(at);
+        }
+        reach
+    };
+    let (from_a, from_b) = (skips(a, i), skips(b, j));
+    from_a.iter().flat_map(|x| from_b.iter().map(move |y| (*x, *y))).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{matches, overlaps};
 
     #[test]
     fn literals_match_only_themselves() {
@@ -97,5 +182,56 @@ mod tests {
         let value = "a".repeat(40);
         assert!(!matches("*a*a*a*a*a*a*a*a*b", &value));
         assert!(matches("*a*a*a*a*a*a*a*a*", &value));
+    }
+
+    #[test]
+    fn overlapping_patterns_share_a_value() {
+        for (a, b) in [
+            ("environment:*/*:production", "environment:acme/web:production"),
+            ("environment:*/*:production", "environment:acme/*:*"),
+            ("environment:**", "environment:*/*:production"),
+            ("a*b", "*c*"),
+            ("x", "x"),
+            ("**", ""),
+            ("*", "a"),
+        ] {
+            assert!(overlaps(a, b), "{a} ~ {b}");
+            assert!(overlaps(b, a), "{b} ~ {a}");
+        }
+    }
+
+    #[test]
+    fn disjoint_patterns_share_no_value() {
+        for (a, b) in [
+            ("environment:*/*:production", "environment:*/*:staging"),
+            ("environment:*/*:production", "project:*/*"),
+            ("refs/heads/*", "refs/heads/a/b"),
+            ("*", "a/b"),
+            ("a*", "b*"),
+            ("x", "y"),
+            ("", "x"),
+        ] {
+            assert!(!overlaps(a, b), "{a} ~ {b}");
+            assert!(!overlaps(b, a), "{b} ~ {a}");
+        }
+    }
+
+    proptest::proptest! {
+        /// A value both patterns match proves they overlap; over a
+        /// three-letter alphabet every short value is tried.
+        #[test]
+        fn a_shared_value_means_overlap(a in "[ab/*]{0,5}", b in "[ab/*]{0,5}") {
+            let mut values = vec![String::new()];
+            for _ in 0..5 {
+                let longer: Vec<String> =
+                    values.iter().flat_map(|v| ["a", "b", "/"].map(|c| format!("{v}{c}"))).collect();
+                values.extend(longer);
+                values.dedup();
+            }
+            let shared = values.iter().any(|v| matches(&a, v) && matches(&b, v));
+            if shared {
+                proptest::prop_assert!(overlaps(&a, &b), "{a} and {b} share a value");
+            }
+        }
     }
 }

@@ -93,6 +93,11 @@ typed_id!(
     /// One HTTP request, as carried in `X-Request-Id` when the caller sent none.
     RequestId
 );
+typed_id!(
+    /// A request through the approved channel: access, or an action such
+    /// as a deployment, waiting for approval.
+    ApprovalRequestId
+);
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 //! it (audit records). No I/O lives here; storage is reached through the
 //! [`store::Store`] trait, which each engine implements.
 
+pub mod access;
 pub mod audit;
 pub mod auth_failures;
 pub mod authorization;
@@ -13,11 +14,13 @@ pub mod grant;
 pub mod identity;
 pub mod ids;
 pub mod mfa;
+pub mod notify;
 pub mod outbound;
 pub mod scim;
 pub mod session;
 pub mod setup;
 pub mod signing;
+pub mod span;
 pub mod store;
 pub mod token;
 pub mod validity;

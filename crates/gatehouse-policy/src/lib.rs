@@ -8,6 +8,7 @@
 //! of grants in the organization, and an expired grant stops counting at its
 //! expiry instant with no sweeper.
 
+pub mod approvals;
 mod decision;
 mod matrix;
 mod memo;

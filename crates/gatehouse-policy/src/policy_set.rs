@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 
 use gatehouse_domain::authorization::Action;
 
+use gatehouse_domain::access::{Pool, RuleLimits};
+
+use crate::approvals::{APPROVALS_FILE, ApprovalRules, load_approvals};
 use crate::decision::{DecisionMemos, actions_with_step_up};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
@@ -65,13 +68,15 @@ impl PolicySetSource {
         Self { files: DEFAULT_FILES.iter().map(|(name, text)| ((*name).to_owned(), (*text).to_owned())).collect() }
     }
 
-    /// Reads `*.cedar` and `*.cedarschema` files (not subfolders).
+    /// Reads `*.cedar` and `*.cedarschema` files and `approvals.toml` (not
+    /// subfolders).
     pub fn read_dir(dir: &Path) -> Result<Self, PolicyError> {
         let unreadable = |e: std::io::Error| PolicyError::Unreadable(format!("{}: {e}", dir.display()));
         let mut files = BTreeMap::new();
         for entry in std::fs::read_dir(dir).map_err(unreadable)? {
             let path = entry.map_err(unreadable)?.path();
-            let is_policy = path.extension().is_some_and(|e| e == "cedar" || e == "cedarschema");
+            let is_policy = path.extension().is_some_and(|e| e == "cedar" || e == "cedarschema")
+                || path.file_name().is_some_and(|n| n == APPROVALS_FILE);
             if is_policy && path.is_file() {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 files.insert(name, std::fs::read_to_string(&path).map_err(unreadable)?);
@@ -122,7 +127,35 @@ pub struct Policies {
     pub(crate) declares_owned: bool,
     /// What decisions under these policies share.
     pub(crate) memos: Arc<DecisionMemos>,
+    /// The approval rules of `approvals.toml` (none without the file).
+    approvals: Arc<ApprovalRules>,
     hash: String,
+}
+
+/// Rules counting `role:NAME` approvers must name a role the policies
+/// define (groups and identities are the server's to check: it knows the
+/// directory).
+fn undefined_roles(rules: &ApprovalRules, roles: &BTreeMap<String, Template>) -> Vec<PolicyProblem> {
+    let mut found = Vec::new();
+    for loaded in rules.rules() {
+        let mut pools: Vec<Pool> = loaded.rule.requirement.clauses().into_iter().map(|clause| clause.pool).collect();
+        if let Some(glass) = &loaded.rule.break_glass {
+            pools.push(glass.who.clone());
+            pools.push(glass.after_review.pool.clone());
+        }
+        for pool in &pools {
+            if let Pool::Role(name) = pool
+                && !roles.contains_key(name)
+            {
+                found.push(PolicyProblem {
+                    file: APPROVALS_FILE.into(),
+                    line: loaded.line,
+                    message: format!("rule `{}`: unknown role `{name}`", loaded.rule.id),
+                });
+            }
+        }
+    }
+    found
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -154,6 +187,11 @@ impl Policies {
 
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+
+    /// The approval rules in force with these policies.
+    pub fn approvals(&self) -> &ApprovalRules {
+        &self.approvals
     }
 
     /// Parses and strictly validates a policy folder.
@@ -231,6 +269,19 @@ impl Policies {
                 found.extend(problems(&file, &text, error));
             }
         }
+        let approvals = match source.files.get(APPROVALS_FILE) {
+            None => ApprovalRules::default(),
+            Some(text) => match load_approvals(text, &RuleLimits::default()) {
+                Ok(rules) => {
+                    found.extend(undefined_roles(&rules, &roles));
+                    rules
+                }
+                Err(problems) => {
+                    found.extend(problems);
+                    ApprovalRules::default()
+                }
+            },
+        };
         match (schema, found.is_empty()) {
             (Some((schema, actions)), true) => {
                 let step_up_actions = actions_with_step_up(&schema);
@@ -243,6 +294,7 @@ impl Policies {
                     step_up_actions,
                     declares_owned,
                     memos: Arc::default(),
+                    approvals: Arc::new(approvals),
                     hash: source.hash(),
                 })
             }

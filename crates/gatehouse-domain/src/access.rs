@@ -1,0 +1,36 @@
+//! The approved channel's rules: who must approve, how many, and whether a
+//! set of votes meets that. Pure logic; membership of roles and groups is
+//! handed in by the caller (a [`Directory`]), rule files are parsed by the
+//! policy crate.
+//!
+//! A requirement is a tree of `all` / `any` over quorum clauses ("2 of
+//! group:sre"). A vote counts once: votes are assigned to the clauses'
+//! seats by maximum bipartite matching, so a person in two groups fills one
+//! seat, never both (GitLab's shared-approver bug), and the assignment is
+//! part of the answer.
+
+mod break_glass;
+mod matching;
+mod request;
+mod requirement;
+mod rule;
+
+#[cfg(test)]
+mod tests;
+
+pub use break_glass::{
+    BreakGlassError, BreakGlassWindow, OVERDUE_REPEAT, check_after_review, check_break_glass, overdue_alert_due,
+};
+pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
+pub use request::{
+    AccessDurationError, Ballot, CountedVote, NotEligible, RequestError, RequestEvent, RequestParties, RequestState,
+    Tally, VoteDecision, VoterFacts, check_access_duration, check_vote, request_digest, request_expiry, tally,
+    transition,
+};
+pub use requirement::{
+    Clause, Directory, MAX_ALTERNATIVES, Pool, PoolError, Requirement, RequirementError, check_satisfiable,
+};
+pub use rule::{
+    AfterReview, ApprovalRule, BreakGlass, Exclusion, Gated, RuleError, RuleLimits, check_overlaps, check_rule,
+    check_rule_against,
+};

@@ -167,6 +167,10 @@ pub enum SystemWriter {
     WorkloadExchange,
     /// A signed GitHub or GitLab webhook delivery and its callbacks.
     Webhook,
+    /// A commit whose signature gatehouse verified (`/verify/commit`,
+    /// `/verify/push`): who signed it, recorded for separation of duties.
+    /// The actor is whoever asked; the fact is the signature's.
+    SignatureVerification,
 }
 
 impl AuditRecord {

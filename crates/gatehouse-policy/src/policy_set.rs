@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use gatehouse_domain::authorization::Action;
 
-use crate::decision::{DecisionMemos, actions_with_step_up};
+use crate::decision::{DecisionMemos, actions_with_authors, actions_with_step_up};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -116,6 +116,9 @@ pub struct Policies {
     /// The actions whose context declares `step_up` (see
     /// [`DecisionInput::step_up`](crate::DecisionInput)).
     pub(crate) step_up_actions: HashSet<Action>,
+    /// The actions whose context declares `authors` and `author_known`
+    /// (see [`ServerFacts`](crate::ServerFacts)).
+    pub(crate) authors_actions: HashSet<Action>,
     /// What decisions under these policies share.
     pub(crate) memos: Arc<DecisionMemos>,
     hash: String,
@@ -230,12 +233,14 @@ impl Policies {
         match (schema, found.is_empty()) {
             (Some((schema, actions)), true) => {
                 let step_up_actions = actions_with_step_up(&schema);
+                let authors_actions = actions_with_authors(&schema);
                 Ok(Self {
                     schema,
                     actions,
                     statics,
                     roles,
                     step_up_actions,
+                    authors_actions,
                     memos: Arc::default(),
                     hash: source.hash(),
                 })
@@ -269,6 +274,12 @@ impl Policies {
     /// Whether decisions of `action` carry `step_up` in their context.
     pub fn step_up_in_context(&self, action: Action) -> bool {
         self.step_up_actions.contains(&action)
+    }
+
+    /// Whether decisions of `action` carry gatehouse's facts about the
+    /// change they name (`authors`, `author_known`) in their context.
+    pub fn authors_in_context(&self, action: Action) -> bool {
+        self.authors_actions.contains(&action)
     }
 
     pub fn has_role(&self, name: &str) -> bool {

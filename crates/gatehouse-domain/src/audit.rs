@@ -8,8 +8,8 @@
 //! [`Authorized`] (a caller passed a check), a named [`SystemWriter`]
 //! (gatehouse acting on its own), or a record that was (SCIM group
 //! reconciliation derives grants from the SCIM call). Everything else —
-//! refusals, decisions, verifications, failed logins — is an
-//! [`Observation`], which can only be appended to the log on its own.
+//! refusals, decisions, verifications that prove no author, failed logins —
+//! is an [`Observation`], which can only be appended to the log on its own.
 
 use std::fmt::Write as _;
 

@@ -41,7 +41,10 @@ fn known_authors_are_those_of_the_commits_named() {
     let mut both = vec![ana, bob];
     both.sort();
     assert_eq!(KnownAuthors::of(&[a.clone(), b.clone()], &recorded), KnownAuthors { authors: both, all_known: true });
-    assert_eq!(KnownAuthors::of(&[a.clone()], &recorded), KnownAuthors { authors: vec![ana], all_known: true });
+    assert_eq!(
+        KnownAuthors::of(std::slice::from_ref(&a), &recorded),
+        KnownAuthors { authors: vec![ana], all_known: true }
+    );
     let unknown: CommitSha = "d".repeat(64).parse().unwrap();
     assert_eq!(
         KnownAuthors::of(&[a, unknown.clone()], &recorded),

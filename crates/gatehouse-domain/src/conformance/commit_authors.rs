@@ -34,7 +34,7 @@ pub async fn commit_authors_are_recorded_with_their_verification(store: Arc<dyn 
     assert_eq!(store.audit_size().await.unwrap(), before + 1);
     assert_eq!(store.commit_authors(std::slice::from_ref(&c1)).await.unwrap(), vec![fact(&c1, &ana, Some("acme/web"), T0)]);
     assert_eq!(store.commit_authors(std::slice::from_ref(&c2)).await.unwrap(), vec![fact(&c2, &bob, None, T0)]);
-    assert_eq!(store.commit_authors(&[unknown.clone()]).await.unwrap(), vec![]);
+    assert_eq!(store.commit_authors(std::slice::from_ref(&unknown)).await.unwrap(), vec![]);
     assert_eq!(store.commit_authors(&[]).await.unwrap(), vec![]);
 
     // Verified again later: the first record stays; a new signer or

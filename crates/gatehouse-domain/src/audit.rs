@@ -8,8 +8,8 @@
 //! [`Authorized`] (a caller passed a check), a named [`SystemWriter`]
 //! (gatehouse acting on its own), or a record that was (SCIM group
 //! reconciliation derives grants from the SCIM call). Everything else —
-//! refusals, decisions, verifications, failed logins — is an
-//! [`Observation`], which can only be appended to the log on its own.
+//! refusals, decisions, verifications that prove no author, failed logins —
+//! is an [`Observation`], which can only be appended to the log on its own.
 
 use std::fmt::Write as _;
 
@@ -167,6 +167,10 @@ pub enum SystemWriter {
     WorkloadExchange,
     /// A signed GitHub or GitLab webhook delivery and its callbacks.
     Webhook,
+    /// A commit whose signature gatehouse verified (`/verify/commit`,
+    /// `/verify/push`): who signed it, recorded for separation of duties.
+    /// The actor is whoever asked; the fact is the signature's.
+    SignatureVerification,
 }
 
 impl AuditRecord {

@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod auth_failures;
 pub mod authorization;
+pub mod change;
 pub mod clock;
 pub mod delegation;
 pub mod glob;

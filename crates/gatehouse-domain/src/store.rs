@@ -14,6 +14,7 @@
 //! as a typed [`Conflict`].
 
 mod audit_log;
+mod commit_authors;
 mod conflict;
 mod engine;
 mod grants;
@@ -30,6 +31,7 @@ mod webhooks;
 mod workload;
 
 pub use audit_log::{AuditFilter, AuditForwarder, AuditLogStore, DurableEntry, StoredCheckpoint, TreeNodeId};
+pub use commit_authors::CommitAuthorStore;
 pub use conflict::Conflict;
 pub use engine::{PoolStats, StoreEngine};
 pub use grants::GrantStore;
@@ -49,8 +51,8 @@ pub use workload::WorkloadStore;
 /// `use gatehouse_domain::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AuditLogStore, Conflict, GrantStore, GroupMappingStore, IdentityStore, InstallationStore, MfaStore,
-        OpenedStore, Page, PageRequest, ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store,
+        AuditLogStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore, IdentityStore, InstallationStore,
+        MfaStore, OpenedStore, Page, PageRequest, ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store,
         StoreEngine, StoreError, TokenStore, WebhookStore, WorkloadStore,
     };
 }
@@ -140,6 +142,7 @@ areas! {
     GroupMappings => GroupMappingStore,
     Mfa => MfaStore,
     Sessions => SessionStore,
+    CommitAuthors => CommitAuthorStore,
     AuditLog => AuditLogStore,
 }
 

@@ -14,6 +14,7 @@ use cedar_policy::{
     EntityUid, PolicyId, PolicySet, Request, RestrictedExpression, SlotId,
 };
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::change::KnownAuthors;
 use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::ids::{GrantId, IdentityId};
@@ -48,6 +49,28 @@ pub struct DecisionInput<'a> {
     /// schema. gatehouse's own fields cannot be overridden.
     pub caller_context: Option<&'a Map<String, Value>>,
 }
+
+/// Facts a decision reads that only gatehouse supplies, never the caller:
+/// what it recorded about the change the request names. Empty by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFacts {
+    /// The recorded authors of the commits the request names (`commit`,
+    /// `commits`): `context.authors` (identity ids) and
+    /// `context.author_known`. `None` when the request names no commit;
+    /// left out when the folder's schema does not declare them.
+    pub authors: Option<KnownAuthors>,
+}
+
+impl ServerFacts {
+    fn is_empty(&self) -> bool {
+        self.authors.is_none()
+    }
+}
+
+/// The context fields only gatehouse sets: a caller that sends one is
+/// refused.
+pub const SERVER_CONTEXT_FIELDS: [&str; 8] =
+    ["now", "auth_method", "mfa_fresh", "step_up", "source_ip", "principal_is_caller", "authors", "author_known"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
@@ -328,10 +351,17 @@ fn owned_entity(uid: EntityUid, kind: OwnedKind, owner: IdentityId, parents: Has
 
 impl Policies {
     pub fn decide(&self, input: &DecisionInput<'_>) -> Result<Decision, DecisionError> {
+        self.decide_with(input, &ServerFacts::default())
+    }
+
+    /// As [`Policies::decide`], with the facts gatehouse knows about the
+    /// change the request names.
+    pub fn decide_with(&self, input: &DecisionInput<'_>, facts: &ServerFacts) -> Result<Decision, DecisionError> {
         if matches!(input.resource, Resource::Owned { .. }) && !self.declares_owned {
             // A folder whose schema predates `Owned`: an identity's own
             // record is part of gatehouse, and no owner rule applies.
-            let decided = self.decide(&DecisionInput { resource: &Resource::Gatehouse, ..input.clone() })?;
+            let decided =
+                self.decide_with(&DecisionInput { resource: &Resource::Gatehouse, ..input.clone() }, facts)?;
             return Ok(Decision { resource: input.resource.clone(), ..decided });
         }
         // INVARIANT: only the principal's own grants in force whose scope
@@ -354,7 +384,7 @@ impl Policies {
             .collect();
         relevant.sort_by_key(|g| g.id);
         relevant.dedup_by_key(|g| g.id);
-        let verdict = if input.caller_context.is_none_or(Map::is_empty) {
+        let verdict = if input.caller_context.is_none_or(Map::is_empty) && facts.is_empty() {
             // The key holds everything the evaluation reads, so a question
             // asked again (a CI job's every step, within the second) gets
             // the answer the policies gave it the first time.
@@ -364,9 +394,9 @@ impl Policies {
                 entities: EntitiesKey::of(input.principal, input.resource),
                 context: OwnContextKey::of(input, self),
             };
-            self.memos.verdicts.get_or_build(key, || self.evaluate(input, &relevant))?
+            self.memos.verdicts.get_or_build(key, || self.evaluate(input, facts, &relevant))?
         } else {
-            Arc::new(self.evaluate(input, &relevant)?)
+            Arc::new(self.evaluate(input, facts, &relevant)?)
         };
         Ok(Decision {
             allowed: verdict.allowed,
@@ -378,7 +408,12 @@ impl Policies {
 
     /// What Cedar answers for `input`, with `relevant` (the principal's
     /// grants that can apply, sorted by id) linked.
-    fn evaluate(&self, input: &DecisionInput<'_>, relevant: &[&Grant]) -> Result<Verdict, DecisionError> {
+    fn evaluate(
+        &self,
+        input: &DecisionInput<'_>,
+        facts: &ServerFacts,
+        relevant: &[&Grant],
+    ) -> Result<Verdict, DecisionError> {
         let principal = uid("Identity", &input.principal.id.to_string());
         let action = EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(input.action.as_str()));
         let chain = resource_chain(input.resource);
@@ -388,12 +423,12 @@ impl Policies {
             self.build_slice(&principal, &action, relevant)
         })?;
 
-        let context = self.context(input, &action)?;
-        let own_context_only = input.caller_context.is_none_or(Map::is_empty);
+        let context = self.context(input, facts, &action)?;
+        let own_context_only = input.caller_context.is_none_or(Map::is_empty) && facts.is_empty();
         let schema = if own_context_only {
             let check = (input.action, resource_kind(input.resource));
             let accepted = self.memos.request_checks.get_or_build(check, || {
-                let own = self.context(input, &action)?;
+                let own = self.context(input, facts, &action)?;
                 Ok::<_, DecisionError>(
                     Request::new(principal.clone(), action.clone(), resource.clone(), own, Some(&self.schema)).is_ok(),
                 )
@@ -476,18 +511,24 @@ impl Policies {
         Ok(Slice { set, links })
     }
 
-    fn context(&self, input: &DecisionInput<'_>, action: &EntityUid) -> Result<Context, DecisionError> {
-        let Some(caller_fields) = input.caller_context.filter(|fields| !fields.is_empty()) else {
+    fn context(
+        &self,
+        input: &DecisionInput<'_>,
+        facts: &ServerFacts,
+        action: &EntityUid,
+    ) -> Result<Context, DecisionError> {
+        let caller_fields = input.caller_context.filter(|fields| !fields.is_empty());
+        if caller_fields.is_none() && facts.is_empty() {
             // Only gatehouse's own fields: no JSON to parse or check, and the
             // same few values for every request of a caller in one second.
             let key = OwnContextKey::of(input, self);
             let step_up = key.step_up;
             let own = self.memos.own_contexts.get_or_build(key, || own_context(input, step_up))?;
             return Ok(Context::clone(&own));
-        };
-        let mut fields = caller_fields.clone();
+        }
+        let mut fields = caller_fields.cloned().unwrap_or_default();
         canonicalize_author(&mut fields, input.principal);
-        for reserved in ["now", "auth_method", "mfa_fresh", "step_up", "source_ip", "principal_is_caller"] {
+        for reserved in SERVER_CONTEXT_FIELDS {
             if fields.contains_key(reserved) {
                 return Err(DecisionError::InvalidRequest(format!(
                     "context field `{reserved}` is set by gatehouse, not by callers"
@@ -502,6 +543,11 @@ impl Policies {
         }
         fields.insert("source_ip".into(), Value::from(input.source_ip.unwrap_or_default()));
         fields.insert("principal_is_caller".into(), Value::from(input.principal_is_caller));
+        if let Some(known) = facts.authors.as_ref().filter(|_| self.authors_in_context(input.action)) {
+            let ids: Vec<Value> = known.authors.iter().map(|id| Value::from(id.to_string())).collect();
+            fields.insert("authors".into(), Value::Array(ids));
+            fields.insert("author_known".into(), Value::from(known.all_known));
+        }
         Context::from_json_value(Value::Object(fields), Some((&self.schema, action)))
             .map_err(|e| DecisionError::InvalidRequest(format!("invalid context: {e}")))
     }
@@ -555,6 +601,26 @@ pub(crate) fn actions_with_step_up(schema: &cedar_policy::Schema) -> HashSet<Act
         .filter(|action| {
             let uid = EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(action.as_str()));
             Context::from_json_value(sample.clone(), Some((schema, &uid))).is_ok()
+        })
+        .collect()
+}
+
+/// The actions whose context in `schema` declares gatehouse's facts about
+/// the change (`authors`, `author_known`): a folder written before they
+/// existed keeps working, without them.
+pub(crate) fn actions_with_authors(schema: &cedar_policy::Schema) -> HashSet<Action> {
+    let sample = serde_json::json!({
+        "now": 0, "auth_method": "token", "mfa_fresh": false,
+        "source_ip": "", "principal_is_caller": true, "authors": [], "author_known": false,
+    });
+    Action::ALL
+        .into_iter()
+        .filter(|action| {
+            let uid = EntityUid::from_type_name_and_id(type_name("Action"), EntityId::new(action.as_str()));
+            let mut with_step_up = sample.clone();
+            with_step_up["step_up"] = Value::from(false);
+            Context::from_json_value(sample.clone(), Some((schema, &uid))).is_ok()
+                || Context::from_json_value(with_step_up, Some((schema, &uid))).is_ok()
         })
         .collect()
 }

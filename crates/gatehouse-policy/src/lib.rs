@@ -14,6 +14,8 @@ mod matrix;
 mod memo;
 mod policy_set;
 
-pub use decision::{Decision, DecisionError, DecisionInput, Permit, Reason, is_entity_type};
+pub use decision::{
+    Decision, DecisionError, DecisionInput, Permit, Reason, SERVER_CONTEXT_FIELDS, ServerFacts, is_entity_type,
+};
 pub use matrix::{MatrixRow, known_resources, matrix};
 pub use policy_set::{DEFAULT_FILES, DEFAULT_TESTS, Policies, PolicyError, PolicyProblem, PolicySetSource, RoleInfo};

@@ -17,7 +17,7 @@ use gatehouse_domain::authorization::Action;
 use gatehouse_domain::access::{Pool, RuleLimits};
 
 use crate::approvals::{APPROVALS_FILE, ApprovalRules, load_approvals};
-use crate::decision::{DecisionMemos, actions_with_step_up};
+use crate::decision::{DecisionMemos, actions_with_authors, actions_with_step_up};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -125,6 +125,9 @@ pub struct Policies {
     /// Whether the schema declares `Owned` (one identity's own record); a
     /// folder written before it asks about gatehouse instead.
     pub(crate) declares_owned: bool,
+    /// The actions whose context declares `authors` and `author_known`
+    /// (see [`ServerFacts`](crate::ServerFacts)).
+    pub(crate) authors_actions: HashSet<Action>,
     /// What decisions under these policies share.
     pub(crate) memos: Arc<DecisionMemos>,
     /// The approval rules of `approvals.toml` (none without the file).
@@ -286,6 +289,7 @@ impl Policies {
             (Some((schema, actions)), true) => {
                 let step_up_actions = actions_with_step_up(&schema);
                 let declares_owned = schema.entity_types().any(|name| name.to_string() == "Owned");
+                let authors_actions = actions_with_authors(&schema);
                 Ok(Self {
                     schema,
                     actions,
@@ -293,6 +297,7 @@ impl Policies {
                     roles,
                     step_up_actions,
                     declares_owned,
+                    authors_actions,
                     memos: Arc::default(),
                     approvals: Arc::new(approvals),
                     hash: source.hash(),
@@ -327,6 +332,12 @@ impl Policies {
     /// Whether decisions of `action` carry `step_up` in their context.
     pub fn step_up_in_context(&self, action: Action) -> bool {
         self.step_up_actions.contains(&action)
+    }
+
+    /// Whether decisions of `action` carry gatehouse's facts about the
+    /// change they name (`authors`, `author_known`) in their context.
+    pub fn authors_in_context(&self, action: Action) -> bool {
+        self.authors_actions.contains(&action)
     }
 
     pub fn has_role(&self, name: &str) -> bool {

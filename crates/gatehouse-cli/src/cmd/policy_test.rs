@@ -16,6 +16,8 @@
 //!                                   # token, session, signing_key, grant):
 //!                                   # that principal's own thing
 //! context = { author = "bob@example.com" }   # optional
+//! authors = ["ana"]                 # optional: whom gatehouse verified signed
+//!                                   # the commits named (`context.authors`)
 //! mfa_fresh = false                 # optional, default true
 //! auth_method = "signature"         # optional, default "token"
 //! expect = "allow"                  # or "deny"
@@ -29,10 +31,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::change::KnownAuthors;
 use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus};
 use gatehouse_domain::ids::{GrantId, IdentityId};
-use gatehouse_policy::{DecisionInput, Policies};
+use gatehouse_policy::{DecisionInput, Policies, ServerFacts};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -80,6 +83,9 @@ struct CaseSpec {
     owner: Option<String>,
     #[serde(default)]
     context: toml::Table,
+    /// The principals gatehouse verified signed the commits the case names:
+    /// `context.authors`, with `context.author_known` true when any.
+    authors: Option<Vec<String>>,
     #[serde(default = "yes")]
     mfa_fresh: bool,
     auth_method: Option<String>,
@@ -176,20 +182,38 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
         };
         let context: serde_json::Map<String, serde_json::Value> =
             serde_json::to_value(&case.context).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
+        let facts = match &case.authors {
+            None => ServerFacts::default(),
+            Some(names) => {
+                let mut authors = Vec::with_capacity(names.len());
+                for name in names {
+                    let (author, _) =
+                        principals.get(name).ok_or_else(|| bad(format!("unknown principal `{name}` in authors")))?;
+                    authors.push(author.id);
+                }
+                authors.sort();
+                authors.dedup();
+                let all_known = !authors.is_empty();
+                ServerFacts { authors: Some(KnownAuthors { authors, all_known }) }
+            }
+        };
         let decision = policies
-            .decide(&DecisionInput {
-                principal,
-                grants,
-                action,
-                resource: &resource,
-                now,
-                auth_method: case.auth_method.as_deref().unwrap_or("token"),
-                mfa_fresh: case.mfa_fresh,
-                step_up: true,
-                source_ip: None,
-                principal_is_caller: true,
-                caller_context: Some(&context),
-            })
+            .decide_with(
+                &DecisionInput {
+                    principal,
+                    grants,
+                    action,
+                    resource: &resource,
+                    now,
+                    auth_method: case.auth_method.as_deref().unwrap_or("token"),
+                    mfa_fresh: case.mfa_fresh,
+                    step_up: true,
+                    source_ip: None,
+                    principal_is_caller: true,
+                    caller_context: Some(&context),
+                },
+                &facts,
+            )
             .map_err(|e| bad(e.to_string()))?;
         if decision.is_allowed() == expect_allow {
             result.passed += 1;

@@ -146,7 +146,7 @@ engine_test!(policy_tests_run_from_files, |engine| with_database(engine, |db| as
     assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
     let defaults = run(gatehouse(&data_dir, &db.url).args(["policy", "test"]));
     assert_eq!(defaults.status.code(), Some(0), "{}", stderr(&defaults));
-    assert_eq!(stdout(&defaults).trim(), "24 passed, 0 failed");
+    assert_eq!(stdout(&defaults).trim(), "28 passed, 0 failed");
 
     let wrong = data_dir.join("wrong.toml");
     std::fs::write(
@@ -173,4 +173,15 @@ engine_test!(policy_tests_run_from_files, |engine| with_database(engine, |db| as
     let broken = run(gatehouse(&data_dir, &db.url).args(["policy", "test", wrong.to_str().unwrap()]));
     assert_eq!(broken.status.code(), Some(2));
     assert!(stderr(&broken).contains("unknown principal `nobody`"), "{}", stderr(&broken));
+
+    // `authors` names principals of the file, like `principal`.
+    std::fs::write(
+        &wrong,
+        "[principals.ana]\nkind = \"human\"\n\n[[case]]\nprincipal = \"ana\"\naction = \"deployment.approve\"\n\
+         resource = \"environment:a/b:prod\"\nauthors = [\"ghost\"]\nexpect = \"deny\"\n",
+    )
+    .unwrap();
+    let broken = run(gatehouse(&data_dir, &db.url).args(["policy", "test", wrong.to_str().unwrap()]));
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("unknown principal `ghost` in authors"), "{}", stderr(&broken));
 }));

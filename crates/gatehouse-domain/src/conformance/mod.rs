@@ -94,6 +94,10 @@ macro_rules! conformance_suite {
                 sessions_rotate_and_touch,
                 sessions_list_newest_first,
             ],
+            CommitAuthors => commit_authors: [
+                commit_authors_are_recorded_with_their_verification,
+                commit_authors_name_existing_identities,
+            ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,
                 concurrent_appends_stay_gap_free,

@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
 use super::*;
-use crate::{Decision, DecisionError, DecisionInput, Reason};
+use gatehouse_domain::change::KnownAuthors;
+
+use crate::{Decision, DecisionError, DecisionInput, Reason, ServerFacts};
 
 const NOW: OffsetDateTime = time::macros::datetime!(2026-06-01 12:00 UTC);
 
@@ -216,6 +218,80 @@ fn authors_may_not_approve_their_own_deployment() {
             .unwrap()
             .is_allowed()
     );
+}
+
+fn known(authors: &[IdentityId], all_known: bool) -> ServerFacts {
+    let mut authors = authors.to_vec();
+    authors.sort();
+    ServerFacts { authors: Some(KnownAuthors { authors, all_known }) }
+}
+
+#[test]
+fn verified_authors_may_not_approve_their_own_deployment() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let bob = IdentityId::new();
+    let grants = [grant(&ana, "release-approver", "project:acme/web")];
+    let target = resource("environment:acme/web:production");
+    let commit = json!({"commit": "a".repeat(40)}).as_object().cloned().unwrap();
+    let asked = |context| input(&ana, &grants, "deployment.approve", &target, context);
+    let guard = vec![Reason::Policy { id: "authors-may-not-approve-their-own-deployment".into(), permit: false }];
+    // With or without a caller context: gatehouse's facts alone decide.
+    for context in [None, Some(&commit)] {
+        let decision = policies.decide_with(&asked(context), &known(&[bob, ana.id], true)).unwrap();
+        assert!(!decision.is_allowed(), "{context:?}");
+        assert_eq!(decision.reasons, guard);
+        let decision = policies.decide_with(&asked(context), &known(&[bob], true)).unwrap();
+        assert!(decision.is_allowed(), "{context:?}: {:?}", decision.reasons);
+        // Nothing known: decided as without facts.
+        assert!(policies.decide_with(&asked(context), &known(&[], false)).unwrap().is_allowed());
+    }
+    // The caller's `author` can only add an exclusion, never take one away.
+    let other_author = json!({"author": "bob@example.com"}).as_object().cloned().unwrap();
+    assert!(!policies.decide_with(&asked(Some(&other_author)), &known(&[ana.id], true)).unwrap().is_allowed());
+    let own = json!({"author": "ana@example.com"}).as_object().cloned().unwrap();
+    assert!(!policies.decide_with(&asked(Some(&own)), &known(&[bob], true)).unwrap().is_allowed());
+    // Only a decision's facts are its own: the memo of a question without
+    // facts does not answer one with them, and back.
+    assert!(policies.decide(&asked(None)).unwrap().is_allowed());
+    assert!(!policies.decide_with(&asked(None), &known(&[ana.id], true)).unwrap().is_allowed());
+    assert!(policies.decide(&asked(None)).unwrap().is_allowed());
+}
+
+#[test]
+fn callers_may_not_set_what_gatehouse_knows_of_a_change() {
+    let policies = Policies::defaults();
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "release-approver", "environment:acme/web:prod")];
+    let target = resource("environment:acme/web:prod");
+    for context in [json!({"authors": []}), json!({"author_known": true}), json!({"authors": ["x"], "commit": "a"})] {
+        let context = context.as_object().cloned().unwrap();
+        let asked = input(&ana, &grants, "deployment.approve", &target, Some(&context));
+        let error = policies.decide_with(&asked, &known(&[ana.id], true)).unwrap_err();
+        assert!(error.to_string().contains("is set by gatehouse, not by callers"), "{context:?}: {error}");
+    }
+}
+
+#[test]
+fn a_folder_whose_schema_predates_known_authors_still_decides() {
+    let mut source = PolicySetSource::defaults();
+    let schema: String = source.files["schema.cedarschema"]
+        .lines()
+        .filter(|line| !line.contains("\"authors\"") && !line.contains("author_known"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    source.files.insert("schema.cedarschema".into(), schema);
+    let guards =
+        source.files["guards.cedar"].replace("(context has authors && context.authors.contains(principal.id)) ||", "");
+    source.files.insert("guards.cedar".into(), guards);
+    let policies = Policies::from_source(&source).unwrap();
+    assert!(!policies.authors_in_context(Action::DeploymentApprove));
+    assert!(Policies::defaults().authors_in_context(Action::DeploymentApprove));
+    let ana = identity(IdentityKind::Human, IdentityStatus::Active);
+    let grants = [grant(&ana, "release-approver", "environment:acme/web:prod")];
+    let target = resource("environment:acme/web:prod");
+    let asked = input(&ana, &grants, "deployment.approve", &target, None);
+    assert!(policies.decide_with(&asked, &known(&[ana.id], true)).unwrap().is_allowed());
 }
 
 #[test]

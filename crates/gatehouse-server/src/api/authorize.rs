@@ -1,15 +1,18 @@
 //! `POST /api/v1/authorize`: may this principal do this action on this
 //! resource, now? Every decision is an audit entry, and the answer names
-//! its index.
+//! its index. A request that names commits (`commit`, `commits`) is decided
+//! with who gatehouse verified signed them (`authors`, `author_known`),
+//! which no caller can set.
 
 use axum::Json;
 use axum::extract::State;
 use gatehouse_domain::audit::{AuditAction, Outcome};
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::change::{CommitSha, KnownAuthors};
 use gatehouse_domain::grant::{OwnedKind, Resource};
 use gatehouse_domain::ids::{GrantId, IdentityId, SessionId, TokenId};
-use gatehouse_policy::DecisionInput;
-use serde_json::json;
+use gatehouse_policy::{DecisionInput, ServerFacts};
+use serde_json::{Map, Value, json};
 
 use super::dto::{AuthorizeRequest, AuthorizeResponse};
 use crate::auth::{DecisionCaller, STEP_UP_REASON, Via, needs_step_up};
@@ -70,6 +73,48 @@ async fn resource_asked(state: &AppState, kind: &str, id: &str) -> Result<Resour
     }
 }
 
+/// The most commits one decision may name.
+pub const MAX_NAMED_COMMITS: usize = 1_000;
+
+/// The commits the caller's context names, `commit` and `commits` together,
+/// each a valid object id (422 otherwise), without repeats.
+pub(crate) fn named_commits(context: Option<&Map<String, Value>>) -> Result<Vec<CommitSha>, ApiError> {
+    let Some(context) = context else { return Ok(Vec::new()) };
+    let invalid = |field: &str, detail: String| ApiError::Unprocessable(format!("context `{field}`: {detail}"));
+    let parse = |field: &str, value: &Value| match value {
+        Value::String(raw) => raw.parse::<CommitSha>().map_err(|e| invalid(field, e.to_string())),
+        _ => Err(invalid(field, "a commit id is a string".into())),
+    };
+    let mut commits = Vec::new();
+    if let Some(value) = context.get("commit") {
+        commits.push(parse("commit", value)?);
+    }
+    match context.get("commits") {
+        None => {}
+        Some(Value::Array(values)) if values.len() <= MAX_NAMED_COMMITS => {
+            for value in values {
+                commits.push(parse("commits", value)?);
+            }
+        }
+        Some(Value::Array(_)) => {
+            return Err(invalid("commits", format!("at most {MAX_NAMED_COMMITS} commits per decision")));
+        }
+        Some(_) => return Err(invalid("commits", "a list of commit ids".into())),
+    }
+    commits.sort();
+    commits.dedup();
+    Ok(commits)
+}
+
+/// What gatehouse knows of the commits a decision names.
+pub(crate) async fn facts_about(state: &AppState, commits: &[CommitSha]) -> Result<ServerFacts, ApiError> {
+    if commits.is_empty() {
+        return Ok(ServerFacts::default());
+    }
+    let recorded = state.store.commit_authors(commits).await?;
+    Ok(ServerFacts { authors: Some(KnownAuthors::of(commits, &recorded)) })
+}
+
 /// Decide, record the decision, and answer with its reasons.
 #[utoipa::path(post, path = "/api/v1/authorize", tag = "decisions", request_body = AuthorizeRequest,
     responses((status = 200, body = AuthorizeResponse), (status = 403), (status = 404), (status = 422)))]
@@ -85,6 +130,7 @@ pub async fn authorize(
         Some(serde_json::Value::Object(map)) => Some(map),
         Some(_) => return Err(ApiError::Unprocessable("context must be a JSON object".into())),
     };
+    let facts = facts_about(&state, &named_commits(context)?).await?;
     let target: Option<IdentityId> =
         request.principal.as_deref().map(|raw| parse_field("principal", raw)).transpose()?;
     // The identity asked about and its grants, when it is not the caller.
@@ -107,19 +153,22 @@ pub async fn authorize(
     // Only the caller's own credential can prove a fresh second factor: a
     // question about someone else is answered as if they had none.
     let mfa_fresh = is_caller && caller.mfa_fresh(&state);
-    let decision = state.policies.current().decide(&DecisionInput {
-        principal,
-        grants,
-        action,
-        resource: &resource,
-        now: state.clock.now(),
-        auth_method: caller.auth_method(),
-        mfa_fresh,
-        step_up: state.settings.mfa.step_up,
-        source_ip: caller.origin().source_ip.as_deref(),
-        principal_is_caller: is_caller,
-        caller_context: context,
-    })?;
+    let decision = state.policies.current().decide_with(
+        &DecisionInput {
+            principal,
+            grants,
+            action,
+            resource: &resource,
+            now: state.clock.now(),
+            auth_method: caller.auth_method(),
+            mfa_fresh,
+            step_up: state.settings.mfa.step_up,
+            source_ip: caller.origin().source_ip.as_deref(),
+            principal_is_caller: is_caller,
+            caller_context: context,
+        },
+        &facts,
+    )?;
     let mut reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
     let mut allowed = decision.is_allowed();
     // A policy folder written before the `mfa-required` guard existed still
@@ -139,6 +188,10 @@ pub async fn authorize(
             "decision": verdict,
             "reasons": reasons,
             "context": request.context,
+            "known_authors": facts.authors.as_ref().map(|known| json!({
+                "authors": known.authors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "author_known": known.all_known,
+            })),
             "auth_method": caller.auth_method(),
             "workload": match caller.via() {
                 Via::CiToken(workload) => Some(json!({

@@ -1,14 +1,17 @@
 //! `POST /api/v1/verify/commit`, `/verify/push` and `/verify/blob`: signed
 //! code and artifacts traced to a registered key, an active identity and
 //! its right to push. Every verification is one audit entry (a push's
-//! entry holds its verdicts).
+//! entry holds its verdicts). Who signed each commit that passed is recorded
+//! with that entry (the `commit_authors` area), so that separation of
+//! duties reads what gatehouse verified, not what a caller says.
 
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_domain::audit::{AuditAction, Observation, Outcome};
+use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome, SystemWriter};
 use gatehouse_domain::auth_failures::cap_text;
+use gatehouse_domain::change::CommitAuthor;
 use gatehouse_domain::identity::IdentityStatus;
 use serde_json::json;
 
@@ -18,7 +21,7 @@ use super::dto::{
 use crate::auth::Caller;
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
-use crate::signing::{CommitCheck, CommitVerdict, Lookups, check_commit};
+use crate::signing::{CommitCheck, CommitVerdict, Lookups, check_commit, commit_object_id};
 use crate::state::AppState;
 
 /// The most commits one push request may carry (`gatehouse hook
@@ -44,35 +47,79 @@ fn dto(id: Option<String>, verdict: CommitVerdict) -> CommitVerdictDto {
     }
 }
 
-fn record(
-    caller: &Caller,
-    state: &AppState,
+/// A verification's audit entry, before it is written.
+struct Entry {
+    action: AuditAction,
+    resource: String,
+    outcome: Outcome,
+    reason: String,
+    details: serde_json::Value,
+}
+
+/// Writes a verification's entry: with the authors it proved, as
+/// [`SystemWriter::SignatureVerification`] in one transaction, or, when it
+/// proved none, as an observation. Returns the entry's index.
+async fn write(caller: &Caller, state: &AppState, entry: Entry, facts: Vec<CommitAuthor>) -> Result<u64, ApiError> {
+    let Entry { action, resource, outcome, reason, mut details } = entry;
+    details["authors_recorded"] = json!(facts.len());
+    if facts.is_empty() {
+        let observation = caller.observe(state, action, resource).outcome(outcome, reason).details(details);
+        return Ok(observation.append(&*state.store).await?);
+    }
+    let record = AuditRecord::system_for(
+        SystemWriter::SignatureVerification,
+        caller.actor(),
+        state.clock.now(),
+        action,
+        resource,
+    )
+    .origin(caller.origin())
+    .outcome(outcome, reason)
+    .details(details);
+    Ok(state.store.record_commit_authors(facts, record).await?)
+}
+
+/// The fact a passed verdict proves: its signer signed the commit object
+/// `raw` (named by the id gatehouse computes, not the caller's).
+fn fact(
+    raw: &[u8],
+    named: Option<&str>,
     project: Option<&str>,
-    reference: Option<&str>,
     verdict: &CommitVerdictDto,
-) -> Observation {
+    verification: AuditAction,
+    state: &AppState,
+) -> Option<CommitAuthor> {
+    let signer = verdict.signer.as_ref().filter(|_| verdict.valid)?;
+    Some(CommitAuthor {
+        commit: commit_object_id(raw, named),
+        repository: project.map(str::to_owned),
+        identity_id: signer.identity_id.parse().ok()?,
+        key_fingerprint: signer.key_fingerprint.clone(),
+        verification,
+        recorded_at: state.clock.now(),
+    })
+}
+
+fn record(project: Option<&str>, reference: Option<&str>, verdict: &CommitVerdictDto) -> Entry {
     let resource = project.map_or_else(|| "gatehouse".to_owned(), |p| format!("project:{p}"));
-    caller
-        .observe(state, AuditAction::CommitVerify, resource)
-        .outcome(if verdict.valid { Outcome::Success } else { Outcome::Denied }, verdict.reason.clone())
-        .details(json!({
+    Entry {
+        action: AuditAction::CommitVerify,
+        resource,
+        outcome: if verdict.valid { Outcome::Success } else { Outcome::Denied },
+        reason: verdict.reason.clone(),
+        details: json!({
             "commit": verdict.id,
             "ref": reference,
             "valid": verdict.valid,
             "signer": verdict.signer.as_ref().map(|s| s.identity_id.clone()),
             "key_fingerprint": verdict.signer.as_ref().map(|s| s.key_fingerprint.clone()),
-        }))
+        }),
+    }
 }
 
 /// The one audit entry of a push: its counts, and up to
 /// [`MAX_AUDITED_VERDICTS`] verdicts (the refused first), text capped.
-fn push_record(
-    caller: &Caller,
-    state: &AppState,
-    project: &str,
-    reference: Option<&str>,
-    answers: &[CommitVerdictDto],
-) -> Observation {
+fn push_record(project: &str, reference: Option<&str>, answers: &[CommitVerdictDto]) -> Entry {
     let invalid = answers.iter().filter(|a| !a.valid).count();
     let listed: Vec<serde_json::Value> = answers
         .iter()
@@ -95,16 +142,19 @@ fn push_record(
     } else {
         format!("{invalid} of {} commits refused", answers.len())
     };
-    caller
-        .observe(state, AuditAction::PushVerify, format!("project:{project}"))
-        .outcome(if valid { Outcome::Success } else { Outcome::Denied }, reason)
-        .details(json!({
+    Entry {
+        action: AuditAction::PushVerify,
+        resource: format!("project:{project}"),
+        outcome: if valid { Outcome::Success } else { Outcome::Denied },
+        reason,
+        details: json!({
             "ref": reference.map(|r| cap_text(r, MAX_AUDITED_TEXT)),
             "commits": answers.len(),
             "refused": invalid,
             "verdicts": listed,
             "verdicts_not_listed": answers.len().saturating_sub(MAX_AUDITED_VERDICTS),
-        }))
+        }),
+    }
 }
 
 /// A project id as a verification names it: 422 unless `ORG/REPO`.
@@ -132,7 +182,10 @@ pub async fn commit(
         CommitCheck { raw: request.commit.as_bytes(), project: request.project.as_deref(), paths: &request.paths };
     let verdict = check_commit(&state, &mut Lookups::default(), &check, state.clock.now()).await?;
     let answer = dto(request.id, verdict);
-    record(&caller, &state, request.project.as_deref(), None, &answer).append(&*state.store).await?;
+    let project = request.project.as_deref();
+    let raw = request.commit.as_bytes();
+    let facts = fact(raw, answer.id.as_deref(), project, &answer, AuditAction::CommitVerify, &state);
+    write(&caller, &state, record(project, None, &answer), facts.into_iter().collect()).await?;
     Ok(Json(answer))
 }
 
@@ -154,14 +207,18 @@ pub async fn push(
     let now = state.clock.now();
     let mut lookups = Lookups::default();
     let mut answers = Vec::with_capacity(request.commits.len());
+    let mut facts = Vec::new();
     for commit in &request.commits {
         let check =
             CommitCheck { raw: commit.commit.as_bytes(), project: Some(&request.project), paths: &commit.paths };
         let verdict = check_commit(&state, &mut lookups, &check, now).await?;
-        answers.push(dto(Some(commit.id.clone()), verdict));
+        let answer = dto(Some(commit.id.clone()), verdict);
+        let project = Some(request.project.as_str());
+        facts.extend(fact(check.raw, Some(&commit.id), project, &answer, AuditAction::PushVerify, &state));
+        answers.push(answer);
     }
-    let entry = push_record(&caller, &state, &request.project, request.reference.as_deref(), &answers);
-    entry.append(&*state.store).await?;
+    let entry = push_record(&request.project, request.reference.as_deref(), &answers);
+    write(&caller, &state, entry, facts).await?;
     Ok(Json(PushVerdictDto { valid: answers.iter().all(|a| a.valid), commits: answers }))
 }
 

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation, Outcome, SystemWriter};
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::change::CommitSha;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::webhook::WebhookDelivery;
@@ -21,6 +22,7 @@ use super::GithubSettings;
 use super::github_app::{ProtectionAnswer, Verdict};
 use super::push::{changes_json, config_changes};
 use super::signature::check_github_signature;
+use crate::api::authorize::facts_about;
 use crate::context::Origin;
 use crate::extract::ApiBytes;
 use crate::problem::ApiError;
@@ -122,6 +124,15 @@ async fn protection_rule(
     let now = state.clock.now();
 
     let resource = Resource::from_parts("environment", &format!("{repository}:{environment}"));
+    // The commit deployed, when the event names a valid one: the decision
+    // sees who gatehouse verified signed it (`authors`, `author_known`).
+    let deployed: Vec<CommitSha> = payload
+        .pointer("/deployment/sha")
+        .and_then(Value::as_str)
+        .and_then(|sha| sha.parse().ok())
+        .into_iter()
+        .collect();
+    let facts = facts_about(state, &deployed).await?;
     let principal = bound_identity(state, github, &repository, repository_id, payload).await?;
     let (verdict, reasons, actor) = match (&resource, principal) {
         (None, _) => (
@@ -135,19 +146,22 @@ async fn protection_rule(
             let decision = state
                 .policies
                 .current()
-                .decide(&DecisionInput {
-                    principal: &identity,
-                    grants: &grants,
-                    action: Action::DeploymentExecute,
-                    resource,
-                    now,
-                    auth_method: "workload",
-                    mfa_fresh: false,
-                    step_up: state.settings.mfa.step_up,
-                    source_ip: None,
-                    principal_is_caller: true,
-                    caller_context: None,
-                })
+                .decide_with(
+                    &DecisionInput {
+                        principal: &identity,
+                        grants: &grants,
+                        action: Action::DeploymentExecute,
+                        resource,
+                        now,
+                        auth_method: "workload",
+                        mfa_fresh: false,
+                        step_up: state.settings.mfa.step_up,
+                        source_ip: None,
+                        principal_is_caller: true,
+                        caller_context: None,
+                    },
+                    &facts,
+                )
                 .map_err(|e| ApiError::Internal(format!("{e:?}")))?;
             let verdict = if decision.is_allowed() { Verdict::Approved } else { Verdict::Rejected };
             (verdict, decision.reasons.iter().map(ToString::to_string).collect(), Actor::identity(&identity))
@@ -166,6 +180,10 @@ async fn protection_rule(
             "decision": if verdict == Verdict::Approved { "allow" } else { "deny" },
             "reasons": reasons,
             "deployment": payload.get("deployment").map(|d| json!({"id": d.get("id"), "ref": d.get("ref"), "sha": d.get("sha")})),
+            "known_authors": facts.authors.as_ref().map(|known| json!({
+                "authors": known.authors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "author_known": known.all_known,
+            })),
         }));
     let indexes = state.store.record_webhook_delivery(received_delivery, vec![receipt, decision_record]).await?;
 

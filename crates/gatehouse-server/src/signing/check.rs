@@ -5,16 +5,38 @@
 use std::collections::HashMap;
 
 use gatehouse_domain::authorization::Action;
+use gatehouse_domain::change::CommitSha;
 use gatehouse_domain::glob;
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityStatus};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_policy::DecisionInput;
 use gatehouse_signing::{SignatureError, SignatureKind, parse_commit};
+use sha2::Digest as _;
 use time::OffsetDateTime;
 
 use crate::problem::ApiError;
 use crate::state::AppState;
+
+/// The object id git gives the commit object `raw`: its SHA-256 when the
+/// caller named it by 64 digits (a SHA-256 repository), else its SHA-1.
+/// Computed, never taken from the caller, so a fact recorded under it is
+/// about this very object.
+pub fn commit_object_id(raw: &[u8], named: Option<&str>) -> CommitSha {
+    let header = format!("commit {}\0", raw.len());
+    let hex = if named.is_some_and(|id| id.len() == 64) {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(header.as_bytes());
+        hasher.update(raw);
+        hex::encode(hasher.finalize())
+    } else {
+        let mut hasher = sha1::Sha1::new();
+        hasher.update(header.as_bytes());
+        hasher.update(raw);
+        hex::encode(hasher.finalize())
+    };
+    hex.parse().unwrap_or_else(|_| unreachable!("a digest in hex is a commit id"))
+}
 
 /// What is asked about one commit.
 #[derive(Debug, Clone)]

@@ -3,4 +3,4 @@
 
 pub mod check;
 
-pub use check::{CommitCheck, CommitVerdict, Lookups, check_commit};
+pub use check::{CommitCheck, CommitVerdict, Lookups, check_commit, commit_object_id};

@@ -16,6 +16,7 @@ mod problem_json;
 mod properties;
 mod routes;
 mod scim;
+mod separation_of_duties;
 mod sessions;
 mod signing;
 mod sso;

@@ -125,6 +125,65 @@ engine_test!(signatures_are_checked_and_replays_refused, |engine| with_database(
     no_delivery.assert_problem(400);
 }));
 
+engine_test!(a_deployment_is_decided_with_who_gatehouse_verified_signed_its_commit, |engine| with_database(
+    engine,
+    |db| async move {
+        use gatehouse_testkit::git_repo::{GitSandbox, Signing};
+        let (app, standin) = github_app(&db).await;
+        // A team's own rule on the facts gatehouse supplies: deploy only
+        // commits whose signer gatehouse verified.
+        let mut source = gatehouse_policy::PolicySetSource::defaults();
+        source.files.insert(
+            "verified.cedar".into(),
+            "@id(\"deploy-only-verified-commits\")\n\
+             forbid (principal, action == Action::\"deployment.execute\", resource)\n\
+             unless { context has author_known && context.author_known };\n"
+                .into(),
+        );
+        app.state.policies.replace(gatehouse_policy::Policies::from_source(&source).unwrap());
+        let bot = app.create_service("web-deployer").await;
+        bind_repository(&app, &bot).await;
+        let grant = json!({"identity_id": bot, "role": "deployer", "scope": "environment:acme/web:production"});
+        app.post("/api/v1/grants", &app.admin_token, grant).await.assert_status(201);
+        let ana = app.create_human("Ana", "ana@example.com").await;
+        let grant = json!({"identity_id": ana, "role": "developer", "scope": "project:acme/web"});
+        app.post("/api/v1/grants", &app.admin_token, grant).await.assert_status(201);
+        let sandbox = GitSandbox::new();
+        let (key, public) = sandbox.ssh_key("ana");
+        let path = format!("/api/v1/identities/{ana}/signing-keys");
+        app.post(&path, &app.admin_token, json!({"public_key": public})).await.assert_status(201);
+        let commit = sandbox.commit("src/a.rs", "a", &Signing::Ssh(key));
+
+        let mut request = protection_rule(&standin, "acme/web", "production");
+        request["deployment"]["sha"] = json!(commit);
+        let rejected =
+            deliver(&app, "deployment_protection_rule", "v-1", &request, Some(sign(&request.to_string()))).await;
+        let rejected = rejected.assert_status(200).clone();
+        assert_eq!(rejected["state"], "rejected", "{rejected}");
+        assert!(rejected["reasons"][0].as_str().unwrap().contains("deploy-only-verified-commits"), "{rejected}");
+        let entry = &app.store.list_audit(rejected["audit_indexes"][1].as_u64().unwrap(), 1).await.unwrap()[0];
+        assert_eq!(entry.record.details["known_authors"], json!({"authors": [], "author_known": false}));
+
+        let verified = json!({"id": commit, "commit": sandbox.cat(&commit), "project": "acme/web"});
+        let verdict = app.post("/api/v1/verify/commit", &app.admin_token, verified).await;
+        assert_eq!(verdict.assert_status(200)["valid"], true, "{}", verdict.text);
+        request["deployment"]["id"] = json!(10);
+        let approved =
+            deliver(&app, "deployment_protection_rule", "v-2", &request, Some(sign(&request.to_string()))).await;
+        let approved = approved.assert_status(200).clone();
+        assert_eq!(approved["state"], "approved", "{approved}");
+        let entry = &app.store.list_audit(approved["audit_indexes"][1].as_u64().unwrap(), 1).await.unwrap()[0];
+        assert_eq!(entry.record.details["known_authors"], json!({"authors": [ana], "author_known": true}));
+
+        // A deployment whose sha is no commit id carries no facts: the rule
+        // holds it back.
+        request["deployment"]["id"] = json!(11);
+        request["deployment"]["sha"] = json!("not-a-sha");
+        let odd = deliver(&app, "deployment_protection_rule", "v-3", &request, Some(sign(&request.to_string()))).await;
+        assert_eq!(odd.assert_status(200)["state"], "rejected");
+    }
+));
+
 engine_test!(a_deployment_protection_rule_is_decided_and_answered_as_the_app, |engine| with_database(
     engine,
     |db| async move {

@@ -3,6 +3,7 @@
 //! `impl … for SqlStore`, and the SQL helpers only that area uses.
 
 pub(crate) mod audit_log;
+pub(crate) mod commit_authors;
 pub(crate) mod grants;
 pub(crate) mod group_mappings;
 pub(crate) mod identities;

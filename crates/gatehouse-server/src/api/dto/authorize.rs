@@ -14,7 +14,11 @@ pub struct AuthorizeRequest {
     pub principal: Option<String>,
     pub action: String,
     pub resource: ResourceRef,
-    /// Extra facts for policies, e.g. `{"author": "<id or email>"}`.
+    /// Extra facts for policies, e.g. `{"author": "<id or email>"}`, or
+    /// the change decided about: `{"commit": "<sha>"}` or `{"commits":
+    /// ["<sha>", …]}` (40 or 64 hex digits each, at most 1000), for which
+    /// gatehouse adds `authors` (the identities it verified signed them)
+    /// and `author_known`; a caller that sets either is refused (422).
     #[schema(value_type = Object)]
     pub context: Option<serde_json::Value>,
 }

@@ -10,6 +10,7 @@
 //! part of the answer.
 
 mod matching;
+mod record;
 mod request;
 mod requirement;
 mod rule;
@@ -18,6 +19,9 @@ mod rule;
 mod tests;
 
 pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
+pub use record::{
+    ApprovalRequest, BindingKey, DeploymentBinding, NewApprovalRequest, NewVote, RequestKind, StoredVote,
+};
 pub use request::{
     AccessDurationError, Ballot, CountedVote, NotEligible, RequestError, RequestEvent, RequestParties, RequestState,
     Tally, VoteDecision, VoterFacts, check_access_duration, check_vote, request_digest, request_expiry, tally,

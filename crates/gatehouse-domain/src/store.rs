@@ -13,6 +13,7 @@
 //! against races (a status changed, a name taken meanwhile) and reports them
 //! as a typed [`Conflict`].
 
+mod approvals;
 mod audit_log;
 mod conflict;
 mod engine;
@@ -29,6 +30,7 @@ mod tokens;
 mod webhooks;
 mod workload;
 
+pub use approvals::{ApprovalFilter, ApprovalStore, CancelledRequests, VoteOutcome};
 pub use audit_log::{AuditFilter, AuditForwarder, AuditLogStore, DurableEntry, StoredCheckpoint, TreeNodeId};
 pub use conflict::Conflict;
 pub use engine::{PoolStats, StoreEngine};
@@ -49,8 +51,8 @@ pub use workload::WorkloadStore;
 /// `use gatehouse_domain::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AuditLogStore, Conflict, GrantStore, GroupMappingStore, IdentityStore, InstallationStore, MfaStore,
-        OpenedStore, Page, PageRequest, ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store,
+        ApprovalStore, AuditLogStore, Conflict, GrantStore, GroupMappingStore, IdentityStore, InstallationStore,
+        MfaStore, OpenedStore, Page, PageRequest, ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store,
         StoreEngine, StoreError, TokenStore, WebhookStore, WorkloadStore,
     };
 }
@@ -140,6 +142,7 @@ areas! {
     GroupMappings => GroupMappingStore,
     Mfa => MfaStore,
     Sessions => SessionStore,
+    Approvals => ApprovalStore,
     AuditLog => AuditLogStore,
 }
 

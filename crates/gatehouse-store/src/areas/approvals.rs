@@ -560,7 +560,7 @@ impl ApprovalStore for SqlStore {
                 .bind(from.as_str())
                 .execute(&mut *conn)
                 .await
-                .map_err(on_unique(|_| Conflict::RequestOpenForRun { key: id.to_string() }))?;
+                .map_err(store_error)?;
                 if moved.rows_affected() == 0 {
                     let current = existing_request(conn, id).await?;
                     return Err(state_changed(&current, from));

@@ -11,6 +11,7 @@
 
 mod break_glass;
 mod matching;
+mod record;
 mod request;
 mod requirement;
 mod rule;
@@ -22,6 +23,9 @@ pub use break_glass::{
     BreakGlassError, BreakGlassWindow, OVERDUE_REPEAT, check_after_review, check_break_glass, overdue_alert_due,
 };
 pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
+pub use record::{
+    ApprovalRequest, BindingKey, DeploymentBinding, NewApprovalRequest, NewVote, RequestKind, StoredVote,
+};
 pub use request::{
     AccessDurationError, Ballot, CountedVote, NotEligible, RequestError, RequestEvent, RequestParties, RequestState,
     Tally, VoteDecision, VoterFacts, check_access_duration, check_vote, request_digest, request_expiry, tally,

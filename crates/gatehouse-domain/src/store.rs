@@ -13,6 +13,7 @@
 //! against races (a status changed, a name taken meanwhile) and reports them
 //! as a typed [`Conflict`].
 
+mod approvals;
 mod audit_log;
 mod commit_authors;
 mod conflict;
@@ -30,6 +31,7 @@ mod tokens;
 mod webhooks;
 mod workload;
 
+pub use approvals::{ApprovalFilter, ApprovalStore, CancelledRequests, VoteOutcome};
 pub use audit_log::{AuditFilter, AuditForwarder, AuditLogStore, DurableEntry, StoredCheckpoint, TreeNodeId};
 pub use commit_authors::CommitAuthorStore;
 pub use conflict::Conflict;
@@ -51,9 +53,9 @@ pub use workload::WorkloadStore;
 /// `use gatehouse_domain::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        AuditLogStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore, IdentityStore, InstallationStore,
-        MfaStore, OpenedStore, Page, PageRequest, ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store,
-        StoreEngine, StoreError, TokenStore, WebhookStore, WorkloadStore,
+        ApprovalStore, AuditLogStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore, IdentityStore,
+        InstallationStore, MfaStore, OpenedStore, Page, PageRequest, ScimGroupStore, ScimUserStore, SessionStore,
+        SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, WebhookStore, WorkloadStore,
     };
 }
 
@@ -142,6 +144,7 @@ areas! {
     GroupMappings => GroupMappingStore,
     Mfa => MfaStore,
     Sessions => SessionStore,
+    Approvals => ApprovalStore,
     CommitAuthors => CommitAuthorStore,
     AuditLog => AuditLogStore,
 }

@@ -98,6 +98,18 @@ macro_rules! conformance_suite {
                 commit_authors_are_recorded_with_their_verification,
                 commit_authors_name_existing_identities,
             ],
+            Approvals => approvals: [
+                approval_requests_round_trip_and_page,
+                votes_are_recorded_with_their_audit_entry,
+                a_second_live_vote_is_a_conflict,
+                votes_on_decided_or_changed_requests_are_refused,
+                state_changes_are_guarded_and_activation_creates_the_grant,
+                a_run_has_one_open_request,
+                due_requests_are_found_for_the_scheduler,
+                cancelling_an_identitys_requests_withdraws_its_votes,
+                a_failed_approval_command_leaves_no_audit_entry,
+                activation_and_revocation_show_in_credentials_at_once,
+            ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,
                 concurrent_appends_stay_gap_free,

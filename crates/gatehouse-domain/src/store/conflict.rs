@@ -3,8 +3,9 @@
 //! by kind and people read the sentence [`Display`](std::fmt::Display)
 //! gives (the same sentence the API has always shown).
 
+use crate::access::RequestState;
 use crate::identity::IdentityStatus;
-use crate::ids::{GrantId, IdentityId, TokenId};
+use crate::ids::{ApprovalRequestId, GrantId, IdentityId, TokenId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {
@@ -76,6 +77,22 @@ pub enum Conflict {
     /// A replay of a TOTP code that raced another request.
     #[error("this code was used already; wait for the next one")]
     CodeUsed,
+    /// A run (and environment) has one open (pending or approved) request
+    /// at a time; `key` is the run's [`BindingKey`](crate::access::BindingKey).
+    #[error("an open request for this run exists already (`{key}`)")]
+    RequestOpenForRun { key: String },
+    /// The request's state moved since the caller read it.
+    #[error("request `{id}` is {current}, not {expected}")]
+    RequestStateChanged { id: ApprovalRequestId, expected: RequestState, current: RequestState },
+    /// What the request asks changed since the voter was shown it.
+    #[error("request `{id}` changed since it was shown; look again before voting")]
+    RequestDigestChanged { id: ApprovalRequestId },
+    /// Another vote or a withdrawal came in since the caller tallied.
+    #[error("request `{id}` received another vote meanwhile; try again")]
+    RequestRevised { id: ApprovalRequestId },
+    /// One live vote per person per request.
+    #[error("you already voted on request `{id}`")]
+    AlreadyVoted { id: ApprovalRequestId },
     /// A uniqueness rule no case above names; `detail` is the database's.
     #[error("a unique constraint refused the write: {detail}")]
     Unique { detail: String },

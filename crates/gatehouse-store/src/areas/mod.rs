@@ -2,6 +2,7 @@
 //! [`gatehouse_domain::store`], each holding that trait's one
 //! `impl … for SqlStore`, and the SQL helpers only that area uses.
 
+pub(crate) mod approvals;
 pub(crate) mod audit_log;
 pub(crate) mod commit_authors;
 pub(crate) mod grants;

@@ -157,19 +157,12 @@ fn convert(raw: RawRule) -> Result<(ApprovalRule, Option<Regex>), String> {
             names.iter().map(|name| name.parse()).collect::<Result<_, RuleError>>().map_err(|e| fail(e.to_string()))?
         }
     };
-    let duration =
-        |field: &str, text: Option<&String>, default: Option<Duration>| -> Result<Option<Duration>, String> {
-            match text {
-                None => Ok(default),
-                Some(text) => parse_duration(text).map(Some).map_err(|e| fail(format!("{field}: {e}"))),
-            }
-        };
-    let approver_mfa_max_age =
-        duration("approver_mfa_max_age", raw.approver_mfa_max_age.as_ref(), Some(ApprovalRule::DEFAULT_MFA_MAX_AGE))?
-            .unwrap_or(ApprovalRule::DEFAULT_MFA_MAX_AGE);
-    let request_ttl =
-        duration("request_ttl", raw.request_ttl.as_ref(), Some(DEFAULT_REQUEST_TTL))?.unwrap_or(DEFAULT_REQUEST_TTL);
-    let max_duration = duration("max_duration", raw.max_duration.as_ref(), None)?;
+    let duration = |field: &str, text: &str| parse_duration(text).map_err(|e| fail(format!("{field}: {e}")));
+    let optional_duration = |field: &str, text: Option<&String>| text.map(|text| duration(field, text)).transpose();
+    let approver_mfa_max_age = optional_duration("approver_mfa_max_age", raw.approver_mfa_max_age.as_ref())?
+        .unwrap_or(ApprovalRule::DEFAULT_MFA_MAX_AGE);
+    let request_ttl = optional_duration("request_ttl", raw.request_ttl.as_ref())?.unwrap_or(DEFAULT_REQUEST_TTL);
+    let max_duration = optional_duration("max_duration", raw.max_duration.as_ref())?;
     let reason_required = match raw.reason.as_deref() {
         None | Some("required") => true,
         Some("optional") => false,
@@ -198,10 +191,9 @@ fn convert(raw: RawRule) -> Result<(ApprovalRule, Option<Regex>), String> {
             })?;
             Some(BreakGlass {
                 who: glass.who.parse().map_err(|e| fail(format!("break_glass.who: {e}")))?,
-                duration: duration("break_glass.duration", Some(&glass.duration), None)?.unwrap_or_default(),
+                duration: duration("break_glass.duration", &glass.duration)?,
                 after_review: AfterReview {
-                    within: duration("break_glass.after_review.within", Some(&review.within), None)?
-                        .unwrap_or_default(),
+                    within: duration("break_glass.after_review.within", &review.within)?,
                     need,
                     pool: review.of.parse().map_err(|e| fail(format!("break_glass.after_review.of: {e}")))?,
                 },

@@ -106,6 +106,97 @@ pub enum Command {
     /// Your second factor (TOTP): enroll, confirm, and step up.
     #[command(subcommand)]
     Mfa(MfaCommand),
+    /// The approved channel: ask for access or a gated action, vote, wait.
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// The approval rules in force.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Check that every loaded rule can still be satisfied by the people in
+    /// the directory now. Exit 1 if one cannot.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Ask for access (`--role --scope --duration`) or for a gated action
+    /// (`--action --resource`); the rule covering it says who must approve.
+    Create {
+        /// A role the policy folder defines.
+        #[arg(long, requires_all = ["scope", "duration"], conflicts_with_all = ["action", "resource"])]
+        role: Option<String>,
+        /// `*`, `project:ORG/REPO`, `pipeline:ORG/REPO:NAME` or `environment:ORG/REPO:NAME`.
+        #[arg(long)]
+        scope: Option<String>,
+        /// How long the access lasts once approved (`30m`, `2h`).
+        #[arg(long)]
+        duration: Option<String>,
+        /// The gated action (`deployment.execute`, …).
+        #[arg(long, requires = "resource")]
+        action: Option<String>,
+        /// `TYPE:ID`, e.g. `environment:acme/web:production`.
+        #[arg(long)]
+        resource: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// A change or incident ticket, when the rule asks for one.
+        #[arg(long)]
+        ticket: Option<String>,
+    },
+    /// List requests: yours, those you may decide (`--reviewable`), or
+    /// anyone's with `audit.read`.
+    List {
+        /// pending, approved, denied, cancelled, expired, superseded, active, consumed, revoked.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only pending requests you may vote on and have not.
+        #[arg(long)]
+        reviewable: bool,
+        /// An identity id, or `me`.
+        #[arg(long)]
+        requester: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show a request: the rule's progress per clause and every vote.
+    Show { id: String },
+    /// Approve. Needs a recent second factor: give `--code`, or be asked.
+    Approve {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// A TOTP code, verified first when your second factor is not fresh.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Deny, with the reason the requester will see.
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Cancel your own pending request.
+    Cancel { id: String },
+    /// End active access early.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Wait until the request is decided. Exit 0 approved (or active),
+    /// 1 denied, expired, cancelled or still pending at the timeout.
+    Wait {
+        id: String,
+        /// How long to wait (`30s`, `10m`).
+        #[arg(long, default_value = "5m")]
+        timeout: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +297,18 @@ pub struct GateArgs {
     /// `KEY=VALUE` context for policies (e.g. `author=ana`); repeatable.
     #[arg(long = "context", value_name = "KEY=VALUE")]
     pub context: Vec<String>,
+    /// When an approval rule covers the action: ask for approval (or attach
+    /// to this run's request), print where to approve, and wait this long
+    /// (`30m`). Exit 0 approved (the approval is used), 1 denied, expired
+    /// or timed out.
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+    /// Why, for the approvers (with `--wait`).
+    #[arg(long, requires = "wait")]
+    pub reason: Option<String>,
+    /// A ticket the rule may ask for (with `--wait`).
+    #[arg(long, requires = "wait")]
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

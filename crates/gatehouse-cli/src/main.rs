@@ -98,6 +98,8 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::VerifyBlob { signature, file } => cmd::verify::blob(&cli.global, signature, file).await,
         Command::Hook(args::HookCommand::PreReceive) => cmd::verify::pre_receive(&cli.global).await,
         Command::Mfa(command) => cmd::mfa::run(&cli.global, command).await,
+        Command::Request(command) => cmd::request::run(&cli.global, command).await,
+        Command::Approvals(args::ApprovalsCommand::Check) => cmd::request::check_approvals(&cli.global).await,
         Command::Policy(args::PolicyCommand::Matrix { format }) => cmd::policy::matrix(&cli.global, *format).await,
         Command::Policy(command) => {
             let config = Config::resolve(&cli.global, None, &ProcessEnvironment)?;

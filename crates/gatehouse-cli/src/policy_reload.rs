@@ -9,7 +9,8 @@ use std::time::Duration;
 use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome, RequestOrigin, SystemWriter};
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::store::Store;
-use gatehouse_policy::{Policies, PolicyError, PolicySetSource};
+use gatehouse_policy::approvals::APPROVALS_FILE;
+use gatehouse_policy::{Policies, PolicyError, PolicyProblem, PolicySetSource};
 use gatehouse_server::PolicyHandle;
 use serde_json::json;
 use std::path::PathBuf;
@@ -41,6 +42,36 @@ impl Reloader {
         });
     }
 
+    /// Refuses approval rules that nobody could satisfy with the people in
+    /// the directory now (unknown groups, too few people, one person
+    /// indispensable): the working rules stay. `None` when the directory
+    /// cannot be read (the next tick tries again).
+    async fn check_directory(&self, policies: Policies) -> Option<Result<Policies, PolicyError>> {
+        if policies.approvals().is_empty() {
+            return Some(Ok(policies));
+        }
+        let directory = match self.store.approver_directory(self.clock.now()).await {
+            Ok(directory) => directory,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read who may approve; the policy folder is checked again next time");
+                return None;
+            }
+        };
+        let problems = gatehouse_server::approvals::problems_in(&policies, &directory);
+        if problems.is_empty() {
+            return Some(Ok(policies));
+        }
+        let problems = problems
+            .into_iter()
+            .map(|problem| PolicyProblem {
+                file: APPROVALS_FILE.into(),
+                line: problem.line,
+                message: format!("rule `{}`: {}", problem.rule, problem.message),
+            })
+            .collect();
+        Some(Err(PolicyError::Invalid(problems)))
+    }
+
     /// Loads the folder if it changed since `last_seen` (or when `forced`);
     /// returns the hash now seen.
     async fn check(&self, last_seen: &str, forced: bool) -> Option<String> {
@@ -63,7 +94,11 @@ impl Reloader {
         // the replacement is durable. An append that fails leaves the old
         // policies deciding and `last_seen` where it was, so the next tick
         // tries again (on every node: each one's reloader works this way).
-        let (record, replacement) = match Policies::from_source(&source) {
+        let loaded = match Policies::from_source(&source) {
+            Ok(policies) => self.check_directory(policies).await?,
+            Err(error) => Err(error),
+        };
+        let (record, replacement) = match loaded {
             Ok(policies) if policies.hash() == previous => return Some(hash),
             Ok(policies) => (
                 record.details(json!({ "hash": hash, "previous_hash": previous, "files": source.files.keys().collect::<Vec<_>>() })),

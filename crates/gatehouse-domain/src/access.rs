@@ -9,7 +9,10 @@
 //! seat, never both (GitLab's shared-approver bug), and the assignment is
 //! part of the answer.
 
+mod asking;
+mod binding;
 mod break_glass;
+mod directory;
 mod matching;
 mod record;
 mod request;
@@ -19,9 +22,12 @@ mod rule;
 #[cfg(test)]
 mod tests;
 
+pub use asking::{AskError, MAX_REASON_CHARS, MAX_TICKET_CHARS, check_ask, digest_of};
+pub use binding::{BindingProblem, MAX_BINDING_AUTHORS, check_binding, check_claims};
 pub use break_glass::{
     BreakGlassError, BreakGlassWindow, OVERDUE_REPEAT, check_after_review, check_break_glass, overdue_alert_due,
 };
+pub use directory::{ApproverDirectory, DirectoryGrant, Subject, approving_action};
 pub use matching::{Assignment, ClauseProgress, Progress, evaluate};
 pub use record::{
     ApprovalRequest, BindingKey, DeploymentBinding, NewApprovalRequest, NewVote, RequestKind, StoredVote,

@@ -91,6 +91,10 @@ pub enum Basis {
     /// The caller acts on its own authentication: its second factor, its
     /// session (enrolling, verifying, rotating, logging out).
     OwnAuthentication,
+    /// An approval rule lets the caller do this, whatever its grants: ask
+    /// under the rule (the rule, not a grant, decides what follows),
+    /// cancel its own request, review a break-glass as the rule's reviewer.
+    ApprovalRule,
 }
 
 /// Proof that a caller was authorized: the actor and request origin the

@@ -85,12 +85,7 @@ impl Caller {
     /// Whether this person proved a second factor with this credential
     /// within the freshness window.
     pub fn mfa_fresh(&self, state: &AppState) -> bool {
-        let verified_at = match &self.via {
-            Via::Token(token) => token.mfa_verified_at,
-            Via::Session(session) => session.mfa_verified_at,
-            Via::CiToken(_) => None,
-        };
-        verified_at.is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
+        self.mfa_verified_at().is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
     }
 
     /// Refuses with 403 `mfa-required` unless the caller has fresh MFA.
@@ -202,6 +197,23 @@ impl Caller {
     /// authenticating as this identity is the check.
     pub fn authorize_own_authentication(&self) -> Authorized {
         self.authorized(Basis::OwnAuthentication)
+    }
+
+    /// The caller acting as an approval rule allows (asking under it,
+    /// cancelling its own request, an after-review): the checks are the
+    /// rule's, made by the approvals module before this is asked for.
+    pub fn authorize_under_rule(&self) -> Authorized {
+        self.authorized(Basis::ApprovalRule)
+    }
+
+    /// When this caller's credential last proved a second factor (never,
+    /// for a CI job).
+    pub fn mfa_verified_at(&self) -> Option<time::OffsetDateTime> {
+        match &self.via {
+            Via::Token(token) => token.mfa_verified_at,
+            Via::Session(session) => session.mfa_verified_at,
+            Via::CiToken(_) => None,
+        }
     }
 
     /// Decides whether the caller may perform `action` on `resource`. A

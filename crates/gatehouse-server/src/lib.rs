@@ -4,6 +4,7 @@
 //! shutdown is asked for, letting in-flight requests finish.
 
 pub mod api;
+pub mod approvals;
 pub mod auth;
 pub mod auth_throttle;
 pub mod background;

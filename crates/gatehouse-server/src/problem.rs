@@ -21,6 +21,9 @@ pub enum ApiError {
     /// A privileged action by a person without a recent second factor:
     /// 403 with a problem type ending in `mfa-required`.
     MfaRequired(String),
+    /// A vote by someone the approval rule or the policy does not let
+    /// vote: 403 with a problem type ending in `not-eligible`.
+    NotEligible(String),
     /// Too many failed attempts: 429 with `Retry-After` (seconds).
     TooManyRequests(String, u64),
     NotFound(String),
@@ -56,7 +59,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::MfaRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::MfaRequired(_) | ApiError::NotEligible(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::MfaRequired(_) => "mfa-required",
+            ApiError::NotEligible(_) => "not-eligible",
             ApiError::TooManyRequests(..) => "too-many-requests",
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
@@ -99,6 +103,7 @@ impl ApiError {
             | ApiError::Unauthorized(detail)
             | ApiError::Forbidden(detail)
             | ApiError::MfaRequired(detail)
+            | ApiError::NotEligible(detail)
             | ApiError::TooManyRequests(detail, _)
             | ApiError::NotFound(detail)
             | ApiError::Conflict(detail)
@@ -244,6 +249,45 @@ impl From<gatehouse_domain::scim::control::LinkError> for ApiError {
             NotHuman(_) | Deprovisioned(_) | UserNameRequired(_) | InvalidUserName(_) => {
                 ApiError::Unprocessable(error.to_string())
             }
+        }
+    }
+}
+
+impl From<gatehouse_domain::access::RequestError> for ApiError {
+    fn from(error: gatehouse_domain::access::RequestError) -> Self {
+        use gatehouse_domain::access::RequestError as E;
+        let detail = error.to_string();
+        match error {
+            E::NotEligible(_) => ApiError::NotEligible(detail),
+            E::MfaRequired { .. } => ApiError::MfaRequired(format!("{detail}: POST /api/v1/mfa/verify")),
+            E::NotPending(_) | E::StaleDigest { .. } | E::AlreadyVoted | E::InvalidTransition { .. } => {
+                ApiError::Conflict(detail)
+            }
+            // A rule that passed its load checks cannot fail to count.
+            E::Rule(_) => ApiError::Internal(detail),
+        }
+    }
+}
+
+impl From<gatehouse_domain::access::AskError> for ApiError {
+    fn from(error: gatehouse_domain::access::AskError) -> Self {
+        ApiError::Unprocessable(error.to_string())
+    }
+}
+
+impl From<gatehouse_domain::access::AccessDurationError> for ApiError {
+    fn from(error: gatehouse_domain::access::AccessDurationError) -> Self {
+        ApiError::Unprocessable(error.to_string())
+    }
+}
+
+impl From<gatehouse_domain::access::BreakGlassError> for ApiError {
+    fn from(error: gatehouse_domain::access::BreakGlassError) -> Self {
+        use gatehouse_domain::access::BreakGlassError as E;
+        let detail = error.to_string();
+        match error {
+            E::MissingIncident | E::MissingReason | E::NotAllowed(_) => ApiError::Unprocessable(detail),
+            E::NotMember(_) | E::SelfReview | E::NotReviewer(_) => ApiError::NotEligible(detail),
         }
     }
 }

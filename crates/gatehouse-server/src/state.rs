@@ -144,6 +144,10 @@ pub struct Shared {
     /// Work requests start and do not wait for (last-use stamps); tests
     /// await it with `background.idle()`.
     pub background: BackgroundTasks,
+    /// Who waits for which approval request on this node.
+    pub request_updates: crate::approvals::RequestUpdates,
+    /// What the last check of the approval rules against the directory found.
+    pub rule_health: crate::approvals::RuleHealth,
 }
 
 impl std::ops::Deref for AppState {
@@ -179,6 +183,8 @@ impl AppState {
             sso,
             auth_failures,
             background: BackgroundTasks::default(),
+            request_updates: crate::approvals::RequestUpdates::default(),
+            rule_health: crate::approvals::RuleHealth::default(),
         }))
     }
 }

@@ -3,7 +3,10 @@
 //! server would not accept the job's token), 2 usage error or no server: a
 //! job step that runs it fails closed.
 
-use gatehouse_server::api::dto::{AuthorizeRequest, AuthorizeResponse, ResourceRef};
+use base64::Engine;
+use gatehouse_server::api::dto::{
+    AuthorizeRequest, AuthorizeResponse, BindingDto, CreateRequestBody, RequestDto, ResourceRef,
+};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -80,6 +83,7 @@ fn request_body(args: &GateArgs) -> CliResult<AuthorizeRequest> {
         action: args.action.clone(),
         resource: ResourceRef { kind: kind.to_owned(), id: id.to_owned() },
         context: (!context.is_empty()).then_some(Value::Object(context)),
+        request: None,
     })
 }
 
@@ -97,16 +101,27 @@ fn unanswered(status: StatusCode, body: &[u8]) -> CliError {
     }
 }
 
-pub async fn run(global: &GlobalArgs, args: &GateArgs) -> CliResult<()> {
-    let body = request_body(args)?;
-    let token = id_token(args).await?;
-    let client = Client::with_token(global, token)?;
-    let (status, bytes) = client.post_raw("/api/v1/authorize", &body).await?;
+/// Asks `/authorize` once.
+async fn decide(client: &Client, body: &AuthorizeRequest) -> CliResult<(AuthorizeResponse, Vec<u8>)> {
+    let (status, bytes) = client.post_raw("/api/v1/authorize", body).await?;
     if status != StatusCode::OK {
         return Err(unanswered(status, &bytes));
     }
     let answer: AuthorizeResponse = serde_json::from_slice(&bytes)
         .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")))?;
+    Ok((answer, bytes))
+}
+
+pub async fn run(global: &GlobalArgs, args: &GateArgs) -> CliResult<()> {
+    let mut body = request_body(args)?;
+    let token = id_token(args).await?;
+    let client = Client::with_token(global, token.clone())?;
+    let (mut answer, mut bytes) = decide(&client, &body).await?;
+    if let (Some(wait), true) = (&args.wait, answer.request_required) {
+        let id = wait_for_approval(&client, args, &token, wait).await?;
+        body.request = Some(id);
+        (answer, bytes) = decide(&client, &body).await?;
+    }
     match global.output {
         OutputFormat::Json => println!("{}", String::from_utf8_lossy(&bytes)),
         OutputFormat::Table => {
@@ -121,6 +136,99 @@ pub async fn run(global: &GlobalArgs, args: &GateArgs) -> CliResult<()> {
         Ok(())
     } else {
         Err(CliError::refused(format!("denied: {} on {}", args.action, args.resource)))
+    }
+}
+
+/// The run the job's token names, for a deployment approval bound to it:
+/// from the token's claims (GitHub: `repository`, `run_id`, `run_attempt`,
+/// `sha`; GitLab: `project_path`, `pipeline_id`, `sha`), else the CI's
+/// environment variables. The server checks the claims again.
+fn binding_for(args: &GateArgs, token: &str) -> CliResult<BindingDto> {
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok())
+        .and_then(|bytes| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
+        .unwrap_or_default();
+    let claim = |names: &[&str]| {
+        names.iter().find_map(|name| match claims.get(*name) {
+            Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
+            Some(Value::Number(number)) => Some(number.to_string()),
+            _ => None,
+        })
+    };
+    let env = |names: &[&str]| names.iter().find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()));
+    let gitlab = claims.contains_key("project_path") || env(&["GITLAB_CI"]).is_some();
+    let missing = |what: &str| {
+        CliError::refused(format!(
+            "cannot bind the approval to this run: neither the job's token nor the environment names its {what}"
+        ))
+    };
+    let (_, target) = args
+        .resource
+        .split_once(':')
+        .ok_or_else(|| CliError::config(format!("--resource `{}` is not TYPE:ID", args.resource)))?;
+    let environment = target.rsplit_once(':').map(|(_, name)| name.to_owned()).ok_or_else(|| {
+        CliError::config("--wait binds a deployment to an environment: --resource environment:ORG/REPO:NAME")
+    })?;
+    let repository = claim(&["repository", "project_path"])
+        .or_else(|| env(&["GITHUB_REPOSITORY", "CI_PROJECT_PATH"]))
+        .ok_or_else(|| missing("repository"))?;
+    let run_id = claim(&["run_id", "pipeline_id"])
+        .or_else(|| env(&["GITHUB_RUN_ID", "CI_PIPELINE_ID"]))
+        .ok_or_else(|| missing("run id"))?;
+    let run_attempt = claim(&["run_attempt"])
+        .or_else(|| env(&["GITHUB_RUN_ATTEMPT"]))
+        .and_then(|attempt| attempt.parse().ok())
+        .unwrap_or(1);
+    let sha = claim(&["sha"]).or_else(|| env(&["GITHUB_SHA", "CI_COMMIT_SHA"])).ok_or_else(|| missing("commit"))?;
+    Ok(BindingDto {
+        forge: if gitlab { "gitlab" } else { "github" }.into(),
+        repository,
+        run_id,
+        run_attempt,
+        environment,
+        sha,
+        authors: Vec::new(),
+        workflow_digest: None,
+    })
+}
+
+/// Asks for (or attaches to) this run's approval, says where to approve,
+/// and waits. `Ok(id)` once approved; a refusal (exit 1) otherwise.
+async fn wait_for_approval(client: &Client, args: &GateArgs, token: &str, wait: &str) -> CliResult<String> {
+    let limit = gatehouse_domain::span::parse_duration(wait)
+        .ok()
+        .and_then(|span| u64::try_from(span.whole_seconds()).ok())
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| CliError::config(format!("--wait `{wait}` is not a duration (`30m`, `2h`)")))?;
+    let body = CreateRequestBody {
+        kind: "action".into(),
+        action: Some(args.action.clone()),
+        resource: Some(super::request::resource_ref(&args.resource)?),
+        binding: Some(binding_for(args, token)?),
+        reason: args.reason.clone(),
+        ticket: args.ticket.clone(),
+        ..CreateRequestBody::default()
+    };
+    let (status, bytes) = client.post_raw("/api/v1/requests", &body).await?;
+    if !status.is_success() {
+        return Err(unanswered(status, &bytes));
+    }
+    let request: RequestDto = serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")))?;
+    eprintln!(
+        "waiting up to {wait} for approval of request {} (rule `{}`): approvers run `gatehouse request approve {}`",
+        request.id, request.rule, request.id
+    );
+    for clause in &request.clauses {
+        eprintln!("  needs {} of {} ({} so far)", clause.need, clause.of, clause.have);
+    }
+    let decided = super::request::wait(client, &request.id, limit).await?;
+    match decided.state.as_str() {
+        "approved" => Ok(decided.id),
+        "pending" => Err(CliError::refused(format!("timed out after {wait}: request {} is still pending", decided.id))),
+        other => Err(CliError::refused(format!("request {} is {other}", decided.id))),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod key;
 pub mod mfa;
 pub mod policy;
 pub mod policy_test;
+pub mod request;
 pub mod serve;
 pub mod token;
 pub mod verify;

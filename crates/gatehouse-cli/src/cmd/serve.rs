@@ -90,8 +90,10 @@ pub async fn run(config: &Config) -> CliResult<()> {
     );
     let flusher = spawn_flusher(state.clone());
     let upkeep = metrics_handle().map(spawn_metrics_upkeep);
+    let rule_watch = gatehouse_server::approvals::spawn_rule_watch(state.clone());
     let served = serve(listener, app(state.clone()), config.http_limits, shutdown_signal()).await;
     flusher.abort();
+    rule_watch.abort();
     if let Some(upkeep) = upkeep {
         upkeep.abort();
     }

@@ -241,12 +241,18 @@ pub struct Ballot<'a> {
     pub rule: &'a ApprovalRule,
     pub parties: &'a RequestParties,
     pub live_votes: &'a [CountedVote],
+    /// When the request stops taking votes, whether or not the scheduler
+    /// has marked it expired yet.
+    pub expires_at: OffsetDateTime,
     pub now: OffsetDateTime,
 }
 
 pub fn check_vote(ballot: &Ballot<'_>, voter: &VoterFacts) -> Result<(), RequestError> {
     if ballot.state != RequestState::Pending {
         return Err(RequestError::NotPending(ballot.state));
+    }
+    if ballot.now >= ballot.expires_at {
+        return Err(RequestError::NotPending(RequestState::Expired));
     }
     let same: bool = ballot.current_digest.as_bytes().ct_eq(ballot.shown_digest.as_bytes()).into();
     if !same {

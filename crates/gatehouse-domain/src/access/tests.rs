@@ -440,6 +440,7 @@ fn a_vote_is_refused_for_each_reason_in_order() {
         rule: &production,
         parties: &parties,
         live_votes: &earlier,
+        expires_at: NOW + time::Duration::hours(1),
         now: NOW,
     };
     let open = ballot(RequestState::Pending, "d1");
@@ -453,6 +454,9 @@ fn a_vote_is_refused_for_each_reason_in_order() {
         Err(RequestError::StaleDigest { .. })
     ));
     assert_eq!(check_vote(&open, &voter(4, &[0])), Err(RequestError::AlreadyVoted));
+    // Past its expiry a request takes no vote, before any sweeper runs.
+    let late = Ballot { expires_at: NOW, ..ballot(RequestState::Pending, "d1") };
+    assert_eq!(check_vote(&late, &voter(5, &[0])), Err(RequestError::NotPending(RequestState::Expired)));
     let not = |why| Err(RequestError::NotEligible(why));
     assert_eq!(check_vote(&open, &voter(1, &[0])), not(NotEligible::Requester));
     assert_eq!(check_vote(&open, &voter(2, &[0])), not(NotEligible::TriggeringActor));
@@ -486,6 +490,7 @@ fn exclusions_a_rule_drops_let_those_people_vote_but_never_the_requester() {
         rule: &relaxed,
         parties: &parties,
         live_votes: &[],
+        expires_at: NOW + time::Duration::hours(1),
         now: NOW,
     };
     assert_eq!(check_vote(&ballot, &voter(2, &[0])), Ok(()));

@@ -79,6 +79,7 @@ audit_actions! {
     BreakglassOverdue => "breakglass.overdue",
     NotifySend => "notify.send",
     NotifyFail => "notify.fail",
+    ApprovalsCheck => "approvals.check",
     // SCIM provisioning.
     ScimUserCreate => "scim.user.create",
     ScimUserReplace => "scim.user.replace",

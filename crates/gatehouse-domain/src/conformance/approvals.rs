@@ -264,7 +264,7 @@ pub async fn votes_on_decided_or_changed_requests_are_refused(store: Arc<dyn Sto
             &voted.digest,
             voted.revision,
             vote(&bob, VoteDecision::Approve, &voted, T0 + Duration::minutes(2)),
-            Some(VoteOutcome { state: RequestState::Approved, assignment: vec![(0, cy.id), (2, bob.id)] }),
+            Some(VoteOutcome { state: RequestState::Approved, assignment: vec![(0, cy.id), (2, bob.id)], grant: None }),
             vec![record("request.vote"), record("request.decide")],
         )
         .await
@@ -600,7 +600,7 @@ pub async fn a_failed_approval_command_leaves_no_audit_entry(store: Arc<dyn Stor
             &request.digest,
             request.revision,
             vote(&stranger, VoteDecision::Approve, &request, T0),
-            Some(VoteOutcome { state: RequestState::Approved, assignment: vec![(0, stranger.id)] }),
+            Some(VoteOutcome { state: RequestState::Approved, assignment: vec![(0, stranger.id)], grant: None }),
             vec![record("request.vote"), record("request.decide")],
         )
         .await;
@@ -660,4 +660,72 @@ pub async fn activation_and_revocation_show_in_credentials_at_once(store: Arc<dy
         .unwrap();
     let held: Vec<_> = read().await.iter().map(|grant| grant.id).collect();
     assert_eq!(held, vec![glass_grant_id], "the revoked grant is gone at once");
+}
+
+pub async fn the_approver_directory_holds_active_people_their_live_grants_and_groups(store: Arc<dyn Store>) {
+    use crate::access::{Pool, Subject};
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+    let scim_person = |name: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            let input = scim_user_input(name, Some(&format!("{name}@example.com")));
+            store.scim_create_user(input, T0, record("scim.user.create")).await.unwrap().identity
+        }
+    };
+    let bob = scim_person("bob").await;
+    let gone = scim_person("gone").await;
+    let bot = service(&*store, "deploy-bot").await;
+    let approver = "release-approver".parse::<Role>().unwrap();
+    for holder in [&ana, &bob, &gone, &bot] {
+        let grant = new_grant(holder, approver.clone(), "environment:acme/web:production");
+        store.create_grant(grant, record("grant.create")).await.unwrap();
+    }
+    let mut expiring = new_grant(&ana, "admin".parse::<Role>().unwrap(), "*");
+    expiring.expires_at = Some(T0 + Duration::hours(1));
+    store.create_grant(expiring, record("grant.create")).await.unwrap();
+    let group = crate::scim::GroupInput {
+        display_name: "Security".into(),
+        external_id: None,
+        members: vec![bob.id, gone.id],
+    };
+    store.scim_create_group(group, T0, record("scim.group.create")).await.unwrap();
+    store
+        .update_identity_status(gone.id, IdentityStatus::Active, IdentityStatus::Suspended, T0, record("identity.suspend"))
+        .await
+        .unwrap();
+
+    let directory = store.approver_directory(T0).await.unwrap();
+    assert_eq!(directory.people, BTreeSet::from([ana.id, bob.id]), "active people only; no services");
+    let production = Resource::Environment("acme/web".into(), "production".into());
+    let staging = Resource::Environment("acme/web".into(), "staging".into());
+    let role = Pool::Role("release-approver".into());
+    assert_eq!(directory.members_for(&role, Subject::Resource(&production)), BTreeSet::from([ana.id, bob.id]));
+    assert_eq!(directory.members_for(&role, Subject::Resource(&staging)), BTreeSet::new());
+    let admins = Pool::Role("admin".into());
+    assert_eq!(directory.members_for(&admins, Subject::Resource(&staging)), BTreeSet::from([ana.id]));
+    let security = Pool::Group("security".into());
+    assert_eq!(directory.members_for(&security, Subject::Resource(&staging)), BTreeSet::from([bob.id]));
+
+    let later = store.approver_directory(T0 + Duration::hours(2)).await.unwrap();
+    assert_eq!(later.members_for(&admins, Subject::Resource(&staging)), BTreeSet::new(), "expired grants count no more");
+}
+
+pub async fn deactivating_a_person_cancels_their_requests_in_the_same_transaction(store: Arc<dyn Store>) {
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+    let bob = human(&*store, "Bob", "bob@example.com").await;
+    let anas = create(&*store, access_request(&ana, "project:acme/web", T0)).await;
+    let bobs = create(&*store, access_request(&bob, "project:acme/web", T0)).await;
+    let bobs = cast(&*store, &bobs, &ana, T0 + Duration::minutes(1)).await;
+    let before = store.audit_size().await.unwrap();
+    store
+        .update_identity_status(ana.id, IdentityStatus::Active, IdentityStatus::Suspended, T0, record("identity.suspend"))
+        .await
+        .unwrap();
+    let entries = store.list_audit(before, 10).await.unwrap();
+    let actions: Vec<&str> = entries.iter().map(|entry| entry.record.action.as_str()).collect();
+    assert_eq!(actions, vec!["identity.suspend", "request.cancel", "request.vote"]);
+    let cancelled = store.find_approval_request(anas.id).await.unwrap().unwrap();
+    assert_eq!(cancelled.state, RequestState::Cancelled);
+    let bobs_now = store.find_approval_request(bobs.id).await.unwrap().unwrap();
+    assert_eq!(bobs_now.live_votes(), vec![]);
 }

@@ -109,6 +109,8 @@ macro_rules! conformance_suite {
                 cancelling_an_identitys_requests_withdraws_its_votes,
                 a_failed_approval_command_leaves_no_audit_entry,
                 activation_and_revocation_show_in_credentials_at_once,
+                the_approver_directory_holds_active_people_their_live_grants_and_groups,
+                deactivating_a_person_cancels_their_requests_in_the_same_transaction,
             ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,

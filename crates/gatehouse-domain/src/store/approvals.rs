@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{Page, PageRequest, StoreError};
-use crate::access::{ApprovalRequest, BindingKey, NewApprovalRequest, NewVote, RequestState};
+use crate::access::{ApprovalRequest, ApproverDirectory, BindingKey, NewApprovalRequest, NewVote, RequestState};
 use crate::audit::AuditRecord;
 use crate::grant::NewGrant;
 use crate::ids::{ApprovalRequestId, IdentityId};
@@ -28,12 +28,14 @@ pub struct ApprovalFilter {
     pub created_before: Option<OffsetDateTime>,
 }
 
-/// A decision a vote completes: the new state (`approved` or `denied`) and
-/// the assignment of votes to clauses that decided it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A decision a vote completes: the new state (`approved`, `denied`, or
+/// `active` for access, whose `grant` starts with the approval) and the
+/// assignment of votes to clauses that decided it.
+#[derive(Debug, Clone)]
 pub struct VoteOutcome {
     pub state: RequestState,
     pub assignment: Vec<(usize, crate::ids::IdentityId)>,
+    pub grant: Option<NewGrant>,
 }
 
 /// What [`ApprovalStore::cancel_requests_of`] changed.
@@ -123,4 +125,8 @@ pub trait ApprovalStore: Send + Sync {
         at: OffsetDateTime,
         audit: AuditRecord,
     ) -> Result<CancelledRequests, StoreError>;
+
+    /// Who may count as an approver now: active people, their grants in
+    /// force at `now`, and their directory groups.
+    async fn approver_directory(&self, now: OffsetDateTime) -> Result<ApproverDirectory, StoreError>;
 }

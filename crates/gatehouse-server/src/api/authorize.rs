@@ -6,19 +6,29 @@
 
 use axum::Json;
 use axum::extract::State;
+use gatehouse_domain::access::Gated;
 use gatehouse_domain::audit::{AuditAction, Outcome};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::change::{CommitSha, KnownAuthors};
 use gatehouse_domain::grant::{OwnedKind, Resource};
-use gatehouse_domain::ids::{GrantId, IdentityId, SessionId, TokenId};
+use gatehouse_domain::ids::{ApprovalRequestId, GrantId, IdentityId, SessionId, TokenId};
 use gatehouse_policy::{DecisionInput, ServerFacts};
 use serde_json::{Map, Value, json};
 
 use super::dto::{AuthorizeRequest, AuthorizeResponse};
+use crate::approvals;
 use crate::auth::{DecisionCaller, STEP_UP_REASON, Via, needs_step_up};
 use crate::extract::{ApiJson, parse_field};
 use crate::problem::ApiError;
 use crate::state::AppState;
+
+/// What an approval rule did to a decision.
+#[derive(Default)]
+struct Gate {
+    rule: Option<String>,
+    required: bool,
+    used: Option<ApprovalRequestId>,
+}
 
 /// The resource types a grant's scope or a registration can name.
 const SCOPED_TYPES: [&str; 4] = ["gatehouse", "project", "pipeline", "environment"];
@@ -177,6 +187,35 @@ pub async fn authorize(
         allowed = false;
         reasons = vec![STEP_UP_REASON.to_owned()];
     }
+    // An approval rule adds to the policy: what it covers is denied until
+    // an approved request for it is named, and a deployment approval is
+    // used once.
+    let mut gate = Gate::default();
+    if let Some(loaded) = state.policies.current().approvals().rule_for(Gated::Action(action), &resource.to_string()) {
+        gate.rule = Some(loaded.rule.id.clone());
+        let named: Option<ApprovalRequestId> =
+            request.request.as_deref().map(|raw| parse_field("request", raw)).transpose()?;
+        match named {
+            Some(id) if allowed && is_caller => {
+                match approvals::consume_for(&state, &caller, id, action, &resource).await? {
+                    Ok(used) => {
+                        gate.used = Some(used.id);
+                        reasons.push(format!("request:{} (rule `{}`)", used.id, loaded.rule.id));
+                    }
+                    Err(unusable) => {
+                        allowed = false;
+                        reasons = vec![format!("request `{id}` cannot be used: {unusable}")];
+                    }
+                }
+            }
+            _ if allowed => {
+                allowed = false;
+                gate.required = true;
+                reasons = vec![format!("approval-required: rule `{}` needs an approved request", loaded.rule.id)];
+            }
+            _ => {}
+        }
+    }
     let verdict = if allowed { "allow" } else { "deny" };
     let outcome = if allowed { Outcome::Success } else { Outcome::Denied };
     let record = caller
@@ -193,6 +232,11 @@ pub async fn authorize(
                 "author_known": known.all_known,
             })),
             "auth_method": caller.auth_method(),
+            "approval": gate.rule.as_ref().map(|rule| json!({
+                "rule": rule,
+                "request_required": gate.required,
+                "request": gate.used.map(|id| id.to_string()),
+            })),
             "workload": match caller.via() {
                 Via::CiToken(workload) => Some(json!({
                     "trust_binding_id": workload.binding.id.to_string(),
@@ -203,7 +247,13 @@ pub async fn authorize(
             },
         }));
     let audit_index = record.append(&*state.store).await?;
-    Ok(Json(AuthorizeResponse { decision: verdict.to_owned(), reasons, audit_index }))
+    Ok(Json(AuthorizeResponse {
+        decision: verdict.to_owned(),
+        reasons,
+        audit_index,
+        request_required: gate.required,
+        rule: gate.rule,
+    }))
 }
 
 /// This module's routes: each path, method, handler and OpenAPI entry

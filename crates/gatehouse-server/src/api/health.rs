@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// full disk or a lost database never makes a live process look dead.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = HealthDto)))]
 pub async fn healthz() -> Json<HealthDto> {
-    Json(HealthDto { status: "ok".into() })
+    Json(HealthDto { status: "ok".into(), warnings: Vec::new() })
 }
 
 /// The database answers and takes writes; 503 with the reason otherwise.
@@ -38,7 +38,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthDto>, Ap
         StoreError::Unavailable(reason) => ApiError::NotReady(reason),
         other => ApiError::NotReady(format!("the database is not ready: {}", other_kind(&other))),
     })?;
-    Ok(Json(HealthDto { status: "ready".into() }))
+    Ok(Json(HealthDto { status: "ready".into(), warnings: state.rule_health.warnings() }))
 }
 
 /// A failure of another kind, named without its text.

@@ -1,5 +1,6 @@
 //! The `/api/v1` handlers, one module per resource.
 
+pub mod approvals;
 pub mod audit;
 pub mod authorize;
 pub mod dto;
@@ -9,6 +10,7 @@ pub mod health;
 pub mod identities;
 pub mod mfa;
 pub mod policy;
+pub mod requests;
 pub mod scim_links;
 pub mod sessions;
 pub mod signing_keys;
@@ -45,6 +47,8 @@ pub fn routes() -> Routes {
         .merge(verify::routes())
         .merge(trust_bindings::routes())
         .merge(policy::routes())
+        .merge(requests::routes())
+        .merge(approvals::routes())
         .merge(audit::routes())
 }
 

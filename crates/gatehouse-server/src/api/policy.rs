@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::authorization::Action;
-use gatehouse_domain::grant::{OwnedKind, Resource};
+use gatehouse_domain::grant::Resource;
 use gatehouse_domain::store::PageRequest;
 use gatehouse_policy::{Reason, known_resources, matrix};
 use serde_json::json;
@@ -18,29 +18,6 @@ use crate::auth::Caller;
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-fn resource_ref(resource: &Resource) -> ResourceRef {
-    let (kind, id) = match resource {
-        Resource::Gatehouse => ("Gatehouse", "gatehouse".to_owned()),
-        Resource::Project(project) => ("Project", project.clone()),
-        Resource::Pipeline(project, name) => ("Pipeline", format!("{project}:{name}")),
-        Resource::Environment(project, name) => ("Environment", format!("{project}:{name}")),
-        Resource::Owned { kind, id, .. } => (owned_type(*kind), id.clone()),
-    };
-    ResourceRef { kind: kind.to_owned(), id }
-}
-
-/// The API's type name of an identity's own thing (its owner is the row's
-/// identity).
-fn owned_type(kind: OwnedKind) -> &'static str {
-    match kind {
-        OwnedKind::Identity => "Identity",
-        OwnedKind::Token => "Token",
-        OwnedKind::Session => "Session",
-        OwnedKind::SigningKey => "SigningKey",
-        OwnedKind::Grant => "Grant",
-    }
-}
 
 /// Register a project, pipeline or environment so the matrix covers it.
 #[utoipa::path(post, path = "/api/v1/resources", tag = "policy", request_body = ResourceRef,
@@ -59,14 +36,14 @@ pub async fn register(
         .record(&authorized, &state, AuditAction::ResourceRegister, resource.to_string())
         .details(json!({ "resource": resource.to_string() }));
     state.store.create_resource(&resource, state.clock.now(), Some(caller.identity().id), record).await?;
-    Ok((StatusCode::CREATED, Json(resource_ref(&resource))))
+    Ok((StatusCode::CREATED, Json(ResourceRef::from(&resource))))
 }
 
 /// Registered resources.
 #[utoipa::path(get, path = "/api/v1/resources", tag = "policy", responses((status = 200, body = Vec<ResourceRef>)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<ResourceRef>>, ApiError> {
     caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
-    Ok(Json(state.store.list_resources().await?.iter().map(resource_ref).collect()))
+    Ok(Json(state.store.list_resources().await?.iter().map(ResourceRef::from).collect()))
 }
 
 /// Every identity × action × resource that is allowed now, and what allows it.
@@ -114,7 +91,7 @@ pub async fn matrix_now(State(state): State<AppState>, caller: Caller) -> Result
                 identity_id: row.identity.id.to_string(),
                 identity_name: row.identity.name.clone(),
                 action: row.action.as_str().to_owned(),
-                resource: resource_ref(&row.resource),
+                resource: ResourceRef::from(&row.resource),
                 grants: grant_ids,
                 roles,
                 policies: policy_ids,
@@ -123,7 +100,7 @@ pub async fn matrix_now(State(state): State<AppState>, caller: Caller) -> Result
         .collect();
     Ok(Json(MatrixDto {
         policy_hash: policies.hash().to_owned(),
-        resources: resources.iter().map(resource_ref).collect(),
+        resources: resources.iter().map(ResourceRef::from).collect(),
         rows,
     }))
 }

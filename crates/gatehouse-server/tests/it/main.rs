@@ -14,6 +14,7 @@ mod owners;
 mod policy;
 mod problem_json;
 mod properties;
+mod requests;
 mod routes;
 mod scim;
 mod separation_of_duties;

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use gatehouse_domain::access::{
-    ApprovalRequest, BindingKey, DeploymentBinding, NewApprovalRequest, NewVote, RequestKind, RequestState, StoredVote,
-    VoteDecision,
+    ApprovalRequest, ApproverDirectory, BindingKey, DeploymentBinding, DirectoryGrant, NewApprovalRequest, NewVote,
+    RequestKind, RequestState, StoredVote, VoteDecision,
 };
 use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome};
 use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
@@ -337,6 +337,67 @@ fn derived(cause: &AuditRecord, at: OffsetDateTime, action: AuditAction, resourc
     cause.derived(at, action, resource)
 }
 
+/// Cancels the identity's pending requests and withdraws its live votes on
+/// pending ones, inside the caller's transaction (a deactivation's): what
+/// changed, and an audit record per change derived from `cause`.
+pub(crate) async fn cancel_requests_in(
+    conn: &mut AnyConnection,
+    identity: IdentityId,
+    at: OffsetDateTime,
+    cause: &AuditRecord,
+) -> Result<(CancelledRequests, Vec<AuditRecord>), StoreError> {
+    let millis = to_unix_millis(at);
+    let cancelled: Vec<String> = sqlx::query_scalar(
+        "UPDATE approval_requests \
+         SET state = 'cancelled', decided_at = $1, updated_at = $1, revision = revision + 1 \
+         WHERE requester = $2 AND state = 'pending' RETURNING id",
+    )
+    .bind(millis)
+    .bind(identity.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    let withdrawn: Vec<String> = sqlx::query_scalar(
+        "UPDATE approval_votes SET withdrawn_at = $1 \
+         WHERE voter = $2 AND withdrawn_at IS NULL \
+           AND request_id IN (SELECT id FROM approval_requests WHERE state = 'pending') \
+         RETURNING request_id",
+    )
+    .bind(millis)
+    .bind(identity.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    let mut records = Vec::new();
+    for id in &cancelled {
+        records.push(
+            derived(cause, at, AuditAction::RequestCancel, format!("request:{id}"))
+                .outcome(Outcome::Success, "the requester was deactivated")
+                .details(json!({"request_id": id, "requester": identity.to_string()})),
+        );
+    }
+    for id in &withdrawn {
+        sqlx::query("UPDATE approval_requests SET revision = revision + 1, updated_at = $1 WHERE id = $2")
+            .bind(millis)
+            .bind(id.clone())
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        records.push(
+            derived(cause, at, AuditAction::RequestVote, format!("request:{id}"))
+                .outcome(Outcome::Success, "the voter was deactivated")
+                .details(json!({"request_id": id, "voter": identity.to_string(), "withdrawn": true})),
+        );
+    }
+    let ids = |ids: Vec<String>| {
+        let mut ids =
+            ids.into_iter().map(|id| parse::<ApprovalRequestId>(id, "request id")).collect::<Result<Vec<_>, _>>()?;
+        ids.sort();
+        Ok::<_, StoreError>(ids)
+    };
+    Ok((CancelledRequests { cancelled: ids(cancelled)?, votes_withdrawn: ids(withdrawn)? }, records))
+}
+
 #[async_trait]
 impl ApprovalStore for SqlStore {
     async fn create_approval_request(
@@ -424,6 +485,8 @@ impl ApprovalStore for SqlStore {
         audits: Vec<AuditRecord>,
     ) -> Result<ApprovalRequest, StoreError> {
         let digest = digest.to_owned();
+        // Access granted by this vote changes what credentials allow.
+        let grants_access = decided.as_ref().is_some_and(|outcome| outcome.grant.is_some());
         let op = write_op(move |conn| {
             async move {
                 let at = to_unix_millis(vote.created_at);
@@ -465,7 +528,10 @@ impl ApprovalStore for SqlStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(on_unique(|_| Conflict::AlreadyVoted { id }))?;
-                if let Some(outcome) = decided {
+                if let Some(outcome) = &decided {
+                    if let Some(grant) = &outcome.grant {
+                        attach_grant(conn, id, grant).await?;
+                    }
                     sqlx::query(
                         "UPDATE approval_requests SET state = $1, decided_at = $2, assignment = $3 WHERE id = $4",
                     )
@@ -481,7 +547,8 @@ impl ApprovalStore for SqlStore {
             }
             .boxed()
         });
-        let (request, _) = self.writer.submit_bookkeeping(op).await?;
+        let (request, _) =
+            if grants_access { self.writer.submit(op).await? } else { self.writer.submit_bookkeeping(op).await? };
         Ok(request)
     }
 
@@ -633,63 +700,55 @@ impl ApprovalStore for SqlStore {
     ) -> Result<CancelledRequests, StoreError> {
         let op = write_op(move |conn| {
             async move {
-                let millis = to_unix_millis(at);
-                let cancelled: Vec<String> = sqlx::query_scalar(
-                    "UPDATE approval_requests \
-                     SET state = 'cancelled', decided_at = $1, updated_at = $1, revision = revision + 1 \
-                     WHERE requester = $2 AND state = 'pending' RETURNING id",
-                )
-                .bind(millis)
-                .bind(identity.to_string())
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(store_error)?;
-                let withdrawn: Vec<String> = sqlx::query_scalar(
-                    "UPDATE approval_votes SET withdrawn_at = $1 \
-                     WHERE voter = $2 AND withdrawn_at IS NULL \
-                       AND request_id IN (SELECT id FROM approval_requests WHERE state = 'pending') \
-                     RETURNING request_id",
-                )
-                .bind(millis)
-                .bind(identity.to_string())
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(store_error)?;
-                let mut records = vec![audit.clone()];
-                for id in &cancelled {
-                    records.push(
-                        derived(&audit, at, AuditAction::RequestCancel, format!("request:{id}"))
-                            .outcome(Outcome::Success, "the requester was deactivated")
-                            .details(json!({"request_id": id, "requester": identity.to_string()})),
-                    );
-                }
-                for id in &withdrawn {
-                    sqlx::query("UPDATE approval_requests SET revision = revision + 1, updated_at = $1 WHERE id = $2")
-                        .bind(millis)
-                        .bind(id.clone())
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(store_error)?;
-                    records.push(
-                        derived(&audit, at, AuditAction::RequestVote, format!("request:{id}"))
-                            .outcome(Outcome::Success, "the voter was deactivated")
-                            .details(json!({"request_id": id, "voter": identity.to_string(), "withdrawn": true})),
-                    );
-                }
-                let ids = |ids: Vec<String>| {
-                    let mut ids = ids
-                        .into_iter()
-                        .map(|id| parse::<ApprovalRequestId>(id, "request id"))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    ids.sort();
-                    Ok::<_, StoreError>(ids)
-                };
-                let result = CancelledRequests { cancelled: ids(cancelled)?, votes_withdrawn: ids(withdrawn)? };
+                let (result, derived) = cancel_requests_in(conn, identity, at, &audit).await?;
+                let mut records = vec![audit];
+                records.extend(derived);
                 Ok((result, records))
             }
             .boxed()
         });
         let (result, _) = self.writer.submit_bookkeeping(op).await?;
         Ok(result)
+    }
+
+    async fn approver_directory(&self, now: OffsetDateTime) -> Result<ApproverDirectory, StoreError> {
+        let millis = to_unix_millis(now);
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let people: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM identities WHERE kind = 'human' AND status = 'active'")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(store_error)?;
+        let grants = sqlx::query(
+            "SELECT g.identity_id, g.role, g.scope FROM grants g JOIN identities i ON i.id = g.identity_id \
+             WHERE i.kind = 'human' AND i.status = 'active' AND g.revoked_at IS NULL \
+               AND (g.expires_at IS NULL OR g.expires_at > $1)",
+        )
+        .bind(millis)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let groups = sqlx::query(
+            "SELECT g.display_name, m.identity_id FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        let mut directory = ApproverDirectory { at: Some(now), ..ApproverDirectory::default() };
+        for id in people {
+            directory.people.insert(parse(id, "identity id")?);
+        }
+        for row in &grants {
+            let scope: String = get(row, "scope")?;
+            directory.grants.push(DirectoryGrant {
+                identity: parse(get(row, "identity_id")?, "identity id")?,
+                role: get(row, "role")?,
+                scope: Scope::parse(&scope).map_err(|_| corrupt("scope", &scope))?,
+            });
+        }
+        for row in &groups {
+            directory.groups.push((get(row, "display_name")?, parse(get(row, "identity_id")?, "identity id")?));
+        }
+        Ok(directory)
     }
 }

@@ -11,6 +11,7 @@ use gatehouse_domain::store::{Conflict, IdentityStore, Page, PageRequest, StoreE
 use sqlx::{AnyConnection, AssertSqlSafe};
 use time::OffsetDateTime;
 
+use crate::areas::approvals::cancel_requests_in;
 use crate::error::{on_unique, store_error};
 use crate::rows::{self, IDENTITY_COLUMNS};
 use crate::sql_store::{SqlStore, clamp_limit, into_page};
@@ -128,7 +129,12 @@ impl IdentityStore for SqlStore {
                     if to == IdentityStatus::Deprovisioned {
                         revoke_access(conn, id, at).await?;
                     }
-                    Ok((identity_in(conn, id).await?, vec![audit]))
+                    let mut records = Vec::new();
+                    if from == IdentityStatus::Active && to != IdentityStatus::Active {
+                        records = cancel_requests_in(conn, id, now, &audit).await?.1;
+                    }
+                    records.insert(0, audit);
+                    Ok((identity_in(conn, id).await?, records))
                 }
                 .boxed()
             })

@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
+use crate::areas::approvals::cancel_requests_in;
 use crate::areas::identities::{identity_in, insert_identity, revoke_access};
 use crate::areas::scim_groups::reconcile;
 use crate::error::{corrupt, on_unique, store_error};
@@ -226,9 +227,13 @@ impl ScimUserStore for SqlStore {
                     user_in(conn, id).await?;
                     write_user(conn, id, &input, at, false).await?;
                     apply_identity(conn, id, &input, at).await?;
+                    let was = identity_in(conn, id).await?.status;
                     apply_active(conn, id, input.active, at).await?;
                     // A person reactivated regains what their groups give.
                     let mut records = reconcile(conn, &[id].into_iter().collect(), now, &audit).await?;
+                    if was == IdentityStatus::Active && !input.active {
+                        records.extend(cancel_requests_in(conn, id, now, &audit).await?.1);
+                    }
                     records.insert(0, audit);
                     Ok((user_in(conn, id).await?, records))
                 }
@@ -261,7 +266,10 @@ impl ScimUserStore for SqlStore {
                         .await
                         .map_err(store_error)?;
                     revoke_access(conn, id, at).await?;
-                    Ok(((), vec![audit]))
+                    let (_, cancelled) = cancel_requests_in(conn, id, now, &audit).await?;
+                    let mut records = vec![audit];
+                    records.extend(cancelled);
+                    Ok(((), records))
                 }
                 .boxed()
             })

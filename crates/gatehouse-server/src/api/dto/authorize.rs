@@ -21,6 +21,11 @@ pub struct AuthorizeRequest {
     /// and `author_known`; a caller that sets either is refused (422).
     #[schema(value_type = Object)]
     pub context: Option<serde_json::Value>,
+    /// An approved request (`/api/v1/requests`) for this principal, action
+    /// and resource, used by this decision when an approval rule covers
+    /// it; a deployment approval is used once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -30,4 +35,11 @@ pub struct AuthorizeResponse {
     pub reasons: Vec<String>,
     /// The decision's entry in the audit log.
     pub audit_index: u64,
+    /// An approval rule covers this action on this resource: ask for it
+    /// (`POST /api/v1/requests`) and name the approved request here.
+    #[serde(default)]
+    pub request_required: bool,
+    /// The approval rule that covers it, when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }

@@ -1,9 +1,10 @@
 //! The JSON shapes of `/api/v1/resources` and `/api/v1/policy/matrix`.
 
+use gatehouse_domain::grant::{OwnedKind, Resource};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRef {
     /// `Project`, `Pipeline`, `Environment` or `Gatehouse` (any case). In
@@ -15,6 +16,31 @@ pub struct ResourceRef {
     /// `org/repo` for a project, `org/repo:name` for a pipeline or
     /// environment, the record's id for an identity's own thing.
     pub id: String,
+}
+
+impl From<&Resource> for ResourceRef {
+    fn from(resource: &Resource) -> Self {
+        let (kind, id) = match resource {
+            Resource::Gatehouse => ("Gatehouse", "gatehouse".to_owned()),
+            Resource::Project(project) => ("Project", project.clone()),
+            Resource::Pipeline(project, name) => ("Pipeline", format!("{project}:{name}")),
+            Resource::Environment(project, name) => ("Environment", format!("{project}:{name}")),
+            Resource::Owned { kind, id, .. } => (owned_type(*kind), id.clone()),
+        };
+        ResourceRef { kind: kind.to_owned(), id }
+    }
+}
+
+/// The API's type name of an identity's own thing (its owner is the row's
+/// identity).
+fn owned_type(kind: OwnedKind) -> &'static str {
+    match kind {
+        OwnedKind::Identity => "Identity",
+        OwnedKind::Token => "Token",
+        OwnedKind::Session => "Session",
+        OwnedKind::SigningKey => "SigningKey",
+        OwnedKind::Grant => "Grant",
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

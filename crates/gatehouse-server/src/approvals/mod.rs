@@ -1,0 +1,22 @@
+//! The approved channel as the server runs it: asking, voting, the end of
+//! a request (cancelled, revoked, consumed, expired) and waiting for one.
+//! The rules are the domain's (`gatehouse_domain::access`); this module
+//! gathers the facts they need (the rule in force, who is in which pool,
+//! who authored the commits), hands the outcome to the store with its
+//! audit entries, and wakes whoever waits.
+
+mod health;
+mod lifecycle;
+mod open;
+mod updates;
+mod view;
+mod vote;
+mod wait;
+
+pub use health::{RuleHealth, RuleProblem, problems_in, refresh, rule_problems, spawn_rule_watch};
+pub use lifecycle::{cancel, consume_for, end, revoke};
+pub use open::{Asked, open};
+pub use updates::{RequestUpdates, Subscription};
+pub use view::{show, show_all};
+pub use vote::cast;
+pub use wait::{MAX_WAIT, wait_until_decided};

@@ -227,7 +227,7 @@ engine_test!(a_deployment_needs_one_of_each_clause_counts_people_once_and_is_use
         assert_eq!(reused["decision"], "deny", "{reused}");
 
         // Every step is in the log.
-        let audit = app.get("/api/v1/audit?limit=500", &app.admin_token).await.assert_status(200).clone();
+        let audit = app.get("/api/v1/audit/entries?limit=500", &app.admin_token).await.assert_status(200).clone();
         let actions: Vec<&str> =
             audit["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
         for action in ["request.create", "request.vote", "request.decide", "request.consume"] {

@@ -309,6 +309,17 @@ pub struct GateArgs {
     /// A ticket the rule may ask for (with `--wait`).
     #[arg(long, requires = "wait")]
     pub ticket: Option<String>,
+    /// An author (email) of the commits being deployed, who may then not
+    /// approve them (with `--wait`; repeatable, or comma-separated in
+    /// GATEHOUSE_COMMIT_AUTHORS). Those gatehouse verified are excluded anyway.
+    #[arg(
+        long = "author",
+        value_name = "EMAIL",
+        requires = "wait",
+        env = "GATEHOUSE_COMMIT_AUTHORS",
+        value_delimiter = ','
+    )]
+    pub authors: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -320,8 +320,9 @@ pub fn needs_step_up(
 pub const STEP_UP_REASON: &str =
     "forbidden by policy `mfa-required` (a fresh second factor is needed: POST /api/v1/mfa/verify)";
 
-/// A caller of `POST /api/v1/authorize`, the one endpoint that also takes a
-/// CI job's OIDC token directly as its bearer.
+/// A caller of the endpoints that also take a CI job's OIDC token directly
+/// as its bearer: `POST /api/v1/authorize`, and the gate's own request
+/// through the approved channel (asking, reading it, waiting for it).
 pub struct DecisionCaller(pub Caller);
 
 impl FromRequestParts<AppState> for DecisionCaller {

@@ -189,7 +189,7 @@ fn binding_for(args: &GateArgs, token: &str) -> CliResult<BindingDto> {
         run_attempt,
         environment,
         sha,
-        authors: Vec::new(),
+        authors: args.authors.iter().map(|author| author.trim().to_owned()).filter(|a| !a.is_empty()).collect(),
         workflow_digest: None,
     })
 }

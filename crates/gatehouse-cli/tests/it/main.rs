@@ -2,6 +2,7 @@
 //! on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod approvals;
 mod audit;
 mod client_commands;
 mod export_properties;

@@ -2,6 +2,10 @@
 //! revoke, and wait for a decision. The rules are in `approvals.toml`; the
 //! work is `crate::approvals`; this module reads and answers HTTP.
 //!
+//! A CI job may present its own OIDC token to ask, read and wait (as it
+//! does to `/authorize`), so a request bound to its run is checked against
+//! the token's claims.
+//!
 //! Who sees a request: its requester, whoever the rule counts or who voted
 //! on it, and holders of `audit.read`; to anyone else it does not exist.
 
@@ -26,7 +30,7 @@ use super::dto::{
 };
 use super::page_request;
 use crate::approvals::{self, Asked};
-use crate::auth::Caller;
+use crate::auth::{Caller, DecisionCaller};
 use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -38,7 +42,7 @@ use crate::state::AppState;
               (status = 403), (status = 409), (status = 422, description = "no rule covers it, or the rule refuses it")))]
 pub async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    DecisionCaller(caller): DecisionCaller,
     ApiJson(body): ApiJson<CreateRequestBody>,
 ) -> Result<(StatusCode, Json<RequestDto>), ApiError> {
     let asked = asked(body)?;
@@ -173,7 +177,7 @@ fn instant(field: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
     params(("id" = String, Path, description = "request id")), responses((status = 200, body = RequestDto), (status = 404)))]
 pub async fn show(
     State(state): State<AppState>,
-    caller: Caller,
+    DecisionCaller(caller): DecisionCaller,
     IdPath(id): IdPath<ApprovalRequestId>,
 ) -> Result<Json<RequestDto>, ApiError> {
     let request = visible(&state, &caller, id).await?;
@@ -241,7 +245,7 @@ pub async fn revoke(
     responses((status = 200, body = RequestDto), (status = 400), (status = 404)))]
 pub async fn wait(
     State(state): State<AppState>,
-    caller: Caller,
+    DecisionCaller(caller): DecisionCaller,
     IdPath(id): IdPath<ApprovalRequestId>,
     ApiQuery(query): ApiQuery<WaitQuery>,
 ) -> Result<Json<RequestDto>, ApiError> {

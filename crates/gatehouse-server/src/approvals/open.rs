@@ -55,8 +55,18 @@ pub async fn open(state: &AppState, caller: &Caller, asked: Asked) -> Result<(bo
         RequestKind::Action { action, resource, binding } => {
             if let Some(binding) = binding {
                 check_binding(binding, resource).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-                if let Via::CiToken(workload) = caller.via() {
-                    check_claims(binding, &workload.claims).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+                match caller.via() {
+                    Via::CiToken(workload) => {
+                        check_claims(binding, &workload.claims).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+                    }
+                    // An exchanged token no longer carries the job's claims:
+                    // nothing would show the run is the job's own.
+                    _ if caller.is_workload() => {
+                        return Err(ApiError::Unprocessable(
+                            "a request bound to a run needs the job's own OIDC token as the bearer".into(),
+                        ));
+                    }
+                    _ => {}
                 }
             }
             // The approval adds to the policy; it never replaces it.

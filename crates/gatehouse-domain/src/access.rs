@@ -34,8 +34,8 @@ pub use record::{
 };
 pub use request::{
     AccessDurationError, Ballot, CountedVote, NotEligible, RequestError, RequestEvent, RequestParties, RequestState,
-    Tally, VoteDecision, VoterFacts, check_access_duration, check_vote, request_digest, request_expiry, tally,
-    transition,
+    SimulatedVote, Simulation, Tally, VoteDecision, VoterFacts, check_access_duration, check_vote, request_digest,
+    request_expiry, simulate, tally, transition,
 };
 pub use requirement::{
     Clause, Directory, MAX_ALTERNATIVES, Pool, PoolError, Requirement, RequirementError, check_satisfiable,

@@ -26,10 +26,33 @@
 //! Cases are decided as `serve` decides them, with step-up on: a case is a
 //! request whose caller proved a fresh second factor unless it says
 //! `mfa_fresh = false`.
+//!
+//! Approval rules (`approvals.toml`) are tested by ballots: votes cast in
+//! order on a new request, each checked and counted as `serve` does, with
+//! principals' directory groups (`groups = ["security"]`):
+//!
+//! ```toml
+//! [[approval]]
+//! name = "production needs a release approver and security"
+//! requester = "deploy-bot"
+//! action = "deployment.execute"     # or access = { role = "maintainer", scope = "project:acme/web", duration = "2h" }
+//! resource = "environment:acme/web:production"
+//! authors = ["ana"]                 # optional: authors of the commits deployed
+//! votes = [
+//!   { by = "ana", refused = "author" },      # refused, and why (a part of the reason)
+//!   { by = "rita" },                          # decision = "approve" by default
+//!   { by = "sam", mfa_fresh = false, refused = "second factor" },
+//! ]
+//! expect = "pending"                # approved | pending | denied | no-rule
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use gatehouse_domain::access::{
+    ApproverDirectory, DirectoryGrant, RequestKind, RequestParties, SimulatedVote, VoteDecision, VoterFacts,
+    approving_action, simulate,
+};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::change::KnownAuthors;
 use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
@@ -48,6 +71,47 @@ struct TestFile {
     principals: BTreeMap<String, PrincipalSpec>,
     #[serde(default, rename = "case")]
     cases: Vec<CaseSpec>,
+    #[serde(default, rename = "approval")]
+    approvals: Vec<ApprovalSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalSpec {
+    name: Option<String>,
+    requester: String,
+    action: Option<String>,
+    access: Option<AccessSpec>,
+    resource: Option<String>,
+    #[serde(default)]
+    authors: Vec<String>,
+    #[serde(default)]
+    votes: Vec<VoteSpec>,
+    expect: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessSpec {
+    role: String,
+    scope: String,
+    duration: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoteSpec {
+    by: String,
+    #[serde(default = "approve")]
+    decision: String,
+    #[serde(default = "yes")]
+    mfa_fresh: bool,
+    /// The vote must be refused, with a reason containing this.
+    refused: Option<String>,
+}
+
+fn approve() -> String {
+    "approve".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +123,9 @@ struct PrincipalSpec {
     active: bool,
     #[serde(default)]
     grants: Vec<GrantSpec>,
+    /// Directory (SCIM) groups, for approval rules' `group:` pools.
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -228,5 +295,135 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
             ));
         }
     }
+    let directory = directory_of(&file, &principals);
+    for (number, spec) in file.approvals.iter().enumerate() {
+        let label = spec.name.clone().unwrap_or_else(|| format!("approval {}", number + 1));
+        match run_ballot(policies, &principals, &directory, spec, now) {
+            Ok(problems) if problems.is_empty() => result.passed += 1,
+            Ok(problems) => {
+                result.failures.extend(problems.into_iter().map(|p| format!("{}: {label}: {p}", path.display())));
+            }
+            Err(error) => return Err(CliError::config(format!("{}: {label}: {error}", path.display()))),
+        }
+    }
     Ok(result)
+}
+
+type Principals = BTreeMap<String, (Identity, Vec<Grant>)>;
+
+/// Who is in which pool, as the file's principals say.
+fn directory_of(file: &TestFile, principals: &Principals) -> ApproverDirectory {
+    let mut directory = ApproverDirectory::default();
+    for (name, (identity, grants)) in principals {
+        if identity.kind != IdentityKind::Human || identity.status != IdentityStatus::Active {
+            continue;
+        }
+        directory.people.insert(identity.id);
+        for grant in grants {
+            directory.grants.push(DirectoryGrant {
+                identity: identity.id,
+                role: grant.role.as_str().to_owned(),
+                scope: grant.scope.clone(),
+            });
+        }
+        for group in file.principals.get(name).map(|spec| spec.groups.as_slice()).unwrap_or_default() {
+            directory.groups.push((group.clone(), identity.id));
+        }
+    }
+    directory
+}
+
+/// Casts a ballot's votes and compares what happens with what it expects:
+/// the problems found (none when it passes); `Err` for a malformed ballot.
+fn run_ballot(
+    policies: &Policies,
+    principals: &Principals,
+    directory: &ApproverDirectory,
+    spec: &ApprovalSpec,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, String> {
+    let person = |name: &str| principals.get(name).ok_or_else(|| format!("unknown principal `{name}`"));
+    let (requester, _) = person(&spec.requester)?;
+    let kind = match (&spec.action, &spec.access, &spec.resource) {
+        (Some(action), None, Some(resource)) => RequestKind::Action {
+            action: action.parse().map_err(|e: gatehouse_domain::authorization::UnknownAction| e.to_string())?,
+            resource: Resource::parse(resource).map_err(|e| e.to_string())?,
+            binding: None,
+        },
+        (None, Some(access), None) => RequestKind::Access {
+            role: access.role.parse().map_err(|e: gatehouse_domain::grant::GrantError| e.to_string())?,
+            scope: Scope::parse(&access.scope).map_err(|e| e.to_string())?,
+            duration: gatehouse_domain::span::parse_duration(&access.duration).map_err(|e| e.to_string())?,
+        },
+        _ => return Err("give `action` and `resource`, or `access`".into()),
+    };
+    let Some(loaded) = policies.approvals().rule_for(kind.gated(), &kind.resource_text()) else {
+        return Ok(match spec.expect.as_str() {
+            "no-rule" => Vec::new(),
+            other => vec![format!("expected {other}, but no approval rule covers it")],
+        });
+    };
+    let rule = &loaded.rule;
+    let mut authors = std::collections::BTreeSet::new();
+    for name in &spec.authors {
+        authors.insert(person(name)?.0.id);
+    }
+    let parties = RequestParties { requester: Some(requester.id), triggering_actor: None, commit_authors: authors };
+    let approving = approving_action(kind.gated());
+    let decided_on = kind.decided_on();
+    let mut votes = Vec::with_capacity(spec.votes.len());
+    for vote in &spec.votes {
+        let (voter, grants) = person(&vote.by)?;
+        let decision = match vote.decision.as_str() {
+            "approve" => VoteDecision::Approve,
+            "deny" => VoteDecision::Deny,
+            other => return Err(format!("a vote's decision is `approve` or `deny`, not `{other}`")),
+        };
+        let policy_allows = policies
+            .decide(&DecisionInput {
+                principal: voter,
+                grants,
+                action: approving,
+                resource: &decided_on,
+                now,
+                auth_method: "token",
+                mfa_fresh: true,
+                step_up: true,
+                source_ip: None,
+                principal_is_caller: true,
+                caller_context: None,
+            })
+            .is_ok_and(|decision| decision.is_allowed());
+        let facts = VoterFacts {
+            identity: voter.id,
+            kind: voter.kind,
+            is_ci_job: false,
+            mfa_verified_at: vote.mfa_fresh.then_some(now),
+            policy_allows,
+            clauses: directory.clauses_of(voter.id, &rule.requirement, kind.subject()),
+        };
+        votes.push(SimulatedVote { voter: facts, decision });
+    }
+    let simulation = simulate(rule, &parties, &votes, now).map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    for (spec_vote, outcome) in spec.votes.iter().zip(&simulation.votes) {
+        match (outcome, &spec_vote.refused) {
+            (Ok(()), Some(why)) => {
+                problems.push(format!("{}'s vote was counted; expected it refused ({why})", spec_vote.by))
+            }
+            (Err(refusal), None) => problems.push(format!("{}'s vote was refused: {refusal}", spec_vote.by)),
+            (Err(refusal), Some(why)) if !refusal.to_string().contains(why.as_str()) => {
+                problems.push(format!("{}'s vote was refused for another reason: {refusal}", spec_vote.by));
+            }
+            _ => {}
+        }
+    }
+    let state = simulation.state.as_str();
+    if !matches!(spec.expect.as_str(), "approved" | "pending" | "denied" | "no-rule") {
+        return Err(format!("expect is approved, pending, denied or no-rule, not `{}`", spec.expect));
+    }
+    if state != spec.expect {
+        problems.push(format!("expected {}, got {state} (rule `{}`)", spec.expect, rule.id));
+    }
+    Ok(problems)
 }

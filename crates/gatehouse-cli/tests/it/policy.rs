@@ -185,3 +185,96 @@ engine_test!(policy_tests_run_from_files, |engine| with_database(engine, |db| as
     assert_eq!(broken.status.code(), Some(2));
     assert!(stderr(&broken).contains("unknown principal `ghost` in authors"), "{}", stderr(&broken));
 }));
+
+engine_test!(approval_rules_are_tested_by_ballots, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let init = run(gatehouse(&data_dir, &db.url).args(["init", "--admin-email", "ana@example.com"]));
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    std::fs::write(
+        data_dir.join("policy/approvals.toml"),
+        r#"
+[[rule]]
+id = "production-deploys"
+action = "deployment.execute"
+resources = ["environment:acme/*:production"]
+require = { all = [ { quorum = 1, of = "role:release-approver" }, { quorum = 1, of = "group:security" } ] }
+"#,
+    )
+    .unwrap();
+    let ballots = data_dir.join("ballots.toml");
+    let people = r#"
+[principals.rita]
+kind = "human"
+grants = [{ role = "release-approver", scope = "environment:acme/web:production" }]
+[principals.sam]
+kind = "human"
+groups = ["security"]
+grants = [{ role = "release-approver", scope = "environment:acme/web:production" }]
+[principals.ana]
+kind = "human"
+groups = ["security"]
+grants = [{ role = "release-approver", scope = "environment:acme/web:production" }]
+[principals.bot]
+kind = "service"
+grants = [{ role = "deployer", scope = "environment:acme/web:production" }]
+"#;
+    std::fs::write(
+        &ballots,
+        format!(
+            r#"{people}
+[[approval]]
+name = "a release approver and security approve production"
+requester = "bot"
+action = "deployment.execute"
+resource = "environment:acme/web:production"
+authors = ["ana"]
+votes = [
+  {{ by = "ana", refused = "author" }},
+  {{ by = "bot", refused = "never vote" }},
+  {{ by = "sam", mfa_fresh = false, refused = "second factor" }},
+  {{ by = "sam" }},
+  {{ by = "rita" }},
+]
+expect = "approved"
+
+[[approval]]
+name = "one person in both pools is not enough"
+requester = "bot"
+action = "deployment.execute"
+resource = "environment:acme/web:production"
+votes = [{{ by = "sam" }}]
+expect = "pending"
+
+[[approval]]
+name = "staging is decided at once"
+requester = "bot"
+action = "deployment.execute"
+resource = "environment:acme/web:staging"
+expect = "no-rule"
+"#
+        ),
+    )
+    .unwrap();
+    let passed = run(gatehouse(&data_dir, &db.url).args(["policy", "test", ballots.to_str().unwrap()]));
+    assert_eq!(passed.status.code(), Some(0), "{}{}", stdout(&passed), stderr(&passed));
+    assert_eq!(stdout(&passed).trim(), "3 passed, 0 failed");
+
+    std::fs::write(
+        &ballots,
+        format!(
+            r#"{people}
+[[approval]]
+name = "sam alone approves"
+requester = "bot"
+action = "deployment.execute"
+resource = "environment:acme/web:production"
+votes = [{{ by = "sam" }}]
+expect = "approved"
+"#
+        ),
+    )
+    .unwrap();
+    let failed = run(gatehouse(&data_dir, &db.url).args(["policy", "test", ballots.to_str().unwrap()]));
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(stderr(&failed).contains("sam alone approves: expected approved, got pending"), "{}", stderr(&failed));
+}));

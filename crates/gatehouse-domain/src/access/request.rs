@@ -359,3 +359,68 @@ pub enum AccessDurationError {
     #[error("duration {asked} is over the rule's maximum of {max}")]
     OverCap { asked: Duration, max: Duration },
 }
+
+/// One vote of a simulated ballot (`gatehouse policy test`): who, what,
+/// and the facts about them.
+#[derive(Debug, Clone)]
+pub struct SimulatedVote {
+    pub voter: VoterFacts,
+    pub decision: VoteDecision,
+}
+
+/// Where a simulated ballot ended, and what became of each vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Simulation {
+    /// `Pending`, `Approved` or `Denied`.
+    pub state: RequestState,
+    /// Per vote, in order: counted, or why it was refused.
+    pub votes: Vec<Result<(), RequestError>>,
+    /// Who filled which clause, once approved.
+    pub assignment: Vec<(usize, IdentityId)>,
+}
+
+/// Casts `votes` in order on a fresh request under `rule`, as the server
+/// would (each checked by [`check_vote`], counted by [`tally`]): what a
+/// policy test table asserts about a rule without a server.
+pub fn simulate(
+    rule: &ApprovalRule,
+    parties: &RequestParties,
+    votes: &[SimulatedVote],
+    now: OffsetDateTime,
+) -> Result<Simulation, RequestError> {
+    let mut state = RequestState::Pending;
+    let mut live: Vec<CountedVote> = Vec::new();
+    let mut outcomes = Vec::with_capacity(votes.len());
+    let mut assignment = Vec::new();
+    for vote in votes {
+        let ballot = Ballot {
+            state,
+            current_digest: "simulated",
+            shown_digest: "simulated",
+            rule,
+            parties,
+            live_votes: &live,
+            expires_at: now + rule.request_ttl,
+            now,
+        };
+        if let Err(refusal) = check_vote(&ballot, &vote.voter) {
+            outcomes.push(Err(refusal));
+            continue;
+        }
+        live.push(CountedVote {
+            voter: vote.voter.identity,
+            decision: vote.decision,
+            clauses: vote.voter.clauses.clone(),
+        });
+        outcomes.push(Ok(()));
+        match tally(&rule.requirement, &live)? {
+            Tally::Pending(_) => {}
+            Tally::Approved(progress) => {
+                state = RequestState::Approved;
+                assignment = progress.assignment;
+            }
+            Tally::Denied(_) => state = RequestState::Denied,
+        }
+    }
+    Ok(Simulation { state, votes: outcomes, assignment })
+}

@@ -41,6 +41,11 @@ impl RequestUpdates {
     pub fn watched(&self) -> usize {
         lock(&self.channels).len()
     }
+
+    /// How many wait for `id` on this node.
+    pub fn waiting(&self, id: ApprovalRequestId) -> usize {
+        lock(&self.channels).get(&id).map_or(0, watch::Sender::receiver_count)
+    }
 }
 
 /// One waiter's view of one request; leaving drops the channel with the

@@ -494,3 +494,46 @@ engine_test!(bad_input_and_other_peoples_requests_are_refused_and_change_nothing
         assert_eq!(all["items"].as_array().unwrap().len(), 1);
     }
 ));
+
+engine_test!(a_rule_the_directory_cannot_satisfy_is_reported_audited_and_shown_on_readyz, |engine| with_database(
+    engine,
+    |db| async move {
+        let app = app(&db).await;
+        // Nobody holds access-approver and there is no security group yet.
+        let checked = app.get("/api/v1/approvals/check", &app.admin_token).await.assert_status(200).clone();
+        assert_eq!(checked["rules"], 2);
+        let problems = checked["problems"].as_array().unwrap();
+        assert!(problems.iter().any(|p| p["rule"] == "production-deploys"), "{checked}");
+        assert!(problems.iter().any(|p| p["message"].as_str().unwrap().contains("nobody is in")), "{checked}");
+        let ready = app.call(Method::GET, "/readyz", None, None).await.assert_status(200).clone();
+        assert!(ready["warnings"][0].as_str().unwrap().contains("approvals.toml:"), "{ready}");
+        // Without audit.read: refused.
+        let someone = app.create_human("Someone", "someone@example.com").await;
+        let someone = app.create_token(&someone, 3600).await;
+        app.get("/api/v1/approvals/check", &someone).await.assert_problem(403);
+
+        // The directory changes: two access approvers for a quorum of two
+        // make each of them indispensable…
+        let c = cast(&app).await;
+        let checked = app.get("/api/v1/approvals/check", &app.admin_token).await.assert_status(200).clone();
+        let problems = checked["problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 1, "{checked}");
+        assert_eq!(problems[0]["rule"], "maintainer-access");
+        assert!(problems[0]["message"].as_str().unwrap().contains("indispensable"), "{checked}");
+        // …and a third makes every rule satisfiable without any one person.
+        grant(&app, &c.cy.id, "access-approver", "project:acme/web").await;
+        let checked = app.get("/api/v1/approvals/check", &app.admin_token).await.assert_status(200).clone();
+        assert_eq!(checked["problems"], json!([]), "{checked}");
+        let ready = app.call(Method::GET, "/readyz", None, None).await.assert_status(200).clone();
+        assert!(ready.get("warnings").is_none(), "{ready}");
+        let audit = app.get("/api/v1/audit/entries?limit=500", &app.admin_token).await.assert_status(200).clone();
+        let checks: Vec<&str> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "approvals.check")
+            .filter_map(|e| e["outcome"].as_str())
+            .collect();
+        assert_eq!(checks, vec!["failure", "failure", "success"], "an entry per change in what the rules can satisfy");
+    }
+));

@@ -146,7 +146,7 @@ engine_test!(policy_tests_run_from_files, |engine| with_database(engine, |db| as
     assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
     let defaults = run(gatehouse(&data_dir, &db.url).args(["policy", "test"]));
     assert_eq!(defaults.status.code(), Some(0), "{}", stderr(&defaults));
-    assert_eq!(stdout(&defaults).trim(), "28 passed, 0 failed");
+    assert_eq!(stdout(&defaults).trim(), "29 passed, 0 failed");
 
     let wrong = data_dir.join("wrong.toml");
     std::fs::write(

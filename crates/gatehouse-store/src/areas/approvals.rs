@@ -445,30 +445,56 @@ impl ApprovalStore for SqlStore {
         page: PageRequest,
     ) -> Result<Page<ApprovalRequest>, StoreError> {
         let limit = clamp_limit(&page);
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM approval_requests \
-             WHERE ($1 = '' OR id < $1) \
-               AND (CAST($2 AS TEXT) IS NULL OR state = $2) \
-               AND (CAST($3 AS TEXT) IS NULL OR requester = $3) \
-               AND (CAST($4 AS TEXT) IS NULL OR substr(resource, 1, length(CAST($4 AS TEXT))) = $4) \
-               AND (CAST($5 AS BIGINT) IS NULL OR created_at >= $5) \
-               AND (CAST($6 AS BIGINT) IS NULL OR created_at < $6) \
-               AND (CAST($7 AS TEXT) IS NULL OR id IN (SELECT request_id FROM approval_votes WHERE voter = $7)) \
-             ORDER BY id DESC LIMIT $8",
+        // Only the conditions asked for, so each listing can use its index
+        // (state, requester, or the id order alone) instead of a plan made
+        // for every condition at once.
+        let mut conditions: Vec<String> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut numbers: Vec<i64> = Vec::new();
+        // `{p}` in a condition is its parameter, `$n`.
+        let mut text = |conditions: &mut Vec<String>, sql: &str, value: String| {
+            texts.push(value);
+            conditions.push(sql.replace("{p}", &format!("${}", texts.len())));
+        };
+        if let Some(after) = page.after.clone() {
+            text(&mut conditions, "id < {p}", after);
+        }
+        if let Some(state) = filter.state {
+            text(&mut conditions, "state = {p}", state.as_str().to_owned());
+        }
+        if let Some(requester) = filter.requester {
+            text(&mut conditions, "requester = {p}", requester.to_string());
+        }
+        if let Some(prefix) = filter.resource_prefix.clone() {
+            text(&mut conditions, "substr(resource, 1, length(CAST({p} AS TEXT))) = {p}", prefix);
+        }
+        if let Some(voter) = filter.voter {
+            text(&mut conditions, "id IN (SELECT request_id FROM approval_votes WHERE voter = {p})", voter.to_string());
+        }
+        let texts_used = texts.len();
+        for (sql, value) in [("created_at >= {p}", filter.created_from), ("created_at < {p}", filter.created_before)] {
+            if let Some(at) = value {
+                let position = texts_used + numbers.len() + 1;
+                numbers.push(to_unix_millis(at));
+                conditions.push(sql.replace("{p}", &format!("${position}")));
+            }
+        }
+        let limit_position = texts.len() + numbers.len() + 1;
+        let where_clause =
+            if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let sql = format!(
+            "SELECT {} FROM approval_requests {where_clause} ORDER BY id DESC LIMIT ${limit_position}",
             request_columns("")
-        )))
-        .bind(page.after.unwrap_or_default())
-        .bind(filter.state.map(|state| state.as_str()))
-        .bind(filter.requester.map(|id| id.to_string()))
-        .bind(filter.resource_prefix.clone())
-        .bind(filter.created_from.map(to_unix_millis))
-        .bind(filter.created_before.map(to_unix_millis))
-        .bind(filter.voter.map(|id| id.to_string()))
-        .bind(limit + 1)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for value in texts {
+            query = query.bind(value);
+        }
+        for value in numbers {
+            query = query.bind(value);
+        }
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let rows = query.bind(limit + 1).fetch_all(&mut *conn).await.map_err(store_error)?;
         let items = rows.iter().map(request_row).collect::<Result<Vec<_>, _>>()?;
         let page = into_page(items, limit, |request| request.id.to_string());
         let items = with_votes(&mut conn, page.items).await?;

@@ -110,6 +110,13 @@ macro_rules! conformance_suite {
                 a_failed_approval_command_leaves_no_audit_entry,
                 activation_and_revocation_show_in_credentials_at_once,
             ],
+            Outbox => outbox: [
+                enqueueing_moves_the_cursor_with_the_deliveries,
+                a_claim_is_one_nodes_until_its_lease_ends,
+                a_failed_delivery_waits_for_its_retry_time,
+                a_delivery_is_given_up_after_the_last_attempt,
+                a_held_delivery_waits_for_its_request,
+            ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,
                 concurrent_appends_stay_gap_free,

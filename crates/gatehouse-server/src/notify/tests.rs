@@ -1,0 +1,32 @@
+use gatehouse_policy::{Policies, PolicySetSource};
+
+use super::*;
+
+fn target(kind: TargetKind) -> NotifyTarget {
+    NotifyTarget { url: "https://hooks.example.com/services/T0/B0/secret-path".into(), kind, secret: None }
+}
+
+#[test]
+fn rules_naming_unconfigured_targets_are_found() {
+    let mut source = PolicySetSource::defaults();
+    source.files.insert(
+        "approvals.toml".into(),
+        r#"
+[[rule]]
+id = "prod"
+action = "deployment.execute"
+resources = ["environment:*/*:production"]
+require = { quorum = 1, of = "role:admin" }
+notify = ["ops", "chat"]
+"#
+        .into(),
+    );
+    let policies = Policies::from_source(&source).unwrap();
+    let mut settings = NotifySettings::default();
+    settings.targets.insert("ops".into(), target(TargetKind::Webhook));
+    assert_eq!(unknown_targets(policies.approvals(), &settings), vec![("prod".into(), 2, "chat".into())]);
+    settings.targets.insert("chat".into(), target(TargetKind::Slack));
+    assert_eq!(unknown_targets(policies.approvals(), &settings), vec![]);
+    let shown = format!("{settings:?}");
+    assert!(!shown.contains("secret-path"), "a target's URL may hold a secret: {shown}");
+}

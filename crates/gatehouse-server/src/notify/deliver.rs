@@ -118,7 +118,7 @@ async fn attempt(state: &AppState, client: &OutboundClient, claim: &ClaimedDeliv
 
 /// The outbound client's refusal of a URL names the URL, which may hold a
 /// secret (a Slack webhook's path): only the rule is kept.
-fn outbound_refusal(error: &str) -> String {
+pub(super) fn outbound_refusal(error: &str) -> String {
     match error.find("refused by the outbound rules") {
         Some(at) => error[at..].to_owned(),
         None => "the target's URL is not usable".to_owned(),

@@ -6,6 +6,7 @@
 //! file holding the value, for secrets. Unknown keys in the file are an
 //! error naming the key.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,8 +16,10 @@ use gatehouse_server::integrations::{
     GITHUB_ACTIONS_ISSUER, GithubAppSettings, GithubSettings, GitlabSettings, Integrations, Secret,
 };
 
+use gatehouse_domain::notify::TargetKind;
 use gatehouse_domain::outbound::{Cidr, OutboundRules};
 use gatehouse_server::HttpLimits;
+use gatehouse_server::notify::{NotifySettings, NotifyTarget};
 use gatehouse_server::sso::OidcSettings;
 
 use crate::args::GlobalArgs;
@@ -115,6 +118,29 @@ struct FileConfig {
     metrics: MetricsSection,
     #[serde(default)]
     scim: ScimSection,
+    /// `[notify.NAME]`: one table per target; no environment twins (use
+    /// `secret_file` for the secret).
+    #[serde(default)]
+    notify: BTreeMap<String, NotifySection>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotifySection {
+    url: Option<String>,
+    kind: Option<String>,
+    secret: Option<String>,
+    secret_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for NotifySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a secret (a Slack webhook's path).
+        f.debug_struct("NotifySection")
+            .field("kind", &self.kind)
+            .field("secret_file", &self.secret_file)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -287,6 +313,8 @@ pub struct Config {
     pub metrics_require_token: bool,
     /// Whether the SCIM provisioner may change people holding `admin`.
     pub scim_manage_admins: bool,
+    /// Notification targets (secrets inside; never printed).
+    pub notify: NotifySettings,
 }
 
 impl std::fmt::Debug for Config {
@@ -370,6 +398,7 @@ impl Config {
         }
         let integrations = integrations(file.github, file.gitlab, file.webhooks)?;
         let oidc = oidc(file.oidc)?;
+        let notify = notify(file.notify)?;
         let outbound = OutboundRules {
             allow_loopback: file.outbound.allow_loopback.unwrap_or(false),
             allow_private: file
@@ -383,6 +412,7 @@ impl Config {
                 .collect::<CliResult<_>>()?,
         };
         let config = Config {
+            notify,
             outbound,
             integrations,
             oidc,
@@ -539,6 +569,71 @@ fn oidc(section: OidcSection) -> CliResult<Option<OidcSettings>> {
         session_idle: std::time::Duration::from_secs(idle * 60),
         session_absolute: std::time::Duration::from_secs(hours * 3600),
     }))
+}
+
+/// The most `[notify.NAME]` targets one configuration names.
+const MAX_NOTIFY_TARGETS: usize = 64;
+
+/// `[notify.NAME]` sections: `url` (http or https), `kind` (`webhook` or
+/// `slack`), and `secret` or `secret_file` (required for `webhook`). No
+/// message echoes a URL or a secret: a URL may carry one.
+fn notify(sections: BTreeMap<String, NotifySection>) -> CliResult<NotifySettings> {
+    if sections.len() > MAX_NOTIFY_TARGETS {
+        return Err(CliError::config(format!("at most {MAX_NOTIFY_TARGETS} [notify.NAME] targets")));
+    }
+    let mut targets = BTreeMap::new();
+    for (name, section) in sections {
+        let valid_name = (1..=64).contains(&name.len())
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !valid_name {
+            return Err(CliError::config(format!(
+                "[notify.{}]: a target's name is 1 to 64 of a-z, 0-9, `_` and `-`",
+                name.escape_debug().to_string().chars().take(80).collect::<String>()
+            )));
+        }
+        let section_name = format!("[notify.{name}]");
+        let url = section.url.ok_or_else(|| CliError::config(format!("{section_name} needs url")))?;
+        let usable = reqwest::Url::parse(&url).ok().is_some_and(|parsed| {
+            matches!(parsed.scheme(), "http" | "https") && parsed.host_str().is_some_and(|host| !host.is_empty())
+        });
+        if !usable {
+            return Err(CliError::config(format!("{section_name} url must be an http or https URL with a host")));
+        }
+        let kind = match section.kind.as_deref() {
+            None => return Err(CliError::config(format!("{section_name} needs kind (`webhook` or `slack`)"))),
+            Some(kind) => TargetKind::parse(kind).ok_or_else(|| {
+                CliError::config(format!("{section_name} kind must be `webhook` or `slack`, not `{kind}`"))
+            })?,
+        };
+        let secret = match (section.secret, section.secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(CliError::config(format!("{section_name} takes secret or secret_file, not both")));
+            }
+            (Some(secret), None) => Some(secret),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(&path)
+                    .map(|mut text| {
+                        // In place: no copy of the secret is left behind.
+                        text.truncate(text.trim_end_matches(['\n', '\r']).len());
+                        text
+                    })
+                    .map_err(|error| {
+                        CliError::config(format!("cannot read {section_name} secret_file {}: {error}", path.display()))
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        if secret.as_deref().is_some_and(str::is_empty) {
+            return Err(CliError::config(format!("{section_name} secret is empty")));
+        }
+        if kind == TargetKind::Webhook && secret.is_none() {
+            return Err(CliError::config(format!(
+                "{section_name} is a webhook: it needs secret or secret_file, to sign what it receives"
+            )));
+        }
+        targets.insert(name, NotifyTarget { url, kind, secret: secret.map(Secret::new) });
+    }
+    Ok(NotifySettings { targets })
 }
 
 fn integrations(github: GithubSection, gitlab: GitlabSection, webhooks: WebhooksSection) -> CliResult<Integrations> {

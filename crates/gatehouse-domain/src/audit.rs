@@ -171,6 +171,8 @@ pub enum SystemWriter {
     /// `/verify/push`): who signed it, recorded for separation of duties.
     /// The actor is whoever asked; the fact is the signature's.
     SignatureVerification,
+    /// The outbox delivering a notification about a request: its result.
+    Notification,
 }
 
 impl AuditRecord {

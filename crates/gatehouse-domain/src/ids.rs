@@ -98,6 +98,10 @@ typed_id!(
     /// as a deployment, waiting for approval.
     ApprovalRequestId
 );
+typed_id!(
+    /// One notification on its way out through the outbox.
+    DeliveryId
+);
 
 #[cfg(test)]
 mod tests;

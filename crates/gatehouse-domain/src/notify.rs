@@ -4,11 +4,25 @@
 //!
 //! Generic webhooks are signed as GitHub signs its own:
 //! `X-Gatehouse-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+//!
+//! Which audit entries become notifications is [`event_for`]: the outbox's
+//! feeder reads the log after its cursor and asks it of each entry, so a
+//! notification exists only for a change that was committed.
+
+mod outbox;
 
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::Sha256;
 use time::Duration;
+
+use crate::access::{ApprovalRequest, RequestKind, RequestState};
+use crate::audit::{AuditAction, Outcome};
+
+pub use outbox::{
+    ClaimedDelivery, Delivery, DeliveryKind, DeliveryResult, FeedBatch, NewDelivery, NewHeldDelivery,
+    ProtectionCallback, protection_answer, protection_verdict,
+};
 
 /// The header a generic webhook's signature travels in.
 pub const SIGNATURE_HEADER: &str = "X-Gatehouse-Signature-256";
@@ -23,19 +37,160 @@ pub enum NotificationEvent {
     Vote,
     Decided,
     Expired,
+    Cancelled,
     BreakGlass,
     AfterReviewOverdue,
 }
 
 impl NotificationEvent {
+    pub const ALL: [NotificationEvent; 7] = [
+        NotificationEvent::RequestCreated,
+        NotificationEvent::Vote,
+        NotificationEvent::Decided,
+        NotificationEvent::Expired,
+        NotificationEvent::Cancelled,
+        NotificationEvent::BreakGlass,
+        NotificationEvent::AfterReviewOverdue,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             NotificationEvent::RequestCreated => "request.created",
             NotificationEvent::Vote => "request.vote",
             NotificationEvent::Decided => "request.decided",
             NotificationEvent::Expired => "request.expired",
+            NotificationEvent::Cancelled => "request.cancelled",
             NotificationEvent::BreakGlass => "breakglass.activated",
             NotificationEvent::AfterReviewOverdue => "breakglass.review_overdue",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == text)
+    }
+}
+
+/// The audit actions the feeder reads; every other entry is passed over.
+pub const FED_ACTIONS: [AuditAction; 7] = [
+    AuditAction::RequestCreate,
+    AuditAction::RequestVote,
+    AuditAction::RequestDecide,
+    AuditAction::RequestExpire,
+    AuditAction::RequestCancel,
+    AuditAction::BreakglassActivate,
+    AuditAction::BreakglassOverdue,
+];
+
+/// The notification an audit entry calls for, if any: a request created, a
+/// vote cast (not one withdrawn), a decision, an expiry, a cancellation, a
+/// break-glass use and an overdue after-review. Refusals and failures (an
+/// entry whose outcome is not `success`) tell nobody anything, nor do
+/// supersession, consumption, revocation and reviews.
+pub fn event_for(action: &str, outcome: Outcome, details: &Value) -> Option<NotificationEvent> {
+    if outcome != Outcome::Success {
+        return None;
+    }
+    let action = FED_ACTIONS.into_iter().find(|fed| fed.as_str() == action)?;
+    Some(match action {
+        AuditAction::RequestCreate => NotificationEvent::RequestCreated,
+        AuditAction::RequestVote if details["withdrawn"] == json!(true) => return None,
+        AuditAction::RequestVote => NotificationEvent::Vote,
+        AuditAction::RequestDecide => NotificationEvent::Decided,
+        AuditAction::RequestExpire => NotificationEvent::Expired,
+        AuditAction::RequestCancel => NotificationEvent::Cancelled,
+        AuditAction::BreakglassActivate => NotificationEvent::BreakGlass,
+        AuditAction::BreakglassOverdue => NotificationEvent::AfterReviewOverdue,
+        _ => return None,
+    })
+}
+
+/// Whether `event` says nothing a target has not heard: a break-glass
+/// request's creation is told by its `breakglass.activated` notification.
+pub fn told_otherwise(event: NotificationEvent, request: &ApprovalRequest) -> bool {
+    event == NotificationEvent::RequestCreated && request.break_glass
+}
+
+/// The request an entry is about: `details.request_id`, else the id in a
+/// `request:<id>` resource.
+pub fn request_of(resource: &str, details: &Value) -> Option<String> {
+    details["request_id"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| resource.strip_prefix("request:").map(str::to_owned))
+        .filter(|id| !id.is_empty())
+}
+
+/// The request's state right after `event`, as the entry tells it (the
+/// request may have moved on since the entry was written): a decision
+/// names its state, an expiry or a cancellation is its own, and otherwise
+/// the request is still where `current` says, or `pending` for a vote or a
+/// creation (a deciding vote is followed by its own decision entry).
+pub fn state_after(event: NotificationEvent, details: &Value, current: RequestState) -> String {
+    match event {
+        NotificationEvent::Decided => {
+            details["state"].as_str().map_or_else(|| current.as_str().to_owned(), str::to_owned)
+        }
+        NotificationEvent::Expired => RequestState::Expired.as_str().to_owned(),
+        NotificationEvent::Cancelled => RequestState::Cancelled.as_str().to_owned(),
+        NotificationEvent::RequestCreated | NotificationEvent::Vote => RequestState::Pending.as_str().to_owned(),
+        NotificationEvent::BreakGlass | NotificationEvent::AfterReviewOverdue => current.as_str().to_owned(),
+    }
+}
+
+/// The one line people read: who asked for what, and what happened.
+/// `requester` and `actor` are names as shown (an email, else the name);
+/// `actor` is the voter of a vote. The decided line names the requester,
+/// who is told the outcome through the rule's targets.
+pub fn summary(
+    event: NotificationEvent,
+    request: &ApprovalRequest,
+    requester: &str,
+    actor: Option<&str>,
+    details: &Value,
+) -> String {
+    let what = match &request.kind {
+        RequestKind::Access { role, scope, duration } => {
+            format!("{role} on {scope} for {}", crate::span::format_duration(*duration))
+        }
+        RequestKind::Action { action, resource, binding } => match binding {
+            Some(run) => format!(
+                "{action} on {resource} (run {} attempt {} of {} at {})",
+                run.run_id,
+                run.run_attempt,
+                run.repository,
+                run.sha.get(..12).unwrap_or(&run.sha)
+            ),
+            None => format!("{action} on {resource}"),
+        },
+    };
+    let because = match (&request.reason, &request.ticket) {
+        (Some(reason), Some(ticket)) => format!(": {reason} ({ticket})"),
+        (Some(reason), None) => format!(": {reason}"),
+        (None, Some(ticket)) => format!(" ({ticket})"),
+        (None, None) => String::new(),
+    };
+    let actor = actor.unwrap_or("someone");
+    match event {
+        NotificationEvent::RequestCreated => format!("{requester} asks for {what}{because}"),
+        NotificationEvent::Vote => {
+            let decision = match details["decision"].as_str() {
+                Some("deny") => "denied",
+                _ => "approved",
+            };
+            format!("{actor} {decision} the request of {requester} for {what}")
+        }
+        NotificationEvent::Decided => {
+            let state = details["state"].as_str().unwrap_or(request.state.as_str());
+            format!("{requester}: your request for {what} was {state}")
+        }
+        NotificationEvent::Expired => format!("{requester}: your request for {what} expired"),
+        NotificationEvent::Cancelled => format!("the request of {requester} for {what} was cancelled"),
+        NotificationEvent::BreakGlass => {
+            let incident = request.incident.as_deref().map(|i| format!(" (incident {i})")).unwrap_or_default();
+            format!("BREAK-GLASS: {requester} took {what}{incident}{because}")
+        }
+        NotificationEvent::AfterReviewOverdue => {
+            format!("the after-review of {requester}'s break-glass use of {what} is overdue")
         }
     }
 }
@@ -50,6 +205,13 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Webhook => "webhook",
+            TargetKind::Slack => "slack",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "webhook" => Some(TargetKind::Webhook),

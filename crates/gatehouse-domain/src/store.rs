@@ -23,6 +23,7 @@ mod group_mappings;
 mod identities;
 mod installation;
 mod mfa;
+mod outbox;
 mod scim_groups;
 mod scim_users;
 mod sessions;
@@ -41,6 +42,7 @@ pub use group_mappings::GroupMappingStore;
 pub use identities::IdentityStore;
 pub use installation::{InitialSetup, Installation, InstallationStore};
 pub use mfa::MfaStore;
+pub use outbox::OutboxStore;
 pub use scim_groups::ScimGroupStore;
 pub use scim_users::ScimUserStore;
 pub use sessions::SessionStore;
@@ -54,8 +56,8 @@ pub use workload::WorkloadStore;
 pub mod prelude {
     pub use super::{
         ApprovalStore, AuditLogStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore, IdentityStore,
-        InstallationStore, MfaStore, OpenedStore, Page, PageRequest, ScimGroupStore, ScimUserStore, SessionStore,
-        SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, WebhookStore, WorkloadStore,
+        InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, ScimGroupStore, ScimUserStore,
+        SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, WebhookStore, WorkloadStore,
     };
 }
 
@@ -146,6 +148,7 @@ areas! {
     Sessions => SessionStore,
     Approvals => ApprovalStore,
     CommitAuthors => CommitAuthorStore,
+    Outbox => OutboxStore,
     AuditLog => AuditLogStore,
 }
 

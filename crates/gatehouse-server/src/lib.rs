@@ -12,6 +12,7 @@ pub mod connections;
 pub mod context;
 pub mod extract;
 pub mod integrations;
+pub mod notify;
 pub mod observe;
 pub mod openapi;
 pub mod outbound;

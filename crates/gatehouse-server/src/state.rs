@@ -44,6 +44,8 @@ pub struct Settings {
     pub metrics_require_token: bool,
     /// What the SCIM provisioner may change.
     pub scim: ScimSettings,
+    /// Where notifications about requests go (`[notify.NAME]`).
+    pub notify: crate::notify::NotifySettings,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -94,6 +96,7 @@ impl Default for Settings {
             auth_failures: FailureLimits::default(),
             metrics_require_token: false,
             scim: ScimSettings::default(),
+            notify: crate::notify::NotifySettings::default(),
         }
     }
 }

@@ -115,6 +115,13 @@ fn validate(config: &Config) -> CliResult<()> {
                 policies.static_policies().len(),
                 policies.hash()
             );
+            for (rule, line, name) in gatehouse_server::notify::unknown_targets(policies.approvals(), &config.notify) {
+                eprintln!(
+                    "warning: {}:{line}: rule `{rule}` notifies `{name}`, but no [notify.{name}] section configures it \
+                     (`serve` would refuse to start)",
+                    dir.join(gatehouse_policy::approvals::APPROVALS_FILE).display()
+                );
+            }
             Ok(())
         }
         Err(PolicyError::Invalid(problems)) => {

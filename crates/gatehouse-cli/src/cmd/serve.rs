@@ -43,6 +43,14 @@ pub async fn run(config: &Config) -> CliResult<()> {
     let (store, _signer) = open_initialized(config, forwarder).await?;
     let policies = load_policies(config)?;
     tracing::info!(hash = policies.hash(), "policies loaded");
+    if let Some((rule, line, name)) =
+        gatehouse_server::notify::unknown_targets(policies.approvals(), &config.notify).into_iter().next()
+    {
+        return Err(CliError::config(format!(
+            "{}:{line}: rule `{rule}` notifies `{name}`, but no [notify.{name}] section configures it",
+            config.policy_dir.join(gatehouse_policy::approvals::APPROVALS_FILE).display()
+        )));
+    }
 
     let mfa = MfaSettings {
         sealing_key: sealing_key(config)?,
@@ -65,6 +73,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         },
         metrics_require_token: config.metrics_require_token,
         scim: ScimSettings { manage_admins: config.scim_manage_admins },
+        notify: config.notify.clone(),
         ..Settings::default()
     };
     let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());
@@ -89,11 +98,13 @@ pub async fn run(config: &Config) -> CliResult<()> {
         "gatehouse is listening"
     );
     let flusher = spawn_flusher(state.clone());
+    let notifier = gatehouse_server::notify::spawn(state.clone());
     let upkeep = metrics_handle().map(spawn_metrics_upkeep);
     let rule_watch = gatehouse_server::approvals::spawn_rule_watch(state.clone());
     let served = serve(listener, app(state.clone()), config.http_limits, shutdown_signal()).await;
     flusher.abort();
     rule_watch.abort();
+    notifier.abort();
     if let Some(upkeep) = upkeep {
         upkeep.abort();
     }

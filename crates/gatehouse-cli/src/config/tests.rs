@@ -241,3 +241,51 @@ fn sqlite_memory_comes_from_file_or_environment_and_is_bounded() {
     let error = resolve(dir.path(), "[database]\nsqlite_memory_mib = 99999999\n", &[], &env(&[])).err().unwrap();
     assert!(error.message.contains("sqlite_memory_mib"), "{}", error.message);
 }
+
+#[test]
+fn notification_targets_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("ops.secret");
+    std::fs::write(&secret_file, "from-a-file\n").unwrap();
+    let file = format!(
+        "[notify.ops]\nurl = \"https://hooks.example.com/ops\"\nkind = \"webhook\"\nsecret = \"s3cret-value\"\n\
+         [notify.chat-room_2]\nurl = \"https://hooks.slack.com/services/T0/B0/XYZ\"\nkind = \"slack\"\n\
+         [notify.filed]\nurl = \"http://10.0.0.5:8080/hook\"\nkind = \"webhook\"\nsecret_file = \"{}\"\n",
+        secret_file.display()
+    );
+    let config = resolve(dir.path(), &file, &[], &env(&[])).unwrap();
+    let targets = &config.notify.targets;
+    assert_eq!(targets.keys().collect::<Vec<_>>(), ["chat-room_2", "filed", "ops"]);
+    assert_eq!(targets["ops"].kind, TargetKind::Webhook);
+    assert_eq!(targets["ops"].secret.as_ref().map(Secret::expose), Some("s3cret-value"));
+    assert_eq!(targets["filed"].secret.as_ref().map(Secret::expose), Some("from-a-file"));
+    assert_eq!(targets["chat-room_2"].kind, TargetKind::Slack);
+    assert!(targets["chat-room_2"].secret.is_none(), "a Slack target's secret is optional");
+    let shown = format!("{:?}", config.notify);
+    assert!(!shown.contains("s3cret") && !shown.contains("XYZ"), "{shown}");
+
+    let refused = |text: &str, needle: &str| {
+        let error = resolve(dir.path(), text, &[], &env(&[])).expect_err("refused").message;
+        assert!(error.contains(needle), "`{needle}` not in: {error}");
+        assert!(!error.contains("s3cret") && !error.contains("/B0/"), "a secret was echoed: {error}");
+    };
+    let hook = "url = \"https://hooks.example.com/B0/x\"\nkind = \"webhook\"\nsecret = \"s3cret\"\n";
+    refused(&format!("[notify.Ops]\n{hook}"), "a-z, 0-9");
+    refused(&format!("[notify.{}]\n{hook}", "a".repeat(65)), "1 to 64");
+    refused("[notify.ops]\nkind = \"webhook\"\nsecret = \"s3cret\"\n", "needs url");
+    refused(
+        "[notify.ops]\nurl = \"ftp://hooks.example.com/B0/\"\nkind = \"webhook\"\nsecret = \"s3cret\"\n",
+        "http or https",
+    );
+    refused("[notify.ops]\nurl = \"not a url /B0/\"\nkind = \"slack\"\n", "http or https");
+    refused("[notify.ops]\nurl = \"https://hooks.example.com/B0/\"\nkind = \"email\"\n", "`webhook` or `slack`");
+    refused("[notify.ops]\nurl = \"https://hooks.example.com/B0/\"\n", "needs kind");
+    refused("[notify.ops]\nurl = \"https://hooks.example.com/B0/\"\nkind = \"webhook\"\n", "needs secret");
+    refused(&format!("[notify.ops]\n{hook}secret_file = \"/nonexistent\"\n"), "not both");
+    refused("[notify.ops]\nurl = \"https://hooks.example.com/B0/\"\nkind = \"webhook\"\nsecret = \"\"\n", "is empty");
+    refused(&format!("[notify.ops]\n{hook}retries = 3\n"), "retries");
+    refused(
+        "[notify.ops]\nurl = \"https://hooks.example.com/B0/\"\nkind = \"webhook\"\nsecret_file = \"/nonexistent/x\"\n",
+        "cannot read [notify.ops] secret_file",
+    );
+}

@@ -11,6 +11,7 @@ mod hardening_misc;
 mod hardening_transport;
 mod init;
 mod multi_node;
+mod notify;
 mod policy;
 mod reliability;
 mod serve;

@@ -112,6 +112,13 @@ macro_rules! conformance_suite {
                 the_approver_directory_holds_active_people_their_live_grants_and_groups,
                 deactivating_a_person_cancels_their_requests_in_the_same_transaction,
             ],
+            Outbox => outbox: [
+                enqueueing_moves_the_cursor_with_the_deliveries,
+                a_claim_is_one_nodes_until_its_lease_ends,
+                a_failed_delivery_waits_for_its_retry_time,
+                a_delivery_is_given_up_after_the_last_attempt,
+                a_held_delivery_waits_for_its_request,
+            ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,
                 concurrent_appends_stay_gap_free,

@@ -65,3 +65,130 @@ fn deliveries_back_off_and_give_up() {
     assert_eq!(TargetKind::parse("slack"), Some(TargetKind::Slack));
     assert_eq!(TargetKind::parse("email"), None);
 }
+
+#[track_caller]
+fn check_event(action: &str, outcome: Outcome, details: Value, expected: Option<NotificationEvent>) {
+    assert_eq!(event_for(action, outcome, &details), expected, "{action} {outcome:?} {details}");
+}
+
+/// Which audit entry tells the rule's targets what: the table the feeder
+/// follows.
+#[test]
+fn audit_actions_become_the_events_people_hear_of() {
+    use NotificationEvent::*;
+    let ok = Outcome::Success;
+    check_event("request.create", ok, json!({}), Some(RequestCreated));
+    check_event("request.vote", ok, json!({"decision": "approve"}), Some(Vote));
+    check_event("request.vote", ok, json!({"withdrawn": true}), None);
+    check_event("request.decide", ok, json!({"state": "approved"}), Some(Decided));
+    check_event("request.decide", ok, json!({"state": "denied"}), Some(Decided));
+    check_event("request.expire", ok, json!({}), Some(Expired));
+    check_event("request.cancel", ok, json!({}), Some(Cancelled));
+    check_event("breakglass.activate", ok, json!({}), Some(BreakGlass));
+    check_event("breakglass.overdue", ok, json!({}), Some(AfterReviewOverdue));
+    for quiet in ["request.supersede", "request.consume", "request.revoke", "breakglass.review", "notify.send"] {
+        check_event(quiet, ok, json!({}), None);
+    }
+    check_event("token.create", ok, json!({}), None);
+    check_event("request.vote", Outcome::Denied, json!({}), None);
+    check_event("request.create", Outcome::Failure, json!({}), None);
+    // Every event has one name, read back as itself.
+    for event in NotificationEvent::ALL {
+        assert_eq!(NotificationEvent::parse(event.as_str()), Some(event));
+    }
+    // The fed actions are exactly those some entry turns into an event.
+    for action in crate::audit::AuditAction::ALL {
+        let fed = FED_ACTIONS.contains(action);
+        assert_eq!(event_for(action.as_str(), ok, &json!({})).is_some(), fed, "{}", action.as_str());
+    }
+}
+
+#[test]
+fn the_request_is_found_in_the_details_or_the_resource() {
+    assert_eq!(request_of("request:r1", &json!({})), Some("r1".into()));
+    assert_eq!(request_of("project:acme/web", &json!({"request_id": "r2"})), Some("r2".into()));
+    assert_eq!(request_of("project:acme/web", &json!({})), None);
+    assert_eq!(request_of("request:", &json!({})), None);
+}
+
+fn access_request() -> ApprovalRequest {
+    use time::macros::datetime;
+    ApprovalRequest {
+        id: crate::ids::ApprovalRequestId::new(),
+        kind: RequestKind::Access {
+            role: "deployer".parse().unwrap(),
+            scope: crate::grant::Scope::parse("project:acme/web").unwrap(),
+            duration: Duration::hours(2),
+        },
+        state: RequestState::Pending,
+        rule_id: "prod".into(),
+        policy_hash: "h".into(),
+        requester: crate::ids::IdentityId::new(),
+        reason: Some("hotfix <!channel>".into()),
+        ticket: Some("INC-7".into()),
+        digest: "d".into(),
+        break_glass: false,
+        incident: None,
+        grant_id: None,
+        assignment: Vec::new(),
+        revision: 0,
+        created_at: datetime!(2026-06-01 09:00 UTC),
+        expires_at: datetime!(2026-06-01 13:00 UTC),
+        decided_at: None,
+        updated_at: datetime!(2026-06-01 09:00 UTC),
+        votes: Vec::new(),
+    }
+}
+
+#[test]
+fn summaries_say_who_asked_for_what_and_what_happened() {
+    use NotificationEvent::*;
+    let request = access_request();
+    let line = |event, details: Value| summary(event, &request, "ana@example.com", Some("bob@example.com"), &details);
+    assert_eq!(
+        line(RequestCreated, json!({})),
+        "ana@example.com asks for deployer on project:acme/web for 2h: hotfix <!channel> (INC-7)"
+    );
+    assert_eq!(
+        line(Vote, json!({"decision": "deny"})),
+        "bob@example.com denied the request of ana@example.com for deployer on project:acme/web for 2h"
+    );
+    assert_eq!(
+        line(Decided, json!({"state": "approved"})),
+        "ana@example.com: your request for deployer on project:acme/web for 2h was approved"
+    );
+    assert_eq!(state_after(Decided, &json!({"state": "denied"}), RequestState::Expired), "denied");
+    assert_eq!(state_after(Vote, &json!({}), RequestState::Approved), "pending");
+    assert_eq!(state_after(Cancelled, &json!({}), RequestState::Cancelled), "cancelled");
+    assert_eq!(state_after(BreakGlass, &json!({}), RequestState::Active), "active");
+    let mut glass = access_request();
+    glass.break_glass = true;
+    assert!(told_otherwise(RequestCreated, &glass));
+    assert!(!told_otherwise(BreakGlass, &glass));
+    assert!(!told_otherwise(RequestCreated, &request));
+}
+
+#[test]
+fn a_protection_rule_hears_approved_only_of_an_approval() {
+    let callback = ProtectionCallback {
+        installation_id: 1,
+        callback_url: "https://api.github.com/x".into(),
+        environment: "production".into(),
+    };
+    for (state, verdict) in [
+        (RequestState::Approved, "approved"),
+        (RequestState::Consumed, "approved"),
+        (RequestState::Denied, "rejected"),
+        (RequestState::Expired, "rejected"),
+        (RequestState::Cancelled, "rejected"),
+        (RequestState::Superseded, "rejected"),
+    ] {
+        let body: Value = serde_json::from_slice(&protection_answer(&callback, state, "r1")).unwrap();
+        assert_eq!(body["state"], verdict, "{state}");
+        assert_eq!(body["environment_name"], "production");
+        assert_eq!(body.as_object().unwrap().len(), 3);
+    }
+    assert_eq!(DeliveryKind::parse("github_protection"), Some(DeliveryKind::GithubProtection));
+    assert_eq!(DeliveryKind::parse("slack"), Some(DeliveryKind::Target(TargetKind::Slack)));
+    assert_eq!(DeliveryKind::parse("email"), None);
+}

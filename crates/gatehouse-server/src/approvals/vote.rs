@@ -145,6 +145,7 @@ async fn try_cast(
     let vote_record =
         caller.record(&authorized, state, AuditAction::RequestVote, resource_text.clone()).details(json!({
             "request_id": request.id.to_string(),
+            "voter": voter.identity.to_string(),
             "decision": decision.as_str(),
             "reason": reason,
             "clauses": voter.clauses.iter().collect::<Vec<_>>(),

@@ -9,6 +9,7 @@ mod hardening_scim;
 mod hardening_web;
 mod identity;
 mod mfa;
+mod notify;
 mod operations;
 mod owners;
 mod policy;

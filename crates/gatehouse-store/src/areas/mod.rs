@@ -10,6 +10,7 @@ pub(crate) mod group_mappings;
 pub(crate) mod identities;
 pub(crate) mod installation;
 pub(crate) mod mfa;
+pub(crate) mod outbox;
 pub(crate) mod scim_groups;
 pub(crate) mod scim_users;
 pub(crate) mod sessions;

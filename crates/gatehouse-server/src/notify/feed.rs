@@ -1,0 +1,131 @@
+//! The feeder: audit entries after the outbox's cursor become deliveries,
+//! one per target of the request's rule, enqueued with the cursor's move
+//! in one transaction. An entry is read once: a node whose cursor moved
+//! meanwhile (another node fed the same entries) writes nothing.
+
+use gatehouse_domain::audit::{Actor, AuditEntry};
+use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::identity::Identity;
+use gatehouse_domain::ids::{ApprovalRequestId, DeliveryId, IdentityId};
+use gatehouse_domain::notify::{
+    DeliveryKind, FED_ACTIONS, NewDelivery, Notification, event_for, render, request_of, state_after, summary,
+    told_otherwise,
+};
+use gatehouse_domain::store::StoreError;
+use gatehouse_policy::Policies;
+
+use crate::AppState;
+
+/// Entries read per batch, and batches per round at most (the rest waits
+/// for the next tick).
+const BATCH: u32 = 200;
+const MAX_BATCHES: usize = 50;
+
+/// Feeds until the cursor reaches the log's end; returns the deliveries made.
+pub(super) async fn feed(state: &AppState) -> Result<usize, StoreError> {
+    let mut enqueued = 0;
+    for _ in 0..MAX_BATCHES {
+        let batch = state.store.notification_feed(&FED_ACTIONS, BATCH).await?;
+        if batch.next == batch.from {
+            break;
+        }
+        let policies = state.policies.current();
+        let mut deliveries = Vec::new();
+        for entry in &batch.entries {
+            deliveries.extend(deliveries_for(state, &policies, entry).await?);
+        }
+        let made = deliveries.len();
+        if !state.store.enqueue_notifications(batch.from, batch.next, deliveries).await? {
+            // Another node fed these entries; it will read on from there.
+            break;
+        }
+        enqueued += made;
+    }
+    Ok(enqueued)
+}
+
+/// The deliveries one entry calls for (none for most).
+async fn deliveries_for(
+    state: &AppState,
+    policies: &Policies,
+    entry: &AuditEntry,
+) -> Result<Vec<NewDelivery>, StoreError> {
+    let record = &entry.record;
+    let Some(event) = event_for(&record.action, record.outcome, &record.details) else {
+        return Ok(Vec::new());
+    };
+    let Some(request_id) =
+        request_of(&record.resource, &record.details).and_then(|id| id.parse::<ApprovalRequestId>().ok())
+    else {
+        tracing::warn!(index = entry.index, action = %record.action, "an audit entry names no request to notify of");
+        return Ok(Vec::new());
+    };
+    let Some(request) = state.store.find_approval_request(request_id).await? else {
+        tracing::warn!(index = entry.index, request = %request_id, "the request to notify of does not exist");
+        return Ok(Vec::new());
+    };
+    if told_otherwise(event, &request) {
+        return Ok(Vec::new());
+    }
+    let Some(rule) = policies.approvals().find(&request.rule_id) else {
+        // The rule was removed since: nobody is named to hear of it.
+        return Ok(Vec::new());
+    };
+    if rule.rule.notify.is_empty() {
+        return Ok(Vec::new());
+    }
+    let requester = shown(state, request.requester).await?;
+    let actor_id = record.details["voter"].as_str().map(str::to_owned).or_else(|| match &record.actor {
+        Actor::Identity { id, .. } => Some(id.clone()),
+        _ => None,
+    });
+    let actor = match actor_id.and_then(|id| id.parse::<IdentityId>().ok()) {
+        Some(id) => Some(shown(state, id).await?),
+        None => None,
+    };
+    let notification = Notification {
+        event,
+        request_id: request.id.to_string(),
+        rule_id: request.rule_id.clone(),
+        summary: summary(event, &request, &requester, actor.as_deref(), &record.details),
+        url: request_url(state, request.id),
+        state: state_after(event, &record.details, request.state),
+        at: format_rfc3339(record.time),
+    };
+    let now = state.clock.now();
+    let mut deliveries = Vec::new();
+    for name in &rule.rule.notify {
+        let Some(target) = state.settings.notify.targets.get(name) else {
+            tracing::warn!(rule = %request.rule_id, target = %name, "a rule names a notification target no [notify.NAME] configures");
+            continue;
+        };
+        deliveries.push(NewDelivery {
+            id: DeliveryId::new(),
+            target: name.clone(),
+            kind: DeliveryKind::Target(target.kind),
+            event,
+            request_id: request.id,
+            body: render(&notification, target.kind),
+            created_at: now,
+        });
+    }
+    Ok(deliveries)
+}
+
+/// A person as a notification names them: their email, else their name.
+async fn shown(state: &AppState, id: IdentityId) -> Result<String, StoreError> {
+    Ok(match state.store.find_identity(id).await? {
+        Some(Identity { email: Some(email), .. }) => email,
+        Some(identity) => identity.name,
+        None => id.to_string(),
+    })
+}
+
+/// Where the request is decided in the console, when gatehouse knows its
+/// own public address (the origin of `[oidc] redirect_url`).
+fn request_url(state: &AppState, id: ApprovalRequestId) -> Option<String> {
+    let redirect = &state.settings.oidc.as_ref()?.redirect_url;
+    let parsed = reqwest::Url::parse(redirect).ok()?;
+    let origin = parsed.origin().ascii_serialization();
+    (origin != "null").then(|| format!("{origin}/ui/requests/{id}"))
+}

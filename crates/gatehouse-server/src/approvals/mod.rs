@@ -16,6 +16,7 @@ mod wait;
 pub use health::{RuleHealth, RuleProblem, problems_in, refresh, rule_problems, spawn_rule_watch};
 pub use lifecycle::{cancel, consume_for, end, revoke};
 pub use open::{Asked, open};
+pub(crate) use open::{Attach, Prepared, store_request};
 pub use updates::{RequestUpdates, Subscription};
 pub use view::{show, show_all};
 pub use vote::cast;

@@ -7,11 +7,14 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use gatehouse_domain::access::{DeploymentBinding, Gated, RequestKind};
 use gatehouse_domain::audit::{Actor, AuditAction, AuditRecord, Observation, Outcome, SystemWriter};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::change::CommitSha;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::Identity;
+use gatehouse_domain::ids::DeliveryId;
+use gatehouse_domain::notify::{NewHeldDelivery, ProtectionCallback};
 use gatehouse_domain::webhook::WebhookDelivery;
 use gatehouse_domain::workload::TrustBinding;
 use gatehouse_domain::workload::github_deployment::select_deployment_binding;
@@ -23,6 +26,7 @@ use super::github_app::{ProtectionAnswer, Verdict};
 use super::push::{changes_json, config_changes};
 use super::signature::check_github_signature;
 use crate::api::authorize::facts_about;
+use crate::approvals::{Asked, Attach, Prepared, store_request};
 use crate::context::Origin;
 use crate::extract::ApiBytes;
 use crate::problem::ApiError;
@@ -134,6 +138,7 @@ async fn protection_rule(
         .collect();
     let facts = facts_about(state, &deployed).await?;
     let principal = bound_identity(state, github, &repository, repository_id, payload).await?;
+    let bound: Option<Identity> = principal.as_ref().ok().cloned();
     let (verdict, reasons, actor) = match (&resource, principal) {
         (None, _) => (
             Verdict::Rejected,
@@ -185,6 +190,58 @@ async fn protection_rule(
                 "author_known": known.all_known,
             })),
         }));
+    // Allowed by the policy and covered by an approval rule: the answer
+    // waits for the approved channel, held in the outbox until decided.
+    if let (Verdict::Approved, Some(resource), Some(identity)) = (verdict, &resource, &bound) {
+        let policies = state.policies.current();
+        if let Some(loaded) =
+            policies.approvals().rule_for(Gated::Action(Action::DeploymentExecute), &resource.to_string())
+        {
+            let binding = DeploymentBinding {
+                forge: "github".into(),
+                repository: repository.clone(),
+                run_id: run_of(&callback).unwrap_or_else(|| delivery.to_owned()),
+                run_attempt: 1,
+                environment: environment.clone(),
+                sha: text("/deployment/sha").or_else(|| text("/sha")).unwrap_or_default().to_ascii_lowercase(),
+                authors: Vec::new(),
+                workflow_digest: None,
+            };
+            let asked = Asked {
+                kind: RequestKind::Action {
+                    action: Action::DeploymentExecute,
+                    resource: resource.clone(),
+                    binding: Some(binding),
+                },
+                reason: Some(format!("GitHub deployment {} of {repository} to {environment}", delivery)),
+                ticket: None,
+            };
+            let pending = decision_record
+                .outcome(Outcome::Success, format!("waiting for approval under rule `{}`", loaded.rule.id));
+            let indexes = state.store.record_webhook_delivery(received_delivery, vec![receipt, pending]).await?;
+            let prepared = Prepared::new(&policies, loaded, asked, identity.id, now);
+            let actor = Actor::identity(identity);
+            let as_gatehouse = |action: AuditAction, resource: String| {
+                AuditRecord::system_for(SystemWriter::Webhook, actor.clone(), now, action, resource)
+            };
+            let (_, request) = store_request(state, prepared, Attach::Pending, as_gatehouse).await?;
+            let held = NewHeldDelivery {
+                id: DeliveryId::new(),
+                request_id: request.id,
+                callback: ProtectionCallback {
+                    installation_id: installation,
+                    callback_url: callback.clone(),
+                    environment,
+                },
+                created_at: now,
+            };
+            state.store.hold_delivery(held, Vec::new()).await?;
+            return Ok(Json(json!({
+                "delivery": delivery, "state": "pending", "request": request.id.to_string(),
+                "rule": loaded.rule.id, "audit_indexes": indexes,
+            })));
+        }
+    }
     let indexes = state.store.record_webhook_delivery(received_delivery, vec![receipt, decision_record]).await?;
 
     let answer = ProtectionAnswer {
@@ -240,6 +297,14 @@ async fn bound_identity(
         Some(identity) => Ok(Err(format!("`{}`, bound to `{repository}`, is not active", identity.name))),
         None => Ok(Err(format!("the identity bound to `{repository}` no longer exists"))),
     }
+}
+
+/// The run id in a protection rule's callback URL
+/// (`…/actions/runs/<id>/deployment_protection_rule`).
+fn run_of(callback: &str) -> Option<String> {
+    let (_, after) = callback.split_once("/actions/runs/")?;
+    let run = after.split('/').next()?;
+    (!run.is_empty() && run.bytes().all(|b| b.is_ascii_digit())).then(|| run.to_owned())
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -26,6 +26,13 @@ fn sign(body: &str) -> String {
 }
 
 async fn github_app(db: &gatehouse_testkit::TestDatabase) -> (TestApp, GithubStandIn) {
+    github_app_with(db, gatehouse_policy::Policies::defaults()).await
+}
+
+async fn github_app_with(
+    db: &gatehouse_testkit::TestDatabase,
+    policies: gatehouse_policy::Policies,
+) -> (TestApp, GithubStandIn) {
     let key = TestKey::rsa("app", 2);
     let standin = GithubStandIn::start(APP_ID, &key.public_pem).await;
     let settings = Settings {
@@ -44,7 +51,7 @@ async fn github_app(db: &gatehouse_testkit::TestDatabase) -> (TestApp, GithubSta
         },
         ..gatehouse_testkit::test_settings()
     };
-    (TestApp::with_settings(db, settings).await, standin)
+    (TestApp::with_policies(db, settings, policies).await, standin)
 }
 
 async fn deliver(app: &TestApp, event: &str, delivery: &str, body: &Value, signature: Option<String>) -> TestResponse {
@@ -324,3 +331,89 @@ engine_test!(unconfigured_webhooks_are_not_found, |engine| with_database(engine,
     let response = app.send(Request::post("/webhooks/gitlab").body(Body::from("{}")).unwrap()).await;
     assert!(response.assert_problem(404).contains("not configured"));
 }));
+
+engine_test!(a_covered_deployment_waits_for_approval_and_is_answered_once_decided, |engine| with_database(
+    engine,
+    |db| async move {
+        use gatehouse_domain::clock::Clock;
+        let mut source = gatehouse_policy::PolicySetSource::defaults();
+        source.files.insert(
+            "approvals.toml".into(),
+            "[[rule]]\nid = \"production\"\naction = \"deployment.execute\"\n\
+             resources = [\"environment:acme/*:production\"]\nrequire = { quorum = 2, of = \"role:release-approver\" }\n\
+             reason = \"optional\"\n"
+                .into(),
+        );
+        let (app, standin) = github_app_with(&db, gatehouse_policy::Policies::from_source(&source).unwrap()).await;
+        let bot = app.create_service("web-deployer").await;
+        app.post(
+            "/api/v1/grants",
+            &app.admin_token,
+            json!({"identity_id": bot, "role": "deployer", "scope": "environment:acme/web:production"}),
+        )
+        .await
+        .assert_status(201);
+        bind_repository(&app, &bot).await;
+        let mut approvers = Vec::new();
+        for name in ["ana", "bob"] {
+            let id = app.create_human(name, &format!("{name}@example.com")).await;
+            app.post(
+                "/api/v1/grants",
+                &app.admin_token,
+                json!({"identity_id": id, "role": "release-approver", "scope": "environment:acme/web:production"}),
+            )
+            .await
+            .assert_status(201);
+            let token = app.create_token(&id, 3600).await;
+            let started = app.post("/api/v1/mfa/totp", &token, json!({})).await.assert_status(200).clone();
+            let secret = gatehouse_mfa::TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
+            let code = secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap());
+            app.post("/api/v1/mfa/totp/confirm", &token, json!({"code": code})).await.assert_status(200);
+            approvers.push(token);
+        }
+        let answers = || {
+            standin
+                .calls()
+                .into_iter()
+                .filter_map(|call| match call {
+                    GithubCall::ProtectionAnswer { body, .. } => Some(body),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+
+        let event = protection_rule(&standin, "acme/web", "production");
+        let waiting = deliver(&app, "deployment_protection_rule", "a-1", &event, Some(sign(&event.to_string()))).await;
+        let waiting = waiting.assert_status(200).clone();
+        assert_eq!(waiting["state"], "pending", "{waiting}");
+        assert_eq!(waiting["rule"], "production");
+        let id = waiting["request"].as_str().unwrap().to_owned();
+        gatehouse_server::notify::run_once(&app.state).await.unwrap();
+        assert_eq!(answers(), Vec::<Value>::new(), "nothing is answered while the request is pending");
+
+        let request = app.get(&format!("/api/v1/requests/{id}"), &approvers[0]).await.assert_status(200).clone();
+        assert_eq!(request["requester"], bot.as_str());
+        assert_eq!(request["binding"]["run_id"], "77");
+        for token in &approvers {
+            let body = json!({"decision": "approve", "digest": request["digest"]});
+            app.post(&format!("/api/v1/requests/{id}/votes"), token, body).await.assert_status(201);
+        }
+        gatehouse_server::notify::run_once(&app.state).await.unwrap();
+        let sent = answers();
+        assert_eq!(sent.len(), 1, "{:?}", standin.calls());
+        assert_eq!(sent[0]["state"], "approved");
+        assert_eq!(sent[0]["environment_name"], "production");
+        gatehouse_server::notify::run_once(&app.state).await.unwrap();
+        assert_eq!(answers().len(), 1, "answered once");
+
+        // A re-run of the approved run needs a new approval.
+        let mut rerun = event.clone();
+        rerun["deployment"]["id"] = json!(10);
+        let again = deliver(&app, "deployment_protection_rule", "a-2", &rerun, Some(sign(&rerun.to_string()))).await;
+        let again = again.assert_status(200).clone();
+        assert_eq!(again["state"], "pending", "{again}");
+        assert_ne!(again["request"], waiting["request"]);
+        let old = app.get(&format!("/api/v1/requests/{id}"), &app.admin_token).await.assert_status(200).clone();
+        assert_eq!(old["state"], "superseded");
+    }
+));

@@ -171,6 +171,10 @@ pub enum SystemWriter {
     /// `/verify/push`): who signed it, recorded for separation of duties.
     /// The actor is whoever asked; the fact is the signature's.
     SignatureVerification,
+    /// The scheduler (one node of a cluster at a time): expiring requests
+    /// and approvals at their instant, and raising overdue break-glass
+    /// after-reviews.
+    Scheduler,
 }
 
 impl AuditRecord {

@@ -106,11 +106,17 @@ macro_rules! conformance_suite {
                 state_changes_are_guarded_and_activation_creates_the_grant,
                 a_run_has_one_open_request,
                 due_requests_are_found_for_the_scheduler,
+                approved_unused_approvals_are_due_at_their_expiry,
                 cancelling_an_identitys_requests_withdraws_its_votes,
                 a_failed_approval_command_leaves_no_audit_entry,
                 activation_and_revocation_show_in_credentials_at_once,
                 the_approver_directory_holds_active_people_their_live_grants_and_groups,
                 deactivating_a_person_cancels_their_requests_in_the_same_transaction,
+            ],
+            BreakGlass => break_glass: [
+                break_glass_requests_are_stored_with_their_after_review,
+                after_reviews_take_each_person_once_and_guard_their_revision,
+                overdue_after_reviews_are_found_until_complete_and_raised_by_revision,
             ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,

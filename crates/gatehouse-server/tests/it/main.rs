@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod audit;
+mod break_glass;
 mod hardening_authz;
 mod hardening_flood;
 mod hardening_misc;
@@ -16,6 +17,7 @@ mod problem_json;
 mod properties;
 mod requests;
 mod routes;
+mod scheduler;
 mod scim;
 mod separation_of_duties;
 mod sessions;

@@ -112,6 +112,55 @@ pub enum Command {
     /// The approval rules in force.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// Emergency access or deployment approval at once, for members of the
+    /// rule's `break_glass.who`; someone else reviews it afterwards
+    /// (`break-glass review`).
+    BreakGlass(BreakGlassArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BreakGlassArgs {
+    #[command(subcommand)]
+    pub command: Option<BreakGlassCommand>,
+    /// The incident this is for.
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// Why, for the record and the after-review.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// A role the policy folder defines (with `--scope`).
+    #[arg(long, requires = "scope", conflicts_with_all = ["action", "resource"])]
+    pub role: Option<String>,
+    /// `*`, `project:ORG/REPO`, `pipeline:ORG/REPO:NAME` or `environment:ORG/REPO:NAME`.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// How long the access lasts (default and maximum: the rule's break-glass duration).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// The gated action (`deployment.execute`, …), with `--resource`.
+    #[arg(long, requires = "resource")]
+    pub action: Option<String>,
+    /// `TYPE:ID`, e.g. `environment:acme/web:production`.
+    #[arg(long)]
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreakGlassCommand {
+    /// Review someone else's break-glass: `ok`, or `flag` for a closer look.
+    /// Needs a recent second factor: give `--code`, or be asked.
+    Review {
+        id: String,
+        /// `ok` or `flag`.
+        #[arg(long)]
+        decision: String,
+        #[arg(long)]
+        reason: String,
+        /// A TOTP code, verified first.
+        #[arg(long)]
+        code: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

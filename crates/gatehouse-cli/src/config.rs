@@ -83,6 +83,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("auth", "failure_max_tracked", ValueKind::Integer),
     ("metrics", "require_token", ValueKind::Bool),
     ("scim", "manage_admins", ValueKind::Bool),
+    ("scheduler", "interval_seconds", ValueKind::Integer),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +123,14 @@ struct FileConfig {
     /// `secret_file` for the secret).
     #[serde(default)]
     notify: BTreeMap<String, NotifySection>,
+    #[serde(default)]
+    scheduler: SchedulerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulerSection {
+    interval_seconds: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -315,6 +324,8 @@ pub struct Config {
     pub scim_manage_admins: bool,
     /// Notification targets (secrets inside; never printed).
     pub notify: NotifySettings,
+    /// How often the scheduler runs (expiry, overdue after-reviews).
+    pub scheduler_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -424,6 +435,7 @@ impl Config {
             auth_failure_max_tracked: file.auth.failure_max_tracked.unwrap_or(4096),
             metrics_require_token: file.metrics.require_token.unwrap_or(false),
             scim_manage_admins: file.scim.manage_admins.unwrap_or(false),
+            scheduler_interval: std::time::Duration::from_secs(file.scheduler.interval_seconds.unwrap_or(5)),
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
@@ -472,6 +484,9 @@ impl Config {
         }
         if !(1..=10_000).contains(&self.audit_max_batch) {
             return Err(CliError::config("[audit] max_batch must be between 1 and 10000"));
+        }
+        if !(1..=3600).contains(&self.scheduler_interval.as_secs()) {
+            return Err(CliError::config("[scheduler] interval_seconds must be between 1 and 3600"));
         }
         if !(1..=24 * 60).contains(&self.mfa_fresh_minutes) {
             return Err(CliError::config("[mfa] fresh_minutes must be between 1 and 1440"));

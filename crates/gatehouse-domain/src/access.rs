@@ -25,7 +25,8 @@ mod tests;
 pub use asking::{AskError, MAX_REASON_CHARS, MAX_TICKET_CHARS, check_ask, digest_of};
 pub use binding::{BindingProblem, MAX_BINDING_AUTHORS, check_binding, check_claims};
 pub use break_glass::{
-    BreakGlassError, BreakGlassWindow, OVERDUE_REPEAT, check_after_review, check_break_glass, overdue_alert_due,
+    AfterReviewEntry, AfterReviewStatus, BreakGlassError, BreakGlassWindow, NewAfterReview, OVERDUE_REPEAT,
+    ReviewDecision, break_glass_duration, check_after_review, check_break_glass, check_review_count, overdue_alert_due,
 };
 pub use directory::{ApproverDirectory, DirectoryGrant, Subject, approving_action};
 pub use matching::{Assignment, ClauseProgress, Progress, evaluate};

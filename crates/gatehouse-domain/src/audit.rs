@@ -173,6 +173,10 @@ pub enum SystemWriter {
     SignatureVerification,
     /// The outbox delivering a notification about a request: its result.
     Notification,
+    /// The scheduler (one node of a cluster at a time): expiring requests
+    /// and approvals at their instant, and raising overdue break-glass
+    /// after-reviews.
+    Scheduler,
 }
 
 impl AuditRecord {

@@ -15,6 +15,7 @@
 
 mod approvals;
 mod audit_log;
+mod break_glass;
 mod commit_authors;
 mod conflict;
 mod engine;
@@ -34,9 +35,10 @@ mod workload;
 
 pub use approvals::{ApprovalFilter, ApprovalStore, CancelledRequests, VoteOutcome};
 pub use audit_log::{AuditFilter, AuditForwarder, AuditLogStore, DurableEntry, StoredCheckpoint, TreeNodeId};
+pub use break_glass::BreakGlassStore;
 pub use commit_authors::CommitAuthorStore;
 pub use conflict::Conflict;
-pub use engine::{PoolStats, StoreEngine};
+pub use engine::{LeaderLease, PoolStats, SoleNode, StoreEngine};
 pub use grants::GrantStore;
 pub use group_mappings::GroupMappingStore;
 pub use identities::IdentityStore;
@@ -55,9 +57,10 @@ pub use workload::WorkloadStore;
 /// `use gatehouse_domain::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        ApprovalStore, AuditLogStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore, IdentityStore,
-        InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, ScimGroupStore, ScimUserStore,
-        SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, WebhookStore, WorkloadStore,
+        ApprovalStore, AuditLogStore, BreakGlassStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore,
+        IdentityStore, InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, ScimGroupStore,
+        ScimUserStore, SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, WebhookStore,
+        WorkloadStore,
     };
 }
 
@@ -147,6 +150,7 @@ areas! {
     Mfa => MfaStore,
     Sessions => SessionStore,
     Approvals => ApprovalStore,
+    BreakGlass => BreakGlassStore,
     CommitAuthors => CommitAuthorStore,
     Outbox => OutboxStore,
     AuditLog => AuditLogStore,

@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod problem;
 pub mod request_id;
 pub mod routing;
+pub mod scheduler;
 pub mod scim;
 pub mod signing;
 pub mod sso;

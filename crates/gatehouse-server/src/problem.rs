@@ -286,8 +286,11 @@ impl From<gatehouse_domain::access::BreakGlassError> for ApiError {
         use gatehouse_domain::access::BreakGlassError as E;
         let detail = error.to_string();
         match error {
-            E::MissingIncident | E::MissingReason | E::NotAllowed(_) => ApiError::Unprocessable(detail),
+            E::MissingIncident | E::MissingReason | E::NotAllowed(_) | E::DurationOutOfRange { .. } => {
+                ApiError::Unprocessable(detail)
+            }
             E::NotMember(_) | E::SelfReview | E::NotReviewer(_) => ApiError::NotEligible(detail),
+            E::AlreadyReviewed | E::ReviewComplete => ApiError::Conflict(detail),
         }
     }
 }

@@ -151,6 +151,8 @@ pub struct Shared {
     pub request_updates: crate::approvals::RequestUpdates,
     /// What the last check of the approval rules against the directory found.
     pub rule_health: crate::approvals::RuleHealth,
+    /// This node's claim on running the scheduler.
+    pub scheduler: crate::scheduler::Scheduler,
 }
 
 impl std::ops::Deref for AppState {
@@ -173,6 +175,7 @@ impl AppState {
         let github_app = Arc::new(GithubApp::new(&settings.outbound));
         let sso = Arc::new(Provider::new(&settings.outbound));
         let auth_failures = Arc::new(AuthFailures::new(settings.auth_failures));
+        let scheduler = crate::scheduler::Scheduler::new(store.scheduler_lease());
         Self(Arc::new(Shared {
             store: store.clone(),
             engine: store,
@@ -188,6 +191,7 @@ impl AppState {
             background: BackgroundTasks::default(),
             request_updates: crate::approvals::RequestUpdates::default(),
             rule_health: crate::approvals::RuleHealth::default(),
+            scheduler,
         }))
     }
 }

@@ -2,7 +2,10 @@
 //! answers and writes, and the credential stamp.
 
 use async_trait::async_trait;
-use gatehouse_domain::store::{PoolStats, StoreEngine, StoreError};
+use gatehouse_domain::store::{LeaderLease, PoolStats, SoleNode, StoreEngine, StoreError};
+
+use crate::connect::Engine;
+use crate::lease::PostgresLease;
 
 use crate::sql_store::SqlStore;
 
@@ -22,6 +25,13 @@ impl StoreEngine for SqlStore {
 
     async fn credential_stamp(&self) -> Result<Option<u64>, StoreError> {
         self.credentials.stamp().await.map(Some)
+    }
+
+    fn scheduler_lease(&self) -> Box<dyn LeaderLease> {
+        match self.engine {
+            Engine::Sqlite => Box::new(SoleNode),
+            Engine::Postgres => Box::new(PostgresLease::new(self.pool.clone())),
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

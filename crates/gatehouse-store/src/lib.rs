@@ -13,6 +13,7 @@ mod connect;
 mod credential_cache;
 mod engine;
 mod error;
+mod lease;
 mod rows;
 mod sql_store;
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod binding;
+pub mod break_glass;
 pub mod gate;
 pub mod grant;
 pub mod identity;

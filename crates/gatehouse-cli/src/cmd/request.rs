@@ -53,7 +53,7 @@ fn row(request: &RequestDto) -> Vec<String> {
 
 /// A request in full, for `show`, `approve` and `wait`: what is asked, why,
 /// the rule's progress per clause, every vote.
-fn print_one(args: &GlobalArgs, request: &RequestDto) {
+pub(crate) fn print_one(args: &GlobalArgs, request: &RequestDto) {
     if args.output == OutputFormat::Json {
         print(args.output, request, HEADERS, Vec::new());
         return;
@@ -233,13 +233,13 @@ async fn vote(
     Err(problem_error(status, &bytes))
 }
 
-async fn verify(client: &Client, code: &str) -> CliResult<()> {
+pub(crate) async fn verify(client: &Client, code: &str) -> CliResult<()> {
     let body = CodeRequest { code: Some(code.trim().to_owned()), recovery_code: None };
     let _: VerifiedDto = client.post("/api/v1/mfa/verify", &body).await?;
     Ok(())
 }
 
-fn ask_code() -> CliResult<String> {
+pub(crate) fn ask_code() -> CliResult<String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(CliError::refused(
@@ -253,13 +253,13 @@ fn ask_code() -> CliResult<String> {
     Ok(line.trim().to_owned())
 }
 
-fn problem_slug(body: &[u8]) -> Option<String> {
+pub(crate) fn problem_slug(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let kind = value.get("type")?.as_str()?;
     kind.rsplit(':').next().map(str::to_owned)
 }
 
-fn parse(bytes: &[u8]) -> CliResult<RequestDto> {
+pub(crate) fn parse(bytes: &[u8]) -> CliResult<RequestDto> {
     serde_json::from_slice(bytes)
         .map_err(|e| CliError::config(format!("the server's answer is not what this client expects: {e}")))
 }

@@ -101,10 +101,14 @@ pub async fn run(config: &Config) -> CliResult<()> {
     let notifier = gatehouse_server::notify::spawn(state.clone());
     let upkeep = metrics_handle().map(spawn_metrics_upkeep);
     let rule_watch = gatehouse_server::approvals::spawn_rule_watch(state.clone());
+    let scheduler = gatehouse_server::scheduler::spawn(state.clone(), config.scheduler_interval);
     let served = serve(listener, app(state.clone()), config.http_limits, shutdown_signal()).await;
     flusher.abort();
     rule_watch.abort();
     notifier.abort();
+    scheduler.abort();
+    // Another node takes the scheduler over at its next tick.
+    state.scheduler.release().await;
     if let Some(upkeep) = upkeep {
         upkeep.abort();
     }

@@ -289,3 +289,18 @@ fn notification_targets_are_read_and_checked() {
         "cannot read [notify.ops] secret_file",
     );
 }
+
+#[test]
+fn the_scheduler_interval_comes_from_file_or_environment_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = |file: &str, vars: &[(&str, &str)]| {
+        resolve(dir.path(), file, &[], &env(vars)).map(|config| config.scheduler_interval.as_secs())
+    };
+    assert_eq!(seconds("", &[]).unwrap(), 5, "every five seconds by default");
+    assert_eq!(seconds("[scheduler]\ninterval_seconds = 30\n", &[]).unwrap(), 30);
+    assert_eq!(seconds("", &[("GATEHOUSE_SCHEDULER_INTERVAL_SECONDS", "2")]).unwrap(), 2);
+    for file in ["[scheduler]\ninterval_seconds = 0\n", "[scheduler]\ninterval_seconds = 3601\n"] {
+        let error = seconds(file, &[]).err().unwrap();
+        assert!(error.message.contains("interval_seconds"), "{}", error.message);
+    }
+}

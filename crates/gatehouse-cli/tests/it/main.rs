@@ -4,6 +4,7 @@
 
 mod approvals;
 mod audit;
+mod break_glass;
 mod client_commands;
 mod export_properties;
 mod gate;

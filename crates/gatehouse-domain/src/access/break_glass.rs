@@ -23,6 +23,12 @@ pub enum BreakGlassError {
     SelfReview,
     #[error("you are not in `{0}`, who review break-glass under this rule")]
     NotReviewer(String),
+    #[error("break-glass lasts at most {max} under this rule, not {asked}")]
+    DurationOutOfRange { asked: Duration, max: Duration },
+    #[error("you reviewed this break-glass already")]
+    AlreadyReviewed,
+    #[error("the after-review of this break-glass is complete")]
+    ReviewComplete,
 }
 
 /// When break-glass access taken at `at` ends, and when its after-review
@@ -73,6 +79,97 @@ pub fn check_after_review(
         return Err(BreakGlassError::NotReviewer(glass.after_review.pool.to_string()));
     }
     Ok(())
+}
+
+/// How long break-glass access asked for `asked` lasts: the rule's
+/// `break_glass.duration` when none is asked, never more.
+pub fn break_glass_duration(rule: &ApprovalRule, asked: Option<Duration>) -> Result<Duration, BreakGlassError> {
+    let glass = rule.break_glass.as_ref().ok_or_else(|| BreakGlassError::NotAllowed(rule.id.clone()))?;
+    match asked {
+        None => Ok(glass.duration),
+        Some(asked) if asked > Duration::ZERO && asked <= glass.duration => Ok(asked),
+        Some(asked) => Err(BreakGlassError::DurationOutOfRange { asked, max: glass.duration }),
+    }
+}
+
+/// An after-review's verdict on a break-glass use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewDecision {
+    /// The use was warranted.
+    Ok,
+    /// The use needs a closer look: recorded and notified.
+    Flag,
+}
+
+impl ReviewDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Ok => "ok",
+            ReviewDecision::Flag => "flag",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [ReviewDecision::Ok, ReviewDecision::Flag].into_iter().find(|decision| decision.as_str() == text)
+    }
+}
+
+/// One reviewer's after-review, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterReviewEntry {
+    pub reviewer: IdentityId,
+    pub decision: ReviewDecision,
+    pub reason: String,
+    /// How long before the review the reviewer last verified a second factor.
+    pub mfa_age_seconds: i64,
+    pub created_at: OffsetDateTime,
+}
+
+/// The after-review a break-glass request owes, as stored with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterReviewStatus {
+    pub due_at: OffsetDateTime,
+    /// How many distinct reviewers complete it.
+    pub need: u32,
+    /// Oldest first.
+    pub reviews: Vec<AfterReviewEntry>,
+    pub completed_at: Option<OffsetDateTime>,
+    /// When the scheduler last raised it as overdue.
+    pub last_alert_at: Option<OffsetDateTime>,
+    /// Moves with every review: a reviewer names the revision it counted.
+    pub revision: i64,
+}
+
+impl AfterReviewStatus {
+    /// Whether any reviewer flagged the use.
+    pub fn flagged(&self) -> bool {
+        self.reviews.iter().any(|review| review.decision == ReviewDecision::Flag)
+    }
+
+    /// Whether it is past due and not complete at `now`.
+    pub fn overdue_at(&self, now: OffsetDateTime) -> bool {
+        self.completed_at.is_none() && now >= self.due_at
+    }
+}
+
+/// An after-review about to be stored with its break-glass request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewAfterReview {
+    pub due_at: OffsetDateTime,
+    pub need: u32,
+}
+
+/// Whether one more review by `reviewer` is taken (not complete, not
+/// reviewed by them before), and whether it completes the after-review:
+/// `need` distinct reviewers, whatever each decided.
+pub fn check_review_count(status: &AfterReviewStatus, reviewer: IdentityId) -> Result<bool, BreakGlassError> {
+    if status.completed_at.is_some() {
+        return Err(BreakGlassError::ReviewComplete);
+    }
+    if status.reviews.iter().any(|review| review.reviewer == reviewer) {
+        return Err(BreakGlassError::AlreadyReviewed);
+    }
+    Ok(status.reviews.len() + 1 >= status.need as usize)
 }
 
 /// How often an overdue after-review is raised again.

@@ -11,6 +11,7 @@ use crate::authorization::Action;
 use crate::grant::{NewGrant, Resource, Role, Scope};
 use crate::ids::{ApprovalRequestId, GrantId, IdentityId};
 
+use super::break_glass::AfterReviewStatus;
 use super::request::{CountedVote, RequestState, VoteDecision};
 
 /// What a request asks for.
@@ -167,6 +168,8 @@ pub struct ApprovalRequest {
     pub updated_at: OffsetDateTime,
     /// Oldest first, withdrawn ones included.
     pub votes: Vec<StoredVote>,
+    /// The after-review a break-glass request owes.
+    pub after_review: Option<AfterReviewStatus>,
 }
 
 impl ApprovalRequest {

@@ -589,3 +589,50 @@ fn the_after_review_is_someone_elses_and_repeats_while_overdue() {
     assert!(!overdue_alert_due(due, Some(NOW), NOW + time::Duration::minutes(59)));
     assert!(overdue_alert_due(due, Some(NOW), NOW + OVERDUE_REPEAT));
 }
+
+#[test]
+fn break_glass_lasts_the_rules_duration_or_less() {
+    let rule = glass_rule();
+    assert_eq!(break_glass_duration(&rule, None), Ok(time::Duration::hours(1)));
+    assert_eq!(break_glass_duration(&rule, Some(time::Duration::minutes(30))), Ok(time::Duration::minutes(30)));
+    for asked in [time::Duration::hours(2), time::Duration::ZERO, time::Duration::minutes(-5)] {
+        assert!(matches!(break_glass_duration(&rule, Some(asked)), Err(BreakGlassError::DurationOutOfRange { .. })));
+    }
+    let plain = rule_plain();
+    assert!(matches!(break_glass_duration(&plain, None), Err(BreakGlassError::NotAllowed(_))));
+}
+
+fn rule_plain() -> ApprovalRule {
+    rule("plain", "access", &["**"])
+}
+
+#[test]
+fn an_after_review_takes_each_reviewer_once_and_completes_at_its_quorum() {
+    let review = |who: u128| AfterReviewEntry {
+        reviewer: person(who),
+        decision: if who == 3 { ReviewDecision::Flag } else { ReviewDecision::Ok },
+        reason: "looked".into(),
+        mfa_age_seconds: 10,
+        created_at: NOW,
+    };
+    let mut status = AfterReviewStatus {
+        due_at: NOW,
+        need: 2,
+        reviews: Vec::new(),
+        completed_at: None,
+        last_alert_at: None,
+        revision: 0,
+    };
+    assert_eq!(check_review_count(&status, person(2)), Ok(false));
+    status.reviews.push(review(2));
+    assert_eq!(check_review_count(&status, person(2)), Err(BreakGlassError::AlreadyReviewed));
+    assert_eq!(check_review_count(&status, person(3)), Ok(true));
+    status.reviews.push(review(3));
+    assert!(status.flagged());
+    assert!(status.overdue_at(NOW));
+    status.completed_at = Some(NOW);
+    assert!(!status.overdue_at(NOW + time::Duration::days(1)));
+    assert_eq!(check_review_count(&status, person(4)), Err(BreakGlassError::ReviewComplete));
+    assert_eq!(ReviewDecision::parse("flag"), Some(ReviewDecision::Flag));
+    assert_eq!(ReviewDecision::parse("FLAG"), None);
+}

@@ -498,6 +498,44 @@ pub async fn due_requests_are_found_for_the_scheduler(store: Arc<dyn Store>) {
     assert_eq!(store.due_approval_requests(now, 1).await.unwrap().len(), 1, "at most the limit");
 }
 
+pub async fn approved_unused_approvals_are_due_at_their_expiry(store: Arc<dyn Store>) {
+    let ana = human(&*store, "Ana", "ana@example.com").await;
+    let approved = create(&*store, deployment_request(&ana, "9001", T0)).await;
+    let approved = store
+        .change_approval_state(approved.id, RequestState::Pending, RequestState::Approved, T0, None, vec![record(
+            "request.decide",
+        )])
+        .await
+        .unwrap();
+    let used = create(&*store, deployment_request(&ana, "9002", T0)).await;
+    store
+        .change_approval_state(used.id, RequestState::Pending, RequestState::Approved, T0, None, vec![record(
+            "request.decide",
+        )])
+        .await
+        .unwrap();
+    store
+        .change_approval_state(used.id, RequestState::Approved, RequestState::Consumed, T0, None, vec![record(
+            "request.consume",
+        )])
+        .await
+        .unwrap();
+    let expiry = approved.expires_at;
+    // Not a moment before its instant; at it, and after it.
+    assert_eq!(store.due_approval_requests(expiry - Duration::milliseconds(1), 10).await.unwrap(), vec![]);
+    assert_eq!(store.due_approval_requests(expiry, 10).await.unwrap(), vec![approved.clone()]);
+    assert_eq!(store.due_approval_requests(expiry + Duration::hours(1), 10).await.unwrap(), vec![approved.clone()]);
+    let expired = store
+        .change_approval_state(approved.id, RequestState::Approved, RequestState::Expired, expiry, None, vec![record(
+            "request.expire",
+        )])
+        .await
+        .unwrap();
+    assert_eq!(expired.state, RequestState::Expired);
+    assert_eq!(expired.decided_at, Some(T0), "expiring an approval keeps when it was decided");
+    assert_eq!(store.due_approval_requests(expiry + Duration::hours(1), 10).await.unwrap(), vec![]);
+}
+
 pub async fn cancelling_an_identitys_requests_withdraws_its_votes(store: Arc<dyn Store>) {
     let ana = human(&*store, "Ana", "ana@example.com").await;
     let bob = human(&*store, "Bob", "bob@example.com").await;

@@ -106,6 +106,7 @@ macro_rules! conformance_suite {
                 state_changes_are_guarded_and_activation_creates_the_grant,
                 a_run_has_one_open_request,
                 due_requests_are_found_for_the_scheduler,
+                approved_unused_approvals_are_due_at_their_expiry,
                 cancelling_an_identitys_requests_withdraws_its_votes,
                 a_failed_approval_command_leaves_no_audit_entry,
                 activation_and_revocation_show_in_credentials_at_once,
@@ -118,6 +119,11 @@ macro_rules! conformance_suite {
                 a_failed_delivery_waits_for_its_retry_time,
                 a_delivery_is_given_up_after_the_last_attempt,
                 a_held_delivery_waits_for_its_request,
+            ],
+            BreakGlass => break_glass: [
+                break_glass_requests_are_stored_with_their_after_review,
+                after_reviews_take_each_person_once_and_guard_their_revision,
+                overdue_after_reviews_are_found_until_complete_and_raised_by_revision,
             ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,

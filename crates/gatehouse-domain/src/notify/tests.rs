@@ -137,6 +137,7 @@ fn access_request() -> ApprovalRequest {
         decided_at: None,
         updated_at: datetime!(2026-06-01 09:00 UTC),
         votes: Vec::new(),
+        after_review: None,
     }
 }
 

@@ -111,8 +111,9 @@ pub trait ApprovalStore: Send + Sync {
     ) -> Result<ApprovalRequest, StoreError>;
 
     /// Up to `limit` requests due for the scheduler, earliest first: pending
-    /// ones past `expires_at`, and active access whose grant has ended
-    /// (expired or revoked).
+    /// ones and approved ones not used (action approvals) past
+    /// `expires_at`, and active access whose grant has ended (expired or
+    /// revoked).
     async fn due_approval_requests(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<ApprovalRequest>, StoreError>;
 
     /// Cancels the identity's pending requests and withdraws its live votes

@@ -93,6 +93,13 @@ pub enum Conflict {
     /// One live vote per person per request.
     #[error("you already voted on request `{id}`")]
     AlreadyVoted { id: ApprovalRequestId },
+    /// One after-review per person per break-glass request.
+    #[error("you reviewed break-glass request `{id}` already")]
+    AlreadyReviewed { id: ApprovalRequestId },
+    /// Another review came in (or it was raised as overdue) since the
+    /// caller read the after-review.
+    #[error("the after-review of request `{id}` changed meanwhile; try again")]
+    AfterReviewRevised { id: ApprovalRequestId },
     /// A uniqueness rule no case above names; `detail` is the database's.
     #[error("a unique constraint refused the write: {detail}")]
     Unique { detail: String },

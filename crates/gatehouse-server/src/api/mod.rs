@@ -3,6 +3,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod authorize;
+pub mod break_glass;
 pub mod dto;
 pub mod grants;
 pub mod group_mappings;
@@ -48,6 +49,7 @@ pub fn routes() -> Routes {
         .merge(trust_bindings::routes())
         .merge(policy::routes())
         .merge(requests::routes())
+        .merge(break_glass::routes())
         .merge(approvals::routes())
         .merge(audit::routes())
 }

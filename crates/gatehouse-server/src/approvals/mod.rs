@@ -5,6 +5,7 @@
 //! who authored the commits), hands the outcome to the store with its
 //! audit entries, and wakes whoever waits.
 
+mod break_glass;
 mod health;
 mod lifecycle;
 mod open;
@@ -13,6 +14,7 @@ mod view;
 mod vote;
 mod wait;
 
+pub use break_glass::{Emergency, activate as break_glass, review as review_break_glass};
 pub use health::{RuleHealth, RuleProblem, problems_in, refresh, rule_problems, spawn_rule_watch};
 pub use lifecycle::{cancel, consume_for, end, revoke};
 pub use open::{Asked, open};

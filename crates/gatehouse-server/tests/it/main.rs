@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod audit;
+mod break_glass;
 mod hardening_authz;
 mod hardening_flood;
 mod hardening_misc;
@@ -17,6 +18,7 @@ mod problem_json;
 mod properties;
 mod requests;
 mod routes;
+mod scheduler;
 mod scim;
 mod separation_of_duties;
 mod sessions;

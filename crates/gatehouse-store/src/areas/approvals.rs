@@ -68,18 +68,18 @@ const VOTE_COLUMNS: &str =
     "request_id, voter, decision, reason, clauses, mfa_age_seconds, digest, created_at, withdrawn_at";
 
 /// The request columns, each as `<prefix><column>`.
-fn request_columns(prefix: &str) -> String {
+pub(crate) fn request_columns(prefix: &str) -> String {
     REQUEST_COLUMNS.iter().map(|column| format!("{prefix}{column}")).collect::<Vec<_>>().join(", ")
 }
 
-fn get<T>(row: &AnyRow, column: &str) -> Result<T, StoreError>
+pub(crate) fn get<T>(row: &AnyRow, column: &str) -> Result<T, StoreError>
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(column).map_err(store_error)
 }
 
-fn parse<T: std::str::FromStr>(raw: String, what: &str) -> Result<T, StoreError> {
+pub(crate) fn parse<T: std::str::FromStr>(raw: String, what: &str) -> Result<T, StoreError> {
     raw.parse().map_err(|_| corrupt(what, &raw))
 }
 
@@ -107,7 +107,7 @@ fn state_of(raw: String) -> Result<RequestState, StoreError> {
 }
 
 /// A request row, without its votes.
-fn request_row(row: &AnyRow) -> Result<ApprovalRequest, StoreError> {
+pub(crate) fn request_row(row: &AnyRow) -> Result<ApprovalRequest, StoreError> {
     let kind: String = get(row, "kind")?;
     let resource: String = get(row, "resource")?;
     let kind = match kind.as_str() {
@@ -173,6 +173,7 @@ fn request_row(row: &AnyRow) -> Result<ApprovalRequest, StoreError> {
         decided_at: get::<Option<i64>>(row, "decided_at")?.map(from_unix_millis),
         updated_at: from_unix_millis(get(row, "updated_at")?),
         votes: Vec::new(),
+        after_review: None,
     })
 }
 
@@ -203,7 +204,7 @@ fn vote_row(row: &AnyRow) -> Result<(ApprovalRequestId, StoredVote), StoreError>
 }
 
 /// Fills in the votes of `requests`, oldest first.
-async fn with_votes(
+pub(crate) async fn with_votes(
     conn: &mut AnyConnection,
     mut requests: Vec<ApprovalRequest>,
 ) -> Result<Vec<ApprovalRequest>, StoreError> {
@@ -225,6 +226,7 @@ async fn with_votes(
     for request in &mut requests {
         request.votes = votes.remove(&request.id).unwrap_or_default();
     }
+    crate::areas::break_glass::with_after_reviews(conn, &mut requests).await?;
     Ok(requests)
 }
 
@@ -241,7 +243,10 @@ async fn request_in(conn: &mut AnyConnection, id: ApprovalRequestId) -> Result<O
     Ok(with_votes(conn, vec![request_row(&row)?]).await?.pop())
 }
 
-async fn existing_request(conn: &mut AnyConnection, id: ApprovalRequestId) -> Result<ApprovalRequest, StoreError> {
+pub(crate) async fn existing_request(
+    conn: &mut AnyConnection,
+    id: ApprovalRequestId,
+) -> Result<ApprovalRequest, StoreError> {
     request_in(conn, id).await?.ok_or_else(|| StoreError::not_found("request", id))
 }
 
@@ -255,7 +260,11 @@ fn assignment_json(assignment: &[(usize, IdentityId)]) -> String {
 
 /// Creates `grant` for the request, refusing a deprovisioned holder as
 /// `create_grant` does, and records it on the request.
-async fn attach_grant(conn: &mut AnyConnection, id: ApprovalRequestId, grant: &NewGrant) -> Result<(), StoreError> {
+pub(crate) async fn attach_grant(
+    conn: &mut AnyConnection,
+    id: ApprovalRequestId,
+    grant: &NewGrant,
+) -> Result<(), StoreError> {
     let holder = identity_in(conn, grant.identity_id).await?;
     if holder.status == IdentityStatus::Deprovisioned {
         return Err(Conflict::IdentityDeprovisioned { id: holder.id }.into());
@@ -270,7 +279,7 @@ async fn attach_grant(conn: &mut AnyConnection, id: ApprovalRequestId, grant: &N
     Ok(())
 }
 
-async fn insert_request(conn: &mut AnyConnection, new: &NewApprovalRequest) -> Result<(), StoreError> {
+pub(crate) async fn insert_request(conn: &mut AnyConnection, new: &NewApprovalRequest) -> Result<(), StoreError> {
     let key = new.binding_key().map(|key| key.to_string());
     let (role, duration, action) = match &new.kind {
         RequestKind::Access { role, duration, .. } => {
@@ -324,7 +333,7 @@ async fn insert_request(conn: &mut AnyConnection, new: &NewApprovalRequest) -> R
 
 /// Pins a write's closure to the writer's signature (a closure bound to a
 /// `let` is not inferred higher-ranked otherwise).
-fn write_op<T, F>(op: F) -> F
+pub(crate) fn write_op<T, F>(op: F) -> F
 where
     F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<(T, Vec<AuditRecord>), StoreError>>,
 {
@@ -692,7 +701,7 @@ impl ApprovalStore for SqlStore {
         let now = to_unix_millis(now);
         let mut conn = self.pool.acquire().await.map_err(store_error)?;
         let pending = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM approval_requests WHERE state = 'pending' AND expires_at <= $1 \
+            "SELECT {} FROM approval_requests WHERE state IN ('pending', 'approved') AND expires_at <= $1 \
              ORDER BY expires_at, id LIMIT $2",
             request_columns("")
         )))

@@ -4,6 +4,7 @@
 
 pub(crate) mod approvals;
 pub(crate) mod audit_log;
+pub(crate) mod break_glass;
 pub(crate) mod commit_authors;
 pub(crate) mod grants;
 pub(crate) mod group_mappings;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod authorize;
+mod break_glass;
 mod grants;
 mod group_mappings;
 mod health;
@@ -22,6 +23,7 @@ mod workload;
 
 pub use audit::*;
 pub use authorize::*;
+pub use break_glass::*;
 use gatehouse_domain::clock::format_rfc3339;
 pub use grants::*;
 pub use group_mappings::*;

@@ -161,6 +161,9 @@ pub struct RequestDto {
     pub incident: Option<String>,
     /// When the after-review of a break-glass request is due.
     pub after_review_due: Option<String>,
+    /// The after-review a break-glass request owes: its reviews so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_review: Option<super::AfterReviewDto>,
     pub grant_id: Option<String>,
     pub created_at: String,
     /// When a pending request expires.
@@ -225,7 +228,8 @@ impl RequestDto {
             assignment,
             break_glass: request.break_glass,
             incident: request.incident.clone(),
-            after_review_due: None,
+            after_review_due: request.after_review.as_ref().map(|review| instant(review.due_at)),
+            after_review: request.after_review.as_ref().map(super::AfterReviewDto::from),
             grant_id: request.grant_id.map(|id| id.to_string()),
             created_at: instant(request.created_at),
             expires_at: instant(request.expires_at),

@@ -34,6 +34,7 @@ fn request(id: ApprovalRequestId, state: RequestState) -> ApprovalRequest {
         decided_at: None,
         updated_at: at,
         votes: Vec::new(),
+        after_review: None,
     }
 }
 

@@ -7,7 +7,8 @@
 //! the token's claims.
 //!
 //! Who sees a request: its requester, whoever the rule counts or who voted
-//! on it, and holders of `audit.read`; to anyone else it does not exist.
+//! on it, a break-glass use's after-reviewers, and holders of `audit.read`;
+//! to anyone else it does not exist.
 
 use std::time::Duration as StdDuration;
 
@@ -282,6 +283,14 @@ async fn visible(state: &AppState, caller: &Caller, id: ApprovalRequestId) -> Re
     if let Some(loaded) = policies.approvals().find(&request.rule_id) {
         let directory = state.store.approver_directory(state.clock.now()).await?;
         if !directory.clauses_of(me, &loaded.rule.requirement, request.kind.subject()).is_empty() {
+            return Ok(request);
+        }
+        // A break-glass use is seen by those who owe its after-review.
+        let reviewer = request.break_glass
+            && loaded.rule.break_glass.as_ref().is_some_and(|glass| {
+                directory.members_for(&glass.after_review.pool, request.kind.subject()).contains(&me)
+            });
+        if reviewer {
             return Ok(request);
         }
     }

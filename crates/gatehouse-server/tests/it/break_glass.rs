@@ -343,6 +343,9 @@ engine_test!(the_after_review_is_someone_elses_with_a_fresh_factor_until_its_quo
         let unknown = "01890a5d-ac96-774b-bcce-b302099a8057";
         review(&app, &c.sam, unknown, "ok").await.assert_problem(404);
         review(&app, &c.sam, "not-an-id", "ok").await.assert_problem(400);
+        // Those who owe the review see what they review; an outsider does not.
+        app.get(&format!("/api/v1/requests/{id}"), &c.sam.token).await.assert_status(200);
+        app.get(&format!("/api/v1/requests/{id}"), &c.oz.token).await.assert_problem(404);
         // The refusals are audited as refusals only.
         let shown = app.get(&format!("/api/v1/requests/{id}"), &c.ana.token).await.assert_status(200).clone();
         assert_eq!(shown["after_review"]["reviews"], json!([]));

@@ -147,12 +147,24 @@ pub fn protection_verdict(state: RequestState) -> &'static str {
 /// The body of a protection rule's answer (GitHub's
 /// `{environment_name, state, comment}`), rendered when the held delivery
 /// is released.
-pub fn protection_answer(callback: &ProtectionCallback, state: RequestState, request_id: &str) -> Vec<u8> {
+/// `progress` is the rule's count per clause (`role:release-approver 1/1,
+/// group:security 1/1`); the comment is cut to GitHub's 1,000 characters.
+pub fn protection_answer(
+    callback: &ProtectionCallback,
+    state: RequestState,
+    request_id: &str,
+    progress: &str,
+) -> Vec<u8> {
     let verdict = protection_verdict(state);
+    let mut comment = format!("gatehouse {verdict}: request {request_id} is {state}");
+    if !progress.is_empty() {
+        comment.push_str(&format!(" ({progress})"));
+    }
+    let comment: String = comment.chars().take(1_000).collect();
     let body = json!({
         "environment_name": callback.environment,
         "state": verdict,
-        "comment": format!("gatehouse {verdict}: request {request_id} is {state}"),
+        "comment": comment,
     });
     serde_json::to_vec(&body).unwrap_or_default()
 }

@@ -151,7 +151,16 @@ async fn release(state: &AppState) -> Result<usize, StoreError> {
         let mut progressed = false;
         for (delivery, request_state) in ready {
             let Some(callback) = &delivery.callback else { continue };
-            let body = protection_answer(callback, request_state, &delivery.request_id.to_string());
+            let progress = match state.store.find_approval_request(delivery.request_id).await? {
+                Some(request) => crate::approvals::show(&state.policies.current(), &request)
+                    .clauses
+                    .iter()
+                    .map(|clause| format!("{} {}/{}", clause.of, clause.have, clause.need))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => String::new(),
+            };
+            let body = protection_answer(callback, request_state, &delivery.request_id.to_string(), &progress);
             if state.store.release_delivery(delivery.id, body, now).await? {
                 released += 1;
                 progressed = true;

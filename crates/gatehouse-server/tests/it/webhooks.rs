@@ -403,6 +403,8 @@ engine_test!(a_covered_deployment_waits_for_approval_and_is_answered_once_decide
         assert_eq!(sent.len(), 1, "{:?}", standin.calls());
         assert_eq!(sent[0]["state"], "approved");
         assert_eq!(sent[0]["environment_name"], "production");
+        let comment = sent[0]["comment"].as_str().unwrap();
+        assert!(comment.contains("role:release-approver 2/2"), "the rule's progress is in the answer: {comment}");
         gatehouse_server::notify::run_once(&app.state).await.unwrap();
         assert_eq!(answers().len(), 1, "answered once");
 

@@ -36,7 +36,7 @@ pub use record::{
 pub use request::{
     AccessDurationError, Ballot, CountedVote, NotEligible, RequestError, RequestEvent, RequestParties, RequestState,
     SimulatedVote, Simulation, Tally, VoteDecision, VoterFacts, check_access_duration, check_vote, request_digest,
-    request_expiry, simulate, tally, transition,
+    request_expiry, simulate, tally, tally_with, transition,
 };
 pub use requirement::{
     Clause, Directory, MAX_ALTERNATIVES, Pool, PoolError, Requirement, RequirementError, check_satisfiable,

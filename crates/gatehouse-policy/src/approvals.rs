@@ -92,6 +92,7 @@ struct RawRule {
     max_duration: Option<String>,
     reason: Option<String>,
     ticket: Option<String>,
+    deny_quorum: Option<i64>,
     #[serde(default)]
     notify: Vec<String>,
     break_glass: Option<RawBreakGlass>,
@@ -168,6 +169,13 @@ fn convert(raw: RawRule) -> Result<(ApprovalRule, Option<Regex>), String> {
         Some("optional") => false,
         Some(other) => return Err(fail(format!("reason must be `required` or `optional`, not `{other}`"))),
     };
+    let deny_quorum = match raw.deny_quorum {
+        None => 1,
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or_else(|| fail(format!("deny_quorum must be 1 to 64, not {n}")))?,
+    };
     let ticket = match &raw.ticket {
         None => None,
         Some(pattern) if pattern.len() > MAX_TICKET_PATTERN_BYTES => {
@@ -211,6 +219,7 @@ fn convert(raw: RawRule) -> Result<(ApprovalRule, Option<Regex>), String> {
         request_ttl,
         max_duration,
         reason_required,
+        deny_quorum,
         ticket: raw.ticket,
         notify: raw.notify,
         break_glass,

@@ -304,8 +304,20 @@ pub enum Tally {
 }
 
 pub fn tally(requirement: &Requirement, live_votes: &[CountedVote]) -> Result<Tally, RequestError> {
-    if let Some(deny) = live_votes.iter().find(|vote| vote.decision == VoteDecision::Deny) {
-        return Ok(Tally::Denied(deny.voter));
+    tally_with(requirement, 1, live_votes)
+}
+
+/// [`tally`] where `deny_quorum` distinct deny votes decide a denial (the
+/// rule's `deny_quorum`); fewer do not stop an approval.
+pub fn tally_with(
+    requirement: &Requirement,
+    deny_quorum: u32,
+    live_votes: &[CountedVote],
+) -> Result<Tally, RequestError> {
+    let deniers: BTreeSet<IdentityId> =
+        live_votes.iter().filter(|vote| vote.decision == VoteDecision::Deny).map(|vote| vote.voter).collect();
+    if let Some(deciding) = deniers.iter().nth(deny_quorum.max(1) as usize - 1) {
+        return Ok(Tally::Denied(*deciding));
     }
     let approvers: Vec<(IdentityId, BTreeSet<usize>)> = live_votes
         .iter()
@@ -413,7 +425,7 @@ pub fn simulate(
             clauses: vote.voter.clauses.clone(),
         });
         outcomes.push(Ok(()));
-        match tally(&rule.requirement, &live)? {
+        match tally_with(&rule.requirement, rule.deny_quorum, &live)? {
             Tally::Pending(_) => {}
             Tally::Approved(progress) => {
                 state = RequestState::Approved;

@@ -110,6 +110,9 @@ pub struct ApprovalRule {
     /// Access requests: the longest grant that may be asked for.
     pub max_duration: Option<Duration>,
     pub reason_required: bool,
+    /// How many distinct eligible deny votes decide a denial (one by
+    /// default).
+    pub deny_quorum: u32,
     /// A regular expression the ticket must match (checked by the loader,
     /// which compiles it).
     pub ticket: Option<String>,

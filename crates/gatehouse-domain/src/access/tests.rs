@@ -265,6 +265,7 @@ fn rule(id: &str, gated: &str, resources: &[&str]) -> ApprovalRule {
         request_ttl: time::Duration::hours(4),
         max_duration: None,
         reason_required: true,
+        deny_quorum: 1,
         ticket: None,
         notify: vec![],
         break_glass: None,
@@ -514,6 +515,20 @@ fn votes_add_up_to_approval_and_one_deny_decides() {
     assert_eq!(progress.assignment, vec![(0, person(2)), (1, person(1))]);
     let deny = CountedVote { voter: person(3), decision: VoteDecision::Deny, clauses: BTreeSet::from([0]) };
     assert_eq!(tally(&two_groups, &[approve(1, &[0, 1]), approve(2, &[0]), deny]), Ok(Tally::Denied(person(3))));
+}
+
+#[test]
+fn a_deny_quorum_needs_that_many_distinct_deniers() {
+    let two = Requirement::quorum(2, pool("group:sre")).unwrap();
+    let vote = |n, decision| CountedVote { voter: person(n), decision, clauses: BTreeSet::from([0]) };
+    let one_deny = [vote(1, VoteDecision::Deny)];
+    assert_eq!(tally_with(&two, 1, &one_deny), Ok(Tally::Denied(person(1))));
+    assert!(matches!(tally_with(&two, 2, &one_deny), Ok(Tally::Pending(_))));
+    // Below the deny quorum, approvals still decide.
+    let approved = [vote(1, VoteDecision::Deny), vote(2, VoteDecision::Approve), vote(3, VoteDecision::Approve)];
+    assert!(matches!(tally_with(&two, 2, &approved), Ok(Tally::Approved(_))));
+    let denied = [vote(1, VoteDecision::Deny), vote(4, VoteDecision::Deny), vote(2, VoteDecision::Approve)];
+    assert_eq!(tally_with(&two, 2, &denied), Ok(Tally::Denied(person(4))));
 }
 
 #[test]

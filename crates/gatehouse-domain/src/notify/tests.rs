@@ -184,7 +184,8 @@ fn a_protection_rule_hears_approved_only_of_an_approval() {
         (RequestState::Cancelled, "rejected"),
         (RequestState::Superseded, "rejected"),
     ] {
-        let body: Value = serde_json::from_slice(&protection_answer(&callback, state, "r1", "role:release-approver 1/1")).unwrap();
+        let body: Value =
+            serde_json::from_slice(&protection_answer(&callback, state, "r1", "role:release-approver 1/1")).unwrap();
         assert_eq!(body["state"], verdict, "{state}");
         assert_eq!(body["environment_name"], "production");
         assert_eq!(body.as_object().unwrap().len(), 3);

@@ -154,6 +154,11 @@ fn each_bad_rule_is_refused_with_its_line_and_reason() {
         1,
         "not an action",
     );
+    check_refused(
+        &format!("{base}require = {{ quorum = 1, of = \"group:a\" }}\ndeny_quorum = 0\n"),
+        1,
+        "deny_quorum must be 1 to 64",
+    );
     // Unknown keys and malformed TOML point at their own line.
     check_refused(
         &format!("{base}require = {{ quorum = 1, of = \"group:a\" }}\nmin_approvals = 0\n"),

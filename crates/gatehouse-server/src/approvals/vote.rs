@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use gatehouse_domain::access::{
     ApprovalRequest, Ballot, CountedVote, NewVote, RequestError, RequestKind, RequestParties, RequestState, Tally,
-    VoteDecision, VoterFacts, approving_action, check_vote, tally,
+    VoteDecision, VoterFacts, approving_action, check_vote, tally_with,
 };
 use gatehouse_domain::audit::{AuditAction, Outcome};
 use gatehouse_domain::change::CommitSha;
@@ -137,7 +137,7 @@ async fn try_cast(
     let mfa_age_seconds = caller.mfa_verified_at().map_or(i64::MAX, |at| (now - at).whole_seconds().max(0));
     let mut counted = live.clone();
     counted.push(CountedVote { voter: voter.identity, decision, clauses: voter.clauses.clone() });
-    let outcome = match tally(&rule.requirement, &counted)? {
+    let outcome = match tally_with(&rule.requirement, rule.deny_quorum, &counted)? {
         Tally::Pending(_) => None,
         Tally::Denied(_) => Some(VoteOutcome { state: RequestState::Denied, assignment: Vec::new(), grant: None }),
         Tally::Approved(progress) => Some(approved(request, progress.assignment, now)),

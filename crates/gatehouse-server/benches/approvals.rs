@@ -98,9 +98,18 @@ async fn waiters(setup: &Setup) {
         let (app, token) = (setup.app.clone(), setup.ci.clone());
         let path = format!("/api/v1/requests/{id}/wait?timeout=120s");
         tasks.push(tokio::spawn(async move {
-            let answer = app.get(&path, &token).await;
-            assert_eq!(answer.assert_status(200)["state"], "approved");
-            Instant::now()
+            use http_body_util::BodyExt;
+            use tower::ServiceExt;
+            let request = axum::http::Request::get(&path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.router.clone().oneshot(request).await.unwrap();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            // The answer is in: what the client does with it is not timed.
+            let released = Instant::now();
+            assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["state"], "approved");
+            released
         }));
     }
     while setup.app.state.request_updates.waiting(id) < WAITERS {
@@ -109,19 +118,26 @@ async fn waiters(setup: &Setup) {
     let held = rss_bytes().saturating_sub(before);
     let voted = Instant::now();
     vote(&setup.app, &setup.approvers[1], &request).await;
-    let vote_took = voted.elapsed();
-    let mut released = Vec::with_capacity(WAITERS);
+    let answered = Instant::now();
+    let mut from_vote = Vec::with_capacity(WAITERS);
+    let mut from_answer = Vec::with_capacity(WAITERS);
     for task in tasks {
-        released.push(task.await.unwrap().saturating_duration_since(voted));
+        let released = task.await.unwrap();
+        from_vote.push(released.saturating_duration_since(voted));
+        from_answer.push(released.saturating_duration_since(answered));
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "  {WAITERS} waiters: {:.1} KiB each; deciding vote {:.2} ms; released after the vote p50 {:.2} ms, p99 {:.2} \
-         ms, max {:.2} ms",
+        "  {WAITERS} waiters: {:.1} KiB each; deciding vote answered in {:.2} ms; all released p50 {:.2} ms, p99 {:.2} \
+         ms, max {:.2} ms after the vote was sent ({:.2} / {:.2} / {:.2} ms after it was answered)",
         held as f64 / 1024.0 / WAITERS as f64,
-        vote_took.as_secs_f64() * 1e3,
-        percentile(&mut released, 0.5).as_secs_f64() * 1e3,
-        percentile(&mut released, 0.99).as_secs_f64() * 1e3,
-        percentile(&mut released, 1.0).as_secs_f64() * 1e3,
+        ms(answered - voted),
+        ms(percentile(&mut from_vote, 0.5)),
+        ms(percentile(&mut from_vote, 0.99)),
+        ms(percentile(&mut from_vote, 1.0)),
+        ms(percentile(&mut from_answer, 0.5)),
+        ms(percentile(&mut from_answer, 0.99)),
+        ms(percentile(&mut from_answer, 1.0)),
     );
 }
 

@@ -14,7 +14,8 @@ use std::time::Duration as StdDuration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use gatehouse_domain::access::{ApprovalRequest, DeploymentBinding, RequestKind, RequestState, VoteDecision};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{Resource, Role, Scope};
@@ -30,7 +31,7 @@ use super::dto::{
     BindingDto, CreateRequestBody, ListDto, RequestDto, RequestListQuery, RevokeBody, VoteBody, WaitQuery,
 };
 use super::page_request;
-use crate::approvals::{self, Asked};
+use crate::approvals::{self, Asked, Waited};
 use crate::auth::{Caller, DecisionCaller};
 use crate::extract::{ApiJson, ApiQuery, IdPath, parse_field};
 use crate::problem::ApiError;
@@ -249,7 +250,7 @@ pub async fn wait(
     DecisionCaller(caller): DecisionCaller,
     IdPath(id): IdPath<ApprovalRequestId>,
     ApiQuery(query): ApiQuery<WaitQuery>,
-) -> Result<Json<RequestDto>, ApiError> {
+) -> Result<Response, ApiError> {
     let timeout = match query.timeout.as_deref() {
         None => StdDuration::from_secs(30),
         Some(raw) => {
@@ -266,8 +267,16 @@ pub async fn wait(
         }
     };
     visible(&state, &caller, id).await?;
-    let request = approvals::wait_until_decided(&state, id, timeout).await?;
-    Ok(Json(approvals::show(&state.policies.current(), &request)))
+    let render = |request: &ApprovalRequest| {
+        let shown = approvals::show(&state.policies.current(), request);
+        axum::body::Bytes::from(serde_json::to_vec(&shown).unwrap_or_default())
+    };
+    // Woken by a change on this node: rendered once for every waiter.
+    let body = match approvals::wait_until_decided(&state, id, timeout).await? {
+        Waited::Published(published) => published.body.get_or_init(|| render(&published.request)).clone(),
+        Waited::Read(request) => render(&request),
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The request, if the caller may see it; 404 otherwise, so ids of other

@@ -19,7 +19,7 @@ pub use health::{RuleHealth, RuleProblem, problems_in, refresh, rule_problems, s
 pub use lifecycle::{cancel, consume_for, end, revoke};
 pub use open::{Asked, open};
 pub(crate) use open::{Attach, Prepared, store_request};
-pub use updates::{RequestUpdates, Subscription};
+pub use updates::{Published, RequestUpdates, Subscription};
 pub use view::{show, show_all};
 pub use vote::cast;
-pub use wait::{MAX_WAIT, wait_until_decided};
+pub use wait::{MAX_WAIT, Waited, wait_until_decided};

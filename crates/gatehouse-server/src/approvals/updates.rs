@@ -4,18 +4,26 @@
 //!
 //! One `watch` channel per request somebody waits for, made by the first
 //! waiter and removed with the last; whoever changes a request publishes
-//! its new state, so a thousand waiters on one request are woken with it
-//! and none reads the store. Changes made by another node are not seen
-//! here: waiters also look at the store now and then (`wait.rs`).
+//! its new state, so a thousand waiters on one request are woken with it,
+//! none reads the store, and the answer is rendered once for all of them
+//! (`Published::body`). Changes made by another node are not seen here:
+//! waiters also look at the store now and then (`wait.rs`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use gatehouse_domain::access::ApprovalRequest;
 use gatehouse_domain::ids::ApprovalRequestId;
 use tokio::sync::watch;
 
-type Channels = HashMap<ApprovalRequestId, watch::Sender<Option<Arc<ApprovalRequest>>>>;
+type Channels = HashMap<ApprovalRequestId, watch::Sender<Option<Arc<Published>>>>;
+
+/// A request's new state as published to its waiters, and the answer the
+/// first of them renders for all (`GET …/wait`'s body).
+pub struct Published {
+    pub request: ApprovalRequest,
+    pub body: OnceLock<axum::body::Bytes>,
+}
 
 #[derive(Default)]
 pub struct RequestUpdates {
@@ -27,7 +35,7 @@ impl RequestUpdates {
     pub fn publish(&self, request: &ApprovalRequest) {
         let channels = lock(&self.channels);
         if let Some(sender) = channels.get(&request.id) {
-            sender.send_replace(Some(Arc::new(request.clone())));
+            sender.send_replace(Some(Arc::new(Published { request: request.clone(), body: OnceLock::new() })));
         }
     }
 
@@ -52,14 +60,14 @@ impl RequestUpdates {
 /// last waiter.
 pub struct Subscription {
     id: ApprovalRequestId,
-    receiver: watch::Receiver<Option<Arc<ApprovalRequest>>>,
+    receiver: watch::Receiver<Option<Arc<Published>>>,
     channels: Arc<Mutex<Channels>>,
 }
 
 impl Subscription {
     /// The next state published after this subscription began (or after
     /// the last one this returned).
-    pub async fn changed(&mut self) -> Option<Arc<ApprovalRequest>> {
+    pub async fn changed(&mut self) -> Option<Arc<Published>> {
         self.receiver.changed().await.ok()?;
         self.receiver.borrow_and_update().clone()
     }

@@ -49,7 +49,7 @@ async fn every_waiter_on_a_request_is_woken_with_its_new_state_and_no_other() {
     updates.publish(&request(watched, RequestState::Approved));
     for waiter in &mut waiters {
         let seen = tokio::time::timeout(Duration::from_secs(5), waiter.changed()).await.expect("woken");
-        assert_eq!(seen.map(|request| request.state), Some(RequestState::Approved));
+        assert_eq!(seen.map(|published| published.request.state), Some(RequestState::Approved));
     }
     let quiet = tokio::time::timeout(Duration::from_millis(20), elsewhere.changed()).await;
     assert!(quiet.is_err(), "a waiter on another request was woken");

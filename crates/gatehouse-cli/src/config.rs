@@ -84,6 +84,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
     ("metrics", "require_token", ValueKind::Bool),
     ("scim", "manage_admins", ValueKind::Bool),
     ("scheduler", "interval_seconds", ValueKind::Integer),
+    ("outbox", "interval_seconds", ValueKind::Integer),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +126,14 @@ struct FileConfig {
     notify: BTreeMap<String, NotifySection>,
     #[serde(default)]
     scheduler: SchedulerSection,
+    #[serde(default)]
+    outbox: OutboxSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxSection {
+    interval_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -326,6 +335,8 @@ pub struct Config {
     pub notify: NotifySettings,
     /// How often the scheduler runs (expiry, overdue after-reviews).
     pub scheduler_interval: std::time::Duration,
+    /// How often the notification outbox feeds and delivers.
+    pub outbox_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -436,6 +447,7 @@ impl Config {
             metrics_require_token: file.metrics.require_token.unwrap_or(false),
             scim_manage_admins: file.scim.manage_admins.unwrap_or(false),
             scheduler_interval: std::time::Duration::from_secs(file.scheduler.interval_seconds.unwrap_or(5)),
+            outbox_interval: std::time::Duration::from_secs(file.outbox.interval_seconds.unwrap_or(1)),
             audit_origin: file.audit.origin,
             audit_forward,
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
@@ -487,6 +499,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.scheduler_interval.as_secs()) {
             return Err(CliError::config("[scheduler] interval_seconds must be between 1 and 3600"));
+        }
+        if !(1..=3600).contains(&self.outbox_interval.as_secs()) {
+            return Err(CliError::config("[outbox] interval_seconds must be between 1 and 3600"));
         }
         if !(1..=24 * 60).contains(&self.mfa_fresh_minutes) {
             return Err(CliError::config("[mfa] fresh_minutes must be between 1 and 1440"));

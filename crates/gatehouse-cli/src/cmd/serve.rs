@@ -98,7 +98,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         "gatehouse is listening"
     );
     let flusher = spawn_flusher(state.clone());
-    let notifier = gatehouse_server::notify::spawn(state.clone());
+    let notifier = gatehouse_server::notify::spawn(state.clone(), config.outbox_interval);
     let upkeep = metrics_handle().map(spawn_metrics_upkeep);
     let rule_watch = gatehouse_server::approvals::spawn_rule_watch(state.clone());
     let scheduler = gatehouse_server::scheduler::spawn(state.clone(), config.scheduler_interval);

@@ -304,3 +304,18 @@ fn the_scheduler_interval_comes_from_file_or_environment_within_bounds() {
         assert!(error.message.contains("interval_seconds"), "{}", error.message);
     }
 }
+
+#[test]
+fn the_outbox_interval_comes_from_file_or_environment_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let seconds = |file: &str, vars: &[(&str, &str)]| {
+        resolve(dir.path(), file, &[], &env(vars)).map(|config| config.outbox_interval.as_secs())
+    };
+    assert_eq!(seconds("", &[]).unwrap(), 1, "every second by default");
+    assert_eq!(seconds("[outbox]\ninterval_seconds = 60\n", &[]).unwrap(), 60);
+    assert_eq!(seconds("", &[("GATEHOUSE_OUTBOX_INTERVAL_SECONDS", "3600")]).unwrap(), 3600);
+    for file in ["[outbox]\ninterval_seconds = 0\n", "[outbox]\ninterval_seconds = 3601\n"] {
+        let error = seconds(file, &[]).err().unwrap();
+        assert!(error.message.contains("[outbox] interval_seconds"), "{}", error.message);
+    }
+}

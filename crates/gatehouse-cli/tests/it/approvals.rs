@@ -276,3 +276,146 @@ engine_test!(a_waiting_gate_goes_through_once_two_groups_approve_with_totp_codes
         assert_eq!(used["assignment"], json!({"0": [people["cy"].id], "1": [people["sam"].id]}));
     })
 });
+
+const WEBHOOK_SECRET: &str = "a webhook secret for the end-to-end test";
+const APP_ID: &str = "4242";
+
+fn config(data_dir: &std::path::Path, api_url: &str, outbox_seconds: Option<u64>) -> String {
+    let mut text = format!(
+        "[github]\nwebhook_secret = \"{WEBHOOK_SECRET}\"\napp_id = \"{APP_ID}\"\napp_private_key_file = \"{}\"\n\
+         api_url = \"{api_url}\"\n\n[outbound]\nallow_loopback = true\n",
+        data_dir.join("github-app.pem").display()
+    );
+    if let Some(seconds) = outbox_seconds {
+        text.push_str(&format!("\n[outbox]\ninterval_seconds = {seconds}\n"));
+    }
+    text
+}
+
+engine_test!(a_github_deployment_waits_for_approval_and_its_answer_survives_a_restart, |engine| {
+    with_database(engine, |db| async move {
+        use gatehouse_testkit::github_standin::{GithubCall, GithubStandIn};
+        let key = TestKey::rsa("app", 2);
+        let standin = GithubStandIn::start(APP_ID, &key.public_pem).await;
+        let data_dir = db.dir.path().join("data");
+        let init = run({
+            let mut command = gatehouse(&data_dir, &db.url);
+            command.args(["init", "--admin-email", "admin@example.com"]);
+            command
+        })
+        .await;
+        assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+        let admin = stdout(&init).lines().last().unwrap().trim().to_owned();
+        std::fs::write(data_dir.join("github-app.pem"), key.private_pem(2)).unwrap();
+        std::fs::write(
+            data_dir.join("policy/approvals.toml"),
+            "[[rule]]\nid = \"production\"\naction = \"deployment.execute\"\nresources = [\"environment:acme/*:production\"]\n\
+             require = { quorum = 1, of = \"role:release-approver\" }\nreason = \"optional\"\n",
+        )
+        .unwrap();
+        // The first server's outbox runs once at start and then not for an
+        // hour: the answer can only go out after the restart below.
+        std::fs::write(data_dir.join("gatehouse.toml"), config(&data_dir, &standin.url, Some(3600))).unwrap();
+        let server = Server::start(&data_dir, &db.url).await;
+        crate::support::enable_mfa(&server, &admin).await;
+        let post = |path: &str, token: &str, body: Value| {
+            let (server, token, path) = (&server, token.to_owned(), path.to_owned());
+            async move {
+                let (status, answer) = server.post(&path, &token, &body).await;
+                assert!((200..300).contains(&status), "{path}: {status} {answer}");
+                answer
+            }
+        };
+        let bot = post("/api/v1/identities", &admin, json!({"kind": "service", "name": "web-deployer"})).await;
+        let bot = bot["id"].as_str().unwrap().to_owned();
+        post(
+            "/api/v1/grants",
+            &admin,
+            json!({"identity_id": bot, "role": "deployer",
+                                              "scope": "environment:acme/web:production"}),
+        )
+        .await;
+        post(
+            "/api/v1/trust-bindings",
+            &admin,
+            json!({"issuer": gatehouse_server::integrations::GITHUB_ACTIONS_ISSUER,
+            "audience": "gatehouse", "claims": {"repository_id": "123456"}, "identity_id": bot}),
+        )
+        .await;
+        let ana =
+            post("/api/v1/identities", &admin, json!({"kind": "human", "name": "Ana", "email": "ana@example.com"}))
+                .await;
+        let ana = ana["id"].as_str().unwrap().to_owned();
+        post(
+            "/api/v1/grants",
+            &admin,
+            json!({"identity_id": ana, "role": "release-approver",
+                                              "scope": "environment:acme/web:production"}),
+        )
+        .await;
+        let ana_token = post("/api/v1/tokens", &admin, json!({"identity_id": ana, "ttl_seconds": 3600})).await;
+        let ana_token = ana_token["token"].as_str().unwrap().to_owned();
+        crate::support::enable_mfa(&server, &ana_token).await;
+
+        // GitHub asks: the deployment waits for approval.
+        let event = json!({
+            "action": "requested", "environment": "production", "event": "push",
+            "deployment_callback_url": format!("{}/repos/acme/web/actions/runs/77/deployment_protection_rule", standin.url),
+            "deployment": {"id": 9, "ref": "main", "sha": SHA},
+            "repository": {"id": 123456, "full_name": "acme/web", "owner": {"id": 987}},
+            "installation": {"id": 31},
+        })
+        .to_string();
+        let delivered = http()
+            .post(format!("{}/webhooks/github", server.url))
+            .header("content-type", "application/json")
+            .header("x-github-event", "deployment_protection_rule")
+            .header("x-github-delivery", "e2e-1")
+            .header(
+                "x-hub-signature-256",
+                gatehouse_domain::notify::sign_body(WEBHOOK_SECRET.as_bytes(), event.as_bytes()),
+            )
+            .body(event)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delivered.status(), 200);
+        let waiting: Value = delivered.json().await.unwrap();
+        assert_eq!(waiting["state"], "pending", "{waiting}");
+        let id = waiting["request"].as_str().unwrap().to_owned();
+
+        // The deciding vote, then the server goes away before the answer.
+        let (_, request) = server.get(&format!("/api/v1/requests/{id}"), &ana_token).await;
+        let voted = post(
+            &format!("/api/v1/requests/{id}/votes"),
+            &ana_token,
+            json!({"decision": "approve", "digest": request["digest"]}),
+        )
+        .await;
+        assert_eq!(voted["state"], "approved", "{voted}");
+        let answered = || {
+            standin
+                .calls()
+                .into_iter()
+                .filter_map(|call| match call {
+                    GithubCall::ProtectionAnswer { body, .. } => Some(body),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(answered(), Vec::<Value>::new(), "answered before the restart");
+        drop(server);
+
+        // Started again: the held answer goes out from the outbox.
+        std::fs::write(data_dir.join("gatehouse.toml"), config(&data_dir, &standin.url, None)).unwrap();
+        let server = Server::start(&data_dir, &db.url).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while answered().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let sent = answered();
+        assert_eq!(sent.len(), 1, "log:\n{}", server.log_text());
+        assert_eq!(sent[0]["state"], "approved");
+        assert!(sent[0]["comment"].as_str().unwrap().contains("role:release-approver 1/1"), "{}", sent[0]);
+    })
+});

@@ -31,7 +31,7 @@ use crate::outbound::OutboundClient;
 /// this attempt.
 pub const SEND_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 
-/// How often [`spawn`]'s loop runs.
+/// How often [`spawn`]'s loop runs by default (`[outbox] interval_seconds`).
 pub const TICK: StdDuration = StdDuration::from_secs(1);
 
 /// The configured targets (`[notify.NAME]` sections), by name.
@@ -121,13 +121,14 @@ pub async fn run_once(state: &AppState) -> Result<Tick, StoreError> {
     Notifier::new(state).run_once(state).await
 }
 
-/// Runs the outbox every [`TICK`] until aborted. A failing round (the
-/// database away) is logged and tried again on the next tick: nothing is
-/// lost, the cursor and the deliveries are in the database.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+/// Runs the outbox at once and then `every` (usually [`TICK`]) until
+/// aborted. A failing round (the database away) is logged and tried again
+/// on the next tick: nothing is lost, the cursor and the deliveries are in
+/// the database.
+pub fn spawn(state: AppState, every: StdDuration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let notifier = Notifier::new(&state);
-        let mut ticker = tokio::time::interval(TICK);
+        let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;

@@ -21,6 +21,8 @@ pub struct Reloader {
     pub policies: PolicyHandle,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// The configured notification targets, which approval rules may name.
+    pub notify: gatehouse_server::notify::NotifySettings,
 }
 
 impl Reloader {
@@ -42,13 +44,26 @@ impl Reloader {
         });
     }
 
-    /// Refuses approval rules that nobody could satisfy with the people in
-    /// the directory now (unknown groups, too few people, one person
+    /// Refuses approval rules that name a notification target not
+    /// configured, or that nobody could satisfy with the people in the
+    /// directory now (unknown groups, too few people, one person
     /// indispensable): the working rules stay. `None` when the directory
     /// cannot be read (the next tick tries again).
     async fn check_directory(&self, policies: Policies) -> Option<Result<Policies, PolicyError>> {
         if policies.approvals().is_empty() {
             return Some(Ok(policies));
+        }
+        let unknown: Vec<PolicyProblem> =
+            gatehouse_server::notify::unknown_targets(policies.approvals(), &self.notify)
+                .into_iter()
+                .map(|(rule, line, name)| PolicyProblem {
+                    file: APPROVALS_FILE.into(),
+                    line,
+                    message: format!("rule `{rule}` notifies `{name}`, but no [notify.{name}] section configures it"),
+                })
+                .collect();
+        if !unknown.is_empty() {
+            return Some(Err(PolicyError::Invalid(unknown)));
         }
         let directory = match self.store.approver_directory(self.clock.now()).await {
             Ok(directory) => directory,

@@ -83,6 +83,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
             policies: state.policies.clone(),
             store: state.store.clone(),
             clock: state.clock.clone(),
+            notify: config.notify.clone(),
         }
         .spawn();
     }

@@ -113,5 +113,21 @@ engine_test!(a_served_rule_notifies_its_configured_target, |engine| with_databas
     assert!(headers["x-gatehouse-signature-256"].to_str().unwrap().starts_with("sha256="));
     let log = server.log_text();
     assert!(!log.contains(SECRET) && !log.contains("very-secret-path"), "{log}");
+
+    // A reload to a rule naming an unconfigured target is refused, as a
+    // start is, and audited with the reason; the working rules stay.
+    let before = store.audit_size().await.unwrap();
+    std::fs::write(&approvals, rules("pager")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refusal = loop {
+        let entries = store.list_audit(before, 100).await.unwrap();
+        if let Some(entry) = entries.into_iter().find(|e| e.record.action == "policy.reload") {
+            break entry;
+        }
+        assert!(Instant::now() < deadline, "no reload entry: {}", server.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refusal.record.outcome.as_str(), "failure");
+    assert!(refusal.record.details["problems"].to_string().contains("notifies `pager`"), "{:?}", refusal.record);
     receiver.abort();
 }));

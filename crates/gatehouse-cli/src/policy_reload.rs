@@ -53,15 +53,14 @@ impl Reloader {
         if policies.approvals().is_empty() {
             return Some(Ok(policies));
         }
-        let unknown: Vec<PolicyProblem> =
-            gatehouse_server::notify::unknown_targets(policies.approvals(), &self.notify)
-                .into_iter()
-                .map(|(rule, line, name)| PolicyProblem {
-                    file: APPROVALS_FILE.into(),
-                    line,
-                    message: format!("rule `{rule}` notifies `{name}`, but no [notify.{name}] section configures it"),
-                })
-                .collect();
+        let unknown: Vec<PolicyProblem> = gatehouse_server::notify::unknown_targets(policies.approvals(), &self.notify)
+            .into_iter()
+            .map(|(rule, line, name)| PolicyProblem {
+                file: APPROVALS_FILE.into(),
+                line,
+                message: format!("rule `{rule}` notifies `{name}`, but no [notify.{name}] section configures it"),
+            })
+            .collect();
         if !unknown.is_empty() {
             return Some(Err(PolicyError::Invalid(unknown)));
         }

@@ -190,7 +190,9 @@ fn binding_for(args: &GateArgs, token: &str) -> CliResult<BindingDto> {
         environment,
         sha,
         authors: args.authors.iter().map(|author| author.trim().to_owned()).filter(|a| !a.is_empty()).collect(),
-        workflow_digest: None,
+        // The commit of the workflow file the job runs (GitHub), or of the
+        // CI configuration (GitLab): a changed workflow is a new approval.
+        workflow_digest: claim(&["job_workflow_sha", "workflow_sha", "ci_config_sha"]),
     })
 }
 

@@ -67,11 +67,20 @@ pub fn check_binding(binding: &DeploymentBinding, resource: &Resource) -> Result
 
 /// Checks that a CI job's own token names this run: every claim the forge
 /// puts in it that the binding also states must agree (GitHub:
-/// `repository`, `run_id`, `run_attempt`, `sha`, `environment`; GitLab:
-/// `project_path`, `pipeline_id`, `sha`, `environment`).
+/// `repository`, `run_id`, `run_attempt`, `sha`, `environment`,
+/// `job_workflow_sha`/`workflow_sha`; GitLab: `project_path`,
+/// `pipeline_id`, `sha`, `environment`, `ci_config_sha`).
 pub fn check_claims(binding: &DeploymentBinding, claims: &Map<String, Value>) -> Result<(), BindingProblem> {
     let attempt = binding.run_attempt.to_string();
-    let pairs: [(&'static str, &str); 7] = [
+    // The workflow's commit: the first of these the token carries (a
+    // reusable workflow's own commit before its caller's), as `gate` reads it.
+    let workflow = binding.workflow_digest.clone().unwrap_or_default();
+    let workflow_claim = ["job_workflow_sha", "workflow_sha", "ci_config_sha"]
+        .into_iter()
+        .find(|claim| claims.get(*claim).is_some_and(|value| !value.is_null()))
+        .unwrap_or("job_workflow_sha");
+    let pairs: [(&'static str, &str); 8] = [
+        (workflow_claim, &workflow),
         ("repository", &binding.repository),
         ("project_path", &binding.repository),
         ("run_id", &binding.run_id),
@@ -81,6 +90,11 @@ pub fn check_claims(binding: &DeploymentBinding, claims: &Map<String, Value>) ->
         ("environment", &binding.environment),
     ];
     for (claim, bound) in pairs {
+        if bound.is_empty() {
+            // Only the workflow digest is optional: a binding that does not
+            // name it claims nothing about it.
+            continue;
+        }
         let claimed = match claims.get(claim) {
             None | Some(Value::Null) => continue,
             Some(Value::String(text)) => text.clone(),

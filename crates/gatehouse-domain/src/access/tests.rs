@@ -651,3 +651,67 @@ fn an_after_review_takes_each_reviewer_once_and_completes_at_its_quorum() {
     assert_eq!(ReviewDecision::parse("flag"), Some(ReviewDecision::Flag));
     assert_eq!(ReviewDecision::parse("FLAG"), None);
 }
+
+fn run_binding() -> DeploymentBinding {
+    DeploymentBinding {
+        forge: "github".into(),
+        repository: "acme/web".into(),
+        run_id: "42".into(),
+        run_attempt: 1,
+        environment: "production".into(),
+        sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        authors: vec!["ana@example.com".into()],
+        workflow_digest: Some("feedface".into()),
+    }
+}
+
+#[test]
+fn a_binding_is_for_its_environment_with_a_real_commit() {
+    use crate::grant::Resource;
+    let production = Resource::Environment("acme/web".into(), "production".into());
+    assert_eq!(check_binding(&run_binding(), &production), Ok(()));
+    let staging = Resource::Environment("acme/web".into(), "staging".into());
+    assert!(matches!(check_binding(&run_binding(), &staging), Err(BindingProblem::NotTheResource(..))));
+    type Change = fn(&mut DeploymentBinding);
+    let cases: [(Change, BindingProblem); 4] = [
+        (|b| b.forge = "svn".into(), BindingProblem::UnknownForge),
+        (|b| b.sha = "abc123".into(), BindingProblem::Sha),
+        (|b| b.run_attempt = 0, BindingProblem::NoAttempt),
+        (|b| b.run_id = "a\nb".into(), BindingProblem::Malformed("run_id")),
+    ];
+    for (change, problem) in cases {
+        let mut binding = run_binding();
+        change(&mut binding);
+        assert_eq!(check_binding(&binding, &production), Err(problem));
+    }
+}
+
+#[test]
+fn a_jobs_token_must_name_the_run_it_binds() {
+    let claims = |pairs: &[(&str, &str)]| {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String((*v).to_owned()))).collect()
+    };
+    let own = claims(&[
+        ("repository", "acme/web"),
+        ("run_id", "42"),
+        ("run_attempt", "1"),
+        ("sha", "0123456789abcdef0123456789abcdef01234567"),
+        ("environment", "production"),
+        ("job_workflow_sha", "feedface"),
+        ("workflow_sha", "caller-commit"),
+    ]);
+    assert_eq!(check_claims(&run_binding(), &own), Ok(()), "a reusable workflow's own commit is the one bound");
+    let mut other_run = own.clone();
+    other_run.insert("run_id".into(), "43".into());
+    assert!(matches!(
+        check_claims(&run_binding(), &other_run),
+        Err(BindingProblem::NotThisRun { claim: "run_id", .. })
+    ));
+    let mut other_workflow = own.clone();
+    other_workflow.insert("job_workflow_sha".into(), "cafe".into());
+    assert!(matches!(check_claims(&run_binding(), &other_workflow), Err(BindingProblem::NotThisRun { .. })));
+    let unnamed = DeploymentBinding { workflow_digest: None, ..run_binding() };
+    assert_eq!(check_claims(&unnamed, &own), Ok(()), "a binding that names no workflow claims nothing of it");
+    // A claim the forge does not put in its token is not required.
+    assert_eq!(check_claims(&run_binding(), &claims(&[("repository", "acme/web")])), Ok(()));
+}

@@ -1,0 +1,2 @@
+mod standard;
+pub use standard::*;

@@ -13,6 +13,7 @@ mod decision;
 mod matrix;
 mod memo;
 mod policy_set;
+pub mod vendor_access;
 
 pub use decision::{
     Decision, DecisionError, DecisionInput, Permit, Reason, SERVER_CONTEXT_FIELDS, ServerFacts, is_entity_type,

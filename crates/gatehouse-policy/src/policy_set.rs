@@ -15,9 +15,11 @@ use sha2::{Digest, Sha256};
 use gatehouse_domain::authorization::Action;
 
 use gatehouse_domain::access::{Pool, RuleLimits};
+use gatehouse_domain::vendor::AccessStandard;
 
 use crate::approvals::{APPROVALS_FILE, ApprovalRules, load_approvals};
 use crate::decision::{DecisionMemos, actions_with_authors, actions_with_step_up};
+use crate::vendor_access::{VENDOR_ACCESS_FILE, load_vendor_access};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -68,15 +70,15 @@ impl PolicySetSource {
         Self { files: DEFAULT_FILES.iter().map(|(name, text)| ((*name).to_owned(), (*text).to_owned())).collect() }
     }
 
-    /// Reads `*.cedar` and `*.cedarschema` files and `approvals.toml` (not
-    /// subfolders).
+    /// Reads `*.cedar` and `*.cedarschema` files, `approvals.toml` and
+    /// `vendor-access.toml` (not subfolders).
     pub fn read_dir(dir: &Path) -> Result<Self, PolicyError> {
         let unreadable = |e: std::io::Error| PolicyError::Unreadable(format!("{}: {e}", dir.display()));
         let mut files = BTreeMap::new();
         for entry in std::fs::read_dir(dir).map_err(unreadable)? {
             let path = entry.map_err(unreadable)?.path();
             let is_policy = path.extension().is_some_and(|e| e == "cedar" || e == "cedarschema")
-                || path.file_name().is_some_and(|n| n == APPROVALS_FILE);
+                || path.file_name().is_some_and(|n| n == APPROVALS_FILE || n == VENDOR_ACCESS_FILE);
             if is_policy && path.is_file() {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 files.insert(name, std::fs::read_to_string(&path).map_err(unreadable)?);
@@ -132,6 +134,8 @@ pub struct Policies {
     pub(crate) memos: Arc<DecisionMemos>,
     /// The approval rules of `approvals.toml` (none without the file).
     approvals: Arc<ApprovalRules>,
+    /// The API access standard of `vendor-access.toml` (none without it).
+    vendor_access: Option<Arc<AccessStandard>>,
     hash: String,
 }
 
@@ -195,6 +199,12 @@ impl Policies {
     /// The approval rules in force with these policies.
     pub fn approvals(&self) -> &ApprovalRules {
         &self.approvals
+    }
+
+    /// The API access standard in force with these policies, when the
+    /// folder has a `vendor-access.toml`.
+    pub fn vendor_access(&self) -> Option<&AccessStandard> {
+        self.vendor_access.as_deref()
     }
 
     /// Parses and strictly validates a policy folder.
@@ -285,6 +295,13 @@ impl Policies {
                 }
             },
         };
+        let vendor_access = source.files.get(VENDOR_ACCESS_FILE).and_then(|text| match load_vendor_access(text) {
+            Ok(standard) => Some(Arc::new(standard)),
+            Err(problems) => {
+                found.extend(problems);
+                None
+            }
+        });
         match (schema, found.is_empty()) {
             (Some((schema, actions)), true) => {
                 let step_up_actions = actions_with_step_up(&schema);
@@ -300,6 +317,7 @@ impl Policies {
                     authors_actions,
                     memos: Arc::default(),
                     approvals: Arc::new(approvals),
+                    vendor_access,
                     hash: source.hash(),
                 })
             }

@@ -25,6 +25,7 @@ pub mod span;
 pub mod store;
 pub mod token;
 pub mod validity;
+pub mod vendor;
 pub mod webhook;
 pub mod workload;
 pub mod workload_exchange;

@@ -1,0 +1,28 @@
+//! Vendors of outside tools and the security evidence they owe: the vendor
+//! record and its status rules, evidence items with a validity rule per kind,
+//! and whether a vendor's integrations are in force at an instant. Pure
+//! logic; every instant comes from the caller, documents and records are
+//! stored elsewhere.
+//!
+//! Validity is a date rule: an item's `until` is the day it expires (valid
+//! before that day, not on it), read in UTC. Compliance names the earliest
+//! instant its answer can change, so a cache knows when to recompute.
+
+mod compliance;
+mod evidence;
+mod record;
+// standard.rs: the API access standard (another helper)
+
+#[cfg(test)]
+mod tests;
+
+pub use compliance::{Compliance, LapseAction, LapseActions, compliance_of};
+pub use evidence::{
+    BridgeLetter, Certificate, ContentDigest, Dpa, Evidence, EvidenceError, EvidenceKind, EvidenceMetadata,
+    EvidenceRules, EvidenceState, NewEvidence, PenTest, Questionnaire, QuestionnaireKind, RequirementState, Soc2,
+    Soc2Opinion, Soc2Type, TierRequirements, TrustService, evidence_state, requirement_states,
+};
+pub use record::{
+    Contract, DataAccess, LoggingCommitment, NewVendor, StatusError, UnknownValue, Vendor, VendorError, VendorStatus,
+    VendorTier, transition,
+};

@@ -260,6 +260,8 @@ pub enum EvidenceError {
     CertificateName,
     #[error("`{0}` is not a SHA-256 digest (expected 64 hex digits)")]
     Digest(String),
+    #[error("the {what} ({date}) is after today ({today})")]
+    InTheFuture { what: &'static str, date: Date, today: Date },
     #[error("the file is empty")]
     Empty,
     #[error("the file has {size} bytes, over the limit of {max}")]
@@ -270,8 +272,23 @@ pub enum EvidenceError {
 
 impl NewEvidence {
     /// Checks the upload against itself and the size limit, and makes the record.
+    /// Dates that say when something happened (a SOC 2 period's end, a pen
+    /// test, a signature, an answer) may not be after `now`'s day.
     pub fn check(self, id: EvidenceId, rules: &EvidenceRules, now: OffsetDateTime) -> Result<Evidence, EvidenceError> {
         self.metadata.check()?;
+        let today = day_of(now);
+        let happened = match &self.metadata {
+            EvidenceMetadata::Soc2(soc2) => Some(("SOC 2 period's end", soc2.period_end)),
+            EvidenceMetadata::PenTest(test) => Some(("pen test's date", test.performed_on)),
+            EvidenceMetadata::Dpa(dpa) => Some(("signature date", dpa.signed_on)),
+            EvidenceMetadata::Questionnaire(questionnaire) => Some(("answer date", questionnaire.answered_on)),
+            EvidenceMetadata::BridgeLetter(_) | EvidenceMetadata::Certificate(_) => None,
+        };
+        if let Some((what, date)) = happened
+            && date > today
+        {
+            return Err(EvidenceError::InTheFuture { what, date, today });
+        }
         if self.size == 0 {
             return Err(EvidenceError::Empty);
         }
@@ -468,11 +485,10 @@ impl RequirementState {
 /// length (2024-01-31 + 1 month = 2024-02-29); `Date::MAX` past the range.
 pub(crate) fn add_months(date: Date, months: u32) -> Date {
     let index = i64::from(date.year()) * 12 + i64::from(u8::from(date.month()) - 1) + i64::from(months);
-    let Ok(year) = i32::try_from(index.div_euclid(12)) else { return Date::MAX };
-    let Ok(month) = u8::try_from(index.rem_euclid(12) + 1).map(time::Month::try_from) else { return Date::MAX };
-    let Ok(month) = month else { return Date::MAX };
-    let day = date.day().min(month.length(year));
-    Date::from_calendar_date(year, month, day).unwrap_or(Date::MAX)
+    let year = i32::try_from(index.div_euclid(12)).ok();
+    let month = u8::try_from(index.rem_euclid(12) + 1).ok().and_then(|month| time::Month::try_from(month).ok());
+    let (Some(year), Some(month)) = (year, month) else { return Date::MAX };
+    Date::from_calendar_date(year, month, date.day().min(month.length(year))).unwrap_or(Date::MAX)
 }
 
 /// The first instant of `day`, UTC.

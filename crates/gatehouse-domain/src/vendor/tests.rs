@@ -257,6 +257,22 @@ fn new_evidence_is_checked() {
             Some("the period ends (2024-10-31) before it starts (2024-11-01)"),
         ),
         (
+            "period ends after today",
+            |e| {
+                if let EvidenceMetadata::Soc2(soc2) = &mut e.metadata {
+                    soc2.period_end = date!(2026 - 01 - 02);
+                }
+            },
+            Some("the SOC 2 period's end (2026-01-02) is after today (2026-01-01)"),
+        ),
+        (
+            "pen test tomorrow",
+            |e| e.metadata = pentest(1, date!(2026 - 01 - 02), true, 0).metadata,
+            Some("the pen test's date (2026-01-02) is after today (2026-01-01)"),
+        ),
+        ("pen test today", |e| e.metadata = pentest(1, date!(2026 - 01 - 01), true, 0).metadata, None),
+        ("bridge letter until later", |e| e.metadata = bridge(1, 2, date!(2026 - 03 - 31)).metadata, None),
+        (
             "no trust services",
             |e| {
                 if let EvidenceMetadata::Soc2(soc2) = &mut e.metadata {

@@ -19,10 +19,11 @@ mod tests;
 pub use compliance::{Compliance, LapseAction, LapseActions, compliance_of};
 pub use evidence::{
     BridgeLetter, Certificate, ContentDigest, Dpa, Evidence, EvidenceError, EvidenceKind, EvidenceMetadata,
-    EvidenceRules, EvidenceState, NewEvidence, PenTest, Questionnaire, QuestionnaireKind, RequirementState, Soc2,
-    Soc2Opinion, Soc2Type, TierRequirements, TrustService, evidence_state, requirement_states,
+    EvidenceRules, EvidenceState, MAX_CERTIFICATE_NAME_CHARS, MAX_FILENAME_CHARS, NewEvidence, PenTest, Questionnaire,
+    QuestionnaireKind, RequirementState, Soc2, Soc2Opinion, Soc2Type, TierRequirements, TrustService, evidence_state,
+    requirement_states,
 };
 pub use record::{
-    Contract, DataAccess, LoggingCommitment, NewVendor, StatusError, UnknownValue, Vendor, VendorError, VendorStatus,
-    VendorTier, transition,
+    Contract, DataAccess, LoggingCommitment, MAX_LOGGING_WHAT_CHARS, MAX_VENDOR_NAME_CHARS, NewVendor, StatusError,
+    UnknownValue, Vendor, VendorError, VendorStatus, VendorTier, transition,
 };

@@ -102,6 +102,14 @@ typed_id!(
     /// One notification on its way out through the outbox.
     DeliveryId
 );
+typed_id!(
+    /// A vendor of an outside tool wired into the pipeline.
+    VendorId
+);
+typed_id!(
+    /// One piece of security evidence (a SOC 2 report, a pen test…) a vendor gave.
+    EvidenceId
+);
 
 #[cfg(test)]
 mod tests;

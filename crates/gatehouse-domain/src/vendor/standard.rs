@@ -142,39 +142,9 @@ impl FromStr for Permission {
     }
 }
 
-/// What a tier's integrations suffer when its vendor's compliance lapses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnLapse {
-    /// The service identity is suspended and its tokens refused.
-    Suspend,
-    /// Decisions deny with the reason.
-    DenyGate,
-    /// A notification only.
-    Flag,
-}
-
-impl OnLapse {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Suspend => "suspend",
-            Self::DenyGate => "deny_gate",
-            Self::Flag => "flag",
-        }
-    }
-}
-
-impl FromStr for OnLapse {
-    type Err = StandardError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "suspend" => Ok(Self::Suspend),
-            "deny_gate" => Ok(Self::DenyGate),
-            "flag" => Ok(Self::Flag),
-            _ => Err(StandardError::UnknownOnLapse(text.to_owned())),
-        }
-    }
-}
+/// What a tier's integrations suffer when its vendor's compliance lapses
+/// (the same words as `compliance::LapseAction`).
+pub use super::compliance::LapseAction as OnLapse;
 
 /// The organization's API access standard (`vendor-access.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,8 +289,6 @@ pub enum StandardError {
     UnknownMethod(String),
     #[error("`{0}` is not a permission (expected `name:read`, `name:write` or `name:admin`)")]
     InvalidPermission(String),
-    #[error("unknown lapse action `{0}` (expected `suspend`, `deny_gate` or `flag`)")]
-    UnknownOnLapse(String),
 }
 
 fn lifetime_text(lifetime: Option<Duration>) -> String {

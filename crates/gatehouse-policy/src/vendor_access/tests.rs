@@ -88,7 +88,7 @@ fn each_bad_field_is_refused_with_its_line() {
         ("ip_allowlist = \"always\"", 1, "ip_allowlist must be `required_for_static` or `optional`"),
         ("\n[tier.platinum]\non_lapse = \"flag\"", 2, "unknown tier `platinum`"),
         ("[tier.high]\nevidence = [\"soc3\"]", 2, "tier `high`: unknown evidence kind `soc3`"),
-        ("[tier.high]\n\non_lapse = \"pause\"", 3, "tier `high`: unknown lapse action `pause`"),
+        ("[tier.high]\n\non_lapse = \"pause\"", 3, "tier `high`: `pause` is not a known lapse action"),
         ("max_token_ttl = 3600", 1, "invalid type"),
     ];
     for (text, line, needle) in cases {

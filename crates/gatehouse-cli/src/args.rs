@@ -203,8 +203,11 @@ pub enum RequestCommand {
         #[arg(long)]
         state: Option<String>,
         /// Only pending requests you may vote on and have not.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "after_review")]
         reviewable: bool,
+        /// Only break-glass uses whose after-review you owe.
+        #[arg(long)]
+        after_review: bool,
         /// An identity id, or `me`.
         #[arg(long)]
         requester: Option<String>,

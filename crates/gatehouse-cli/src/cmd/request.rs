@@ -124,13 +124,16 @@ pub async fn run(args: &GlobalArgs, command: &RequestCommand) -> CliResult<()> {
             let request: RequestDto = client.post("/api/v1/requests", &body).await?;
             print_one(args, &request);
         }
-        RequestCommand::List { state, reviewable, requester, page } => {
+        RequestCommand::List { state, reviewable, after_review, requester, page } => {
             let mut query = Vec::new();
             if let Some(state) = state {
                 query.push(format!("state={}", encode_segment(state)));
             }
             if *reviewable {
                 query.push("reviewable=true".into());
+            }
+            if *after_review {
+                query.push("after_review=true".into());
             }
             if let Some(requester) = requester {
                 query.push(format!("requester={}", encode_segment(requester)));

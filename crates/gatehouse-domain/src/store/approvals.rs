@@ -26,6 +26,8 @@ pub struct ApprovalFilter {
     pub created_from: Option<OffsetDateTime>,
     /// Created before.
     pub created_before: Option<OffsetDateTime>,
+    /// Only break-glass uses whose after-review is not complete.
+    pub after_review_open: bool,
 }
 
 /// A decision a vote completes: the new state (`approved`, `denied`, or

@@ -105,7 +105,8 @@ fn binding(dto: BindingDto) -> DeploymentBinding {
 }
 
 /// Requests, newest first: the caller's own, those it may vote on
-/// (`reviewable=true`: pending, counted by the rule, not yet voted on), or
+/// (`reviewable=true`: pending, counted by the rule, not yet voted on),
+/// break-glass uses whose after-review it owes (`after_review=true`), or
 /// anyone's for holders of `audit.read`.
 #[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(RequestListQuery),
     responses((status = 200, body = ListDto<RequestDto>), (status = 400), (status = 403)))]
@@ -124,12 +125,16 @@ pub async fn list(
         Some(raw) => Some(parse_field("requester", raw)?),
     };
     let reviewable = query.reviewable.unwrap_or(false);
+    let after_review = query.after_review.unwrap_or(false);
+    if reviewable && after_review {
+        return Err(ApiError::BadRequest("`reviewable` and `after_review` are two lists; ask for one".into()));
+    }
     let auditor = allowed_silently(&state, &caller, Action::AuditRead, &Resource::Gatehouse);
     let requester = match requester {
         Some(other) if other != me && !auditor => {
             return Err(ApiError::Forbidden("listing another identity's requests needs `audit.read`".into()));
         }
-        None if !reviewable && !auditor => Some(me),
+        None if !reviewable && !after_review && !auditor => Some(me),
         chosen => chosen,
     };
     let filter = ApprovalFilter {
@@ -139,6 +144,7 @@ pub async fn list(
         resource_prefix: query.resource.clone(),
         created_from: query.since.as_deref().map(|raw| instant("since", raw)).transpose()?,
         created_before: query.until.as_deref().map(|raw| instant("until", raw)).transpose()?,
+        after_review_open: after_review,
     };
     let found = state.store.list_approval_requests(&filter, page).await?;
     let policies = state.policies.current();
@@ -154,6 +160,24 @@ pub async fn list(
                 counted
                     && request.requester != me
                     && !request.votes.iter().any(|vote| vote.voter == me && vote.is_live())
+            })
+            .collect()
+    } else if after_review {
+        let directory = state.store.approver_directory(state.clock.now()).await?;
+        found
+            .items
+            .into_iter()
+            .filter(|request| {
+                let in_pool = policies.approvals().find(&request.rule_id).is_some_and(|loaded| {
+                    loaded.rule.break_glass.as_ref().is_some_and(|glass| {
+                        directory.members_for(&glass.after_review.pool, request.kind.subject()).contains(&me)
+                    })
+                });
+                let reviewed = request
+                    .after_review
+                    .as_ref()
+                    .is_some_and(|review| review.reviews.iter().any(|entry| entry.reviewer == me));
+                in_pool && request.requester != me && !reviewed
             })
             .collect()
     } else {

@@ -343,9 +343,26 @@ engine_test!(the_after_review_is_someone_elses_with_a_fresh_factor_until_its_quo
         let unknown = "01890a5d-ac96-774b-bcce-b302099a8057";
         review(&app, &c.sam, unknown, "ok").await.assert_problem(404);
         review(&app, &c.sam, "not-an-id", "ok").await.assert_problem(400);
-        // Those who owe the review see what they review; an outsider does not.
+        // Those who owe the review see what they review, and find it in
+        // their list; an outsider does not.
         app.get(&format!("/api/v1/requests/{id}"), &c.sam.token).await.assert_status(200);
         app.get(&format!("/api/v1/requests/{id}"), &c.oz.token).await.assert_problem(404);
+        let owed = |token: String| {
+            let app = &app;
+            async move {
+                let listed = app.get("/api/v1/requests?after_review=true", &token).await.assert_status(200).clone();
+                listed["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(owed(c.sam.token.clone()).await, vec![id.clone()]);
+        assert_eq!(owed(c.oz.token.clone()).await, Vec::<String>::new());
+        assert_eq!(owed(c.ana.token.clone()).await, Vec::<String>::new(), "not one's own");
+        app.get("/api/v1/requests?after_review=true&reviewable=true", &c.sam.token).await.assert_problem(400);
         // The refusals are audited as refusals only.
         let shown = app.get(&format!("/api/v1/requests/{id}"), &c.ana.token).await.assert_status(200).clone();
         assert_eq!(shown["after_review"]["reviews"], json!([]));
@@ -357,6 +374,7 @@ engine_test!(the_after_review_is_someone_elses_with_a_fresh_factor_until_its_quo
         assert_eq!(flagged["after_review"]["completed_at"], Value::Null, "two reviewers are needed");
         assert_eq!(flagged["after_review"]["reviews"][0]["reviewer"], c.sam.id.as_str());
         review(&app, &c.sam, &id, "ok").await.assert_problem(409);
+        assert_eq!(owed(c.sam.token.clone()).await, Vec::<String>::new(), "reviewed: no longer owed");
         verify(&app, &c.cy).await;
         let done = review(&app, &c.cy, &id, "ok").await.assert_status(201).clone();
         assert!(done["after_review"]["completed_at"].is_string(), "{done}");

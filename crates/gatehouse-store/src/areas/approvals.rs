@@ -480,6 +480,10 @@ impl ApprovalStore for SqlStore {
         if let Some(voter) = filter.voter {
             text(&mut conditions, "id IN (SELECT request_id FROM approval_votes WHERE voter = {p})", voter.to_string());
         }
+        if filter.after_review_open {
+            conditions
+                .push("id IN (SELECT request_id FROM break_glass_after_reviews WHERE completed_at IS NULL)".to_owned());
+        }
         let texts_used = texts.len();
         for (sql, value) in [("created_at >= {p}", filter.created_from), ("created_at < {p}", filter.created_before)] {
             if let Some(at) = value {

@@ -248,6 +248,10 @@ pub struct RequestListQuery {
     pub requester: Option<String>,
     /// Only pending requests the caller may vote on and has not voted on.
     pub reviewable: Option<bool>,
+    /// Only break-glass uses whose after-review the caller owes: in the
+    /// rule's after-review pool, not the one who broke the glass, not yet
+    /// reviewed by them.
+    pub after_review: Option<bool>,
     /// Only requests about this resource or scope, or what starts with it.
     pub resource: Option<String>,
     /// Created at or after this instant (RFC 3339).

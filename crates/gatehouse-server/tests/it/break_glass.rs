@@ -3,12 +3,13 @@
 //! reviewed afterwards by someone else with a fresh second factor, until
 //! the rule's quorum of reviewers has.
 
-use axum::http::{Method, Request};
+use axum::http::Method;
 use gatehouse_domain::clock::Clock;
-use gatehouse_mfa::TotpSecret;
 use gatehouse_policy::{Policies, PolicySetSource};
 use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
 use serde_json::{Value, json};
+
+use crate::people::{Directory, Person, ci_service, grant, problem_type, verify};
 
 pub(crate) const RULES: &str = r#"
 [[rule]]
@@ -65,38 +66,6 @@ pub(crate) async fn app(db: &gatehouse_testkit::TestDatabase) -> TestApp {
     TestApp::with_policies(db, gatehouse_testkit::test_settings(), policies()).await
 }
 
-/// A week: the scheduler tests move the clock a day and more.
-const TOKEN_TTL: i64 = 7 * 86_400;
-
-pub(crate) struct Person {
-    pub(crate) id: String,
-    pub(crate) token: String,
-    totp: Option<TotpSecret>,
-}
-
-/// Proves a fresh second factor again with the person's authenticator.
-pub(crate) async fn verify(app: &TestApp, person: &Person) {
-    let secret = person.totp.as_ref().expect("enrolled");
-    let code = secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap());
-    app.post("/api/v1/mfa/verify", &person.token, json!({"code": code})).await.assert_status(200);
-}
-
-async fn grant(app: &TestApp, who: &str, role: &str, scope: &str) {
-    let body = json!({"identity_id": who, "role": role, "scope": scope});
-    app.post("/api/v1/grants", &app.admin_token, body).await.assert_status(201);
-}
-
-async fn scim(app: &TestApp, path: &str, token: &str, body: Value) -> TestResponse {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/scim+json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    app.send(request).await
-}
-
 /// Ana and Oz are on call (Ana may deploy acme/web to production), Sam and
 /// Cy are in security, Bob deploys but is on no call list, Rae approves
 /// releases, and a CI service deploys.
@@ -111,46 +80,19 @@ pub(crate) struct Cast {
 }
 
 pub(crate) async fn cast(app: &TestApp) -> Cast {
-    let bot = app.create_service("okta-scim").await;
-    grant(app, &bot, "scim-provisioner", "*").await;
-    let provisioner = app.create_token(&bot, TOKEN_TTL).await;
+    let directory = Directory::new(app).await;
     let mut people = Vec::new();
     for name in ["ana", "oz", "sam", "cy", "bob", "rae"] {
-        let user = scim(
-            app,
-            "/scim/v2/Users",
-            &provisioner,
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("{name}@example.com"),
-                   "emails": [{"value": format!("{name}@example.com"), "primary": true}], "active": true}),
-        )
-        .await;
-        let id = user.assert_status(201)["id"].as_str().unwrap().to_owned();
-        let token = app.create_token(&id, TOKEN_TTL).await;
-        let started = app.post("/api/v1/mfa/totp", &token, json!({})).await.assert_status(200).clone();
-        let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
-        let code = secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap());
-        app.post("/api/v1/mfa/totp/confirm", &token, json!({"code": code})).await.assert_status(200);
-        people.push(Person { id, token, totp: Some(secret) });
+        people.push(directory.person(app, name).await);
     }
     let [ana, oz, sam, cy, bob, rae] = <[Person; 6]>::try_from(people).ok().unwrap();
     for person in [&ana, &bob] {
         grant(app, &person.id, "hands-on-deployer", "environment:acme/web:production").await;
     }
     grant(app, &rae.id, "release-approver", "environment:acme/web:production").await;
-    for (group, members) in [("oncall", [&ana.id, &oz.id]), ("security", [&sam.id, &cy.id])] {
-        let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
-        scim(
-            app,
-            "/scim/v2/Groups",
-            &provisioner,
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": group, "members": members}),
-        )
-        .await
-        .assert_status(201);
-    }
-    let ci_id = app.create_service("ci-web").await;
-    grant(app, &ci_id, "deployer", "environment:acme/web:production").await;
-    let ci = Person { token: app.create_token(&ci_id, TOKEN_TTL).await, id: ci_id, totp: None };
+    directory.group(app, "oncall", &[&ana, &oz]).await;
+    directory.group(app, "security", &[&sam, &cy]).await;
+    let ci = ci_service(app).await;
     Cast { ana, oz, sam, cy, bob, rae, ci }
 }
 
@@ -191,10 +133,6 @@ pub(crate) async fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
         .iter()
         .map(|entry| (entry["action"].as_str().unwrap().to_owned(), entry["outcome"].as_str().unwrap_or("").to_owned()))
         .collect()
-}
-
-fn problem_type(response: &TestResponse) -> String {
-    response.body["type"].as_str().unwrap_or_default().to_owned()
 }
 
 engine_test!(a_member_gets_access_at_once_until_the_scheduler_ends_it, |engine| with_database(

@@ -13,6 +13,7 @@ mod mfa;
 mod notify;
 mod operations;
 mod owners;
+mod people;
 mod policy;
 mod problem_json;
 mod properties;

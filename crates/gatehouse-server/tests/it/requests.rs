@@ -5,10 +5,10 @@
 use std::time::Duration as StdDuration;
 
 use axum::http::{Method, Request};
-use gatehouse_domain::clock::Clock;
-use gatehouse_mfa::TotpSecret;
 use gatehouse_policy::{Policies, PolicySetSource};
 use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
+
+use crate::people::{Directory, Person, ci_service, grant, problem_type, verify};
 use serde_json::{Value, json};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -52,45 +52,6 @@ async fn app(db: &gatehouse_testkit::TestDatabase) -> TestApp {
     TestApp::with_policies(db, gatehouse_testkit::test_settings(), policies()).await
 }
 
-/// Enrolls the token's owner in TOTP and proves a fresh second factor;
-/// returns the secret for later codes.
-async fn fresh_mfa(app: &TestApp, token: &str) -> TotpSecret {
-    let started = app.post("/api/v1/mfa/totp", token, json!({})).await.assert_status(200).clone();
-    let secret = TotpSecret::from_base32(started["secret"].as_str().unwrap()).unwrap();
-    let code = secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap());
-    app.post("/api/v1/mfa/totp/confirm", token, json!({"code": code})).await.assert_status(200);
-    secret
-}
-
-async fn grant(app: &TestApp, who: &str, role: &str, scope: &str) {
-    let body = json!({"identity_id": who, "role": role, "scope": scope});
-    app.post("/api/v1/grants", &app.admin_token, body).await.assert_status(201);
-}
-
-async fn scim(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> TestResponse {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/scim+json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    app.send(request).await
-}
-
-struct Person {
-    id: String,
-    token: String,
-    totp: Option<TotpSecret>,
-}
-
-/// Proves a fresh second factor again with the person's authenticator.
-async fn verify(app: &TestApp, person: &Person) {
-    let secret = person.totp.as_ref().expect("enrolled");
-    let code = secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap());
-    app.post("/api/v1/mfa/verify", &person.token, json!({"code": code})).await.assert_status(200);
-}
-
 /// The cast, each person with a fresh second factor: Ana (release
 /// approver), Sam and Cy (release approvers in the security group), Bob
 /// (release approver, the author of the commit), Una and Vic (access
@@ -106,24 +67,10 @@ struct Cast {
 }
 
 async fn cast(app: &TestApp) -> Cast {
-    let bot = app.create_service("okta-scim").await;
-    grant(app, &bot, "scim-provisioner", "*").await;
-    let provisioner = app.create_token(&bot, 3600).await;
+    let directory = Directory::new(app).await;
     let mut people = Vec::new();
     for name in ["ana", "sam", "cy", "bob", "una", "vic"] {
-        let user = scim(
-            app,
-            Method::POST,
-            "/scim/v2/Users",
-            &provisioner,
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("{name}@example.com"),
-                   "emails": [{"value": format!("{name}@example.com"), "primary": true}], "active": true}),
-        )
-        .await;
-        let id = user.assert_status(201)["id"].as_str().unwrap().to_owned();
-        let token = app.create_token(&id, 86_400).await;
-        let totp = Some(fresh_mfa(app, &token).await);
-        people.push(Person { id, token, totp });
+        people.push(directory.person(app, name).await);
     }
     let [ana, sam, cy, bob, una, vic] = <[Person; 6]>::try_from(people).ok().unwrap();
     for person in [&ana, &sam, &cy, &bob] {
@@ -132,19 +79,8 @@ async fn cast(app: &TestApp) -> Cast {
     for person in [&una, &vic] {
         grant(app, &person.id, "access-approver", "project:acme/web").await;
     }
-    scim(
-        app,
-        Method::POST,
-        "/scim/v2/Groups",
-        &provisioner,
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "security",
-               "members": [{"value": sam.id}, {"value": cy.id}]}),
-    )
-    .await
-    .assert_status(201);
-    let ci_id = app.create_service("ci-web").await;
-    grant(app, &ci_id, "deployer", "environment:acme/web:production").await;
-    let ci = Person { token: app.create_token(&ci_id, 3600).await, id: ci_id, totp: None };
+    directory.group(app, "security", &[&sam, &cy]).await;
+    let ci = ci_service(app).await;
     Cast { ana, sam, cy, bob, una, vic, ci }
 }
 
@@ -171,10 +107,6 @@ async fn vote(app: &TestApp, token: &str, request: &Value, decision: &str) -> Te
     let id = request["id"].as_str().unwrap();
     let body = json!({"decision": decision, "digest": request["digest"], "reason": "checked the diff"});
     app.post(&format!("/api/v1/requests/{id}/votes"), token, body).await
-}
-
-fn problem_type(response: &TestResponse) -> String {
-    response.body["type"].as_str().unwrap_or_default().to_owned()
 }
 
 engine_test!(a_deployment_needs_one_of_each_clause_counts_people_once_and_is_used_once, |engine| with_database(

@@ -13,7 +13,8 @@ use gatehouse_testkit::{Engine, TestApp, engine_test, with_database};
 use serde_json::{Value, json};
 use time::Duration;
 
-use super::break_glass::{access, app, audit_actions, cast, execute, policies, review, verify};
+use super::break_glass::{access, app, audit_actions, cast, execute, policies, review};
+use super::people::verify;
 
 fn ids(ids: &[ApprovalRequestId]) -> Vec<String> {
     ids.iter().map(ToString::to_string).collect()

@@ -163,7 +163,8 @@ pub async fn authorize(
     // Only the caller's own credential can prove a fresh second factor: a
     // question about someone else is answered as if they had none.
     let mfa_fresh = is_caller && caller.mfa_fresh(&state);
-    let decision = state.policies.current().decide_with(
+    let policies = state.policies.current();
+    let decision = policies.decide_with(
         &DecisionInput {
             principal,
             grants,
@@ -191,7 +192,10 @@ pub async fn authorize(
     // an approved request for it is named, and a deployment approval is
     // used once.
     let mut gate = Gate::default();
-    if let Some(loaded) = state.policies.current().approvals().rule_for(Gated::Action(action), &resource.to_string()) {
+    let approvals = policies.approvals();
+    let covering =
+        if approvals.is_empty() { None } else { approvals.rule_for(Gated::Action(action), &resource.to_string()) };
+    if let Some(loaded) = covering {
         gate.rule = Some(loaded.rule.id.clone());
         let named: Option<ApprovalRequestId> =
             request.request.as_deref().map(|raw| parse_field("request", raw)).transpose()?;

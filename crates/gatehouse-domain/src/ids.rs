@@ -110,6 +110,14 @@ typed_id!(
     /// One piece of security evidence (a SOC 2 report, a pen test…) a vendor gave.
     EvidenceId
 );
+typed_id!(
+    /// An outside tool wired into the pipeline: one vendor, one service identity.
+    IntegrationId
+);
+typed_id!(
+    /// A waiver of one rule of the API access standard for one integration.
+    ExceptionId
+);
 
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,7 @@ mod scim_users;
 mod sessions;
 mod signing_keys;
 mod tokens;
+mod vendors;
 mod webhooks;
 mod workload;
 
@@ -50,6 +51,7 @@ pub use scim_users::ScimUserStore;
 pub use sessions::SessionStore;
 pub use signing_keys::SigningKeyStore;
 pub use tokens::{Credential, TokenFilter, TokenStore};
+pub use vendors::VendorStore;
 pub use webhooks::WebhookStore;
 pub use workload::WorkloadStore;
 
@@ -59,8 +61,8 @@ pub mod prelude {
     pub use super::{
         ApprovalStore, AuditLogStore, BreakGlassStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore,
         IdentityStore, InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, ScimGroupStore,
-        ScimUserStore, SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, WebhookStore,
-        WorkloadStore,
+        ScimUserStore, SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, VendorStore,
+        WebhookStore, WorkloadStore,
     };
 }
 
@@ -153,6 +155,7 @@ areas! {
     BreakGlass => BreakGlassStore,
     CommitAuthors => CommitAuthorStore,
     Outbox => OutboxStore,
+    Vendors => VendorStore,
     AuditLog => AuditLogStore,
 }
 

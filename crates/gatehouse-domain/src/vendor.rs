@@ -9,20 +9,30 @@
 //! before that day, not on it), read in UTC. Compliance names the earliest
 //! instant its answer can change, so a cache knows when to recompute.
 
+mod codec;
 mod compliance;
 mod evidence;
+mod integration;
 mod record;
 mod standard;
 
 #[cfg(test)]
 mod tests;
 
+pub use codec::{
+    DECLARED_FIELDS, FormError, MAX_ITEM_CHARS, MAX_LIST_ITEMS, declared_from_json, declared_to_json, format_date,
+    metadata_fields, metadata_from_json, metadata_to_json, parse_date,
+};
 pub use compliance::{Compliance, LapseAction, LapseActions, compliance_of};
 pub use evidence::{
     BridgeLetter, Certificate, ContentDigest, Dpa, Evidence, EvidenceError, EvidenceKind, EvidenceMetadata,
     EvidenceRules, EvidenceState, MAX_CERTIFICATE_NAME_CHARS, MAX_FILENAME_CHARS, NewEvidence, PenTest, Questionnaire,
     QuestionnaireKind, RequirementState, Soc2, Soc2Opinion, Soc2Type, TierRequirements, TrustService, evidence_state,
     requirement_states,
+};
+pub use integration::{
+    EvidenceNote, ExceptionRecord, GrantExceptionError, Integration, IntegrationChange, IntegrationState, NewException,
+    NotedEvidence, grant_exception,
 };
 pub use record::{
     Contract, DataAccess, LoggingCommitment, MAX_LOGGING_WHAT_CHARS, MAX_VENDOR_NAME_CHARS, NewVendor, StatusError,

@@ -125,6 +125,14 @@ macro_rules! conformance_suite {
                 after_reviews_take_each_person_once_and_guard_their_revision,
                 overdue_after_reviews_are_found_until_complete_and_raised_by_revision,
             ],
+            Vendors => vendors: [
+                vendors_round_trip_and_names_are_unique_without_case,
+                vendor_updates_check_the_status_read,
+                evidence_content_is_kept_once_per_digest,
+                evidence_notes_move_only_from_what_was_read,
+                integrations_hold_one_identity_suspended_while_pending,
+                exceptions_are_granted_once_and_their_expiry_announced_once,
+            ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,
                 concurrent_appends_stay_gap_free,

@@ -5,7 +5,8 @@
 
 use crate::access::RequestState;
 use crate::identity::IdentityStatus;
-use crate::ids::{ApprovalRequestId, GrantId, IdentityId, TokenId};
+use crate::ids::{ApprovalRequestId, ExceptionId, GrantId, IdentityId, IntegrationId, TokenId, VendorId};
+use crate::vendor::VendorStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {
@@ -100,6 +101,19 @@ pub enum Conflict {
     /// caller read the after-review.
     #[error("the after-review of request `{id}` changed meanwhile; try again")]
     AfterReviewRevised { id: ApprovalRequestId },
+    /// Vendor names are unique, without case.
+    #[error("a vendor named `{name}` exists")]
+    VendorNameTaken { name: String },
+    #[error("vendor `{id}` is {current}, not {expected}")]
+    VendorStatusChanged { id: VendorId, expected: VendorStatus, current: VendorStatus },
+    /// One service identity serves one integration at a time.
+    #[error("identity `{identity}` already serves integration `{integration}`")]
+    IdentityIntegrated { identity: IdentityId, integration: IntegrationId },
+    /// The integration's state or noted compliance moved since the caller read it.
+    #[error("integration `{id}` changed meanwhile; try again")]
+    IntegrationChanged { id: IntegrationId },
+    #[error("exception `{id}` is granted already")]
+    ExceptionGranted { id: ExceptionId },
     /// A uniqueness rule no case above names; `detail` is the database's.
     #[error("a unique constraint refused the write: {detail}")]
     Unique { detail: String },

@@ -423,19 +423,31 @@ pub enum ExceptionError {
 
 /// Whether `exception` may be granted at `now`.
 pub fn check_exception(exception: &Exception, now: OffsetDateTime) -> Result<(), ExceptionError> {
-    if !RULES.contains(&exception.rule.as_str()) {
-        return Err(ExceptionError::UnknownRule(exception.rule.clone()));
-    }
-    if exception.reason.trim().is_empty() {
-        return Err(ExceptionError::MissingReason);
-    }
+    check_exception_terms(&exception.rule, &exception.reason, exception.expires_at, now)?;
     if exception.approved_by == exception.requested_by {
         return Err(ExceptionError::SelfApproval);
     }
-    if exception.expires_at <= now {
-        return Err(ExceptionError::AlreadyExpired(exception.expires_at));
+    Ok(())
+}
+
+/// Whether an exception of `rule` for `reason` until `expires_at` may be
+/// asked for at `now`, whoever grants it.
+pub fn check_exception_terms(
+    rule: &str,
+    reason: &str,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(), ExceptionError> {
+    if !RULES.contains(&rule) {
+        return Err(ExceptionError::UnknownRule(rule.to_owned()));
     }
-    let lasts = exception.expires_at - now;
+    if reason.trim().is_empty() {
+        return Err(ExceptionError::MissingReason);
+    }
+    if expires_at <= now {
+        return Err(ExceptionError::AlreadyExpired(expires_at));
+    }
+    let lasts = expires_at - now;
     if lasts > MAX_EXCEPTION_LIFETIME {
         return Err(ExceptionError::TooLong(format_duration(lasts)));
     }

@@ -17,5 +17,6 @@ pub(crate) mod scim_users;
 pub(crate) mod sessions;
 pub(crate) mod signing_keys;
 pub(crate) mod tokens;
+pub(crate) mod vendors;
 pub(crate) mod webhooks;
 pub(crate) mod workload;

@@ -24,6 +24,7 @@ pub mod scim;
 pub mod signing;
 pub mod sso;
 pub mod state;
+pub mod vendors;
 pub mod workload;
 
 use axum::Router;

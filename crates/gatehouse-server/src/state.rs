@@ -153,6 +153,10 @@ pub struct Shared {
     pub rule_health: crate::approvals::RuleHealth,
     /// This node's claim on running the scheduler.
     pub scheduler: crate::scheduler::Scheduler,
+    /// The integration standings decisions read, per identity.
+    pub vendor_standing: crate::vendors::StandingCache,
+    /// When the scheduler's last scan for vendor lapses can be trusted until.
+    pub vendor_lapses: crate::vendors::lapse::LapseWatch,
 }
 
 impl std::ops::Deref for AppState {
@@ -192,6 +196,8 @@ impl AppState {
             request_updates: crate::approvals::RequestUpdates::default(),
             rule_health: crate::approvals::RuleHealth::default(),
             scheduler,
+            vendor_standing: crate::vendors::StandingCache::default(),
+            vendor_lapses: crate::vendors::lapse::LapseWatch::default(),
         }))
     }
 }

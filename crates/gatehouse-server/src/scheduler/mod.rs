@@ -2,7 +2,8 @@
 //! Pending requests and unused approvals expire at their `expires_at`,
 //! access whose grant ended (expired or revoked) is marked expired, and a
 //! break-glass after-review past due is raised (`breakglass.overdue`) and
-//! raised again every [`OVERDUE_REPEAT`] until it is done.
+//! raised again every [`OVERDUE_REPEAT`] until it is done; vendor evidence
+//! and integrations lapse at their instant (`crate::vendors::lapse`).
 //!
 //! One node of a cluster runs it: each tick first asks the engine's
 //! [`LeaderLease`] (PostgreSQL: a session advisory lock; SQLite: always).
@@ -64,6 +65,8 @@ pub struct SchedulerReport {
     pub overdue_open: u64,
     /// Moves another writer made first (a vote, a cancel, another node).
     pub skipped: usize,
+    /// Vendor evidence announced, integrations lapsed and restored.
+    pub vendors: crate::vendors::lapse::LapseReport,
 }
 
 /// Runs every job once, if this node leads. Tests call it after moving
@@ -78,6 +81,7 @@ pub async fn run_once(state: &AppState) -> Result<SchedulerReport, ApiError> {
     let now = state.clock.now();
     expire_due(state, now, &mut report).await?;
     raise_overdue(state, now, &mut report).await?;
+    report.vendors = crate::vendors::lapse::run(state, now).await?;
     report.overdue_open = state.store.count_overdue_after_reviews(now).await?;
     metrics::gauge!("gatehouse_breakglass_overdue_reviews").set(report.overdue_open as f64);
     Ok(report)

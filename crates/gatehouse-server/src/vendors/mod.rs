@@ -1,0 +1,16 @@
+//! Vendors and integrations on the server: where each stands at an instant
+//! ([`assess`]), the standing decisions read for an integration's service
+//! identity, cached until something it depends on changes ([`standing`]),
+//! and the lapses the scheduler carries out at their instant ([`lapse`]).
+//!
+//! INVARIANT: a decision about a service identity that serves an
+//! integration sees the integration's standing as of the credential stamp
+//! and the policy folder it is made under; a cached standing is served
+//! only while both are unchanged and before its next change instant.
+
+pub mod assess;
+pub mod lapse;
+pub mod standing;
+
+pub use assess::{IntegrationStanding, VendorRules, VendorStanding, integration_standing, vendor_standing};
+pub use standing::{DecisionStanding, StandingCache, decision_standing};

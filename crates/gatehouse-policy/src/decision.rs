@@ -21,6 +21,7 @@ use gatehouse_domain::ids::{GrantId, IdentityId};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::integration::{DeclaredAttributes, IntegrationStanding, NOT_IN_FORCE_GUARD};
 use crate::memo::Memo;
 use crate::policy_set::Policies;
 
@@ -51,7 +52,8 @@ pub struct DecisionInput<'a> {
 }
 
 /// Facts a decision reads that only gatehouse supplies, never the caller:
-/// what it recorded about the change the request names. Empty by default.
+/// what it recorded about the change the request names, and the standing
+/// of the integration the principal serves. Empty by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerFacts {
     /// The recorded authors of the commits the request names (`commit`,
@@ -59,11 +61,20 @@ pub struct ServerFacts {
     /// `context.author_known`. `None` when the request names no commit;
     /// left out when the folder's schema does not declare them.
     pub authors: Option<KnownAuthors>,
+    /// The standing of the integration the principal (a service identity)
+    /// acts for: the principal's `vendor`, `vendor_compliant`,
+    /// `vendor_reasons` and `vendor_on_lapse`. `None` for an identity that
+    /// serves no integration; each attribute left out when the folder's
+    /// schema does not declare it.
+    pub integration: Option<IntegrationStanding>,
 }
 
 impl ServerFacts {
-    fn is_empty(&self) -> bool {
-        self.authors.is_none()
+    /// Whether the facts add to the request's context. The integration's
+    /// standing is part of the principal's entity instead, so a decision
+    /// with it is still answered from the memos (keyed by it).
+    fn adds_to_context(&self) -> bool {
+        self.authors.is_some()
     }
 }
 
@@ -80,6 +91,10 @@ pub enum Reason {
     Policy { id: String, permit: bool },
     /// Nothing permitted it.
     NoPermit,
+    /// Why the integration the principal serves is not in force, one per
+    /// sentence, given beside the `integration-not-in-force` guard's
+    /// [`Reason::Policy`] when it denied.
+    Integration { vendor: String, reason: String },
 }
 
 impl std::fmt::Display for Reason {
@@ -91,6 +106,7 @@ impl std::fmt::Display for Reason {
             Reason::Policy { id, permit: true } => write!(f, "permitted by policy `{id}`"),
             Reason::Policy { id, permit: false } => write!(f, "forbidden by policy `{id}`"),
             Reason::NoPermit => f.write_str("no policy or grant permits this (deny by default)"),
+            Reason::Integration { reason, .. } => f.write_str(reason),
         }
     }
 }
@@ -169,7 +185,10 @@ struct VerdictKey {
 }
 
 /// What the entities of a decision are made of: the principal's attributes
-/// and the resource.
+/// (with the standing of the integration it serves) and the resource.
+///
+/// INVARIANT: the integration's standing is part of the key, so a verdict
+/// or entities built before the standing changed are never used after.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct EntitiesKey {
     principal: IdentityId,
@@ -177,17 +196,19 @@ struct EntitiesKey {
     name: String,
     email: Option<String>,
     active: bool,
+    integration: Option<IntegrationStanding>,
     resource: Resource,
 }
 
 impl EntitiesKey {
-    fn of(principal: &Identity, resource: &Resource) -> Self {
+    fn of(principal: &Identity, facts: &ServerFacts, resource: &Resource) -> Self {
         Self {
             principal: principal.id,
             kind: principal.kind.as_str(),
             name: principal.name.clone(),
             email: principal.email.clone(),
             active: principal.status.is_active(),
+            integration: facts.integration.clone(),
             resource: resource.clone(),
         }
     }
@@ -271,6 +292,10 @@ fn uid(kind: &str, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(type_name(kind), EntityId::new(id))
 }
 
+pub(crate) fn identity_uid(id: &str) -> EntityUid {
+    uid("Identity", id)
+}
+
 pub(crate) fn gatehouse_uid() -> EntityUid {
     uid("Gatehouse", "gatehouse")
 }
@@ -298,7 +323,13 @@ pub(crate) fn scope_uid(scope: &Scope) -> EntityUid {
     }
 }
 
-pub(crate) fn identity_entity(identity: &Identity) -> Entity {
+/// The principal's entity; with `integration`, the attributes of its
+/// standing that the schema declares.
+pub(crate) fn identity_entity(
+    identity: &Identity,
+    integration: Option<&IntegrationStanding>,
+    declared: DeclaredAttributes,
+) -> Entity {
     let mut attrs = HashMap::from([
         ("id".to_owned(), RestrictedExpression::new_string(identity.id.to_string())),
         ("kind".to_owned(), RestrictedExpression::new_string(identity.kind.as_str().to_owned())),
@@ -307,6 +338,9 @@ pub(crate) fn identity_entity(identity: &Identity) -> Entity {
     ]);
     if let Some(email) = &identity.email {
         attrs.insert("email".to_owned(), RestrictedExpression::new_string(email.clone()));
+    }
+    if let Some(integration) = integration {
+        attrs.extend(integration.attributes(declared));
     }
     let principal = uid("Identity", &identity.id.to_string());
     Entity::new(principal.clone(), attrs, HashSet::new())
@@ -384,14 +418,14 @@ impl Policies {
             .collect();
         relevant.sort_by_key(|g| g.id);
         relevant.dedup_by_key(|g| g.id);
-        let verdict = if input.caller_context.is_none_or(Map::is_empty) && facts.is_empty() {
+        let verdict = if input.caller_context.is_none_or(Map::is_empty) && !facts.adds_to_context() {
             // The key holds everything the evaluation reads, so a question
             // asked again (a CI job's every step, within the second) gets
             // the answer the policies gave it the first time.
             let key = VerdictKey {
                 grants: relevant.iter().map(|g| g.id).collect(),
                 action: input.action,
-                entities: EntitiesKey::of(input.principal, input.resource),
+                entities: EntitiesKey::of(input.principal, facts, input.resource),
                 context: OwnContextKey::of(input, self),
             };
             self.memos.verdicts.get_or_build(key, || self.evaluate(input, facts, &relevant))?
@@ -424,7 +458,7 @@ impl Policies {
         })?;
 
         let context = self.context(input, facts, &action)?;
-        let own_context_only = input.caller_context.is_none_or(Map::is_empty) && facts.is_empty();
+        let own_context_only = input.caller_context.is_none_or(Map::is_empty) && !facts.adds_to_context();
         let schema = if own_context_only {
             let check = (input.action, resource_kind(input.resource));
             let accepted = self.memos.request_checks.get_or_build(check, || {
@@ -441,9 +475,10 @@ impl Policies {
         };
         let request = Request::new(principal, action, resource, context, schema)
             .map_err(|e| DecisionError::InvalidRequest(request_problem(input, &e.to_string())))?;
-        let entities = self.memos.entities.get_or_build(EntitiesKey::of(input.principal, input.resource), || {
+        let key = EntitiesKey::of(input.principal, facts, input.resource);
+        let entities = self.memos.entities.get_or_build(key, || {
             let mut own = resource_entities(input.resource);
-            own.push(identity_entity(input.principal));
+            own.push(identity_entity(input.principal, facts.integration.as_ref(), self.integration_attributes));
             // The actions' hierarchy is closed already: only the request's
             // own entities need their ancestors worked out, which is most
             // of the cost of a question about a resource not seen before.
@@ -470,6 +505,9 @@ impl Policies {
         reasons.sort_by_key(ToString::to_string);
         if reasons.is_empty() {
             reasons.push(Reason::NoPermit);
+        }
+        if let Some(integration) = &facts.integration {
+            explain_integration(&mut reasons, integration);
         }
         Ok(Verdict { allowed, reasons })
     }
@@ -518,7 +556,7 @@ impl Policies {
         action: &EntityUid,
     ) -> Result<Context, DecisionError> {
         let caller_fields = input.caller_context.filter(|fields| !fields.is_empty());
-        if caller_fields.is_none() && facts.is_empty() {
+        if caller_fields.is_none() && !facts.adds_to_context() {
             // Only gatehouse's own fields: no JSON to parse or check, and the
             // same few values for every request of a caller in one second.
             let key = OwnContextKey::of(input, self);
@@ -551,6 +589,19 @@ impl Policies {
         Context::from_json_value(Value::Object(fields), Some((&self.schema, action)))
             .map_err(|e| DecisionError::InvalidRequest(format!("invalid context: {e}")))
     }
+}
+
+/// After a denial by the `integration-not-in-force` guard, the sentences
+/// that say why the integration is not in force: a person reading "forbidden
+/// by policy" alone would not know which evidence to renew.
+fn explain_integration(reasons: &mut Vec<Reason>, integration: &IntegrationStanding) {
+    let guard = Reason::Policy { id: NOT_IN_FORCE_GUARD.to_owned(), permit: false };
+    let Some(at) = reasons.iter().position(|reason| *reason == guard) else { return };
+    let sentences = integration
+        .denial_sentences()
+        .into_iter()
+        .map(|reason| Reason::Integration { vendor: integration.vendor.clone(), reason });
+    reasons.splice(at + 1..at + 1, sentences);
 }
 
 /// Separation of duties compares `author` with the principal's id and

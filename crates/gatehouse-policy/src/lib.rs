@@ -10,6 +10,7 @@
 
 pub mod approvals;
 mod decision;
+mod integration;
 mod matrix;
 mod memo;
 mod policy_set;
@@ -18,5 +19,6 @@ pub mod vendor_access;
 pub use decision::{
     Decision, DecisionError, DecisionInput, Permit, Reason, SERVER_CONTEXT_FIELDS, ServerFacts, is_entity_type,
 };
+pub use integration::{IntegrationStanding, NOT_IN_FORCE_GUARD};
 pub use matrix::{MatrixRow, known_resources, matrix};
 pub use policy_set::{DEFAULT_FILES, DEFAULT_TESTS, Policies, PolicyError, PolicyProblem, PolicySetSource, RoleInfo};

@@ -18,7 +18,8 @@ use gatehouse_domain::access::{Pool, RuleLimits};
 use gatehouse_domain::vendor::AccessStandard;
 
 use crate::approvals::{APPROVALS_FILE, ApprovalRules, load_approvals};
-use crate::decision::{DecisionMemos, actions_with_authors, actions_with_step_up};
+use crate::decision::{DecisionMemos, actions_with_authors, actions_with_step_up, identity_uid};
+use crate::integration::DeclaredAttributes;
 use crate::vendor_access::{VENDOR_ACCESS_FILE, load_vendor_access};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
@@ -130,6 +131,9 @@ pub struct Policies {
     /// The actions whose context declares `authors` and `author_known`
     /// (see [`ServerFacts`](crate::ServerFacts)).
     pub(crate) authors_actions: HashSet<Action>,
+    /// Which attributes of an integration's standing `Identity` declares
+    /// (see [`ServerFacts::integration`](crate::ServerFacts)).
+    pub(crate) integration_attributes: DeclaredAttributes,
     /// What decisions under these policies share.
     pub(crate) memos: Arc<DecisionMemos>,
     /// The approval rules of `approvals.toml` (none without the file).
@@ -307,6 +311,7 @@ impl Policies {
                 let step_up_actions = actions_with_step_up(&schema);
                 let declares_owned = schema.entity_types().any(|name| name.to_string() == "Owned");
                 let authors_actions = actions_with_authors(&schema);
+                let integration_attributes = DeclaredAttributes::of(&schema, &identity_uid("sample"));
                 Ok(Self {
                     schema,
                     actions,
@@ -315,6 +320,7 @@ impl Policies {
                     step_up_actions,
                     declares_owned,
                     authors_actions,
+                    integration_attributes,
                     memos: Arc::default(),
                     approvals: Arc::new(approvals),
                     vendor_access,

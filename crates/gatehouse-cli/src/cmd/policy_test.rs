@@ -27,6 +27,21 @@
 //! request whose caller proved a fresh second factor unless it says
 //! `mfa_fresh = false`.
 //!
+//! A service that acts for a vendor's integration carries the integration's
+//! standing, which `serve` works out from the vendor's records, evidence and
+//! the API access standard; every case of that principal is decided with it
+//! (the principal's `vendor`, `vendor_compliant`, `vendor_reasons` and
+//! `vendor_on_lapse`, which the default `integration-not-in-force` guard
+//! reads):
+//!
+//! ```toml
+//! [principals.acme-scan]
+//! kind = "service"
+//! grants = [{ role = "developer", scope = "project:acme/web" }]
+//! integration = { vendor = "Acme Scan", in_force = false, reasons = ["SOC 2 report for Acme Scan expired 2026-10-31"], on_lapse = "deny_gate" }
+//! #             reasons default to none; on_lapse is "suspend", "deny_gate" (default) or "flag"
+//! ```
+//!
 //! Approval rules (`approvals.toml`) are tested by ballots: votes cast in
 //! order on a new request, each checked and counted as `serve` does, with
 //! principals' directory groups (`groups = ["security"]`):
@@ -45,6 +60,32 @@
 //! ]
 //! expect = "pending"                # approved | pending | denied | no-rule
 //! ```
+//!
+//! An integration's declared access is tested against the folder's API
+//! access standard (`vendor-access.toml`; without one, the default standard,
+//! and the run says so): the case names the rule ids that fail, as a set.
+//!
+//! ```toml
+//! [[integration]]
+//! name = "the scanner's GitHub App meets the standard"
+//! method = "github_app"             # github_app, oidc_workload, gatehouse_token, classic_pat,
+//!                                   # oauth_app, fine_grained_pat, deploy_key, static_api_key
+//! permissions = ["contents:read", "checks:write"]   # name:read|write|admin
+//! repositories = "selected"         # or "all", or the list of repositories (default "selected")
+//! token_ttl = "1h"                  # optional; absent: its tokens never expire
+//! refresh_ttl = "8h"                # optional; absent: no refresh token
+//! webhook_signed = true             # default false
+//! ip_allowlist = ["203.0.113.0/24"] # default none
+//! mtls = false                      # default false
+//! secret_rotated_on = "2026-05-01"  # optional
+//! today = "2026-06-01"              # the day checked; default: now
+//! expect_findings = []              # e.g. ["token_lifetime", "secret_age"]; [] = compliant
+//! ```
+//!
+//! Rule ids: `access_method`, `token_lifetime`, `refresh_token_lifetime`,
+//! `forbidden_permissions`, `repository_selection`, `webhook_signing`,
+//! `secret_age`, `ip_allowlist`. A method or permission the standard does not
+//! know fails the case, named.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,11 +99,16 @@ use gatehouse_domain::change::KnownAuthors;
 use gatehouse_domain::grant::{Grant, OwnedKind, Resource, Scope};
 use gatehouse_domain::identity::{Identity, IdentityKind, IdentityStatus};
 use gatehouse_domain::ids::{GrantId, IdentityId};
-use gatehouse_policy::{DecisionInput, Policies, ServerFacts};
+use gatehouse_domain::vendor::{AccessStandard, LapseAction};
+use gatehouse_policy::{DecisionInput, IntegrationStanding, Policies, ServerFacts};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::error::{CliError, CliResult};
+
+mod integration;
+
+use integration::{IntegrationCase, run_integration_case};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +119,8 @@ struct TestFile {
     cases: Vec<CaseSpec>,
     #[serde(default, rename = "approval")]
     approvals: Vec<ApprovalSpec>,
+    #[serde(default, rename = "integration")]
+    integrations: Vec<IntegrationCase>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,6 +174,23 @@ struct PrincipalSpec {
     /// Directory (SCIM) groups, for approval rules' `group:` pools.
     #[serde(default)]
     groups: Vec<String>,
+    /// The standing of the vendor integration a service acts for.
+    integration: Option<StandingSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StandingSpec {
+    vendor: String,
+    in_force: bool,
+    #[serde(default)]
+    reasons: Vec<String>,
+    #[serde(default = "deny_gate")]
+    on_lapse: String,
+}
+
+fn deny_gate() -> String {
+    "deny_gate".into()
 }
 
 fn yes() -> bool {
@@ -191,9 +256,27 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
         toml::from_str(&text).map_err(|e| CliError::config(format!("{}: {}", path.display(), e.message().trim())))?;
     let now = OffsetDateTime::now_utc();
     let mut principals = BTreeMap::new();
+    let mut standings = BTreeMap::new();
     for (name, spec) in &file.principals {
         let kind: IdentityKind =
             spec.kind.parse().map_err(|e| CliError::config(format!("{}: principal `{name}`: {e}", path.display())))?;
+        if let Some(standing) = &spec.integration {
+            let bad = |e: String| CliError::config(format!("{}: principal `{name}`: integration: {e}", path.display()));
+            if kind != IdentityKind::Service {
+                return Err(bad("only a service acts for an integration".into()));
+            }
+            let on_lapse: LapseAction =
+                standing.on_lapse.parse().map_err(|e: gatehouse_domain::vendor::UnknownValue| bad(e.to_string()))?;
+            standings.insert(
+                name.clone(),
+                IntegrationStanding {
+                    vendor: standing.vendor.clone(),
+                    in_force: standing.in_force,
+                    reasons: standing.reasons.clone(),
+                    on_lapse,
+                },
+            );
+        }
         let identity = Identity {
             id: IdentityId::new(),
             kind,
@@ -249,8 +332,8 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
         };
         let context: serde_json::Map<String, serde_json::Value> =
             serde_json::to_value(&case.context).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
-        let facts = match &case.authors {
-            None => ServerFacts::default(),
+        let authors = match &case.authors {
+            None => None,
             Some(names) => {
                 let mut authors = Vec::with_capacity(names.len());
                 for name in names {
@@ -261,9 +344,10 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
                 authors.sort();
                 authors.dedup();
                 let all_known = !authors.is_empty();
-                ServerFacts { authors: Some(KnownAuthors { authors, all_known }) }
+                Some(KnownAuthors { authors, all_known })
             }
         };
+        let facts = ServerFacts { authors, integration: standings.get(&case.principal).cloned() };
         let decision = policies
             .decide_with(
                 &DecisionInput {
@@ -304,6 +388,31 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
                 result.failures.extend(problems.into_iter().map(|p| format!("{}: {label}: {p}", path.display())));
             }
             Err(error) => return Err(CliError::config(format!("{}: {label}: {error}", path.display()))),
+        }
+    }
+    if !file.integrations.is_empty() {
+        let default_standard;
+        let standard = match policies.vendor_access() {
+            Some(standard) => standard,
+            None => {
+                eprintln!(
+                    "note: {}: the policy folder has no {}: [[integration]] cases are checked against the default \
+                     standard",
+                    path.display(),
+                    gatehouse_policy::vendor_access::VENDOR_ACCESS_FILE
+                );
+                default_standard = AccessStandard::default();
+                &default_standard
+            }
+        };
+        for (number, case) in file.integrations.iter().enumerate() {
+            let label = case.name.clone().unwrap_or_else(|| format!("integration {}", number + 1));
+            let problems = run_integration_case(case, standard, now);
+            if problems.is_empty() {
+                result.passed += 1;
+            } else {
+                result.failures.extend(problems.into_iter().map(|p| format!("{}: {label}: {p}", path.display())));
+            }
         }
     }
     Ok(result)

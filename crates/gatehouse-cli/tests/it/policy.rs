@@ -146,7 +146,7 @@ engine_test!(policy_tests_run_from_files, |engine| with_database(engine, |db| as
     assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
     let defaults = run(gatehouse(&data_dir, &db.url).args(["policy", "test"]));
     assert_eq!(defaults.status.code(), Some(0), "{}", stderr(&defaults));
-    assert_eq!(stdout(&defaults).trim(), "29 passed, 0 failed");
+    assert_eq!(stdout(&defaults).trim(), "33 passed, 0 failed");
 
     let wrong = data_dir.join("wrong.toml");
     std::fs::write(
@@ -277,4 +277,97 @@ expect = "approved"
     let failed = run(gatehouse(&data_dir, &db.url).args(["policy", "test", ballots.to_str().unwrap()]));
     assert_eq!(failed.status.code(), Some(1));
     assert!(stderr(&failed).contains("sam alone approves: expected approved, got pending"), "{}", stderr(&failed));
+}));
+
+engine_test!(policy_tests_check_integrations_against_the_standard, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let init = run(gatehouse(&data_dir, &db.url).args(["init", "--admin-email", "ana@example.com"]));
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let cases = data_dir.join("integrations.toml");
+    let case = |method: &str, token_ttl: &str, expect: &str| {
+        format!(
+            "[[integration]]\nname = \"scanner\"\nmethod = \"{method}\"\npermissions = [\"contents:read\"]\n\
+             token_ttl = \"{token_ttl}\"\nwebhook_signed = true\ntoday = \"2026-06-01\"\nexpect_findings = {expect}\n"
+        )
+    };
+    let policy_test =
+        |file: &std::path::Path| run(gatehouse(&data_dir, &db.url).args(["policy", "test", file.to_str().unwrap()]));
+
+    // Without a vendor-access.toml, the default standard (tokens up to 1h),
+    // and the run says so.
+    std::fs::write(&cases, case("github_app", "2h", "[\"token_lifetime\"]")).unwrap();
+    let defaults = policy_test(&cases);
+    assert_eq!(defaults.status.code(), Some(0), "{}", stderr(&defaults));
+    assert_eq!(stdout(&defaults).trim(), "1 passed, 0 failed");
+    assert!(
+        stderr(&defaults).contains("no vendor-access.toml") && stderr(&defaults).contains("default"),
+        "{}",
+        stderr(&defaults)
+    );
+
+    // The folder's own standard is the one applied.
+    std::fs::write(data_dir.join("policy/vendor-access.toml"), "max_token_ttl = \"4h\"\n").unwrap();
+    std::fs::write(&cases, case("github_app", "2h", "[]")).unwrap();
+    let own = policy_test(&cases);
+    assert_eq!(own.status.code(), Some(0), "{}", stderr(&own));
+    assert_eq!(stdout(&own).trim(), "1 passed, 0 failed");
+    assert!(!stderr(&own).contains("default"), "{}", stderr(&own));
+
+    // Wrong expectations fail the case, naming what was found and why.
+    std::fs::write(&cases, case("github_app", "8h", "[]")).unwrap();
+    let wrong = policy_test(&cases);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        stderr(&wrong).contains("FAIL")
+            && stderr(&wrong).contains("scanner: expected findings [], got [token_lifetime]")
+            && stderr(&wrong).contains("token_lifetime: expected at most 4h, found 8h"),
+        "{}",
+        stderr(&wrong)
+    );
+
+    // A method the standard does not know is a named failure of the case.
+    std::fs::write(&cases, case("carrier_pigeon", "1h", "[]")).unwrap();
+    let unknown = policy_test(&cases);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("scanner: unknown access method `carrier_pigeon`"), "{}", stderr(&unknown));
+    let bad_permission = case("github_app", "1h", "[]").replace("contents:read", "contents");
+    std::fs::write(&cases, bad_permission).unwrap();
+    let unknown = policy_test(&cases);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("scanner: `contents` is not a permission"), "{}", stderr(&unknown));
+
+    // A principal's integration standing decides its cases.
+    std::fs::write(
+        &cases,
+        "[principals.scan]\nkind = \"service\"\ngrants = [{ role = \"developer\", scope = \"project:acme/web\" }]\n\
+         integration = { vendor = \"Acme Scan\", in_force = false, reasons = [\"SOC 2 report for Acme Scan expired 2026-10-31\"] }\n\n\
+         [[case]]\nname = \"lapsed scanner pushes\"\nprincipal = \"scan\"\naction = \"source.push\"\n\
+         resource = \"project:acme/web\"\nexpect = \"allow\"\n",
+    )
+    .unwrap();
+    let denied = policy_test(&cases);
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(
+        stderr(&denied).contains("lapsed scanner pushes: expected allow, got deny")
+            && stderr(&denied).contains("SOC 2 report for Acme Scan expired 2026-10-31"),
+        "{}",
+        stderr(&denied)
+    );
+}));
+
+engine_test!(policy_validate_names_a_broken_vendor_access_file, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let init = run(gatehouse(&data_dir, &db.url).args(["init", "--admin-email", "ana@example.com"]));
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let file = data_dir.join("policy/vendor-access.toml");
+    std::fs::write(&file, "max_token_ttl = \"1h\"\n\nallowed_methods = [\"github_app\", \"telnet\"]\n").unwrap();
+    let invalid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
+    assert_eq!(invalid.status.code(), Some(1));
+    let errors = stderr(&invalid);
+    assert!(errors.contains(&format!("{}:3:", file.display())), "{errors}");
+    assert!(errors.contains("unknown access method `telnet`"), "{errors}");
+    // And `policy test` refuses to run against it.
+    let tested = run(gatehouse(&data_dir, &db.url).args(["policy", "test"]));
+    assert_eq!(tested.status.code(), Some(1));
+    assert!(stderr(&tested).contains("telnet"), "{}", stderr(&tested));
 }));

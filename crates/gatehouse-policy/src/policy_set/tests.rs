@@ -223,7 +223,7 @@ fn authors_may_not_approve_their_own_deployment() {
 fn known(authors: &[IdentityId], all_known: bool) -> ServerFacts {
     let mut authors = authors.to_vec();
     authors.sort();
-    ServerFacts { authors: Some(KnownAuthors { authors, all_known }) }
+    ServerFacts { authors: Some(KnownAuthors { authors, all_known }), integration: None }
 }
 
 #[test]
@@ -383,7 +383,7 @@ fn the_defaults_validate_and_list_their_roles() {
     assert_eq!(developer.actions, ["pipeline.view", "pipeline.trigger", "source.push"]);
     assert!(roles.iter().find(|r| r.name == "admin").unwrap().all_actions);
     assert_eq!(policies.hash(), PolicySetSource::defaults().hash());
-    assert_eq!(policies.static_policies().len(), 6);
+    assert_eq!(policies.static_policies().len(), 7);
 }
 
 #[test]

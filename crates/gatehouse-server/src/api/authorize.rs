@@ -122,7 +122,7 @@ pub(crate) async fn facts_about(state: &AppState, commits: &[CommitSha]) -> Resu
         return Ok(ServerFacts::default());
     }
     let recorded = state.store.commit_authors(commits).await?;
-    Ok(ServerFacts { authors: Some(KnownAuthors::of(commits, &recorded)) })
+    Ok(ServerFacts { authors: Some(KnownAuthors::of(commits, &recorded)), integration: None })
 }
 
 /// Decide, record the decision, and answer with its reasons.

@@ -84,7 +84,7 @@ pub async fn matrix_now(State(state): State<AppState>, caller: Caller) -> Result
                         roles.push(role.clone());
                     }
                     Reason::Policy { id, .. } => policy_ids.push(id.clone()),
-                    Reason::NoPermit => {}
+                    Reason::NoPermit | Reason::Integration { .. } => {}
                 }
             }
             MatrixRowDto {

@@ -22,7 +22,7 @@ use gatehouse_domain::identity::Identity;
 use gatehouse_domain::session::Session;
 use gatehouse_domain::token::{ApiToken, TokenHash, TokenStatus, looks_like_token};
 use gatehouse_domain::workload::check_acting_as;
-use gatehouse_policy::{DecisionError, DecisionInput};
+use gatehouse_policy::{DecisionError, DecisionInput, ServerFacts};
 use serde_json::json;
 
 use crate::context::origin_of;
@@ -229,20 +229,28 @@ impl Caller {
             self.require_fresh_mfa(state, action.into()).await?;
         }
         let policies = state.policies.current();
+        let standing = crate::vendors::decision_standing(state, &self.identity).await?;
+        let facts = ServerFacts {
+            integration: standing.as_ref().map(crate::vendors::DecisionStanding::for_policy),
+            ..ServerFacts::default()
+        };
         let decision = policies
-            .decide(&DecisionInput {
-                principal: &self.identity,
-                grants: &self.grants,
-                action,
-                resource: &resource,
-                now: state.clock.now(),
-                auth_method: self.auth_method(),
-                mfa_fresh: self.mfa_fresh(state),
-                step_up: state.settings.mfa.step_up,
-                source_ip: self.origin.source_ip.as_deref(),
-                principal_is_caller: true,
-                caller_context: None,
-            })
+            .decide_with(
+                &DecisionInput {
+                    principal: &self.identity,
+                    grants: &self.grants,
+                    action,
+                    resource: &resource,
+                    now: state.clock.now(),
+                    auth_method: self.auth_method(),
+                    mfa_fresh: self.mfa_fresh(state),
+                    step_up: state.settings.mfa.step_up,
+                    source_ip: self.origin.source_ip.as_deref(),
+                    principal_is_caller: true,
+                    caller_context: None,
+                },
+                &facts,
+            )
             .map_err(|error| match error {
                 DecisionError::InvalidRequest(detail) => ApiError::Unprocessable(detail),
                 DecisionError::Evaluation(cause) => ApiError::Internal(cause),

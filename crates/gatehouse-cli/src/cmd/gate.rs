@@ -130,6 +130,9 @@ pub async fn run(global: &GlobalArgs, args: &GateArgs) -> CliResult<()> {
                 println!("  - {reason}");
             }
             println!("  (audit entry {})", answer.audit_index);
+            for warning in &answer.warnings {
+                eprintln!("warning: {warning}");
+            }
         }
     }
     if answer.decision == "allow" {

@@ -140,7 +140,7 @@ pub async fn authorize(
         Some(serde_json::Value::Object(map)) => Some(map),
         Some(_) => return Err(ApiError::Unprocessable("context must be a JSON object".into())),
     };
-    let facts = facts_about(&state, &named_commits(context)?).await?;
+    let mut facts = facts_about(&state, &named_commits(context)?).await?;
     let target: Option<IdentityId> =
         request.principal.as_deref().map(|raw| parse_field("principal", raw)).transpose()?;
     // The identity asked about and its grants, when it is not the caller.
@@ -163,6 +163,8 @@ pub async fn authorize(
     // Only the caller's own credential can prove a fresh second factor: a
     // question about someone else is answered as if they had none.
     let mfa_fresh = is_caller && caller.mfa_fresh(&state);
+    let standing = crate::vendors::decision_standing(&state, principal).await?;
+    facts.integration = standing.as_ref().map(crate::vendors::DecisionStanding::for_policy);
     let policies = state.policies.current();
     let decision = policies.decide_with(
         &DecisionInput {
@@ -257,6 +259,7 @@ pub async fn authorize(
         audit_index,
         request_required: gate.required,
         rule: gate.rule,
+        warnings: standing.map(|standing| standing.warnings).unwrap_or_default(),
     }))
 }
 

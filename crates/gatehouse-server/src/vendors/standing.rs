@@ -10,7 +10,7 @@ use std::sync::RwLock;
 
 use gatehouse_domain::identity::{Identity, IdentityKind};
 use gatehouse_domain::ids::IdentityId;
-use gatehouse_domain::vendor::LapseAction;
+use gatehouse_domain::vendor::{EvidenceState, LapseAction, RequirementState};
 use time::OffsetDateTime;
 
 use super::assess::{VendorRules, integration_standing};
@@ -27,7 +27,22 @@ pub struct DecisionStanding {
     pub vendor: String,
     pub in_force: bool,
     pub reasons: Vec<String>,
+    /// What will lapse soon, while it is still in force: one sentence per
+    /// required item due soon ("SOC 2 report for Acme Scan expires 2026-10-31").
+    pub warnings: Vec<String>,
     pub on_lapse: LapseAction,
+}
+
+impl DecisionStanding {
+    /// What the policies see of it (the service identity's `vendor_*` attributes).
+    pub fn for_policy(&self) -> gatehouse_policy::IntegrationStanding {
+        gatehouse_policy::IntegrationStanding {
+            vendor: self.vendor.clone(),
+            in_force: self.in_force,
+            reasons: self.reasons.clone(),
+            on_lapse: self.on_lapse,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +61,11 @@ pub struct StandingCache {
 }
 
 impl StandingCache {
+    /// Forgets every standing (benchmarks measure a read afresh with it).
+    pub fn clear(&self) {
+        self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+
     fn get(
         &self,
         id: IdentityId,
@@ -90,10 +110,23 @@ pub async fn decision_standing(state: &AppState, principal: &Identity) -> Result
         Some(integration) => {
             let rules = VendorRules::of(&policies);
             let assessed = integration_standing(state, integration, &rules, now).await?;
+            let name = &assessed.vendor.vendor.name;
+            let warnings = assessed
+                .vendor
+                .requirements
+                .iter()
+                .filter_map(|(kind, requirement)| match requirement {
+                    RequirementState::Present { state: EvidenceState::DueSoon { until }, .. } => {
+                        Some(format!("{} for {name} expires {until}", kind.label()))
+                    }
+                    _ => None,
+                })
+                .collect();
             let standing = DecisionStanding {
-                vendor: assessed.vendor.vendor.name.clone(),
+                vendor: name.clone(),
                 in_force: assessed.in_force(),
                 reasons: assessed.compliance.reasons.clone(),
+                warnings,
                 on_lapse: assessed.on_lapse(),
             };
             (Some(standing), assessed.compliance.next_change)

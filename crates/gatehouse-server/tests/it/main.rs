@@ -26,5 +26,6 @@ mod sessions;
 mod signing;
 mod sso;
 mod tokens;
+mod vendor_enforcement;
 mod webhooks;
 mod workload;

@@ -42,4 +42,9 @@ pub struct AuthorizeResponse {
     /// The approval rule that covers it, when one does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// What will stop this principal soon: for an integration's identity,
+    /// each required evidence item of its vendor within its due-soon window
+    /// ("SOC 2 report for Acme Scan expires 2026-10-31").
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }

@@ -265,9 +265,9 @@ pub async fn check(
     let (outcome, reason) = if report.compliant {
         (Outcome::Success, "the integration meets the API access standard".to_owned())
     } else {
-        let rules: Vec<&str> =
+        let failing: Vec<&str> =
             report.results.iter().filter(|result| !result.ok && result.waived_by.is_none()).map(|r| r.rule).collect();
-        (Outcome::Failure, format!("the integration fails {}", rules.join(", ")))
+        (Outcome::Failure, format!("the integration fails {}", failing.join(", ")))
     };
     let record = caller
         .record(authorized, state, AuditAction::IntegrationCheck, format!("integration:{id}"))

@@ -116,6 +116,10 @@ pub enum Command {
     /// rule's `break_glass.who`; someone else reviews it afterwards
     /// (`break-glass review`).
     BreakGlass(BreakGlassArgs),
+    /// Outside tools wired into the pipeline: register, check against the
+    /// API access standard (exit 1 when it fails), and waive rules.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -399,6 +403,83 @@ pub enum GrantCommand {
     },
     /// Revoke a grant at once.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Register a vendor's tool as an integration acting as a service
+    /// identity; the identity stays suspended until onboarding is approved.
+    Add {
+        /// The vendor's id.
+        #[arg(long)]
+        vendor: String,
+        /// The service identity the tool acts as.
+        #[arg(long)]
+        identity: String,
+        /// `github_app`, `oidc_workload`, `gatehouse_token`, `classic_pat`, `oauth_app`,
+        /// `fine_grained_pat`, `deploy_key` or `static_api_key`.
+        #[arg(long)]
+        method: String,
+        /// A permission it holds (`name:read|write|admin`); repeat for more.
+        #[arg(long = "permission", value_name = "PERMISSION")]
+        permissions: Vec<String>,
+        /// Which repositories it reaches [default: selected].
+        #[arg(long, value_parser = ["all", "selected"])]
+        repositories: Option<String>,
+        /// A repository it reaches (`ORG/REPO`); repeat for more.
+        #[arg(long = "repository", value_name = "REPO")]
+        repository_names: Vec<String>,
+        /// How long its tokens live (e.g. `1h`) [default: they never expire].
+        #[arg(long)]
+        token_ttl: Option<String>,
+        /// How long its refresh tokens live (e.g. `30d`) [default: it has none].
+        #[arg(long)]
+        refresh_ttl: Option<String>,
+        /// The webhooks it sends are signed.
+        #[arg(long)]
+        webhook_signed: bool,
+        /// A CIDR range it calls from; repeat for more.
+        #[arg(long = "ip", value_name = "CIDR")]
+        ip_allowlist: Vec<String>,
+        /// It authenticates with mutual TLS.
+        #[arg(long)]
+        mtls: bool,
+        /// When its secret was last rotated (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        secret_rotated_at: Option<String>,
+    },
+    /// List integrations.
+    List {
+        /// Only this vendor's.
+        #[arg(long)]
+        vendor: Option<String>,
+    },
+    /// Show one integration and whether it is in force.
+    Show { id: String },
+    /// Compare an integration with the API access standard: one line per
+    /// rule; exit 0 when compliant, 1 when not.
+    Check { id: String },
+    /// Ask to waive one rule for an integration (someone else grants it).
+    Except {
+        id: String,
+        /// The rule, as `integration check` names it.
+        #[arg(long)]
+        rule: String,
+        #[arg(long)]
+        reason: String,
+        /// How long it lasts (at most 90d), e.g. `30d`.
+        #[arg(long, value_name = "SPAN")]
+        expires_in: String,
+    },
+    /// Grant someone else's exception.
+    GrantException {
+        /// The integration.
+        id: String,
+        /// The exception.
+        exception: String,
+    },
+    /// An integration's exceptions.
+    Exceptions { id: String },
 }
 
 #[derive(Debug, Subcommand)]

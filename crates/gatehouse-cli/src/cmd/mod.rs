@@ -7,6 +7,7 @@ pub mod gate;
 pub mod grant;
 pub mod identity;
 pub mod init;
+pub mod integration;
 pub mod key;
 pub mod mfa;
 pub mod policy;

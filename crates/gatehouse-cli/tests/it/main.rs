@@ -11,6 +11,7 @@ mod gate;
 mod hardening_misc;
 mod hardening_transport;
 mod init;
+mod integrations;
 mod multi_node;
 mod notify;
 mod policy;

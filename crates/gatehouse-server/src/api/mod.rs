@@ -9,6 +9,7 @@ pub mod grants;
 pub mod group_mappings;
 pub mod health;
 pub mod identities;
+pub mod integrations;
 pub mod mfa;
 pub mod policy;
 pub mod requests;
@@ -36,6 +37,7 @@ pub fn routes() -> Routes {
         .merge(health::routes())
         .merge(whoami::routes())
         .merge(identities::routes())
+        .merge(integrations::routes())
         .merge(tokens::routes())
         .merge(grants::routes())
         .merge(group_mappings::routes())

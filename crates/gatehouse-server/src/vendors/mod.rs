@@ -1,7 +1,8 @@
 //! Vendors and integrations on the server: where each stands at an instant
 //! ([`assess`]), the standing decisions read for an integration's service
 //! identity, cached until something it depends on changes ([`standing`]),
-//! and the lapses the scheduler carries out at their instant ([`lapse`]).
+//! the lapses the scheduler carries out at their instant ([`lapse`]), and
+//! registering, checking and waiving rules for integrations ([`integrations`]).
 //!
 //! INVARIANT: a decision about a service identity that serves an
 //! integration sees the integration's standing as of the credential stamp
@@ -9,6 +10,7 @@
 //! only while both are unchanged and before its next change instant.
 
 pub mod assess;
+pub mod integrations;
 pub mod lapse;
 pub mod standing;
 

@@ -9,6 +9,7 @@ mod hardening_misc;
 mod hardening_scim;
 mod hardening_web;
 mod identity;
+mod integrations;
 mod mfa;
 mod notify;
 mod operations;

@@ -1,7 +1,8 @@
 //! Vendors and integrations on the server: where each stands at an instant
 //! ([`assess`]), the standing decisions read for an integration's service
 //! identity, cached until something it depends on changes ([`standing`]),
-//! and the lapses the scheduler carries out at their instant ([`lapse`]).
+//! the lapses the scheduler carries out at their instant ([`lapse`]), and
+//! onboarding through the approved channel ([`onboarding`]).
 //!
 //! INVARIANT: a decision about a service identity that serves an
 //! integration sees the integration's standing as of the credential stamp
@@ -10,6 +11,7 @@
 
 pub mod assess;
 pub mod lapse;
+pub mod onboarding;
 pub mod standing;
 
 pub use assess::{IntegrationStanding, VendorRules, VendorStanding, integration_standing, vendor_standing};

@@ -11,6 +11,7 @@ mod hardening_web;
 mod identity;
 mod mfa;
 mod notify;
+mod onboarding;
 mod operations;
 mod owners;
 mod people;

@@ -10,6 +10,7 @@ use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome, RequestOrigin, 
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::store::Store;
 use gatehouse_policy::approvals::APPROVALS_FILE;
+use gatehouse_policy::vendor_access::VENDOR_ACCESS_FILE;
 use gatehouse_policy::{Policies, PolicyError, PolicyProblem, PolicySetSource};
 use gatehouse_server::PolicyHandle;
 use serde_json::json;
@@ -21,7 +22,8 @@ pub struct Reloader {
     pub policies: PolicyHandle,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    /// The configured notification targets, which approval rules may name.
+    /// The configured notification targets, which approval rules and
+    /// `vendor-access.toml` may name.
     pub notify: gatehouse_server::notify::NotifySettings,
 }
 
@@ -44,12 +46,23 @@ impl Reloader {
         });
     }
 
-    /// Refuses approval rules that name a notification target not
-    /// configured, or that nobody could satisfy with the people in the
+    /// Refuses a `vendor-access.toml` or approval rules that name a
+    /// notification target not configured, or that nobody could satisfy with the people in the
     /// directory now (unknown groups, too few people, one person
     /// indispensable): the working rules stay. `None` when the directory
     /// cannot be read (the next tick tries again).
     async fn check_directory(&self, policies: Policies) -> Option<Result<Policies, PolicyError>> {
+        let unknown: Vec<PolicyProblem> = gatehouse_server::notify::unknown_vendor_targets(&policies, &self.notify)
+            .into_iter()
+            .map(|(line, name)| PolicyProblem {
+                file: VENDOR_ACCESS_FILE.into(),
+                line,
+                message: format!("notify names `{name}`, but no [notify.{name}] section configures it"),
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Some(Err(PolicyError::Invalid(unknown)));
+        }
         if policies.approvals().is_empty() {
             return Some(Ok(policies));
         }

@@ -177,6 +177,9 @@ pub enum SystemWriter {
     /// and approvals at their instant, and raising overdue break-glass
     /// after-reviews.
     Scheduler,
+    /// An integration's onboarding carried out when its request was
+    /// decided (by a vote, a cancel or the scheduler's expiry).
+    Onboarding,
 }
 
 impl AuditRecord {

@@ -194,6 +194,11 @@ impl Resource {
     /// Parses `TYPE:ID` where TYPE is `project`, `pipeline` or `environment`.
     pub fn parse(raw: &str) -> Result<Self, GrantError> {
         let invalid = || GrantError::InvalidResource(raw.to_owned());
+        // What `Display` writes for gatehouse itself (a request for an
+        // action on it is stored so) reads back.
+        if raw.eq_ignore_ascii_case("gatehouse") {
+            return Ok(Resource::Gatehouse);
+        }
         let (kind, id) = raw.split_once(':').ok_or_else(invalid)?;
         Self::from_parts(&kind.to_ascii_lowercase(), id).ok_or_else(invalid)
     }

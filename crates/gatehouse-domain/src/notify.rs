@@ -8,8 +8,14 @@
 //! Which audit entries become notifications is [`event_for`]: the outbox's
 //! feeder reads the log after its cursor and asks it of each entry, so a
 //! notification exists only for a change that was committed.
+//!
+//! Besides requests, the scheduler's word on vendors and integrations
+//! (evidence due soon or expired, an integration lapsed, suspended or
+//! restored, an exception expired) goes out to the targets
+//! `vendor-access.toml` names ([`vendor`]).
 
 mod outbox;
+mod vendor;
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -23,6 +29,7 @@ pub use outbox::{
     ClaimedDelivery, Delivery, DeliveryKind, DeliveryResult, FeedBatch, NewDelivery, NewHeldDelivery,
     ProtectionCallback, protection_answer, protection_verdict,
 };
+pub use vendor::{VendorNotification, render_vendor};
 
 /// The header a generic webhook's signature travels in.
 pub const SIGNATURE_HEADER: &str = "X-Gatehouse-Signature-256";
@@ -40,10 +47,16 @@ pub enum NotificationEvent {
     Cancelled,
     BreakGlass,
     AfterReviewOverdue,
+    EvidenceDueSoon,
+    EvidenceExpired,
+    IntegrationLapsed,
+    IntegrationSuspended,
+    IntegrationRestored,
+    ExceptionExpired,
 }
 
 impl NotificationEvent {
-    pub const ALL: [NotificationEvent; 7] = [
+    pub const ALL: [NotificationEvent; 13] = [
         NotificationEvent::RequestCreated,
         NotificationEvent::Vote,
         NotificationEvent::Decided,
@@ -51,6 +64,12 @@ impl NotificationEvent {
         NotificationEvent::Cancelled,
         NotificationEvent::BreakGlass,
         NotificationEvent::AfterReviewOverdue,
+        NotificationEvent::EvidenceDueSoon,
+        NotificationEvent::EvidenceExpired,
+        NotificationEvent::IntegrationLapsed,
+        NotificationEvent::IntegrationSuspended,
+        NotificationEvent::IntegrationRestored,
+        NotificationEvent::ExceptionExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,7 +81,27 @@ impl NotificationEvent {
             NotificationEvent::Cancelled => "request.cancelled",
             NotificationEvent::BreakGlass => "breakglass.activated",
             NotificationEvent::AfterReviewOverdue => "breakglass.review_overdue",
+            NotificationEvent::EvidenceDueSoon => "evidence.due_soon",
+            NotificationEvent::EvidenceExpired => "evidence.expired",
+            NotificationEvent::IntegrationLapsed => "integration.lapsed",
+            NotificationEvent::IntegrationSuspended => "integration.suspended",
+            NotificationEvent::IntegrationRestored => "integration.restored",
+            NotificationEvent::ExceptionExpired => "exception.expired",
         }
+    }
+
+    /// Whether it is about a vendor or an integration, not a request: its
+    /// targets are `vendor-access.toml`'s, not a rule's.
+    pub fn is_about_vendor(self) -> bool {
+        matches!(
+            self,
+            NotificationEvent::EvidenceDueSoon
+                | NotificationEvent::EvidenceExpired
+                | NotificationEvent::IntegrationLapsed
+                | NotificationEvent::IntegrationSuspended
+                | NotificationEvent::IntegrationRestored
+                | NotificationEvent::ExceptionExpired
+        )
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -71,7 +110,7 @@ impl NotificationEvent {
 }
 
 /// The audit actions the feeder reads; every other entry is passed over.
-pub const FED_ACTIONS: [AuditAction; 7] = [
+pub const FED_ACTIONS: [AuditAction; 13] = [
     AuditAction::RequestCreate,
     AuditAction::RequestVote,
     AuditAction::RequestDecide,
@@ -79,18 +118,29 @@ pub const FED_ACTIONS: [AuditAction; 7] = [
     AuditAction::RequestCancel,
     AuditAction::BreakglassActivate,
     AuditAction::BreakglassOverdue,
+    AuditAction::EvidenceDueSoon,
+    AuditAction::EvidenceExpire,
+    AuditAction::IntegrationLapse,
+    AuditAction::IntegrationSuspend,
+    AuditAction::IntegrationRestore,
+    AuditAction::ExceptionExpire,
 ];
 
 /// The notification an audit entry calls for, if any: a request created, a
 /// vote cast (not one withdrawn), a decision, an expiry, a cancellation, a
 /// break-glass use and an overdue after-review. Refusals and failures (an
 /// entry whose outcome is not `success`) tell nobody anything, nor do
-/// supersession, consumption, revocation and reviews.
+/// supersession, consumption, revocation and reviews. The scheduler's word
+/// on vendors is told whatever its outcome: an expiry or a lapse is
+/// recorded as a failure, and is exactly what must be heard.
 pub fn event_for(action: &str, outcome: Outcome, details: &Value) -> Option<NotificationEvent> {
+    let action = FED_ACTIONS.into_iter().find(|fed| fed.as_str() == action)?;
+    if let Some(event) = vendor::event_of(action) {
+        return Some(event);
+    }
     if outcome != Outcome::Success {
         return None;
     }
-    let action = FED_ACTIONS.into_iter().find(|fed| fed.as_str() == action)?;
     Some(match action {
         AuditAction::RequestCreate => NotificationEvent::RequestCreated,
         AuditAction::RequestVote if details["withdrawn"] == json!(true) => return None,
@@ -134,6 +184,8 @@ pub fn state_after(event: NotificationEvent, details: &Value, current: RequestSt
         NotificationEvent::Cancelled => RequestState::Cancelled.as_str().to_owned(),
         NotificationEvent::RequestCreated | NotificationEvent::Vote => RequestState::Pending.as_str().to_owned(),
         NotificationEvent::BreakGlass | NotificationEvent::AfterReviewOverdue => current.as_str().to_owned(),
+        // Not about a request: the request's state says nothing.
+        _ => current.as_str().to_owned(),
     }
 }
 
@@ -192,6 +244,8 @@ pub fn summary(
         NotificationEvent::AfterReviewOverdue => {
             format!("the after-review of {requester}'s break-glass use of {what} is overdue")
         }
+        // Not about a request: the vendor's own sentence is its summary.
+        _ => format!("{} about the request of {requester} for {what}", event.as_str()),
     }
 }
 

@@ -5,13 +5,22 @@
 //!
 //! Checks that depend on who is in which group or role today
 //! (`check_rule_against`) are the server's, which knows the directory.
+//!
+//! One rule is built in: [`ONBOARDING_RULE`], which onboards an integration
+//! (`vendor.manage` on gatehouse) when no rule of the file covers that. It
+//! is not one of the file's rules ([`ApprovalRules::rules`] and
+//! [`ApprovalRules::rule_for`] never name it, so decisions and the rule
+//! health check are as the file says), but [`ApprovalRules::find`] knows it
+//! by its id, so its requests are voted on, shown and expired like any.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use gatehouse_domain::access::{
     AfterReview, ApprovalRule, BreakGlass, Exclusion, Gated, Pool, Requirement, RuleError, RuleLimits, check_overlaps,
     check_rule,
 };
+use gatehouse_domain::authorization::Action;
 use gatehouse_domain::span::parse_duration;
 use regex::Regex;
 use serde::Deserialize;
@@ -25,6 +34,24 @@ pub const APPROVALS_FILE: &str = "approvals.toml";
 
 /// How long a request waits when its rule does not say.
 pub const DEFAULT_REQUEST_TTL: Duration = Duration::hours(24);
+
+/// The id of the built-in onboarding rule.
+pub const ONBOARDING_RULE_ID: &str = "vendor-onboarding";
+
+/// The built-in onboarding rule, in the file's format: registering an
+/// integration needs one approval from the `procurement` group and one
+/// from `engineering`, neither by the requester, within 14 days. A rule of
+/// `approvals.toml` covering `vendor.manage` on `*` replaces it. Groups a
+/// fresh install does not have yet do not refuse any folder: the rule is
+/// not the user's to fix until they register an integration.
+pub const ONBOARDING_RULE: &str = r#"[[rule]]
+id = "vendor-onboarding"
+action = "vendor.manage"
+resources = ["*"]
+require = { all = [ { quorum = 1, of = "group:procurement" }, { quorum = 1, of = "group:engineering" } ] }
+request_ttl = "14d"
+reason = "required"
+"#;
 
 /// The largest `approvals.toml` read, and the largest ticket pattern
 /// compiled: rule files are written by people.
@@ -66,9 +93,42 @@ impl ApprovalRules {
             .min_by_key(|loaded| loaded.rule.order.unwrap_or(i64::MAX))
     }
 
+    /// The rule with this id: one of the file's, or the built-in
+    /// onboarding rule (whose id the file may not take for another rule).
     pub fn find(&self, id: &str) -> Option<&LoadedRule> {
-        self.rules.iter().find(|loaded| loaded.rule.id == id)
+        self.rules
+            .iter()
+            .find(|loaded| loaded.rule.id == id)
+            .or_else(|| (id == ONBOARDING_RULE_ID).then(|| builtin_onboarding()))
     }
+
+    /// The rule an integration's onboarding request is opened under: the
+    /// file's rule covering `vendor.manage` on gatehouse, else the built-in
+    /// [`ONBOARDING_RULE`].
+    pub fn onboarding_rule(&self) -> &LoadedRule {
+        self.rule_for(Gated::Action(Action::VendorManage), ONBOARDING_RESOURCE).unwrap_or_else(|| builtin_onboarding())
+    }
+}
+
+/// The resource text of an onboarding request: gatehouse itself, the only
+/// resource `vendor.manage` applies to (the request's reason names the
+/// integration, and the integration names the request).
+const ONBOARDING_RESOURCE: &str = "gatehouse";
+
+/// [`ONBOARDING_RULE`], parsed once.
+fn builtin_onboarding() -> &'static LoadedRule {
+    static RULE: LazyLock<LoadedRule> = LazyLock::new(|| {
+        // The text is a constant, tested to load.
+        match load_approvals(ONBOARDING_RULE, &RuleLimits::default()) {
+            Ok(mut rules) if rules.rules.len() == 1 => {
+                let mut loaded = rules.rules.remove(0);
+                loaded.line = 0;
+                loaded
+            }
+            other => panic!("the built-in onboarding rule does not load: {other:?}"),
+        }
+    });
+    &RULE
 }
 
 #[derive(Deserialize)]
@@ -139,6 +199,17 @@ pub fn load_approvals(text: &str, limits: &RuleLimits) -> Result<ApprovalRules, 
     let domain_rules: Vec<ApprovalRule> = rules.iter().map(|loaded| loaded.rule.clone()).collect();
     for (index, error) in check_overlaps(&domain_rules) {
         problems.push(problem(rules[index].line, error.to_string()));
+    }
+    // Requests under the built-in rule find it by its id: a rule of the
+    // file may take that id only to replace it.
+    for loaded in rules.iter().filter(|loaded| loaded.rule.id == ONBOARDING_RULE_ID) {
+        if !loaded.rule.covers(Gated::Action(Action::VendorManage), ONBOARDING_RESOURCE) {
+            let message = format!(
+                "rule `{ONBOARDING_RULE_ID}`: the id of the built-in onboarding rule; a rule with it must cover \
+                 `vendor.manage` on `*`"
+            );
+            problems.push(problem(loaded.line, message));
+        }
     }
     if problems.is_empty() { Ok(ApprovalRules { rules }) } else { Err(problems) }
 }

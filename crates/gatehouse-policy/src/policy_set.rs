@@ -20,7 +20,7 @@ use gatehouse_domain::vendor::AccessStandard;
 use crate::approvals::{APPROVALS_FILE, ApprovalRules, load_approvals};
 use crate::decision::{DecisionMemos, actions_with_authors, actions_with_step_up, identity_uid};
 use crate::integration::DeclaredAttributes;
-use crate::vendor_access::{VENDOR_ACCESS_FILE, load_vendor_access};
+use crate::vendor_access::{VENDOR_ACCESS_FILE, load_vendor_access, notify_line};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
 pub const DEFAULT_FILES: &[(&str, &str)] = &[
@@ -140,6 +140,8 @@ pub struct Policies {
     approvals: Arc<ApprovalRules>,
     /// The API access standard of `vendor-access.toml` (none without it).
     vendor_access: Option<Arc<AccessStandard>>,
+    /// The line of its `notify` (0 without one).
+    vendor_notify_line: usize,
     hash: String,
 }
 
@@ -209,6 +211,14 @@ impl Policies {
     /// folder has a `vendor-access.toml`.
     pub fn vendor_access(&self) -> Option<&AccessStandard> {
         self.vendor_access.as_deref()
+    }
+
+    /// The notification targets told of vendors' and integrations' changes
+    /// (`vendor-access.toml`'s `notify`, none without it), and the line it
+    /// is written on.
+    pub fn vendor_notify(&self) -> (&[String], usize) {
+        let names = self.vendor_access.as_deref().map_or(&[][..], |standard| standard.notify.as_slice());
+        (names, self.vendor_notify_line)
     }
 
     /// Parses and strictly validates a policy folder.
@@ -306,6 +316,7 @@ impl Policies {
                 None
             }
         });
+        let vendor_notify_line = source.files.get(VENDOR_ACCESS_FILE).map_or(0, |text| notify_line(text));
         match (schema, found.is_empty()) {
             (Some((schema, actions)), true) => {
                 let step_up_actions = actions_with_step_up(&schema);
@@ -324,6 +335,7 @@ impl Policies {
                     memos: Arc::default(),
                     approvals: Arc::new(approvals),
                     vendor_access,
+                    vendor_notify_line,
                     hash: source.hash(),
                 })
             }

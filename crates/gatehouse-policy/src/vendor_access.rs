@@ -36,6 +36,12 @@
 //! on_lapse = "flag"
 //! ```
 //!
+//! `notify = ["security"]` (none by default) names the notification
+//! targets told of evidence due soon or expired, integrations lapsed,
+//! suspended or restored, and exceptions expired; each must be a
+//! configured `[notify.NAME]` target, which `serve` and a reload check as
+//! they do for `approvals.toml` ([`notify_line`] places it).
+//!
 //! Methods: `github_app`, `oidc_workload`, `gatehouse_token`, `classic_pat`,
 //! `oauth_app`, `fine_grained_pat`, `deploy_key`, `static_api_key`. Evidence
 //! kinds: `soc2`, `bridge_letter`, `pentest`, `dpa`, `questionnaire`,
@@ -99,6 +105,7 @@ struct RawFile {
     webhook_signing: Option<Text>,
     max_secret_age: Option<Text>,
     ip_allowlist: Option<Text>,
+    notify: Option<Spanned<Vec<Text>>>,
     #[serde(default)]
     tier: BTreeMap<Spanned<String>, Spanned<RawTier>>,
 }
@@ -210,7 +217,35 @@ pub fn load_vendor_access(text: &str) -> Result<AccessStandard, Vec<PolicyProble
             }
         }
     }
+    if let Some(names) = raw.notify {
+        let mut seen = Vec::new();
+        for name in names.get_ref() {
+            let text = name.get_ref();
+            let well_formed = !text.is_empty()
+                && text.len() <= 64
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !well_formed {
+                problems.at(name, format!("notify: `{text}` is not a target name (letters, digits, `-`, `_`)"));
+            } else if !seen.contains(text) {
+                seen.push(text.clone());
+            }
+        }
+        standard.notify = seen;
+    }
     if problems.found.is_empty() { Ok(standard) } else { Err(problems.found) }
+}
+
+/// Where `notify` is written in a `vendor-access.toml` that loads: the line
+/// a problem with its targets points at (0 when the file has none).
+pub fn notify_line(text: &str) -> usize {
+    #[derive(Deserialize)]
+    struct OnlyNotify {
+        notify: Option<Spanned<toml::Value>>,
+    }
+    toml::from_str::<OnlyNotify>(text)
+        .ok()
+        .and_then(|file| file.notify)
+        .map_or(0, |notify| line_of(text, notify.span().start))
 }
 
 /// The methods named, without repeats, and the values as written (for the

@@ -122,6 +122,13 @@ fn validate(config: &Config) -> CliResult<()> {
                     dir.join(gatehouse_policy::approvals::APPROVALS_FILE).display()
                 );
             }
+            for (line, name) in gatehouse_server::notify::unknown_vendor_targets(&policies, &config.notify) {
+                eprintln!(
+                    "warning: {}:{line}: notify names `{name}`, but no [notify.{name}] section configures it \
+                     (`serve` would refuse to start)",
+                    dir.join(gatehouse_policy::vendor_access::VENDOR_ACCESS_FILE).display()
+                );
+            }
             Ok(())
         }
         Err(PolicyError::Invalid(problems)) => {

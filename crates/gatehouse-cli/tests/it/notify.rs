@@ -129,5 +129,22 @@ engine_test!(a_served_rule_notifies_its_configured_target, |engine| with_databas
     };
     assert_eq!(refusal.record.outcome.as_str(), "failure");
     assert!(refusal.record.details["problems"].to_string().contains("notifies `pager`"), "{:?}", refusal.record);
+
+    // So is a vendor-access.toml telling a target nobody configured.
+    let before = store.audit_size().await.unwrap();
+    std::fs::write(data_dir.join("policy/vendor-access.toml"), "notify = [\"security\"]\n").unwrap();
+    std::fs::write(&approvals, rules("ops")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refusal = loop {
+        let entries = store.list_audit(before, 100).await.unwrap();
+        if let Some(entry) = entries.into_iter().find(|e| e.record.action == "policy.reload") {
+            break entry;
+        }
+        assert!(Instant::now() < deadline, "no reload entry: {}", server.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refusal.record.outcome.as_str(), "failure");
+    let problems = refusal.record.details["problems"].to_string();
+    assert!(problems.contains("vendor-access.toml") && problems.contains("notify names `security`"), "{problems}");
     receiver.abort();
 }));

@@ -119,6 +119,7 @@ macro_rules! conformance_suite {
                 a_failed_delivery_waits_for_its_retry_time,
                 a_delivery_is_given_up_after_the_last_attempt,
                 a_held_delivery_waits_for_its_request,
+                a_delivery_about_no_request_is_sent_like_any,
             ],
             BreakGlass => break_glass: [
                 break_glass_requests_are_stored_with_their_after_review,

@@ -48,7 +48,8 @@ fn delivery(request: &ApprovalRequest, target: &str, at: OffsetDateTime) -> NewD
         target: target.into(),
         kind: DeliveryKind::Target(TargetKind::Webhook),
         event: NotificationEvent::RequestCreated,
-        request_id: request.id,
+        request_id: Some(request.id),
+        subject: format!("request:{}", request.id),
         body: format!("{{\"target\":\"{target}\"}}").into_bytes(),
         created_at: at,
     }
@@ -268,4 +269,37 @@ pub async fn a_held_delivery_waits_for_its_request(store: Arc<dyn Store>) {
     assert_eq!(store.releasable_deliveries(10).await.unwrap(), vec![]);
     let claim = store.claim_deliveries(at, LEASE, 10).await.unwrap().pop().unwrap();
     assert_eq!(claim.delivery.body.as_deref(), Some(b"{}".as_slice()));
+}
+
+/// A delivery about a vendor names no request: it is stored, claimed and
+/// recorded like any other, under its subject.
+pub async fn a_delivery_about_no_request_is_sent_like_any(store: Arc<dyn Store>) {
+    let about_vendor = NewDelivery {
+        id: DeliveryId::new(),
+        target: "security".into(),
+        kind: DeliveryKind::Target(TargetKind::Webhook),
+        event: NotificationEvent::EvidenceExpired,
+        request_id: None,
+        subject: "vendor:acme".into(),
+        body: b"{\"summary\":\"SOC 2 report for Acme Scan expired 2026-10-31\"}".to_vec(),
+        created_at: T0,
+    };
+    store.append_audit(record("evidence.expire")).await.unwrap();
+    let batch = store.notification_feed(&[AuditAction::EvidenceExpire], 100).await.unwrap();
+    assert_eq!(batch.entries.len(), 1);
+    assert!(store.enqueue_notifications(batch.from, batch.next, vec![about_vendor.clone()]).await.unwrap());
+    let stored = store.find_delivery(about_vendor.id).await.unwrap().expect("stored");
+    assert_eq!((stored.request_id, stored.subject.as_str()), (None, "vendor:acme"));
+    assert_eq!(stored.event, NotificationEvent::EvidenceExpired);
+    assert_eq!(store.releasable_deliveries(10).await.unwrap(), vec![], "never held");
+
+    let claimed = store.claim_deliveries(T0, LEASE, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|claim| claim.delivery.id).collect::<Vec<_>>(), vec![about_vendor.id]);
+    let sent = store
+        .record_delivery(about_vendor.id, &claimed[0].lease, DeliveryResult::Delivered { at: T0 }, result_record("notify.send"))
+        .await
+        .unwrap()
+        .expect("the lease is the claim's");
+    assert_eq!(sent.delivered_at, Some(T0));
+    assert_eq!(sent.subject, "vendor:acme");
 }

@@ -52,6 +52,13 @@ fn scopes_and_resources_print_as_they_parse() {
 }
 
 #[test]
+fn gatehouse_itself_reads_back_as_it_prints() {
+    assert_eq!(Resource::parse(&Resource::Gatehouse.to_string()), Ok(Resource::Gatehouse));
+    assert_eq!(Resource::parse("gatehouse:gatehouse"), Ok(Resource::Gatehouse));
+    assert!(Scope::parse("gatehouse").is_err(), "`*` is the scope of gatehouse itself");
+}
+
+#[test]
 fn role_names_have_a_shape() {
     for name in ["admin", "release-approver", "team-42"] {
         assert_eq!(name.parse::<Role>().unwrap().as_str(), name);

@@ -1,5 +1,5 @@
 //! The durable outbox's records: a delivery waiting to go out (or held
-//! until a request is decided), a delivery claimed by one node for a while,
+//! until a request is decided; about a request, a vendor or an integration), a delivery claimed by one node for a while,
 //! and what its attempt came to. The store keeps them
 //! ([`OutboxStore`](crate::store::OutboxStore)); the server sends them.
 
@@ -43,7 +43,12 @@ pub struct NewDelivery {
     pub target: String,
     pub kind: DeliveryKind,
     pub event: NotificationEvent,
-    pub request_id: ApprovalRequestId,
+    /// The request it is about; `None` for a vendor's or an integration's.
+    pub request_id: Option<ApprovalRequestId>,
+    /// What it is about, as the audit log names it (`request:<id>`,
+    /// `vendor:<id>`, `integration:<id>`): the resource of its
+    /// `notify.send` and `notify.fail` entries.
+    pub subject: String,
     /// Exactly the bytes sent (and signed).
     pub body: Vec<u8>,
     pub created_at: OffsetDateTime,
@@ -76,7 +81,10 @@ pub struct Delivery {
     pub target: String,
     pub kind: DeliveryKind,
     pub event: NotificationEvent,
-    pub request_id: ApprovalRequestId,
+    /// The request it is about; `None` for a vendor's or an integration's.
+    pub request_id: Option<ApprovalRequestId>,
+    /// What it is about, as the audit log names it.
+    pub subject: String,
     /// `None` while held.
     pub body: Option<Vec<u8>>,
     /// What a held delivery answers, once released.

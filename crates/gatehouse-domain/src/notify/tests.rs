@@ -86,6 +86,18 @@ fn audit_actions_become_the_events_people_hear_of() {
     check_event("request.cancel", ok, json!({}), Some(Cancelled));
     check_event("breakglass.activate", ok, json!({}), Some(BreakGlass));
     check_event("breakglass.overdue", ok, json!({}), Some(AfterReviewOverdue));
+    // The scheduler's word on vendors, a failure or not.
+    let failed = Outcome::Failure;
+    check_event("evidence.due_soon", ok, json!({}), Some(EvidenceDueSoon));
+    check_event("evidence.expire", failed, json!({}), Some(EvidenceExpired));
+    check_event("integration.lapse", failed, json!({}), Some(IntegrationLapsed));
+    check_event("integration.suspend", ok, json!({}), Some(IntegrationSuspended));
+    check_event("integration.restore", ok, json!({}), Some(IntegrationRestored));
+    check_event("exception.expire", ok, json!({}), Some(ExceptionExpired));
+    for event in [EvidenceDueSoon, EvidenceExpired, IntegrationLapsed, ExceptionExpired] {
+        assert!(event.is_about_vendor());
+    }
+    assert!(!Decided.is_about_vendor());
     for quiet in ["request.supersede", "request.consume", "request.revoke", "breakglass.review", "notify.send"] {
         check_event(quiet, ok, json!({}), None);
     }
@@ -194,4 +206,22 @@ fn a_protection_rule_hears_approved_only_of_an_approval() {
     assert_eq!(DeliveryKind::parse("github_protection"), Some(DeliveryKind::GithubProtection));
     assert_eq!(DeliveryKind::parse("slack"), Some(DeliveryKind::Target(TargetKind::Slack)));
     assert_eq!(DeliveryKind::parse("email"), None);
+}
+
+#[test]
+fn a_vendor_notification_says_the_entry_s_sentence() {
+    let notification = VendorNotification {
+        event: NotificationEvent::EvidenceExpired,
+        subject: "vendor:v1".into(),
+        summary: "SOC 2 report for Acme <Scan> expired 2026-10-31".into(),
+        details: json!({"vendor_id": "v1", "kind": "soc2", "since": "2026-10-31"}),
+        at: "2026-11-01T00:00:00Z".into(),
+    };
+    let webhook: Value = serde_json::from_slice(&render_vendor(&notification, TargetKind::Webhook)).unwrap();
+    assert_eq!(webhook["event"], "evidence.expired");
+    assert_eq!(webhook["subject"], "vendor:v1");
+    assert_eq!(webhook["summary"], "SOC 2 report for Acme <Scan> expired 2026-10-31");
+    assert_eq!(webhook["details"]["kind"], "soc2");
+    let slack: Value = serde_json::from_slice(&render_vendor(&notification, TargetKind::Slack)).unwrap();
+    assert_eq!(slack["text"], "[gatehouse] evidence.expired: SOC 2 report for Acme &lt;Scan&gt; expired 2026-10-31");
 }

@@ -170,6 +170,10 @@ pub struct AccessStandard {
     pub tier_evidence: BTreeMap<String, Vec<String>>,
     /// Tier name → what a lapse does.
     pub on_lapse: BTreeMap<String, OnLapse>,
+    /// The notification targets (`[notify.NAME]`) told of evidence due
+    /// soon or expired, lapses, restorations and expired exceptions; none
+    /// by default.
+    pub notify: Vec<String>,
 }
 
 impl AccessStandard {
@@ -211,6 +215,7 @@ impl Default for AccessStandard {
                 ("medium".to_owned(), OnLapse::DenyGate),
                 ("low".to_owned(), OnLapse::Flag),
             ]),
+            notify: Vec::new(),
         }
     }
 }

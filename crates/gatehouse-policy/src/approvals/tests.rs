@@ -231,3 +231,59 @@ fn reading_a_folder_picks_up_approvals_toml() {
     assert!(source.files.contains_key(APPROVALS_FILE));
     assert!(!source.files.contains_key("notes.toml"));
 }
+
+#[test]
+fn onboarding_falls_back_to_the_built_in_rule_which_find_knows_and_rules_do_not_list() {
+    let none = ApprovalRules::default();
+    let builtin = none.onboarding_rule();
+    assert_eq!(builtin.rule.id, ONBOARDING_RULE_ID);
+    assert_eq!(builtin.rule.gated, Gated::Action(Action::VendorManage));
+    assert!(builtin.rule.covers(Gated::Action(Action::VendorManage), "gatehouse"));
+    let pools: Vec<String> = builtin.rule.requirement.clauses().iter().map(|c| c.pool.to_string()).collect();
+    assert_eq!(pools, ["group:procurement", "group:engineering"]);
+    assert!(builtin.rule.exclude.contains(&Exclusion::Requester));
+    assert_eq!(builtin.rule.request_ttl, Duration::days(14));
+    assert!(none.is_empty(), "the built-in rule gates nothing the folder does not");
+    assert!(none.rule_for(Gated::Action(Action::VendorManage), "gatehouse").is_none());
+    assert_eq!(none.find(ONBOARDING_RULE_ID).map(|loaded| loaded.rule.id.as_str()), Some(ONBOARDING_RULE_ID));
+    assert!(load(PRODUCTION).unwrap().find(ONBOARDING_RULE_ID).is_some());
+}
+
+#[test]
+fn a_rule_of_the_file_covering_vendor_manage_replaces_the_built_in_one() {
+    let own = r#"
+[[rule]]
+id = "tools"
+action = "vendor.manage"
+resources = ["*"]
+require = { quorum = 2, of = "group:security" }
+"#;
+    let rules = load(own).unwrap();
+    assert_eq!(rules.onboarding_rule().rule.id, "tools");
+    // Its requests find it; the built-in one is still known by its id for
+    // requests opened before the file changed.
+    assert_eq!(rules.find("tools").map(|loaded| loaded.line), Some(2));
+    assert!(rules.find(ONBOARDING_RULE_ID).is_some());
+}
+
+#[test]
+fn the_built_in_rule_id_is_taken_only_to_replace_it() {
+    let replacing = r#"
+[[rule]]
+id = "vendor-onboarding"
+action = "vendor.manage"
+resources = ["*"]
+require = { quorum = 1, of = "group:procurement" }
+"#;
+    let rules = load(replacing).unwrap();
+    assert_eq!(rules.onboarding_rule().line, 2, "the file's rule, not the built-in one");
+    assert_eq!(rules.find(ONBOARDING_RULE_ID).map(|loaded| loaded.line), Some(2));
+    let elsewhere = r#"
+[[rule]]
+id = "vendor-onboarding"
+action = "access"
+resources = ["*"]
+require = { quorum = 1, of = "group:procurement" }
+"#;
+    check_refused(elsewhere, 2, "the id of the built-in onboarding rule");
+}

@@ -135,3 +135,21 @@ fn read_dir_picks_up_the_file() {
     let source = PolicySetSource::read_dir(dir.path()).expect("read");
     assert_eq!(source.files.get(VENDOR_ACCESS_FILE).map(String::as_str), Some(DEFAULT_VENDOR_ACCESS));
 }
+
+#[test]
+fn notify_names_targets_once_each_and_points_at_its_line() {
+    let text = "max_token_ttl = \"1h\"\nnotify = [\"security\", \"chat\", \"security\"]\n";
+    let standard = load_vendor_access(text).unwrap();
+    assert_eq!(standard.notify, ["security", "chat"]);
+    assert_eq!(notify_line(text), 2);
+    assert_eq!(notify_line("max_token_ttl = \"1h\"\n"), 0);
+    assert_eq!(load_vendor_access("").unwrap().notify, Vec::<String>::new(), "nobody is told by default");
+    check_refused("\n\nnotify = [\"sec urity\"]\n", 3, "is not a target name");
+    check_refused("notify = \"security\"\n", 1, "invalid type");
+
+    let mut source = PolicySetSource::defaults();
+    source.files.insert(VENDOR_ACCESS_FILE.into(), text.into());
+    let policies = Policies::from_source(&source).unwrap();
+    assert_eq!(policies.vendor_notify(), (&["security".to_owned(), "chat".to_owned()][..], 2));
+    assert_eq!(Policies::defaults().vendor_notify(), (&[][..], 0));
+}

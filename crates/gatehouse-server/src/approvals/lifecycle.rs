@@ -19,7 +19,8 @@ async fn find(state: &AppState, id: ApprovalRequestId) -> Result<ApprovalRequest
 }
 
 /// Moves `request` by `event`, with `record` (built for the new state) as
-/// its audit entry, and wakes whoever waits for it.
+/// its audit entry, wakes whoever waits for it, and carries out what an
+/// integration's onboarding request decided.
 pub async fn end(
     state: &AppState,
     request: &ApprovalRequest,
@@ -30,6 +31,7 @@ pub async fn end(
     let moved =
         state.store.change_approval_state(request.id, request.state, to, state.clock.now(), None, records).await?;
     state.request_updates.publish(&moved);
+    crate::vendors::onboarding::settle(state, &moved).await?;
     Ok(moved)
 }
 

@@ -182,6 +182,8 @@ async fn try_cast(
         Err(error) => return Err(error.into()),
     };
     state.request_updates.publish(&recorded);
+    // A decided onboarding request activates or retires its integration.
+    crate::vendors::onboarding::settle(state, &recorded).await?;
     Ok(recorded)
 }
 

@@ -131,14 +131,15 @@ async fn record(state: &AppState, claim: &ClaimedDelivery, outcome: Attempt) -> 
     let now = state.clock.now();
     let attempt = delivery.attempts + 1;
     let mut details = json!({
-        "request_id": delivery.request_id.to_string(),
+        "request_id": delivery.request_id.map(|id| id.to_string()),
+        "subject": delivery.subject,
         "delivery_id": delivery.id.to_string(),
         "target": delivery.target,
         "kind": delivery.kind.as_str(),
         "event": delivery.event.as_str(),
         "attempt": attempt,
     });
-    let resource = format!("request:{}", delivery.request_id);
+    let resource = delivery.subject.clone();
     let (result, audit, sent) = match &outcome {
         Ok(status) => {
             details["status"] = json!(status);

@@ -1,6 +1,7 @@
 //! The feeder: audit entries after the outbox's cursor become deliveries,
-//! one per target of the request's rule, enqueued with the cursor's move
-//! in one transaction. An entry is read once: a node whose cursor moved
+//! one per target of the request's rule (or, for the scheduler's word on
+//! vendors and integrations, per target `vendor-access.toml` names),
+//! enqueued with the cursor's move in one transaction. An entry is read once: a node whose cursor moved
 //! meanwhile (another node fed the same entries) writes nothing.
 
 use gatehouse_domain::audit::{Actor, AuditEntry};
@@ -8,8 +9,8 @@ use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::identity::Identity;
 use gatehouse_domain::ids::{ApprovalRequestId, DeliveryId, IdentityId};
 use gatehouse_domain::notify::{
-    DeliveryKind, FED_ACTIONS, NewDelivery, Notification, event_for, render, request_of, state_after, summary,
-    told_otherwise,
+    DeliveryKind, FED_ACTIONS, NewDelivery, Notification, NotificationEvent, VendorNotification, event_for, render,
+    render_vendor, request_of, state_after, summary, told_otherwise,
 };
 use gatehouse_domain::store::StoreError;
 use gatehouse_policy::Policies;
@@ -54,6 +55,9 @@ async fn deliveries_for(
     let Some(event) = event_for(&record.action, record.outcome, &record.details) else {
         return Ok(Vec::new());
     };
+    if event.is_about_vendor() {
+        return Ok(vendor_deliveries(state, policies, entry, event));
+    }
     let Some(request_id) =
         request_of(&record.resource, &record.details).and_then(|id| id.parse::<ApprovalRequestId>().ok())
     else {
@@ -104,12 +108,51 @@ async fn deliveries_for(
             target: name.clone(),
             kind: DeliveryKind::Target(target.kind),
             event,
-            request_id: request.id,
+            request_id: Some(request.id),
+            subject: format!("request:{}", request.id),
             body: render(&notification, target.kind),
             created_at: now,
         });
     }
     Ok(deliveries)
+}
+
+/// The deliveries of the scheduler's word on a vendor or an integration:
+/// the entry's sentence, to each target `vendor-access.toml` names.
+fn vendor_deliveries(
+    state: &AppState,
+    policies: &Policies,
+    entry: &AuditEntry,
+    event: NotificationEvent,
+) -> Vec<NewDelivery> {
+    let (names, _) = policies.vendor_notify();
+    let record = &entry.record;
+    let notification = VendorNotification {
+        event,
+        subject: record.resource.clone(),
+        summary: record.reason.clone(),
+        details: record.details.clone(),
+        at: format_rfc3339(record.time),
+    };
+    let now = state.clock.now();
+    let mut deliveries = Vec::new();
+    for name in names {
+        let Some(target) = state.settings.notify.targets.get(name) else {
+            tracing::warn!(target = %name, "vendor-access.toml names a notification target no [notify.NAME] configures");
+            continue;
+        };
+        deliveries.push(NewDelivery {
+            id: DeliveryId::new(),
+            target: name.clone(),
+            kind: DeliveryKind::Target(target.kind),
+            event,
+            request_id: None,
+            subject: record.resource.clone(),
+            body: render_vendor(&notification, target.kind),
+            created_at: now,
+        });
+    }
+    deliveries
 }
 
 /// A person as a notification names them: their email, else their name.

@@ -1,7 +1,9 @@
-//! Notifications about requests, through the durable outbox. The feeder
-//! (`feed.rs`) reads the audit log after its cursor and turns each entry
-//! that calls for one (`domain::notify::event_for`) into a delivery per
-//! target of the request's rule, moving the cursor in the same
+//! Notifications about requests, vendors and integrations, through the
+//! durable outbox. The feeder (`feed.rs`) reads the audit log after its
+//! cursor and turns each entry that calls for one
+//! (`domain::notify::event_for`) into a delivery per target of the
+//! request's rule, or per target `vendor-access.toml` names for the
+//! scheduler's word on vendors, moving the cursor in the same
 //! transaction; the deliverer (`deliver.rs`) claims due deliveries under a
 //! lease, sends them through the outbound client and records each result
 //! with its `notify.send` or `notify.fail` entry. Held deliveries (a GitHub
@@ -21,6 +23,7 @@ use std::time::Duration as StdDuration;
 
 use gatehouse_domain::notify::{TargetKind, protection_answer};
 use gatehouse_domain::store::StoreError;
+use gatehouse_policy::Policies;
 use gatehouse_policy::approvals::ApprovalRules;
 
 use crate::AppState;
@@ -77,6 +80,13 @@ pub fn unknown_targets(rules: &ApprovalRules, settings: &NotifySettings) -> Vec<
                 .map(|name| (loaded.rule.id.clone(), loaded.line, name.clone()))
         })
         .collect()
+}
+
+/// Targets `vendor-access.toml` names in `notify` that no `[notify.NAME]`
+/// configures: `(the line of its notify, the name)`.
+pub fn unknown_vendor_targets(policies: &Policies, settings: &NotifySettings) -> Vec<(usize, String)> {
+    let (names, line) = policies.vendor_notify();
+    names.iter().filter(|name| !settings.targets.contains_key(*name)).map(|name| (line, name.clone())).collect()
 }
 
 /// What one run did.
@@ -151,8 +161,8 @@ async fn release(state: &AppState) -> Result<usize, StoreError> {
         let now = state.clock.now();
         let mut progressed = false;
         for (delivery, request_state) in ready {
-            let Some(callback) = &delivery.callback else { continue };
-            let progress = match state.store.find_approval_request(delivery.request_id).await? {
+            let (Some(callback), Some(request_id)) = (&delivery.callback, delivery.request_id) else { continue };
+            let progress = match state.store.find_approval_request(request_id).await? {
                 Some(request) => crate::approvals::show(&state.policies.current(), &request)
                     .clauses
                     .iter()
@@ -161,7 +171,7 @@ async fn release(state: &AppState) -> Result<usize, StoreError> {
                     .join(", "),
                 None => String::new(),
             };
-            let body = protection_answer(callback, request_state, &delivery.request_id.to_string(), &progress);
+            let body = protection_answer(callback, request_state, &request_id.to_string(), &progress);
             if state.store.release_delivery(delivery.id, body, now).await? {
                 released += 1;
                 progressed = true;

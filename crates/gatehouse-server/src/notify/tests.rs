@@ -43,3 +43,18 @@ fn a_refused_target_is_described_without_its_url() {
     assert!(!kept.contains("secret-path") && !kept.contains("127.0.0.1"), "{kept}");
     assert_eq!(deliver::outbound_refusal("`x` is not a URL"), "the target's URL is not usable");
 }
+
+#[test]
+fn a_vendor_access_file_naming_unconfigured_targets_is_found() {
+    let mut source = PolicySetSource::defaults();
+    source
+        .files
+        .insert("vendor-access.toml".into(), "# who hears of lapses\nnotify = [\"security\", \"chat\"]\n".into());
+    let policies = Policies::from_source(&source).unwrap();
+    let mut settings = NotifySettings::default();
+    settings.targets.insert("security".into(), target(TargetKind::Webhook));
+    assert_eq!(unknown_vendor_targets(&policies, &settings), vec![(2, "chat".to_owned())]);
+    settings.targets.insert("chat".into(), target(TargetKind::Slack));
+    assert_eq!(unknown_vendor_targets(&policies, &settings), vec![]);
+    assert_eq!(unknown_vendor_targets(&Policies::defaults(), &NotifySettings::default()), vec![]);
+}

@@ -144,12 +144,11 @@ pub async fn register(
             "vendor_id": vendor_id.to_string(),
             "identity_id": identity_id.to_string(),
             "method": integration.declared.method.as_str(),
-            "request_id": Value::Null,
         }));
     let integration = state.store.create_integration(integration, vec![record]).await?;
-    // onboarding: open the request here (`crate::vendors::onboarding::open`), and
-    // attach the request id it returns to the integration.
-    Ok(integration)
+    // Its identity stays suspended until the onboarding request is approved.
+    let request = crate::vendors::onboarding::open(state, caller, &integration).await?;
+    Ok(Integration { onboarding_request: request, ..integration })
 }
 
 /// One rule of the standard for one integration.

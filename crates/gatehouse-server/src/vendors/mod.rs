@@ -2,7 +2,9 @@
 //! ([`assess`]), the standing decisions read for an integration's service
 //! identity, cached until something it depends on changes ([`standing`]),
 //! the lapses the scheduler carries out at their instant ([`lapse`]), and
-//! registering, checking and waiving rules for integrations ([`integrations`]).
+//! registering, checking and waiving rules for integrations
+//! ([`integrations`]), and onboarding through the approved channel
+//! ([`onboarding`]).
 //!
 //! INVARIANT: a decision about a service identity that serves an
 //! integration sees the integration's standing as of the credential stamp
@@ -12,6 +14,7 @@
 pub mod assess;
 pub mod integrations;
 pub mod lapse;
+pub mod onboarding;
 pub mod standing;
 
 pub use assess::{IntegrationStanding, VendorRules, VendorStanding, integration_standing, vendor_standing};

@@ -12,6 +12,7 @@ mod identity;
 mod integrations;
 mod mfa;
 mod notify;
+mod onboarding;
 mod operations;
 mod owners;
 mod people;

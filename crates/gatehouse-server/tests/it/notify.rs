@@ -412,3 +412,110 @@ mod protection_rules {
         assert_eq!(run(&app).await, Tick::default(), "answered once");
     }));
 }
+
+/// The built-in policies with a `vendor-access.toml` telling `security` of
+/// vendors' changes.
+fn vendor_policies() -> Policies {
+    let mut source = PolicySetSource::defaults();
+    source.files.insert("vendor-access.toml".into(), "notify = [\"security\"]\n".into());
+    Policies::from_source(&source).unwrap()
+}
+
+/// Acme Scan (high tier), with a SOC 2 report valid until 2026-10-31.
+async fn vendor_with_soc2(app: &TestApp) -> gatehouse_domain::vendor::Vendor {
+    use gatehouse_domain::audit::{AuditAction, SystemWriter};
+    use gatehouse_domain::ids::{EvidenceId, VendorId};
+    use gatehouse_domain::vendor::{
+        ContentDigest, Contract, DataAccess, Evidence, EvidenceMetadata, Soc2, Soc2Opinion, Soc2Type, TrustService,
+        Vendor, VendorStatus, VendorTier,
+    };
+    use time::macros::date;
+    let now = app.clock.now();
+    let record = |action| AuditRecord::system(SystemWriter::Initialization, now, action, "test");
+    let vendor = Vendor {
+        id: VendorId::new(),
+        name: "Acme Scan".into(),
+        tier: VendorTier::High,
+        business_owner: None,
+        security_owner: None,
+        contract: Contract { start: date!(2026 - 01 - 01), renewal: date!(2026 - 12 - 01), end: date!(2027 - 12 - 31) },
+        data_access: DataAccess::Source,
+        logging: None,
+        status: VendorStatus::Approved,
+    };
+    let vendor = app.store.create_vendor(vendor, record(AuditAction::VendorCreate)).await.unwrap();
+    let content = b"%PDF-1.7 the SOC 2 report".to_vec();
+    let soc2 = Evidence {
+        id: EvidenceId::new(),
+        vendor_id: vendor.id,
+        metadata: EvidenceMetadata::Soc2(Soc2 {
+            report_type: Soc2Type::TypeII,
+            opinion: Soc2Opinion::Unqualified,
+            trust_services: [TrustService::Security].into_iter().collect(),
+            period_start: date!(2024 - 11 - 01),
+            period_end: date!(2025 - 10 - 31),
+        }),
+        digest: ContentDigest::of(&content),
+        size: content.len() as u64,
+        filename: "soc2.pdf".into(),
+        added_at: now,
+    };
+    app.store.add_evidence(soc2, content, record(AuditAction::EvidenceAdd)).await.unwrap();
+    vendor
+}
+
+engine_test!(a_vendor_s_evidence_due_soon_and_expired_is_told_to_its_targets, |engine| with_database(
+    engine,
+    |db| async move {
+        let receiver = Receiver::start().await;
+        let settings =
+            settings(vec![("security", webhook(receiver.hook("security"))), ("chat", slack(receiver.hook("chat")))]);
+        let app = TestApp::with_policies(&db, settings, vendor_policies()).await;
+        let vendor = vendor_with_soc2(&app).await;
+        let scheduler = || gatehouse_server::scheduler::run_once(&app.state);
+
+        // Valid: nothing to say.
+        scheduler().await.unwrap();
+        assert_eq!(run_once(&app.state).await.unwrap().enqueued, 0);
+
+        // Thirty days before it expires, it is due soon: said once.
+        app.clock.set(time::macros::datetime!(2026-10-01 00:00 UTC));
+        let report = scheduler().await.unwrap();
+        assert_eq!(report.vendors.due_soon.len(), 1, "{report:?}");
+        let tick = run_once(&app.state).await.unwrap();
+        assert_eq!((tick.enqueued, tick.delivered), (1, 1), "only the named target hears");
+        scheduler().await.unwrap();
+        assert_eq!(run_once(&app.state).await.unwrap().enqueued, 0, "announced once");
+
+        app.clock.set(time::macros::datetime!(2026-10-31 00:00 UTC));
+        let report = scheduler().await.unwrap();
+        assert_eq!(report.vendors.expired.len(), 1, "{report:?}");
+        assert_eq!(run_once(&app.state).await.unwrap().delivered, 1);
+
+        let received = receiver.received("security");
+        assert_eq!(received.len(), 2);
+        assert!(receiver.received("chat").is_empty(), "a target vendor-access.toml does not name hears nothing");
+        let (soon, expired) = (received[0].json(), received[1].json());
+        assert_eq!(soon["event"], "evidence.due_soon");
+        assert_eq!(soon["summary"], "SOC 2 report for Acme Scan expires 2026-10-31");
+        assert_eq!(expired["event"], "evidence.expired");
+        assert_eq!(expired["summary"], "SOC 2 report for Acme Scan expired 2026-10-31");
+        assert_eq!(expired["subject"], format!("vendor:{}", vendor.id));
+        assert_eq!(expired["details"]["kind"], "soc2");
+        assert_eq!(received[1].headers["x-gatehouse-event"], "evidence.expired");
+        assert_eq!(received[1].headers["x-gatehouse-signature-256"], expected_signature(&received[1].body).as_str());
+
+        // Each delivery is audited under its vendor.
+        let sent: Vec<AuditEntry> = app
+            .store
+            .list_audit(0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|entry| entry.record.action == "notify.send")
+            .collect();
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|entry| entry.record.resource == format!("vendor:{}", vendor.id)));
+        assert_eq!(sent[1].record.details["request_id"], Value::Null);
+    }
+));

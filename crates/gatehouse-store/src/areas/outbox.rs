@@ -28,8 +28,8 @@ use crate::sql_store::SqlStore;
 
 const CURSOR: &str = "notify";
 
-const DELIVERY_COLUMNS: &str = "id, target, kind, event, request_id, body, callback, attempts, next_attempt_at, \
-     delivered_at, given_up_at, last_error, created_at";
+const DELIVERY_COLUMNS: &str = "id, target, kind, event, request_id, subject, body, callback, attempts, \
+     next_attempt_at, delivered_at, given_up_at, last_error, created_at";
 
 /// The delivery columns, each as `<prefix><column>`.
 fn delivery_columns(prefix: &str) -> String {
@@ -70,14 +70,15 @@ fn delivery_row(row: &AnyRow) -> Result<Delivery, StoreError> {
     let id: String = get(row, "id")?;
     let kind: String = get(row, "kind")?;
     let event: String = get(row, "event")?;
-    let request: String = get(row, "request_id")?;
+    let request: Option<String> = get(row, "request_id")?;
     let attempts: i64 = get(row, "attempts")?;
     Ok(Delivery {
         id: id.parse().map_err(|_| corrupt("delivery id", &id))?,
         target: get(row, "target")?,
         kind: DeliveryKind::parse(&kind).ok_or_else(|| corrupt("delivery kind", &kind))?,
         event: NotificationEvent::parse(&event).ok_or_else(|| corrupt("event", &event))?,
-        request_id: request.parse().map_err(|_| corrupt("request id", &request))?,
+        request_id: request.map(|id| id.parse().map_err(|_| corrupt("request id", &id))).transpose()?,
+        subject: get(row, "subject")?,
         body: get(row, "body")?,
         callback: get::<Option<String>>(row, "callback")?.map(|raw| callback_of(&raw)).transpose()?,
         attempts: u32::try_from(attempts).map_err(|_| corrupt("attempts", attempts))?,
@@ -115,16 +116,17 @@ async fn insert_delivery(conn: &mut AnyConnection, delivery: &NewDelivery) -> Re
     let at = to_unix_millis(delivery.created_at);
     sqlx::query(
         "INSERT INTO notify_deliveries \
-         (id, target, kind, event, request_id, body, callback, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, $7, $7)",
+         (id, target, kind, event, request_id, subject, body, callback, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $8, $6, NULL, 0, $7, $7)",
     )
     .bind(delivery.id.to_string())
     .bind(delivery.target.clone())
     .bind(delivery.kind.as_str())
     .bind(delivery.event.as_str())
-    .bind(delivery.request_id.to_string())
+    .bind(delivery.request_id.map(|id| id.to_string()))
     .bind(delivery.body.clone())
     .bind(at)
+    .bind(delivery.subject.clone())
     .execute(&mut *conn)
     .await
     .map_err(store_error)?;
@@ -216,8 +218,8 @@ impl OutboxStore for SqlStore {
                 }
                 sqlx::query(
                     "INSERT INTO notify_deliveries \
-                     (id, target, kind, event, request_id, body, callback, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, 'github', $2, $3, $4, NULL, $5, 0, NULL, $6)",
+                     (id, target, kind, event, request_id, subject, body, callback, attempts, next_attempt_at, \
+                     created_at) VALUES ($1, 'github', $2, $3, $4, $7, NULL, $5, 0, NULL, $6)",
                 )
                 .bind(held.id.to_string())
                 .bind(DeliveryKind::GithubProtection.as_str())
@@ -225,6 +227,7 @@ impl OutboxStore for SqlStore {
                 .bind(held.request_id.to_string())
                 .bind(callback_json(&held.callback))
                 .bind(to_unix_millis(held.created_at))
+                .bind(format!("request:{}", held.request_id))
                 .execute(&mut *conn)
                 .await
                 .map_err(store_error)?;

@@ -26,5 +26,6 @@ mod sessions;
 mod signing;
 mod sso;
 mod tokens;
+mod vendors;
 mod webhooks;
 mod workload;

@@ -100,6 +100,8 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::Mfa(command) => cmd::mfa::run(&cli.global, command).await,
         Command::Request(command) => cmd::request::run(&cli.global, command).await,
         Command::BreakGlass(args) => cmd::break_glass::run(&cli.global, args).await,
+        Command::Vendor(command) => cmd::vendor::run(&cli.global, command).await,
+        Command::Evidence(command) => cmd::evidence::run(&cli.global, command).await,
         Command::Approvals(args::ApprovalsCommand::Check) => cmd::request::check_approvals(&cli.global).await,
         Command::Policy(args::PolicyCommand::Matrix { format }) => cmd::policy::matrix(&cli.global, *format).await,
         Command::Policy(command) => {

@@ -19,3 +19,4 @@ mod serve;
 mod signing;
 mod sso;
 mod support;
+mod vendors;

@@ -120,6 +120,12 @@ pub enum Command {
     /// API access standard (exit 1 when it fails), and waive rules.
     #[command(subcommand)]
     Integration(IntegrationCommand),
+    /// Vendors of outside tools: records, approval, offboarding, the report.
+    #[command(subcommand)]
+    Vendor(VendorCommand),
+    /// Security evidence of a vendor (SOC 2 reports, pen tests, DPAs…).
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -643,4 +649,93 @@ mod tests {
         assert!(parse_ttl("m").is_err());
         assert!(parse_ttl("-5").is_err());
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VendorCommand {
+    /// Record a vendor (a prospect until approved).
+    Add {
+        name: String,
+        /// `critical`, `high`, `medium` or `low`: what evidence it owes.
+        #[arg(long)]
+        tier: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        contract_start: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        contract_renewal: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        contract_end: String,
+        /// `none`, `metadata`, `source`, `secrets` or `production`.
+        #[arg(long)]
+        data_access: String,
+        /// A person's identity id.
+        #[arg(long)]
+        business_owner: Option<String>,
+        /// A person's identity id.
+        #[arg(long)]
+        security_owner: Option<String>,
+        /// What the vendor logs, in its contract's words.
+        #[arg(long, value_name = "WHAT", requires = "log_retention_days")]
+        logs: Option<String>,
+        /// How long it keeps its logs.
+        #[arg(long, value_name = "N", requires = "logs")]
+        log_retention_days: Option<u32>,
+        /// Its logs are tamper-evident.
+        #[arg(long, requires = "logs")]
+        logs_tamper_evident: bool,
+    },
+    /// List vendors with where they stand.
+    List,
+    /// Show one vendor, its evidence states and integrations.
+    Show { id: String },
+    /// Approve a vendor (a prospect, or a suspended one).
+    Approve {
+        id: String,
+        #[arg(long)]
+        with_conditions: bool,
+    },
+    /// Suspend an approved vendor.
+    Suspend { id: String },
+    /// Offboard a vendor for good: its integrations are retired.
+    Offboard {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every vendor: evidence states, next expiry, integrations at risk.
+    Report {
+        /// [default: the global --output]
+        #[arg(long, value_enum)]
+        format: Option<ReportFormat>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Upload a file with its metadata.
+    Add {
+        vendor: String,
+        /// `soc2`, `bridge_letter`, `pentest`, `dpa`, `questionnaire` or `certificate`.
+        #[arg(long)]
+        kind: String,
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// A metadata field, `KEY=VALUE` (repeat). `trust_services` and
+        /// `scope` take comma lists, `open_critical` a number,
+        /// `product_in_scope` true or false; the rest are text.
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+    },
+    /// A vendor's evidence with each item's state.
+    List { vendor: String },
 }

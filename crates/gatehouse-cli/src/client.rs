@@ -70,6 +70,22 @@ impl Client {
         self.send(Method::POST, path, None::<&()>).await
     }
 
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> CliResult<T> {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Posts `body` as it is, under `content_type` (a multipart form).
+    pub async fn post_bytes<T: DeserializeOwned>(&self, path: &str, content_type: &str, body: Vec<u8>) -> CliResult<T> {
+        let url = format!("{}{path}", self.base);
+        let request = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        self.answer(request).await
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
         self.send(Method::DELETE, path, None::<&()>).await
     }
@@ -97,6 +113,11 @@ impl Client {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.answer(request).await
+    }
+
+    /// Sends `request` and reads its JSON answer, or its problem.
+    async fn answer<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> CliResult<T> {
         let response = request.send().await.map_err(|e| {
             CliError::config(format!("cannot reach the gatehouse server at {}: {}", self.base, root_cause(&e)))
         })?;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod binding;
 pub mod break_glass;
+pub mod evidence;
 pub mod gate;
 pub mod grant;
 pub mod identity;
@@ -15,5 +16,6 @@ pub mod policy_test;
 pub mod request;
 pub mod serve;
 pub mod token;
+pub mod vendor;
 pub mod verify;
 pub mod whoami;

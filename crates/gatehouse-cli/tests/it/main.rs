@@ -20,3 +20,4 @@ mod serve;
 mod signing;
 mod sso;
 mod support;
+mod vendors;

@@ -11,7 +11,7 @@ engine_test!(policy_validate_names_file_line_and_reason, |engine| with_database(
     assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
     let valid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
     assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
-    assert!(stdout(&valid).contains("8 roles"), "{}", stdout(&valid));
+    assert!(stdout(&valid).contains("9 roles"), "{}", stdout(&valid));
 
     let custom = data_dir.join("policy/custom.cedar");
     std::fs::write(&custom, "// A typo in an action.\n@id(\"nightly\")\npermit (principal, action == Action::\"pipeline.trigerr\", resource);\n").unwrap();

@@ -125,6 +125,11 @@ fn default_roles_as_cedar() {
     );
     check(Human, "auditor", "*", "audit.read", "gatehouse", true);
     check(Human, "auditor", "*", "identity.manage", "gatehouse", false);
+    check(Human, "auditor", "*", "vendor.manage", "gatehouse", false);
+    check(Human, "vendor-manager", "*", "vendor.manage", "gatehouse", true);
+    check(Human, "vendor-manager", "*", "identity.view", "gatehouse", true);
+    check(Human, "vendor-manager", "*", "identity.manage", "gatehouse", false);
+    check(Human, "vendor-manager", "*", "audit.read", "gatehouse", false);
     check(Human, "viewer", "*", "pipeline.view", "pipeline:acme/web:build", true);
     check(Human, "viewer", "*", "pipeline.trigger", "pipeline:acme/web:build", false);
     check(Human, "admin", "*", "identity.manage", "gatehouse", true);
@@ -377,7 +382,17 @@ fn the_defaults_validate_and_list_their_roles() {
     let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         names,
-        ["admin", "auditor", "deployer", "developer", "maintainer", "release-approver", "scim-provisioner", "viewer"]
+        [
+            "admin",
+            "auditor",
+            "deployer",
+            "developer",
+            "maintainer",
+            "release-approver",
+            "scim-provisioner",
+            "vendor-manager",
+            "viewer"
+        ]
     );
     let developer = roles.iter().find(|r| r.name == "developer").unwrap();
     assert_eq!(developer.actions, ["pipeline.view", "pipeline.trigger", "source.push"]);

@@ -15,13 +15,14 @@ use super::dto::{
     CheckReportDto, ExceptionDto, ExceptionListDto, GrantExceptionBody, IntegrationDto, IntegrationListDto,
     IntegrationListQuery, RegisterIntegrationRequest, RequestExceptionBody,
 };
+use super::vendors::authorize_vendor_read;
 use crate::auth::Caller;
 use crate::extract::{ApiJson, ApiQuery, IdPairPath, IdPath, parse_id};
 use crate::problem::ApiError;
 use crate::state::AppState;
 use crate::vendors::integrations::{
-    authorize_vendor_read, check as check_integration, find, grant, list_now, register as register_integration,
-    request_exception, standing_now,
+    check as check_integration, find, grant, list_now, register as register_integration, request_exception,
+    standing_now,
 };
 
 /// Register an integration: one vendor, one service identity, its declared

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authorize;
 pub mod break_glass;
 pub mod dto;
+pub mod form_data;
 pub mod grants;
 pub mod group_mappings;
 pub mod health;
@@ -18,6 +19,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod tokens;
 pub mod trust_bindings;
+pub mod vendors;
 pub mod verify;
 pub mod whoami;
 pub mod workload;
@@ -54,6 +56,7 @@ pub fn routes() -> Routes {
         .merge(break_glass::routes())
         .merge(approvals::routes())
         .merge(audit::routes())
+        .merge(vendors::routes())
 }
 
 /// Validates `limit` and `cursor` query parameters into a page request.

@@ -7,9 +7,8 @@
 //! applies them, and writes with the audit entry. Handlers stay thin.
 
 use gatehouse_domain::audit::{AuditAction, Outcome};
-use gatehouse_domain::authorization::{Action, Authorized};
+use gatehouse_domain::authorization::Authorized;
 use gatehouse_domain::clock::format_rfc3339;
-use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::{IdentityKind, IdentityStatus};
 use gatehouse_domain::ids::{ExceptionId, IdentityId, IntegrationId, VendorId};
 use gatehouse_domain::span::{format_duration, parse_duration};
@@ -19,7 +18,6 @@ use gatehouse_domain::vendor::{
     RULE_SECRET_AGE, RULE_TOKEN_LIFETIME, RULE_WEBHOOK_SIGNING, RULES, VendorStatus, declared_from_json,
     grant_exception,
 };
-use gatehouse_policy::DecisionInput;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -30,35 +28,6 @@ use crate::auth::Caller;
 use crate::extract::parse_field;
 use crate::problem::ApiError;
 use crate::state::AppState;
-
-/// Lets holders of `vendor.manage` or `audit.read` read vendors and
-/// integrations (auditors verify vendors). `vendor.manage` is asked
-/// silently first, so a manager's read leaves no denied entry; a caller
-/// with neither is refused (and audited) as `audit.read`.
-// The lead dedups this with helper A's `api::vendors::authorize_vendor_read` at merge.
-pub(crate) async fn authorize_vendor_read(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    let manages = state
-        .policies
-        .current()
-        .decide(&DecisionInput {
-            principal: caller.identity(),
-            grants: caller.grants(),
-            action: Action::VendorManage,
-            resource: &Resource::Gatehouse,
-            now: state.clock.now(),
-            auth_method: caller.auth_method(),
-            mfa_fresh: caller.mfa_fresh(state),
-            step_up: state.settings.mfa.step_up,
-            source_ip: caller.origin().source_ip.as_deref(),
-            principal_is_caller: true,
-            caller_context: None,
-        })
-        .is_ok_and(|decision| decision.is_allowed());
-    if manages {
-        return Ok(());
-    }
-    caller.authorize_read(state, Action::AuditRead, Resource::Gatehouse).await
-}
 
 fn not_found(id: IntegrationId) -> ApiError {
     ApiError::NotFound(format!("integration `{id}` not found"))

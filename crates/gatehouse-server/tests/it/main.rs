@@ -29,5 +29,6 @@ mod signing;
 mod sso;
 mod tokens;
 mod vendor_enforcement;
+mod vendors;
 mod webhooks;
 mod workload;

@@ -20,4 +20,5 @@ mod serve;
 mod signing;
 mod sso;
 mod support;
+mod vendor_gate;
 mod vendors;

@@ -19,28 +19,28 @@ pub(crate) const GRANT_COLUMNS: &str = "id, identity_id, role, scope, created_at
 pub(crate) const AUDIT_COLUMNS: &str =
     "idx, time, actor, actor_kind, action, resource, outcome, reason, request_id, source_ip, mfa, details, prev_root";
 
-fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
+pub(crate) fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
     row.try_get(column).map_err(store_error)
 }
 
-fn optional_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
+pub(crate) fn optional_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
     row.try_get(column).map_err(store_error)
 }
 
-fn instant(row: &AnyRow, column: &str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn instant(row: &AnyRow, column: &str) -> Result<OffsetDateTime, StoreError> {
     row.try_get::<i64, _>(column).map(from_unix_millis).map_err(store_error)
 }
 
-fn optional_instant(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+pub(crate) fn optional_instant(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     row.try_get::<Option<i64>, _>(column).map(|v| v.map(from_unix_millis)).map_err(store_error)
 }
 
-fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
+pub(crate) fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
     let raw = text(row, column)?;
     raw.parse().map_err(|_| corrupt(column, &raw))
 }
 
-fn optional_parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError> {
+pub(crate) fn optional_parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError> {
     optional_text(row, column)?.map(|raw| raw.parse().map_err(|_| corrupt(column, &raw))).transpose()
 }
 

@@ -32,7 +32,7 @@ async fn run(mut command: Command) -> Output {
 
 /// A TOTP code for the next 30-second step, as an authenticator shows it a
 /// moment later: the step the enrolment used is never replayed.
-fn next_code(secret: &str) -> String {
+pub(crate) fn next_code(secret: &str) -> String {
     let next = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
     let at = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",

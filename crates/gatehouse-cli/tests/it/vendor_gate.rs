@@ -32,23 +32,6 @@ async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("run gatehouse")).await.unwrap()
 }
 
-/// A TOTP code for the next 30-second step (the enrolment's step is never replayed).
-fn next_code(secret: &str) -> String {
-    let next = time::OffsetDateTime::now_utc() + time::Duration::seconds(30);
-    let at = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        next.year(),
-        u8::from(next.month()),
-        next.day(),
-        next.hour(),
-        next.minute(),
-        next.second()
-    );
-    let output = Command::new("oathtool").args(["--totp", "-b", "--now", &at, secret]).output().expect("oathtool runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
-
 fn json_out(output: &Output) -> Value {
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(output), stderr(output));
     serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
@@ -215,7 +198,7 @@ engine_test!(a_gate_in_the_job_of_an_integration_whose_soc2_expired_exits_1_nami
         assert_eq!(pending.status.code(), Some(1), "{}{}", stdout(&pending), stderr(&pending));
 
         let mut approve = as_with(&rita_token, &["request", "approve", &request, "--reason", "SOC 2 reviewed"]);
-        approve.args(["--code", &next_code(&secret)]);
+        approve.args(["--code", &crate::approvals::next_code(&secret)]);
         let approved = run(approve).await;
         assert_eq!(approved.status.code(), Some(0), "{}", stderr(&approved));
 

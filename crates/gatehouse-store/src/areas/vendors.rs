@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use gatehouse_domain::audit::AuditRecord;
-use gatehouse_domain::clock::{from_unix_millis, to_unix_millis};
+use gatehouse_domain::clock::to_unix_millis;
 use gatehouse_domain::ids::{EvidenceId, ExceptionId, IdentityId, IntegrationId, VendorId};
 use gatehouse_domain::store::{Conflict, StoreError, VendorStore};
 use gatehouse_domain::vendor::{
@@ -19,6 +19,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use time::OffsetDateTime;
 
 use crate::error::{corrupt, on_unique, store_error};
+use crate::rows::{instant, optional_instant, optional_parsed, optional_text, parsed, text};
 use crate::sql_store::SqlStore;
 
 const VENDOR_COLUMNS: &str = "id, name, tier, business_owner, security_owner, contract_start, contract_renewal, \
@@ -29,34 +30,9 @@ const INTEGRATION_COLUMNS: &str =
 const EXCEPTION_COLUMNS: &str = "id, integration_id, rule, reason, requested_by, requested_at, expires_at, \
      approved_by, approved_at, expiry_announced";
 
-fn text(row: &AnyRow, column: &str) -> Result<String, StoreError> {
-    row.try_get(column).map_err(store_error)
-}
-
-fn optional_text(row: &AnyRow, column: &str) -> Result<Option<String>, StoreError> {
-    row.try_get(column).map_err(store_error)
-}
-
-fn parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
-    let raw = text(row, column)?;
-    raw.parse().map_err(|_| corrupt(column, &raw))
-}
-
-fn optional_parsed<T: std::str::FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError> {
-    optional_text(row, column)?.map(|raw| raw.parse().map_err(|_| corrupt(column, &raw))).transpose()
-}
-
 fn date(row: &AnyRow, column: &str) -> Result<time::Date, StoreError> {
     let raw = text(row, column)?;
     parse_date(&raw).ok_or_else(|| corrupt(column, &raw))
-}
-
-fn instant(row: &AnyRow, column: &str) -> Result<OffsetDateTime, StoreError> {
-    row.try_get::<i64, _>(column).map(from_unix_millis).map_err(store_error)
-}
-
-fn optional_instant(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>, StoreError> {
-    row.try_get::<Option<i64>, _>(column).map(|v| v.map(from_unix_millis)).map_err(store_error)
 }
 
 fn flag(row: &AnyRow, column: &str) -> Result<Option<bool>, StoreError> {

@@ -197,7 +197,10 @@ pub async fn run(state: &AppState, now: OffsetDateTime) -> Result<LapseReport, A
         } else if in_force && integration.noted_in_force == Some(false) {
             let mut audits = vec![
                 AuditRecord::system(SystemWriter::Scheduler, now, AuditAction::IntegrationRestore, subject.clone())
-                    .outcome(Outcome::Success, "the integration is in force again")
+                    .outcome(
+                        Outcome::Success,
+                        format!("the integration with {} is in force again", standing.vendor.vendor.name),
+                    )
                     .details(common.clone()),
             ];
             let mut change = integration.unchanged();
@@ -207,7 +210,13 @@ pub async fn run(state: &AppState, now: OffsetDateTime) -> Result<LapseReport, A
                 change.identity_active = Some(true);
                 audits.push(
                     AuditRecord::system(SystemWriter::Scheduler, now, AuditAction::IntegrationReactivate, subject)
-                        .outcome(Outcome::Success, "reactivated: the integration is in force again")
+                        .outcome(
+                            Outcome::Success,
+                            format!(
+                                "reactivated: the integration with {} is in force again",
+                                standing.vendor.vendor.name
+                            ),
+                        )
                         .details(common),
                 );
             }

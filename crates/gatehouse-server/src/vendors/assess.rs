@@ -142,17 +142,19 @@ pub async fn integration_standing(
     rules: &VendorRules,
     now: OffsetDateTime,
 ) -> Result<IntegrationStanding, ApiError> {
-    let vendor = state
-        .store
-        .find_vendor(integration.vendor_id)
-        .await?
+    // Independent reads, run at once: this is the first decision after
+    // any credential change.
+    let (vendor, evidence, observed, exceptions) = tokio::try_join!(
+        async { Ok::<_, ApiError>(state.store.find_vendor(integration.vendor_id).await?) },
+        async { Ok(state.store.list_evidence(integration.vendor_id).await?) },
+        observed(state, &integration),
+        async { Ok(state.store.list_exceptions(integration.id).await?) },
+    )?;
+    let vendor = vendor
         .ok_or_else(|| ApiError::Internal(format!("integration `{}` names an unknown vendor", integration.id)))?;
-    let evidence = state.store.list_evidence(vendor.id).await?;
     let vendor = vendor_standing(vendor, evidence, rules, now);
-    let observed = observed(state, &integration).await?;
     let findings = check_integration(&integration.declared, &rules.standard, &observed, now)
         .map_err(|error| ApiError::Internal(format!("integration `{}`: {error}", integration.id)))?;
-    let exceptions = state.store.list_exceptions(integration.id).await?;
     let granted: Vec<_> = exceptions.iter().filter_map(ExceptionRecord::granted).collect();
     let unwaived = unwaived(findings.clone(), &granted, now);
     let live = granted.iter().any(|exception| now < exception.expires_at);

@@ -118,6 +118,10 @@ typed_id!(
     /// A waiver of one rule of the API access standard for one integration.
     ExceptionId
 );
+typed_id!(
+    /// An access review campaign: a snapshot of access and the decisions on it.
+    CampaignId
+);
 
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod mfa;
 pub mod notify;
 pub mod outbound;
+pub mod review;
 pub mod scim;
 pub mod session;
 pub mod setup;

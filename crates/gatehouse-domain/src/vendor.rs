@@ -9,7 +9,7 @@
 //! before that day, not on it), read in UTC. Compliance names the earliest
 //! instant its answer can change, so a cache knows when to recompute.
 
-mod codec;
+pub(crate) mod codec;
 mod compliance;
 mod evidence;
 mod integration;

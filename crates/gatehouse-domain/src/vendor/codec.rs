@@ -35,13 +35,13 @@ pub fn parse_date(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
 }
 
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     what: &'a str,
     map: &'a Map<String, Value>,
 }
 
 impl<'a> Fields<'a> {
-    fn of(what: &'a str, value: &'a Value, allowed: &[&str]) -> Result<Self, FormError> {
+    pub(crate) fn of(what: &'a str, value: &'a Value, allowed: &[&str]) -> Result<Self, FormError> {
         let map = value.as_object().ok_or_else(|| FormError(format!("{what} must be a JSON object")))?;
         if let Some(unknown) = map.keys().find(|key| !allowed.contains(&key.as_str())) {
             return Err(FormError(format!(
@@ -52,41 +52,41 @@ impl<'a> Fields<'a> {
         Ok(Self { what, map })
     }
 
-    fn get(&self, field: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, field: &str) -> Option<&'a Value> {
         self.map.get(field).filter(|value| !value.is_null())
     }
 
-    fn missing(&self, field: &str) -> FormError {
+    pub(crate) fn missing(&self, field: &str) -> FormError {
         FormError(format!("{} needs `{field}`", self.what))
     }
 
-    fn wrong(&self, field: &str, expected: &str) -> FormError {
+    pub(crate) fn wrong(&self, field: &str, expected: &str) -> FormError {
         FormError(format!("`{field}` of {} must be {expected}", self.what))
     }
 
-    fn text(&self, field: &str) -> Result<&'a str, FormError> {
+    pub(crate) fn text(&self, field: &str) -> Result<&'a str, FormError> {
         self.optional_text(field)?.ok_or_else(|| self.missing(field))
     }
 
-    fn optional_text(&self, field: &str) -> Result<Option<&'a str>, FormError> {
+    pub(crate) fn optional_text(&self, field: &str) -> Result<Option<&'a str>, FormError> {
         self.get(field).map(|value| value.as_str().ok_or_else(|| self.wrong(field, "a string"))).transpose()
     }
 
-    fn date(&self, field: &str) -> Result<Date, FormError> {
+    pub(crate) fn date(&self, field: &str) -> Result<Date, FormError> {
         self.optional_date(field)?.ok_or_else(|| self.missing(field))
     }
 
-    fn optional_date(&self, field: &str) -> Result<Option<Date>, FormError> {
+    pub(crate) fn optional_date(&self, field: &str) -> Result<Option<Date>, FormError> {
         self.optional_text(field)?
             .map(|text| parse_date(text).ok_or_else(|| self.wrong(field, "a date as YYYY-MM-DD")))
             .transpose()
     }
 
-    fn optional_bool(&self, field: &str) -> Result<Option<bool>, FormError> {
+    pub(crate) fn optional_bool(&self, field: &str) -> Result<Option<bool>, FormError> {
         self.get(field).map(|value| value.as_bool().ok_or_else(|| self.wrong(field, "true or false"))).transpose()
     }
 
-    fn optional_count(&self, field: &str) -> Result<Option<u32>, FormError> {
+    pub(crate) fn optional_count(&self, field: &str) -> Result<Option<u32>, FormError> {
         self.get(field)
             .map(|value| {
                 value
@@ -97,7 +97,7 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
-    fn list(&self, field: &str) -> Result<Vec<String>, FormError> {
+    pub(crate) fn list(&self, field: &str) -> Result<Vec<String>, FormError> {
         let Some(value) = self.get(field) else { return Ok(Vec::new()) };
         let items = value.as_array().ok_or_else(|| self.wrong(field, "a list of strings"))?;
         if items.len() > MAX_LIST_ITEMS {
@@ -118,7 +118,7 @@ impl<'a> Fields<'a> {
             .collect()
     }
 
-    fn span(&self, field: &str) -> Result<Option<Duration>, FormError> {
+    pub(crate) fn span(&self, field: &str) -> Result<Option<Duration>, FormError> {
         self.optional_text(field)?
             .map(|text| match parse_duration(text) {
                 Ok(span) if span > Duration::ZERO => Ok(span),

@@ -25,6 +25,7 @@ mod identities;
 mod installation;
 mod mfa;
 mod outbox;
+mod reviews;
 mod scim_groups;
 mod scim_users;
 mod sessions;
@@ -46,6 +47,7 @@ pub use identities::IdentityStore;
 pub use installation::{InitialSetup, Installation, InstallationStore};
 pub use mfa::MfaStore;
 pub use outbox::OutboxStore;
+pub use reviews::ReviewStore;
 pub use scim_groups::ScimGroupStore;
 pub use scim_users::ScimUserStore;
 pub use sessions::SessionStore;
@@ -60,9 +62,9 @@ pub use workload::WorkloadStore;
 pub mod prelude {
     pub use super::{
         ApprovalStore, AuditLogStore, BreakGlassStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore,
-        IdentityStore, InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, ScimGroupStore,
-        ScimUserStore, SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore, VendorStore,
-        WebhookStore, WorkloadStore,
+        IdentityStore, InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, ReviewStore,
+        ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore,
+        VendorStore, WebhookStore, WorkloadStore,
     };
 }
 
@@ -156,6 +158,7 @@ areas! {
     CommitAuthors => CommitAuthorStore,
     Outbox => OutboxStore,
     Vendors => VendorStore,
+    Reviews => ReviewStore,
     AuditLog => AuditLogStore,
 }
 

@@ -134,6 +134,12 @@ macro_rules! conformance_suite {
                 integrations_hold_one_identity_suspended_while_pending,
                 exceptions_are_granted_once_and_their_expiry_announced_once,
             ],
+            Reviews => reviews: [
+                campaigns_round_trip_with_their_snapshot,
+                a_decision_takes_its_place_once,
+                closing_records_defaults_once_and_ends_decisions,
+                reminders_are_marked_once,
+            ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,
                 concurrent_appends_stay_gap_free,

@@ -5,7 +5,7 @@
 
 use crate::access::RequestState;
 use crate::identity::IdentityStatus;
-use crate::ids::{ApprovalRequestId, ExceptionId, GrantId, IdentityId, IntegrationId, TokenId, VendorId};
+use crate::ids::{ApprovalRequestId, CampaignId, ExceptionId, GrantId, IdentityId, IntegrationId, TokenId, VendorId};
 use crate::vendor::VendorStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,6 +114,10 @@ pub enum Conflict {
     IntegrationChanged { id: IntegrationId },
     #[error("exception `{id}` is granted already")]
     ExceptionGranted { id: ExceptionId },
+    #[error("review item {item} of campaign `{campaign}` was decided meanwhile; read it again")]
+    ReviewItemChanged { campaign: CampaignId, item: u32 },
+    #[error("campaign `{id}` is not open")]
+    CampaignNotOpen { id: CampaignId },
     /// A uniqueness rule no case above names; `detail` is the database's.
     #[error("a unique constraint refused the write: {detail}")]
     Unique { detail: String },

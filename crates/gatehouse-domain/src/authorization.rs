@@ -95,6 +95,10 @@ pub enum Basis {
     /// under the rule (the rule, not a grant, decides what follows),
     /// cancel its own request, review a break-glass as the rule's reviewer.
     ApprovalRule,
+    /// A review campaign names the caller reviewer of the item it decides:
+    /// the campaign (made under `grant.manage` or the policy folder), not
+    /// the caller's grants, is what lets the result be applied.
+    ReviewAssignment,
 }
 
 /// Proof that a caller was authorized: the actor and request origin the

@@ -206,6 +206,12 @@ impl Caller {
         self.authorized(Basis::ApprovalRule)
     }
 
+    /// The caller deciding a review item the campaign assigned to it: the
+    /// checks are `review::check_decision`'s, made before this is asked for.
+    pub fn authorize_as_reviewer(&self) -> Authorized {
+        self.authorized(Basis::ReviewAssignment)
+    }
+
     /// When this caller's credential last proved a second factor (never,
     /// for a CI job).
     pub fn mfa_verified_at(&self) -> Option<time::OffsetDateTime> {

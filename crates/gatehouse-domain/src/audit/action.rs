@@ -97,6 +97,14 @@ audit_actions! {
     ExceptionRequest => "exception.request",
     ExceptionGrant => "exception.grant",
     ExceptionExpire => "exception.expire",
+    // Access reviews.
+    ReviewOpen => "review.open",
+    ReviewSkip => "review.skip",
+    ReviewDecide => "review.decide",
+    ReviewDefault => "review.default",
+    ReviewClose => "review.close",
+    ReviewRemind => "review.remind",
+    ReviewAlert => "review.alert",
     // SCIM provisioning.
     ScimUserCreate => "scim.user.create",
     ScimUserReplace => "scim.user.replace",

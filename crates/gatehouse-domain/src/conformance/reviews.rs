@@ -96,6 +96,13 @@ pub async fn campaigns_round_trip_with_their_snapshot(store: Arc<dyn Store>) {
     assert_eq!(store.review_items_for(bo.id).await.unwrap().len(), 2_500);
     assert!(store.review_items_for(ana.id).await.unwrap().is_empty(), "the subject is nobody's reviewer here");
 
+    assert!(store.last_use_by_identity().await.unwrap().is_empty(), "nobody has used anything yet");
+    let secret = TokenSecret::generate();
+    let token = store.create_token(new_token(&bo, &secret, T0 + Duration::days(30)), record("token.create")).await.unwrap();
+    let used = T0 + Duration::days(2);
+    store.record_token_use(token.id, used, Duration::ZERO).await.unwrap();
+    assert_eq!(store.last_use_by_identity().await.unwrap(), vec![(bo.id, used)]);
+
     let skipped = campaign(&[]);
     store.open_campaign(skipped.clone(), vec![], vec![record("review.skip")]).await.unwrap();
     let all: Vec<CampaignId> = store.list_campaigns(None).await.unwrap().into_iter().map(|c| c.id).collect();

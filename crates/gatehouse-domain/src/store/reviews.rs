@@ -24,6 +24,10 @@ pub trait ReviewStore: Send + Sync {
         audits: Vec<AuditRecord>,
     ) -> Result<Campaign, StoreError>;
 
+    /// When each identity last used gatehouse: its latest token use or
+    /// session activity (identities never seen are absent).
+    async fn last_use_by_identity(&self) -> Result<Vec<(IdentityId, OffsetDateTime)>, StoreError>;
+
     async fn find_campaign(&self, id: CampaignId) -> Result<Option<Campaign>, StoreError>;
 
     /// Campaigns, newest first, optionally in one state.

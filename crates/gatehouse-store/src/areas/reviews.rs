@@ -199,6 +199,19 @@ impl ReviewStore for SqlStore {
         Ok(campaign)
     }
 
+    async fn last_use_by_identity(&self) -> Result<Vec<(IdentityId, OffsetDateTime)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT identity_id, MAX(used) AS used FROM ( \
+               SELECT identity_id, last_used_at AS used FROM api_tokens WHERE last_used_at IS NOT NULL \
+               UNION ALL SELECT identity_id, last_seen_at AS used FROM sessions \
+             ) uses GROUP BY identity_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(|row| Ok((parsed(row, "identity_id")?, instant(row, "used")?))).collect()
+    }
+
     async fn find_campaign(&self, id: CampaignId) -> Result<Option<Campaign>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!("SELECT {CAMPAIGN_COLUMNS} FROM review_campaigns WHERE id = $1")))
             .bind(id.to_string())

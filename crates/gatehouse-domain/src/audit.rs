@@ -180,6 +180,9 @@ pub enum SystemWriter {
     /// An integration's onboarding carried out when its request was
     /// decided (by a vote, a cancel or the scheduler's expiry).
     Onboarding,
+    /// A review campaign opened by an event (a pipeline change, a contract
+    /// renewal, an onboarding, the directory) rather than by a person.
+    ReviewTrigger,
 }
 
 impl AuditRecord {

@@ -186,6 +186,29 @@ impl Caller {
         Authorized::unchecked_new(self.actor(), self.origin.clone(), basis)
     }
 
+    /// Whether the policies allow the caller `action` on `resource`, asked
+    /// silently (no entry, no step-up): to choose what a read shows, never
+    /// to allow a write.
+    pub fn may(&self, state: &AppState, action: Action, resource: &Resource) -> bool {
+        state
+            .policies
+            .current()
+            .decide(&DecisionInput {
+                principal: &self.identity,
+                grants: &self.grants,
+                action,
+                resource,
+                now: state.clock.now(),
+                auth_method: self.auth_method(),
+                mfa_fresh: self.mfa_fresh(state),
+                step_up: false,
+                source_ip: self.origin.source_ip.as_deref(),
+                principal_is_caller: true,
+                caller_context: None,
+            })
+            .is_ok_and(|decision| decision.is_allowed())
+    }
+
     /// For a read: decides like [`Caller::authorize`] and keeps nothing.
     pub async fn authorize_read(&self, state: &AppState, action: Action, resource: Resource) -> Result<(), ApiError> {
         let _read_only: Authorized = self.authorize(state, action, resource).await?;

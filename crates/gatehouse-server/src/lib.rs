@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod outbound;
 pub mod problem;
 pub mod request_id;
+pub mod reviews;
 pub mod routing;
 pub mod scheduler;
 pub mod scim;

@@ -141,7 +141,7 @@ pub enum DecisionError {
     SameReviewerTwice,
     #[error("delegate to another eligible reviewer of this stage")]
     DelegateNotEligible,
-    #[error("keep until must be in the future and not later than the current expiry")]
+    #[error("keep until applies to a grant, and must be in the future and not later than its current expiry")]
     KeepUntil,
     #[error("only a grant can be narrowed")]
     NarrowNotGrant,
@@ -195,7 +195,8 @@ pub fn check_decision(
             return if ok { Ok(Step::Delegated) } else { Err(DecisionError::DelegateNotEligible) };
         }
         Verdict::Keep { until: Some(until) } => {
-            if *until <= window.now || item.expires_at.is_some_and(|current| *until > current) {
+            let shortens = *until > window.now && item.expires_at.is_none_or(|current| *until <= current);
+            if item.kind != ItemKind::Grant || !shortens {
                 return Err(DecisionError::KeepUntil);
             }
         }

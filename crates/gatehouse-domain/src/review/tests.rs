@@ -262,7 +262,7 @@ fn digests_are_the_canonical_json_of_the_lists() {
     assert_eq!(item_from_json(&item_to_json(&items[0])).unwrap(), items[0]);
     let decision = decided(0, 0, 1, Verdict::Keep { until: Some(NOW) }, bo);
     assert_eq!(decision_from_json(&decision_to_json(&decision)).unwrap(), decision);
-    assert_ne!(decisions_digest(&[decision.clone()]), decisions_digest(&[]));
+    assert_ne!(decisions_digest(std::slice::from_ref(&decision)), decisions_digest(&[]));
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod integrations;
 pub mod mfa;
 pub mod policy;
 pub mod requests;
+pub mod reviews;
 pub mod scim_links;
 pub mod sessions;
 pub mod signing_keys;
@@ -57,6 +58,7 @@ pub fn routes() -> Routes {
         .merge(approvals::routes())
         .merge(audit::routes())
         .merge(vendors::routes())
+        .merge(reviews::routes())
 }
 
 /// Validates `limit` and `cursor` query parameters into a page request.

@@ -16,7 +16,6 @@ use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{EvidenceId, VendorId};
 use gatehouse_domain::vendor::Vendor;
-use gatehouse_policy::DecisionInput;
 use serde_json::Value;
 
 use super::dto::{
@@ -42,23 +41,7 @@ pub const EVIDENCE_BODY_BYTES: usize = 28 * 1024 * 1024;
 /// (a read needs no fresh second factor); a refusal of both is audited
 /// and answered 403 like any other.
 pub(crate) async fn authorize_vendor_read(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    let policies = state.policies.current();
-    let manages = policies
-        .decide(&DecisionInput {
-            principal: caller.identity(),
-            grants: caller.grants(),
-            action: Action::VendorManage,
-            resource: &Resource::Gatehouse,
-            now: state.clock.now(),
-            auth_method: caller.auth_method(),
-            mfa_fresh: caller.mfa_fresh(state),
-            step_up: false,
-            source_ip: caller.origin().source_ip.as_deref(),
-            principal_is_caller: true,
-            caller_context: None,
-        })
-        .is_ok_and(|decision| decision.is_allowed());
-    if manages {
+    if caller.may(state, Action::VendorManage, &Resource::Gatehouse) {
         return Ok(());
     }
     caller.authorize_read(state, Action::AuditRead, Resource::Gatehouse).await

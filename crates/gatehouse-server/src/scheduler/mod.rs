@@ -3,7 +3,9 @@
 //! access whose grant ended (expired or revoked) is marked expired, and a
 //! break-glass after-review past due is raised (`breakglass.overdue`) and
 //! raised again every [`OVERDUE_REPEAT`] until it is done; vendor evidence
-//! and integrations lapse at their instant (`crate::vendors::lapse`).
+//! and integrations lapse at their instant (`crate::vendors::lapse`);
+//! review campaigns close at their deadline and remind before it
+//! (`crate::reviews::run`).
 //!
 //! One node of a cluster runs it: each tick first asks the engine's
 //! [`LeaderLease`] (PostgreSQL: a session advisory lock; SQLite: always).
@@ -67,6 +69,8 @@ pub struct SchedulerReport {
     pub skipped: usize,
     /// Vendor evidence announced, integrations lapsed and restored.
     pub vendors: crate::vendors::lapse::LapseReport,
+    /// Review campaigns closed at their deadline and reminded before it.
+    pub reviews: crate::reviews::ReviewReport,
 }
 
 /// Runs every job once, if this node leads. Tests call it after moving
@@ -82,6 +86,7 @@ pub async fn run_once(state: &AppState) -> Result<SchedulerReport, ApiError> {
     expire_due(state, now, &mut report).await?;
     raise_overdue(state, now, &mut report).await?;
     report.vendors = crate::vendors::lapse::run(state, now).await?;
+    report.reviews = crate::reviews::run(state, now).await?;
     report.overdue_open = state.store.count_overdue_after_reviews(now).await?;
     metrics::gauge!("gatehouse_breakglass_overdue_reviews").set(report.overdue_open as f64);
     Ok(report)

@@ -20,6 +20,7 @@ mod policy;
 mod problem_json;
 mod properties;
 mod requests;
+mod reviews;
 mod routes;
 mod scheduler;
 mod scim;

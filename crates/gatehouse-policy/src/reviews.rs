@@ -30,7 +30,7 @@
 //! [campaign.scope]
 //! kinds = ["grant", "token"]               # grant (default), token, signing_key
 //! role = "deployer"
-//! scope = "environment:*prod*"             # a glob over the grant's scope
+//! scope = "environment:**:production"     # a glob over the grant's scope (`**` crosses `/`)
 //! identity_kind = "human"                  # or "service"
 //! # identity, integration and vendor take ids
 //! ```

@@ -1,5 +1,6 @@
 use gatehouse_domain::identity::IdentityKind;
-use gatehouse_domain::review::{DEFINITION_FIELDS, ItemKind, NoResponse, Recurrence, SCOPE_FIELDS};
+use gatehouse_domain::ids::IdentityId;
+use gatehouse_domain::review::{Candidate, DEFINITION_FIELDS, ItemKind, NoResponse, Recurrence, SCOPE_FIELDS};
 use time::Duration;
 
 use super::*;
@@ -74,8 +75,20 @@ fn the_module_example_loads_with_every_key() {
     let selector = &definition.selector;
     assert_eq!(selector.kinds.iter().copied().collect::<Vec<_>>(), [ItemKind::Grant, ItemKind::Token]);
     assert_eq!(selector.role.as_deref(), Some("deployer"));
-    assert_eq!(selector.scope.as_deref(), Some("environment:*prod*"));
+    assert_eq!(selector.scope.as_deref(), Some("environment:**:production"));
     assert_eq!(selector.identity_kind, Some(IdentityKind::Human));
+    // Its scope glob selects a production deployer, across the project's `/`.
+    let candidate = |scope| Candidate {
+        kind: ItemKind::Grant,
+        identity: IdentityId::new(),
+        identity_kind: IdentityKind::Human,
+        role: Some("deployer"),
+        scope: Some(scope),
+        integration: None,
+        vendor: None,
+    };
+    assert!(selector.admits(&candidate("environment:acme/web:production")));
+    assert!(!selector.admits(&candidate("environment:acme/web:staging")));
     // The example shows every key of the API's form but the three ids.
     for field in DEFINITION_FIELDS.iter().filter(|f| **f != "scope") {
         assert!(example.contains(&format!("\n{field} = ")), "the example lacks `{field}`");

@@ -313,7 +313,14 @@ fn campaigns(
             Some(DeValue::String(name)) if !name.trim().is_empty() => format!("campaign `{}`", name.trim()),
             _ => format!("campaign {}", index + 1),
         };
-        let (json, placed) = campaign_json(problems, entries);
+        let (json, placed) = match campaign_json(problems, entries) {
+            Ok(converted) => converted,
+            Err((key, at)) => {
+                let message = format!("{label}: `{key}` holds a date-time or a number out of range (expected text)");
+                problems.at_line(at, message);
+                continue;
+            }
+        };
         let definition = match definition_from_json(&json) {
             Ok(definition) => definition,
             Err(error) => {
@@ -341,8 +348,9 @@ fn campaigns(
     loaded
 }
 
-/// The API's JSON form of a campaign table, and where each key is written.
-fn campaign_json(problems: &Problems<'_>, entries: &DeTable<'_>) -> (Value, Vec<PlacedKey>) {
+/// The API's JSON form of a campaign table, and where each key is written;
+/// `Err` names the first key whose value JSON cannot hold.
+fn campaign_json(problems: &Problems<'_>, entries: &DeTable<'_>) -> Result<(Value, Vec<PlacedKey>), (String, usize)> {
     let mut object = Map::new();
     let mut placed = Vec::new();
     for (key, value) in entries.iter() {
@@ -359,9 +367,11 @@ fn campaign_json(problems: &Problems<'_>, entries: &DeTable<'_>) -> (Value, Vec<
             }
         }
         placed.push(PlacedKey { path: name.clone(), line: problems.line(key), texts: texts_of(problems, value) });
-        object.insert(name, to_json(value.get_ref()));
+        let line = problems.line(key);
+        let json = to_json(value.get_ref()).ok_or_else(|| (name.clone(), line))?;
+        object.insert(name, json);
     }
-    (Value::Object(object), placed)
+    Ok((Value::Object(object), placed))
 }
 
 /// The strings of a value (itself, or a list's items), with their lines.
@@ -416,24 +426,24 @@ fn roles_named(definition: &CampaignDefinition) -> Vec<(&'static str, String)> {
     roles
 }
 
-fn to_json(value: &DeValue<'_>) -> Value {
-    match value {
+/// The JSON of a TOML value; `None` for what JSON cannot hold as written
+/// (a date-time, a number out of range), which no campaign key takes:
+/// turned into text, it would pass where only text is taken.
+fn to_json(value: &DeValue<'_>) -> Option<Value> {
+    Some(match value {
         DeValue::String(text) => Value::String(text.to_string()),
-        DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix())
-            .map_or_else(|_| Value::String(n.as_str().to_owned()), |n| Value::Number(n.into())),
-        DeValue::Float(f) => f
-            .as_str()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| Value::String(f.as_str().to_owned()), Value::Number),
+        DeValue::Integer(n) => Value::Number(i64::from_str_radix(n.as_str(), n.radix()).ok()?.into()),
+        DeValue::Float(f) => Value::Number(serde_json::Number::from_f64(f.as_str().parse().ok()?)?),
         DeValue::Boolean(b) => Value::Bool(*b),
-        DeValue::Datetime(at) => Value::String(at.to_string()),
-        DeValue::Array(items) => Value::Array(items.iter().map(|item| to_json(item.get_ref())).collect()),
+        DeValue::Datetime(_) => return None,
+        DeValue::Array(items) => Value::Array(items.iter().map(|item| to_json(item.get_ref())).collect::<Option<_>>()?),
         DeValue::Table(entries) => Value::Object(
-            entries.iter().map(|(key, value)| (key.get_ref().to_string(), to_json(value.get_ref()))).collect(),
+            entries
+                .iter()
+                .map(|(key, value)| Some((key.get_ref().to_string(), to_json(value.get_ref())?)))
+                .collect::<Option<_>>()?,
         ),
-    }
+    })
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -346,3 +346,35 @@ fn read_dir_picks_up_the_file() {
     let source = PolicySetSource::read_dir(dir.path()).expect("read");
     assert_eq!(source.files.get(REVIEWS_FILE).map(String::as_str), Some(MINIMAL));
 }
+
+#[test]
+fn hostile_files_are_refused_with_a_reason() {
+    // Nesting deep enough to exhaust a recursive reader stops at the parser.
+    let deep = format!("[[campaign]]\nname = {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    check_refused(&deep, 2, "max recursion depth");
+    // Names a reader or a log line would mangle are refused by the domain's rule.
+    let long = MINIMAL.replace("name = \"c\"", &format!("name = \"{}\"", "n".repeat(10_000)));
+    check_refused(&long, 2, "name must be 1 to 200 characters");
+    let control = MINIMAL.replace("name = \"c\"", "name = \"c\\u0007\"");
+    check_refused(&control, 2, "without control characters");
+    // Numbers beyond what a campaign reads are type errors, not overflows.
+    check_refused("renewal_days = 99999999999999999999\n", 1, "");
+    let out_of_range = "`duration` holds a date-time or a number out of range";
+    check_refused(&MINIMAL.replace("duration = \"7d\"", "duration = 1e400"), 5, out_of_range);
+    check_refused(&MINIMAL.replace("duration = \"7d\"", "duration = 99999999999999999999"), 5, out_of_range);
+    // A date-time is not text, though it could be written out as text.
+    check_refused(&MINIMAL.replace("name = \"c\"", "name = 1979-05-27"), 2, "campaign 1: `name` holds a date-time");
+    let dated_scope = format!("{MINIMAL}[campaign.scope]\nrole = [2026-01-01T00:00:00Z]\n");
+    check_refused(&dated_scope, 6, "campaign `c`: `scope` holds a date-time");
+    // A number where text is wanted is the domain's type error.
+    check_refused(
+        &MINIMAL.replace("duration = \"7d\"", "duration = 7.5"),
+        5,
+        "`duration` of the campaign must be a string",
+    );
+    check_refused(
+        &MINIMAL.replace("duration = \"7d\"", "duration = \"99999999999999999999d\""),
+        5,
+        "must be a duration",
+    );
+}

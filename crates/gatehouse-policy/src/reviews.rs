@@ -366,8 +366,8 @@ fn campaign_json(problems: &Problems<'_>, entries: &DeTable<'_>) -> Result<(Valu
                 });
             }
         }
-        placed.push(PlacedKey { path: name.clone(), line: problems.line(key), texts: texts_of(problems, value) });
         let line = problems.line(key);
+        placed.push(PlacedKey { path: name.clone(), line, texts: texts_of(problems, value) });
         let json = to_json(value.get_ref()).ok_or_else(|| (name.clone(), line))?;
         object.insert(name, json);
     }

@@ -386,6 +386,7 @@ engine_test!(policy_validate_names_a_broken_reviews_file, |engine| with_database
     std::fs::write(&file, REVIEWS).unwrap();
     let valid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
     assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+    assert!(stdout(&valid).contains("reviews.toml: 1 review campaign(s) (Production deployers)"), "{}", stdout(&valid));
 
     // A bad value is named by file, line and reason.
     std::fs::write(&file, REVIEWS.replace("\"quarterly\"", "\"fortnightly\"")).unwrap();

@@ -14,6 +14,7 @@ mod integration;
 mod matrix;
 mod memo;
 mod policy_set;
+pub mod reviews;
 pub mod vendor_access;
 
 pub use decision::{

@@ -20,6 +20,7 @@ use gatehouse_domain::vendor::AccessStandard;
 use crate::approvals::{APPROVALS_FILE, ApprovalRules, load_approvals};
 use crate::decision::{DecisionMemos, actions_with_authors, actions_with_step_up, identity_uid};
 use crate::integration::DeclaredAttributes;
+use crate::reviews::{REVIEWS_FILE, ReviewSettings, load_reviews};
 use crate::vendor_access::{VENDOR_ACCESS_FILE, load_vendor_access, notify_line};
 
 /// The built-in policy folder, written by `init`: (file name, contents).
@@ -71,15 +72,17 @@ impl PolicySetSource {
         Self { files: DEFAULT_FILES.iter().map(|(name, text)| ((*name).to_owned(), (*text).to_owned())).collect() }
     }
 
-    /// Reads `*.cedar` and `*.cedarschema` files, `approvals.toml` and
-    /// `vendor-access.toml` (not subfolders).
+    /// Reads `*.cedar` and `*.cedarschema` files, `approvals.toml`,
+    /// `vendor-access.toml` and `reviews.toml` (not subfolders).
     pub fn read_dir(dir: &Path) -> Result<Self, PolicyError> {
         let unreadable = |e: std::io::Error| PolicyError::Unreadable(format!("{}: {e}", dir.display()));
         let mut files = BTreeMap::new();
         for entry in std::fs::read_dir(dir).map_err(unreadable)? {
             let path = entry.map_err(unreadable)?.path();
             let is_policy = path.extension().is_some_and(|e| e == "cedar" || e == "cedarschema")
-                || path.file_name().is_some_and(|n| n == APPROVALS_FILE || n == VENDOR_ACCESS_FILE);
+                || path
+                    .file_name()
+                    .is_some_and(|n| n == APPROVALS_FILE || n == VENDOR_ACCESS_FILE || n == REVIEWS_FILE);
             if is_policy && path.is_file() {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 files.insert(name, std::fs::read_to_string(&path).map_err(unreadable)?);
@@ -142,6 +145,9 @@ pub struct Policies {
     vendor_access: Option<Arc<AccessStandard>>,
     /// The line of its `notify` (0 without one).
     vendor_notify_line: usize,
+    /// The review campaigns and trigger settings of `reviews.toml` (the
+    /// defaults without it).
+    reviews: Arc<ReviewSettings>,
     hash: String,
 }
 
@@ -219,6 +225,12 @@ impl Policies {
     pub fn vendor_notify(&self) -> (&[String], usize) {
         let names = self.vendor_access.as_deref().map_or(&[][..], |standard| standard.notify.as_slice());
         (names, self.vendor_notify_line)
+    }
+
+    /// The review campaigns and trigger settings in force with these
+    /// policies (`reviews.toml`; without it no campaigns and the defaults).
+    pub fn reviews(&self) -> &ReviewSettings {
+        &self.reviews
     }
 
     /// Parses and strictly validates a policy folder.
@@ -316,6 +328,13 @@ impl Policies {
                 None
             }
         });
+        let reviews = match source.files.get(REVIEWS_FILE) {
+            None => ReviewSettings::default(),
+            Some(text) => load_reviews(text, |name| roles.contains_key(name)).unwrap_or_else(|problems| {
+                found.extend(problems);
+                ReviewSettings::default()
+            }),
+        };
         let vendor_notify_line = source.files.get(VENDOR_ACCESS_FILE).map_or(0, |text| notify_line(text));
         match (schema, found.is_empty()) {
             (Some((schema, actions)), true) => {
@@ -336,6 +355,7 @@ impl Policies {
                     approvals: Arc::new(approvals),
                     vendor_access,
                     vendor_notify_line,
+                    reviews: Arc::new(reviews),
                     hash: source.hash(),
                 })
             }

@@ -115,6 +115,16 @@ fn validate(config: &Config) -> CliResult<()> {
                 policies.static_policies().len(),
                 policies.hash()
             );
+            let campaigns: Vec<&str> =
+                policies.reviews().campaigns.iter().map(|loaded| loaded.definition.name.as_str()).collect();
+            if !campaigns.is_empty() {
+                println!(
+                    "{}: {} review campaign(s) ({})",
+                    gatehouse_policy::reviews::REVIEWS_FILE,
+                    campaigns.len(),
+                    campaigns.join(", ")
+                );
+            }
             for (rule, line, name) in gatehouse_server::notify::unknown_targets(policies.approvals(), &config.notify) {
                 eprintln!(
                     "warning: {}:{line}: rule `{rule}` notifies `{name}`, but no [notify.{name}] section configures it \

@@ -86,6 +86,19 @@
 //! `forbidden_permissions`, `repository_selection`, `webhook_signing`,
 //! `secret_age`, `ip_allowlist`. A method or permission the standard does not
 //! know fails the case, named.
+//!
+//! Review campaigns (`reviews.toml`) are tested by name: the folder defines
+//! the campaign, and its scope selects (or leaves out) the access listed,
+//! held by principals of the file:
+//!
+//! ```toml
+//! [[review]]
+//! name = "production deployers are reviewed every quarter"
+//! campaign = "Quarterly production access"
+//! expect_valid = true               # default true; false: the folder must not define it
+//! covers = [{ principal = "deploy-bot", role = "deployer", scope = "environment:acme/web:production" }]
+//! excludes = [{ principal = "ana", kind = "token" }]   # kind: grant (default), token, signing_key
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -107,8 +120,10 @@ use time::OffsetDateTime;
 use crate::error::{CliError, CliResult};
 
 mod integration;
+mod review;
 
 use integration::{IntegrationCase, run_integration_case};
+use review::{ReviewCase, run_review_case};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +136,8 @@ struct TestFile {
     approvals: Vec<ApprovalSpec>,
     #[serde(default, rename = "integration")]
     integrations: Vec<IntegrationCase>,
+    #[serde(default, rename = "review")]
+    reviews: Vec<ReviewCase>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -413,6 +430,17 @@ pub fn run_file(policies: &Policies, path: &Path) -> CliResult<FileResult> {
             } else {
                 result.failures.extend(problems.into_iter().map(|p| format!("{}: {label}: {p}", path.display())));
             }
+        }
+    }
+    for (number, case) in file.reviews.iter().enumerate() {
+        let label = case.name.clone().unwrap_or_else(|| format!("review {}", number + 1));
+        let principal_of = |name: &str| principals.get(name).map(|(identity, _)| identity.clone());
+        match run_review_case(policies, principal_of, case) {
+            Ok(problems) if problems.is_empty() => result.passed += 1,
+            Ok(problems) => {
+                result.failures.extend(problems.into_iter().map(|p| format!("{}: {label}: {p}", path.display())));
+            }
+            Err(error) => return Err(CliError::config(format!("{}: {label}: {error}", path.display()))),
         }
     }
     Ok(result)

@@ -371,3 +371,138 @@ engine_test!(policy_validate_names_a_broken_vendor_access_file, |engine| with_da
     assert_eq!(tested.status.code(), Some(1));
     assert!(stderr(&tested).contains("telnet"), "{}", stderr(&tested));
 }));
+
+/// A valid `reviews.toml` for the tests below: one quarterly campaign over
+/// production deployers.
+const REVIEWS: &str = "renewal_days = 45\n\n[[campaign]]\nname = \"Production deployers\"\nreviewers = [\"owner\"]\n\
+                       fallback = \"role:admin\"\nduration = \"14d\"\nrecurrence = \"quarterly\"\n\n[campaign.scope]\n\
+                       role = \"deployer\"\nscope = \"environment:**:production\"\n";
+
+engine_test!(policy_validate_names_a_broken_reviews_file, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let init = run(gatehouse(&data_dir, &db.url).args(["init", "--admin-email", "ana@example.com"]));
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    let file = data_dir.join("policy/reviews.toml");
+    std::fs::write(&file, REVIEWS).unwrap();
+    let valid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
+    assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+    assert!(stdout(&valid).contains("reviews.toml: 1 review campaign(s) (Production deployers)"), "{}", stdout(&valid));
+
+    // A bad value is named by file, line and reason.
+    std::fs::write(&file, REVIEWS.replace("\"quarterly\"", "\"fortnightly\"")).unwrap();
+    let invalid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
+    assert_eq!(invalid.status.code(), Some(1));
+    let errors = stderr(&invalid);
+    assert!(errors.contains(&format!("{}:8: campaign `Production deployers`:", file.display())), "{errors}");
+    assert!(errors.contains("`fortnightly` is not a recurrence"), "{errors}");
+
+    // So are a role the folder does not define and a second campaign of the same name.
+    let twice = format!("{}\n{}", REVIEWS.replace("\"deployer\"", "\"deployers\""), &REVIEWS[19..]);
+    std::fs::write(&file, twice.replace("Production deployers\"", "production DEPLOYERS\"")).unwrap();
+    let invalid = run(gatehouse(&data_dir, &db.url).args(["policy", "validate"]));
+    assert_eq!(invalid.status.code(), Some(1));
+    let errors = stderr(&invalid);
+    assert!(
+        errors.contains(&format!("{}:11: campaign `production DEPLOYERS`: unknown role `deployers`", file.display())),
+        "{errors}"
+    );
+    assert!(errors.contains("the name is already taken by the campaign at line 3"), "{errors}");
+    assert!(errors.contains("has 2 problem(s)"), "{errors}");
+
+    // And `policy test` refuses to run against it.
+    let tested = run(gatehouse(&data_dir, &db.url).args(["policy", "test"]));
+    assert_eq!(tested.status.code(), Some(1));
+    assert!(stderr(&tested).contains("unknown role `deployers`"), "{}", stderr(&tested));
+}));
+
+engine_test!(review_campaigns_are_tested_by_name_and_scope, |engine| with_database(engine, |db| async move {
+    let data_dir = db.dir.path().join("data");
+    let init = run(gatehouse(&data_dir, &db.url).args(["init", "--admin-email", "ana@example.com"]));
+    assert_eq!(init.status.code(), Some(0), "{}", stderr(&init));
+    std::fs::write(data_dir.join("policy/reviews.toml"), REVIEWS).unwrap();
+    let cases = data_dir.join("reviews-cases.toml");
+    let policy_test =
+        |file: &std::path::Path| run(gatehouse(&data_dir, &db.url).args(["policy", "test", file.to_str().unwrap()]));
+    let principals = "[principals.deploy-bot]\nkind = \"service\"\n\n[principals.ana]\nkind = \"human\"\n\n";
+    std::fs::write(
+        &cases,
+        format!(
+            "{principals}[[review]]\nname = \"production deployers are reviewed\"\ncampaign = \"production deployers\"\n\
+             covers = [{{ principal = \"deploy-bot\", role = \"deployer\", scope = \"environment:acme/web:production\" }}]\n\
+             excludes = [{{ principal = \"ana\", role = \"deployer\", scope = \"environment:acme/web:staging\" }}, \
+             {{ principal = \"ana\", kind = \"token\" }}]\n\n\
+             [[review]]\ncampaign = \"Yearly everything\"\nexpect_valid = false\n"
+        ),
+    )
+    .unwrap();
+    let passed = policy_test(&cases);
+    assert_eq!(passed.status.code(), Some(0), "{}", stderr(&passed));
+    assert_eq!(stdout(&passed).trim(), "2 passed, 0 failed");
+
+    // A campaign renamed away, or a scope that misses what it should cover, fails its case.
+    std::fs::write(
+        &cases,
+        format!(
+            "{principals}[[review]]\nname = \"gone\"\ncampaign = \"Quarterly deployers\"\n\n\
+             [[review]]\nname = \"staging too\"\ncampaign = \"Production deployers\"\n\
+             covers = [{{ principal = \"ana\", role = \"deployer\", scope = \"environment:acme/web:staging\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let failed = policy_test(&cases);
+    assert_eq!(failed.status.code(), Some(1));
+    let errors = stderr(&failed);
+    assert!(errors.contains("gone: expected campaign `Quarterly deployers` in reviews.toml"), "{errors}");
+    assert!(
+        errors.contains("staging too: campaign `Production deployers` does not select `ana`'s `deployer` grant on `environment:acme/web:staging`"),
+        "{errors}"
+    );
+
+    // A case naming a principal the file does not have is malformed, not failed.
+    std::fs::write(
+        &cases,
+        "[[review]]\ncampaign = \"Production deployers\"\ncovers = [{ principal = \"ghost\", kind = \"token\" }]\n",
+    )
+    .unwrap();
+    let broken = policy_test(&cases);
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(stderr(&broken).contains("review 1: unknown principal `ghost`"), "{}", stderr(&broken));
+}));
+
+engine_test!(a_broken_reviews_file_is_refused_on_reload, |engine| with_database(engine, |db| async move {
+    use std::time::{Duration, Instant};
+    let data_dir = db.dir.path().join("data");
+    let server = Server::start(&data_dir, &db.url).await;
+    let store = db.open_store().await;
+    let file = data_dir.join("policy/reviews.toml");
+    let next_reload = |before: u64| {
+        let store = &store;
+        let server = &server;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let entries = store.list_audit(before, 100).await.unwrap();
+                if let Some(entry) = entries.into_iter().find(|e| e.record.action == "policy.reload") {
+                    break entry;
+                }
+                assert!(Instant::now() < deadline, "no reload entry: {}", server.log_text());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+
+    let before = store.audit_size().await.unwrap();
+    std::fs::write(&file, REVIEWS).unwrap();
+    let accepted = next_reload(before).await;
+    assert_eq!(accepted.record.outcome.as_str(), "success", "{:?}", accepted.record);
+
+    let before = store.audit_size().await.unwrap();
+    std::fs::write(&file, REVIEWS.replace("\"14d\"", "\"120d\"")).unwrap();
+    let refused = next_reload(before).await;
+    assert_eq!(refused.record.outcome.as_str(), "failure");
+    let problems = refused.record.details["problems"].to_string();
+    assert!(
+        problems.contains("reviews.toml:7: campaign `Production deployers`: duration must be between 1h and 90d"),
+        "{problems}"
+    );
+}));

@@ -13,6 +13,7 @@ mod campaign;
 mod codec;
 mod decision;
 mod definition;
+mod export;
 mod item;
 
 #[cfg(test)]
@@ -29,4 +30,5 @@ pub use definition::{
     CampaignDefinition, Candidate, DEFAULT_UNUSED_AFTER, DefinitionError, ItemKind, MAX_CAMPAIGN_NAME_CHARS,
     MAX_DURATION, MAX_REVIEWERS, MIN_DURATION, NoResponse, Recurrence, Reviewer, Selector,
 };
+pub use export::{EXPORT_FORMAT, ExportProblem, ExportSummary, check_export, export_sections};
 pub use item::{Advice, Recommendation, ReviewItem, recommend};

@@ -281,3 +281,126 @@ fn recurrences_add_calendar_months() {
     assert_eq!(Recurrence::Months(3).next_after(datetime!(2026-11-15 09:00 UTC)), datetime!(2027-02-15 09:00 UTC));
     assert_eq!("30d".parse::<Recurrence>().unwrap().next_after(NOW), NOW + Duration::days(30));
 }
+
+mod export {
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+
+    struct Fixture {
+        sections: Map<String, Value>,
+        leaves: Vec<(u64, Value)>,
+    }
+
+    fn leaf(action: &str, actor: &str, details: Value) -> Value {
+        json!({"action": action, "actor": actor, "outcome": "success", "details": details})
+    }
+
+    /// Two items: Ana's grant kept by Bo, Cy's grant left to the deadline's revoke.
+    fn fixture() -> Fixture {
+        let (ana, bo, cy) = (IdentityId::new(), IdentityId::new(), IdentityId::new());
+        let mut first = item(ana, &[bo], &[]);
+        first.target = "g-ana".into();
+        let mut second = item(cy, &[bo], &[]);
+        second.number = 1;
+        second.target = "g-cy".into();
+        let items = vec![first, second];
+        let keep = decided(0, 0, 1, Verdict::Keep { until: None }, bo);
+        let default = Decision {
+            reviewer: None,
+            mfa_method: None,
+            mfa_age_seconds: None,
+            ..decided(1, 0, 1, Verdict::Revoke, bo)
+        };
+        let decisions = vec![keep.clone(), default.clone()];
+        let definition = definition_to_json(&definition());
+        let campaign = json!({"id": "c1", "definition": definition, "policy_hash": "p1", "state": "closed"});
+        let about = |item: &ReviewItem, decision: &Decision| {
+            json!({
+                "campaign_id": "c1", "item": item.number, "sequence": decision.sequence,
+                "decision": verdict_to_json(&decision.verdict), "target": item.target,
+                "identity": item.identity.to_string(), "kind": "grant",
+            })
+        };
+        let leaves = vec![
+            (
+                1,
+                leaf(
+                    "review.open",
+                    "admin",
+                    json!({"campaign_id": "c1", "definition": definition, "policy_hash": "p1",
+                "snapshot_digest": snapshot_digest(&items), "items": 2}),
+                ),
+            ),
+            (2, leaf("review.decide", &bo.to_string(), about(&items[0], &keep))),
+            (3, leaf("grant.revoke", "system", json!({"grant_id": "g-cy"}))),
+            (4, leaf("review.default", "system", about(&items[1], &default))),
+            (
+                5,
+                leaf(
+                    "review.close",
+                    "system",
+                    json!({"campaign_id": "c1", "decisions_digest": decisions_digest(&decisions)}),
+                ),
+            ),
+        ];
+        let (snapshot, decisions) = export_sections(&items, &decisions);
+        let mut sections = Map::new();
+        sections.insert("campaign".into(), campaign);
+        sections.insert("snapshot".into(), snapshot);
+        sections.insert("decisions".into(), decisions);
+        Fixture { sections, leaves }
+    }
+
+    #[test]
+    fn an_intact_export_shows_every_item_decided_once_and_its_revocation() {
+        let fixture = fixture();
+        let summary = check_export(&fixture.sections, &fixture.leaves).unwrap();
+        assert_eq!((summary.items, summary.decisions, summary.defaults), (2, 1, 1));
+        assert_eq!((summary.kept, summary.revoked, summary.revocations_found), (1, 1, 1));
+    }
+
+    #[test]
+    fn an_edited_item_is_named() {
+        let mut fixture = fixture();
+        fixture.sections["snapshot"][1]["target"] = json!("g-someone-else");
+        let problem = check_export(&fixture.sections, &fixture.leaves).unwrap_err();
+        assert_eq!(problem.item, Some(1), "{problem}");
+        let mut fixture = self::fixture();
+        fixture.sections["snapshot"][0]["recommendation"]["reason"] = json!("edited");
+        let problem = check_export(&fixture.sections, &fixture.leaves).unwrap_err();
+        assert!(problem.message.contains("snapshot does not recompute"), "{problem}");
+    }
+
+    #[test]
+    fn a_missing_revocation_a_second_decision_and_self_review_are_refused() {
+        let mut fixture = fixture();
+        fixture.leaves.retain(|(_, leaf)| leaf["action"] != "grant.revoke");
+        let problem = check_export(&fixture.sections, &fixture.leaves).unwrap_err();
+        assert_eq!(problem.item, Some(1));
+        assert!(problem.message.contains("no revocation"), "{problem}");
+
+        let mut fixture = self::fixture();
+        let mut again = fixture.sections["decisions"][0].clone();
+        again["sequence"] = json!(1);
+        fixture.sections["decisions"].as_array_mut().unwrap().insert(1, again);
+        let problem = check_export(&fixture.sections, &fixture.leaves).unwrap_err();
+        assert!(problem.message.contains("second decision"), "{problem}");
+
+        let mut fixture = self::fixture();
+        let subject = fixture.sections["snapshot"][0]["identity"].clone();
+        fixture.sections["decisions"][0]["reviewer"] = subject;
+        let problem = check_export(&fixture.sections, &fixture.leaves).unwrap_err();
+        assert!(problem.message.contains("own access"), "{problem}");
+    }
+
+    #[test]
+    fn an_open_or_unopened_campaign_does_not_verify() {
+        let mut fixture = fixture();
+        fixture.leaves.retain(|(_, leaf)| leaf["action"] != "review.close");
+        assert!(check_export(&fixture.sections, &fixture.leaves).unwrap_err().message.contains("not closed"));
+        let mut fixture = self::fixture();
+        fixture.leaves.retain(|(_, leaf)| leaf["action"] != "review.open");
+        assert!(check_export(&fixture.sections, &fixture.leaves).unwrap_err().message.contains("review.open"));
+    }
+}

@@ -17,6 +17,7 @@ pub mod observe;
 pub mod openapi;
 pub mod outbound;
 pub mod problem;
+pub mod proofs;
 pub mod request_id;
 pub mod reviews;
 pub mod routing;

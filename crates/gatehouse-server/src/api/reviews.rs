@@ -193,6 +193,24 @@ pub async fn close_now(
     Ok(Json(CampaignDto::of(&closed)))
 }
 
+/// The campaign's export for an auditor (closed or skipped campaigns): its
+/// definition, snapshot and decisions, with every entry that proves them
+/// and its inclusion proof, and the consistency proof to the latest signed
+/// checkpoint. `gatehouse review verify FILE --public-key KEY` checks it
+/// offline.
+#[utoipa::path(get, path = "/api/v1/reviews/{id}/export", tag = "reviews",
+    params(("id" = String, Path, description = "campaign id")),
+    responses((status = 200, description = "the proof bundle (JSON)"), (status = 403), (status = 404), (status = 409)))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath<CampaignId>,
+) -> Result<Json<gatehouse_audit::bundle::Bundle>, ApiError> {
+    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    let campaign = find_campaign(&state, id).await?;
+    Ok(Json(crate::reviews::export::export(&state, &campaign).await?))
+}
+
 pub fn routes() -> super::Routes {
     super::Routes::default()
         .routes(utoipa_axum::routes!(create, list))
@@ -201,4 +219,5 @@ pub fn routes() -> super::Routes {
         .routes(utoipa_axum::routes!(items))
         .routes(utoipa_axum::routes!(decision))
         .routes(utoipa_axum::routes!(close_now))
+        .routes(utoipa_axum::routes!(export))
 }

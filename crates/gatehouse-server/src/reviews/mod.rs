@@ -9,6 +9,7 @@ pub mod apply;
 pub mod author;
 pub mod close;
 pub mod decide;
+pub mod export;
 pub mod open;
 pub mod roles;
 pub mod snapshot;

@@ -3,6 +3,8 @@
 //! deadline and its defaults; every refusal an attacker would try; the
 //! second stage, narrowing and delegation; the last policy manager kept.
 
+use gatehouse_audit::bundle::{self, Bundle};
+use gatehouse_domain::review::{EXPORT_FORMAT, check_export};
 use gatehouse_server::scheduler::run_once;
 use gatehouse_testkit::{TestApp, engine_test, with_app};
 use serde_json::{Value, json};
@@ -89,6 +91,14 @@ async fn grants_of(app: &TestApp, person: &Person) -> Vec<Value> {
         .collect()
 }
 
+/// The campaign's export and the audit public key.
+async fn export(app: &TestApp, campaign: &str) -> (Bundle, String) {
+    let key = app.get("/api/v1/audit/public-key", &app.admin_token).await.text.trim().to_owned();
+    let exported = app.get(&format!("/api/v1/reviews/{campaign}/export"), &app.admin_token).await;
+    exported.assert_status(200);
+    (serde_json::from_str(&exported.text).unwrap(), key)
+}
+
 async fn entries(app: &TestApp, action: &str) -> Vec<Value> {
     let listed = app.get(&format!("/api/v1/audit/entries?action={action}&limit=500"), &app.admin_token).await;
     listed.assert_status(200)["items"].as_array().unwrap().clone()
@@ -156,12 +166,35 @@ engine_test!(a_quarterly_campaign_runs_from_opening_through_reminder_to_its_defa
         let revoked = entries(&app, "grant.revoke").await;
         assert!(revoked.iter().any(|e| e["details"]["review"]["campaign_id"] == id.as_str()));
 
+        // The auditor's export verifies offline with only the public key.
+        let (bundle, key) = export(&app, &id).await;
+        let verified = bundle::verify(&bundle, EXPORT_FORMAT, &key, 2).unwrap();
+        let summary = check_export(&bundle.sections, &verified.leaves).unwrap();
+        assert_eq!((summary.items, summary.decisions, summary.defaults), (2, 1, 1));
+        assert_eq!((summary.revoked, summary.revocations_found), (1, 1));
+        // Tampered: an edited item is named; an edited entry is named by index.
+        let mut edited = bundle.clone();
+        edited.sections["snapshot"][bo_item as usize]["identity"] = json!(cast.sec.id);
+        let problem = check_export(&edited.sections, &verified.leaves).unwrap_err();
+        assert_eq!(problem.item, Some(u32::try_from(bo_item).unwrap()), "{problem}");
+        let mut forged = bundle.clone();
+        let last = forged.entries.len() - 1;
+        forged.entries[last].leaf = forged.entries[last].leaf.replace("\"review.close\"", "\"review.closed\"");
+        let refused = bundle::verify(&forged, EXPORT_FORMAT, &key, 2).unwrap_err();
+        assert_eq!(refused.index, Some(forged.entries[last].index), "{refused}");
+        app.get(&format!("/api/v1/reviews/{id}/export"), &cast.sec.token).await.assert_problem(403);
+
         // Closed: a late decision is refused and nothing is asked any more.
         fresh(&app, &cast.sec).await;
         let late = decide(&app, &cast.sec, &id, bo_item, json!({"decision": "keep"})).await;
         late.assert_problem(409);
         let inbox = app.get("/api/v1/reviews/assigned", &cast.sec.token).await;
         assert!(inbox.assert_status(200)["items"].as_array().unwrap().is_empty());
+        // An open campaign has nothing final to export yet.
+        let open_now = open(&app, quarterly()).await;
+        app.get(&format!("/api/v1/reviews/{}/export", open_now["id"].as_str().unwrap()), &app.admin_token)
+            .await
+            .assert_problem(409);
     }
 ));
 

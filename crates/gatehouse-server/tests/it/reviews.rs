@@ -274,6 +274,12 @@ engine_test!(decisions_an_attacker_tries_are_refused_and_change_nothing, |engine
     let listed = app.get("/api/v1/reviews", &app.admin_token).await;
     assert_eq!(listed.assert_status(200)["items"].as_array().unwrap().len(), 1);
     app.post(&format!("/api/v1/reviews/{id}/close"), &cast.sec.token, json!({})).await.assert_problem(403);
+
+    // Past the deadline, even before the scheduler closes it: refused.
+    app.clock.advance(Duration::days(6));
+    fresh(&app, &cast.sue).await;
+    let late = decide(&app, &cast.sue, &id, ana_item, json!({"decision": "keep"})).await;
+    assert!(late.assert_problem(409).contains("deadline"), "{}", late.text);
 }));
 
 fn uuid_like() -> String {

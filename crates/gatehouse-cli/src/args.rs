@@ -126,6 +126,10 @@ pub enum Command {
     /// Security evidence of a vendor (SOC 2 reports, pen tests, DPAs…).
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Access reviews: open a campaign, list and show campaigns and their
+    /// items, decide an item (with a fresh second factor), close early.
+    #[command(subcommand)]
+    Review(ReviewCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -738,4 +742,112 @@ pub enum EvidenceCommand {
     },
     /// A vendor's evidence with each item's state.
     List { vendor: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Open a campaign now, from a JSON definition (`--file`, the body of
+    /// `POST /api/v1/reviews`) or from flags.
+    Open {
+        /// A JSON campaign definition; `-` reads it from stdin.
+        #[arg(long, value_name = "FILE", conflicts_with_all = [
+            "name", "reviewers", "fallback", "duration", "kinds", "role", "scope", "identity_kind",
+            "recurrence", "on_no_response", "second_stage", "unused_after",
+        ])]
+        file: Option<PathBuf>,
+        #[arg(long, required_unless_present = "file", requires_all = ["reviewers", "fallback", "duration"])]
+        name: Option<String>,
+        /// `owner`, `manager`, `role:NAME`, `group:NAME` or `identity:ID` (repeat).
+        #[arg(long = "reviewer", value_name = "REVIEWER")]
+        reviewers: Vec<String>,
+        /// Who reviews what none of the reviewers may: `role:NAME`, `group:NAME` or `identity:ID`.
+        #[arg(long)]
+        fallback: Option<String>,
+        /// How long reviewers have (`14d`).
+        #[arg(long)]
+        duration: Option<String>,
+        /// What to review: `grant` (default), `token`, `signing_key` (repeat).
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Only grants of this role.
+        #[arg(long)]
+        role: Option<String>,
+        /// A glob over the grant's scope (`environment:**:production`).
+        #[arg(long)]
+        scope: Option<String>,
+        /// `human` or `service`.
+        #[arg(long)]
+        identity_kind: Option<String>,
+        /// `monthly`, `quarterly`, `half-yearly`, `yearly` or `Nd`.
+        #[arg(long)]
+        recurrence: Option<String>,
+        /// What undecided items get at the deadline: `keep`, `revoke` or `suspend`.
+        #[arg(long)]
+        on_no_response: Option<String>,
+        /// Second-stage reviewers for privileged items (repeat).
+        #[arg(long = "second-stage", value_name = "REVIEWER")]
+        second_stage: Vec<String>,
+        /// Recommend revoking what was unused this long (`90d`).
+        #[arg(long)]
+        unused_after: Option<String>,
+    },
+    /// List campaigns (those you review, or all with `audit.read`).
+    List {
+        /// `open`, `closed` or `skipped`.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Show a campaign; `--items` adds its items and where each stands.
+    Show {
+        id: String,
+        #[arg(long)]
+        items: bool,
+    },
+    /// Decide an item: final in its stage. Needs a recent second factor:
+    /// give `--code`, or be asked.
+    Decide {
+        id: String,
+        /// The item's number.
+        item: u32,
+        #[arg(value_enum)]
+        decision: ReviewDecision,
+        /// keep: end the access sooner (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// narrow: a role allowing strictly less.
+        #[arg(long)]
+        role: Option<String>,
+        /// narrow: a scope inside the current one.
+        #[arg(long)]
+        scope: Option<String>,
+        /// delegate: another eligible reviewer (identity id).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// A TOTP code, verified first.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Close a campaign before its deadline: undecided items get the default.
+    Close { id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReviewDecision {
+    Keep,
+    Revoke,
+    Narrow,
+    Delegate,
+}
+
+impl ReviewDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Keep => "keep",
+            ReviewDecision::Revoke => "revoke",
+            ReviewDecision::Narrow => "narrow",
+            ReviewDecision::Delegate => "delegate",
+        }
+    }
 }

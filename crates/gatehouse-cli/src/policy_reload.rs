@@ -59,6 +59,13 @@ impl Reloader {
                 line,
                 message: format!("notify names `{name}`, but no [notify.{name}] section configures it"),
             })
+            .chain(gatehouse_server::notify::unknown_review_targets(&policies, &self.notify).into_iter().map(
+                |(line, name)| PolicyProblem {
+                    file: gatehouse_policy::reviews::REVIEWS_FILE.into(),
+                    line,
+                    message: format!("notify names `{name}`, but no [notify.{name}] section configures it"),
+                },
+            ))
             .collect();
         if !unknown.is_empty() {
             return Some(Err(PolicyError::Invalid(unknown)));

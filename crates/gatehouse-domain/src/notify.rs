@@ -13,8 +13,13 @@
 //! (evidence due soon or expired, an integration lapsed, suspended or
 //! restored, an exception expired) goes out to the targets
 //! `vendor-access.toml` names ([`vendor`]).
+//!
+//! Access reviews (a campaign opened, its reminder, its close with
+//! defaults applied, and its alerts) go to the targets `reviews.toml`
+//! names ([`review`]).
 
 mod outbox;
+mod review;
 mod vendor;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -29,6 +34,7 @@ pub use outbox::{
     ClaimedDelivery, Delivery, DeliveryKind, DeliveryResult, FeedBatch, NewDelivery, NewHeldDelivery,
     ProtectionCallback, protection_answer, protection_verdict,
 };
+pub use review::{ReviewNotification, render_review, review_summary};
 pub use vendor::{VendorNotification, render_vendor};
 
 /// The header a generic webhook's signature travels in.
@@ -53,10 +59,14 @@ pub enum NotificationEvent {
     IntegrationSuspended,
     IntegrationRestored,
     ExceptionExpired,
+    ReviewOpened,
+    ReviewReminder,
+    ReviewDefaulted,
+    ReviewAlert,
 }
 
 impl NotificationEvent {
-    pub const ALL: [NotificationEvent; 13] = [
+    pub const ALL: [NotificationEvent; 17] = [
         NotificationEvent::RequestCreated,
         NotificationEvent::Vote,
         NotificationEvent::Decided,
@@ -70,6 +80,10 @@ impl NotificationEvent {
         NotificationEvent::IntegrationSuspended,
         NotificationEvent::IntegrationRestored,
         NotificationEvent::ExceptionExpired,
+        NotificationEvent::ReviewOpened,
+        NotificationEvent::ReviewReminder,
+        NotificationEvent::ReviewDefaulted,
+        NotificationEvent::ReviewAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +101,10 @@ impl NotificationEvent {
             NotificationEvent::IntegrationSuspended => "integration.suspended",
             NotificationEvent::IntegrationRestored => "integration.restored",
             NotificationEvent::ExceptionExpired => "exception.expired",
+            NotificationEvent::ReviewOpened => "review.opened",
+            NotificationEvent::ReviewReminder => "review.reminder",
+            NotificationEvent::ReviewDefaulted => "review.defaults_applied",
+            NotificationEvent::ReviewAlert => "review.alert",
         }
     }
 
@@ -104,13 +122,25 @@ impl NotificationEvent {
         )
     }
 
+    /// Whether it is about an access review: its targets are
+    /// `reviews.toml`'s.
+    pub fn is_about_review(self) -> bool {
+        matches!(
+            self,
+            NotificationEvent::ReviewOpened
+                | NotificationEvent::ReviewReminder
+                | NotificationEvent::ReviewDefaulted
+                | NotificationEvent::ReviewAlert
+        )
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|event| event.as_str() == text)
     }
 }
 
 /// The audit actions the feeder reads; every other entry is passed over.
-pub const FED_ACTIONS: [AuditAction; 13] = [
+pub const FED_ACTIONS: [AuditAction; 17] = [
     AuditAction::RequestCreate,
     AuditAction::RequestVote,
     AuditAction::RequestDecide,
@@ -124,19 +154,28 @@ pub const FED_ACTIONS: [AuditAction; 13] = [
     AuditAction::IntegrationSuspend,
     AuditAction::IntegrationRestore,
     AuditAction::ExceptionExpire,
+    AuditAction::ReviewOpen,
+    AuditAction::ReviewRemind,
+    AuditAction::ReviewClose,
+    AuditAction::ReviewAlert,
 ];
 
 /// The notification an audit entry calls for, if any: a request created, a
 /// vote cast (not one withdrawn), a decision, an expiry, a cancellation, a
 /// break-glass use and an overdue after-review. Refusals and failures (an
 /// entry whose outcome is not `success`) tell nobody anything, nor do
-/// supersession, consumption, revocation and reviews. The scheduler's word
+/// supersession, consumption, revocation and review decisions. The scheduler's word
 /// on vendors is told whatever its outcome: an expiry or a lapse is
-/// recorded as a failure, and is exactly what must be heard.
+/// recorded as a failure, and is exactly what must be heard. Of access
+/// reviews: a campaign opened, its reminder, its close when defaults were
+/// applied, and every alert (recorded as a failure).
 pub fn event_for(action: &str, outcome: Outcome, details: &Value) -> Option<NotificationEvent> {
     let action = FED_ACTIONS.into_iter().find(|fed| fed.as_str() == action)?;
     if let Some(event) = vendor::event_of(action) {
         return Some(event);
+    }
+    if let Some(event) = review::event_of(action, outcome, details) {
+        return event;
     }
     if outcome != Outcome::Success {
         return None;

@@ -16,6 +16,7 @@
 //! pipeline_change_reviewers = ["owner"]    # who reviews a pipeline change
 //! pipeline_change_fallback = "role:admin"  # who reviews what they may not
 //! renewal_days = 30                        # 1 to 365 days before a vendor's renewal
+//! notify = ["security"]                    # targets told of openings, reminders, defaults, alerts
 //!
 //! [[campaign]]
 //! name = "Quarterly production access"
@@ -38,6 +39,8 @@
 //! Campaign names are unique within the file, ignoring case. Roles named
 //! in `scope.role` and in `role:NAME` reviewers or fallbacks must be roles
 //! of the folder; groups and identities are the server's to check.
+//! `notify` (none by default) names `[notify.NAME]` targets, checked by
+//! `serve` and a reload as `vendor-access.toml`'s are.
 
 use gatehouse_domain::access::Pool;
 use gatehouse_domain::review::{CampaignDefinition, MAX_REVIEWERS, Reviewer, definition_from_json};
@@ -63,8 +66,14 @@ pub const DEFAULT_RENEWAL_DAYS: u16 = 30;
 /// The longest lead `renewal_days` may set.
 pub const MAX_RENEWAL_DAYS: u16 = 365;
 
-const TOP_LEVEL_KEYS: &[&str] =
-    &["campaign", "on_unreviewed_change", "pipeline_change_reviewers", "pipeline_change_fallback", "renewal_days"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "campaign",
+    "on_unreviewed_change",
+    "pipeline_change_reviewers",
+    "pipeline_change_fallback",
+    "renewal_days",
+    "notify",
+];
 
 /// What a pipeline change nobody has reviewed yet does to that pipeline's
 /// deployments.
@@ -110,6 +119,10 @@ pub struct ReviewSettings {
     pub pipeline_change_fallback: Pool,
     /// Days before a vendor's contract renewal that its review opens.
     pub renewal_days: u16,
+    /// The notification targets told of campaigns (none by default).
+    pub notify: Vec<String>,
+    /// The line `notify` is written on (0 without it).
+    pub notify_line: usize,
 }
 
 impl Default for ReviewSettings {
@@ -120,6 +133,8 @@ impl Default for ReviewSettings {
             pipeline_change_reviewers: vec![Reviewer::Owner],
             pipeline_change_fallback: Pool::Role("admin".into()),
             renewal_days: DEFAULT_RENEWAL_DAYS,
+            notify: Vec::new(),
+            notify_line: 0,
         }
     }
 }
@@ -208,6 +223,10 @@ pub fn load_reviews(text: &str, is_role: impl Fn(&str) -> bool) -> Result<Review
                     }
                 }
             }
+            "notify" => {
+                settings.notify_line = problems.line(value);
+                settings.notify = notify_targets(value, &mut problems);
+            }
             other => {
                 problems.at(key, format!("unknown key `{other}` (expected: {})", TOP_LEVEL_KEYS.join(", ")));
             }
@@ -220,6 +239,31 @@ pub fn load_reviews(text: &str, is_role: impl Fn(&str) -> bool) -> Result<Review
         problems.found.sort_by_key(|problem| problem.line);
         Err(problems.found)
     }
+}
+
+/// The target names of `notify`, without repeats; each a name a
+/// `[notify.NAME]` section can have.
+fn notify_targets(value: &Spanned<DeValue<'_>>, problems: &mut Problems<'_>) -> Vec<String> {
+    let DeValue::Array(items) = value.get_ref() else {
+        problems.at(value, "notify must be a list of target names".into());
+        return Vec::new();
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for item in items.iter() {
+        let DeValue::String(text) = item.get_ref() else {
+            problems.at(item, "notify must be a list of target names".into());
+            continue;
+        };
+        let well_formed = !text.is_empty()
+            && text.len() <= 64
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !well_formed {
+            problems.at(item, format!("notify: `{text}` is not a target name (letters, digits, `-`, `_`)"));
+        } else if !seen.iter().any(|name| name == text.as_ref()) {
+            seen.push(text.to_string());
+        }
+    }
+    seen
 }
 
 fn pipeline_reviewers(

@@ -14,6 +14,7 @@ pub mod mfa;
 pub mod policy;
 pub mod policy_test;
 pub mod request;
+pub mod review;
 pub mod serve;
 pub mod token;
 pub mod vendor;

@@ -139,6 +139,13 @@ fn validate(config: &Config) -> CliResult<()> {
                     dir.join(gatehouse_policy::vendor_access::VENDOR_ACCESS_FILE).display()
                 );
             }
+            for (line, name) in gatehouse_server::notify::unknown_review_targets(&policies, &config.notify) {
+                eprintln!(
+                    "warning: {}:{line}: notify names `{name}`, but no [notify.{name}] section configures it \
+                     (`serve` would refuse to start)",
+                    dir.join(gatehouse_policy::reviews::REVIEWS_FILE).display()
+                );
+            }
             Ok(())
         }
         Err(PolicyError::Invalid(problems)) => {

@@ -59,6 +59,14 @@ pub async fn run(config: &Config) -> CliResult<()> {
             config.policy_dir.join(gatehouse_policy::vendor_access::VENDOR_ACCESS_FILE).display()
         )));
     }
+    if let Some((line, name)) =
+        gatehouse_server::notify::unknown_review_targets(&policies, &config.notify).into_iter().next()
+    {
+        return Err(CliError::config(format!(
+            "{}:{line}: notify names `{name}`, but no [notify.{name}] section configures it",
+            config.policy_dir.join(gatehouse_policy::reviews::REVIEWS_FILE).display()
+        )));
+    }
 
     let mfa = MfaSettings {
         sealing_key: sealing_key(config)?,

@@ -16,6 +16,7 @@ mod multi_node;
 mod notify;
 mod policy;
 mod reliability;
+mod reviews;
 mod serve;
 mod signing;
 mod sso;

@@ -146,5 +146,23 @@ engine_test!(a_served_rule_notifies_its_configured_target, |engine| with_databas
     assert_eq!(refusal.record.outcome.as_str(), "failure");
     let problems = refusal.record.details["problems"].to_string();
     assert!(problems.contains("vendor-access.toml") && problems.contains("notify names `security`"), "{problems}");
+
+    // And a reviews.toml telling a target nobody configured.
+    let before = store.audit_size().await.unwrap();
+    std::fs::remove_file(data_dir.join("policy/vendor-access.toml")).unwrap();
+    std::fs::write(data_dir.join("policy/reviews.toml"), "# who hears of reviews\nnotify = [\"auditors\"]\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refusal = loop {
+        let entries = store.list_audit(before, 100).await.unwrap();
+        if let Some(entry) = entries.into_iter().find(|e| e.record.action == "policy.reload") {
+            break entry;
+        }
+        assert!(Instant::now() < deadline, "no reload entry: {}", server.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refusal.record.outcome.as_str(), "failure");
+    let problems = refusal.record.details["problems"].to_string();
+    assert!(problems.contains("reviews.toml") && problems.contains("notify names `auditors`"), "{problems}");
+    assert!(!problems.contains("vendor-access.toml"), "{problems}");
     receiver.abort();
 }));

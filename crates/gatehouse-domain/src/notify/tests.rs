@@ -102,6 +102,21 @@ fn audit_actions_become_the_events_people_hear_of() {
         check_event(quiet, ok, json!({}), None);
     }
     check_event("token.create", ok, json!({}), None);
+    // Reviews: an opening, a reminder, a close that applied defaults, every alert.
+    check_event("review.open", ok, json!({"items": 3}), Some(ReviewOpened));
+    check_event("review.open", Outcome::Failure, json!({}), None);
+    check_event("review.remind", ok, json!({}), Some(ReviewReminder));
+    check_event("review.close", ok, json!({"counts": {"defaulted": 2}}), Some(ReviewDefaulted));
+    check_event("review.close", ok, json!({"counts": {"defaulted": 0}}), None);
+    check_event("review.close", ok, json!({}), None);
+    check_event("review.alert", failed, json!({"problem": "x"}), Some(ReviewAlert));
+    for quiet in ["review.skip", "review.decide", "review.default"] {
+        check_event(quiet, ok, json!({"counts": {"defaulted": 1}}), None);
+    }
+    for event in [ReviewOpened, ReviewReminder, ReviewDefaulted, ReviewAlert] {
+        assert!(event.is_about_review() && !event.is_about_vendor());
+    }
+    assert!(!Decided.is_about_review() && !EvidenceExpired.is_about_review());
     check_event("request.vote", Outcome::Denied, json!({}), None);
     check_event("request.create", Outcome::Failure, json!({}), None);
     // Every event has one name, read back as itself.
@@ -111,7 +126,8 @@ fn audit_actions_become_the_events_people_hear_of() {
     // The fed actions are exactly those some entry turns into an event.
     for action in crate::audit::AuditAction::ALL {
         let fed = FED_ACTIONS.contains(action);
-        assert_eq!(event_for(action.as_str(), ok, &json!({})).is_some(), fed, "{}", action.as_str());
+        let details = json!({"counts": {"defaulted": 1}});
+        assert_eq!(event_for(action.as_str(), ok, &details).is_some(), fed, "{}", action.as_str());
     }
 }
 
@@ -224,4 +240,69 @@ fn a_vendor_notification_says_the_entry_s_sentence() {
     assert_eq!(webhook["details"]["kind"], "soc2");
     let slack: Value = serde_json::from_slice(&render_vendor(&notification, TargetKind::Slack)).unwrap();
     assert_eq!(slack["text"], "[gatehouse] evidence.expired: SOC 2 report for Acme &lt;Scan&gt; expired 2026-10-31");
+}
+
+#[test]
+fn a_review_opening_names_the_campaign_its_items_deadline_and_reviewers() {
+    let reviewers = vec!["ana@example.com".to_owned(), "<@U1> bob".to_owned()];
+    let details = json!({"campaign_id": "c1", "items": 12, "deadline": "2026-12-17T09:00:00Z"});
+    let line = review_summary(
+        NotificationEvent::ReviewOpened,
+        "Quarterly",
+        &reviewers,
+        Some("2026-12-17T09:00:00Z"),
+        &details,
+    );
+    assert_eq!(
+        line,
+        "access review \"Quarterly\" opened: 12 items to decide by 2026-12-17T09:00:00Z; reviewers: ana@example.com, <@U1> bob"
+    );
+    let notification = ReviewNotification {
+        event: NotificationEvent::ReviewOpened,
+        campaign_id: "c1".into(),
+        name: "Quarterly".into(),
+        reviewers: reviewers.clone(),
+        summary: line,
+        details,
+        at: "2026-12-03T09:00:00Z".into(),
+    };
+    let webhook: Value = serde_json::from_slice(&render_review(&notification, TargetKind::Webhook)).unwrap();
+    assert_eq!(webhook["event"], "review.opened");
+    assert_eq!(webhook["subject"], "review:c1");
+    assert_eq!(webhook["reviewers"], json!(reviewers));
+    assert_eq!(webhook["details"]["items"], 12);
+    let slack: Value = serde_json::from_slice(&render_review(&notification, TargetKind::Slack)).unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(text.starts_with("[gatehouse] review.opened: access review"), "{text}");
+    assert!(text.contains("&lt;@U1&gt; bob") && !text.contains("<@U1>"), "a mention got through: {text}");
+}
+
+#[test]
+fn review_reminders_defaults_and_alerts_say_what_is_waiting_or_was_applied() {
+    use NotificationEvent::*;
+    let one = vec!["ana@example.com".to_owned()];
+    assert_eq!(
+        review_summary(ReviewReminder, "Q", &one, Some("2026-12-17T09:00:00Z"), &json!({"undecided": 1})),
+        "reminder: access review \"Q\" has 1 undecided item by 2026-12-17T09:00:00Z; waiting on: ana@example.com"
+    );
+    let counts = json!({"counts": {"items": 4, "kept": 1, "revoked": 3, "narrowed": 0, "suspended": 0,
+        "defaulted": 2, "escalated": 1, "failed": 1}});
+    assert_eq!(
+        review_summary(ReviewDefaulted, "Q", &[], None, &counts),
+        "access review \"Q\" closed: 2 of 4 items got the default at the deadline (totals: kept 1, revoked 3, \
+         narrowed 0, suspended 0); 1 escalated instead of removing the last policy manager; 1 could not be applied"
+    );
+    assert_eq!(
+        review_summary(ReviewAlert, "Q", &[], None, &json!({"item": 3, "problem": "the grant is gone"})),
+        "access review \"Q\", item 3: the grant is gone"
+    );
+    assert_eq!(
+        review_summary(ReviewAlert, "Q", &[], None, &json!({"problem": "2 items have nobody to review them"})),
+        "access review \"Q\": 2 items have nobody to review them"
+    );
+    let many: Vec<String> = (0..25).map(|n| format!("r{n}")).collect();
+    let line = review_summary(ReviewOpened, "Q", &many, None, &json!({"items": 1}));
+    assert!(line.ends_with("r19 and 5 more"), "{line}");
+    assert!(!line.contains("r20"), "{line}");
+    assert!(review_summary(ReviewOpened, "Q", &[], None, &json!({})).ends_with("reviewers: nobody"));
 }

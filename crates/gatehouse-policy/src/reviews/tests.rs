@@ -61,8 +61,10 @@ fn the_module_example_loads_with_every_key() {
     assert_eq!(settings.pipeline_change_reviewers, [Reviewer::Owner]);
     assert_eq!(settings.pipeline_change_fallback, Pool::Role("admin".into()));
     assert_eq!(settings.renewal_days, 30);
+    assert_eq!(settings.notify, ["security"]);
+    assert_eq!(settings.notify_line, 5);
     let [campaign] = settings.campaigns.as_slice() else { panic!("one campaign: {settings:?}") };
-    assert_eq!(campaign.line, 6);
+    assert_eq!(campaign.line, 7);
     let definition = &campaign.definition;
     assert_eq!(definition.name, "Quarterly production access");
     assert_eq!(definition.reviewers, [Reviewer::Owner, Reviewer::Manager]);
@@ -264,6 +266,25 @@ fn top_level_settings_are_checked() {
     }
     assert_eq!(load("renewal_days = 365\n").map(|s| s.renewal_days), Ok(365));
     assert_eq!(load("renewal_days = 0x10\n").map(|s| s.renewal_days), Ok(16));
+}
+
+#[test]
+fn notify_names_targets_once_each_and_refuses_what_is_not_a_name() {
+    let settings = load("# who hears of reviews\nnotify = [\"security\", \"chat-1\", \"security\"]\n").expect("loaded");
+    assert_eq!(settings.notify, ["security", "chat-1"]);
+    assert_eq!(settings.notify_line, 2);
+    assert!(ReviewSettings::default().notify.is_empty());
+    let cases: &[(&str, usize, &str)] = &[
+        ("notify = \"security\"", 1, "notify must be a list of target names"),
+        ("notify = [\n\"ok\",\n\"no spaces\"]", 3, "notify: `no spaces` is not a target name"),
+        ("notify = [\"\"]", 1, "notify: `` is not a target name"),
+        ("notify = [1]", 1, "notify must be a list of target names"),
+    ];
+    for (text, line, needle) in cases {
+        check_refused(text, *line, needle);
+    }
+    let long = format!("notify = [\"{}\"]", "a".repeat(65));
+    check_refused(&long, 1, "is not a target name");
 }
 
 #[test]

@@ -1,16 +1,17 @@
 //! The feeder: audit entries after the outbox's cursor become deliveries,
 //! one per target of the request's rule (or, for the scheduler's word on
-//! vendors and integrations, per target `vendor-access.toml` names),
+//! vendors and integrations, per target `vendor-access.toml` names; for
+//! access reviews, per target `reviews.toml` names),
 //! enqueued with the cursor's move in one transaction. An entry is read once: a node whose cursor moved
 //! meanwhile (another node fed the same entries) writes nothing.
 
 use gatehouse_domain::audit::{Actor, AuditEntry};
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::identity::Identity;
-use gatehouse_domain::ids::{ApprovalRequestId, DeliveryId, IdentityId};
+use gatehouse_domain::ids::{ApprovalRequestId, CampaignId, DeliveryId, IdentityId};
 use gatehouse_domain::notify::{
-    DeliveryKind, FED_ACTIONS, NewDelivery, Notification, NotificationEvent, VendorNotification, event_for, render,
-    render_vendor, request_of, state_after, summary, told_otherwise,
+    DeliveryKind, FED_ACTIONS, NewDelivery, Notification, NotificationEvent, ReviewNotification, VendorNotification,
+    event_for, render, render_review, render_vendor, request_of, review_summary, state_after, summary, told_otherwise,
 };
 use gatehouse_domain::store::StoreError;
 use gatehouse_policy::Policies;
@@ -57,6 +58,9 @@ async fn deliveries_for(
     };
     if event.is_about_vendor() {
         return Ok(vendor_deliveries(state, policies, entry, event));
+    }
+    if event.is_about_review() {
+        return review_deliveries(state, policies, entry, event).await;
     }
     let Some(request_id) =
         request_of(&record.resource, &record.details).and_then(|id| id.parse::<ApprovalRequestId>().ok())
@@ -153,6 +157,99 @@ fn vendor_deliveries(
         });
     }
     deliveries
+}
+
+/// Items read per page when collecting a campaign's reviewers.
+const ITEM_PAGE: u32 = 1_000;
+
+/// The deliveries of an access review's opening, reminder, defaults or
+/// alert, to each target `reviews.toml` names. The opening names every
+/// reviewer of the campaign's first stage (read from its items); the
+/// reminder those its entry says are still waited on.
+async fn review_deliveries(
+    state: &AppState,
+    policies: &Policies,
+    entry: &AuditEntry,
+    event: NotificationEvent,
+) -> Result<Vec<NewDelivery>, StoreError> {
+    let names = &policies.reviews().notify;
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let record = &entry.record;
+    let details = &record.details;
+    let Some(id) = details["campaign_id"].as_str().and_then(|id| id.parse::<CampaignId>().ok()) else {
+        tracing::warn!(index = entry.index, action = %record.action, "a review entry names no campaign to notify of");
+        return Ok(Vec::new());
+    };
+    let campaign = state.store.find_campaign(id).await?;
+    let name = details["name"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| campaign.as_ref().map(|campaign| campaign.definition.name.clone()))
+        .unwrap_or_else(|| id.to_string());
+    let deadline = details["deadline"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| campaign.as_ref().map(|campaign| format_rfc3339(campaign.deadline)));
+    let mut ids: Vec<IdentityId> = match event {
+        NotificationEvent::ReviewOpened => {
+            let mut ids = Vec::new();
+            let mut after = None;
+            loop {
+                let page = state.store.list_review_items(id, after, ITEM_PAGE).await?;
+                after = page.last().map(|item| item.number);
+                ids.extend(page.iter().flat_map(|item| item.reviewers_of(1).iter().copied()));
+                if page.len() < ITEM_PAGE as usize {
+                    break;
+                }
+            }
+            ids
+        }
+        NotificationEvent::ReviewReminder => {
+            details["reviewers"].as_array().into_iter().flatten().filter_map(|id| id.as_str()?.parse().ok()).collect()
+        }
+        _ => Vec::new(),
+    };
+    ids.sort();
+    ids.dedup();
+    let mut reviewers = Vec::with_capacity(ids.len());
+    for reviewer in ids {
+        reviewers.push(shown(state, reviewer).await?);
+    }
+    // Reminders and alerts name the deadline only where it still matters.
+    let deadline = match event {
+        NotificationEvent::ReviewOpened | NotificationEvent::ReviewReminder => deadline,
+        _ => None,
+    };
+    let notification = ReviewNotification {
+        event,
+        campaign_id: id.to_string(),
+        summary: review_summary(event, &name, &reviewers, deadline.as_deref(), details),
+        name,
+        reviewers,
+        details: details.clone(),
+        at: format_rfc3339(record.time),
+    };
+    let now = state.clock.now();
+    let mut deliveries = Vec::new();
+    for target_name in names {
+        let Some(target) = state.settings.notify.targets.get(target_name) else {
+            tracing::warn!(target = %target_name, "reviews.toml names a notification target no [notify.NAME] configures");
+            continue;
+        };
+        deliveries.push(NewDelivery {
+            id: DeliveryId::new(),
+            target: target_name.clone(),
+            kind: DeliveryKind::Target(target.kind),
+            event,
+            request_id: None,
+            subject: format!("review:{id}"),
+            body: render_review(&notification, target.kind),
+            created_at: now,
+        });
+    }
+    Ok(deliveries)
 }
 
 /// A person as a notification names them: their email, else their name.

@@ -3,7 +3,7 @@
 //! cursor and turns each entry that calls for one
 //! (`domain::notify::event_for`) into a delivery per target of the
 //! request's rule, or per target `vendor-access.toml` names for the
-//! scheduler's word on vendors, moving the cursor in the same
+//! scheduler's word on vendors (`reviews.toml`'s for access reviews), moving the cursor in the same
 //! transaction; the deliverer (`deliver.rs`) claims due deliveries under a
 //! lease, sends them through the outbound client and records each result
 //! with its `notify.send` or `notify.fail` entry. Held deliveries (a GitHub
@@ -87,6 +87,18 @@ pub fn unknown_targets(rules: &ApprovalRules, settings: &NotifySettings) -> Vec<
 pub fn unknown_vendor_targets(policies: &Policies, settings: &NotifySettings) -> Vec<(usize, String)> {
     let (names, line) = policies.vendor_notify();
     names.iter().filter(|name| !settings.targets.contains_key(*name)).map(|name| (line, name.clone())).collect()
+}
+
+/// Targets `reviews.toml` names in `notify` that no `[notify.NAME]`
+/// configures: `(the line of its notify, the name)`.
+pub fn unknown_review_targets(policies: &Policies, settings: &NotifySettings) -> Vec<(usize, String)> {
+    let reviews = policies.reviews();
+    reviews
+        .notify
+        .iter()
+        .filter(|name| !settings.targets.contains_key(*name))
+        .map(|name| (reviews.notify_line, name.clone()))
+        .collect()
 }
 
 /// What one run did.

@@ -58,3 +58,16 @@ fn a_vendor_access_file_naming_unconfigured_targets_is_found() {
     assert_eq!(unknown_vendor_targets(&policies, &settings), vec![]);
     assert_eq!(unknown_vendor_targets(&Policies::defaults(), &NotifySettings::default()), vec![]);
 }
+
+#[test]
+fn a_reviews_file_naming_unconfigured_targets_is_found() {
+    let mut source = PolicySetSource::defaults();
+    source.files.insert("reviews.toml".into(), "renewal_days = 30\nnotify = [\"security\", \"chat\"]\n".into());
+    let policies = Policies::from_source(&source).unwrap();
+    let mut settings = NotifySettings::default();
+    settings.targets.insert("security".into(), target(TargetKind::Webhook));
+    assert_eq!(unknown_review_targets(&policies, &settings), vec![(2, "chat".to_owned())]);
+    settings.targets.insert("chat".into(), target(TargetKind::Slack));
+    assert_eq!(unknown_review_targets(&policies, &settings), vec![]);
+    assert_eq!(unknown_review_targets(&Policies::defaults(), &NotifySettings::default()), vec![]);
+}

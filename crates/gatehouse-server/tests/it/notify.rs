@@ -519,3 +519,108 @@ engine_test!(a_vendor_s_evidence_due_soon_and_expired_is_told_to_its_targets, |e
         assert_eq!(sent[1].record.details["request_id"], Value::Null);
     }
 ));
+
+/// The built-in policies with `reviews.toml` naming `security` only.
+fn review_policies() -> Policies {
+    let mut source = PolicySetSource::defaults();
+    source.files.insert("reviews.toml".into(), "notify = [\"security\"]\n".into());
+    Policies::from_source(&source).unwrap()
+}
+
+engine_test!(a_review_s_opening_reminder_and_defaults_are_told_to_its_targets, |engine| with_database(
+    engine,
+    |db| async move {
+        let receiver = Receiver::start().await;
+        let settings =
+            settings(vec![("security", webhook(receiver.hook("security"))), ("chat", slack(receiver.hook("chat")))]);
+        let app = TestApp::with_policies(&db, settings, review_policies()).await;
+        let rita = app.create_human("Rita", "rita@example.com").await;
+        let bo = app.create_human("Bo", "bo@example.com").await;
+        let body = json!({"identity_id": bo, "role": "deployer", "scope": "environment:acme/web:production"});
+        app.post("/api/v1/grants", &app.admin_token, body).await.assert_status(201);
+        assert_eq!(run(&app).await.enqueued, 0, "a grant is nobody's news");
+
+        // Opened: the campaign, its item count, its deadline and its reviewer.
+        let definition = json!({
+            "name": "Deployers <!here>",
+            "scope": {"role": "deployer"},
+            "reviewers": [format!("identity:{rita}")],
+            "fallback": "role:admin",
+            "duration": "5d",
+            "on_no_response": "revoke",
+        });
+        let opened = app.post("/api/v1/reviews", &app.admin_token, definition).await;
+        let campaign = opened.assert_status(201)["id"].as_str().unwrap().to_owned();
+        let tick = run(&app).await;
+        assert_eq!((tick.enqueued, tick.delivered, tick.failed), (1, 1, 0), "{tick:?}");
+        let told = receiver.received("security");
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].headers["x-gatehouse-event"], "review.opened");
+        assert_eq!(told[0].headers["x-gatehouse-signature-256"], expected_signature(&told[0].body).as_str());
+        let body = told[0].json();
+        assert_eq!(body["event"], "review.opened");
+        assert_eq!(body["campaign_id"], campaign.as_str());
+        assert_eq!(body["reviewers"], json!(["rita@example.com"]));
+        let deadline = gatehouse_domain::clock::format_rfc3339(app.clock.now() + Duration::days(5));
+        assert_eq!(
+            body["summary"],
+            format!(
+                "access review \"Deployers <!here>\" opened: 1 item to decide by {deadline}; reviewers: rita@example.com"
+            )
+        );
+        assert!(receiver.received("chat").is_empty(), "a target reviews.toml does not name hears nothing");
+
+        // A day before the deadline: the reminder names who is still waited on.
+        app.clock.advance(Duration::days(4) + Duration::hours(1));
+        gatehouse_server::scheduler::run_once(&app.state).await.unwrap();
+        assert_eq!(run(&app).await.delivered, 1);
+        let reminder = receiver.received("security")[1].json();
+        assert_eq!(reminder["event"], "review.reminder");
+        assert_eq!(reminder["reviewers"], json!(["rita@example.com"]));
+        assert_eq!(
+            reminder["summary"],
+            format!(
+                "reminder: access review \"Deployers <!here>\" has 1 undecided item by {deadline}; \
+                 waiting on: rita@example.com"
+            )
+        );
+
+        // The deadline: Bo's grant is revoked by default, and the targets hear so.
+        app.clock.advance(Duration::days(1));
+        gatehouse_server::scheduler::run_once(&app.state).await.unwrap();
+        let tick = run(&app).await;
+        assert_eq!((tick.enqueued, tick.delivered), (1, 1), "{tick:?}");
+        let closed = receiver.received("security")[2].json();
+        assert_eq!(closed["event"], "review.defaults_applied");
+        assert_eq!(closed["details"]["counts"]["defaulted"], 1);
+        let summary = closed["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with("access review \"Deployers <!here>\" closed: 1 of 1 item got the default"),
+            "{summary}"
+        );
+        assert!(summary.contains("revoked 1"), "{summary}");
+
+        // Each delivery is audited under its campaign, and nothing twice.
+        let sent = entries(&app, "notify.send").await;
+        assert_eq!(sent.len(), 3);
+        assert!(sent.iter().all(|entry| entry.record.resource == format!("review:{campaign}")));
+        assert_eq!(run(&app).await, Tick::default());
+    }
+));
+
+engine_test!(an_empty_review_is_skipped_and_tells_nobody, |engine| with_database(engine, |db| async move {
+    let receiver = Receiver::start().await;
+    let settings = settings(vec![("security", webhook(receiver.hook("security")))]);
+    let app = TestApp::with_policies(&db, settings, review_policies()).await;
+    // An empty scope is skipped: nobody is asked, nobody is told.
+    let definition = json!({
+        "name": "Nobody",
+        "scope": {"role": "deployer"},
+        "reviewers": ["role:admin"],
+        "fallback": "role:admin",
+        "duration": "5d",
+    });
+    app.post("/api/v1/reviews", &app.admin_token, definition).await.assert_status(201);
+    assert_eq!(run(&app).await, Tick::default());
+    assert!(receiver.received("security").is_empty());
+}));

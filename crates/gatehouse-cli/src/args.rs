@@ -831,6 +831,21 @@ pub enum ReviewCommand {
     },
     /// Close a campaign before its deadline: undecided items get the default.
     Close { id: String },
+    /// Write a closed campaign's proof bundle for an auditor: definition,
+    /// snapshot, decisions, and the entries proving them.
+    Export {
+        id: String,
+        /// The file to write (JSON).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Verify a review export offline; exit 1 naming the first bad item or entry.
+    Verify {
+        file: PathBuf,
+        /// The audit log's public key (`name+id+key`), or a file holding it.
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

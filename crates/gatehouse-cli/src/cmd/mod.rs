@@ -15,6 +15,7 @@ pub mod policy;
 pub mod policy_test;
 pub mod request;
 pub mod review;
+pub mod review_file;
 pub mod serve;
 pub mod token;
 pub mod vendor;

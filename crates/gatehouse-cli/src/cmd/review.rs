@@ -208,8 +208,13 @@ async fn all_items(client: &Client, id: &str) -> CliResult<Vec<ReviewItemDto>> {
 }
 
 pub async fn run(args: &GlobalArgs, command: &ReviewCommand) -> CliResult<()> {
+    if let ReviewCommand::Verify { file, public_key } = command {
+        return super::review_file::verify(args, file, public_key);
+    }
     let client = Client::new(args)?;
     let campaign: CampaignDto = match command {
+        ReviewCommand::Export { id, out } => return super::review_file::export(args, id, out).await,
+        ReviewCommand::Verify { .. } => unreachable!("verified offline above"),
         ReviewCommand::Open { file, .. } => {
             let body = match file {
                 Some(path) => definition_from_file(path)?,

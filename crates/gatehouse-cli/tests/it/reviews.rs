@@ -173,6 +173,41 @@ engine_test!(review_commands_open_show_and_decide_a_campaign, |engine| {
         assert_eq!(stranger_close.status.code(), Some(1), "{}", stderr(&stranger_close));
         assert_eq!(json(&["review", "show", &id])["state"], "open", "a stranger closes nothing");
 
+        // The closed campaign's export verifies offline with only the public key.
+        let export = db.dir.path().join("review-export.json");
+        let wrote = ok(&["review", "export", &second, "--out", export.to_str().unwrap()]);
+        assert!(wrote.contains("1 items"), "{wrote}");
+        let signing = std::fs::read_to_string(data_dir.join("audit-signing.key")).unwrap();
+        let key = gatehouse_audit::note_key::NoteSigner::parse(&signing).unwrap().verifier().encode();
+        let verify = |file: &std::path::Path, key: &str| {
+            let mut command = gatehouse(&data_dir, &db.url);
+            run(command.args(["review", "verify", file.to_str().unwrap(), "--public-key", key]))
+        };
+        let verified = verify(&export, &key);
+        assert_eq!(verified.status.code(), Some(0), "{}", stderr(&verified));
+        assert!(stdout(&verified).contains("defaults at the deadline"), "{}", stdout(&verified));
+        // Truncated, reordered, edited and another key: each refused, naming why.
+        let original: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+        let tampered = db.dir.path().join("tampered.json");
+        let refused = |bytes: Vec<u8>, key: &str, expected: &str| {
+            std::fs::write(&tampered, bytes).unwrap();
+            let output = verify(&tampered, key);
+            assert_eq!(output.status.code(), Some(1), "{expected}: {}", stderr(&output));
+            assert!(stderr(&output).contains(expected), "{expected}: {}", stderr(&output));
+        };
+        let bytes = std::fs::read(&export).unwrap();
+        refused(bytes[..bytes.len() / 2].to_vec(), &key, "file truncated");
+        let mut reordered = original.clone();
+        reordered["entries"].as_array_mut().unwrap().swap(0, 1);
+        refused(serde_json::to_vec(&reordered).unwrap(), &key, "out of order");
+        let mut edited = original.clone();
+        edited["sections"]["snapshot"][0]["identity"] = json!(rita.id);
+        refused(serde_json::to_vec(&edited).unwrap(), &key, "item 0");
+        let other = gatehouse_audit::note_key::NoteSigner::generate("gatehouse").unwrap().verifier().encode();
+        refused(bytes.clone(), &other, "not the trusted key");
+        let still_open = cli_as(&admin, &["review", "export", &id, "--out", export.to_str().unwrap()]);
+        assert_eq!(still_open.status.code(), Some(1), "an open campaign has nothing final to export");
+
         // Usage errors are exit 2.
         let usage = cli_as(&admin, &["review", "decide", &id, &item, "narrow"]);
         assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));

@@ -14,6 +14,7 @@ mod codec;
 mod decision;
 mod definition;
 mod item;
+mod triggers;
 
 #[cfg(test)]
 mod tests;
@@ -30,3 +31,7 @@ pub use definition::{
     MAX_DURATION, MAX_REVIEWERS, MIN_DURATION, NoResponse, Recurrence, Reviewer, Selector,
 };
 pub use item::{Advice, Recommendation, ReviewItem, recommend};
+pub use triggers::{
+    HoldFact, PIPELINE_ACTIONS, PushedChange, RenewalWindow, change_item, changed_members, hold_reason, holding,
+    role_reaches_pipeline, schedule_due, scope_reaches_project,
+};

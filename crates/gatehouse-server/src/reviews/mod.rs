@@ -12,8 +12,9 @@ pub mod decide;
 pub mod open;
 pub mod roles;
 pub mod snapshot;
+pub mod triggers;
 
 pub use author::Author;
 pub use close::{ReviewReport, close, run};
 pub use decide::{Decided, decide};
-pub use open::{Opening, open};
+pub use open::{Opening, open, open_where};

@@ -117,6 +117,8 @@ pub async fn register(
     let integration = state.store.create_integration(integration, vec![record]).await?;
     // Its identity stays suspended until the onboarding request is approved.
     let request = crate::vendors::onboarding::open(state, caller, &integration).await?;
+    // Its first access review (issue 28): its identity's grants and tokens.
+    crate::reviews::triggers::onboarding(state, &integration).await;
     Ok(Integration { onboarding_request: request, ..integration })
 }
 

@@ -33,5 +33,5 @@ pub use definition::{
 pub use item::{Advice, Recommendation, ReviewItem, recommend};
 pub use triggers::{
     HoldFact, PIPELINE_ACTIONS, PushedChange, RenewalWindow, change_item, changed_members, hold_reason, holding,
-    role_reaches_pipeline, schedule_due, scope_reaches_project,
+    review_passed, role_reaches_pipeline, schedule_due, scope_reaches_project,
 };

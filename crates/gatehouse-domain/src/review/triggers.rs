@@ -11,6 +11,7 @@ use time::{Date, Duration, OffsetDateTime, Time};
 use crate::grant::{Resource, Scope};
 use crate::ids::{CampaignId, IdentityId};
 
+use super::campaign::CampaignState;
 use super::decision::Verdict;
 use super::definition::{ItemKind, MIN_DURATION, Recurrence};
 use super::item::{Advice, Recommendation, ReviewItem};
@@ -178,6 +179,16 @@ impl RenewalWindow {
     }
 }
 
+/// Whether a review lets what waits on it go ahead (an integration's
+/// onboarding): closed or skipped, or open with every item's final
+/// outcome a keep. `outcomes` holds each item's final outcome so far.
+pub fn review_passed(state: CampaignState, outcomes: &[Option<Verdict>]) -> bool {
+    match state {
+        CampaignState::Closed | CampaignState::Skipped => true,
+        CampaignState::Open => outcomes.iter().all(|outcome| matches!(outcome, Some(Verdict::Keep { .. }))),
+    }
+}
+
 /// Whose groups a directory group update changed: those added or removed,
 /// and every member old or new when the group was renamed (a group's name
 /// is what policies and reviewers name).
@@ -291,6 +302,16 @@ mod tests {
         assert_eq!(changed_members("ops", &[a, b], "ops", &[b, c]), expected);
         assert!(changed_members("ops", &[a, b], "ops", &[b, a]).is_empty());
         assert_eq!(changed_members("ops", &[a], "sre", &[a]), vec![a]);
+    }
+
+    #[test]
+    fn an_onboarding_waits_for_its_review_to_close_or_keep_everything() {
+        let keep = Some(Verdict::Keep { until: None });
+        assert!(review_passed(CampaignState::Skipped, &[]));
+        assert!(review_passed(CampaignState::Closed, &[Some(Verdict::Revoke)]));
+        assert!(review_passed(CampaignState::Open, &[keep.clone(), keep.clone()]));
+        assert!(!review_passed(CampaignState::Open, &[keep.clone(), None]));
+        assert!(!review_passed(CampaignState::Open, &[keep, Some(Verdict::Revoke)]));
     }
 
     #[test]

@@ -9,16 +9,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_domain::access::Pool;
+use gatehouse_domain::access::RequestState;
 use gatehouse_domain::audit::{AuditAction, AuditRecord, Outcome, SystemWriter};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::change::CommitSha;
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::IdentityStatus;
-use gatehouse_domain::ids::{CampaignId, IdentityId};
+use gatehouse_domain::ids::{CampaignId, IdentityId, IntegrationId};
 use gatehouse_domain::review::{
     Campaign, CampaignDefinition, CampaignState, HoldFact, ItemKind, NoResponse, PushedChange, RenewalWindow, Reviewer,
-    Trigger, TriggerKind, change_item, hold_reason, holding, progress, role_reaches_pipeline, schedule_due,
-    scope_reaches_project,
+    Trigger, TriggerKind, change_item, hold_reason, holding, progress, review_passed, role_reaches_pipeline,
+    schedule_due, scope_reaches_project,
 };
 use gatehouse_domain::store::PageRequest;
 use gatehouse_domain::vendor::{Integration, VendorStatus};
@@ -284,6 +285,58 @@ pub async fn onboarding(state: &AppState, integration: &Integration) -> Option<C
             alert(state, subject, &format!("the onboarding review did not open: {}", error.detail())).await;
             None
         }
+    }
+}
+
+/// Why `integration`'s activation waits for its onboarding review, if it
+/// does: the review is open and some item is not (yet) kept.
+pub async fn onboarding_waits(state: &AppState, integration: IntegrationId) -> Result<Option<String>, ApiError> {
+    let subject = format!("integration:{integration}");
+    for campaign in state.store.list_campaigns(Some(CampaignState::Open)).await? {
+        if campaign.trigger.kind != TriggerKind::Onboarding || campaign.trigger.subject != subject {
+            continue;
+        }
+        let decided = super::close::by_item(state.store.list_review_decisions(campaign.id, None).await?);
+        let outcomes: Vec<_> = super::close::all_items(state, campaign.id)
+            .await?
+            .iter()
+            .map(|item| progress(item, decided.get(&item.number).map(Vec::as_slice).unwrap_or_default()).outcome)
+            .collect();
+        if !review_passed(campaign.state, &outcomes) {
+            return Ok(Some(format!("its onboarding review (review:{}) is not approved yet", campaign.id)));
+        }
+    }
+    Ok(None)
+}
+
+/// After a decision on, or the close of, an integration's onboarding
+/// review: an integration whose onboarding request was approved and that
+/// waited only for this review is activated now. Never fails its caller.
+pub async fn onboarding_reviewed(state: &AppState, campaign: &Campaign) {
+    if campaign.trigger.kind != TriggerKind::Onboarding {
+        return;
+    }
+    let Some(id) = campaign.trigger.subject.strip_prefix("integration:").and_then(|id| id.parse().ok()) else {
+        return;
+    };
+    let settled = async {
+        let Some(integration) = state.store.find_integration(id).await? else { return Ok(()) };
+        let Some(request) = integration.onboarding_request else { return Ok(()) };
+        match state.store.find_approval_request(request).await? {
+            Some(request) if request.state == RequestState::Approved => {
+                crate::vendors::onboarding::settle(state, &request).await
+            }
+            _ => Ok(()),
+        }
+    };
+    if let Err(error) = settled.await {
+        let error: ApiError = error;
+        alert(
+            state,
+            campaign.trigger.subject.clone(),
+            &format!("the reviewed integration was not settled: {}", error.detail()),
+        )
+        .await;
     }
 }
 

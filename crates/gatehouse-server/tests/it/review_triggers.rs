@@ -8,15 +8,18 @@ use std::str::FromStr;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
+use gatehouse_domain::access::RequestState;
 use gatehouse_domain::audit::{AuditAction, AuditRecord, SystemWriter};
 use gatehouse_domain::change::{CommitAuthor, CommitSha};
 use gatehouse_domain::clock::Clock;
-use gatehouse_domain::ids::{CampaignId, IdentityId};
+use gatehouse_domain::ids::{CampaignId, IdentityId, IntegrationId};
 use gatehouse_domain::review::{Campaign, CampaignState, ItemKind, ReviewItem, TriggerKind};
+use gatehouse_domain::vendor::IntegrationState;
 use gatehouse_policy::{Policies, PolicySetSource};
 use gatehouse_server::Settings;
 use gatehouse_server::integrations::{GITHUB_ACTIONS_ISSUER, GithubSettings, GitlabSettings, Integrations, Secret};
 use gatehouse_server::scheduler::run_once;
+use gatehouse_server::vendors::onboarding;
 use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -324,36 +327,63 @@ async fn vendor(app: &TestApp, name: &str, renewal: &str) -> String {
     created.assert_status(201)["id"].as_str().unwrap().to_owned()
 }
 
-engine_test!(registering_an_integration_opens_its_first_review, |engine| with_database(engine, |db| async move {
-    let app = TestApp::with_policies(&db, settings(), Policies::defaults()).await;
-    let acme = vendor(&app, "Acme Scan", "2026-12-01").await;
-    let bot = app.create_service("acme-scan-bot").await;
-    grant(&app, &bot, "viewer", "project:acme/web").await;
-    let body = json!({
-        "vendor_id": acme, "identity_id": bot, "method": "github_app",
-        "permissions": ["contents:read"], "repositories": "selected", "repository_names": ["acme/web"],
-        "token_ttl": "1h", "webhook_signature": true,
-    });
-    let created = app.post("/api/v1/integrations", &app.admin_token, body.clone()).await;
-    let integration = created.assert_status(201)["id"].as_str().unwrap().to_owned();
-    let opened = campaigns(&app, TriggerKind::Onboarding).await;
-    assert_eq!(opened.len(), 1);
-    let campaign = &opened[0];
-    assert_eq!(campaign.trigger.subject, format!("integration:{integration}"));
-    assert_eq!((campaign.state, campaign.items), (CampaignState::Open, 1));
-    assert_eq!(campaign.deadline - campaign.opened_at, Duration::days(14));
-    assert_eq!(campaign.definition.on_no_response.map(|n| n.as_str()), Some("revoke"));
-    let list = items(&app, campaign.id).await;
-    assert_eq!(list[0].identity.to_string(), bot);
-    assert!(list[0].reviewers.contains(&app.admin_id), "the fallback reviews what no owner may");
+engine_test!(an_integration_is_in_force_only_once_its_first_review_approves_it, |engine| with_database(
+    engine,
+    |db| async move {
+        let app = TestApp::with_policies(&db, settings(), Policies::defaults()).await;
+        let directory = Directory::new(&app).await;
+        let own = directory.person(&app, "own").await;
+        grant(&app, &own.id, "admin", "*").await;
+        let acme = vendor(&app, "Acme Scan", "2026-12-01").await;
+        let bot = app.create_service("acme-scan-bot").await;
+        grant(&app, &bot, "viewer", "project:acme/web").await;
+        let body = json!({
+            "vendor_id": acme, "identity_id": bot, "method": "github_app",
+            "permissions": ["contents:read"], "repositories": "selected", "repository_names": ["acme/web"],
+            "token_ttl": "1h", "webhook_signature": true,
+        });
+        let created = app.post("/api/v1/integrations", &app.admin_token, body.clone()).await.assert_status(201).clone();
+        let integration = created["id"].as_str().unwrap().to_owned();
+        let opened = campaigns(&app, TriggerKind::Onboarding).await;
+        assert_eq!(opened.len(), 1);
+        let campaign = &opened[0];
+        assert_eq!(campaign.trigger.subject, format!("integration:{integration}"));
+        assert_eq!((campaign.state, campaign.items), (CampaignState::Open, 1));
+        assert_eq!(campaign.deadline - campaign.opened_at, Duration::days(14));
+        assert_eq!(campaign.definition.on_no_response.map(|n| n.as_str()), Some("revoke"));
+        let list = items(&app, campaign.id).await;
+        assert_eq!(list[0].identity.to_string(), bot);
+        assert!(list[0].reviewers.contains(&identity(&own)), "an owner of the grant's scope");
 
-    // A refused registration (a human as the integration) opens nothing.
-    let human = app.create_human("Hugh", "hugh@example.com").await;
-    let mut bad = body;
-    bad["identity_id"] = json!(human);
-    app.post("/api/v1/integrations", &app.admin_token, bad).await.assert_problem(422);
-    assert_eq!(campaigns(&app, TriggerKind::Onboarding).await.len(), 1);
-}));
+        // The onboarding request is approved: the integration still waits for its review.
+        let id = IntegrationId::from_str(&integration).unwrap();
+        let waiting = app.store.find_integration(id).await.unwrap().unwrap();
+        let request = app.store.find_approval_request(waiting.onboarding_request.unwrap()).await.unwrap().unwrap();
+        let now = app.clock.now();
+        let record = AuditRecord::system(SystemWriter::Onboarding, now, AuditAction::RequestDecide, "test");
+        let approved = app
+            .store
+            .change_approval_state(request.id, request.state, RequestState::Approved, now, None, vec![record])
+            .await
+            .unwrap();
+        onboarding::settle(&app.state, &approved).await.unwrap();
+        let still = app.store.find_integration(id).await.unwrap().unwrap();
+        assert_eq!(still.state, IntegrationState::PendingApproval, "not in force before its review");
+
+        // The review's last keep puts it in force.
+        fresh(&app, &own).await;
+        decide(&app, &own, campaign.id, 0, json!({"decision": "keep"})).await.assert_status(200);
+        let active = app.store.find_integration(id).await.unwrap().unwrap();
+        assert_eq!(active.state, IntegrationState::Active);
+
+        // A refused registration (a human as the integration) opens nothing.
+        let human = app.create_human("Hugh", "hugh@example.com").await;
+        let mut bad = body;
+        bad["identity_id"] = json!(human);
+        app.post("/api/v1/integrations", &app.admin_token, bad).await.assert_problem(422);
+        assert_eq!(campaigns(&app, TriggerKind::Onboarding).await.len(), 1);
+    }
+));
 
 engine_test!(a_renewal_review_opens_once_before_the_contract_renews, |engine| with_database(engine, |db| async move {
     let app = TestApp::with_policies(&db, settings(), policies("renewal_days = 30\n")).await;

@@ -17,9 +17,13 @@ use gatehouse_domain::review::{Campaign, CampaignState, ItemKind, ReviewItem, Tr
 use gatehouse_domain::vendor::IntegrationState;
 use gatehouse_policy::{Policies, PolicySetSource};
 use gatehouse_server::Settings;
-use gatehouse_server::integrations::{GITHUB_ACTIONS_ISSUER, GithubSettings, GitlabSettings, Integrations, Secret};
+use gatehouse_server::integrations::{
+    GITHUB_ACTIONS_ISSUER, GithubAppSettings, GithubSettings, GitlabSettings, Integrations, Secret,
+};
 use gatehouse_server::scheduler::run_once;
 use gatehouse_server::vendors::onboarding;
+use gatehouse_testkit::github_standin::{GithubCall, GithubStandIn};
+use gatehouse_testkit::oidc_issuer::TestKey;
 use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
@@ -496,3 +500,60 @@ engine_test!(directory_changes_open_one_light_review_per_person, |engine| with_d
     assert_eq!(app.send(request).await.status.as_u16(), 403);
     assert_eq!(campaigns(&app, TriggerKind::Directory).await.len(), 1);
 }));
+
+engine_test!(a_held_change_rejects_githubs_deployment_protection_rule_until_approved, |engine| with_database(
+    engine,
+    |db| async move {
+        let key = TestKey::rsa("app", 2);
+        let standin = GithubStandIn::start("4242", &key.public_pem).await;
+        let mut settings = settings();
+        if let Some(github) = settings.integrations.github.as_mut() {
+            github.api_url = standin.url.clone();
+            github.app = Some(GithubAppSettings {
+                app_id: "4242".into(),
+                private_key_pem: Secret::new(String::from_utf8(key.private_pem(2)).unwrap()),
+            });
+        }
+        let app = TestApp::with_policies(&db, settings, policies("on_unreviewed_change = \"hold_deploys\"\n")).await;
+        let cast = cast(&app).await;
+        let body = json!({"issuer": GITHUB_ACTIONS_ISSUER, "audience": "gatehouse",
+                          "claims": {"repository_id": "123456"}, "identity_id": cast.ci.id});
+        app.post("/api/v1/trust-bindings", &app.admin_token, body).await.assert_status(201);
+        let rule = |deployment: u64| {
+            json!({
+                "action": "requested", "environment": "production", "event": "push",
+                "deployment_callback_url": format!("{}/repos/acme/web/actions/runs/77/deployment_protection_rule", standin.url),
+                "deployment": {"id": deployment, "ref": "main", "sha": "abc123"},
+                "repository": {"id": 123456, "full_name": "acme/web", "owner": {"id": 987}},
+                "installation": {"id": 31},
+            })
+        };
+        let protect = |delivery: &'static str, body: Value| {
+            let app = &app;
+            async move {
+                let request = Request::post("/webhooks/github")
+                    .header("content-type", "application/json")
+                    .header("x-github-event", "deployment_protection_rule")
+                    .header("x-github-delivery", delivery)
+                    .header("x-hub-signature-256", sign(&body.to_string()))
+                    .body(Body::from(body.to_string()))
+                    .unwrap();
+                app.send(request).await.assert_status(200).clone()
+            }
+        };
+        assert_eq!(protect("p-1", rule(1)).await["state"], "approved");
+
+        let change = pipeline_push("0000aaaa", UNSIGNED, UNSIGNED, "sue");
+        let pushed = push(&app, "push-1", &change, Some(sign(&change.to_string()))).await.assert_status(200).clone();
+        let id = CampaignId::from_str(pushed["review"].as_str().unwrap()).unwrap();
+        let held = protect("p-2", rule(2)).await;
+        assert_eq!(held["state"], "rejected");
+        assert!(held["reasons"][0].as_str().unwrap().contains(&id.to_string()), "{held}");
+
+        fresh(&app, &cast.sec).await;
+        decide(&app, &cast.sec, id, 0, json!({"decision": "keep"})).await.assert_status(200);
+        assert_eq!(protect("p-3", rule(3)).await["state"], "approved");
+        let answers = standin.calls().iter().filter(|call| matches!(call, GithubCall::ProtectionAnswer { .. })).count();
+        assert_eq!(answers, 3, "GitHub was told each time");
+    }
+));

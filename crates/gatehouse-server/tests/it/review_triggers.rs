@@ -98,6 +98,11 @@ async fn items(app: &TestApp, id: CampaignId) -> Vec<ReviewItem> {
     app.store.list_review_items(id, None, 1_000).await.unwrap()
 }
 
+async fn entries_of(app: &TestApp, action: &str) -> Vec<Value> {
+    let listed = app.get(&format!("/api/v1/audit/entries?action={action}&limit=500"), &app.admin_token).await;
+    listed.assert_status(200)["items"].as_array().unwrap().clone()
+}
+
 fn identity(person: &Person) -> IdentityId {
     IdentityId::from_str(&person.id).unwrap()
 }
@@ -291,6 +296,18 @@ engine_test!(pipeline_changes_under_flag_hold_nothing_and_forged_pushes_open_not
         // A replayed delivery opens no second review.
         push(&app, "push-1", &body, Some(sign(&body.to_string()))).await.assert_problem(409);
         assert_eq!(campaigns(&app, TriggerKind::PipelineChange).await.len(), 1);
+        // The only alert: the sole admin's own grant has nobody else to review it.
+        let alerts = entries_of(&app, "review.alert").await;
+        assert!(alerts.iter().all(|alert| alert["reason"] == "items without a reviewer"), "{alerts:?}");
+
+        // Nobody gatehouse knows pushed or signed it: still reviewed, by everyone eligible.
+        let stranger = pipeline_push(SIGNED, UNSIGNED, UNSIGNED, "zed");
+        let pushed =
+            push(&app, "push-3", &stranger, Some(sign(&stranger.to_string()))).await.assert_status(200).clone();
+        let id = CampaignId::from_str(pushed["review"].as_str().unwrap()).unwrap();
+        let change = &items(&app, id).await[0];
+        assert_eq!((change.identity_name.as_str(), change.recommendation.advice.as_str()), ("unknown", "revoke"));
+        assert!(change.reviewers.contains(&identity(&cast.sec)));
 
         // GitLab's push hook opens one too.
         let gitlab = json!({

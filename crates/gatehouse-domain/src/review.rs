@@ -15,6 +15,7 @@ mod decision;
 mod definition;
 mod export;
 mod item;
+mod triggers;
 
 #[cfg(test)]
 mod tests;
@@ -32,3 +33,7 @@ pub use definition::{
 };
 pub use export::{EXPORT_FORMAT, ExportProblem, ExportSummary, check_export, export_sections};
 pub use item::{Advice, Recommendation, ReviewItem, recommend};
+pub use triggers::{
+    HoldFact, PIPELINE_ACTIONS, PushedChange, RenewalWindow, change_item, changed_members, hold_reason, holding,
+    review_passed, role_reaches_pipeline, schedule_due, scope_reaches_project,
+};

@@ -284,6 +284,20 @@ impl Caller {
                 DecisionError::InvalidRequest(detail) => ApiError::Unprocessable(detail),
                 DecisionError::Evaluation(cause) => ApiError::Internal(cause),
             })?;
+        // A pipeline change nobody approved yet holds its project's deployments.
+        let held = if decision.is_allowed() {
+            crate::reviews::triggers::deployment_hold(state, action, &resource).await?
+        } else {
+            None
+        };
+        if let Some(reason) = held {
+            self.observe(state, action.into(), resource.to_string())
+                .outcome(Outcome::Denied, reason.clone())
+                .details(json!({ "reasons": [reason.clone()] }))
+                .append(&*state.store)
+                .await?;
+            return Err(ApiError::Forbidden(format!("`{action}` on `{resource}` is held: {reason}")));
+        }
         match decision.permit() {
             Ok(permit) => Ok(self.authorized(Basis::Policy(permit.action()))),
             Err(denied) => {

@@ -190,6 +190,11 @@ pub async fn authorize(
         allowed = false;
         reasons = vec![STEP_UP_REASON.to_owned()];
     }
+    // A pipeline change nobody approved yet holds its project's deployments.
+    if allowed && let Some(reason) = crate::reviews::triggers::deployment_hold(&state, action, &resource).await? {
+        allowed = false;
+        reasons = vec![reason];
+    }
     // An approval rule adds to the policy: what it covers is denied until
     // an approved request for it is named, and a deployment approval is
     // used once.

@@ -95,9 +95,20 @@ pub async fn receive(
                 })));
             }
             let indexes = state.store.record_webhook_delivery(received_delivery, records).await?;
-            Ok(Json(
-                json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes}),
-            ))
+            let mut answer = json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes});
+            if !changes.is_empty() && !repository.is_empty() {
+                let push = crate::reviews::triggers::PipelinePush {
+                    project: repository.clone(),
+                    before: payload.get("before").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    after: payload.get("after").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    pusher_email: payload.pointer("/pusher/email").and_then(Value::as_str).map(str::to_owned),
+                    commits: changes.iter().map(|change| change.commit.clone()).collect(),
+                };
+                if let Some(review) = crate::reviews::triggers::pipeline_changed(&state, push).await {
+                    answer["review"] = json!(review.id.to_string());
+                }
+            }
+            Ok(Json(answer))
         }
         "deployment_protection_rule" => protection_rule(&state, &github, received_delivery, &payload, receipt).await,
         _ => {
@@ -169,7 +180,22 @@ async fn protection_rule(
                 )
                 .map_err(|e| ApiError::Internal(format!("{e:?}")))?;
             let verdict = if decision.is_allowed() { Verdict::Approved } else { Verdict::Rejected };
-            (verdict, decision.reasons.iter().map(ToString::to_string).collect(), Actor::identity(&identity))
+            let mut reasons: Vec<String> = decision.reasons.iter().map(ToString::to_string).collect();
+            // A pipeline change nobody approved yet holds its project's deployments.
+            let held = match verdict {
+                Verdict::Approved => {
+                    crate::reviews::triggers::deployment_hold(state, Action::DeploymentExecute, resource).await?
+                }
+                _ => None,
+            };
+            let verdict = match held {
+                Some(reason) => {
+                    reasons = vec![reason];
+                    Verdict::Rejected
+                }
+                None => verdict,
+            };
+            (verdict, reasons, Actor::identity(&identity))
         }
     };
     let comment = truncate(&format!("gatehouse {}: {}", verdict.as_str(), reasons.join("; ")), 1000);

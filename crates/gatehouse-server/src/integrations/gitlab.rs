@@ -81,5 +81,19 @@ pub async fn receive(
     // sender, not the body, so a captured body under a new id is a replay.
     let received = WebhookDelivery::new("gitlab", &delivery, &body, now);
     let indexes = state.store.record_webhook_delivery(received, records).await?;
-    Ok(Json(json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes})))
+    let mut answer =
+        json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes});
+    if !changes.is_empty() && !project_path.is_empty() {
+        let push = crate::reviews::triggers::PipelinePush {
+            project: project_path.to_owned(),
+            before: payload.get("before").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            after: payload.get("after").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            pusher_email: payload.get("user_email").and_then(Value::as_str).map(str::to_owned),
+            commits: changes.iter().map(|change| change.commit.clone()).collect(),
+        };
+        if let Some(review) = crate::reviews::triggers::pipeline_changed(&state, push).await {
+            answer["review"] = json!(review.id.to_string());
+        }
+    }
+    Ok(Json(answer))
 }

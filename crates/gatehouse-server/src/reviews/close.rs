@@ -218,6 +218,7 @@ pub async fn close(state: &AppState, campaign: &Campaign, by: Author<'_>) -> Res
     match state.store.close_campaign(id, now, defaults, counts, digest, audits).await {
         Ok(closed) => {
             metrics::counter!("gatehouse_reviews_closed_total").increment(1);
+            super::triggers::onboarding_reviewed(state, &closed).await;
             Ok(closed)
         }
         Err(StoreError::Conflict(Conflict::CampaignNotOpen { .. })) => {

@@ -119,6 +119,9 @@ pub async fn decide(
     } else {
         None
     };
+    if step == Step::Final {
+        super::triggers::onboarding_reviewed(state, &campaign).await;
+    }
     Ok(Decided { decision, step, applied })
 }
 

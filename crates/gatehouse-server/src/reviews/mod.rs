@@ -13,8 +13,9 @@ pub mod export;
 pub mod open;
 pub mod roles;
 pub mod snapshot;
+pub mod triggers;
 
 pub use author::Author;
 pub use close::{ReviewReport, close, run};
 pub use decide::{Decided, decide};
-pub use open::{Opening, open};
+pub use open::{Opening, open, open_where};

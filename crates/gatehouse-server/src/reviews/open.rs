@@ -4,6 +4,7 @@
 
 use gatehouse_domain::audit::AuditAction;
 use gatehouse_domain::clock::format_rfc3339;
+use gatehouse_domain::grant::Grant;
 use gatehouse_domain::ids::CampaignId;
 use gatehouse_domain::review::{
     Campaign, CampaignDefinition, CampaignState, ReviewItem, Trigger, definition_to_json, snapshot_digest,
@@ -26,10 +27,23 @@ pub struct Opening {
 
 /// Opens a campaign now: snapshot, digest, reviewers, and its entry.
 pub async fn open(state: &AppState, opening: Opening, by: Author<'_>) -> Result<Campaign, ApiError> {
+    open_where(state, opening, by, &|_| true).await
+}
+
+/// Opens a campaign whose snapshot takes only the grants `keep` admits
+/// besides its selector (a pipeline change: grants reaching the pipeline
+/// through roles that trigger, approve or edit it).
+pub async fn open_where(
+    state: &AppState,
+    opening: Opening,
+    by: Author<'_>,
+    keep: &(dyn Fn(&Grant) -> bool + Sync),
+) -> Result<Campaign, ApiError> {
     let now = state.clock.now();
     let policies = state.policies.current();
     let roles = RoleFacts::of(&policies);
-    let inputs = snapshot::read(state, &opening.definition, now).await?;
+    let mut inputs = snapshot::read(state, &opening.definition, now).await?;
+    inputs.grants.retain(|grant| keep(grant));
     let snapshot = snapshot::build(&opening.definition, &inputs, &roles, now, opening.extra);
     drop(inputs);
     let id = CampaignId::new();

@@ -5,7 +5,9 @@
 //! raised again every [`OVERDUE_REPEAT`] until it is done; vendor evidence
 //! and integrations lapse at their instant (`crate::vendors::lapse`);
 //! review campaigns close at their deadline and remind before it
-//! (`crate::reviews::run`).
+//! (`crate::reviews::run`); the policy folder's campaigns open at their
+//! recurrence and vendors' renewal reviews before their renewal
+//! (`crate::reviews::triggers::run`).
 //!
 //! One node of a cluster runs it: each tick first asks the engine's
 //! [`LeaderLease`] (PostgreSQL: a session advisory lock; SQLite: always).
@@ -71,6 +73,9 @@ pub struct SchedulerReport {
     pub vendors: crate::vendors::lapse::LapseReport,
     /// Review campaigns closed at their deadline and reminded before it.
     pub reviews: crate::reviews::ReviewReport,
+    /// Reviews opened on their own: the policy folder's recurrences and
+    /// contract renewals.
+    pub review_triggers: crate::reviews::triggers::TriggerReport,
 }
 
 /// Runs every job once, if this node leads. Tests call it after moving
@@ -87,6 +92,7 @@ pub async fn run_once(state: &AppState) -> Result<SchedulerReport, ApiError> {
     raise_overdue(state, now, &mut report).await?;
     report.vendors = crate::vendors::lapse::run(state, now).await?;
     report.reviews = crate::reviews::run(state, now).await?;
+    report.review_triggers = crate::reviews::triggers::run(state, now).await?;
     report.overdue_open = state.store.count_overdue_after_reviews(now).await?;
     metrics::gauge!("gatehouse_breakglass_overdue_reviews").set(report.overdue_open as f64);
     Ok(report)

@@ -120,6 +120,18 @@ async fn save(
         "display_name": input.display_name, "members": input.members.iter().map(ToString::to_string).collect::<Vec<_>>(),
     }));
     let saved = state.store.scim_replace_group(group.id, input, state.clock.now(), record).await?;
+    // Whose groups changed get a light review of their grants.
+    let changed = gatehouse_domain::review::changed_members(
+        &group.display_name,
+        &group.members,
+        &saved.display_name,
+        &saved.members,
+    );
+    for member in changed {
+        if let Ok(Some(identity)) = state.store.find_identity(member).await {
+            crate::reviews::triggers::directory_changed(state, member, &identity.name).await;
+        }
+    }
     Scim::ok(resource(&saved, true))
 }
 

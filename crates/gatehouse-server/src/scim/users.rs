@@ -75,6 +75,8 @@ pub async fn create(
             "email": input.email.as_ref().map(Email::as_str), "active": input.active,
         }));
     let user = state.store.scim_create_user(input, state.clock.now(), record).await?;
+    // A light review of the grants that follow the person (skipped while none do).
+    crate::reviews::triggers::directory_changed(&state, user.identity.id, &user.identity.name).await;
     Ok(Scim(StatusCode::CREATED, resource(&user)))
 }
 

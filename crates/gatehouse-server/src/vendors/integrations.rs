@@ -115,6 +115,9 @@ pub async fn register(
             "method": integration.declared.method.as_str(),
         }));
     let integration = state.store.create_integration(integration, vec![record]).await?;
+    // Its first access review (issue 28): its identity's grants and tokens,
+    // opened first so that an approval can never activate it unreviewed.
+    crate::reviews::triggers::onboarding(state, &integration).await;
     // Its identity stays suspended until the onboarding request is approved.
     let request = crate::vendors::onboarding::open(state, caller, &integration).await?;
     Ok(Integration { onboarding_request: request, ..integration })

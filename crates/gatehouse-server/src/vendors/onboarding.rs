@@ -120,6 +120,12 @@ pub async fn settle(state: &AppState, request: &ApprovalRequest) -> Result<(), A
         integration.onboarding_request == Some(request.id) && integration.state == IntegrationState::PendingApproval
     });
     let Some(integration) = waiting else { return Ok(()) };
+    // Approved, it also waits for its first access review (issue 28): the
+    // review's last keep, or its close, settles it then.
+    if approved && let Some(why) = crate::reviews::triggers::onboarding_waits(state, integration.id).await? {
+        tracing::info!(integration = %integration.id, why = %why, "the approved integration waits for its review");
+        return Ok(());
+    }
     let now = state.clock.now();
     let subject = format!("integration:{}", integration.id);
     let mut details = json!({

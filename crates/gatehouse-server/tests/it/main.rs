@@ -20,6 +20,7 @@ mod policy;
 mod problem_json;
 mod properties;
 mod requests;
+mod review_triggers;
 mod reviews;
 mod routes;
 mod scheduler;

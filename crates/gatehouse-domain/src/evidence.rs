@@ -600,5 +600,14 @@ impl Wanted {
     }
 }
 
+/// When a request was made, read from its id (a UUIDv7): no entry of its
+/// trail is older. `None` for an id that is not a UUIDv7.
+pub fn request_created_at(id: &str) -> Option<OffsetDateTime> {
+    let uuid = uuid::Uuid::parse_str(id).ok()?;
+    let (seconds, nanos) = uuid.get_timestamp()?.to_unix();
+    let seconds = i64::try_from(seconds).ok()?;
+    OffsetDateTime::from_unix_timestamp(seconds).ok().map(|t| t + time::Duration::nanoseconds(i64::from(nanos)))
+}
+
 #[cfg(test)]
 mod tests;

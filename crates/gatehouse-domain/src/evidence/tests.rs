@@ -296,3 +296,12 @@ fn a_bad_query_is_refused() {
     let query = query(Some("prod*"));
     assert_eq!(EvidenceQuery::from_json(&query.to_json()).unwrap(), query);
 }
+
+#[test]
+fn a_request_ids_time_bounds_its_trail() {
+    let id = crate::ids::ApprovalRequestId::new().to_string();
+    let made = request_created_at(&id).unwrap();
+    assert!((OffsetDateTime::now_utc() - made).whole_seconds().abs() < 60);
+    assert_eq!(request_created_at("not-a-uuid"), None);
+    assert_eq!(request_created_at("6f0e3c4a-1b2c-4d5e-8f90-123456789abc"), None);
+}

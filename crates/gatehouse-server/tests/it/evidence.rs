@@ -1,0 +1,164 @@
+//! The auditor's evidence file over HTTP: deployments made through the
+//! gate with an approved request, their votes and commits, filtered by
+//! period and environment, each entry proved; and who may not ask.
+
+use gatehouse_audit::bundle;
+use gatehouse_domain::clock::{Clock, format_rfc3339};
+use gatehouse_domain::evidence::{self, EvidenceQuery};
+use gatehouse_policy::{Policies, PolicySetSource};
+use gatehouse_testkit::git_repo::{GitSandbox, Signing};
+use gatehouse_testkit::{TestApp, engine_test, with_database};
+use serde_json::{Value, json};
+
+use crate::people::{Directory, ci_service, grant};
+
+const RULES: &str = r#"
+[[rule]]
+id = "production-deploys"
+action = "deployment.execute"
+resources = ["environment:acme/*:production"]
+require = { quorum = 1, of = "role:release-approver" }
+request_ttl = "4h"
+"#;
+
+fn policies() -> Policies {
+    let mut source = PolicySetSource::defaults();
+    source.files.insert("approvals.toml".into(), RULES.into());
+    Policies::from_source(&source).expect("valid policies")
+}
+
+fn execute(environment: &str, request: Option<&str>, commit: &str) -> Value {
+    let mut body = json!({"action": "deployment.execute",
+        "resource": {"type": "Environment", "id": environment}, "context": {"commit": commit}});
+    if let Some(id) = request {
+        body["request"] = json!(id);
+    }
+    body
+}
+
+/// `from` and `to` a day either side of the test clock.
+fn period(app: &TestApp) -> (String, String) {
+    let now = app.clock.now();
+    (format_rfc3339(now - time::Duration::days(1)), format_rfc3339(now + time::Duration::days(1)))
+}
+
+async fn public_key(app: &TestApp) -> String {
+    let response = app.get("/api/v1/audit/public-key", &app.admin_token).await;
+    response.assert_status(200);
+    response.text.trim().to_owned()
+}
+
+/// Fetches the file, verifies it offline as an auditor would, and checks
+/// that its sections are what its proven entries say.
+async fn fetch_and_verify(app: &TestApp, query: &str) -> Value {
+    let file = app.get(&format!("/api/v1/evidence?{query}"), &app.admin_token).await.assert_status(200).clone();
+    let parsed = bundle::parse(file.to_string().as_bytes()).unwrap();
+    let verified = bundle::verify(&parsed, evidence::FORMAT, &public_key(app).await, 2).unwrap();
+    let asked = EvidenceQuery::from_json(&parsed.sections["query"]).unwrap();
+    let leaves: Vec<Value> = verified.leaves.into_iter().map(|(_, leaf)| leaf).collect();
+    assert_eq!(evidence::read(&asked, &leaves).sections(&asked), parsed.sections);
+    file
+}
+
+engine_test!(the_file_lists_each_deployment_with_its_request_votes_and_commits, |engine| with_database(
+    engine,
+    |db| async move {
+        let app = TestApp::with_policies(&db, gatehouse_testkit::test_settings(), policies()).await;
+        let directory = Directory::new(&app).await;
+        let ana = directory.person(&app, "ana").await;
+        grant(&app, &ana.id, "release-approver", "environment:acme/web:production").await;
+        let ci = ci_service(&app).await;
+        grant(&app, &ci.id, "deployer", "environment:acme/web:staging").await;
+
+        // A commit gatehouse checked (unsigned: refused) before deploying it.
+        let sandbox = GitSandbox::new();
+        let sha = sandbox.commit("src/app.rs", "fn main() {}", &Signing::None);
+        let verdict = json!({"id": sha, "commit": sandbox.cat(&sha), "project": "acme/web"});
+        app.post("/api/v1/verify/commit", &app.admin_token, verdict).await.assert_status(200);
+
+        // Production: asked, approved by Ana, used by the CI job.
+        let ask = json!({"kind": "action", "action": "deployment.execute",
+            "resource": {"type": "Environment", "id": "acme/web:production"}, "reason": "release 2.0",
+            "binding": {"forge": "github", "repository": "acme/web", "run_id": "77", "run_attempt": 1,
+                        "environment": "production", "sha": sha, "authors": []}});
+        let request = app.post("/api/v1/requests", &ci.token, ask).await.assert_status(201).clone();
+        let id = request["id"].as_str().unwrap().to_owned();
+        let body = json!({"decision": "approve", "digest": request["digest"], "reason": "looked"});
+        app.post(&format!("/api/v1/requests/{id}/votes"), &ana.token, body).await.assert_status(201);
+        let used = app.post("/api/v1/authorize", &ci.token, execute("acme/web:production", Some(&id), &sha)).await;
+        assert_eq!(used.assert_status(200)["decision"], "allow");
+        // Staging: no rule covers it.
+        let staged = app.post("/api/v1/authorize", &ci.token, execute("acme/web:staging", None, &sha)).await;
+        assert_eq!(staged.assert_status(200)["decision"], "allow");
+        // A denial is not a deployment.
+        let denied = app.post("/api/v1/authorize", &ci.token, execute("acme/web:production", None, &sha)).await;
+        assert_eq!(denied.assert_status(200)["decision"], "deny");
+
+        let (from, to) = period(&app);
+        let file = fetch_and_verify(&app, &format!("from={from}&to={to}")).await;
+        assert_eq!(file["format"], "gatehouse-evidence/v1");
+        let summary = &file["sections"]["summary"];
+        assert_eq!(summary["deployments"], 2, "{summary}");
+        assert_eq!(summary["approved"], 1, "{summary}");
+        assert_eq!(summary["approvals"], 1, "{summary}");
+        assert_eq!(summary["without_rule"], 1, "{summary}");
+        assert_eq!(summary["commits_refused"], 2, "{summary}");
+        assert_eq!(summary["missing"], 0, "{}", file["sections"]["missing"]);
+        let deployments = file["sections"]["deployments"].as_array().unwrap();
+        let production = deployments.iter().find(|d| d["environment"] == "acme/web:production").unwrap();
+        assert_eq!(production["principal"], ci.id.as_str());
+        assert_eq!(production["request"]["id"], id.as_str());
+        assert_eq!(production["request"]["state"], "approved");
+        assert_eq!(production["request"]["reason"], "release 2.0");
+        let vote = &production["request"]["votes"][0];
+        assert_eq!(vote["voter"], ana.id.as_str());
+        assert_eq!(vote["decision"], "approve");
+        assert!(vote["mfa_age_seconds"].is_u64(), "{vote}");
+        assert!(production["request"]["consume"].is_u64());
+        assert_eq!(production["commits"][0]["commit"], sha.as_str());
+        assert_eq!(production["commits"][0]["valid"], false);
+        // Every entry a deployment relies on is in the file, proved.
+        let included: Vec<u64> =
+            file["entries"].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap()).collect();
+        for index in
+            [&production["entry"], &production["request"]["create"], &vote["entry"], &production["commits"][0]["entry"]]
+        {
+            assert!(included.contains(&index.as_u64().unwrap()), "{index} not in {included:?}");
+        }
+
+        // The environment glob chooses; a name alone matches any project.
+        let only = fetch_and_verify(&app, &format!("from={from}&to={to}&environment=production")).await;
+        assert_eq!(only["sections"]["summary"]["deployments"], 1);
+        let none = fetch_and_verify(&app, &format!("from={from}&to={to}&environment=other/*:*")).await;
+        assert_eq!(none["sections"]["summary"]["deployments"], 0);
+        // A period before any of it holds none.
+        let past = format_rfc3339(app.clock.now() - time::Duration::days(30));
+        let empty = fetch_and_verify(&app, &format!("from={past}&to={from}")).await;
+        assert_eq!(empty["sections"]["deployments"], json!([]));
+    }
+));
+
+engine_test!(bad_periods_and_callers_without_audit_read_are_refused, |engine| with_database(engine, |db| async move {
+    let app = TestApp::new(&db).await;
+    let (from, to) = period(&app);
+    let before = app.audit_size().await;
+    for query in [
+        format!("from=yesterday&to={to}"),
+        format!("from={to}&to={from}"),
+        format!("from={from}"),
+        format!("from={from}&to={to}&environment="),
+        format!("from={from}&to={to}&limit=3"),
+    ] {
+        let response = app.get(&format!("/api/v1/evidence?{query}"), &app.admin_token).await;
+        response.assert_problem(400);
+    }
+    assert_eq!(app.audit_size().await, before, "a refused query records nothing");
+
+    // Attack: a service that may deploy, not read the log.
+    let ci = ci_service(&app).await;
+    let refused = app.get(&format!("/api/v1/evidence?from={from}&to={to}"), &ci.token).await;
+    refused.assert_problem(403);
+    let anonymous =
+        app.call(axum::http::Method::GET, &format!("/api/v1/evidence?from={from}&to={to}"), None, None).await;
+    anonymous.assert_problem(401);
+}));

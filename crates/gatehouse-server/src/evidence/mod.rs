@@ -21,8 +21,8 @@ use gatehouse_domain::evidence::{self, DeploymentPath, DeploymentStart, Evidence
 use gatehouse_domain::store::{AuditFilter, Store, StoreError};
 use serde_json::Value;
 
-/// Entries per search page.
-const PAGE: u32 = 1_000;
+/// Entries per search page: the most the store answers.
+const PAGE: u32 = gatehouse_domain::store::PageRequest::MAX_LIMIT;
 /// Entries proved per read of tree nodes.
 const PROOF_BATCH: usize = 2_000;
 
@@ -75,17 +75,18 @@ async fn scan(
 ) -> Result<(), StoreError> {
     let mut next = start;
     while next < size {
+        // The store may answer fewer than asked (it caps a page), so only
+        // an empty page ends the scan.
         let page = store.search_audit(filter, next, PAGE).await?;
-        let full = page.len() == PAGE as usize;
+        if page.is_empty() {
+            break;
+        }
         for entry in page {
             if entry.index >= size {
                 return Ok(());
             }
             next = entry.index + 1;
             each(entry);
-        }
-        if !full {
-            break;
         }
     }
     Ok(())
@@ -126,7 +127,7 @@ pub async fn build(store: &dyn Store, query: &EvidenceQuery) -> Result<Bundle, E
     // The requests they used: first the requests held GitHub deployments
     // asked for, then every trail.
     let oldest = wanted.requests.iter().filter_map(|id| evidence::request_created_at(id)).min();
-    let since = oldest.map_or(query.from, |oldest| oldest.min(query.from)) - time::Duration::seconds(1);
+    let since = oldest.map_or(query.from, |oldest| oldest.min(query.from)) - time::Duration::hours(1);
     if !held.is_empty() {
         let mut creates: Vec<(Value, AuditEntry)> = Vec::new();
         let keys: BTreeSet<(&str, &str)> =

@@ -162,3 +162,103 @@ engine_test!(bad_periods_and_callers_without_audit_read_are_refused, |engine| wi
         app.call(axum::http::Method::GET, &format!("/api/v1/evidence?from={from}&to={to}"), None, None).await;
     anonymous.assert_problem(401);
 }));
+
+mod github {
+    //! A deployment GitHub's protection rule asked about, held for its
+    //! approval rule: the file finds the request it was held for.
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use gatehouse_server::Settings;
+    use gatehouse_server::integrations::{
+        GITHUB_ACTIONS_ISSUER, GithubAppSettings, GithubSettings, Integrations, Secret,
+    };
+    use gatehouse_testkit::github_standin::GithubStandIn;
+    use gatehouse_testkit::oidc_issuer::TestKey;
+    use gatehouse_testkit::{TestApp, engine_test, with_database};
+    use hmac::{Hmac, KeyInit, Mac};
+    use serde_json::{Value, json};
+    use sha2::Sha256;
+
+    use super::{fetch_and_verify, period};
+    use crate::people::{Directory, grant};
+
+    const SECRET: &str = "webhook secret for tests";
+    const APP_ID: &str = "4242";
+
+    async fn deliver(app: &TestApp, delivery: &str, body: &Value) -> Value {
+        let text = body.to_string();
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(text.as_bytes());
+        let request = Request::post("/webhooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", "deployment_protection_rule")
+            .header("x-github-delivery", delivery)
+            .header("x-hub-signature-256", format!("sha256={}", hex::encode(mac.finalize().into_bytes())))
+            .body(Body::from(text))
+            .unwrap();
+        app.send(request).await.assert_status(200).clone()
+    }
+
+    engine_test!(a_held_github_deployment_is_listed_with_the_request_it_waited_for, |engine| with_database(
+        engine,
+        |db| async move {
+            let key = TestKey::rsa("app", 2);
+            let standin = GithubStandIn::start(APP_ID, &key.public_pem).await;
+            let settings = Settings {
+                integrations: Integrations {
+                    github: Some(GithubSettings {
+                        webhook_secret: Secret::new(SECRET),
+                        api_url: standin.url.clone(),
+                        app: Some(GithubAppSettings {
+                            app_id: APP_ID.into(),
+                            private_key_pem: Secret::new(String::from_utf8(key.private_pem(2)).unwrap()),
+                        }),
+                        actions_issuer: GITHUB_ACTIONS_ISSUER.into(),
+                    }),
+                    ..Integrations::default()
+                },
+                ..gatehouse_testkit::test_settings()
+            };
+            let app = TestApp::with_policies(&db, settings, crate::evidence::policies()).await;
+            let bot = app.create_service("web-deployer").await;
+            grant(&app, &bot, "deployer", "environment:acme/web:production").await;
+            let binding = json!({"issuer": GITHUB_ACTIONS_ISSUER, "audience": "gatehouse",
+                "claims": {"repository_id": "123456"}, "identity_id": bot});
+            app.post("/api/v1/trust-bindings", &app.admin_token, binding).await.assert_status(201);
+            let ana = Directory::new(&app).await.person(&app, "ana").await;
+            grant(&app, &ana.id, "release-approver", "environment:acme/web:production").await;
+
+            let sha = "0123456789abcdef0123456789abcdef01234567";
+            let event = json!({
+                "action": "requested", "environment": "production", "event": "push",
+                "deployment_callback_url":
+                    format!("{}/repos/acme/web/actions/runs/77/deployment_protection_rule", standin.url),
+                "deployment": {"id": 9, "ref": "main", "sha": sha, "creator": {"login": "ana"}},
+                "repository": {"id": 123456, "full_name": "acme/web", "owner": {"id": 987}},
+                "installation": {"id": 31},
+            });
+            let waiting = deliver(&app, "h-1", &event).await;
+            assert_eq!(waiting["state"], "pending", "{waiting}");
+            let id = waiting["request"].as_str().unwrap().to_owned();
+            let request = app.get(&format!("/api/v1/requests/{id}"), &ana.token).await.assert_status(200).clone();
+            let body = json!({"decision": "approve", "digest": request["digest"]});
+            app.post(&format!("/api/v1/requests/{id}/votes"), &ana.token, body).await.assert_status(201);
+
+            let (from, to) = period(&app);
+            let file = fetch_and_verify(&app, &format!("from={from}&to={to}")).await;
+            let deployments = file["sections"]["deployments"].as_array().unwrap();
+            assert_eq!(deployments.len(), 1, "{deployments:?}");
+            let held = &deployments[0];
+            assert_eq!(held["path"], "github-held");
+            assert_eq!(held["principal"], bot.as_str());
+            assert_eq!(held["rule"], "production-deploys");
+            assert_eq!(held["request"]["id"], id.as_str());
+            assert_eq!(held["request"]["state"], "approved");
+            assert_eq!(held["request"]["votes"][0]["voter"], ana.id.as_str());
+            // The commit was never verified: owed, and said so.
+            assert_eq!(held["missing"], json!([format!("a signature verdict of commit {sha}")]));
+            assert_eq!(file["sections"]["summary"]["missing"], 1);
+        }
+    ));
+}

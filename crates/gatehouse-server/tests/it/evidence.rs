@@ -262,3 +262,96 @@ mod github {
         }
     ));
 }
+
+mod seeded {
+    //! Entries written through the store as the vendors and reviews work
+    //! writes them: an integration's compliance state at each deployment by
+    //! its identity, and the access reviews closed in the period.
+
+    use gatehouse_domain::audit::{Actor, AuditRecord};
+    use gatehouse_domain::clock::Clock;
+    use gatehouse_domain::identity::{IdentityKind, NewIdentity};
+    use gatehouse_domain::ids::{IntegrationId, VendorId};
+    use gatehouse_domain::vendor::{
+        Contract, DataAccess, Integration, IntegrationState, Vendor, VendorStatus, VendorTier, declared_from_json,
+    };
+    use gatehouse_testkit::{TestApp, engine_test, with_database};
+    use serde_json::json;
+    use time::macros::date;
+
+    use super::{fetch_and_verify, period};
+
+    engine_test!(an_integrations_deployments_carry_its_state_and_closed_reviews_are_listed, |engine| with_database(
+        engine,
+        |db| async move {
+            let app = TestApp::new(&db).await;
+            let now = app.clock.now();
+            let record = |action: &str, resource: String| AuditRecord::new(now, Actor::System, action, resource);
+            let vendor = Vendor {
+                id: VendorId::new(),
+                name: "deploybot-inc".into(),
+                tier: VendorTier::High,
+                business_owner: None,
+                security_owner: None,
+                contract: Contract {
+                    start: date!(2026 - 01 - 01),
+                    renewal: date!(2026 - 12 - 01),
+                    end: date!(2028 - 12 - 31),
+                },
+                data_access: DataAccess::Source,
+                logging: None,
+                status: VendorStatus::Approved,
+            };
+            let vendor = app.store.create_vendor(vendor, record("vendor.create", "bench".into())).await.unwrap();
+            let identity = NewIdentity::new(IdentityKind::Service, "deploybot", None, now).unwrap();
+            let identity = app.store.create_identity(identity, record("identity.create", "x".into())).await.unwrap();
+            let id = IntegrationId::new();
+            let integration = Integration {
+                id,
+                vendor_id: vendor.id,
+                identity_id: identity.id,
+                declared: declared_from_json(&json!({"method": "github_app", "token_ttl": "1h"})).unwrap(),
+                state: IntegrationState::Active,
+                onboarding_request: None,
+                noted_in_force: None,
+                registered_by: app.admin_id,
+                registered_at: now,
+            };
+            let register = record("integration.register", format!("integration:{id}"))
+                .details(json!({"integration_id": id.to_string(), "identity_id": identity.id.to_string()}));
+            app.store.create_integration(integration, vec![register]).await.unwrap();
+            let bot = Actor::Identity { id: identity.id.to_string(), kind: "service".into() };
+            let deploy = || {
+                AuditRecord::new(now, bot.clone(), "authorize", "environment:acme/web:production").details(json!({
+                    "principal": identity.id.to_string(), "action": "deployment.execute", "decision": "allow",
+                }))
+            };
+            let state =
+                |action: &str, details: serde_json::Value| record(action, format!("integration:{id}")).details(details);
+            app.store
+                .append_audit_batch(vec![
+                    state("integration.check", json!({"integration_id": id.to_string(), "compliant": true})),
+                    deploy(),
+                    state("integration.lapse", json!({"integration_id": id.to_string(), "reasons": ["soc2 expired"]})),
+                    deploy(),
+                    record("review.close", "review:q4".into()).details(json!({"decided": 12, "defaults": 3})),
+                ])
+                .await
+                .unwrap();
+
+            let (from, to) = period(&app);
+            let file = fetch_and_verify(&app, &format!("from={from}&to={to}")).await;
+            let sections = &file["sections"];
+            let states: Vec<&serde_json::Value> =
+                sections["deployments"].as_array().unwrap().iter().map(|d| &d["integration"]["state"]).collect();
+            assert_eq!(states, vec!["compliant", "lapsed"], "{}", sections["deployments"]);
+            assert_eq!(sections["deployments"][0]["integration"]["id"], id.to_string());
+            assert_eq!(sections["summary"]["by_integrations"], 2);
+            assert_eq!(sections["summary"]["integrations_not_in_force"], 1);
+            assert_eq!(sections["summary"]["reviews_closed"], 1);
+            assert_eq!(sections["reviews"][0]["resource"], "review:q4");
+            assert_eq!(sections["reviews"][0]["details"]["decided"], 12);
+            assert_eq!(sections["missing"], json!([]));
+        }
+    ));
+}

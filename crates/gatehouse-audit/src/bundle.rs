@@ -25,6 +25,8 @@
 //! INVARIANT: a bundle proves the entries it holds, never that it holds
 //! every entry of a kind; completeness rests on its maker.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -288,12 +290,83 @@ fn check_order(entries: &[ProvedEntry], proved_size: u64) -> Result<(), BundleEr
     }
 }
 
-fn verify_one(entry: &ProvedEntry, proved_size: u64, root: &Hash) -> Result<Value, BundleError> {
+/// Hashes of subtrees that proofs verified so far, by the state
+/// `(fnode, snode)` of RFC 9162's inclusion walk just after computing them
+/// (with `snode > 0`, the pair names one subtree of the proved tree).
+type Proven = HashMap<(u64, u64), Hash>;
+
+/// RFC 9162 §2.1.3.2, as `merkle::verify_inclusion`, remembering each
+/// subtree hash a successful walk computes. A later walk that reaches a
+/// remembered subtree stops there: equal, the leaf is in the tree (the
+/// subtree is); different, it is not. Entries close together share most
+/// of their paths, so most walks take two or three hashes, not seventeen.
+#[cfg(test)]
+fn verify_path(leaf: Hash, index: u64, size: u64, proof: &[Hash], root: &Hash, proven: &mut Proven) -> bool {
+    let mut hashes = proof.iter().map(|hash| Some(*hash));
+    walk(leaf, index, size, &mut hashes, root, proven) == Some(true)
+}
+
+/// The walk over proof hashes decoded one at a time, as they are needed:
+/// `None` when one is not base64 of 32 bytes.
+fn walk(
+    leaf: Hash,
+    index: u64,
+    size: u64,
+    proof: &mut dyn Iterator<Item = Option<Hash>>,
+    root: &Hash,
+    proven: &mut Proven,
+) -> Option<bool> {
+    if index >= size {
+        return Some(false);
+    }
+    let (mut fnode, mut snode) = (index, size - 1);
+    let mut r = leaf;
+    let mut walked: Vec<((u64, u64), Hash)> = Vec::with_capacity(20);
+    for p in proof {
+        let p = p?;
+        if snode == 0 {
+            return Some(false);
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            r = merkle::node_hash(&p, &r);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            r = merkle::node_hash(&r, &p);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+        if snode != 0 {
+            if let Some(known) = proven.get(&(fnode, snode)) {
+                if *known != r {
+                    return Some(false);
+                }
+                proven.extend(walked);
+                return Some(true);
+            }
+            walked.push(((fnode, snode), r));
+        }
+    }
+    let included = snode == 0 && r == *root;
+    if included {
+        proven.extend(walked);
+    }
+    Some(included)
+}
+
+fn verify_one(entry: &ProvedEntry, proved_size: u64, root: &Hash, proven: &mut Proven) -> Result<Value, BundleError> {
     let index = entry.index;
-    let proof = decode_hashes(&entry.proof)
-        .ok_or_else(|| BundleError::at(index, format!("entry {index}: the proof is not base64 hashes")))?;
+    let not_base64 = || BundleError::at(index, format!("entry {index}: the proof is not base64 hashes"));
+    // Each hash is decoded only if the walk reaches it; the rest must
+    // still look like hashes.
+    if entry.proof.iter().any(|hash| hash.len() != 44) {
+        return Err(not_base64());
+    }
     let leaf_hash = merkle::leaf_hash(entry.leaf.as_bytes());
-    if !merkle::verify_inclusion(&leaf_hash, index, proved_size, &proof, root) {
+    let mut hashes = entry.proof.iter().map(|hash| decode_hash(hash));
+    if !walk(leaf_hash, index, proved_size, &mut hashes, root, proven).ok_or_else(not_base64)? {
         return Err(BundleError::at(index, format!("entry {index}: inclusion proof does not verify")));
     }
     serde_json::from_str(&entry.leaf)
@@ -311,7 +384,13 @@ fn verify_entries(
 ) -> Result<Vec<(u64, Value)>, BundleError> {
     let chunk = entries.len().div_ceil(workers.max(1) * 4).clamp(1, CHUNK);
     let results: Vec<Piece> = if workers <= 1 || entries.len() <= CHUNK {
-        vec![entries.iter().map(|entry| verify_one(entry, proved_size, root).map(|leaf| (entry.index, leaf))).collect()]
+        let mut proven = Proven::new();
+        vec![
+            entries
+                .iter()
+                .map(|entry| verify_one(entry, proved_size, root, &mut proven).map(|leaf| (entry.index, leaf)))
+                .collect(),
+        ]
     } else {
         // Pieces handed out in order, each verified on whichever thread is
         // free; the results are read back in order, so the error named is
@@ -326,9 +405,12 @@ fn verify_entries(
                     loop {
                         let piece = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(entries) = pieces.get(piece) else { break };
+                        let mut proven = Proven::new();
                         let result = entries
                             .iter()
-                            .map(|entry| verify_one(entry, proved_size, root).map(|leaf| (entry.index, leaf)))
+                            .map(|entry| {
+                                verify_one(entry, proved_size, root, &mut proven).map(|leaf| (entry.index, leaf))
+                            })
                             .collect();
                         if let Ok(mut slots) = done.lock() {
                             slots[piece] = Some(result);

@@ -123,13 +123,36 @@ pub enum Command {
     /// Vendors of outside tools: records, approval, offboarding, the report.
     #[command(subcommand)]
     Vendor(VendorCommand),
-    /// Security evidence of a vendor (SOC 2 reports, pen tests, DPAs…).
-    #[command(subcommand)]
-    Evidence(EvidenceCommand),
+    /// Security evidence of a vendor (SOC 2 reports, pen tests, DPAs…);
+    /// without a subcommand, the auditor's evidence file of a period's
+    /// deployments (`--from T1 --to T2 --out FILE`), checked offline by
+    /// `evidence verify`.
+    Evidence(EvidenceArgs),
     /// Access reviews: open a campaign, list and show campaigns and their
-    /// items, decide an item (with a fresh second factor), close early.
+    /// items, decide an item (with a fresh second factor), close early,
+    /// export a closed one's proof and verify it offline.
     #[command(subcommand)]
     Review(ReviewCommand),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct EvidenceArgs {
+    #[command(subcommand)]
+    pub command: Option<EvidenceCommand>,
+    /// Deployments at or after this RFC 3339 time.
+    #[arg(long, value_name = "T1", required = true)]
+    pub from: Option<String>,
+    /// Deployments before this RFC 3339 time.
+    #[arg(long, value_name = "T2", required = true)]
+    pub to: Option<String>,
+    /// Only environments this glob matches: `ORG/REPO:NAME` (`acme/*:prod*`),
+    /// or without `:` the name alone (`production`).
+    #[arg(long, value_name = "GLOB")]
+    pub environment: Option<String>,
+    /// The file to write (JSON).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -742,6 +765,18 @@ pub enum EvidenceCommand {
     },
     /// A vendor's evidence with each item's state.
     List { vendor: String },
+    /// Verify an evidence file offline: the checkpoint's signature by the
+    /// trusted key, every proof, the order, and that its deployments,
+    /// reviews and summary are what its proven entries say. Prints the
+    /// summary; exit 1 naming the first bad item.
+    Verify {
+        /// The evidence file.
+        file: PathBuf,
+        /// The trusted verifier key (`name+id+key`, as `GET
+        /// /api/v1/audit/public-key` answers), or a file holding it.
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -86,6 +86,21 @@ impl Client {
         self.answer(request).await
     }
 
+    /// The body of a successful GET as it came (a file to keep byte for
+    /// byte), or its problem.
+    pub async fn get_bytes(&self, path: &str, timeout: std::time::Duration) -> CliResult<Vec<u8>> {
+        let url = format!("{}{path}", self.base);
+        let response = self.http.get(&url).bearer_auth(&self.token).timeout(timeout).send().await.map_err(|e| {
+            CliError::config(format!("cannot reach the gatehouse server at {}: {}", self.base, root_cause(&e)))
+        })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| CliError::config(format!("reading the answer failed: {e}")))?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        Err(problem_error(status, &bytes))
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> CliResult<T> {
         self.send(Method::DELETE, path, None::<&()>).await
     }

@@ -102,7 +102,7 @@ async fn run(cli: Cli) -> CliResult<()> {
         Command::BreakGlass(args) => cmd::break_glass::run(&cli.global, args).await,
         Command::Integration(command) => cmd::integration::run(&cli.global, command).await,
         Command::Vendor(command) => cmd::vendor::run(&cli.global, command).await,
-        Command::Evidence(command) => cmd::evidence::run(&cli.global, command).await,
+        Command::Evidence(args) => cmd::evidence::run(&cli.global, args).await,
         Command::Review(command) => cmd::review::run(&cli.global, command).await,
         Command::Approvals(args::ApprovalsCommand::Check) => cmd::request::check_approvals(&cli.global).await,
         Command::Policy(args::PolicyCommand::Matrix { format }) => cmd::policy::matrix(&cli.global, *format).await,

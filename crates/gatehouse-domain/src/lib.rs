@@ -10,6 +10,7 @@ pub mod authorization;
 pub mod change;
 pub mod clock;
 pub mod delegation;
+pub mod evidence;
 pub mod glob;
 pub mod grant;
 pub mod identity;

@@ -10,6 +10,7 @@ pub mod auth_throttle;
 pub mod background;
 pub mod connections;
 pub mod context;
+pub mod evidence;
 pub mod extract;
 pub mod integrations;
 pub mod notify;

@@ -66,15 +66,8 @@ pub async fn bundle_of(
     mut entries: Vec<AuditEntry>,
     sections: Map<String, Value>,
 ) -> Result<Bundle, ProofError> {
-    let checkpoint = store.latest_checkpoint().await?.ok_or(ProofError::NoCheckpoint)?;
-    let installation = store.find_installation().await?.ok_or(ProofError::NotInitialized)?;
     entries.sort_by_key(|entry| entry.index);
     entries.dedup_by_key(|entry| entry.index);
-    if let Some(last) = entries.last()
-        && last.index >= checkpoint.tree_size
-    {
-        return Err(ProofError::Inconsistent(format!("entry {} is after the latest checkpoint", last.index)));
-    }
     let leaves: Vec<(u64, String)> = entries
         .into_iter()
         .map(|entry| {
@@ -83,6 +76,24 @@ pub async fn bundle_of(
                 .map_err(|_| ProofError::Inconsistent(format!("entry {} is not UTF-8", entry.index)))
         })
         .collect::<Result<_, _>>()?;
+    bundle_of_leaves(store, format, leaves, sections).await
+}
+
+/// The bundle of `leaves` (`(index, leaf text)`, ascending, each below the
+/// latest checkpoint) with `sections`, in `format`.
+pub async fn bundle_of_leaves(
+    store: &dyn Store,
+    format: &str,
+    leaves: Vec<(u64, String)>,
+    sections: Map<String, Value>,
+) -> Result<Bundle, ProofError> {
+    let checkpoint = store.latest_checkpoint().await?.ok_or(ProofError::NoCheckpoint)?;
+    let installation = store.find_installation().await?.ok_or(ProofError::NotInitialized)?;
+    if let Some((last, _)) = leaves.last()
+        && *last >= checkpoint.tree_size
+    {
+        return Err(ProofError::Inconsistent(format!("entry {last} is after the latest checkpoint")));
+    }
     let head = BundleHead {
         format: format.to_owned(),
         origin: installation.audit_origin,

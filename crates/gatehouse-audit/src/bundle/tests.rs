@@ -211,3 +211,26 @@ fn another_format_or_origin_is_refused() {
     moved.origin = "elsewhere/audit".into();
     check_bad(&moved, &signer, None, "the checkpoint is for `gatehouse.test/audit`");
 }
+
+#[test]
+fn remembered_subtrees_decide_as_the_full_walk_does() {
+    // Every entry of small trees, each leaf right and wrong, checked after
+    // its neighbours filled the memory: the answer is the plain walk's.
+    for size in 1..=40u64 {
+        let log = Log::new(size);
+        let mut get = log.get();
+        let root = log.frontier.root();
+        let mut proven = Proven::new();
+        for index in 0..size {
+            let proof = merkle::inclusion_proof(index, size, &mut get).unwrap();
+            let leaf = leaf_hash(log.leaves[index as usize].as_bytes());
+            let wrong = leaf_hash(b"something else");
+            assert!(verify_path(leaf, index, size, &proof, &root, &mut proven), "{index} of {size}");
+            assert!(!verify_path(wrong, index, size, &proof, &root, &mut proven), "{index} of {size}");
+            if size > 1 {
+                let other = (index + 1) % size;
+                assert!(!verify_path(leaf, other, size, &proof, &root, &mut proven), "{index} as {other} of {size}");
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! `gatehouse evidence add|list`: a vendor's security evidence. `add`
 //! uploads the file as a multipart form with its metadata typed from
-//! `--meta KEY=VALUE` pairs.
+//! `--meta KEY=VALUE` pairs. Without a subcommand, and `evidence verify`:
+//! the auditor's evidence file (`evidence_file.rs`).
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use gatehouse_domain::vendor::ContentDigest;
 use gatehouse_server::api::dto::{EvidenceDto, EvidenceListDto};
 use serde_json::{Map, Value};
 
-use crate::args::{EvidenceCommand, GlobalArgs};
+use crate::args::{EvidenceArgs, EvidenceCommand, GlobalArgs};
 use crate::client::{Client, encode_segment};
 use crate::error::{CliError, CliResult};
 use crate::output::{or_dash, print};
@@ -96,7 +97,14 @@ pub fn form(metadata: &Value, filename: &str, content: &[u8]) -> (String, Vec<u8
     (boundary, body)
 }
 
-pub async fn run(args: &GlobalArgs, command: &EvidenceCommand) -> CliResult<()> {
+pub async fn run(args: &GlobalArgs, evidence: &EvidenceArgs) -> CliResult<()> {
+    let command = match &evidence.command {
+        None => return super::evidence_file::export(args, evidence).await,
+        Some(EvidenceCommand::Verify { file, public_key }) => {
+            return super::evidence_file::verify(args, file, public_key);
+        }
+        Some(command) => command,
+    };
     let client = Client::new(args)?;
     match command {
         EvidenceCommand::Add { vendor, kind, file, meta } => {
@@ -116,6 +124,7 @@ pub async fn run(args: &GlobalArgs, command: &EvidenceCommand) -> CliResult<()> 
             let list: EvidenceListDto = client.get(&path).await?;
             print(args.output, &list, HEADERS, list.items.iter().map(row).collect());
         }
+        EvidenceCommand::Verify { .. } => {}
     }
     Ok(())
 }

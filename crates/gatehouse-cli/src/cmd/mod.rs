@@ -4,6 +4,7 @@ pub mod audit;
 pub mod binding;
 pub mod break_glass;
 pub mod evidence;
+pub mod evidence_file;
 pub mod gate;
 pub mod grant;
 pub mod identity;

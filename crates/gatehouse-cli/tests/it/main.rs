@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod break_glass;
 mod client_commands;
+mod evidence_export;
 mod export_properties;
 mod gate;
 mod hardening_misc;

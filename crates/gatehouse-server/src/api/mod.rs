@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authorize;
 pub mod break_glass;
 pub mod dto;
+pub mod evidence;
 pub mod form_data;
 pub mod grants;
 pub mod group_mappings;
@@ -59,6 +60,7 @@ pub fn routes() -> Routes {
         .merge(audit::routes())
         .merge(vendors::routes())
         .merge(reviews::routes())
+        .merge(evidence::routes())
 }
 
 /// Validates `limit` and `cursor` query parameters into a page request.

@@ -3,6 +3,7 @@
 
 mod audit;
 mod break_glass;
+mod evidence;
 mod hardening_authz;
 mod hardening_flood;
 mod hardening_misc;

@@ -5,6 +5,7 @@
 mod audit;
 mod authorize;
 mod break_glass;
+mod evidence;
 mod grants;
 mod group_mappings;
 mod health;
@@ -27,6 +28,7 @@ mod workload;
 pub use audit::*;
 pub use authorize::*;
 pub use break_glass::*;
+pub use evidence::*;
 use gatehouse_domain::clock::format_rfc3339;
 pub use grants::*;
 pub use group_mappings::*;

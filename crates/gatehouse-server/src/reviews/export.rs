@@ -21,24 +21,24 @@ use crate::problem::ApiError;
 use crate::proofs::{bundle_of, provable_size};
 use crate::state::AppState;
 
-/// Entries per search page.
-const PAGE: u32 = 1_000;
+/// Entries asked for per search page (the store may answer fewer: only an
+/// empty page ends a search).
+const PAGE: u32 = 500;
 
 async fn search(state: &AppState, filter: &AuditFilter, size: u64) -> Result<Vec<AuditEntry>, ApiError> {
     let mut found = Vec::new();
     let mut next = 0;
     loop {
         let page = state.store.search_audit(filter, next, PAGE).await?;
-        let full = page.len() == PAGE as usize;
+        if page.is_empty() {
+            return Ok(found);
+        }
         for entry in page {
             if entry.index >= size {
                 return Ok(found);
             }
             next = entry.index + 1;
             found.push(entry);
-        }
-        if !full {
-            return Ok(found);
         }
     }
 }

@@ -51,3 +51,24 @@ pub fn read_secret_file(path: &Path) -> CliResult<String> {
     }
     fs::read_to_string(path).map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))
 }
+
+/// Writes `bytes` to `out` whole or not at all: a `.partial` file synced,
+/// then renamed over it.
+pub fn write_whole(out: &Path, bytes: &[u8]) -> CliResult<()> {
+    let write_error = |e: std::io::Error| CliError::config(format!("cannot write {}: {e}", out.display()));
+    let tmp = out.with_extension("partial");
+    let mut file = fs::File::create(&tmp).map_err(write_error)?;
+    file.write_all(bytes).map_err(write_error)?;
+    file.sync_all().map_err(write_error)?;
+    fs::rename(&tmp, out).map_err(write_error)
+}
+
+/// A trusted public key given on the command line: the key itself
+/// (`name+id+key`), or a file holding it.
+pub fn trusted_key(public_key: &str) -> CliResult<String> {
+    if Path::new(public_key).is_file() {
+        return fs::read_to_string(public_key)
+            .map_err(|e| CliError::config(format!("cannot read the public key file {public_key}: {e}")));
+    }
+    Ok(public_key.to_owned())
+}

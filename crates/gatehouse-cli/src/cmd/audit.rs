@@ -66,13 +66,7 @@ async fn export(config: &Config, out: &Path) -> CliResult<()> {
 }
 
 fn verify(file: &Path, public_key: Option<&str>) -> CliResult<()> {
-    let trusted = match public_key {
-        Some(key) if Path::new(key).is_file() => Some(
-            std::fs::read_to_string(key)
-                .map_err(|e| CliError::config(format!("cannot read the public key file {key}: {e}")))?,
-        ),
-        other => other.map(str::to_owned),
-    };
+    let trusted = public_key.map(crate::files::trusted_key).transpose()?;
     let result = first_pass(file, trusted.as_deref())?;
     match result {
         Ok(verified) => {

@@ -5,7 +5,6 @@
 //! tie to it: the deployments, reviews and summary are recomputed from the
 //! proven entries and must equal the file's.
 
-use std::io::Write;
 use std::path::Path;
 
 use gatehouse_audit::bundle;
@@ -32,12 +31,7 @@ pub async fn export(args: &GlobalArgs, evidence: &EvidenceArgs) -> CliResult<()>
     }
     let client = Client::new(args)?;
     let body = client.get_bytes(&path, EXPORT_TIMEOUT).await?;
-    let write_error = |e: std::io::Error| CliError::config(format!("cannot write {}: {e}", out.display()));
-    let tmp = out.with_extension("partial");
-    let mut file = std::fs::File::create(&tmp).map_err(write_error)?;
-    file.write_all(&body).map_err(write_error)?;
-    file.sync_all().map_err(write_error)?;
-    std::fs::rename(&tmp, out).map_err(write_error)?;
+    crate::files::write_whole(out, &body)?;
     let parsed: Value = serde_json::from_slice(&body).unwrap_or_default();
     let summary = &parsed["sections"]["summary"];
     println!(
@@ -49,20 +43,12 @@ pub async fn export(args: &GlobalArgs, evidence: &EvidenceArgs) -> CliResult<()>
     Ok(())
 }
 
-fn trusted_key(public_key: &str) -> CliResult<String> {
-    if Path::new(public_key).is_file() {
-        return std::fs::read_to_string(public_key)
-            .map_err(|e| CliError::config(format!("cannot read the public key file {public_key}: {e}")));
-    }
-    Ok(public_key.to_owned())
-}
-
 fn refused(message: impl std::fmt::Display) -> CliError {
     CliError::refused(format!("the evidence file does not verify: {message}"))
 }
 
 pub fn verify(args: &GlobalArgs, file: &Path, public_key: &str) -> CliResult<()> {
-    let key = trusted_key(public_key)?;
+    let key = crate::files::trusted_key(public_key)?;
     let bytes = std::fs::read(file).map_err(|e| CliError::config(format!("cannot read {}: {e}", file.display())))?;
     let parsed = bundle::parse(&bytes).map_err(refused)?;
     drop(bytes);

@@ -5,7 +5,6 @@
 //! snapshot and decisions must recompute to the digests their entries
 //! signed (`review::check_export`).
 
-use std::io::Write;
 use std::path::Path;
 
 use gatehouse_audit::bundle::{self, Bundle};
@@ -21,12 +20,7 @@ pub async fn export(args: &GlobalArgs, id: &str, out: &Path) -> CliResult<()> {
     let client = Client::new(args)?;
     let bundle: Bundle = client.get(&format!("/api/v1/reviews/{}/export", encode_segment(id))).await?;
     let body = serde_json::to_vec(&bundle).map_err(|e| CliError::config(format!("cannot encode the export: {e}")))?;
-    let write_error = |e: std::io::Error| CliError::config(format!("cannot write {}: {e}", out.display()));
-    let tmp = out.with_extension("partial");
-    let mut file = std::fs::File::create(&tmp).map_err(write_error)?;
-    file.write_all(&body).map_err(write_error)?;
-    file.sync_all().map_err(write_error)?;
-    std::fs::rename(&tmp, out).map_err(write_error)?;
+    crate::files::write_whole(out, &body)?;
     println!(
         "wrote {}: campaign {}, {} items, {} entries with their proofs",
         out.display(),
@@ -37,20 +31,12 @@ pub async fn export(args: &GlobalArgs, id: &str, out: &Path) -> CliResult<()> {
     Ok(())
 }
 
-fn trusted_key(public_key: &str) -> CliResult<String> {
-    if Path::new(public_key).is_file() {
-        return std::fs::read_to_string(public_key)
-            .map_err(|e| CliError::config(format!("cannot read the public key file {public_key}: {e}")));
-    }
-    Ok(public_key.to_owned())
-}
-
 fn refused(message: impl std::fmt::Display) -> CliError {
     CliError::refused(format!("the review export does not verify: {message}"))
 }
 
 pub fn verify(args: &GlobalArgs, file: &Path, public_key: &str) -> CliResult<()> {
-    let key = trusted_key(public_key)?;
+    let key = crate::files::trusted_key(public_key)?;
     let bytes = std::fs::read(file).map_err(|e| CliError::config(format!("cannot read {}: {e}", file.display())))?;
     let parsed = bundle::parse(&bytes).map_err(refused)?;
     drop(bytes);

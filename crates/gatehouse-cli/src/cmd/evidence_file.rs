@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use gatehouse_audit::bundle;
 use gatehouse_domain::evidence::{self, EvidenceQuery};
 use serde_json::{Value, json};
 
@@ -48,12 +47,8 @@ fn refused(message: impl std::fmt::Display) -> CliError {
 }
 
 pub fn verify(args: &GlobalArgs, file: &Path, public_key: &str) -> CliResult<()> {
-    let key = crate::files::trusted_key(public_key)?;
-    let bytes = std::fs::read(file).map_err(|e| CliError::config(format!("cannot read {}: {e}", file.display())))?;
-    let parsed = bundle::parse(&bytes).map_err(refused)?;
-    drop(bytes);
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    let verified = bundle::verify(&parsed, evidence::FORMAT, &key, workers).map_err(refused)?;
+    let (parsed, verified, key) =
+        super::review_file::read_verified(file, public_key, evidence::FORMAT, |e| refused(e))?;
     let query = parsed
         .sections
         .get("query")

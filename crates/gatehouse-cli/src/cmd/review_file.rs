@@ -36,12 +36,7 @@ fn refused(message: impl std::fmt::Display) -> CliError {
 }
 
 pub fn verify(args: &GlobalArgs, file: &Path, public_key: &str) -> CliResult<()> {
-    let key = crate::files::trusted_key(public_key)?;
-    let bytes = std::fs::read(file).map_err(|e| CliError::config(format!("cannot read {}: {e}", file.display())))?;
-    let parsed = bundle::parse(&bytes).map_err(refused)?;
-    drop(bytes);
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    let verified = bundle::verify(&parsed, EXPORT_FORMAT, &key, workers).map_err(refused)?;
+    let (parsed, verified, key) = super::review_file::read_verified(file, public_key, EXPORT_FORMAT, |e| refused(e))?;
     let summary = check_export(&parsed.sections, &verified.leaves).map_err(refused)?;
     if args.output == OutputFormat::Json {
         let report = json!({
@@ -87,4 +82,22 @@ pub fn verify(args: &GlobalArgs, file: &Path, public_key: &str) -> CliResult<()>
     .collect();
     print!("{}", table(&["WHAT", "COUNT"], &rows));
     Ok(())
+}
+
+/// A proof bundle file of `format`, read and its proofs verified against
+/// the trusted key: the parsed bundle, what the proofs showed, and the key.
+/// `refused` words a failure for the kind of file.
+pub fn read_verified(
+    file: &Path,
+    public_key: &str,
+    format: &str,
+    refused: fn(&dyn std::fmt::Display) -> CliError,
+) -> CliResult<(Bundle, bundle::VerifiedBundle, String)> {
+    let key = crate::files::trusted_key(public_key)?;
+    let bytes = std::fs::read(file).map_err(|e| CliError::config(format!("cannot read {}: {e}", file.display())))?;
+    let parsed = bundle::parse(&bytes).map_err(|e| refused(&e))?;
+    drop(bytes);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let verified = bundle::verify(&parsed, format, &key, workers).map_err(|e| refused(&e))?;
+    Ok((parsed, verified, key))
 }

@@ -201,6 +201,21 @@ engine_test!(a_gate_in_the_job_of_an_integration_whose_soc2_expired_exits_1_nami
         approve.args(["--code", &crate::approvals::next_code(&secret)]);
         let approved = run(approve).await;
         assert_eq!(approved.status.code(), Some(0), "{}", stderr(&approved));
+        // Its first access review must pass too: Rita (an owner) keeps each item.
+        let campaigns = json_out(&run(operator(&["review", "list", "--state", "open"])).await);
+        let onboarding = campaigns["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["trigger"]["kind"] == "onboarding")
+            .unwrap_or_else(|| panic!("an onboarding review: {campaigns}"));
+        let campaign = onboarding["id"].as_str().unwrap().to_owned();
+        let shown = json_out(&run(operator(&["review", "show", &campaign, "--items"])).await);
+        for item in shown["items"].as_array().unwrap() {
+            let number = item["item"]["number"].as_u64().unwrap().to_string();
+            let kept = run(as_with(&rita_token, &["review", "decide", &campaign, &number, "keep"])).await;
+            assert_eq!(kept.status.code(), Some(0), "{}", stderr(&kept));
+        }
 
         // Onboarded, but its SOC 2 report expired: the gate names it.
         let expired = run(job()).await;

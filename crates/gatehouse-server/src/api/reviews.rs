@@ -147,11 +147,16 @@ pub async fn items(
 pub async fn assigned(State(state): State<AppState>, caller: Caller) -> Result<Json<ReviewItemListDto>, ApiError> {
     let me = caller.identity().id;
     let mut out = Vec::new();
+    // Items come by campaign: each campaign's decisions are read once.
+    let mut decided: Option<(CampaignId, std::collections::BTreeMap<u32, Vec<_>>)> = None;
     for (campaign, item) in state.store.review_items_for(me).await? {
-        let list = state.store.list_review_decisions(campaign, Some(item.number)).await?;
-        let standing = progress(&item, &list);
+        if decided.as_ref().is_none_or(|(id, _)| *id != campaign) {
+            decided = Some((campaign, by_item(state.store.list_review_decisions(campaign, None).await?)));
+        }
+        let list = decided.as_ref().and_then(|(_, all)| all.get(&item.number)).map(Vec::as_slice).unwrap_or_default();
+        let standing = progress(&item, list);
         if standing.outcome.is_none() {
-            out.push(ReviewItemDto::of(&campaign.to_string(), &item, &standing, &list));
+            out.push(ReviewItemDto::of(&campaign.to_string(), &item, &standing, list));
         }
     }
     Ok(Json(ReviewItemListDto { items: out, next_after: None }))

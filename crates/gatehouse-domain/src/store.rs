@@ -47,7 +47,7 @@ pub use identities::IdentityStore;
 pub use installation::{InitialSetup, Installation, InstallationStore};
 pub use mfa::MfaStore;
 pub use outbox::OutboxStore;
-pub use reviews::ReviewStore;
+pub use reviews::{CampaignFilter, ReviewStore};
 pub use scim_groups::ScimGroupStore;
 pub use scim_users::ScimUserStore;
 pub use sessions::SessionStore;

@@ -14,6 +14,7 @@ mod compliance;
 mod evidence;
 mod integration;
 mod record;
+mod renewal;
 mod standard;
 
 #[cfg(test)]
@@ -38,4 +39,5 @@ pub use record::{
     Contract, DataAccess, LoggingCommitment, MAX_LOGGING_WHAT_CHARS, MAX_VENDOR_NAME_CHARS, NewVendor, StatusError,
     UnknownValue, Vendor, VendorError, VendorStatus, VendorTier, transition,
 };
+pub use renewal::{RenewalLapse, RenewalReview, renewal_lapse};
 pub use standard::*;

@@ -139,6 +139,7 @@ macro_rules! conformance_suite {
                 a_decision_takes_its_place_once,
                 closing_records_defaults_once_and_ends_decisions,
                 reminders_are_marked_once,
+                campaigns_are_found_by_trigger_subject_and_hold,
             ],
             AuditLog => audit_log: [
                 audit_entries_are_numbered_without_gaps,

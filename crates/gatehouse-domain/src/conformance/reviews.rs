@@ -173,3 +173,45 @@ pub async fn reminders_are_marked_once(store: Arc<dyn Store>) {
     assert_eq!(store.audit_size().await.unwrap(), before + 1);
     assert_eq!(store.find_campaign(open.id).await.unwrap().unwrap().reminded_at, Some(at));
 }
+
+pub async fn campaigns_are_found_by_trigger_subject_and_hold(store: Arc<dyn Store>) {
+    use crate::store::CampaignFilter;
+    let (ana, bo, _) = people(&*store).await;
+    let items = vec![item(0, &ana, &[&bo])];
+    let triggered = |kind: TriggerKind, subject: &str, holds: Option<&str>| {
+        let mut made = campaign(&items);
+        made.trigger = Trigger { kind, subject: subject.into(), holds: holds.map(str::to_owned) };
+        made
+    };
+    let renewal = triggered(TriggerKind::Renewal, "vendor:a", None);
+    let other_vendor = triggered(TriggerKind::Renewal, "vendor:b", None);
+    let held = triggered(TriggerKind::PipelineChange, "project:acme/web", Some("project:acme/web"));
+    let flagged = triggered(TriggerKind::PipelineChange, "project:acme/web", None);
+    let later = triggered(TriggerKind::PipelineChange, "project:acme/web", Some("project:acme/web"));
+    for made in [&renewal, &other_vendor, &held, &flagged, &later] {
+        store.open_campaign(made.clone(), items.clone(), vec![]).await.unwrap();
+    }
+    store.close_campaign(later.id, T0, vec![], Counts::default(), "d".into(), vec![]).await.unwrap();
+    let ids = |found: Vec<Campaign>| found.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let find = |filter: CampaignFilter| {
+        let store = store.clone();
+        async move { ids(store.find_campaigns(filter).await.unwrap()) }
+    };
+    let of_vendor = CampaignFilter {
+        kind: Some(TriggerKind::Renewal),
+        subject: Some("vendor:a".into()),
+        ..CampaignFilter::default()
+    };
+    assert_eq!(find(of_vendor.clone()).await, vec![renewal.id]);
+    let holding = CampaignFilter {
+        kind: Some(TriggerKind::PipelineChange),
+        holds: Some("project:acme/web".into()),
+        ..CampaignFilter::default()
+    };
+    assert_eq!(find(holding.clone()).await, vec![later.id, held.id], "newest first, closed ones too");
+    assert_eq!(find(CampaignFilter { state: Some(CampaignState::Open), ..holding }).await, vec![held.id]);
+    let elsewhere = CampaignFilter { holds: Some("project:acme/api".into()), ..CampaignFilter::default() };
+    assert!(find(elsewhere).await.is_empty());
+    assert!(find(CampaignFilter { kind: Some(TriggerKind::Manual), ..of_vendor }).await.is_empty());
+    assert_eq!(find(CampaignFilter::default()).await.len(), 5);
+}

@@ -11,7 +11,19 @@ use time::OffsetDateTime;
 use super::StoreError;
 use crate::audit::AuditRecord;
 use crate::ids::{CampaignId, IdentityId};
-use crate::review::{Campaign, CampaignState, Counts, Decision, ReviewItem};
+use crate::review::{Campaign, CampaignState, Counts, Decision, ReviewItem, TriggerKind};
+
+/// Which campaigns [`ReviewStore::find_campaigns`] answers: each field
+/// set narrows it (exact match); an empty filter matches every campaign.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CampaignFilter {
+    pub state: Option<CampaignState>,
+    pub kind: Option<TriggerKind>,
+    /// `Trigger::subject`, exactly (`vendor:ID`, `project:acme/web`).
+    pub subject: Option<String>,
+    /// `Trigger::holds`, exactly.
+    pub holds: Option<String>,
+}
 
 #[async_trait]
 pub trait ReviewStore: Send + Sync {
@@ -32,6 +44,10 @@ pub trait ReviewStore: Send + Sync {
 
     /// Campaigns, newest first, optionally in one state.
     async fn list_campaigns(&self, state: Option<CampaignState>) -> Result<Vec<Campaign>, StoreError>;
+
+    /// The campaigns `filter` matches, newest first: what a trigger's
+    /// subject or a held project needs, without reading every campaign.
+    async fn find_campaigns(&self, filter: CampaignFilter) -> Result<Vec<Campaign>, StoreError>;
 
     /// A campaign's items in number order, after `after`, at most `limit`.
     async fn list_review_items(

@@ -29,7 +29,7 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 use crate::vendors::records::{self, Upload};
 use crate::vendors::view::{evidence_dto, vendor_dto};
-use crate::vendors::{VendorRules, report, vendor_standing};
+use crate::vendors::{VendorRules, renewal_reviews, report, vendor_standing};
 
 /// The body limit of an evidence upload: the largest file base64-encoded
 /// in JSON (a third larger) with room for its metadata. The file's own
@@ -51,7 +51,8 @@ async fn standing_dto(state: &AppState, vendor: Vendor) -> Result<VendorDto, Api
     let rules = VendorRules::of(&state.policies.current());
     let evidence = state.store.list_evidence(vendor.id).await?;
     let integrations = state.store.list_integrations(Some(vendor.id)).await?;
-    let standing = vendor_standing(vendor, evidence, &rules, state.clock.now());
+    let renewal = renewal_reviews(state, Some(vendor.id)).await?.remove(&vendor.id).unwrap_or_default();
+    let standing = vendor_standing(vendor, evidence, &renewal, &rules, state.clock.now());
     Ok(vendor_dto(&standing, &integrations))
 }
 
@@ -80,6 +81,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
         evidence.entry(item.vendor_id).or_default().push(item);
     }
     let integrations = state.store.list_integrations(None).await?;
+    let mut renewal = renewal_reviews(&state, None).await?;
     let items = state
         .store
         .list_vendors()
@@ -87,7 +89,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
         .into_iter()
         .map(|vendor| {
             let items = evidence.remove(&vendor.id).unwrap_or_default();
-            vendor_dto(&vendor_standing(vendor, items, &rules, now), &integrations)
+            let reviews = renewal.remove(&vendor.id).unwrap_or_default();
+            vendor_dto(&vendor_standing(vendor, items, &reviews, &rules, now), &integrations)
         })
         .collect();
     Ok(Json(VendorListDto { items }))

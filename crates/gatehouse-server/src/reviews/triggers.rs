@@ -21,7 +21,7 @@ use gatehouse_domain::review::{
     Trigger, TriggerKind, change_item, hold_reason, holding, progress, review_passed, role_reaches_pipeline,
     schedule_due, scope_reaches_project,
 };
-use gatehouse_domain::store::PageRequest;
+use gatehouse_domain::store::{CampaignFilter, PageRequest};
 use gatehouse_domain::vendor::{Integration, VendorStatus};
 use gatehouse_policy::reviews::OnUnreviewedChange;
 use serde_json::json;
@@ -238,9 +238,14 @@ pub async fn deployment_hold(
         return Ok(None);
     }
     let Some(project) = resource.project() else { return Ok(None) };
+    // Only this project's holding campaigns, by index: a pipeline-change
+    // review holds `project:{project}` exactly as it was opened with.
+    let held = Resource::Project(project.to_owned()).to_string();
+    let filter =
+        CampaignFilter { kind: Some(TriggerKind::PipelineChange), holds: Some(held), ..CampaignFilter::default() };
     let mut facts = Vec::new();
-    for campaign in state.store.list_campaigns(None).await? {
-        if campaign.trigger.kind != TriggerKind::PipelineChange || campaign.state == CampaignState::Skipped {
+    for campaign in state.store.find_campaigns(filter).await? {
+        if campaign.state == CampaignState::Skipped {
             continue;
         }
         let held = campaign.trigger.holds.as_deref().and_then(|held| Resource::parse(held).ok());
@@ -323,7 +328,9 @@ pub async fn onboarding_reviewed(state: &AppState, campaign: &Campaign) {
         let Some(integration) = state.store.find_integration(id).await? else { return Ok(()) };
         let Some(request) = integration.onboarding_request else { return Ok(()) };
         match state.store.find_approval_request(request).await? {
-            Some(request) if request.state == RequestState::Approved => {
+            // Consumed: approved while this review was open (`settle`
+            // used the approval up then, so its expiry cannot undo it).
+            Some(request) if matches!(request.state, RequestState::Approved | RequestState::Consumed) => {
                 crate::vendors::onboarding::settle(state, &request).await
             }
             _ => Ok(()),

@@ -1,14 +1,19 @@
 //! Where a vendor and its integrations stand at an instant: the rules from
 //! the policy folder, the evidence each tier requires, the check against
 //! the API access standard with the facts gatehouse holds itself, and the
-//! exceptions in force. Reads the store; decides nothing on its own (the
-//! domain's `compliance_of`, `check_integration` and `unwaived` do).
+//! exceptions in force, and the vendor's renewal reviews still open.
+//! Reads the store; decides nothing on its own (the domain's
+//! `compliance_of`, `renewal_lapse`, `check_integration` and `unwaived` do).
 
-use gatehouse_domain::store::{PageRequest, TokenFilter};
+use std::collections::HashMap;
+
+use gatehouse_domain::ids::VendorId;
+use gatehouse_domain::review::{CampaignState, TriggerKind, progress};
+use gatehouse_domain::store::{CampaignFilter, PageRequest, TokenFilter};
 use gatehouse_domain::vendor::{
     AccessStandard, Compliance, Evidence, EvidenceKind, EvidenceRules, ExceptionRecord, Finding, Integration,
-    IntegrationState, LapseAction, LapseActions, Observed, RequirementState, TierRequirements, Vendor, VendorTier,
-    check_integration, compliance_of, requirement_states, unwaived,
+    IntegrationState, LapseAction, LapseActions, Observed, RenewalReview, RequirementState, TierRequirements, Vendor,
+    VendorTier, check_integration, compliance_of, renewal_lapse, requirement_states, unwaived,
 };
 use gatehouse_policy::Policies;
 use time::{Duration, OffsetDateTime};
@@ -66,8 +71,42 @@ impl VendorRules {
     }
 }
 
+/// The open renewal reviews (trigger `renewal`) of one vendor, or of every
+/// vendor, as the lapse rule reads them: one indexed read of the campaigns,
+/// then the items and decisions of each open one (a vendor has at most a
+/// few, and only in the weeks around its renewal).
+pub async fn renewal_reviews(
+    state: &AppState,
+    vendor: Option<VendorId>,
+) -> Result<HashMap<VendorId, Vec<RenewalReview>>, ApiError> {
+    let filter = CampaignFilter {
+        state: Some(CampaignState::Open),
+        kind: Some(TriggerKind::Renewal),
+        subject: vendor.map(|id| format!("vendor:{id}")),
+        holds: None,
+    };
+    let mut found: HashMap<VendorId, Vec<RenewalReview>> = HashMap::new();
+    for campaign in state.store.find_campaigns(filter).await? {
+        let Some(id) = campaign.trigger.subject.strip_prefix("vendor:").and_then(|id| id.parse().ok()) else {
+            continue;
+        };
+        let decided = crate::reviews::close::by_item(state.store.list_review_decisions(campaign.id, None).await?);
+        let complete = crate::reviews::close::all_items(state, campaign.id).await?.iter().all(|item| {
+            progress(item, decided.get(&item.number).map(Vec::as_slice).unwrap_or_default()).outcome.is_some()
+        });
+        found.entry(id).or_default().push(RenewalReview {
+            campaign: campaign.id,
+            opened_at: campaign.opened_at,
+            deadline: campaign.deadline,
+            open: campaign.state == CampaignState::Open,
+            complete,
+        });
+    }
+    Ok(found)
+}
+
 /// A vendor at an instant, apart from any one integration: its status,
-/// contract and required evidence.
+/// contract, required evidence and renewal review.
 #[derive(Debug, Clone)]
 pub struct VendorStanding {
     pub vendor: Vendor,
@@ -76,19 +115,23 @@ pub struct VendorStanding {
     /// As `compliance_of` answers for an integration that meets the standard.
     pub compliance: Compliance,
     pub on_lapse: LapseAction,
+    /// Its open renewal reviews.
+    pub renewal: Vec<RenewalReview>,
 }
 
-/// `vendor` at `now`, given all its evidence.
+/// `vendor` at `now`, given all its evidence and its open renewal reviews.
 pub fn vendor_standing(
     vendor: Vendor,
     evidence: Vec<Evidence>,
+    renewal: &[RenewalReview],
     rules: &VendorRules,
     now: OffsetDateTime,
 ) -> VendorStanding {
     let requirements = requirement_states(&vendor, &evidence, &rules.evidence, now);
-    let compliance = compliance_of(&vendor, &evidence, &rules.evidence, true, false, now);
+    let compliance = compliance_of(&vendor, &evidence, &rules.evidence, true, false, now)
+        .with_renewal(renewal_lapse(&vendor, renewal, now));
     let on_lapse = rules.lapse.for_tier(vendor.tier);
-    VendorStanding { vendor, evidence, requirements, compliance, on_lapse }
+    VendorStanding { vendor, evidence, requirements, compliance, on_lapse, renewal: renewal.to_vec() }
 }
 
 /// An integration at an instant: its vendor's standing, the check against
@@ -144,15 +187,17 @@ pub async fn integration_standing(
 ) -> Result<IntegrationStanding, ApiError> {
     // Independent reads, run at once: this is the first decision after
     // any credential change.
-    let (vendor, evidence, observed, exceptions) = tokio::try_join!(
+    let (vendor, evidence, observed, exceptions, mut renewal) = tokio::try_join!(
         async { Ok::<_, ApiError>(state.store.find_vendor(integration.vendor_id).await?) },
         async { Ok(state.store.list_evidence(integration.vendor_id).await?) },
         observed(state, &integration),
         async { Ok(state.store.list_exceptions(integration.id).await?) },
+        renewal_reviews(state, Some(integration.vendor_id)),
     )?;
     let vendor = vendor
         .ok_or_else(|| ApiError::Internal(format!("integration `{}` names an unknown vendor", integration.id)))?;
-    let vendor = vendor_standing(vendor, evidence, rules, now);
+    let renewal = renewal.remove(&integration.vendor_id).unwrap_or_default();
+    let vendor = vendor_standing(vendor, evidence, &renewal, rules, now);
     let findings = check_integration(&integration.declared, &rules.standard, &observed, now)
         .map_err(|error| ApiError::Internal(format!("integration `{}`: {error}", integration.id)))?;
     let granted: Vec<_> = exceptions.iter().filter_map(ExceptionRecord::granted).collect();
@@ -166,7 +211,8 @@ pub async fn integration_standing(
         standard_passes,
         !standard_passes && unwaived.is_empty() && live,
         now,
-    );
+    )
+    .with_renewal(renewal_lapse(&vendor.vendor, &renewal, now));
     // An exception's expiry can change the answer too.
     let expiries = granted.iter().map(|exception| exception.expires_at).filter(|at| *at > now);
     compliance.next_change = compliance.next_change.into_iter().chain(expiries).min();

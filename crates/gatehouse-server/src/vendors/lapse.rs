@@ -23,7 +23,7 @@ use gatehouse_domain::vendor::{
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::assess::{VendorRules, integration_standing, vendor_standing};
+use super::assess::{VendorRules, integration_standing, renewal_reviews, vendor_standing};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -100,12 +100,14 @@ pub async fn run(state: &AppState, now: OffsetDateTime) -> Result<LapseReport, A
     for item in state.store.all_evidence().await? {
         evidence_by_vendor.entry(item.vendor_id).or_default().push(item);
     }
+    let mut renewal_by_vendor = renewal_reviews(state, None).await?;
     for vendor in state.store.list_vendors().await? {
         if vendor.status == VendorStatus::Offboarded {
             continue;
         }
         let evidence = evidence_by_vendor.remove(&vendor.id).unwrap_or_default();
-        let standing = vendor_standing(vendor, evidence, &rules, now);
+        let renewal = renewal_by_vendor.remove(&vendor.id).unwrap_or_default();
+        let standing = vendor_standing(vendor, evidence, &renewal, &rules, now);
         next.extend(standing.compliance.next_change);
         for (kind, requirement) in &standing.requirements {
             let RequirementState::Present { id, state: item } = requirement else { continue };

@@ -1,5 +1,5 @@
-//! Vendors and integrations on the server: where each stands at an instant
-//! ([`assess`]), the standing decisions read for an integration's service
+//! Vendors and integrations on the server: where each stands at an instant,
+//! its open contract-renewal review included ([`assess`]), the standing decisions read for an integration's service
 //! identity, cached until something it depends on changes ([`standing`]),
 //! the lapses the scheduler carries out at their instant ([`lapse`]),
 //! vendor records and evidence as people change them ([`records`]), how
@@ -22,5 +22,7 @@ pub mod report;
 pub mod standing;
 pub mod view;
 
-pub use assess::{IntegrationStanding, VendorRules, VendorStanding, integration_standing, vendor_standing};
+pub use assess::{
+    IntegrationStanding, VendorRules, VendorStanding, integration_standing, renewal_reviews, vendor_standing,
+};
 pub use standing::{DecisionStanding, StandingCache, decision_standing};

@@ -22,7 +22,10 @@
 //! sees the request decided: approved, the integration becomes active, its
 //! identity is reactivated (`integration.activate`) and the approval is
 //! used up; denied, cancelled or expired, it is retired with its identity
-//! suspended (`integration.suspend`). The approvals code calls [`settle`]
+//! suspended (`integration.suspend`). Approved while the integration's
+//! first access review is still open, the approval is used up at once
+//! (so it cannot expire unused meanwhile) and the review's end activates
+//! the integration. The approvals code calls [`settle`]
 //! wherever a request's state moves (a vote's decision, and `end`: cancel,
 //! expiry), so each outcome is carried out once, by whoever moved it.
 
@@ -108,9 +111,11 @@ fn is_onboarding(request: &ApprovalRequest) -> bool {
 /// left alone, so calling it twice is harmless.
 pub async fn settle(state: &AppState, request: &ApprovalRequest) -> Result<(), ApiError> {
     let approved = match request.state {
-        RequestState::Approved => true,
+        // Consumed: approved, and used up while its integration waited for
+        // its first review (see below); the review's end settles it.
+        RequestState::Approved | RequestState::Consumed => true,
         RequestState::Denied | RequestState::Cancelled | RequestState::Expired | RequestState::Superseded => false,
-        // Pending, or not an onboarding outcome (consumed, active, revoked).
+        // Pending, or not an onboarding outcome (active, revoked).
         _ => return Ok(()),
     };
     if !is_onboarding(request) {
@@ -121,9 +126,15 @@ pub async fn settle(state: &AppState, request: &ApprovalRequest) -> Result<(), A
     });
     let Some(integration) = waiting else { return Ok(()) };
     // Approved, it also waits for its first access review (issue 28): the
-    // review's last keep, or its close, settles it then.
+    // review's last keep, or its close, settles it then. The approval is
+    // used up now, so that it cannot expire unused meanwhile (an approved
+    // request expires at its `request_ttl`, which may end before the
+    // review does) and retire an integration its approvers let in.
     if approved && let Some(why) = crate::reviews::triggers::onboarding_waits(state, integration.id).await? {
         tracing::info!(integration = %integration.id, why = %why, "the approved integration waits for its review");
+        if request.state == RequestState::Approved {
+            use_up(state, request).await?;
+        }
         return Ok(());
     }
     let now = state.clock.now();
@@ -160,7 +171,7 @@ pub async fn settle(state: &AppState, request: &ApprovalRequest) -> Result<(), A
         Err(StoreError::Conflict(Conflict::IntegrationChanged { .. })) => return Ok(()),
         Err(error) => return Err(error.into()),
     }
-    if approved {
+    if approved && request.state == RequestState::Approved {
         use_up(state, request).await?;
     }
     Ok(())

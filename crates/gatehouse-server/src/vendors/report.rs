@@ -1,6 +1,6 @@
 //! The vendor report: every vendor, its required evidence's states, the
 //! next expiry, and the integrations at risk. Built from three reads
-//! (vendors, all evidence, all integrations) whatever the number of
+//! (vendors, all evidence, all integrations, and the open renewal reviews) whatever the number of
 //! vendors; an integration is at risk when its vendor is not compliant or
 //! has a required item due soon (the report does not run each
 //! integration's check against the standard: `integration check` does).
@@ -11,7 +11,7 @@ use gatehouse_domain::ids::VendorId;
 use gatehouse_domain::vendor::{EvidenceState, Integration, IntegrationState, RequirementState, format_date};
 use time::OffsetDateTime;
 
-use super::assess::{VendorRules, VendorStanding, vendor_standing};
+use super::assess::{VendorRules, VendorStanding, renewal_reviews, vendor_standing};
 use crate::api::dto::{IntegrationAtRiskDto, ReportEvidenceDto, ReportVendorDto, VendorReportDto, instant};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -22,6 +22,7 @@ pub async fn report(state: &AppState, now: OffsetDateTime) -> Result<VendorRepor
     // The three reads are independent: on a pool they overlap.
     let (vendors, all_evidence, all_integrations) =
         tokio::try_join!(state.store.list_vendors(), state.store.all_evidence(), state.store.list_integrations(None))?;
+    let mut renewal = renewal_reviews(state, None).await?;
     let mut evidence: HashMap<VendorId, Vec<_>> = HashMap::with_capacity(vendors.len());
     for item in all_evidence {
         evidence.entry(item.vendor_id).or_default().push(item);
@@ -35,7 +36,8 @@ pub async fn report(state: &AppState, now: OffsetDateTime) -> Result<VendorRepor
         .map(|vendor| {
             let items = evidence.remove(&vendor.id).unwrap_or_default();
             let own = integrations.remove(&vendor.id).unwrap_or_default();
-            report_row(&vendor_standing(vendor, items, &rules, now), &own)
+            let reviews = renewal.remove(&vendor.id).unwrap_or_default();
+            report_row(&vendor_standing(vendor, items, &reviews, &rules, now), &own)
         })
         .collect();
     Ok(VendorReportDto { generated_at: instant(now), vendors: rows })

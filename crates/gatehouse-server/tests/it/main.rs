@@ -20,6 +20,7 @@ mod people;
 mod policy;
 mod problem_json;
 mod properties;
+mod renewal_lapse;
 mod requests;
 mod review_triggers;
 mod reviews;

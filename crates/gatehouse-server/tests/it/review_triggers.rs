@@ -574,3 +574,55 @@ engine_test!(a_held_change_rejects_githubs_deployment_protection_rule_until_appr
         assert_eq!(answers, 3, "GitHub was told each time");
     }
 ));
+
+engine_test!(an_onboarding_approved_while_its_review_is_open_survives_the_request_s_expiry, |engine| {
+    with_database(engine, |db| async move {
+        let app = TestApp::with_policies(&db, settings(), Policies::defaults()).await;
+        let directory = Directory::new(&app).await;
+        let own = directory.person(&app, "own").await;
+        grant(&app, &own.id, "admin", "*").await;
+        let acme = vendor(&app, "Acme Scan", "2026-12-01").await;
+        let bot = app.create_service("acme-scan-bot").await;
+        grant(&app, &bot, "viewer", "project:acme/web").await;
+        let body = json!({
+            "vendor_id": acme, "identity_id": bot, "method": "github_app",
+            "permissions": ["contents:read"], "repositories": "selected", "repository_names": ["acme/web"],
+            "token_ttl": "1h", "webhook_signature": true,
+        });
+        let created = app.post("/api/v1/integrations", &app.admin_token, body).await.assert_status(201).clone();
+        let id = IntegrationId::from_str(created["id"].as_str().unwrap()).unwrap();
+        let campaign = campaigns(&app, TriggerKind::Onboarding).await.remove(0);
+
+        // Approved on day one; the review is still open.
+        let waiting = app.store.find_integration(id).await.unwrap().unwrap();
+        let request = app.store.find_approval_request(waiting.onboarding_request.unwrap()).await.unwrap().unwrap();
+        let now = app.clock.now();
+        let record = AuditRecord::system(SystemWriter::Onboarding, now, AuditAction::RequestDecide, "test");
+        let approved = app
+            .store
+            .change_approval_state(request.id, request.state, RequestState::Approved, now, None, vec![record])
+            .await
+            .unwrap();
+        onboarding::settle(&app.state, &approved).await.unwrap();
+        assert_eq!(app.store.find_integration(id).await.unwrap().unwrap().state, IntegrationState::PendingApproval);
+        let used = app.store.find_approval_request(request.id).await.unwrap().unwrap();
+        assert_eq!(used.state, RequestState::Consumed, "used up while it waits, so it cannot expire unused");
+        // Settling again (a retried vote) changes nothing.
+        onboarding::settle(&app.state, &used).await.unwrap();
+        assert_eq!(app.store.find_integration(id).await.unwrap().unwrap().state, IntegrationState::PendingApproval);
+
+        // The request's expiry passes with the review still open: nothing is retired.
+        assert!(request.expires_at <= campaign.deadline, "the request would expire first");
+        app.clock.set(request.expires_at);
+        let report = run_once(&app.state).await.unwrap();
+        assert!(!report.expired.contains(&request.id), "{report:?}");
+        let integration = app.store.find_integration(id).await.unwrap().unwrap();
+        assert_ne!(integration.state, IntegrationState::Retired, "an approved onboarding is not undone by its TTL");
+
+        // The review's close (its deadline) puts it in force.
+        app.clock.set(campaign.deadline);
+        run_once(&app.state).await.unwrap();
+        assert_eq!(app.store.find_campaign(campaign.id).await.unwrap().unwrap().state, CampaignState::Closed);
+        assert_eq!(app.store.find_integration(id).await.unwrap().unwrap().state, IntegrationState::Active);
+    })
+});

@@ -23,7 +23,7 @@ use time::macros::{date, datetime};
 use time::{Date, Duration};
 
 /// A stand-in entry for what the test sets up through the store.
-fn record(action: AuditAction, app: &TestApp) -> AuditRecord {
+pub(crate) fn record(action: AuditAction, app: &TestApp) -> AuditRecord {
     AuditRecord::system(SystemWriter::Scheduler, app.clock.now(), action, "vendor:test")
         .outcome(Outcome::Success, "test set-up")
 }
@@ -31,7 +31,7 @@ fn record(action: AuditAction, app: &TestApp) -> AuditRecord {
 /// A token for `identity` minted at the clock's now, for an hour (the
 /// standard's longest), straight through the store: the admin's own token
 /// does not outlive months of test clock.
-async fn mint(app: &TestApp, identity: IdentityId) -> String {
+pub(crate) async fn mint(app: &TestApp, identity: IdentityId) -> String {
     let secret = TokenSecret::generate();
     let now = app.clock.now();
     let new = NewToken {
@@ -71,7 +71,7 @@ fn soc2(vendor: VendorId, period_end: Date) -> Evidence {
 /// period ended 2025-07-31 (valid until 2026-07-31), and an active
 /// integration served by a service identity holding `developer` on
 /// acme/web. Returns the vendor and the identity.
-async fn integrated(app: &TestApp, tier: VendorTier) -> (Vendor, IdentityId) {
+pub(crate) async fn integrated(app: &TestApp, tier: VendorTier) -> (Vendor, IdentityId) {
     let store: &Arc<dyn Store> = &app.store;
     let vendor = Vendor {
         id: VendorId::new(),
@@ -131,13 +131,13 @@ async fn integrated(app: &TestApp, tier: VendorTier) -> (Vendor, IdentityId) {
     (vendor, bot)
 }
 
-async fn trigger(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn trigger(app: &TestApp, token: &str) -> Value {
     let asked = json!({"action": "pipeline.trigger", "resource": {"type": "Project", "id": "acme/web"}});
     let answer = app.post("/api/v1/authorize", token, asked).await;
     answer.assert_status(200).clone()
 }
 
-async fn actions_since(app: &TestApp, from: u64) -> Vec<String> {
+pub(crate) async fn actions_since(app: &TestApp, from: u64) -> Vec<String> {
     let entries = app.get(&format!("/api/v1/audit/entries?start={from}&limit=500"), &mint_admin(app).await).await;
     let entries = entries.assert_status(200)["items"].as_array().unwrap().clone();
     entries.iter().map(|entry| entry["action"].as_str().unwrap().to_owned()).collect()

@@ -12,7 +12,7 @@ use gatehouse_domain::review::{
     Campaign, CampaignState, Counts, Decision, ReviewItem, Trigger, TriggerKind, counts_from_json, counts_to_json,
     decision_from_json, decision_to_json, definition_from_json, definition_to_json, item_from_json, item_to_json,
 };
-use gatehouse_domain::store::{Conflict, ReviewStore, StoreError};
+use gatehouse_domain::store::{CampaignFilter, Conflict, ReviewStore, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use time::OffsetDateTime;
@@ -229,6 +229,39 @@ impl ReviewStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_error)?;
+        rows.iter().map(campaign).collect()
+    }
+
+    async fn find_campaigns(&self, filter: CampaignFilter) -> Result<Vec<Campaign>, StoreError> {
+        // Only the conditions asked for, with numbered placeholders: an
+        // `($n IS NULL OR …)` form would keep PostgreSQL's generic plan off
+        // the indexes (`review_campaigns_trigger`, `review_campaigns_holds`).
+        let CampaignFilter { state, kind, subject, holds } = filter;
+        let asked = [
+            ("state", state.map(|state| state.as_str().to_owned())),
+            ("trigger_kind", kind.map(|kind| kind.as_str().to_owned())),
+            ("trigger_subject", subject),
+            ("holds", holds),
+        ];
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in asked {
+            if let Some(value) = value {
+                values.push(value);
+                conditions.push(format!("{column} = ${}", values.len()));
+            }
+        }
+        let mut sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM review_campaigns");
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(" ORDER BY id DESC");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(store_error)?;
         rows.iter().map(campaign).collect()
     }
 

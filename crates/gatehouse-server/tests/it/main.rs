@@ -33,5 +33,6 @@ mod sso;
 mod tokens;
 mod vendor_enforcement;
 mod vendors;
+mod web;
 mod webhooks;
 mod workload;

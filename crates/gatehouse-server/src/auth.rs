@@ -235,6 +235,17 @@ impl Caller {
         self.authorized(Basis::ReviewAssignment)
     }
 
+    /// The caller after it proved a second factor at `at` within this
+    /// request (the store has recorded it): what follows counts it fresh.
+    pub(crate) fn stepped_up(mut self, at: time::OffsetDateTime) -> Self {
+        match &mut self.via {
+            Via::Token(token) => token.mfa_verified_at = Some(at),
+            Via::Session(session) => session.mfa_verified_at = Some(at),
+            Via::CiToken(_) => {}
+        }
+        self
+    }
+
     /// When this caller's credential last proved a second factor (never,
     /// for a CI job).
     pub fn mfa_verified_at(&self) -> Option<time::OffsetDateTime> {
@@ -440,11 +451,15 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
 
 /// Where a person without a second factor may go when one is required:
 /// seeing who they are, enrolling, and leaving.
-pub(crate) const ENROLLMENT_PATHS: [(&str, &str); 4] = [
+pub(crate) const ENROLLMENT_PATHS: [(&str, &str); 8] = [
     ("GET", "/api/v1/whoami"),
     ("POST", "/api/v1/mfa/totp"),
     ("POST", "/api/v1/mfa/totp/confirm"),
     ("POST", "/auth/logout"),
+    ("GET", "/ui/mfa"),
+    ("POST", "/ui/mfa/totp"),
+    ("POST", "/ui/mfa/totp/confirm"),
+    ("POST", "/ui/sign-out"),
 ];
 
 fn require_enrollment(parts: &Parts, state: &AppState, caller: &Caller) -> Result<(), ApiError> {
@@ -464,6 +479,18 @@ fn require_enrollment(parts: &Parts, state: &AppState, caller: &Caller) -> Resul
     Err(ApiError::MfaRequired(
         "enroll a second factor first: POST /api/v1/mfa/totp, then POST /api/v1/mfa/totp/confirm".into(),
     ))
+}
+
+/// A person in the web console: their session cookie only (the console
+/// never takes a bearer token), with the same checks as the API's.
+pub async fn authenticate_browser(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    if parts.headers.contains_key(AUTHORIZATION) {
+        return Err(ApiError::BadRequest("the console signs in with your session, not a bearer token".into()));
+    }
+    let Some(secret) = crate::sso::cookies::read_session(&parts.headers, state.settings.oidc.as_ref()) else {
+        return Err(ApiError::Unauthorized("sign in first".into()));
+    };
+    authenticate_session(parts, state, &secret, origin_of(parts)).await
 }
 
 /// A browser session from its cookie. A state-changing request must carry

@@ -28,6 +28,7 @@ pub mod signing;
 pub mod sso;
 pub mod state;
 pub mod vendors;
+pub mod web;
 pub mod workload;
 
 use axum::Router;
@@ -72,6 +73,7 @@ pub fn app(state: AppState) -> Router {
         .merge(documented)
         .merge(routing::into_router(undocumented_routes()))
         .nest(scim::PREFIX, scim::router())
+        .merge(web::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -4,7 +4,7 @@
 //! handlers' `#[utoipa::path]`, so a route and its OpenAPI entry are one
 //! declaration. The few routes the document leaves out (the browser's
 //! sign-in round trip, the document itself, SCIM, which its own RFC
-//! describes) are [`Undocumented`] values. [`declared_routes`] is the union
+//! describes, and the web console's pages) are [`Undocumented`] values. [`declared_routes`] is the union
 //! of both, and a test holds the router to it.
 
 use std::collections::BTreeSet;
@@ -74,6 +74,7 @@ pub fn declared_routes() -> BTreeSet<(String, String)> {
     let mut all = document_pairs(&crate::openapi::document());
     all.extend(pairs(&crate::undocumented_routes(), ""));
     all.extend(pairs(&crate::scim::routes(), crate::scim::PREFIX));
+    all.extend(pairs(&crate::web::routes(), ""));
     all
 }
 

@@ -17,7 +17,7 @@ use gatehouse_domain::grant::Resource;
 use gatehouse_domain::identity::IdentityKind;
 use gatehouse_domain::ids::{IdentityId, TokenId};
 use gatehouse_domain::mfa::{MfaAttempt, TotpRecord};
-use gatehouse_mfa::{CodeError, RecoveryCodes, TotpSecret, hash_recovery_code};
+use gatehouse_mfa::{CodeError, Enrollment, RecoveryCodes, TotpSecret, hash_recovery_code};
 use serde_json::json;
 
 use super::dto::{CodeRequest, EnrollmentDto, RecoveryCodesDto, VerifiedDto};
@@ -120,23 +120,30 @@ fn unix(state: &AppState) -> u64 {
 /// Start TOTP enrollment: the secret, its `otpauth://` URI and a QR code.
 #[utoipa::path(post, path = "/api/v1/mfa/totp", tag = "mfa", responses((status = 200, body = EnrollmentDto), (status = 409), (status = 422)))]
 pub async fn enroll(State(state): State<AppState>, caller: Caller) -> Result<Json<EnrollmentDto>, ApiError> {
-    person(&caller)?;
+    let enrollment = begin_totp(&state, &caller).await?;
+    Ok(Json(EnrollmentDto {
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
+        qr_svg: enrollment.qr_svg,
+    }))
+}
+
+/// Starts (or restarts) the caller's TOTP enrollment; the secret is shown
+/// once, from what this returns, and kept sealed.
+pub(crate) async fn begin_totp(state: &AppState, caller: &Caller) -> Result<Enrollment, ApiError> {
+    person(caller)?;
     let secret = TotpSecret::generate();
     let account = caller.identity().email.clone().unwrap_or_else(|| caller.identity().name.clone());
     let enrollment = secret.enrollment(&state.settings.mfa.issuer, &account);
     let sealed = state.settings.mfa.sealing_key.seal(secret.as_bytes(), &caller.identity().id.to_string());
     let record = caller.record(
         &caller.authorize_own_authentication(),
-        &state,
+        state,
         AuditAction::MfaEnroll,
         format!("identity:{}", caller.identity().id),
     );
     state.store.mfa_begin(caller.identity().id, sealed, state.clock.now(), record).await?;
-    Ok(Json(EnrollmentDto {
-        secret: enrollment.secret,
-        otpauth_uri: enrollment.otpauth_uri,
-        qr_svg: enrollment.qr_svg,
-    }))
+    Ok(enrollment)
 }
 
 /// Finish enrollment with a code from the app: returns one-time recovery codes.
@@ -147,7 +154,19 @@ pub async fn confirm(
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<(HeaderMap, Json<RecoveryCodesDto>), ApiError> {
-    let token = person(&caller)?;
+    let code = request.code.as_deref().ok_or_else(|| ApiError::Unprocessable("code is required".into()))?;
+    let (headers, codes, now) = confirm_totp(&state, &caller, code).await?;
+    Ok((headers, Json(RecoveryCodesDto { recovery_codes: codes, mfa_verified_at: format_rfc3339(now) })))
+}
+
+/// Confirms the caller's started enrollment with `code`: the one-time
+/// recovery codes, and the rotated session's cookie (for a session).
+pub(crate) async fn confirm_totp(
+    state: &AppState,
+    caller: &Caller,
+    code: &str,
+) -> Result<(HeaderMap, Vec<String>, time::OffsetDateTime), ApiError> {
+    let token = person(caller)?;
     let record = state
         .store
         .mfa_find(caller.identity().id)
@@ -156,23 +175,22 @@ pub async fn confirm(
     if record.confirmed_at.is_some() {
         return Err(ApiError::Conflict("the second factor is confirmed already".into()));
     }
-    let code = request.code.as_deref().ok_or_else(|| ApiError::Unprocessable("code is required".into()))?;
-    let record = claim_attempt(&state, &caller).await?;
-    let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
+    let record = claim_attempt(state, caller).await?;
+    let step = match open_secret(state, &record)?.verify(code, unix(state), record.last_step) {
         Ok(step) => step,
-        Err(error) => return Err(refuse(&state, &caller, &record, error).await),
+        Err(error) => return Err(refuse(state, caller, &record, error).await),
     };
     let codes = RecoveryCodes::generate();
     let now = state.clock.now();
     let audit = caller.record(
         &caller.authorize_own_authentication(),
-        &state,
+        state,
         AuditAction::MfaConfirm,
         format!("identity:{}", caller.identity().id),
     );
     state.store.mfa_succeed(caller.identity().id, Some(step), Some(codes.hashes), token, now, audit).await?;
-    let headers = rotate_session(&state, &caller).await?;
-    Ok((headers, Json(RecoveryCodesDto { recovery_codes: codes.codes, mfa_verified_at: format_rfc3339(now) })))
+    let headers = rotate_session(state, caller).await?;
+    Ok((headers, codes.codes, now))
 }
 
 /// Step up: a code (or a recovery code) makes this token MFA-fresh.
@@ -183,29 +201,49 @@ pub async fn verify(
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<(HeaderMap, Json<VerifiedDto>), ApiError> {
-    let token = person(&caller)?;
+    let (headers, now) =
+        verify_second_factor(&state, &caller, request.code.as_deref(), request.recovery_code.as_deref()).await?;
+    Ok((
+        headers,
+        Json(VerifiedDto {
+            mfa_verified_at: format_rfc3339(now),
+            fresh_until: format_rfc3339(now + state.settings.mfa.fresh_for),
+        }),
+    ))
+}
+
+/// Checks exactly one of a TOTP `code` and a `recovery` code: the caller's
+/// credential is then MFA-fresh from the instant returned, and a session
+/// is rotated (its new cookie in the headers).
+pub(crate) async fn verify_second_factor(
+    state: &AppState,
+    caller: &Caller,
+    code: Option<&str>,
+    recovery: Option<&str>,
+) -> Result<(HeaderMap, time::OffsetDateTime), ApiError> {
+    let token = person(caller)?;
     state
         .store
         .mfa_find(caller.identity().id)
         .await?
         .filter(|r| r.confirmed_at.is_some())
         .ok_or_else(|| ApiError::NotFound("no second factor is enrolled: POST /api/v1/mfa/totp".into()))?;
-    if request.code.is_some() == request.recovery_code.is_some() {
+    if code.is_some() == recovery.is_some() {
         return Err(ApiError::Unprocessable("give exactly one of code and recovery_code".into()));
     }
-    let record = claim_attempt(&state, &caller).await?;
+    let record = claim_attempt(state, caller).await?;
     let now = state.clock.now();
     let audit = caller.record(
         &caller.authorize_own_authentication(),
-        &state,
+        state,
         AuditAction::MfaVerify,
         format!("identity:{}", caller.identity().id),
     );
-    match (request.code.as_deref(), request.recovery_code.as_deref()) {
+    match (code, recovery) {
         (Some(code), None) => {
-            let step = match open_secret(&state, &record)?.verify(code, unix(&state), record.last_step) {
+            let step = match open_secret(state, &record)?.verify(code, unix(state), record.last_step) {
                 Ok(step) => step,
-                Err(error) => return Err(refuse(&state, &caller, &record, error).await),
+                Err(error) => return Err(refuse(state, caller, &record, error).await),
             };
             state.store.mfa_succeed(caller.identity().id, Some(step), None, token, now, audit).await?;
         }
@@ -216,7 +254,7 @@ pub async fn verify(
             {
                 return Err(match error {
                     gatehouse_domain::store::StoreError::NotFound { .. } => {
-                        refuse(&state, &caller, &record, CodeError::Invalid).await
+                        refuse(state, caller, &record, CodeError::Invalid).await
                     }
                     other => ApiError::from(other),
                 });
@@ -224,14 +262,8 @@ pub async fn verify(
         }
         _ => return Err(ApiError::Unprocessable("give exactly one of code and recovery_code".into())),
     }
-    let headers = rotate_session(&state, &caller).await?;
-    Ok((
-        headers,
-        Json(VerifiedDto {
-            mfa_verified_at: format_rfc3339(now),
-            fresh_until: format_rfc3339(now + state.settings.mfa.fresh_for),
-        }),
-    ))
+    let headers = rotate_session(state, caller).await?;
+    Ok((headers, now))
 }
 
 /// An admin resets someone's second factor (needs the admin's own fresh MFA).

@@ -22,7 +22,6 @@ use gatehouse_domain::grant::{Resource, Role, Scope};
 use gatehouse_domain::ids::{ApprovalRequestId, IdentityId};
 use gatehouse_domain::span::parse_duration;
 use gatehouse_domain::store::ApprovalFilter;
-use gatehouse_policy::DecisionInput;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -129,7 +128,7 @@ pub async fn list(
     if reviewable && after_review {
         return Err(ApiError::BadRequest("`reviewable` and `after_review` are two lists; ask for one".into()));
     }
-    let auditor = allowed_silently(&state, &caller, Action::AuditRead, &Resource::Gatehouse);
+    let auditor = approvals::allowed_silently(&state, &caller, Action::AuditRead, &Resource::Gatehouse);
     let requester = match requester {
         Some(other) if other != me && !auditor => {
             return Err(ApiError::Forbidden("listing another identity's requests needs `audit.read`".into()));
@@ -149,19 +148,7 @@ pub async fn list(
     let found = state.store.list_approval_requests(&filter, page).await?;
     let policies = state.policies.current();
     let items: Vec<ApprovalRequest> = if reviewable {
-        let directory = state.store.approver_directory(state.clock.now()).await?;
-        found
-            .items
-            .into_iter()
-            .filter(|request| {
-                let counted = policies.approvals().find(&request.rule_id).is_some_and(|loaded| {
-                    !directory.clauses_of(me, &loaded.rule.requirement, request.kind.subject()).is_empty()
-                });
-                counted
-                    && request.requester != me
-                    && !request.votes.iter().any(|vote| vote.voter == me && vote.is_live())
-            })
-            .collect()
+        approvals::awaiting_vote(&state, &caller, found.items).await?
     } else if after_review {
         let directory = state.store.approver_directory(state.clock.now()).await?;
         found
@@ -206,7 +193,7 @@ pub async fn show(
     DecisionCaller(caller): DecisionCaller,
     IdPath(id): IdPath<ApprovalRequestId>,
 ) -> Result<Json<RequestDto>, ApiError> {
-    let request = visible(&state, &caller, id).await?;
+    let request = approvals::visible(&state, &caller, id).await?;
     Ok(Json(approvals::show(&state.policies.current(), &request)))
 }
 
@@ -228,7 +215,7 @@ pub async fn vote(
         "deny" => VoteDecision::Deny,
         other => return Err(ApiError::Unprocessable(format!("`decision` is `approve` or `deny`, not `{other}`"))),
     };
-    visible(&state, &caller, id).await?;
+    approvals::visible(&state, &caller, id).await?;
     let request = approvals::cast(&state, &caller, id, decision, body.reason, &body.digest).await?;
     Ok((StatusCode::CREATED, Json(approvals::show(&state.policies.current(), &request))))
 }
@@ -242,7 +229,7 @@ pub async fn cancel(
     caller: Caller,
     IdPath(id): IdPath<ApprovalRequestId>,
 ) -> Result<Json<RequestDto>, ApiError> {
-    visible(&state, &caller, id).await?;
+    approvals::visible(&state, &caller, id).await?;
     let request = approvals::cancel(&state, &caller, id).await?;
     Ok(Json(approvals::show(&state.policies.current(), &request)))
 }
@@ -257,9 +244,9 @@ pub async fn revoke(
     IdPath(id): IdPath<ApprovalRequestId>,
     ApiJson(body): ApiJson<RevokeBody>,
 ) -> Result<Json<RequestDto>, ApiError> {
-    let may_manage = allowed_silently(&state, &caller, Action::GrantManage, &Resource::Gatehouse);
+    let may_manage = approvals::allowed_silently(&state, &caller, Action::GrantManage, &Resource::Gatehouse);
     if !may_manage {
-        visible(&state, &caller, id).await?;
+        approvals::visible(&state, &caller, id).await?;
     }
     let request = approvals::revoke(&state, &caller, id, body.reason).await?;
     Ok(Json(approvals::show(&state.policies.current(), &request)))
@@ -290,7 +277,7 @@ pub async fn wait(
             StdDuration::from_secs(seconds)
         }
     };
-    visible(&state, &caller, id).await?;
+    approvals::visible(&state, &caller, id).await?;
     let render = |request: &ApprovalRequest| {
         let shown = approvals::show(&state.policies.current(), request);
         axum::body::Bytes::from(serde_json::to_vec(&shown).unwrap_or_default())
@@ -301,58 +288,6 @@ pub async fn wait(
         Waited::Read(request) => render(&request),
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-/// The request, if the caller may see it; 404 otherwise, so ids of other
-/// people's requests are not confirmed.
-async fn visible(state: &AppState, caller: &Caller, id: ApprovalRequestId) -> Result<ApprovalRequest, ApiError> {
-    let not_found = || ApiError::NotFound(format!("request `{id}` not found"));
-    let request = state.store.find_approval_request(id).await?.ok_or_else(not_found)?;
-    let me = caller.identity().id;
-    if request.requester == me || request.votes.iter().any(|vote| vote.voter == me) {
-        return Ok(request);
-    }
-    let policies = state.policies.current();
-    if let Some(loaded) = policies.approvals().find(&request.rule_id) {
-        let directory = state.store.approver_directory(state.clock.now()).await?;
-        if !directory.clauses_of(me, &loaded.rule.requirement, request.kind.subject()).is_empty() {
-            return Ok(request);
-        }
-        // A break-glass use is seen by those who owe its after-review.
-        let reviewer = request.break_glass
-            && loaded.rule.break_glass.as_ref().is_some_and(|glass| {
-                directory.members_for(&glass.after_review.pool, request.kind.subject()).contains(&me)
-            });
-        if reviewer {
-            return Ok(request);
-        }
-    }
-    if allowed_silently(state, caller, Action::AuditRead, &Resource::Gatehouse) {
-        return Ok(request);
-    }
-    Err(not_found())
-}
-
-/// Whether the policy allows the caller `action` on `resource`, asked
-/// without an audit entry: it only narrows what a listing shows.
-fn allowed_silently(state: &AppState, caller: &Caller, action: Action, resource: &Resource) -> bool {
-    state
-        .policies
-        .current()
-        .decide(&DecisionInput {
-            principal: caller.identity(),
-            grants: caller.grants(),
-            action,
-            resource,
-            now: state.clock.now(),
-            auth_method: caller.auth_method(),
-            mfa_fresh: caller.mfa_fresh(state),
-            step_up: state.settings.mfa.step_up,
-            source_ip: caller.origin().source_ip.as_deref(),
-            principal_is_caller: true,
-            caller_context: None,
-        })
-        .is_ok_and(|decision| decision.is_allowed())
 }
 
 /// This module's routes: each path, method, handler and OpenAPI entry

@@ -273,7 +273,17 @@ pub async fn callback(
 
 /// End the session of the cookie.
 pub async fn logout(State(state): State<AppState>, caller: crate::auth::Caller) -> Result<Response, ApiError> {
-    let oidc = settings(&state)?;
+    let clear = end_session(&state, &caller).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// Revokes the caller's session: the `Set-Cookie` value that clears it.
+pub(crate) async fn end_session(state: &AppState, caller: &crate::auth::Caller) -> Result<String, ApiError> {
+    let oidc = settings(state)?;
     let crate::auth::Via::Session(session) = caller.via() else {
         return Err(ApiError::BadRequest(
             "logout ends a browser session; revoke tokens with DELETE /api/v1/tokens/{id}".into(),
@@ -281,14 +291,10 @@ pub async fn logout(State(state): State<AppState>, caller: crate::auth::Caller) 
     };
     let record = caller.record(
         &caller.authorize_own_authentication(),
-        &state,
+        state,
         AuditAction::AuthLogout,
         format!("session:{}", session.id),
     );
     state.store.revoke_session(session.id, state.clock.now(), record).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookies::clear_session(oidc.secure_cookies())) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok(cookies::clear_session(oidc.secure_cookies()))
 }

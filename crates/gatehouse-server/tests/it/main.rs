@@ -34,5 +34,6 @@ mod sso;
 mod tokens;
 mod vendor_enforcement;
 mod vendors;
+mod web;
 mod webhooks;
 mod workload;

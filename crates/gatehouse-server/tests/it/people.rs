@@ -22,6 +22,14 @@ pub(crate) async fn grant(app: &TestApp, who: &str, role: &str, scope: &str) {
     app.post("/api/v1/grants", &app.admin_token, body).await.assert_status(201);
 }
 
+impl Person {
+    /// The code the person's authenticator shows now.
+    pub(crate) fn code_now(&self, app: &TestApp) -> String {
+        let secret = self.totp.as_ref().expect("enrolled");
+        secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap())
+    }
+}
+
 /// Proves a fresh second factor again with the person's authenticator.
 pub(crate) async fn verify(app: &TestApp, person: &Person) {
     let secret = person.totp.as_ref().expect("enrolled");

@@ -1,0 +1,87 @@
+//! Who sees a request, and which requests wait for a person's vote: one
+//! rule for the API's listings and the web console's inbox.
+
+use gatehouse_domain::access::ApprovalRequest;
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
+use gatehouse_domain::ids::ApprovalRequestId;
+use gatehouse_policy::DecisionInput;
+
+use crate::auth::Caller;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Request `id` if the caller may see it: its requester, a voter, someone
+/// its rule counts, who owes a break-glass use's after-review, or a
+/// holder of `audit.read`. To anyone else it does not exist (404).
+pub async fn visible(state: &AppState, caller: &Caller, id: ApprovalRequestId) -> Result<ApprovalRequest, ApiError> {
+    let not_found = || ApiError::NotFound(format!("request `{id}` not found"));
+    let request = state.store.find_approval_request(id).await?.ok_or_else(not_found)?;
+    let me = caller.identity().id;
+    if request.requester == me || request.votes.iter().any(|vote| vote.voter == me) {
+        return Ok(request);
+    }
+    let policies = state.policies.current();
+    if let Some(loaded) = policies.approvals().find(&request.rule_id) {
+        let directory = state.store.approver_directory(state.clock.now()).await?;
+        if !directory.clauses_of(me, &loaded.rule.requirement, request.kind.subject()).is_empty() {
+            return Ok(request);
+        }
+        // A break-glass use is seen by those who owe its after-review.
+        let reviewer = request.break_glass
+            && loaded.rule.break_glass.as_ref().is_some_and(|glass| {
+                directory.members_for(&glass.after_review.pool, request.kind.subject()).contains(&me)
+            });
+        if reviewer {
+            return Ok(request);
+        }
+    }
+    if allowed_silently(state, caller, Action::AuditRead, &Resource::Gatehouse) {
+        return Ok(request);
+    }
+    Err(not_found())
+}
+
+/// Of `pending` requests, those waiting for the caller's vote: counted by
+/// their rule for the caller, not the caller's own, not voted on yet.
+pub async fn awaiting_vote(
+    state: &AppState,
+    caller: &Caller,
+    pending: Vec<ApprovalRequest>,
+) -> Result<Vec<ApprovalRequest>, ApiError> {
+    let me = caller.identity().id;
+    let policies = state.policies.current();
+    let directory = state.store.approver_directory(state.clock.now()).await?;
+    Ok(pending
+        .into_iter()
+        .filter(|request| {
+            let counted = policies.approvals().find(&request.rule_id).is_some_and(|loaded| {
+                !directory.clauses_of(me, &loaded.rule.requirement, request.kind.subject()).is_empty()
+            });
+            counted && request.requester != me && !request.votes.iter().any(|vote| vote.voter == me && vote.is_live())
+        })
+        .collect())
+}
+
+/// Whether the policy allows the caller `action` on `resource` (step-up
+/// included), asked without an audit entry: it only narrows what a
+/// listing shows.
+pub fn allowed_silently(state: &AppState, caller: &Caller, action: Action, resource: &Resource) -> bool {
+    state
+        .policies
+        .current()
+        .decide(&DecisionInput {
+            principal: caller.identity(),
+            grants: caller.grants(),
+            action,
+            resource,
+            now: state.clock.now(),
+            auth_method: caller.auth_method(),
+            mfa_fresh: caller.mfa_fresh(state),
+            step_up: state.settings.mfa.step_up,
+            source_ip: caller.origin().source_ip.as_deref(),
+            principal_is_caller: true,
+            caller_context: None,
+        })
+        .is_ok_and(|decision| decision.is_allowed())
+}

@@ -1,0 +1,371 @@
+//! The approvals inbox and a request's page. The page shows the whole
+//! decision (who asks, what, why, the commits and their signatures, the
+//! rule and its progress) before any button; Approve and Deny are forms
+//! that carry the digest of what was shown, so what changed since is
+//! refused, not approved. A vote that needs a fresh second factor shows
+//! the step-up panel in place, and the same form carries the code.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gatehouse_domain::access::{ApprovalRequest, RequestState, VoteDecision};
+use gatehouse_domain::change::CommitSha;
+use gatehouse_domain::ids::{ApprovalRequestId, IdentityId};
+use gatehouse_domain::store::ApprovalFilter;
+use serde::Deserialize;
+
+use super::extract::{PageForm, PageId, PageQuery};
+use super::page::{Chrome, Instant, Notice, PageError, Section, cookies, render, render_with, see_other};
+use super::viewer::Viewer;
+use crate::api::dto::RequestDto;
+use crate::approvals;
+use crate::auth::Caller;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Rows per inbox page.
+const PAGE_ROWS: u32 = 50;
+
+/// One request in a list.
+pub struct Row {
+    pub id: String,
+    pub summary: String,
+    pub requester: String,
+    pub state: String,
+    pub created: Instant,
+    pub expires: Instant,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    chrome: Chrome,
+    waiting: Vec<Row>,
+    waiting_next: Option<String>,
+    mine: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxQuery {
+    /// The cursor of the next page of requests waiting for a vote.
+    after: Option<String>,
+}
+
+/// `GET /ui`: the requests waiting for this person's vote, then their own.
+pub async fn inbox(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    PageQuery(query): PageQuery<InboxQuery>,
+) -> Result<Response, PageError> {
+    let page = crate::api::page_request(Some(PAGE_ROWS), query.after)?;
+    let pending = ApprovalFilter { state: Some(RequestState::Pending), ..ApprovalFilter::default() };
+    let found = state.store.list_approval_requests(&pending, page).await?;
+    let waiting = approvals::awaiting_vote(&state, &caller, found.items).await?;
+    let own = ApprovalFilter { requester: Some(caller.identity().id), ..ApprovalFilter::default() };
+    let mine = state.store.list_approval_requests(&own, crate::api::page_request(Some(PAGE_ROWS), None)?).await?;
+    let mut names = Names::new(&state);
+    let page = InboxPage {
+        chrome: Chrome::new("Approvals", Some(&caller), Section::Approvals),
+        waiting: rows(&mut names, &waiting).await?,
+        waiting_next: found.next_after,
+        mine: rows(&mut names, &mine.items).await?,
+    };
+    render(&page)
+}
+
+async fn rows(names: &mut Names<'_>, requests: &[ApprovalRequest]) -> Result<Vec<Row>, ApiError> {
+    let mut rows = Vec::with_capacity(requests.len());
+    for request in requests {
+        rows.push(Row {
+            id: request.id.to_string(),
+            summary: summary(request),
+            requester: names.of(request.requester).await?,
+            state: request.state.as_str().to_owned(),
+            created: Instant::of(request.created_at),
+            expires: Instant::of(request.expires_at),
+        });
+    }
+    Ok(rows)
+}
+
+/// What a request asks for, in a line.
+fn summary(request: &ApprovalRequest) -> String {
+    match &request.kind {
+        gatehouse_domain::access::RequestKind::Access { role, scope, duration } => {
+            format!("Access: {} on {} for {}", role.as_str(), scope, gatehouse_domain::span::format_duration(*duration))
+        }
+        gatehouse_domain::access::RequestKind::Action { action, resource, .. } => {
+            format!("{} on {}", action.as_str(), resource)
+        }
+    }
+}
+
+/// Identity names, each read once per page.
+struct Names<'a> {
+    state: &'a AppState,
+    known: HashMap<IdentityId, String>,
+}
+
+impl<'a> Names<'a> {
+    fn new(state: &'a AppState) -> Self {
+        Self { state, known: HashMap::new() }
+    }
+
+    async fn of(&mut self, id: IdentityId) -> Result<String, ApiError> {
+        if let Some(name) = self.known.get(&id) {
+            return Ok(name.clone());
+        }
+        let name = match self.state.store.find_identity(id).await? {
+            Some(identity) => identity.email.unwrap_or(identity.name),
+            None => id.to_string(),
+        };
+        self.known.insert(id, name.clone());
+        Ok(name)
+    }
+
+    async fn of_text(&mut self, id: &str) -> Result<String, ApiError> {
+        match id.parse::<IdentityId>() {
+            Ok(id) => self.of(id).await,
+            Err(_) => Ok(id.to_owned()),
+        }
+    }
+}
+
+/// A clause of the rule with its progress.
+pub struct ClauseView {
+    pub of: String,
+    pub need: u32,
+    pub have: u32,
+}
+
+pub struct VoteView {
+    pub voter: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub when: Instant,
+    pub withdrawn: bool,
+}
+
+/// The commit a deployment would ship, with who gatehouse verified signed it.
+pub struct CommitView {
+    pub sha: String,
+    pub link: Option<String>,
+    pub authors: Vec<String>,
+    pub signers: Vec<String>,
+}
+
+/// The second factor's state, as the step-up panel shows it.
+pub struct StepUp {
+    /// Shown because a vote was refused for want of a fresh factor.
+    pub needed: bool,
+    /// How long the factor stays fresh (none when it is not).
+    pub fresh_for: Option<String>,
+    pub window_minutes: i64,
+    pub enrolled: bool,
+    /// The vote to repeat once the factor is given.
+    pub decision: String,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    chrome: Chrome,
+    request: RequestDto,
+    requester: String,
+    summary: String,
+    created: Instant,
+    expires: Instant,
+    decided: Option<Instant>,
+    clauses: Vec<ClauseView>,
+    votes: Vec<VoteView>,
+    commit: Option<CommitView>,
+    can_vote: bool,
+    can_cancel: bool,
+    step_up: StepUp,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    /// What was just done here, announced once (`approve`, `deny`, `cancel`).
+    done: Option<String>,
+}
+
+/// `GET /ui/requests/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    PageId(id): PageId<ApprovalRequestId>,
+    PageQuery(query): PageQuery<ShowQuery>,
+) -> Result<Response, PageError> {
+    let request = approvals::visible(&state, &caller, id).await?;
+    let notice = match query.done.as_deref() {
+        Some("approve") => Notice::done(format!("You approved this request. It is {}.", request.state.as_str())),
+        Some("deny") => Notice::done(format!("You denied this request. It is {}.", request.state.as_str())),
+        Some("cancel") => Notice::done("You cancelled this request."),
+        _ => None,
+    };
+    let page = request_page(&state, &caller, &request, notice, None).await?;
+    render(&page)
+}
+
+async fn request_page(
+    state: &AppState,
+    caller: &Caller,
+    request: &ApprovalRequest,
+    notice: Option<Notice>,
+    retry: Option<(&VoteForm, bool)>,
+) -> Result<RequestPage, ApiError> {
+    let shown = approvals::show(&state.policies.current(), request);
+    let mut names = Names::new(state);
+    let mut votes = Vec::with_capacity(shown.votes.len());
+    for vote in &shown.votes {
+        votes.push(VoteView {
+            voter: names.of_text(&vote.voter).await?,
+            decision: vote.decision.clone(),
+            reason: vote.reason.clone(),
+            when: Instant::parse(&vote.created_at),
+            withdrawn: vote.withdrawn_at.is_some(),
+        });
+    }
+    let commit = match &shown.binding {
+        Some(binding) => Some(commit_view(state, &mut names, binding).await?),
+        None => None,
+    };
+    let pending = request.state == RequestState::Pending;
+    let can_vote = pending && !approvals::awaiting_vote(state, caller, vec![request.clone()]).await?.is_empty();
+    let step_up = StepUp {
+        needed: retry.is_some_and(|(_, needed)| needed),
+        fresh_for: super::page::fresh_for(state, caller),
+        window_minutes: state.settings.mfa.fresh_for.whole_minutes(),
+        enrolled: caller.mfa_enrolled(),
+        decision: retry.map(|(form, _)| form.decision.clone()).unwrap_or_default(),
+        reason: retry.and_then(|(form, _)| form.reason.clone()).unwrap_or_default(),
+    };
+    Ok(RequestPage {
+        chrome: Chrome::new(format!("Request {}", request.id), Some(caller), Section::Approvals).notice(notice),
+        requester: names.of(request.requester).await?,
+        summary: summary(request),
+        created: Instant::of(request.created_at),
+        expires: Instant::of(request.expires_at),
+        decided: request.decided_at.map(Instant::of),
+        clauses: shown.clauses.iter().map(|c| ClauseView { of: c.of.clone(), need: c.need, have: c.have }).collect(),
+        votes,
+        commit,
+        can_vote,
+        can_cancel: pending && request.requester == caller.identity().id,
+        step_up,
+        request: shown,
+    })
+}
+
+async fn commit_view(
+    state: &AppState,
+    names: &mut Names<'_>,
+    binding: &crate::api::dto::BindingDto,
+) -> Result<CommitView, ApiError> {
+    let mut signers = Vec::new();
+    if let Ok(sha) = binding.sha.parse::<CommitSha>() {
+        for fact in state.store.commit_authors(&[sha]).await? {
+            let name = names.of(fact.identity_id).await?;
+            let line = format!("{name} (key {}, {})", fact.key_fingerprint, fact.verification.as_str());
+            if !signers.contains(&line) {
+                signers.push(line);
+            }
+        }
+    }
+    let link = match binding.forge.as_str() {
+        "github" => Some(format!("https://github.com/{}/commit/{}", binding.repository, binding.sha)),
+        _ => None,
+    };
+    Ok(CommitView { sha: binding.sha.clone(), link, authors: binding.authors.clone(), signers })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteForm {
+    /// `approve` or `deny`.
+    decision: String,
+    /// The digest of the request as the page showed it.
+    digest: String,
+    reason: Option<String>,
+    /// A TOTP code, when the step-up panel asked for one.
+    code: Option<String>,
+}
+
+/// `POST /ui/requests/{id}/vote`.
+pub async fn vote(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    PageId(id): PageId<ApprovalRequestId>,
+    PageForm(form): PageForm<VoteForm>,
+) -> Result<Response, PageError> {
+    let decision = match form.decision.as_str() {
+        "approve" => VoteDecision::Approve,
+        "deny" => VoteDecision::Deny,
+        _ => return Err(ApiError::BadRequest("the decision is approve or deny".into()).into()),
+    };
+    let request = approvals::visible(&state, &caller, id).await?;
+    let code = form.code.as_deref().map(str::trim).filter(|code| !code.is_empty());
+    let (caller, headers) = match code {
+        Some(code) => match crate::api::mfa::verify_second_factor(&state, &caller, Some(code), None).await {
+            Ok((headers, at)) => (caller.stepped_up(at), cookies(headers)),
+            Err(error) => return refused(&state, &caller, &request, &form, error, true).await,
+        },
+        None => (caller, HeaderMap::new()),
+    };
+    match approvals::cast(&state, &caller, id, decision, form.reason.clone(), &form.digest).await {
+        Ok(_) => Ok(see_other(&format!("/ui/requests/{id}?done={}", form.decision), headers)),
+        Err(error) => {
+            // A factor verified in this request stays verified: its new
+            // session cookie goes back even with the refusal.
+            let mut response = refused(&state, &caller, &request, &form, error, false).await?;
+            response.headers_mut().extend(headers);
+            Ok(response)
+        }
+    }
+}
+
+/// The request's page again, with the refusal announced; for want of a
+/// fresh second factor (or a factor that did not verify), with the
+/// step-up panel holding the vote.
+async fn refused(
+    state: &AppState,
+    caller: &Caller,
+    request: &ApprovalRequest,
+    form: &VoteForm,
+    error: ApiError,
+    factor_given: bool,
+) -> Result<Response, PageError> {
+    let needs_factor = factor_given || matches!(error, ApiError::MfaRequired(_));
+    let status = if matches!(error, ApiError::MfaRequired(_)) { StatusCode::OK } else { error.status() };
+    if status.is_server_error() {
+        return Err(error.into());
+    }
+    let notice = if matches!(error, ApiError::MfaRequired(_)) {
+        Notice::problem("This vote needs your second factor: enter a code below, or use your passkey.")
+    } else {
+        Notice::problem(error.detail())
+    };
+    // Shown as it is now: a vote refused because the request changed shows
+    // what it changed to.
+    let current = state.store.find_approval_request(request.id).await?.unwrap_or_else(|| request.clone());
+    let page = request_page(state, caller, &current, notice, Some((form, needs_factor))).await?;
+    render_with(status, HeaderMap::new(), &page)
+}
+
+/// `POST /ui/requests/{id}/cancel`: the requester withdraws a pending request.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Viewer(caller): Viewer,
+    PageId(id): PageId<ApprovalRequestId>,
+) -> Result<Response, PageError> {
+    approvals::visible(&state, &caller, id).await?;
+    approvals::cancel(&state, &caller, id).await?;
+    Ok(see_other(&format!("/ui/requests/{id}?done=cancel"), HeaderMap::new()))
+}

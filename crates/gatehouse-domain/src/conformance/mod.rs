@@ -70,6 +70,7 @@ macro_rules! conformance_suite {
                 scim_users_list_by_filter_and_page,
                 scim_deactivation_revokes_and_reactivation_restores,
                 scim_delete_deprovisions_and_frees_the_user_name,
+                scim_managers_are_kept_listed_and_outlive_their_deprovisioning,
             ],
             ScimGroups => scim_groups: [
                 scim_groups_round_trip,

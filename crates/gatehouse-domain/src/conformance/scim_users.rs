@@ -189,3 +189,24 @@ pub async fn scim_delete_deprovisions_and_frees_the_user_name(store: Arc<dyn Sto
     let again = store.scim_create_user(scim_user_input("ana", None), later, record("scim.user.create")).await.unwrap();
     assert_ne!(again.identity.id, user.identity.id, "the userName is free again, for a new identity");
 }
+
+pub async fn scim_managers_are_kept_listed_and_outlive_their_deprovisioning(store: Arc<dyn Store>) {
+    let boss = store.scim_create_user(scim_user_input("boss", None), T0, record("scim.user.create")).await.unwrap();
+    let mut input = scim_user_input("ana", None);
+    input.manager = Some(boss.identity.id);
+    let ana = store.scim_create_user(input, T0, record("scim.user.create")).await.unwrap();
+    assert_eq!(ana.manager, Some(boss.identity.id));
+    assert_eq!(store.scim_find_user(ana.identity.id).await.unwrap().unwrap().manager, Some(boss.identity.id));
+    assert_eq!(store.scim_list_managers().await.unwrap(), vec![(ana.identity.id, boss.identity.id)]);
+
+    // The manager deprovisioned: the reference stays, for the reader to judge.
+    let later = T0 + Duration::hours(1);
+    store.scim_delete_user(boss.identity.id, later, record("scim.user.delete")).await.unwrap();
+    assert_eq!(store.scim_list_managers().await.unwrap(), vec![(ana.identity.id, boss.identity.id)]);
+
+    // An update without a manager clears it.
+    let cleared =
+        store.scim_update_user(ana.identity.id, scim_user_input("ana", None), later, record("scim.user.update")).await;
+    assert_eq!(cleared.unwrap().manager, None);
+    assert!(store.scim_list_managers().await.unwrap().is_empty());
+}

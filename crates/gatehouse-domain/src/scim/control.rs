@@ -64,6 +64,29 @@ pub fn changed_members(before: &[IdentityId], after: &[IdentityId]) -> Vec<Ident
     before.symmetric_difference(&after).copied().collect()
 }
 
+/// Whether `manager` may be named as the manager of `user` (`None` while
+/// the user is being created, so has no id yet). `known` says whether SCIM
+/// knows the manager: a user it holds now, or the manager already stored
+/// for `user` (kept when that person was deprovisioned since, so a PUT
+/// repeating it is not refused).
+///
+/// RFC 7643 §4.3 leaves it open whether a provider accepts a manager it
+/// does not know. gatehouse refuses it (400 `invalidValue`) and stores
+/// nothing: Entra and Okta only send managers they provisioned first, and a
+/// reference that names nobody would later make a reviewer of no one
+/// while looking like one. A person is never their own manager.
+pub fn check_manager(user: Option<IdentityId>, manager: IdentityId, known: bool) -> Result<(), ScimError> {
+    if user == Some(manager) {
+        return Err(ScimError::invalid_value(format!("user `{manager}` cannot be their own manager")));
+    }
+    if !known {
+        return Err(ScimError::invalid_value(format!(
+            "manager `{manager}` is not a user SCIM provisioned: provision the manager first"
+        )));
+    }
+    Ok(())
+}
+
 /// Why an admin may not link an identity to SCIM.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {

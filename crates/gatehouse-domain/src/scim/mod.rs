@@ -12,6 +12,8 @@ pub mod search;
 use serde_json::{Map, Value, json};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// RFC 7643 §4.3: the enterprise User extension (`manager`, `department`, …).
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -77,7 +79,12 @@ pub struct UserInput {
     /// in by email until they have one).
     pub email: Option<crate::identity::Email>,
     pub active: bool,
-    /// The resource's attributes as sent (name, emails, …), echoed back.
+    /// The enterprise extension's `manager.value`: the manager's SCIM `id`,
+    /// which is their identity id. Whether SCIM knows them is the server's
+    /// question ([`control::check_manager`]).
+    pub manager: Option<crate::ids::IdentityId>,
+    /// The resource's attributes as sent (name, emails, …), echoed back;
+    /// the enterprise extension without its `manager`, kept apart.
     pub attributes: Map<String, Value>,
 }
 
@@ -130,12 +137,51 @@ pub fn user_input(resource: &Value) -> Result<UserInput, ScimError> {
         ),
         None => crate::identity::Email::parse(&user_name).ok(),
     };
-    let attributes = object
+    let mut attributes: Map<String, Value> = object
         .iter()
         .filter(|(key, _)| !SERVER_ATTRIBUTES.contains(&key.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    Ok(UserInput { user_name, external_id, display_name, email, active, attributes })
+    let manager = take_manager(&mut attributes)?;
+    Ok(UserInput { user_name, external_id, display_name, email, active, manager, attributes })
+}
+
+/// Takes the enterprise extension's `manager` out of `attributes` (the
+/// extension is kept under its canonical name, and dropped when nothing
+/// else is in it). The manager comes as `{"value": "<id>"}` (RFC 7643
+/// §4.3) or, from Entra's PATCH, as the bare id; an empty or null value
+/// means none.
+fn take_manager(attributes: &mut Map<String, Value>) -> Result<Option<crate::ids::IdentityId>, ScimError> {
+    let Some(key) = attributes.keys().find(|key| key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA)).cloned() else {
+        return Ok(None);
+    };
+    let mut extension = match attributes.remove(&key) {
+        Some(Value::Object(extension)) => extension,
+        Some(Value::Null) | None => return Ok(None),
+        Some(_) => return Err(ScimError::invalid_value(format!("`{ENTERPRISE_USER_SCHEMA}` must be an object"))),
+    };
+    let manager_key = extension.keys().find(|key| key.eq_ignore_ascii_case("manager")).cloned();
+    let manager = manager_key.and_then(|key| extension.remove(&key));
+    let raw = match &manager {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.as_str()),
+        Some(Value::Object(fields)) => match fields.iter().find(|(k, _)| k.eq_ignore_ascii_case("value")) {
+            None | Some((_, Value::Null)) => None,
+            Some((_, Value::String(id))) => Some(id.as_str()),
+            Some(_) => return Err(ScimError::invalid_value("manager.value must be a string")),
+        },
+        Some(_) => return Err(ScimError::invalid_value("manager must be an object with a `value`")),
+    };
+    let manager = match raw.map(str::trim).filter(|id| !id.is_empty()) {
+        None => None,
+        Some(id) => Some(
+            id.parse().map_err(|_| ScimError::invalid_value(format!("manager `{id}` is not the id of a SCIM user")))?,
+        ),
+    };
+    if !extension.is_empty() {
+        attributes.insert(ENTERPRISE_USER_SCHEMA.to_owned(), Value::Object(extension));
+    }
+    Ok(manager)
 }
 
 fn primary_email(object: &Map<String, Value>) -> Option<String> {
@@ -190,6 +236,10 @@ pub struct ScimUser {
     pub user_name: String,
     pub external_id: Option<String>,
     pub attributes: Map<String, Value>,
+    /// Their manager's identity (the enterprise extension's `manager`), as
+    /// the IdP last named them: kept when that person is deprovisioned, so
+    /// whoever reads it checks they are still active.
+    pub manager: Option<crate::ids::IdentityId>,
     /// Who made this identity SCIM's: the provisioner, or an admin.
     pub origin: ScimOrigin,
     /// The admin who linked it (`Linked`).

@@ -8,11 +8,14 @@
 //!   `emails[type eq "work"].value`), strings for booleans.
 //!
 //! `add` and `replace` set, `remove` deletes; `members` (groups) are
-//! merged and removed by `value`.
+//! merged and removed by `value`. A path may be schema-qualified: the core
+//! schema's attributes are the resource's own, the enterprise extension's
+//! live in its object (`urn:…:enterprise:2.0:User:manager`), and a path
+//! that is the extension's URN itself sets its sub-attributes one by one.
 
 use serde_json::{Map, Value};
 
-use super::ScimError;
+use super::{ENTERPRISE_USER_SCHEMA, ScimError, USER_SCHEMA};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -69,6 +72,21 @@ pub fn apply_patch(resource: &mut Value, request: &Value) -> Result<(), ScimErro
 /// `a`, `a.b`, a dotted key Okta sends inside a value (`name.givenName`),
 /// or `attr[sub eq "x"].field` for multi-valued attributes.
 fn set_path(object: &mut Map<String, Value>, path: &str, value: Value, op: Op) -> Result<(), ScimError> {
+    match qualified(path) {
+        Qualified::Core(rest) => return set_path(object, rest, value, op),
+        Qualified::Extension(rest) => return set_path(extension(object, path)?, rest, value, op),
+        Qualified::Whole => {
+            let Value::Object(values) = value else {
+                return Err(ScimError::invalid_value(format!("`{ENTERPRISE_USER_SCHEMA}` must be an object")));
+            };
+            let target = extension(object, path)?;
+            for (key, value) in values {
+                set_path(target, &key, value, op)?;
+            }
+            return Ok(());
+        }
+        Qualified::Unqualified => {}
+    }
     if let Some((attribute, selector, field)) = split_selector(path)? {
         let list = object.entry(attribute.to_owned()).or_insert_with(|| Value::Array(Vec::new()));
         let items =
@@ -126,6 +144,16 @@ fn set_path(object: &mut Map<String, Value>, path: &str, value: Value, op: Op) -
 }
 
 fn remove_path(object: &mut Map<String, Value>, path: &str, value: Option<&Value>) -> Result<(), ScimError> {
+    match qualified(path) {
+        Qualified::Core(rest) => return remove_path(object, rest, value),
+        Qualified::Extension(rest) => return remove_path(extension(object, path)?, rest, value),
+        Qualified::Whole => {
+            let key = existing_key(object, ENTERPRISE_USER_SCHEMA);
+            object.remove(&key);
+            return Ok(());
+        }
+        Qualified::Unqualified => {}
+    }
     if let Some((attribute, selector, field)) = split_selector(path)? {
         let key = existing_key(object, attribute);
         if let Some(Value::Array(items)) = object.get_mut(&key) {
@@ -159,6 +187,44 @@ fn remove_path(object: &mut Map<String, Value>, path: &str, value: Option<&Value
         }
     }
     Ok(())
+}
+
+/// What a path's schema URN, if any, says about where it points.
+enum Qualified<'p> {
+    /// No URN: an attribute of the resource.
+    Unqualified,
+    /// `urn:…:core:2.0:User:ATTR`: the resource's own attribute `ATTR`.
+    Core(&'p str),
+    /// `urn:…:enterprise:2.0:User:ATTR`: `ATTR` inside the extension.
+    Extension(&'p str),
+    /// The enterprise extension's URN alone: the whole extension.
+    Whole,
+}
+
+fn qualified(path: &str) -> Qualified<'_> {
+    let under = |schema: &str| {
+        let prefix = path.get(..schema.len()).filter(|prefix| prefix.eq_ignore_ascii_case(schema))?;
+        path[prefix.len()..].strip_prefix(':').filter(|rest| !rest.is_empty())
+    };
+    if path.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+        Qualified::Whole
+    } else if let Some(rest) = under(ENTERPRISE_USER_SCHEMA) {
+        Qualified::Extension(rest)
+    } else if let Some(rest) = under(USER_SCHEMA) {
+        Qualified::Core(rest)
+    } else {
+        Qualified::Unqualified
+    }
+}
+
+/// The enterprise extension's object in `object`, made when missing.
+fn extension<'o>(object: &'o mut Map<String, Value>, path: &str) -> Result<&'o mut Map<String, Value>, ScimError> {
+    let key = existing_key(object, ENTERPRISE_USER_SCHEMA);
+    let slot = object.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    if slot.is_null() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut().ok_or_else(|| ScimError::invalid_path(format!("`{path}`: the extension is not an object")))
 }
 
 /// The key as the resource already spells it (attribute names are

@@ -256,3 +256,78 @@ fn a_group_member_without_value_is_an_invalid_value() {
     let error = apply_patch(&mut group, &remove).unwrap_err();
     assert_eq!((error.status, error.scim_type), (400, Some("invalidValue")));
 }
+
+#[test]
+fn the_enterprise_manager_is_read_in_every_shape_idps_send() {
+    let boss = crate::ids::IdentityId::new();
+    #[track_caller]
+    fn check(extension: Value, expected: Result<Option<crate::ids::IdentityId>, &str>) {
+        let mut user = okta_user();
+        user[ENTERPRISE_USER_SCHEMA] = extension.clone();
+        match (user_input(&user), expected) {
+            (Ok(input), Ok(manager)) => {
+                assert_eq!(input.manager, manager, "{extension}");
+                let kept = input.attributes.get(ENTERPRISE_USER_SCHEMA);
+                assert!(kept.is_none_or(|kept| kept.get("manager").is_none()), "the manager is kept apart: {kept:?}");
+            }
+            (Err(error), Err(fragment)) => assert!(error.detail.contains(fragment), "{extension}: {}", error.detail),
+            (got, want) => panic!("{extension}: got {got:?}, want {want:?}"),
+        }
+    }
+    check(json!({"manager": {"value": boss.to_string(), "displayName": "Boss"}}), Ok(Some(boss)));
+    check(json!({"Manager": boss.to_string()}), Ok(Some(boss)));
+    check(json!({"manager": {"value": ""}}), Ok(None));
+    check(json!({"manager": null}), Ok(None));
+    check(json!({"department": "Ops"}), Ok(None));
+    check(json!({"manager": {"value": "00u-okta-external"}}), Err("not the id of a SCIM user"));
+    check(json!({"manager": {"value": 7}}), Err("manager.value"));
+    check(json!({"manager": 7}), Err("manager must be"));
+    check(json!("ops"), Err("must be an object"));
+
+    // Other enterprise attributes stay, under the extension's own name.
+    let mut user = okta_user();
+    user["URN:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+        json!({"department": "Ops", "manager": {"value": boss.to_string()}});
+    let input = user_input(&user).unwrap();
+    assert_eq!(input.attributes[ENTERPRISE_USER_SCHEMA], json!({"department": "Ops"}));
+}
+
+#[test]
+fn patches_reach_the_manager_through_the_extension_urn() {
+    let (first, second) = (crate::ids::IdentityId::new(), crate::ids::IdentityId::new());
+    let path = format!("{ENTERPRISE_USER_SCHEMA}:manager");
+    let mut user = okta_user();
+    // Entra: the qualified path and the bare id.
+    let entra = json!({"Operations": [{"op": "Add", "path": path, "value": first.to_string()}]});
+    apply_patch(&mut user, &entra).unwrap();
+    assert_eq!(user_input(&user).unwrap().manager, Some(first));
+    assert!(user.get("manager").is_none(), "not a core attribute");
+    // Okta: no path, the extension as a value object, its other attributes left.
+    user[ENTERPRISE_USER_SCHEMA]["department"] = json!("Ops");
+    let okta = json!({"Operations": [{"op": "replace", "value": {ENTERPRISE_USER_SCHEMA: {"manager": {"value": second.to_string()}}}}]});
+    apply_patch(&mut user, &okta).unwrap();
+    let input = user_input(&user).unwrap();
+    assert_eq!(input.manager, Some(second));
+    assert_eq!(input.attributes[ENTERPRISE_USER_SCHEMA]["department"], "Ops");
+    // A sub-attribute path, then removal.
+    let sub = json!({"Operations": [{"op": "replace", "path": format!("{path}.value"), "value": first.to_string()}]});
+    apply_patch(&mut user, &sub).unwrap();
+    assert_eq!(user_input(&user).unwrap().manager, Some(first));
+    apply_patch(&mut user, &json!({"Operations": [{"op": "Remove", "path": path}]})).unwrap();
+    assert_eq!(user_input(&user).unwrap().manager, None);
+    let whole = json!({"Operations": [{"op": "replace", "path": ENTERPRISE_USER_SCHEMA, "value": "x"}]});
+    assert_eq!(apply_patch(&mut user, &whole).unwrap_err().status, 400);
+}
+
+#[test]
+fn a_manager_must_be_known_and_someone_else() {
+    use super::control::check_manager;
+    let (ana, boss) = (crate::ids::IdentityId::new(), crate::ids::IdentityId::new());
+    assert_eq!(check_manager(Some(ana), boss, true), Ok(()));
+    assert_eq!(check_manager(None, boss, true), Ok(()));
+    let own = check_manager(Some(ana), ana, true).unwrap_err();
+    assert_eq!((own.status, own.scim_type), (400, Some("invalidValue")));
+    assert!(own.detail.contains("own manager"), "{}", own.detail);
+    let unknown = check_manager(Some(ana), boss, false).unwrap_err();
+    assert_eq!((unknown.status, unknown.scim_type), (400, Some("invalidValue")));
+}

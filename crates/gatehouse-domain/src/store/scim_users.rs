@@ -35,7 +35,11 @@ pub trait ScimUserStore: Send + Sync {
         count: u64,
     ) -> Result<(u64, Vec<ScimUser>), StoreError>;
 
-    /// Replaces the user's attributes. Turning `active` off suspends the
+    /// Every SCIM user's manager, as (person, manager), whatever the
+    /// manager's status: the reader skips those not active.
+    async fn scim_list_managers(&self) -> Result<Vec<(IdentityId, IdentityId)>, StoreError>;
+
+    /// Replaces the user's attributes (and manager). Turning `active` off suspends the
     /// identity and revokes every token and grant in the same transaction;
     /// turning it on reactivates a suspended identity.
     async fn scim_update_user(

@@ -1,6 +1,8 @@
 //! A campaign's snapshot: the access its selector admits, each item with
 //! its last use, its recommendation and its reviewers resolved against the
 //! directory as of the opening. `read` does the reading; `build` is pure.
+//! A `manager` reviewer is the item's identity's manager as SCIM names them,
+//! while that manager is active.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -25,6 +27,9 @@ pub struct Inputs {
     pub integrations: HashMap<IdentityId, (IntegrationId, VendorId)>,
     pub last_use: HashMap<IdentityId, OffsetDateTime>,
     pub directory: ApproverDirectory,
+    /// Each person's manager, as SCIM names them, when that manager is an
+    /// active identity: a suspended or deprovisioned manager reviews nothing.
+    pub managers: HashMap<IdentityId, IdentityId>,
     pub grants: Vec<Grant>,
     pub tokens: Vec<ApiToken>,
     pub keys: Vec<SigningKey>,
@@ -48,6 +53,10 @@ pub async fn read(state: &AppState, definition: &CampaignDefinition, now: Offset
             None => break,
         }
     }
+    let is_active = |id: &IdentityId| inputs.identities.get(id).is_some_and(|i| i.status == IdentityStatus::Active);
+    let managers: HashMap<IdentityId, IdentityId> =
+        store.scim_list_managers().await?.into_iter().filter(|(_, manager)| is_active(manager)).collect();
+    inputs.managers = managers;
     for integration in store.list_integrations(None).await? {
         inputs.integrations.insert(integration.identity_id, (integration.id, integration.vendor_id));
     }
@@ -94,11 +103,13 @@ pub struct Snapshot {
     pub unassigned: u32,
 }
 
-/// Resolves reviewers once per stage and scope: a campaign over many grants
-/// of few scopes resolves few times.
+/// Resolves reviewers: pools and owners once per stage and scope (a
+/// campaign over many grants of few scopes resolves few times), the manager
+/// per item's identity, by a lookup.
 struct Resolver<'a> {
     directory: &'a ApproverDirectory,
     roles: &'a RoleFacts,
+    managers: &'a HashMap<IdentityId, IdentityId>,
     memo: HashMap<(u8, String), BTreeSet<IdentityId>>,
 }
 
@@ -107,7 +118,21 @@ impl Resolver<'_> {
         self.directory.members_for(pool, Subject::Scope(scope))
     }
 
-    fn reviewers(&mut self, stage: u8, reviewers: &[Reviewer], scope: &Scope) -> &BTreeSet<IdentityId> {
+    /// Who `reviewers` name for an item of `identity` over `scope`: those
+    /// who review the scope (memoized) and `identity`'s active manager
+    /// when `reviewers` name managers.
+    fn reviewers(
+        &mut self,
+        stage: u8,
+        reviewers: &[Reviewer],
+        scope: &Scope,
+        identity: IdentityId,
+    ) -> (&BTreeSet<IdentityId>, Option<IdentityId>) {
+        let manager = reviewers.contains(&Reviewer::Manager).then(|| self.managers.get(&identity).copied()).flatten();
+        (self.of_scope(stage, reviewers, scope), manager)
+    }
+
+    fn of_scope(&mut self, stage: u8, reviewers: &[Reviewer], scope: &Scope) -> &BTreeSet<IdentityId> {
         let key = (stage, scope.to_string());
         if !self.memo.contains_key(&key) {
             let mut found = BTreeSet::new();
@@ -119,7 +144,7 @@ impl Resolver<'_> {
                             found.extend(self.pool(&Pool::Role(role), scope));
                         }
                     }
-                    // The directory does not name managers yet: the fallback reviews.
+                    // Per identity, not per scope: `reviewers` adds them.
                     Reviewer::Manager => {}
                 }
             }
@@ -229,39 +254,47 @@ pub fn build(
             second_reviewers: Vec::new(),
         });
     }
-    assign(definition, &inputs.directory, roles, items)
+    assign(definition, &inputs.directory, &inputs.managers, roles, items)
 }
 
 /// Numbers the items and names their reviewers: the definition's, else its
 /// fallback, never an item's own identity or authors; a second stage's for
-/// privileged items when the definition has one.
+/// privileged items when the definition has one. `managers` are each
+/// person's active manager.
 pub fn assign(
     definition: &CampaignDefinition,
     directory: &ApproverDirectory,
+    managers: &HashMap<IdentityId, IdentityId>,
     roles: &RoleFacts,
     mut items: Vec<ReviewItem>,
 ) -> Snapshot {
-    let mut resolver = Resolver { directory, roles, memo: HashMap::new() };
+    let mut resolver = Resolver { directory, roles, managers, memo: HashMap::new() };
     let fallback = [Reviewer::Pool(definition.fallback.clone())];
     let mut unassigned = 0;
     for (number, item) in items.iter_mut().enumerate() {
         item.number = u32::try_from(number).unwrap_or(u32::MAX);
         let scope = item.scope.as_deref().and_then(|scope| Scope::parse(scope).ok()).unwrap_or(Scope::Everything);
         let subjects: Vec<IdentityId> = std::iter::once(item.identity).chain(item.authors.iter().copied()).collect();
-        let eligible = |set: &BTreeSet<IdentityId>| -> Vec<IdentityId> {
-            set.iter().copied().filter(|id| !subjects.contains(id)).collect()
+        let identity = item.identity;
+        let eligible = |(set, manager): (&BTreeSet<IdentityId>, Option<IdentityId>)| -> Vec<IdentityId> {
+            let mut found: Vec<IdentityId> = set.iter().copied().filter(|id| !subjects.contains(id)).collect();
+            if let Some(manager) = manager.filter(|id| !subjects.contains(id) && !set.contains(id)) {
+                found.push(manager);
+                found.sort();
+            }
+            found
         };
-        let mut first = eligible(resolver.reviewers(1, &definition.reviewers, &scope));
+        let mut first = eligible(resolver.reviewers(1, &definition.reviewers, &scope, identity));
         if first.is_empty() {
-            first = eligible(resolver.reviewers(3, &fallback, &scope));
+            first = eligible(resolver.reviewers(3, &fallback, &scope, identity));
         }
         if first.is_empty() {
             unassigned += 1;
         }
         if item.privileged && !definition.second_stage.is_empty() {
-            let mut second = eligible(resolver.reviewers(2, &definition.second_stage, &scope));
+            let mut second = eligible(resolver.reviewers(2, &definition.second_stage, &scope, identity));
             if second.is_empty() {
-                second = eligible(resolver.reviewers(3, &fallback, &scope));
+                second = eligible(resolver.reviewers(3, &fallback, &scope, identity));
             }
             item.second_reviewers = second;
         }

@@ -1,6 +1,6 @@
 //! What the SCIM service supports (RFC 7643 §5–7), for IdPs that ask.
 
-use gatehouse_domain::scim::{GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA};
+use gatehouse_domain::scim::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA};
 use serde_json::{Value, json};
 
 use axum::extract::Path;
@@ -30,7 +30,8 @@ pub async fn service_provider_config(_caller: Provisioner) -> Result<Scim, Scim>
 
 fn user_type() -> Value {
     json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"], "id": "User", "name": "User",
-        "endpoint": "/Users", "schema": USER_SCHEMA, "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/User"}})
+        "endpoint": "/Users", "schema": USER_SCHEMA,
+        "schemaExtensions": [{"schema": ENTERPRISE_USER_SCHEMA, "required": false}], "meta": {"resourceType": "ResourceType", "location": "/scim/v2/ResourceTypes/User"}})
 }
 
 fn group_type() -> Value {
@@ -76,6 +77,27 @@ fn user_schema() -> Value {
     })
 }
 
+/// RFC 7643 §4.3; of it gatehouse reads only `manager` (the rest is kept
+/// as sent).
+fn enterprise_user_schema() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": ENTERPRISE_USER_SCHEMA, "name": "EnterpriseUser",
+        "description": "The enterprise User extension; `manager` names who reviews the person's access",
+        "attributes": [{
+            "name": "manager", "type": "complex", "multiValued": false, "required": false,
+            "mutability": "readWrite", "returned": "default",
+            "subAttributes": [
+                {"name": "value", "type": "string", "multiValued": false, "required": false, "caseExact": true,
+                 "mutability": "readWrite", "returned": "default", "uniqueness": "none"},
+                {"name": "$ref", "type": "reference", "referenceTypes": ["User"], "multiValued": false,
+                 "required": false, "mutability": "readOnly", "returned": "default"},
+            ],
+        }],
+        "meta": {"resourceType": "Schema", "location": format!("/scim/v2/Schemas/{ENTERPRISE_USER_SCHEMA}")}
+    })
+}
+
 fn group_schema() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
@@ -90,8 +112,8 @@ fn group_schema() -> Value {
 }
 
 pub async fn schemas(_caller: Provisioner) -> Result<Scim, Scim> {
-    Scim::ok(json!({"schemas": [LIST_SCHEMA], "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
-        "Resources": [user_schema(), group_schema()]}))
+    Scim::ok(json!({"schemas": [LIST_SCHEMA], "totalResults": 3, "startIndex": 1, "itemsPerPage": 3,
+        "Resources": [user_schema(), group_schema(), enterprise_user_schema()]}))
 }
 
 /// `GET /Schemas/{id}`, the id being the schema's URN (RFC 7644 §4).
@@ -99,6 +121,7 @@ pub async fn schema(_caller: Provisioner, Path(id): Path<String>) -> Result<Scim
     match id.as_str() {
         USER_SCHEMA => Scim::ok(user_schema()),
         GROUP_SCHEMA => Scim::ok(group_schema()),
+        ENTERPRISE_USER_SCHEMA => Scim::ok(enterprise_user_schema()),
         _ => Err(Scim::error(ScimError::not_found(format!("no schema `{id}`")))),
     }
 }

@@ -1,6 +1,7 @@
 //! `/scim/v2/Users`: create (never over an existing person), find by
 //! filter, replace (PUT), patch (both dialects), delete; each change only
-//! to people SCIM manages (`super::guard`).
+//! to people SCIM manages (`super::guard`). The enterprise extension's
+//! `manager` is kept as the manager's identity (`known_manager`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -9,9 +10,9 @@ use gatehouse_domain::authorization::Authorized;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::identity::{Email, IdentityStatus};
 use gatehouse_domain::ids::IdentityId;
-use gatehouse_domain::scim::control::check_create;
+use gatehouse_domain::scim::control::{check_create, check_manager};
 use gatehouse_domain::scim::patch::apply_patch;
-use gatehouse_domain::scim::{ScimError, ScimUser, USER_SCHEMA, user_input};
+use gatehouse_domain::scim::{ENTERPRISE_USER_SCHEMA, ScimError, ScimUser, USER_SCHEMA, UserInput, user_input};
 use serde_json::{Value, json};
 
 use super::{ListQuery, Provisioner, Scim, ScimBody, guard, json_body, list_response};
@@ -19,7 +20,21 @@ use crate::state::AppState;
 
 pub fn resource(user: &ScimUser) -> Value {
     let mut body = Value::Object(user.attributes.clone());
-    body["schemas"] = json!([USER_SCHEMA]);
+    if let Some(manager) = user.manager {
+        let extension = body
+            .as_object_mut()
+            .map(|o| o.entry(ENTERPRISE_USER_SCHEMA).or_insert_with(|| json!({})))
+            .filter(|extension| extension.is_object());
+        if let Some(extension) = extension {
+            extension["manager"] =
+                json!({"value": manager.to_string(), "$ref": format!("{}/Users/{manager}", super::PREFIX)});
+        }
+    }
+    body["schemas"] = if body.get(ENTERPRISE_USER_SCHEMA).is_some() {
+        json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA])
+    } else {
+        json!([USER_SCHEMA])
+    };
     body["id"] = json!(user.identity.id.to_string());
     body["userName"] = json!(user.user_name);
     body["externalId"] = json!(user.external_id);
@@ -63,6 +78,7 @@ pub async fn create(
     ScimBody(body): ScimBody,
 ) -> Result<Scim, Scim> {
     let input = user_input(&json_body(&body)?)?;
+    known_manager(&state, None, &input).await?;
     // A person SCIM does not manage keeps their email: no adoption.
     let emails = input.email.iter().map(Email::as_str).chain(std::iter::once(input.user_name.as_str()));
     for email in emails {
@@ -73,11 +89,24 @@ pub async fn create(
         .details(json!({
             "user_name": input.user_name, "external_id": input.external_id,
             "email": input.email.as_ref().map(Email::as_str), "active": input.active,
+            "manager": input.manager.map(|m| m.to_string()),
         }));
     let user = state.store.scim_create_user(input, state.clock.now(), record).await?;
     // A light review of the grants that follow the person (skipped while none do).
     crate::reviews::triggers::directory_changed(&state, user.identity.id, &user.identity.name).await;
     Ok(Scim(StatusCode::CREATED, resource(&user)))
+}
+
+/// Refuses a manager SCIM does not know, or the person themselves
+/// (`check_manager` says why). `user` is the person changed, `None` on
+/// create. Nothing is stored when it refuses.
+async fn known_manager(state: &AppState, user: Option<&ScimUser>, input: &UserInput) -> Result<(), Scim> {
+    let Some(manager) = input.manager else { return Ok(()) };
+    let id = user.map(|user| user.identity.id);
+    let known = user.is_some_and(|user| user.manager == Some(manager))
+        || (id != Some(manager) && state.store.scim_find_user(manager).await?.is_some());
+    check_manager(id, manager, known)?;
+    Ok(())
 }
 
 async fn load(state: &AppState, raw: &str) -> Result<ScimUser, Scim> {
@@ -103,10 +132,12 @@ async fn save(
 ) -> Result<Scim, Scim> {
     let input = user_input(updated)?;
     guard(state, caller, action, user).await?;
+    known_manager(state, Some(user), &input).await?;
     let was_active = user.identity.status == IdentityStatus::Active;
     let record = caller.record(authorized, state, action, format!("identity:{}", user.identity.id)).details(json!({
         "user_name": input.user_name, "active": input.active,
         "deactivated": was_active && !input.active,
+        "manager": input.manager.map(|m| m.to_string()),
     }));
     let saved = state.store.scim_update_user(user.identity.id, input, state.clock.now(), record).await?;
     Scim::ok(resource(&saved))

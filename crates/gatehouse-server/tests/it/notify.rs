@@ -624,3 +624,61 @@ engine_test!(an_empty_review_is_skipped_and_tells_nobody, |engine| with_database
     assert_eq!(run(&app).await, Tick::default());
     assert!(receiver.received("security").is_empty());
 }));
+
+engine_test!(a_review_alert_reaches_its_targets_naming_the_campaign_and_item, |engine| with_database(
+    engine,
+    |db| async move {
+        let receiver = Receiver::start().await;
+        let settings = settings(vec![("security", webhook(receiver.hook("security")))]);
+        let app = TestApp::with_policies(&db, settings, review_policies()).await;
+        // The only admin's own grant: nobody may review it, and its default
+        // would remove the last identity able to manage policy.
+        let definition = json!({
+            "name": "Admins",
+            "scope": {"role": "admin"},
+            "reviewers": ["group:nobody"],
+            "fallback": "role:admin",
+            "duration": "5d",
+            "on_no_response": "revoke",
+        });
+        let opened = app.post("/api/v1/reviews", &app.admin_token, definition).await;
+        let campaign = opened.assert_status(201)["id"].as_str().unwrap().to_owned();
+        let tick = run(&app).await;
+        assert_eq!((tick.enqueued, tick.delivered, tick.failed), (2, 2, 0), "{tick:?}");
+        let of = |event: &str| -> Vec<Received> {
+            receiver.received("security").into_iter().filter(|r| r.headers["x-gatehouse-event"] == event).collect()
+        };
+        let alerts = of("review.alert");
+        assert_eq!(alerts.len(), 1, "nobody to review an item is an alert");
+        assert_eq!(alerts[0].headers["x-gatehouse-signature-256"], expected_signature(&alerts[0].body).as_str());
+        let unassigned = alerts[0].json();
+        assert_eq!(unassigned["campaign_id"], campaign.as_str());
+        assert_eq!(unassigned["subject"], format!("review:{campaign}"));
+        assert_eq!(unassigned["name"], "Admins");
+        assert_eq!(
+            unassigned["summary"],
+            "access review \"Admins\": 1 items have nobody to review them: not even the fallback"
+        );
+
+        // Closed: the default cannot be applied (it escalates), and that alert names the item.
+        app.post(&format!("/api/v1/reviews/{campaign}/close"), &app.admin_token, json!({})).await.assert_status(200);
+        let tick = run(&app).await;
+        assert_eq!((tick.enqueued, tick.delivered, tick.failed), (2, 2, 0), "{tick:?}");
+        let alerts = of("review.alert");
+        assert_eq!(alerts.len(), 2);
+        let escalated = alerts[1].json();
+        assert_eq!(escalated["campaign_id"], campaign.as_str());
+        assert_eq!(escalated["details"]["item"], 0);
+        assert_eq!(escalated["details"]["campaign_id"], campaign.as_str());
+        let summary = escalated["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with("access review \"Admins\", item 0: escalated: it would remove the last identity"),
+            "{summary}"
+        );
+        assert_eq!(of("review.defaults_applied").len(), 1);
+        let sent = entries(&app, "notify.send").await;
+        assert_eq!(sent.len(), 4);
+        assert!(sent.iter().all(|entry| entry.record.resource == format!("review:{campaign}")));
+        assert_eq!(run(&app).await, Tick::default(), "each alert goes out once");
+    }
+));

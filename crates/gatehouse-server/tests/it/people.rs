@@ -64,17 +64,34 @@ impl Directory {
         app.send(request).await.assert_status(201).clone()
     }
 
+    /// Turns `active` off, as the IdP does when someone leaves.
+    pub(crate) async fn deactivate(&self, app: &TestApp, person: &Person) {
+        let body = json!({"Operations": [{"op": "replace", "value": {"active": false}}]});
+        let request = Request::builder()
+            .method(Method::PATCH)
+            .uri(format!("/scim/v2/Users/{}", person.id))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/scim+json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        assert_eq!(app.send(request).await.assert_status(200)["active"], false);
+    }
+
     /// `NAME@example.com`, with a token and a confirmed authenticator.
     pub(crate) async fn person(&self, app: &TestApp, name: &str) -> Person {
+        self.person_managed_by(app, name, None).await
+    }
+
+    /// [`Directory::person`], whose manager (the SCIM enterprise extension's) is `manager`.
+    pub(crate) async fn person_managed_by(&self, app: &TestApp, name: &str, manager: Option<&Person>) -> Person {
         let email = format!("{name}@example.com");
-        let user = self
-            .post(
-                app,
-                "/scim/v2/Users",
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email,
-                       "emails": [{"value": email, "primary": true}], "active": true}),
-            )
-            .await;
+        let mut body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email,
+                              "emails": [{"value": email, "primary": true}], "active": true});
+        if let Some(manager) = manager {
+            body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+                json!({"manager": {"value": manager.id}});
+        }
+        let user = self.post(app, "/scim/v2/Users", body).await;
         let id = user["id"].as_str().unwrap().to_owned();
         let token = app.create_token(&id, TOKEN_TTL).await;
         let started = app.post("/api/v1/mfa/totp", &token, json!({})).await.assert_status(200).clone();

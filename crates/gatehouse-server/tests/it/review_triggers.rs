@@ -516,6 +516,22 @@ engine_test!(directory_changes_open_one_light_review_per_person, |engine| with_d
         .unwrap();
     assert_eq!(app.send(request).await.status.as_u16(), 403);
     assert_eq!(campaigns(&app, TriggerKind::Directory).await.len(), 1);
+
+    // A person whose manager SCIM names: their manager reviews, not the fallback.
+    let max = scim.user(&app, "max").await;
+    let lou = scim.user(&app, "lou").await;
+    grant(&app, &lou, "developer", "project:acme/web").await;
+    let managed = json!({"Operations": [{"op": "Add",
+        "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": max}]});
+    scim.send(&app, Method::PATCH, &format!("/scim/v2/Users/{lou}"), managed).await.assert_status(200);
+    scim.set_group(&app, &group, "ops", &[&lou]).await.assert_status(200);
+    let lou_review = campaigns(&app, TriggerKind::Directory)
+        .await
+        .into_iter()
+        .find(|campaign| campaign.trigger.subject == format!("identity:{lou}"))
+        .expect("a review of Lou's grants");
+    let max: IdentityId = max.parse().unwrap();
+    assert_eq!(items(&app, lou_review.id).await[0].reviewers, vec![max]);
 }));
 
 engine_test!(a_held_change_rejects_githubs_deployment_protection_rule_until_approved, |engine| with_database(

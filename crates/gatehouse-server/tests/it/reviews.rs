@@ -382,3 +382,62 @@ engine_test!(a_default_never_removes_the_last_identity_able_to_manage_policy, |e
         app.post(&format!("/api/v1/reviews/{id}/close"), &app.admin_token, json!({})).await.assert_problem(409);
     }
 ));
+
+engine_test!(a_manager_reviews_the_access_of_those_they_manage, |engine| with_app(engine, |app| async move {
+    // Mia manages Ana; Lee managed Bo, and left; Cy has no manager.
+    let directory = Directory::new(&app).await;
+    let sec = directory.person(&app, "sec").await;
+    let mia = directory.person(&app, "mia").await;
+    let lee = directory.person(&app, "lee").await;
+    let ana = directory.person_managed_by(&app, "ana", Some(&mia)).await;
+    let bo = directory.person_managed_by(&app, "bo", Some(&lee)).await;
+    let cy = directory.person(&app, "cy").await;
+    directory.group(&app, "security", &[&sec]).await;
+    directory.deactivate(&app, &lee).await;
+    for person in [&ana, &bo, &cy] {
+        grant(&app, &person.id, "deployer", "environment:acme/web:production").await;
+    }
+    let body = json!({
+        "name": "Deployers, by their managers",
+        "scope": {"role": "deployer"},
+        "reviewers": ["manager"],
+        "fallback": "group:security",
+        "duration": "5d",
+    });
+    let id = open(&app, body).await["id"].as_str().unwrap().to_owned();
+    let list = items(&app, &id).await;
+    assert_eq!(list.len(), 3);
+    let reviewers = |person: &Person| list[item_of(&list, person) as usize]["item"]["reviewers"].clone();
+    assert_eq!(reviewers(&ana), json!([mia.id]), "Ana's manager, alone");
+    assert_eq!(reviewers(&bo), json!([sec.id]), "a manager no longer active reviews nothing: the fallback does");
+    assert_eq!(reviewers(&cy), json!([sec.id]), "no manager: the fallback");
+
+    // Each inbox holds what its owner reviews.
+    let inbox = |person: &Person| {
+        let (app, token) = (&app, person.token.clone());
+        async move { app.get("/api/v1/reviews/assigned", &token).await.assert_status(200)["items"].clone() }
+    };
+    let mia_inbox = inbox(&mia).await;
+    assert_eq!(mia_inbox.as_array().unwrap().len(), 1);
+    assert_eq!(mia_inbox[0]["item"]["identity"], ana.id.as_str());
+    let sec_inbox = inbox(&sec).await;
+    let mut about: Vec<&str> =
+        sec_inbox.as_array().unwrap().iter().map(|i| i["item"]["identity"].as_str().unwrap()).collect();
+    about.sort_unstable();
+    let mut expected = vec![bo.id.as_str(), cy.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(about, expected);
+
+    // Mia decides Ana's item, with a fresh second factor; not Cy's.
+    fresh(&app, &mia).await;
+    let cy_item = item_of(&list, &cy);
+    let refused = decide(&app, &mia, &id, cy_item, json!({"decision": "revoke"})).await;
+    assert!(refused.assert_problem(403).contains("not a reviewer"), "{}", refused.text);
+    assert_eq!(grants_of(&app, &cy).await.len(), 1, "the refusal changed nothing");
+    let revoked =
+        decide(&app, &mia, &id, item_of(&list, &ana), json!({"decision": "revoke", "reason": "moved team"})).await;
+    let revoked = revoked.assert_status(200);
+    assert_eq!((revoked["final"].as_bool(), revoked["applied"]["ok"].as_bool()), (Some(true), Some(true)));
+    assert!(grants_of(&app, &ana).await.is_empty(), "the manager's revoke applied at once");
+    assert!(inbox(&mia).await.as_array().unwrap().is_empty());
+}));

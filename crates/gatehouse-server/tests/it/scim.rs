@@ -199,8 +199,9 @@ engine_test!(scim_refuses_bad_requests_with_scim_errors, |engine| with_app(engin
     assert_eq!(types.assert_status(200)["Resources"][0]["id"], "User");
     assert_eq!(types.body["Resources"][1]["id"], "Group");
     let schemas = scim(&app, Method::GET, "/scim/v2/Schemas", &token, None).await;
-    assert_eq!(schemas.assert_status(200)["totalResults"], 2);
+    assert_eq!(schemas.assert_status(200)["totalResults"], 3);
     assert_eq!(schemas.body["Resources"][1]["id"], "urn:ietf:params:scim:schemas:core:2.0:Group");
+    assert_eq!(schemas.body["Resources"][2]["id"], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
     let page = scim(&app, Method::GET, "/scim/v2/Users?startIndex=2&count=1", &token, None).await;
     assert_eq!(page.assert_status(200)["totalResults"], 1);
     assert_eq!(page.body["Resources"].as_array().unwrap().len(), 0);
@@ -308,4 +309,121 @@ engine_test!(access_follows_directory_groups, |engine| with_app(engine, |app| as
         400,
         Some("invalidValue"),
     );
+}));
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// A person as Okta sends them, with the enterprise extension when `manager` is given.
+fn person(name: &str, manager: Option<&str>) -> Value {
+    let mut user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": format!("{name}@example.com"),
+        "emails": [{"primary": true, "value": format!("{name}@example.com")}],
+        "active": true,
+    });
+    if let Some(manager) = manager {
+        user["schemas"].as_array_mut().unwrap().push(json!(ENTERPRISE));
+        user[ENTERPRISE] = json!({"department": "Ops", "manager": {"value": manager, "displayName": "ignored"}});
+    }
+    user
+}
+
+fn manager_of(user: &Value) -> Option<&str> {
+    user[ENTERPRISE]["manager"]["value"].as_str()
+}
+
+engine_test!(the_enterprise_manager_is_kept_changed_and_removed, |engine| with_app(engine, |app| async move {
+    let token = provisioner(&app).await;
+    let post = |body: Value| {
+        let (app, token) = (&app, &token);
+        async move { scim(app, Method::POST, "/scim/v2/Users", token, Some(body)).await }
+    };
+    let boss = post(person("boss", None)).await.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let carol = post(person("carol", None)).await.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let created = post(person("ana", Some(&boss))).await.assert_status(201).clone();
+    let ana = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(manager_of(&created), Some(boss.as_str()));
+    assert_eq!(created[ENTERPRISE]["manager"]["$ref"], format!("/scim/v2/Users/{boss}"));
+    assert_eq!(created[ENTERPRISE]["department"], "Ops", "the rest of the extension is echoed");
+    assert_eq!(created["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE]));
+    assert!(created.get("manager").is_none(), "not a core attribute");
+    let path = format!("/scim/v2/Users/{ana}");
+    let shown = scim(&app, Method::GET, &path, &token, None).await;
+    assert_eq!(manager_of(shown.assert_status(200)), Some(boss.as_str()));
+    let created_entry = app.store.list_audit(0, 10_000).await.unwrap();
+    let created_entry = created_entry.iter().rfind(|e| e.record.action == "scim.user.create").unwrap();
+    assert_eq!(created_entry.record.details["manager"], boss.as_str(), "the audit entry names the manager");
+
+    // PUT names another manager.
+    let replaced = scim(&app, Method::PUT, &path, &token, Some(person("ana", Some(&carol)))).await;
+    assert_eq!(manager_of(replaced.assert_status(200)), Some(carol.as_str()));
+    // Entra's PATCH: the qualified path, the bare id.
+    let entra = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        {"op": "Replace", "path": format!("{ENTERPRISE}:manager"), "value": boss},
+    ]});
+    let patched = scim(&app, Method::PATCH, &path, &token, Some(entra)).await;
+    assert_eq!(manager_of(patched.assert_status(200)), Some(boss.as_str()));
+    // Okta's PATCH: no path, the extension as the value.
+    let okta = json!({"Operations": [{"op": "replace", "value": {ENTERPRISE: {"manager": {"value": carol}}}}]});
+    let patched = scim(&app, Method::PATCH, &path, &token, Some(okta)).await;
+    assert_eq!(manager_of(patched.assert_status(200)), Some(carol.as_str()));
+    assert_eq!(patched.body[ENTERPRISE]["department"], "Ops");
+    // Removed.
+    let remove = json!({"Operations": [{"op": "Remove", "path": format!("{ENTERPRISE}:manager")}]});
+    let removed = scim(&app, Method::PATCH, &path, &token, Some(remove)).await;
+    assert_eq!(manager_of(removed.assert_status(200)), None);
+    let shown = scim(&app, Method::GET, &path, &token, None).await;
+    assert_eq!(shown.assert_status(200)[ENTERPRISE], json!({"department": "Ops"}));
+    assert!(app.store.scim_list_managers().await.unwrap().is_empty());
+
+    // A manager deprovisioned since stays named, and a PUT repeating them is kept.
+    let put = scim(&app, Method::PUT, &path, &token, Some(person("ana", Some(&boss)))).await;
+    put.assert_status(200);
+    scim(&app, Method::DELETE, &format!("/scim/v2/Users/{boss}"), &token, None).await.assert_status(204);
+    let again = scim(&app, Method::PUT, &path, &token, Some(person("ana", Some(&boss)))).await;
+    assert_eq!(manager_of(again.assert_status(200)), Some(boss.as_str()));
+
+    // Discovery names the extension.
+    let types = scim(&app, Method::GET, "/scim/v2/ResourceTypes/User", &token, None).await;
+    assert_eq!(types.assert_status(200)["schemaExtensions"][0]["schema"], ENTERPRISE);
+    let schema = scim(&app, Method::GET, &format!("/scim/v2/Schemas/{ENTERPRISE}"), &token, None).await;
+    assert_eq!(schema.assert_status(200)["attributes"][0]["name"], "manager");
+}));
+
+engine_test!(an_unknown_or_own_manager_is_refused_and_changes_nothing, |engine| with_app(engine, |app| async move {
+    let token = provisioner(&app).await;
+    let carol = scim(&app, Method::POST, "/scim/v2/Users", &token, Some(person("carol", None))).await;
+    let carol = carol.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let created = scim(&app, Method::POST, "/scim/v2/Users", &token, Some(person("ana", Some(&carol)))).await;
+    let ana = created.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let path = format!("/scim/v2/Users/{ana}");
+    // Someone gatehouse knows but SCIM never provisioned, an id nobody has, an externalId.
+    let stranger = app.create_human("Stranger", "stranger@example.com").await;
+    let nobody = gatehouse_domain::ids::IdentityId::new().to_string();
+    let before = app.audit_size().await;
+    for manager in [stranger.as_str(), nobody.as_str(), "00u-okta-boss"] {
+        let refused = scim(&app, Method::POST, "/scim/v2/Users", &token, Some(person("bo", Some(manager)))).await;
+        scim_error(&refused, 400, Some("invalidValue"));
+        let refused = scim(&app, Method::PUT, &path, &token, Some(person("ana", Some(manager)))).await;
+        scim_error(&refused, 400, Some("invalidValue"));
+        let patch = json!({"Operations": [{"op": "add", "path": format!("{ENTERPRISE}:manager"), "value": manager}]});
+        scim_error(&scim(&app, Method::PATCH, &path, &token, Some(patch)).await, 400, Some("invalidValue"));
+    }
+    // Ana as her own manager.
+    let own = scim(&app, Method::PUT, &path, &token, Some(person("ana", Some(&ana)))).await;
+    scim_error(&own, 400, Some("invalidValue"));
+    assert!(own.body["detail"].as_str().unwrap().contains("own manager"), "{}", own.text);
+    let own = json!({"Operations": [{"op": "replace", "value": {ENTERPRISE: {"manager": {"value": ana}}}}]});
+    scim_error(&scim(&app, Method::PATCH, &path, &token, Some(own)).await, 400, Some("invalidValue"));
+    // Not an object.
+    let broken = json!({"Operations": [{"op": "replace", "path": ENTERPRISE, "value": "boss"}]});
+    scim_error(&scim(&app, Method::PATCH, &path, &token, Some(broken)).await, 400, Some("invalidValue"));
+
+    // Nothing changed: no Bo, Ana's manager is still Carol, no entry written.
+    let bo =
+        scim(&app, Method::GET, "/scim/v2/Users?filter=userName%20eq%20%22bo%40example.com%22", &token, None).await;
+    assert_eq!(bo.assert_status(200)["totalResults"], 0);
+    let shown = scim(&app, Method::GET, &path, &token, None).await;
+    assert_eq!(manager_of(shown.assert_status(200)), Some(carol.as_str()));
+    assert_eq!(app.audit_size().await, before);
 }));

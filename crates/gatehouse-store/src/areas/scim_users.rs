@@ -20,7 +20,7 @@ use crate::error::{corrupt, on_unique, store_error};
 use crate::rows::{self, IDENTITY_COLUMNS};
 use crate::sql_store::SqlStore;
 
-const SCIM_COLUMNS: &str = "s.user_name, s.external_id, s.attributes, s.origin, s.linked_by, \
+const SCIM_COLUMNS: &str = "s.user_name, s.external_id, s.attributes, s.origin, s.linked_by, s.manager_id, \
     s.created_at AS scim_created_at, s.updated_at AS scim_updated_at";
 
 fn identity_columns() -> String {
@@ -31,7 +31,9 @@ fn user(row: &AnyRow) -> Result<ScimUser, StoreError> {
     let attributes: String = row.try_get("attributes").map_err(store_error)?;
     let origin: String = row.try_get("origin").map_err(store_error)?;
     let linked_by: Option<String> = row.try_get("linked_by").map_err(store_error)?;
+    let manager: Option<String> = row.try_get("manager_id").map_err(store_error)?;
     Ok(ScimUser {
+        manager: manager.map(|raw| raw.parse().map_err(|_| corrupt("identity id", raw))).transpose()?,
         origin: origin.parse().map_err(|_| corrupt("SCIM origin", origin.clone()))?,
         linked_by: linked_by.map(|raw| raw.parse().map_err(|_| corrupt("identity id", raw))).transpose()?,
         identity: rows::identity(row)?,
@@ -118,11 +120,11 @@ async fn write_user(
     let attributes = serde_json::Value::Object(input.attributes.clone()).to_string();
     let taken = Conflict::UserNameTaken { user_name: input.user_name.clone() };
     let query = if insert {
-        "INSERT INTO scim_users (user_name, user_name_normalized, external_id, attributes, created_at, updated_at, identity_id) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6)"
+        "INSERT INTO scim_users (user_name, user_name_normalized, external_id, attributes, created_at, updated_at, identity_id, manager_id) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7)"
     } else {
-        "UPDATE scim_users SET user_name = $1, user_name_normalized = $2, external_id = $3, attributes = $4, updated_at = $5 \
-         WHERE identity_id = $6"
+        "UPDATE scim_users SET user_name = $1, user_name_normalized = $2, external_id = $3, attributes = $4, updated_at = $5, \
+         manager_id = $7 WHERE identity_id = $6"
     };
     sqlx::query(query)
         .bind(input.user_name.clone())
@@ -131,6 +133,7 @@ async fn write_user(
         .bind(attributes)
         .bind(at)
         .bind(id.to_string())
+        .bind(input.manager.map(|manager| manager.to_string()))
         .execute(&mut *conn)
         .await
         .map_err(on_unique(move |_| taken.clone()))?;
@@ -210,6 +213,21 @@ impl ScimUserStore for SqlStore {
         .map_err(store_error)?;
         let users = rows.iter().map(user).collect::<Result<_, _>>()?;
         Ok((u64::try_from(total).unwrap_or(0), users))
+    }
+
+    async fn scim_list_managers(&self) -> Result<Vec<(IdentityId, IdentityId)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT identity_id, manager_id FROM scim_users WHERE manager_id IS NOT NULL ORDER BY identity_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|(person, manager)| {
+                let parse = |raw: String| raw.parse().map_err(|_| corrupt("identity id", raw));
+                Ok((parse(person)?, parse(manager)?))
+            })
+            .collect()
     }
 
     async fn scim_update_user(
@@ -321,6 +339,7 @@ impl ScimUserStore for SqlStore {
                             display_name: String::new(),
                             email: None,
                             active: true,
+                            manager: None,
                             attributes,
                         };
                         write_user(conn, id, &input, at, true).await?;

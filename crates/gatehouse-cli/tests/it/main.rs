@@ -24,3 +24,4 @@ mod sso;
 mod support;
 mod vendor_gate;
 mod vendors;
+mod web_console;

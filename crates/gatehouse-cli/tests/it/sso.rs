@@ -14,17 +14,17 @@ use serde_json::Value;
 
 use crate::support::{Server, free_port, http};
 
-const CLIENT_ID: &str = "gatehouse";
-const CLIENT_SECRET: &str = "a client secret for tests";
+pub(crate) const CLIENT_ID: &str = "gatehouse";
+pub(crate) const CLIENT_SECRET: &str = "a client secret for tests";
 
 fn provider_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
 }
 
 /// The OpenID provider process, killed when dropped.
-struct Provider {
+pub(crate) struct Provider {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Provider {
@@ -34,13 +34,13 @@ impl Drop for Provider {
     }
 }
 
-fn reserve_port() -> (std::net::TcpListener, u16) {
+pub(crate) fn reserve_port() -> (std::net::TcpListener, u16) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     (listener, port)
 }
 
-fn start_provider(redirect: &str) -> Provider {
+pub(crate) fn start_provider(redirect: &str) -> Provider {
     let dir = provider_dir();
     if !dir.join("node_modules/oidc-provider").exists() {
         let installed = Command::new("npm")

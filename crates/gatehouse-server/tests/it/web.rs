@@ -369,37 +369,40 @@ engine_test!(a_requester_cannot_approve_their_own_request_but_may_cancel_it, |en
     }
 ));
 
-engine_test!(the_first_admin_enrols_an_authenticator_app_through_the_pages, |engine| with_database(engine, |db| async move {
-    let mut settings = settings();
-    settings.mfa.required = true;
-    let app = TestApp::with_policies(&db, settings, policies()).await;
-    // The first admin, before any second factor.
-    start_session(&app, &app.admin_id.to_string(), "admin-secret").await;
+engine_test!(the_first_admin_enrols_an_authenticator_app_through_the_pages, |engine| with_database(
+    engine,
+    |db| async move {
+        let mut settings = settings();
+        settings.mfa.required = true;
+        let app = TestApp::with_policies(&db, settings, policies()).await;
+        // The first admin, before any second factor.
+        start_session(&app, &app.admin_id.to_string(), "admin-secret").await;
 
-    // A second factor first: everything else waits.
-    let inbox = page(&app, "/ui", "admin-secret").await;
-    assert_eq!((inbox.status.as_u16(), location(&inbox).as_str()), (303, "/ui/mfa"));
-    let factors = page(&app, "/ui/mfa", "admin-secret").await;
-    assert!(assert_html(&factors, 200).contains("Set up an authenticator app"));
+        // A second factor first: everything else waits.
+        let inbox = page(&app, "/ui", "admin-secret").await;
+        assert_eq!((inbox.status.as_u16(), location(&inbox).as_str()), (303, "/ui/mfa"));
+        let factors = page(&app, "/ui/mfa", "admin-secret").await;
+        assert!(assert_html(&factors, 200).contains("Set up an authenticator app"));
 
-    let started = post(&app, "/ui/mfa/totp", "admin-secret", "").await;
-    let html = assert_html(&started, 200).to_owned();
-    assert!(html.contains("<svg"));
-    let secret = html.split("Secret: <code>").nth(1).and_then(|rest| rest.split("</code>").next()).unwrap();
-    let secret = TotpSecret::from_base32(secret).expect("the secret is shown");
+        let started = post(&app, "/ui/mfa/totp", "admin-secret", "").await;
+        let html = assert_html(&started, 200).to_owned();
+        assert!(html.contains("<svg"));
+        let secret = html.split("Secret: <code>").nth(1).and_then(|rest| rest.split("</code>").next()).unwrap();
+        let secret = TotpSecret::from_base32(secret).expect("the secret is shown");
 
-    let wrong = post(&app, "/ui/mfa/totp/confirm", "admin-secret", "code=000000").await;
-    assert!(assert_html(&wrong, 403).contains("Start again"));
-    app.clock.advance(Duration::seconds(30));
-    let code = secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap());
-    let confirmed = post(&app, "/ui/mfa/totp/confirm", "admin-secret", &format!("code={code}")).await;
-    let html = assert_html(&confirmed, 200);
-    assert_eq!(html.matches("<li><code>").count(), 10, "{html}");
-    let cookie = new_cookie(&confirmed).expect("rotated");
-    assert_html(&page(&app, "/ui", &cookie).await, 200);
+        let wrong = post(&app, "/ui/mfa/totp/confirm", "admin-secret", "code=000000").await;
+        assert!(assert_html(&wrong, 403).contains("Start again"));
+        app.clock.advance(Duration::seconds(30));
+        let code = secret.code_at(u64::try_from(app.clock.now().unix_timestamp()).unwrap());
+        let confirmed = post(&app, "/ui/mfa/totp/confirm", "admin-secret", &format!("code={code}")).await;
+        let html = assert_html(&confirmed, 200);
+        assert_eq!(html.matches("<li><code>").count(), 10, "{html}");
+        let cookie = new_cookie(&confirmed).expect("rotated");
+        assert_html(&page(&app, "/ui", &cookie).await, 200);
 
-    // Signing out ends the session.
-    let out = post(&app, "/ui/sign-out", &cookie, "").await;
-    assert!(assert_html(&out, 200).contains("You are signed out."));
-    assert_eq!(page(&app, "/ui", &cookie).await.status.as_u16(), 303);
-}));
+        // Signing out ends the session.
+        let out = post(&app, "/ui/sign-out", &cookie, "").await;
+        assert!(assert_html(&out, 200).contains("You are signed out."));
+        assert_eq!(page(&app, "/ui", &cookie).await.status.as_u16(), 303);
+    }
+));

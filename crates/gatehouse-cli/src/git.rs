@@ -1,6 +1,7 @@
 //! Reading a repository with the real `git`: revisions to ids, many commit
 //! objects through one `git cat-file --batch`, the paths each commit
-//! touches through one `git diff-tree --stdin`, and a push's new commits.
+//! touches through one `git diff-tree --stdin`, a push's new commits, and
+//! the paths a ref update changes.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -54,6 +55,40 @@ pub fn new_commits(repo: &Path, new: &str) -> CliResult<Vec<String>> {
     let mut command = git(repo);
     command.args(["rev-list", "--reverse", new, "--not", "--all"]);
     Ok(output(command, "rev-list")?.lines().map(str::to_owned).collect())
+}
+
+/// The paths a ref update from `old` to `new` changes: `git diff` between
+/// them, or for a new ref (`old` all zeros) every path its new commits
+/// touch; sorted, without repeats. Read NUL-separated and shown as the
+/// server takes them: a control character (a newline in a name) escaped as
+/// `\n`, bytes that are not UTF-8 replaced. Callers pass hex ids only (see
+/// `hook_input`), so git sees no option.
+pub fn update_paths(repo: &Path, old: &str, new: &str) -> CliResult<Vec<String>> {
+    let mut command = git(repo);
+    if old.bytes().all(|b| b == b'0') {
+        command.args(["log", "--format=", "--name-only", "-z", "--no-renames", new, "--not", "--all"]);
+    } else {
+        command.args(["diff", "--name-only", "-z", "--no-renames", old, new, "--"]);
+    }
+    let output = command.output().map_err(|e| CliError::config(format!("cannot run git (diff --name-only): {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(CliError::config(format!("git diff --name-only failed: {}", stderr.trim())));
+    }
+    let mut paths: Vec<String> = output
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|path| !path.is_empty())
+        .map(|path| {
+            String::from_utf8_lossy(path)
+                .chars()
+                .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+                .collect()
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
 }
 
 /// The raw objects of `ids`, read through one `git cat-file --batch`.
@@ -175,6 +210,54 @@ mod tests {
         assert!(parse_batch(b"ccc missing\n", 1).is_err());
         assert!(parse_batch(b"ddd blob 1\nx\n", 1).is_err());
         assert!(parse_batch(b"eee commit 10\nshort\n", 1).is_err());
+    }
+
+    #[test]
+    fn update_paths_are_the_diff_or_a_new_refs_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path();
+        let run = |args: &[&str]| {
+            let out = Command::new("git")
+                .current_dir(repo)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        let write = |name: &str| {
+            let path = repo.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, name).unwrap();
+        };
+        run(&["init", "-q", "-b", "main"]);
+        write("README.md");
+        run(&["add", "-A"]);
+        run(&["commit", "-q", "-m", "one"]);
+        let first = run(&["rev-parse", "HEAD"]);
+        write(".github/workflows/deploy.yml");
+        write("odd\nname.txt");
+        run(&["add", "-A"]);
+        run(&["commit", "-q", "-m", "two"]);
+        let second = run(&["rev-parse", "HEAD"]);
+        let zero = "0".repeat(40);
+        assert_eq!(
+            update_paths(repo, &first, &second).unwrap(),
+            vec![".github/workflows/deploy.yml".to_owned(), "odd\\nname.txt".to_owned()]
+        );
+        // A new ref: the paths of commits no ref reaches yet (here, none).
+        assert!(update_paths(repo, &zero, &second).unwrap().is_empty());
+        run(&["checkout", "-q", "--orphan", "other"]);
+        write("Jenkinsfile");
+        run(&["add", "Jenkinsfile"]);
+        run(&["commit", "-q", "-m", "other"]);
+        let other = run(&["rev-parse", "HEAD"]);
+        run(&["checkout", "-q", "-f", "main"]);
+        run(&["update-ref", "-d", "refs/heads/other"]);
+        let paths = update_paths(repo, &zero, &other).unwrap();
+        assert!(paths.contains(&"Jenkinsfile".to_owned()), "{paths:?}");
+        assert!(update_paths(repo, &first, &"f".repeat(40)).is_err(), "an unknown object");
     }
 
     #[test]

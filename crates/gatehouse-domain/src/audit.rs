@@ -168,8 +168,9 @@ pub enum SystemWriter {
     /// A signed GitHub or GitLab webhook delivery and its callbacks.
     Webhook,
     /// A commit whose signature gatehouse verified (`/verify/commit`,
-    /// `/verify/push`): who signed it, recorded for separation of duties.
-    /// The actor is whoever asked; the fact is the signature's.
+    /// `/verify/push`): who signed it, recorded for separation of duties;
+    /// and an accepted push's `pipeline.config.changed`. The actor is
+    /// whoever asked; the fact is the signature's.
     SignatureVerification,
     /// The outbox delivering a notification about a request: its result.
     Notification,

@@ -78,5 +78,40 @@ impl KnownAuthors {
     }
 }
 
+/// The longest repository path a push may name (git allows longer; no
+/// real pipeline configuration is).
+pub const MAX_PATH_BYTES: usize = 4_096;
+
+/// Why a path a caller names is not a path in a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPath {
+    #[error("is empty")]
+    Empty,
+    #[error("is longer than 4096 bytes")]
+    TooLong,
+    #[error("holds a control character")]
+    ControlCharacter,
+    #[error("is not relative to the repository's top (a leading `/`, or an empty, `.` or `..` part)")]
+    NotRelative,
+}
+
+/// Checks `path` is one git prints for a file of a repository: relative,
+/// `/`-separated, without empty, `.` or `..` parts or control characters.
+pub fn check_repository_path(path: &str) -> Result<(), InvalidPath> {
+    if path.is_empty() {
+        return Err(InvalidPath::Empty);
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err(InvalidPath::TooLong);
+    }
+    if path.chars().any(char::is_control) {
+        return Err(InvalidPath::ControlCharacter);
+    }
+    if path.split('/').any(|part| matches!(part, "" | "." | "..")) {
+        return Err(InvalidPath::NotRelative);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests;

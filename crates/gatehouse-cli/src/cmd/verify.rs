@@ -1,7 +1,9 @@
 //! `gatehouse verify-commit`, `gatehouse verify-blob` and `gatehouse hook
 //! pre-receive`: objects are read locally with one `git cat-file --batch`,
 //! and verified by the server in one request (one per thousand commits),
-//! which knows the registered keys, identities and grants.
+//! which knows the registered keys, identities and grants. The hook also
+//! sends the paths each ref update changes, so that an accepted change to
+//! pipeline configuration opens its review.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -11,24 +13,48 @@ use gatehouse_server::api::dto::{
     CommitVerdictDto, PushCommitDto, PushVerdictDto, VerifyBlobRequest, VerifyCommitRequest, VerifyPushRequest,
 };
 use gatehouse_server::api::verify::MAX_PUSH_COMMITS;
+use gatehouse_server::signing::pushed_change::MAX_CHANGED_PATHS;
 
 use crate::args::GlobalArgs;
 use crate::client::Client;
 use crate::error::{CliError, CliResult};
 use crate::git;
-use crate::hook_input::parse_ref_update;
+use crate::hook_input::{RefUpdate, parse_ref_update};
 
 fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// Verifies `ids` (with their paths) as a push to `project`.
+/// What a ref update changes, for the server to act on when the push is
+/// accepted: its ids and the paths it changes (at most
+/// [`MAX_CHANGED_PATHS`]).
+struct Update {
+    before: String,
+    after: String,
+    changed_paths: Vec<String>,
+    truncated: bool,
+}
+
+impl Update {
+    /// `update`'s changed paths, read with git in `repo`.
+    fn read(repo: &Path, update: &RefUpdate<'_>) -> CliResult<Self> {
+        let mut changed_paths = git::update_paths(repo, update.old, update.new)?;
+        let truncated = changed_paths.len() > MAX_CHANGED_PATHS;
+        changed_paths.truncate(MAX_CHANGED_PATHS);
+        Ok(Self { before: update.old.to_owned(), after: update.new.to_owned(), changed_paths, truncated })
+    }
+}
+
+/// Verifies `ids` (with their paths) as a push to `project`. The ref
+/// update, when given, goes with the last request, and only while every
+/// commit before it passed: a refused push opens nothing.
 async fn verify_push(
     client: &Client,
     repo: &Path,
     project: &str,
     reference: Option<&str>,
     ids: &[String],
+    update: Option<Update>,
 ) -> CliResult<PushVerdictDto> {
     let objects = git::read_commits(repo, ids)?;
     let mut paths = git::changed_paths(repo, ids)?;
@@ -42,20 +68,32 @@ async fn verify_push(
         })
         .collect();
     // The server takes at most MAX_PUSH_COMMITS commits per request.
-    let mut verdict = PushVerdictDto { valid: true, commits: Vec::with_capacity(commits.len()) };
-    for chunk in commits.chunks(MAX_PUSH_COMMITS) {
-        let part: PushVerdictDto = client
-            .post(
-                "/api/v1/verify/push",
-                &VerifyPushRequest {
-                    project: project.to_owned(),
-                    reference: reference.map(str::to_owned),
-                    commits: chunk.to_vec(),
-                },
-            )
-            .await?;
+    let mut verdict = PushVerdictDto { valid: true, commits: Vec::with_capacity(commits.len()), review: None };
+    let chunks = commits.chunks(MAX_PUSH_COMMITS).count();
+    let mut update = update;
+    for (index, chunk) in commits.chunks(MAX_PUSH_COMMITS).enumerate() {
+        let mut request = VerifyPushRequest {
+            project: project.to_owned(),
+            reference: reference.map(str::to_owned),
+            commits: chunk.to_vec(),
+            before: None,
+            after: None,
+            changed_paths: None,
+            changed_paths_truncated: false,
+        };
+        if index + 1 == chunks
+            && verdict.valid
+            && let Some(update) = update.take()
+        {
+            request.before = Some(update.before);
+            request.after = Some(update.after);
+            request.changed_paths = Some(update.changed_paths);
+            request.changed_paths_truncated = update.truncated;
+        }
+        let part: PushVerdictDto = client.post("/api/v1/verify/push", &request).await?;
         verdict.valid &= part.valid;
         verdict.commits.extend(part.commits);
+        verdict.review = verdict.review.or(part.review);
     }
     Ok(verdict)
 }
@@ -87,7 +125,7 @@ pub async fn commits(
     let ids = git::rev_parse(&repo, revs)?;
     let project = project.or_else(|| std::env::var("GATEHOUSE_PROJECT").ok().filter(|p| !p.is_empty()));
     let verdicts = match project {
-        Some(project) => verify_push(&client, &repo, &project, None, &ids).await?.commits,
+        Some(project) => verify_push(&client, &repo, &project, None, &ids, None).await?.commits,
         None => {
             let objects = git::read_commits(&repo, &ids)?;
             let mut verdicts = Vec::with_capacity(ids.len());
@@ -146,8 +184,12 @@ pub async fn pre_receive(args: &GlobalArgs) -> CliResult<()> {
         if ids.is_empty() {
             continue;
         }
-        let verdict = verify_push(&client, &repo, &project, Some(update.reference), &ids).await?;
+        let changed = Update::read(&repo, &update)?;
+        let verdict = verify_push(&client, &repo, &project, Some(update.reference), &ids, Some(changed)).await?;
         all_valid &= print_verdicts(&verdict.commits, true);
+        if let Some(review) = verdict.review.filter(|_| verdict.valid) {
+            eprintln!("gatehouse: {} changes pipeline configuration: review {review} opened", update.reference);
+        }
     }
     if all_valid {
         Ok(())

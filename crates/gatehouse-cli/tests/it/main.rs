@@ -15,6 +15,7 @@ mod init;
 mod integrations;
 mod multi_node;
 mod notify;
+mod pipeline_push;
 mod policy;
 mod reliability;
 mod reviews;

@@ -12,13 +12,13 @@ use crate::support::{Server, gatehouse, run, stderr, stdout};
 /// A person with a confirmed TOTP factor: `token` enrolled it; `deciding`
 /// is a second token whose factor is not yet verified, so `--code` is what
 /// makes it fresh.
-struct Person {
-    id: String,
-    deciding: String,
-    secret: String,
+pub(crate) struct Person {
+    pub(crate) id: String,
+    pub(crate) deciding: String,
+    pub(crate) secret: String,
 }
 
-async fn person(server: &Server, admin: &str, name: &str) -> Person {
+pub(crate) async fn person(server: &Server, admin: &str, name: &str) -> Person {
     let post = |path: &'static str, body: Value| async move {
         let (status, answer) = server.post(path, admin, &body).await;
         assert!((200..300).contains(&status), "{path}: {status} {answer}");

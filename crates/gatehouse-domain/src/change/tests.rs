@@ -54,3 +54,26 @@ fn known_authors_are_those_of_the_commits_named() {
     assert_eq!(KnownAuthors::of(&[unknown], &recorded), KnownAuthors::default());
     assert_eq!(KnownAuthors::of(&[], &recorded), KnownAuthors::default());
 }
+
+#[test]
+fn repository_paths_are_relative_printable_and_bounded() {
+    let long = "a/".repeat(MAX_PATH_BYTES / 2) + "b";
+    let table: &[(&str, Result<(), InvalidPath>)] = &[
+        (".github/workflows/deploy.yml", Ok(())),
+        ("Jenkinsfile", Ok(())),
+        ("docs/caf\u{e9} menu.md", Ok(())),
+        ("", Err(InvalidPath::Empty)),
+        (&long, Err(InvalidPath::TooLong)),
+        ("ci/deploy\n.yml", Err(InvalidPath::ControlCharacter)),
+        ("ci/\u{1b}[2Jdeploy.yml", Err(InvalidPath::ControlCharacter)),
+        ("a\u{7f}b", Err(InvalidPath::ControlCharacter)),
+        ("/etc/passwd", Err(InvalidPath::NotRelative)),
+        ("a//b", Err(InvalidPath::NotRelative)),
+        ("./a", Err(InvalidPath::NotRelative)),
+        ("a/../../b", Err(InvalidPath::NotRelative)),
+        ("a/", Err(InvalidPath::NotRelative)),
+    ];
+    for (path, expected) in table {
+        assert_eq!(check_repository_path(path), *expected, "{path:?}");
+    }
+}

@@ -21,6 +21,7 @@ use super::dto::{
 use crate::auth::Caller;
 use crate::extract::ApiJson;
 use crate::problem::ApiError;
+use crate::signing::pushed_change;
 use crate::signing::{CommitCheck, CommitVerdict, Lookups, check_commit, commit_object_id};
 use crate::state::AppState;
 
@@ -190,7 +191,10 @@ pub async fn commit(
 }
 
 /// Verify every new commit of a push (for forges that call out instead of
-/// running hooks, and for `gatehouse hook pre-receive`).
+/// running hooks, and for `gatehouse hook pre-receive`). A push that names
+/// the paths its ref update changes (`changed_paths`), is accepted, and
+/// changes pipeline configuration records `pipeline.config.changed` and
+/// opens that change's review (`review` in the answer).
 #[utoipa::path(post, path = "/api/v1/verify/push", tag = "signing", request_body = VerifyPushRequest,
     responses((status = 200, body = PushVerdictDto), (status = 413), (status = 422)))]
 pub async fn push(
@@ -204,6 +208,7 @@ pub async fn push(
         )));
     }
     check_project(&request.project)?;
+    pushed_change::check(&request)?;
     let now = state.clock.now();
     let mut lookups = Lookups::default();
     let mut answers = Vec::with_capacity(request.commits.len());
@@ -219,7 +224,13 @@ pub async fn push(
     }
     let entry = push_record(&request.project, request.reference.as_deref(), &answers);
     write(&caller, &state, entry, facts).await?;
-    Ok(Json(PushVerdictDto { valid: answers.iter().all(|a| a.valid), commits: answers }))
+    // After the signers are recorded, so that the review names them.
+    let review = pushed_change::record(&state, &caller, &request, &answers).await?;
+    Ok(Json(PushVerdictDto {
+        valid: answers.iter().all(|a| a.valid),
+        commits: answers,
+        review: review.map(|campaign| campaign.id.to_string()),
+    }))
 }
 
 /// Verify an artifact signed with `ssh-keygen -Y sign -n gatehouse` by a

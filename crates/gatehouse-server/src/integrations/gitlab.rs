@@ -15,6 +15,7 @@ use super::signature::check_gitlab_token;
 use crate::context::Origin;
 use crate::extract::ApiBytes;
 use crate::problem::ApiError;
+use crate::reviews::triggers::{PipelinePush, Pusher, pipeline_changed};
 use crate::state::AppState;
 
 /// Receive a GitLab webhook delivery.
@@ -84,14 +85,17 @@ pub async fn receive(
     let mut answer =
         json!({"delivery": delivery, "event": event, "config_changes": changes.len(), "audit_indexes": indexes});
     if !changes.is_empty() && !project_path.is_empty() {
-        let push = crate::reviews::triggers::PipelinePush {
+        let push = PipelinePush {
             project: project_path.to_owned(),
             before: payload.get("before").and_then(Value::as_str).unwrap_or_default().to_owned(),
             after: payload.get("after").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            pusher_email: payload.get("user_email").and_then(Value::as_str).map(str::to_owned),
+            pusher: payload
+                .get("user_email")
+                .and_then(Value::as_str)
+                .map_or(Pusher::Unknown, |email| Pusher::Email(email.to_owned())),
             commits: changes.iter().map(|change| change.commit.clone()).collect(),
         };
-        if let Some(review) = crate::reviews::triggers::pipeline_changed(&state, push).await {
+        if let Some(review) = pipeline_changed(&state, push).await {
             answer["review"] = json!(review.id.to_string());
         }
     }

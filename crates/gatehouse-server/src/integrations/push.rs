@@ -12,6 +12,13 @@ pub struct ConfigChange {
     pub paths: Vec<String>,
 }
 
+/// Whether `path` is pipeline configuration: it matches one of `patterns`
+/// (`[webhooks] pipeline_paths`). The one rule the webhooks, the commit
+/// check (`pipeline.config.edit`) and verified pushes share.
+pub fn is_pipeline_config(patterns: &[String], path: &str) -> bool {
+    patterns.iter().any(|pattern| glob::matches(pattern, path))
+}
+
 /// The commits of a push payload (both forges list `commits[]` with
 /// `added`, `modified`, `removed`) that touch a path matching `patterns`.
 pub fn config_changes(payload: &Value, patterns: &[String]) -> Vec<ConfigChange> {
@@ -24,7 +31,7 @@ pub fn config_changes(payload: &Value, patterns: &[String]) -> Vec<ConfigChange>
                 .filter_map(|field| commit.get(*field).and_then(Value::as_array))
                 .flatten()
                 .filter_map(Value::as_str)
-                .filter(|path| patterns.iter().any(|pattern| glob::matches(pattern, path)))
+                .filter(|path| is_pipeline_config(patterns, path))
                 .map(str::to_owned)
                 .collect();
             if paths.is_empty() {

@@ -119,10 +119,22 @@ pub struct PipelinePush {
     pub project: String,
     pub before: String,
     pub after: String,
-    /// The pusher's e-mail address, when the forge sends it.
-    pub pusher_email: Option<String>,
+    pub pusher: Pusher,
     /// The commits that touched pipeline configuration.
     pub commits: Vec<String>,
+}
+
+/// Who pushed a pipeline change, as its source tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pusher {
+    /// A forge's webhook names the pusher by e-mail address (looked up
+    /// among gatehouse's identities).
+    Email(String),
+    /// The person who called `/verify/push` (the pre-receive hook's token).
+    Identity(IdentityId, String),
+    /// Nobody gatehouse can name (a webhook without an address, a service
+    /// calling `/verify/push`).
+    Unknown,
 }
 
 /// Opens the review of a pipeline change. Never fails its caller (a
@@ -178,9 +190,10 @@ async fn open_pipeline_review(state: &AppState, push: &PipelinePush) -> Result<C
             signed.push((fact.identity_id, name));
         }
     }
-    let pusher = match &push.pusher_email {
-        Some(email) if !email.is_empty() => identity_by_email(state, email).await?,
-        _ => None,
+    let pusher = match &push.pusher {
+        Pusher::Email(email) if !email.is_empty() => identity_by_email(state, email).await?,
+        Pusher::Identity(id, name) => Some((*id, name.clone())),
+        Pusher::Email(_) | Pusher::Unknown => None,
     };
     let change = PushedChange {
         before: push.before.clone(),

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::change::CommitSha;
-use gatehouse_domain::glob;
 use gatehouse_domain::grant::{Grant, Resource};
 use gatehouse_domain::identity::{Identity, IdentityStatus};
 use gatehouse_domain::signing::SigningKey;
@@ -15,6 +14,7 @@ use gatehouse_signing::{SignatureError, SignatureKind, parse_commit};
 use sha2::Digest as _;
 use time::OffsetDateTime;
 
+use crate::integrations::push::is_pipeline_config;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -209,8 +209,7 @@ pub async fn check_commit(
         });
     }
     let patterns = &state.settings.integrations.pipeline_paths;
-    let touches_config: Vec<&String> =
-        check.paths.iter().filter(|path| patterns.iter().any(|p| glob::matches(p, path))).collect();
+    let touches_config: Vec<&String> = check.paths.iter().filter(|path| is_pipeline_config(patterns, path)).collect();
     if !touches_config.is_empty() && !may(Action::PipelineConfigEdit)? {
         return Ok(CommitVerdict {
             valid: false,

@@ -2,5 +2,6 @@
 //! registered key, its identity, and that identity's right to push.
 
 pub mod check;
+pub mod pushed_change;
 
 pub use check::{CommitCheck, CommitVerdict, Lookups, check_commit, commit_object_id};

@@ -1,7 +1,7 @@
 //! Reviews gatehouse opens on its own: the policy folder's campaigns at
-//! their recurrence, a pipeline change through a real push webhook (and the
-//! deployments it holds under `hold_deploys` until someone other than its
-//! author approves it), a registered integration's first review, a
+//! their recurrence, a pipeline change through a real push webhook or a
+//! verified push of real signed commits (and the deployments it holds
+//! under `hold_deploys` until someone other than its author approves it), a registered integration's first review, a
 //! vendor's contract renewal, and the directory's people.
 
 use std::str::FromStr;
@@ -22,6 +22,7 @@ use gatehouse_server::integrations::{
 };
 use gatehouse_server::scheduler::run_once;
 use gatehouse_server::vendors::onboarding;
+use gatehouse_testkit::git_repo::{GitSandbox, Signing};
 use gatehouse_testkit::github_standin::{GithubCall, GithubStandIn};
 use gatehouse_testkit::oidc_issuer::TestKey;
 use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
@@ -642,3 +643,167 @@ engine_test!(an_onboarding_approved_while_its_review_is_open_survives_the_reques
         assert_eq!(app.store.find_integration(id).await.unwrap().unwrap().state, IntegrationState::Active);
     })
 });
+
+/// The request `gatehouse hook pre-receive` sends for one ref update: the
+/// new commits of `sandbox` (raw, with the paths each touches) and the
+/// paths the update changes.
+fn hook_push(sandbox: &GitSandbox, before: &str, commits: &[(&str, &str)], changed: &[&str]) -> Value {
+    let commits: Vec<Value> =
+        commits.iter().map(|(id, path)| json!({"id": id, "commit": sandbox.cat(id), "paths": [path]})).collect();
+    let after = commits.last().map(|commit| commit["id"].clone()).unwrap_or(Value::Null);
+    json!({"project": "acme/web", "ref": "refs/heads/main", "commits": commits,
+           "before": before, "after": after, "changed_paths": changed})
+}
+
+/// `name`'s SSH signing key, registered to `person`.
+async fn signing_key(app: &TestApp, sandbox: &GitSandbox, name: &str, person: &str) -> Signing {
+    let (key, public) = sandbox.ssh_key(name);
+    let path = format!("/api/v1/identities/{person}/signing-keys");
+    app.post(&path, &app.admin_token, json!({"public_key": public})).await.assert_status(201);
+    Signing::Ssh(key)
+}
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+const DEPLOY_YML: &str = ".github/workflows/deploy.yml";
+
+engine_test!(a_verified_push_changing_pipeline_config_opens_its_review_and_holds_deploys, |engine| with_database(
+    engine,
+    |db| async move {
+        let app = TestApp::with_policies(&db, settings(), policies("on_unreviewed_change = \"hold_deploys\"\n")).await;
+        let cast = cast(&app).await;
+        let sandbox = GitSandbox::new();
+        let sue_key = signing_key(&app, &sandbox, "sue", &cast.sue.id).await;
+        let opened = || async { campaigns(&app, TriggerKind::PipelineChange).await.len() };
+
+        // A signed push that changes only README.md opens nothing.
+        let readme = sandbox.commit("README.md", "hello", &sue_key);
+        let body = hook_push(&sandbox, ZERO, &[(&readme, "README.md")], &["README.md"]);
+        let answer = app.post("/api/v1/verify/push", &app.admin_token, body).await.assert_status(200).clone();
+        assert_eq!((answer["valid"].as_bool(), answer.get("review")), (Some(true), None), "{answer}");
+        assert_eq!(opened().await, 0);
+        assert!(entries_of(&app, "pipeline.config.changed").await.is_empty());
+        assert_eq!(deploy(&app, &cast.ci).await["decision"], "allow");
+
+        // Sue's signed change to the workflow, pushed through the hook's token (the admin's).
+        let change = sandbox.commit(DEPLOY_YML, "deploy: yes", &sue_key);
+        let body = hook_push(&sandbox, &readme, &[(&change, DEPLOY_YML)], &[DEPLOY_YML]);
+        let answer = app.post("/api/v1/verify/push", &app.admin_token, body).await.assert_status(200).clone();
+        assert_eq!(answer["valid"], true, "{answer}");
+        let id = CampaignId::from_str(answer["review"].as_str().expect("a review opened")).unwrap();
+        let campaign = app.store.find_campaign(id).await.unwrap().unwrap();
+        assert_eq!(campaign.trigger.kind, TriggerKind::PipelineChange);
+        assert_eq!(campaign.trigger.subject, "project:acme/web");
+        assert_eq!(campaign.trigger.holds.as_deref(), Some("project:acme/web"));
+        let list = items(&app, id).await;
+        let item = &list[0];
+        assert_eq!((item.kind, item.target.clone()), (ItemKind::Change, format!("{readme}..{change}")));
+        assert_eq!(item.identity, app.admin_id, "the pusher: the person whose token the hook used");
+        assert_eq!(item.authors, vec![identity(&cast.sue)], "the verified signer");
+        assert_eq!(item.recommendation.advice.as_str(), "keep", "{}", item.recommendation.reason);
+        assert!(list[1..].iter().any(|holder| holder.identity == identity(&cast.sue)), "sue edits the pipeline");
+        let entries = entries_of(&app, "pipeline.config.changed").await;
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        let details = &entries[0]["details"];
+        assert_eq!(entries[0]["resource"], "project:acme/web");
+        assert_eq!(details["paths"], json!([DEPLOY_YML]));
+        assert_eq!(details["commits"][0]["commit"], change.as_str());
+        assert_eq!(details["commits"][0]["signer"], cast.sue.id.as_str());
+        assert_eq!(
+            (details["before"].as_str(), details["after"].as_str()),
+            (Some(readme.as_str()), Some(change.as_str()))
+        );
+
+        // Held until someone other than its author keeps it.
+        let denied = deploy(&app, &cast.ci).await;
+        assert_eq!(denied["decision"], "deny");
+        assert!(denied["reasons"][0].as_str().unwrap().contains(&id.to_string()), "{denied}");
+        fresh(&app, &cast.sue).await;
+        let own = decide(&app, &cast.sue, id, 0, json!({"decision": "keep"})).await;
+        assert!(own.assert_problem(403).contains("own"), "{}", own.text);
+        assert_eq!(deploy(&app, &cast.ci).await["decision"], "deny", "still held");
+        fresh(&app, &cast.sec).await;
+        decide(&app, &cast.sec, id, 0, json!({"decision": "keep", "reason": "reviewed"})).await.assert_status(200);
+        assert_eq!(deploy(&app, &cast.ci).await["decision"], "allow", "released by the approval");
+
+        // An unsigned change to the workflow is refused: its refusal is recorded, nothing opens.
+        let unsigned = sandbox.commit(DEPLOY_YML, "deploy: everywhere", &Signing::None);
+        let body = hook_push(&sandbox, &change, &[(&unsigned, DEPLOY_YML)], &[DEPLOY_YML]);
+        let answer = app.post("/api/v1/verify/push", &app.admin_token, body).await.assert_status(200).clone();
+        assert_eq!((answer["valid"].as_bool(), answer.get("review")), (Some(false), None), "{answer}");
+        assert_eq!(opened().await, 1);
+        assert_eq!(entries_of(&app, "pipeline.config.changed").await.len(), 1);
+        let refusals = entries_of(&app, "push.verify").await;
+        assert!(refusals.iter().any(|entry| entry["outcome"] == "denied"), "{refusals:?}");
+        assert_eq!(deploy(&app, &cast.ci).await["decision"], "allow");
+
+        // `verify-commit --project` (no changed_paths) only verifies, even for configuration.
+        let body = json!({"project": "acme/web", "commits": [{"id": change, "commit": sandbox.cat(&change), "paths": [DEPLOY_YML]}]});
+        let answer = app.post("/api/v1/verify/push", &app.admin_token, body).await.assert_status(200).clone();
+        assert_eq!((answer["valid"].as_bool(), answer.get("review")), (Some(true), None), "{answer}");
+        assert_eq!(opened().await, 1);
+    }
+));
+
+engine_test!(push_requests_naming_bad_changed_paths_are_refused_and_open_nothing, |engine| with_database(
+    engine,
+    |db| async move {
+        let app = TestApp::with_policies(&db, settings(), Policies::defaults()).await;
+        let cast = cast(&app).await;
+        let sandbox = GitSandbox::new();
+        let sue_key = signing_key(&app, &sandbox, "sue", &cast.sue.id).await;
+        let change = sandbox.commit(DEPLOY_YML, "deploy: yes", &sue_key);
+        let good = hook_push(&sandbox, ZERO, &[(&change, DEPLOY_YML)], &[DEPLOY_YML]);
+        let with = |field: &str, value: Value| {
+            let mut body = good.clone();
+            body[field] = value;
+            body
+        };
+        let huge: Vec<String> = (0..5_001).map(|n| format!(".github/workflows/w{n}.yml")).collect();
+        let cases = [
+            ("too many paths", with("changed_paths", json!(huge)), 413, "at most 5000"),
+            ("a newline", with("changed_paths", json!([".github/workflows/a\nb.yml"])), 422, "control character"),
+            ("an escape sequence", with("changed_paths", json!(["\u{1b}[2J.gitlab-ci.yml"])), 422, "control character"),
+            ("outside the repository", with("changed_paths", json!(["../.gitlab-ci.yml"])), 422, "not relative"),
+            ("absolute", with("changed_paths", json!(["/etc/Jenkinsfile"])), 422, "not relative"),
+            ("empty", with("changed_paths", json!([""])), 422, "is empty"),
+            ("not a string", with("changed_paths", json!([7])), 422, ""),
+            ("no commits", with("commits", json!([])), 422, "needs the commits"),
+            ("a before that is not an id", with("before", json!("main")), 422, "not an object id"),
+            ("an after that is not an id", with("after", json!("--all")), 422, "not an object id"),
+        ];
+        for (what, body, status, says) in cases {
+            let refused = app.post("/api/v1/verify/push", &app.admin_token, body).await;
+            let detail = refused.assert_problem(status);
+            assert!(detail.contains(says), "{what}: {detail}");
+        }
+        assert!(campaigns(&app, TriggerKind::PipelineChange).await.is_empty());
+        assert!(entries_of(&app, "pipeline.config.changed").await.is_empty());
+        assert!(entries_of(&app, "push.verify").await.is_empty(), "refused before any verification");
+
+        // Paths that do not match the commits: the commits' own configuration
+        // paths count even when changed_paths leaves them out, and the
+        // review names every commit when none says it touched configuration.
+        let hidden = hook_push(&sandbox, ZERO, &[(&change, DEPLOY_YML)], &["README.md"]);
+        let answer = app.post("/api/v1/verify/push", &app.admin_token, hidden).await.assert_status(200).clone();
+        let id = CampaignId::from_str(answer["review"].as_str().expect("not hidden")).unwrap();
+        assert_eq!(items(&app, id).await[0].authors, vec![identity(&cast.sue)]);
+        let readme = sandbox.commit("README.md", "hello", &sue_key);
+        let claimed = hook_push(&sandbox, &change, &[(&readme, "README.md")], &["Jenkinsfile"]);
+        let answer = app.post("/api/v1/verify/push", &app.admin_token, claimed).await.assert_status(200).clone();
+        let id = CampaignId::from_str(answer["review"].as_str().expect("a review")).unwrap();
+        let item = &items(&app, id).await[0];
+        assert_eq!(item.authors, vec![identity(&cast.sue)], "{item:?}");
+        let entries = entries_of(&app, "pipeline.config.changed").await;
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().any(|entry| entry["details"]["paths"] == json!(["Jenkinsfile"])), "{entries:?}");
+
+        // A service's token (a CI job's hook): nobody named as pusher, the signer stands in.
+        let bot = app.create_service("git-server").await;
+        let bot_token = app.create_token(&bot, 3_600).await;
+        let third = sandbox.commit(".gitlab-ci.yml", "stages: []", &sue_key);
+        let body = hook_push(&sandbox, &readme, &[(&third, ".gitlab-ci.yml")], &[".gitlab-ci.yml"]);
+        let answer = app.post("/api/v1/verify/push", &bot_token, body).await.assert_status(200).clone();
+        let id = CampaignId::from_str(answer["review"].as_str().expect("a review")).unwrap();
+        assert_eq!(items(&app, id).await[0].identity, identity(&cast.sue));
+    }
+));

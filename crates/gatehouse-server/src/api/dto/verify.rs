@@ -51,6 +51,22 @@ pub struct VerifyPushRequest {
     pub reference: Option<String>,
     /// The new commits of the push.
     pub commits: Vec<PushCommitDto>,
+    /// The ref's id before the push (all zeros for a new ref).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// The ref's id after the push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// The paths the ref update changes (`git diff --name-only BEFORE
+    /// AFTER`; for a new ref, the new commits' paths), at most 5000, sent
+    /// by a hook that applies the push when it is accepted: pipeline
+    /// configuration among them records `pipeline.config.changed` and opens
+    /// its review. Absent: a verification only, nothing opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_paths: Option<Vec<String>>,
+    /// Whether the hook left paths out of a longer `changed_paths`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed_paths_truncated: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -58,6 +74,9 @@ pub struct PushVerdictDto {
     /// Whether every commit passed.
     pub valid: bool,
     pub commits: Vec<CommitVerdictDto>,
+    /// The review an accepted push's pipeline configuration change opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -8,7 +8,9 @@
 //!
 //! Without the file: no campaigns, `on_unreviewed_change = "flag"`,
 //! pipeline changes reviewed by `["owner"]` with `role:admin` as the
-//! fallback, and renewal reviews opened 30 days before a contract renews.
+//! fallback, and renewal reviews opened 30 days before a contract renews
+//! and lasting 7 days past it (while it waits on its reviewers after the
+//! renewal, the vendor is lapsed).
 //! A file setting everything:
 //!
 //! ```toml
@@ -16,6 +18,7 @@
 //! pipeline_change_reviewers = ["owner"]    # who reviews a pipeline change
 //! pipeline_change_fallback = "role:admin"  # who reviews what they may not
 //! renewal_days = 30                        # 1 to 365 days before a vendor's renewal
+//! renewal_grace_days = 14                  # 0 to 90 days past it until the review closes
 //! notify = ["security"]                    # targets told of openings, reminders, defaults, alerts
 //!
 //! [[campaign]]
@@ -66,12 +69,20 @@ pub const DEFAULT_RENEWAL_DAYS: u16 = 30;
 /// The longest lead `renewal_days` may set.
 pub const MAX_RENEWAL_DAYS: u16 = 365;
 
+/// Days past a vendor's contract renewal that its review stays open (and
+/// the vendor lapsed while nobody finished it), when the file does not say.
+pub const DEFAULT_RENEWAL_GRACE_DAYS: u16 = 7;
+
+/// The longest grace `renewal_grace_days` may set.
+pub const MAX_RENEWAL_GRACE_DAYS: u16 = 90;
+
 const TOP_LEVEL_KEYS: &[&str] = &[
     "campaign",
     "on_unreviewed_change",
     "pipeline_change_reviewers",
     "pipeline_change_fallback",
     "renewal_days",
+    "renewal_grace_days",
     "notify",
 ];
 
@@ -119,6 +130,8 @@ pub struct ReviewSettings {
     pub pipeline_change_fallback: Pool,
     /// Days before a vendor's contract renewal that its review opens.
     pub renewal_days: u16,
+    /// Days past the renewal that its review stays open: its deadline.
+    pub renewal_grace_days: u16,
     /// The notification targets told of campaigns (none by default).
     pub notify: Vec<String>,
     /// The line `notify` is written on (0 without it).
@@ -133,6 +146,7 @@ impl Default for ReviewSettings {
             pipeline_change_reviewers: vec![Reviewer::Owner],
             pipeline_change_fallback: Pool::Role("admin".into()),
             renewal_days: DEFAULT_RENEWAL_DAYS,
+            renewal_grace_days: DEFAULT_RENEWAL_GRACE_DAYS,
             notify: Vec::new(),
             notify_line: 0,
         }
@@ -149,6 +163,11 @@ impl ReviewSettings {
     /// How long before a contract renewal its review opens.
     pub fn renewal_lead(&self) -> time::Duration {
         time::Duration::days(i64::from(self.renewal_days))
+    }
+
+    /// How long after a contract renewal its review stays open.
+    pub fn renewal_grace(&self) -> time::Duration {
+        time::Duration::days(i64::from(self.renewal_grace_days))
     }
 }
 
@@ -208,21 +227,15 @@ pub fn load_reviews(text: &str, is_role: impl Fn(&str) -> bool) -> Result<Review
                     settings.pipeline_change_fallback = pool;
                 }
             }
-            "renewal_days" => {
-                let days = match value.get_ref() {
-                    DeValue::Integer(n) => i64::from_str_radix(n.as_str(), n.radix()).ok(),
-                    _ => None,
-                };
-                match days
-                    .and_then(|days| u16::try_from(days).ok())
-                    .filter(|days| (1..=MAX_RENEWAL_DAYS).contains(days))
-                {
-                    Some(days) => settings.renewal_days = days,
-                    None => {
-                        problems.at(value, format!("renewal_days must be a whole number from 1 to {MAX_RENEWAL_DAYS}"))
-                    }
-                }
-            }
+            "renewal_days" => match whole_days(value, 1, MAX_RENEWAL_DAYS) {
+                Some(days) => settings.renewal_days = days,
+                None => problems.at(value, format!("renewal_days must be a whole number from 1 to {MAX_RENEWAL_DAYS}")),
+            },
+            "renewal_grace_days" => match whole_days(value, 0, MAX_RENEWAL_GRACE_DAYS) {
+                Some(days) => settings.renewal_grace_days = days,
+                None => problems
+                    .at(value, format!("renewal_grace_days must be a whole number from 0 to {MAX_RENEWAL_GRACE_DAYS}")),
+            },
             "notify" => {
                 settings.notify_line = problems.line(value);
                 settings.notify = notify_targets(value, &mut problems);
@@ -239,6 +252,13 @@ pub fn load_reviews(text: &str, is_role: impl Fn(&str) -> bool) -> Result<Review
         problems.found.sort_by_key(|problem| problem.line);
         Err(problems.found)
     }
+}
+
+/// A whole number of days from `min` to `max`, or `None` for anything else.
+fn whole_days(value: &Spanned<DeValue<'_>>, min: u16, max: u16) -> Option<u16> {
+    let DeValue::Integer(n) = value.get_ref() else { return None };
+    let days = i64::from_str_radix(n.as_str(), n.radix()).ok()?;
+    u16::try_from(days).ok().filter(|days| (min..=max).contains(days))
 }
 
 /// The target names of `notify`, without repeats; each a name a

@@ -153,17 +153,22 @@ pub fn hold_reason(fact: &HoldFact) -> String {
 }
 
 /// A renewal review's window: it opens `lead` before the renewal date
-/// (midnight UTC) and lasts until then, at least [`MIN_DURATION`].
+/// (midnight UTC) and lasts until `grace` after it, at least
+/// [`MIN_DURATION`]. From the renewal until its deadline a review still
+/// waiting on its reviewers lapses the vendor (`vendor::renewal_lapse`);
+/// with no grace it closes at the renewal and that never happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RenewalWindow {
     pub opens_at: OffsetDateTime,
     pub renews_at: OffsetDateTime,
+    /// The renewal plus the grace: the review's deadline.
+    pub closes_at: OffsetDateTime,
 }
 
 impl RenewalWindow {
-    pub fn of(renewal: Date, lead: Duration) -> Self {
+    pub fn of(renewal: Date, lead: Duration, grace: Duration) -> Self {
         let renews_at = renewal.with_time(Time::MIDNIGHT).assume_utc();
-        Self { opens_at: renews_at - lead, renews_at }
+        Self { opens_at: renews_at - lead, renews_at, closes_at: renews_at + grace }
     }
 
     /// Whether its review opens now: the window has begun and no review of
@@ -172,10 +177,10 @@ impl RenewalWindow {
         now >= self.opens_at && last_opened.is_none_or(|last| last < self.opens_at)
     }
 
-    /// How long a review opened at `now` lasts: until the renewal, at
-    /// least [`MIN_DURATION`].
+    /// How long a review opened at `now` lasts: until the renewal plus the
+    /// grace, at least [`MIN_DURATION`].
     pub fn duration(&self, now: OffsetDateTime) -> Duration {
-        (self.renews_at - now).max(MIN_DURATION)
+        (self.closes_at - now).max(MIN_DURATION)
     }
 }
 
@@ -316,13 +321,32 @@ mod tests {
 
     #[test]
     fn a_renewal_review_opens_once_in_its_window_and_lasts_until_the_renewal() {
-        let window = RenewalWindow::of(date!(2026 - 07 - 01), Duration::days(30));
+        let window = RenewalWindow::of(date!(2026 - 07 - 01), Duration::days(30), Duration::ZERO);
         assert_eq!(window.opens_at, datetime!(2026-06-01 00:00 UTC));
+        assert_eq!(window.closes_at, window.renews_at, "no grace: closes at the renewal");
         assert!(window.due(None, NOW));
         assert!(!window.due(None, datetime!(2026-05-31 23:59 UTC)));
         assert!(!window.due(Some(NOW), NOW + Duration::days(1)), "once per renewal date");
         assert!(window.due(Some(NOW - Duration::days(365)), NOW), "last year's renewal review");
         assert_eq!(window.duration(NOW), datetime!(2026-07-01 00:00 UTC) - NOW);
         assert_eq!(window.duration(datetime!(2026-06-30 23:30 UTC)), MIN_DURATION);
+    }
+
+    #[test]
+    fn a_renewal_review_with_grace_lasts_past_the_renewal() {
+        let window = RenewalWindow::of(date!(2026 - 07 - 01), Duration::days(30), Duration::days(7));
+        assert_eq!(window.opens_at, datetime!(2026-06-01 00:00 UTC));
+        assert_eq!(window.renews_at, datetime!(2026-07-01 00:00 UTC));
+        assert_eq!(window.closes_at, datetime!(2026-07-08 00:00 UTC));
+        assert_eq!(NOW + window.duration(NOW), datetime!(2026-07-08 00:00 UTC), "deadline: renewal + grace");
+        // Opened the evening before the renewal: still the grace after it.
+        let late = datetime!(2026-06-30 23:30 UTC);
+        assert_eq!(late + window.duration(late), window.closes_at);
+        // Opened within the minimum hour of the deadline: the minimum holds.
+        let last = datetime!(2026-07-07 23:30 UTC);
+        assert_eq!(window.duration(last), MIN_DURATION);
+        // The window opens by the lead only, whatever the grace.
+        assert!(!window.due(None, datetime!(2026-05-31 23:59 UTC)));
+        assert!(window.due(None, NOW));
     }
 }

@@ -1,9 +1,12 @@
 //! The contract renewal as a cause of a lapse: a vendor whose renewal
 //! review is still open at or after the contract's renewal date is not in
 //! force, exactly as if its evidence had expired (the same lapse action of
-//! its tier applies). The review ends that cause when every item has a
-//! final outcome or when it closes (by hand, or by its deadline); a
-//! contract renewed (its renewal date moved past now) ends it too.
+//! its tier applies). A renewal review lasts until the renewal plus
+//! `renewal_grace_days` (`RenewalWindow`), so by default it runs into
+//! this rule when nobody finished it. The review ends that cause when
+//! every item has a final outcome or when it closes (by hand, or by its
+//! deadline, which applies its defaults); a contract renewed (its renewal
+//! date moved past now) ends it too.
 
 use time::OffsetDateTime;
 
@@ -161,8 +164,8 @@ mod tests {
             renewal_lapse(&acme, std::slice::from_ref(&base), base.deadline).reason.is_none(),
             "closes by deadline"
         );
-        // The default window: the deadline is the renewal, so the review
-        // closes by itself then and never lapses the vendor.
+        // Without grace (`renewal_grace_days = 0`) the deadline is the
+        // renewal, so the review closes by itself then and never lapses.
         let until_renewal = review(RENEWS - Duration::days(30), RENEWS);
         assert!(renewal_lapse(&acme, &[until_renewal], RENEWS).reason.is_none());
         assert!(renewal_lapse(&acme, &[], RENEWS).reason.is_none());

@@ -49,6 +49,8 @@ fn without_a_file_or_with_an_empty_one_the_defaults_hold() {
     assert_eq!(defaults.pipeline_change_fallback, Pool::Role("admin".into()));
     assert_eq!(defaults.renewal_days, 30);
     assert_eq!(defaults.renewal_lead(), Duration::days(30));
+    assert_eq!(defaults.renewal_grace_days, 7);
+    assert_eq!(defaults.renewal_grace(), Duration::days(7));
     assert_eq!(load(""), Ok(ReviewSettings::default()));
     assert_eq!(load("# nothing yet\n"), Ok(ReviewSettings::default()));
 }
@@ -61,10 +63,11 @@ fn the_module_example_loads_with_every_key() {
     assert_eq!(settings.pipeline_change_reviewers, [Reviewer::Owner]);
     assert_eq!(settings.pipeline_change_fallback, Pool::Role("admin".into()));
     assert_eq!(settings.renewal_days, 30);
+    assert_eq!(settings.renewal_grace_days, 14);
     assert_eq!(settings.notify, ["security"]);
-    assert_eq!(settings.notify_line, 5);
+    assert_eq!(settings.notify_line, 6);
     let [campaign] = settings.campaigns.as_slice() else { panic!("one campaign: {settings:?}") };
-    assert_eq!(campaign.line, 7);
+    assert_eq!(campaign.line, 8);
     let definition = &campaign.definition;
     assert_eq!(definition.name, "Quarterly production access");
     assert_eq!(definition.reviewers, [Reviewer::Owner, Reviewer::Manager]);
@@ -260,12 +263,23 @@ fn top_level_settings_are_checked() {
         ("renewal_days = -5", 1, "renewal_days must be a whole number from 1 to 365"),
         ("renewal_days = \"30\"", 1, "renewal_days must be a whole number from 1 to 365"),
         ("renewal_days = 30.5", 1, "renewal_days must be a whole number from 1 to 365"),
+        ("renewal_grace_days = 91", 1, "renewal_grace_days must be a whole number from 0 to 90"),
+        ("renewal_grace_days = -1", 1, "renewal_grace_days must be a whole number from 0 to 90"),
+        ("\n\nrenewal_grace_days = \"7\"", 3, "renewal_grace_days must be a whole number from 0 to 90"),
+        ("renewal_grace_days = 7.5", 1, "renewal_grace_days must be a whole number from 0 to 90"),
+        ("renewal_grace_days = true", 1, "renewal_grace_days must be a whole number from 0 to 90"),
     ];
     for (text, line, needle) in cases {
         check_refused(text, *line, needle);
     }
     assert_eq!(load("renewal_days = 365\n").map(|s| s.renewal_days), Ok(365));
     assert_eq!(load("renewal_days = 0x10\n").map(|s| s.renewal_days), Ok(16));
+    for days in [0, 14, 90] {
+        let settings = load(&format!("renewal_grace_days = {days}\n")).expect("loaded");
+        assert_eq!(settings.renewal_grace_days, days);
+        assert_eq!(settings.renewal_grace(), Duration::days(i64::from(days)));
+        assert_eq!(settings.renewal_days, 30, "the lead keeps its default");
+    }
 }
 
 #[test]

@@ -52,7 +52,8 @@ pub struct TriggerReport {
 
 /// The scheduler's pass: each `reviews.toml` campaign opens when it never
 /// did and again at its recurrence; each vendor's renewal review opens
-/// once when its renewal draws near. A campaign that cannot open is
+/// once when its renewal draws near and lasts `renewal_grace_days` past
+/// it (while it waits past the renewal, the vendor is lapsed). A campaign that cannot open is
 /// logged and tried again at the next pass; the others go on.
 pub async fn run(state: &AppState, now: OffsetDateTime) -> Result<TriggerReport, ApiError> {
     let mut report = TriggerReport::default();
@@ -80,7 +81,7 @@ pub async fn run(state: &AppState, now: OffsetDateTime) -> Result<TriggerReport,
         }
     }
     for vendor in state.store.list_vendors().await? {
-        let window = RenewalWindow::of(vendor.contract.renewal, settings.renewal_lead());
+        let window = RenewalWindow::of(vendor.contract.renewal, settings.renewal_lead(), settings.renewal_grace());
         let subject = format!("vendor:{}", vendor.id);
         if vendor.status == VendorStatus::Offboarded
             || now >= window.renews_at

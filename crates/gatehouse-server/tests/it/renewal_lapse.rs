@@ -1,20 +1,22 @@
-//! A vendor's contract renewal with its renewal review still open: the
-//! scheduler lapses its integration by the tier's lapse rule (deny at the
-//! gate, or suspend), once, naming the review; deciding every item, or a
-//! renewed contract, restores it; a review closed before the renewal (or
-//! closed by its deadline at the renewal) lapses nothing.
+//! A vendor's contract renewal with its renewal review still open (it
+//! lasts `renewal_grace_days`, default 7, past the renewal): the scheduler
+//! lapses its integration by the tier's lapse rule (deny at the gate, or
+//! suspend), once, naming the review; deciding every item, the deadline
+//! closing the review, or a renewed contract restores it; a review closed
+//! before the renewal, or one without grace (closed by its deadline at the
+//! renewal), lapses nothing.
 
 use gatehouse_domain::audit::{AuditAction, SystemWriter};
 use gatehouse_domain::clock::Clock;
 use gatehouse_domain::ids::EvidenceId;
 use gatehouse_domain::review::{Advice, Campaign, CampaignState, Decision, TriggerKind, Verdict};
 use gatehouse_domain::vendor::{ContentDigest, Evidence, EvidenceMetadata, PenTest, Vendor, VendorStatus, VendorTier};
-use gatehouse_policy::Policies;
+use gatehouse_policy::{Policies, PolicySetSource};
 use gatehouse_server::reviews::{Author, close};
 use gatehouse_server::scheduler::run_once;
 use gatehouse_server::vendors::lapse;
 use gatehouse_server::{AppState, PolicyHandle};
-use gatehouse_testkit::{TestApp, engine_test, with_database};
+use gatehouse_testkit::{TestApp, TestDatabase, engine_test, with_database};
 use time::Date;
 use time::macros::{date, datetime};
 
@@ -41,14 +43,22 @@ async fn renewal_review_opens(app: &TestApp, vendor: &Vendor) -> Campaign {
 }
 
 /// Makes `vendor`'s renewal review still open at its renewal: the review
-/// opens 2026-06-01 for a renewal on 2026-06-20 (its deadline), then the
-/// renewal is moved to 2026-06-10.
+/// opens 2026-06-01 for a renewal on 2026-06-10 and, with the default
+/// grace of 7 days, lasts until 2026-06-17.
 async fn open_at_renewal(app: &TestApp, vendor: &mut Vendor) -> Campaign {
-    renews_on(app, vendor, date!(2026 - 06 - 20)).await;
-    let campaign = renewal_review_opens(app, vendor).await;
-    assert_eq!(campaign.deadline, datetime!(2026-06-20 00:00 UTC));
     renews_on(app, vendor, date!(2026 - 06 - 10)).await;
+    let campaign = renewal_review_opens(app, vendor).await;
+    assert_eq!(campaign.deadline, datetime!(2026-06-17 00:00 UTC), "the renewal plus the grace");
     campaign
+}
+
+/// A test app whose `reviews.toml` sets no grace: renewal reviews close at
+/// the renewal, as before `renewal_grace_days`.
+async fn without_grace(db: &TestDatabase) -> TestApp {
+    let mut source = PolicySetSource::defaults();
+    source.files.insert("reviews.toml".into(), "renewal_grace_days = 0\n".into());
+    let policies = Policies::from_source(&source).expect("valid policies");
+    TestApp::with_policies(db, gatehouse_testkit::test_settings(), policies).await
 }
 
 async fn count(app: &TestApp, action: &str) -> usize {
@@ -56,7 +66,7 @@ async fn count(app: &TestApp, action: &str) -> usize {
 }
 
 /// A second server process on the same database, with its own caches.
-async fn other_node(app: &TestApp, db: &gatehouse_testkit::TestDatabase) -> AppState {
+async fn other_node(app: &TestApp, db: &TestDatabase) -> AppState {
     AppState::new(
         db.open_store().await,
         PolicyHandle::new(Policies::defaults()),
@@ -185,15 +195,57 @@ engine_test!(a_renewal_review_closed_before_the_renewal_or_at_it_lapses_nothing,
     }
 ));
 
-engine_test!(a_renewal_review_lasting_until_the_renewal_closes_then_and_lapses_nothing, |engine| with_database(
+engine_test!(the_grace_lapses_from_the_renewal_until_the_deadline_closes_the_review, |engine| with_database(
     engine,
     |db| async move {
-        // The default window: the review lasts until the renewal and closes
-        // by its deadline then, so it is never open at the renewal.
         let app = TestApp::new(&db).await;
+        let (mut vendor, bot) = integrated(&app, VendorTier::High).await;
+        let campaign = open_at_renewal(&app, &mut vendor).await;
+        let in_force = |app: &TestApp| {
+            let store = app.store.clone();
+            let now = app.clock.now();
+            async move { store.list_grants_of(bot).await.unwrap().iter().filter(|g| g.is_in_force_at(now)).count() }
+        };
+        assert_eq!(in_force(&app).await, 1, "the integration's grant");
+
+        // At the renewal nobody has decided: lapsed, and still so on the
+        // last evening of the grace.
+        app.clock.set(datetime!(2026-06-10 00:00 UTC));
+        let report = run_once(&app.state).await.unwrap();
+        assert_eq!(report.vendors.lapsed.len(), 1, "{report:?}");
+        assert!(report.reviews.closed.is_empty(), "open through the grace: {report:?}");
+        app.clock.set(datetime!(2026-06-16 23:59 UTC));
+        let report = run_once(&app.state).await.unwrap();
+        assert!(report.reviews.closed.is_empty() && report.vendors.restored.is_empty(), "{report:?}");
+        let answer = trigger(&app, &mint(&app, bot).await).await;
+        assert_eq!(answer["decision"], "deny", "{answer}");
+        assert!(answer["reasons"].to_string().contains(&format!("review:{}", campaign.id)), "{answer}");
+
+        // The deadline closes it with its default (revoke), which ends the
+        // cause: restored once, with the undecided grant revoked.
+        app.clock.set(datetime!(2026-06-17 00:00 UTC));
+        let report = run_once(&app.state).await.unwrap();
+        assert_eq!(report.reviews.closed, vec![campaign.id], "{report:?}");
+        assert_eq!(report.vendors.restored.len(), 1, "{report:?}");
+        let closed = app.store.find_campaign(campaign.id).await.unwrap().unwrap();
+        assert_eq!(closed.state, CampaignState::Closed);
+        assert_eq!(in_force(&app).await, 0, "the undecided grant is revoked at the deadline");
+        assert!(run_once(&app.state).await.unwrap().vendors.lapsed.is_empty(), "not lapsed again");
+        assert_eq!(count(&app, "integration.lapse").await, 1);
+        assert_eq!(count(&app, "integration.restore").await, 1);
+    }
+));
+
+engine_test!(without_grace_a_renewal_review_closes_at_the_renewal_and_lapses_nothing, |engine| with_database(
+    engine,
+    |db| async move {
+        // `renewal_grace_days = 0`: the review lasts until the renewal and
+        // closes by its deadline then, so it is never open at the renewal.
+        let app = without_grace(&db).await;
         let (mut vendor, _) = integrated(&app, VendorTier::High).await;
         renews_on(&app, &mut vendor, date!(2026 - 07 - 01)).await;
         let opened = renewal_review_opens(&app, &vendor).await;
+        assert_eq!(opened.deadline, datetime!(2026-07-01 00:00 UTC));
         app.clock.set(datetime!(2026-07-01 00:00 UTC));
         let report = run_once(&app.state).await.unwrap();
         assert_eq!(report.reviews.closed, vec![opened.id], "{report:?}");
@@ -202,27 +254,30 @@ engine_test!(a_renewal_review_lasting_until_the_renewal_closes_then_and_lapses_n
     }
 ));
 
-engine_test!(a_review_opened_within_its_minimum_length_of_the_renewal_lapses_until_its_deadline, |engine| {
-    with_database(engine, |db| async move {
-        let app = TestApp::new(&db).await;
-        let (mut vendor, bot) = integrated(&app, VendorTier::High).await;
-        // Registered the evening before its renewal: the review runs its
-        // minimum hour, past the renewal.
-        renews_on(&app, &mut vendor, date!(2026 - 06 - 02)).await;
-        app.clock.set(datetime!(2026-06-01 23:30 UTC));
-        let campaign = renewal_review_opens(&app, &vendor).await;
-        assert_eq!(campaign.deadline, datetime!(2026-06-02 00:30 UTC));
+engine_test!(
+    without_grace_a_review_opened_within_its_minimum_length_of_the_renewal_lapses_until_its_deadline,
+    |engine| {
+        with_database(engine, |db| async move {
+            let app = without_grace(&db).await;
+            let (mut vendor, bot) = integrated(&app, VendorTier::High).await;
+            // Registered the evening before its renewal: the review runs its
+            // minimum hour, past the renewal.
+            renews_on(&app, &mut vendor, date!(2026 - 06 - 02)).await;
+            app.clock.set(datetime!(2026-06-01 23:30 UTC));
+            let campaign = renewal_review_opens(&app, &vendor).await;
+            assert_eq!(campaign.deadline, datetime!(2026-06-02 00:30 UTC));
 
-        app.clock.set(datetime!(2026-06-02 00:00 UTC));
-        let report = run_once(&app.state).await.unwrap();
-        assert_eq!(report.vendors.lapsed.len(), 1, "{report:?}");
-        assert_eq!(trigger(&app, &mint(&app, bot).await).await["decision"], "deny");
+            app.clock.set(datetime!(2026-06-02 00:00 UTC));
+            let report = run_once(&app.state).await.unwrap();
+            assert_eq!(report.vendors.lapsed.len(), 1, "{report:?}");
+            assert_eq!(trigger(&app, &mint(&app, bot).await).await["decision"], "deny");
 
-        // Its deadline closes it (revoking what nobody kept) and ends the cause.
-        app.clock.set(datetime!(2026-06-02 00:30 UTC));
-        let report = run_once(&app.state).await.unwrap();
-        assert_eq!(report.reviews.closed, vec![campaign.id], "{report:?}");
-        assert_eq!(report.vendors.restored.len(), 1, "{report:?}");
-        assert_eq!(count(&app, "integration.lapse").await, 1);
-    })
-});
+            // Its deadline closes it (revoking what nobody kept) and ends the cause.
+            app.clock.set(datetime!(2026-06-02 00:30 UTC));
+            let report = run_once(&app.state).await.unwrap();
+            assert_eq!(report.reviews.closed, vec![campaign.id], "{report:?}");
+            assert_eq!(report.vendors.restored.len(), 1, "{report:?}");
+            assert_eq!(count(&app, "integration.lapse").await, 1);
+        })
+    }
+);

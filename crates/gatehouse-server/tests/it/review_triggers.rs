@@ -408,7 +408,7 @@ engine_test!(an_integration_is_in_force_only_once_its_first_review_approves_it, 
 ));
 
 engine_test!(a_renewal_review_opens_once_before_the_contract_renews, |engine| with_database(engine, |db| async move {
-    let app = TestApp::with_policies(&db, settings(), policies("renewal_days = 30\n")).await;
+    let app = TestApp::with_policies(&db, settings(), policies("renewal_days = 30\nrenewal_grace_days = 3\n")).await;
     // The test clock starts at 2026-06-01 09:00: Soon renews within 30 days, Later does not.
     let soon = vendor(&app, "Soon", "2026-06-20").await;
     vendor(&app, "Later", "2026-12-01").await;
@@ -417,7 +417,7 @@ engine_test!(a_renewal_review_opens_once_before_the_contract_renews, |engine| wi
     let campaign = app.store.find_campaign(report.review_triggers.renewals[0]).await.unwrap().unwrap();
     assert_eq!(campaign.trigger.kind, TriggerKind::Renewal);
     assert_eq!(campaign.trigger.subject, format!("vendor:{soon}"));
-    assert_eq!(campaign.deadline, datetime!(2026-06-20 00:00 UTC), "until the renewal date");
+    assert_eq!(campaign.deadline, datetime!(2026-06-23 00:00 UTC), "until the renewal date plus the grace");
     assert_eq!(campaign.definition.selector.vendor.map(|v| v.to_string()), Some(soon.clone()));
     assert!(campaign.definition.selector.kinds.contains(&ItemKind::Token));
     assert!(run_once(&app.state).await.unwrap().review_triggers.renewals.is_empty(), "once per renewal date");

@@ -202,6 +202,14 @@ impl PasskeyVerifier {
         Ok((options, RegistrationState(state)))
     }
 
+    /// Whether `response` has the shape of a registration response, checked
+    /// before a ceremony is spent on it.
+    pub fn check_registration_response(response: &Value) -> Result<(), PasskeyError> {
+        serde_json::from_value::<RegisterPublicKeyCredential>(response.clone())
+            .map(drop)
+            .map_err(|e| PasskeyError::MalformedResponse(e.to_string()))
+    }
+
     /// Finishes a registration with the browser's `credential.toJSON()`.
     pub fn finish_registration(
         &self,

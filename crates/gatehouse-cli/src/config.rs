@@ -43,6 +43,7 @@ enum ValueKind {
 const KEYS: &[(&str, &str, ValueKind)] = &[
     ("", "listen", ValueKind::Text),
     ("", "policy_dir", ValueKind::Text),
+    ("", "public_url", ValueKind::Text),
     ("database", "url", ValueKind::Text),
     ("database", "max_connections", ValueKind::Integer),
     ("database", "sqlite_memory_mib", ValueKind::Integer),
@@ -92,6 +93,7 @@ const KEYS: &[(&str, &str, ValueKind)] = &[
 struct FileConfig {
     listen: Option<String>,
     policy_dir: Option<PathBuf>,
+    public_url: Option<String>,
     #[serde(default)]
     database: DatabaseSection,
     #[serde(default)]
@@ -291,6 +293,9 @@ pub struct Config {
     pub database_url: String,
     pub policy_dir: PathBuf,
     pub listen: String,
+    /// The address people open gatehouse at (passkeys' relying party);
+    /// `None`: the origin of `[oidc] redirect_url`.
+    pub public_url: Option<url::Url>,
     pub max_connections: u32,
     /// SQLite: the memory its connections' page caches share (0: no bound).
     pub sqlite_memory_mib: u64,
@@ -347,6 +352,7 @@ impl std::fmt::Debug for Config {
             .field("database_url", &gatehouse_store::connect_redacted(&self.database_url))
             .field("policy_dir", &self.policy_dir)
             .field("listen", &self.listen)
+            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
             .finish_non_exhaustive()
     }
 }
@@ -420,6 +426,7 @@ impl Config {
         }
         let integrations = integrations(file.github, file.gitlab, file.webhooks)?;
         let oidc = oidc(file.oidc)?;
+        let public_url = file.public_url.as_deref().map(public_url).transpose()?;
         let notify = notify(file.notify)?;
         let outbound = OutboundRules {
             allow_loopback: file.outbound.allow_loopback.unwrap_or(false),
@@ -453,6 +460,7 @@ impl Config {
             audit_max_batch: file.audit.max_batch.unwrap_or(256),
             audit_proof_cache_mib: file.audit.proof_cache_mib.unwrap_or(128),
             policy_dir: args.policy_dir.clone().or(file.policy_dir).unwrap_or_else(|| data_dir.join("policy")),
+            public_url,
             listen: listen_flag.map(str::to_owned).or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             max_connections: file.database.max_connections.unwrap_or(10),
             sqlite_memory_mib: file
@@ -558,6 +566,17 @@ fn http_limits(section: &HttpSection) -> HttpLimits {
         idle_timeout: seconds(section.idle_timeout_seconds, defaults.idle_timeout),
         max_connections: section.max_connections.unwrap_or(defaults.max_connections),
     }
+}
+
+/// `public_url`: https (http only on loopback), with a host name that can
+/// be a passkey relying party (not an IP address).
+fn public_url(text: &str) -> CliResult<url::Url> {
+    gatehouse_domain::workload::validate_issuer(text)
+        .map_err(|_| CliError::config(format!("public_url `{text}` must be https (http only on loopback)")))?;
+    let url = url::Url::parse(text).map_err(|e| CliError::config(format!("public_url `{text}`: {e}")))?;
+    gatehouse_mfa::PasskeyVerifier::for_public_url(&url)
+        .map_err(|e| CliError::config(format!("public_url `{text}`: {e}")))?;
+    Ok(url)
 }
 
 fn oidc(section: OidcSection) -> CliResult<Option<OidcSettings>> {

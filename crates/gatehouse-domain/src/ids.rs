@@ -90,6 +90,11 @@ typed_id!(
     SessionId
 );
 typed_id!(
+    /// A passkey (WebAuthn credential) a person registered as a second
+    /// factor: gatehouse's id, not the authenticator's credential id.
+    PasskeyId
+);
+typed_id!(
     /// One HTTP request, as carried in `X-Request-Id` when the caller sent none.
     RequestId
 );

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod mfa;
 pub mod notify;
 pub mod outbound;
+pub mod passkey;
 pub mod review;
 pub mod scim;
 pub mod session;

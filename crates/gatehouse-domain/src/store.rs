@@ -25,6 +25,7 @@ mod identities;
 mod installation;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod reviews;
 mod scim_groups;
 mod scim_users;
@@ -47,6 +48,7 @@ pub use identities::IdentityStore;
 pub use installation::{InitialSetup, Installation, InstallationStore};
 pub use mfa::MfaStore;
 pub use outbox::OutboxStore;
+pub use passkeys::PasskeyStore;
 pub use reviews::{CampaignFilter, ReviewStore};
 pub use scim_groups::ScimGroupStore;
 pub use scim_users::ScimUserStore;
@@ -62,9 +64,9 @@ pub use workload::WorkloadStore;
 pub mod prelude {
     pub use super::{
         ApprovalStore, AuditLogStore, BreakGlassStore, CommitAuthorStore, Conflict, GrantStore, GroupMappingStore,
-        IdentityStore, InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, ReviewStore,
-        ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store, StoreEngine, StoreError, TokenStore,
-        VendorStore, WebhookStore, WorkloadStore,
+        IdentityStore, InstallationStore, MfaStore, OpenedStore, OutboxStore, Page, PageRequest, PasskeyStore,
+        ReviewStore, ScimGroupStore, ScimUserStore, SessionStore, SigningKeyStore, Store, StoreEngine, StoreError,
+        TokenStore, VendorStore, WebhookStore, WorkloadStore,
     };
 }
 
@@ -152,6 +154,7 @@ areas! {
     ScimGroups => ScimGroupStore,
     GroupMappings => GroupMappingStore,
     Mfa => MfaStore,
+    Passkeys => PasskeyStore,
     Sessions => SessionStore,
     Approvals => ApprovalStore,
     BreakGlass => BreakGlassStore,

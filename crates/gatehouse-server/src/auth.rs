@@ -451,10 +451,12 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
 
 /// Where a person without a second factor may go when one is required:
 /// seeing who they are, enrolling, and leaving.
-pub(crate) const ENROLLMENT_PATHS: [(&str, &str); 8] = [
+pub(crate) const ENROLLMENT_PATHS: [(&str, &str); 10] = [
     ("GET", "/api/v1/whoami"),
     ("POST", "/api/v1/mfa/totp"),
     ("POST", "/api/v1/mfa/totp/confirm"),
+    ("POST", "/api/v1/mfa/webauthn/register/start"),
+    ("POST", "/api/v1/mfa/webauthn/register/finish"),
     ("POST", "/auth/logout"),
     ("GET", "/ui/mfa"),
     ("POST", "/ui/mfa/totp"),
@@ -477,7 +479,9 @@ fn require_enrollment(parts: &Parts, state: &AppState, caller: &Caller) -> Resul
         return Ok(());
     }
     Err(ApiError::MfaRequired(
-        "enroll a second factor first: POST /api/v1/mfa/totp, then POST /api/v1/mfa/totp/confirm".into(),
+        "enroll a second factor first: POST /api/v1/mfa/totp, then POST /api/v1/mfa/totp/confirm \
+         (or register a passkey: POST /api/v1/mfa/webauthn/register/start, then …/finish)"
+            .into(),
     ))
 }
 

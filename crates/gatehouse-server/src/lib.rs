@@ -17,6 +17,7 @@ pub mod notify;
 pub mod observe;
 pub mod openapi;
 pub mod outbound;
+pub mod passkeys;
 pub mod problem;
 pub mod proofs;
 pub mod request_id;

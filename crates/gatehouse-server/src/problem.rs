@@ -320,6 +320,24 @@ impl From<gatehouse_mfa::totp::CodeError> for ApiError {
     }
 }
 
+/// A refused passkey ceremony, once audited: the response's faults are the
+/// client's (403, 422), a missing relying party the configuration's (409).
+impl From<gatehouse_mfa::PasskeyError> for ApiError {
+    fn from(error: gatehouse_mfa::PasskeyError) -> Self {
+        use gatehouse_mfa::PasskeyError::*;
+        match error {
+            MalformedResponse(_) => ApiError::Unprocessable(error.to_string()),
+            AlreadyRegistered => ApiError::Conflict(error.to_string()),
+            Configuration { .. } => ApiError::Conflict(format!(
+                "{error}; set `public_url` in the config file (GATEHOUSE_PUBLIC_URL) to the address people open"
+            )),
+            CorruptState(_) => ApiError::Internal(error.to_string()),
+            WrongOrigin | WrongRelyingParty | WrongChallenge | UserNotVerified | UnknownCredential
+            | CounterRegressed | Refused(_) => ApiError::Forbidden(error.to_string()),
+        }
+    }
+}
+
 /// A public key that cannot be registered. A revoked OpenPGP key is
 /// audited by its handler before it answers.
 impl From<gatehouse_signing::KeyError> for ApiError {

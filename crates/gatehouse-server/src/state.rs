@@ -46,6 +46,9 @@ pub struct Settings {
     pub scim: ScimSettings,
     /// Where notifications about requests go (`[notify.NAME]`).
     pub notify: crate::notify::NotifySettings,
+    /// The address people open gatehouse at (`public_url`): passkeys'
+    /// relying party. `None`: the origin of `[oidc] redirect_url`.
+    pub public_url: Option<url::Url>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,6 +100,7 @@ impl Default for Settings {
             metrics_require_token: false,
             scim: ScimSettings::default(),
             notify: crate::notify::NotifySettings::default(),
+            public_url: None,
         }
     }
 }

@@ -90,6 +90,7 @@ pub async fn run(config: &Config) -> CliResult<()> {
         metrics_require_token: config.metrics_require_token,
         scim: ScimSettings { manage_admins: config.scim_manage_admins },
         notify: config.notify.clone(),
+        public_url: config.public_url.clone(),
         ..Settings::default()
     };
     let state = AppState::new(store, PolicyHandle::new(policies), Arc::new(SystemClock), settings, metrics_handle());

@@ -319,3 +319,22 @@ fn the_outbox_interval_comes_from_file_or_environment_within_bounds() {
         assert!(error.message.contains("[outbox] interval_seconds"), "{}", error.message);
     }
 }
+
+#[test]
+fn the_public_url_must_be_able_to_hold_passkeys() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(resolve(dir.path(), "", &[], &env(&[])).unwrap().public_url, None);
+    let file = "public_url = \"https://gatehouse.example.com\"\n";
+    let config = resolve(dir.path(), file, &[], &env(&[])).unwrap();
+    assert_eq!(config.public_url.unwrap().as_str(), "https://gatehouse.example.com/");
+    let local = env(&[("GATEHOUSE_PUBLIC_URL", "http://localhost:8080")]);
+    assert_eq!(resolve(dir.path(), file, &[], &local).unwrap().public_url.unwrap().as_str(), "http://localhost:8080/");
+    for (bad, says) in [
+        ("http://gatehouse.example.com", "must be https"),
+        ("http://127.0.0.1:8080", "IP address"),
+        ("https://10.0.0.1", "IP address"),
+    ] {
+        let refused = resolve(dir.path(), &format!("public_url = \"{bad}\"\n"), &[], &env(&[])).unwrap_err();
+        assert!(refused.to_string().contains(says), "{bad}: {refused}");
+    }
+}

@@ -49,6 +49,9 @@ audit_actions! {
     MfaConfirm => "mfa.confirm",
     MfaVerify => "mfa.verify",
     MfaReset => "mfa.reset",
+    MfaPasskeyRegister => "mfa.passkey.register",
+    MfaPasskeyRename => "mfa.passkey.rename",
+    MfaPasskeyRemove => "mfa.passkey.remove",
     // Identities.
     IdentityCreate => "identity.create",
     IdentitySuspend => "identity.suspend",

@@ -88,6 +88,12 @@ macro_rules! conformance_suite {
                 mfa_recovery_codes_are_used_once,
                 mfa_reset_removes_the_factor,
             ],
+            Passkeys => passkeys: [
+                passkeys_belong_to_one_person_each,
+                a_passkey_counts_as_a_second_factor,
+                passkey_ceremonies_are_taken_once,
+                expired_passkey_ceremonies_are_refused_and_dropped,
+            ],
             Sessions => sessions: [
                 an_identity_links_to_one_account,
                 sessions_are_found_by_id_ended_or_not,

@@ -78,6 +78,9 @@ pub enum Conflict {
     /// A replay of a TOTP code that raced another request.
     #[error("this code was used already; wait for the next one")]
     CodeUsed,
+    /// An authenticator's credential id is registered already (to anyone).
+    #[error("this passkey is registered already")]
+    PasskeyRegistered,
     /// A run (and environment) has one open (pending or approved) request
     /// at a time; `key` is the run's [`BindingKey`](crate::access::BindingKey).
     #[error("an open request for this run exists already (`{key}`)")]

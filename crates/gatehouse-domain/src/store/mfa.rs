@@ -57,6 +57,7 @@ pub trait MfaStore: Send + Sync {
     /// is audited by the caller (`mfa_succeed`, `append_audit`).
     async fn mfa_claim_attempt(&self, identity: IdentityId, now: OffsetDateTime) -> Result<MfaAttempt, StoreError>;
 
-    /// Removes the factor and its recovery codes. `NotFound` if none.
+    /// Removes every second factor (TOTP with its recovery codes, and
+    /// passkeys). `NotFound` if there is none.
     async fn mfa_reset(&self, identity: IdentityId, now: OffsetDateTime, audit: AuditRecord) -> Result<(), StoreError>;
 }

@@ -28,7 +28,7 @@ use crate::state::AppState;
 
 /// The token that becomes MFA-fresh (`None` for a session, which is
 /// rotated instead).
-fn person(caller: &Caller) -> Result<Option<TokenId>, ApiError> {
+pub(crate) fn person(caller: &Caller) -> Result<Option<TokenId>, ApiError> {
     if caller.identity().kind != IdentityKind::Human {
         return Err(ApiError::Unprocessable("second factors are for people, not service identities".into()));
     }
@@ -41,7 +41,7 @@ fn person(caller: &Caller) -> Result<Option<TokenId>, ApiError> {
 
 /// After a second factor on a session: a new cookie secret (the session is
 /// rotated at step-up), marked MFA-fresh.
-async fn rotate_session(state: &AppState, caller: &Caller) -> Result<HeaderMap, ApiError> {
+pub(crate) async fn rotate_session(state: &AppState, caller: &Caller) -> Result<HeaderMap, ApiError> {
     let mut headers = HeaderMap::new();
     if let Via::Session(session) = caller.via() {
         let secret = crate::sso::cookies::new_secret();
@@ -100,7 +100,8 @@ fn open_secret(state: &AppState, record: &TotpRecord) -> Result<TotpSecret, ApiE
 async fn refuse(state: &AppState, caller: &Caller, claimed: &TotpRecord, error: CodeError) -> ApiError {
     let observation = caller
         .observe(state, AuditAction::MfaVerify, format!("identity:{}", caller.identity().id))
-        .outcome(Outcome::Failure, error.to_string());
+        .outcome(Outcome::Failure, error.to_string())
+        .details(json!({"method": "totp"}));
     if let Err(store) = observation.append(&*state.store).await {
         return ApiError::from(store);
     }
@@ -132,6 +133,13 @@ pub async fn enroll(State(state): State<AppState>, caller: Caller) -> Result<Jso
 /// once, from what this returns, and kept sealed.
 pub(crate) async fn begin_totp(state: &AppState, caller: &Caller) -> Result<Enrollment, ApiError> {
     person(caller)?;
+    // Beside a passkey, a new factor needs a fresh one (a confirmed TOTP
+    // is refused by the store: an admin resets it first).
+    if caller.mfa_enrolled()
+        && state.store.mfa_find(caller.identity().id).await?.is_none_or(|r| r.confirmed_at.is_none())
+    {
+        caller.require_fresh_mfa(state, AuditAction::MfaEnroll).await?;
+    }
     let secret = TotpSecret::generate();
     let account = caller.identity().email.clone().unwrap_or_else(|| caller.identity().name.clone());
     let enrollment = secret.enrollment(&state.settings.mfa.issuer, &account);
@@ -245,11 +253,12 @@ pub(crate) async fn verify_second_factor(
                 Ok(step) => step,
                 Err(error) => return Err(refuse(state, caller, &record, error).await),
             };
+            let audit = audit.details(json!({"method": "totp"}));
             state.store.mfa_succeed(caller.identity().id, Some(step), None, token, now, audit).await?;
         }
         (None, Some(recovery)) => {
             let hash = hash_recovery_code(recovery);
-            let audit = audit.details(json!({"recovery_code": true}));
+            let audit = audit.details(json!({"method": "recovery_code", "recovery_code": true}));
             if let Err(error) = state.store.mfa_use_recovery_code(caller.identity().id, &hash, token, now, audit).await
             {
                 return Err(match error {

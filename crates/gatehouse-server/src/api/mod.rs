@@ -13,6 +13,7 @@ pub mod health;
 pub mod identities;
 pub mod integrations;
 pub mod mfa;
+pub mod passkeys;
 pub mod policy;
 pub mod requests;
 pub mod reviews;
@@ -49,6 +50,7 @@ pub fn routes() -> Routes {
         .merge(workload::routes())
         .merge(signing_keys::routes())
         .merge(mfa::routes())
+        .merge(passkeys::routes())
         .merge(sessions::routes())
         .merge(scim_links::routes())
         .merge(verify::routes())

@@ -16,6 +16,7 @@ mod notify;
 mod onboarding;
 mod operations;
 mod owners;
+mod passkeys;
 mod people;
 mod policy;
 mod problem_json;

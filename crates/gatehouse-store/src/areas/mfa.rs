@@ -247,7 +247,12 @@ impl MfaStore for SqlStore {
                         .execute(&mut *conn)
                         .await
                         .map_err(store_error)?;
-                    if removed.rows_affected() == 0 {
+                    let passkeys = sqlx::query("DELETE FROM passkey_credentials WHERE identity_id = $1")
+                        .bind(identity.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)?;
+                    if removed.rows_affected() + passkeys.rows_affected() == 0 {
                         return Err(StoreError::not_found("second factor", identity));
                     }
                     sqlx::query("DELETE FROM mfa_recovery_codes WHERE identity_id = $1")

@@ -12,6 +12,7 @@ pub(crate) mod identities;
 pub(crate) mod installation;
 pub(crate) mod mfa;
 pub(crate) mod outbox;
+pub(crate) mod passkeys;
 pub(crate) mod reviews;
 pub(crate) mod scim_groups;
 pub(crate) mod scim_users;

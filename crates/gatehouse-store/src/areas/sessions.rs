@@ -141,7 +141,12 @@ impl SessionStore for SqlStore {
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(store_error)?;
-        let mfa_enrolled = confirmed.flatten().is_some();
+        let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkey_credentials WHERE identity_id = $1")
+            .bind(found.identity_id.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let mfa_enrolled = confirmed.flatten().is_some() || passkeys > 0;
         Ok(Some(SessionCredential { session: found, identity, grants, mfa_enrolled }))
     }
 

@@ -78,7 +78,8 @@ impl TokenStore for SqlStore {
         let grant_columns = GRANT_COLUMNS.split(", ").map(|c| format!("g.{c} AS grant_{c}"));
         let columns: Vec<String> = token_columns.chain(identity_columns).chain(grant_columns).collect();
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {}, t.token_hash, m.confirmed_at AS mfa_confirmed_at \
+            "SELECT {}, t.token_hash, m.confirmed_at AS mfa_confirmed_at, \
+             (SELECT COUNT(*) FROM passkey_credentials p WHERE p.identity_id = t.identity_id) AS passkeys \
              FROM api_tokens t JOIN identities i ON i.id = t.identity_id \
              LEFT JOIN grants g ON g.identity_id = t.identity_id AND g.revoked_at IS NULL \
              LEFT JOIN mfa_totp m ON m.identity_id = t.identity_id \
@@ -98,12 +99,13 @@ impl TokenStore for SqlStore {
             }
         }
         let mfa_confirmed_at: Option<i64> = first.try_get("mfa_confirmed_at").map_err(store_error)?;
+        let passkeys: i64 = first.try_get("passkeys").map_err(store_error)?;
         let credential = Credential {
             token: rows::token(first)?,
             hash: rows::token_hash(first)?,
             identity: rows::identity_with_prefix(first, "identity_")?,
             grants,
-            mfa_enrolled: mfa_confirmed_at.is_some(),
+            mfa_enrolled: mfa_confirmed_at.is_some() || passkeys > 0,
         };
         self.credentials.put(stamp, &credential);
         Ok(Some(credential))

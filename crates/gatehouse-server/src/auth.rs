@@ -190,6 +190,16 @@ impl Caller {
     /// silently (no entry, no step-up): to choose what a read shows, never
     /// to allow a write.
     pub fn may(&self, state: &AppState, action: Action, resource: &Resource) -> bool {
+        self.allowed_silently(state, action, resource, false)
+    }
+
+    /// Like [`Caller::may`], but a stale second factor counts against the
+    /// caller where the server's step-up setting asks for a fresh one.
+    pub fn may_as_configured(&self, state: &AppState, action: Action, resource: &Resource) -> bool {
+        self.allowed_silently(state, action, resource, state.settings.mfa.step_up)
+    }
+
+    fn allowed_silently(&self, state: &AppState, action: Action, resource: &Resource, step_up: bool) -> bool {
         state
             .policies
             .current()
@@ -201,7 +211,7 @@ impl Caller {
                 now: state.clock.now(),
                 auth_method: self.auth_method(),
                 mfa_fresh: self.mfa_fresh(state),
-                step_up: false,
+                step_up,
                 source_ip: self.origin.source_ip.as_deref(),
                 principal_is_caller: true,
                 caller_context: None,

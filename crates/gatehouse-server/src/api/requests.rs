@@ -128,7 +128,7 @@ pub async fn list(
     if reviewable && after_review {
         return Err(ApiError::BadRequest("`reviewable` and `after_review` are two lists; ask for one".into()));
     }
-    let auditor = approvals::allowed_silently(&state, &caller, Action::AuditRead, &Resource::Gatehouse);
+    let auditor = caller.may_as_configured(&state, Action::AuditRead, &Resource::Gatehouse);
     let requester = match requester {
         Some(other) if other != me && !auditor => {
             return Err(ApiError::Forbidden("listing another identity's requests needs `audit.read`".into()));
@@ -244,7 +244,7 @@ pub async fn revoke(
     IdPath(id): IdPath<ApprovalRequestId>,
     ApiJson(body): ApiJson<RevokeBody>,
 ) -> Result<Json<RequestDto>, ApiError> {
-    let may_manage = approvals::allowed_silently(&state, &caller, Action::GrantManage, &Resource::Gatehouse);
+    let may_manage = caller.may_as_configured(&state, Action::GrantManage, &Resource::Gatehouse);
     if !may_manage {
         approvals::visible(&state, &caller, id).await?;
     }

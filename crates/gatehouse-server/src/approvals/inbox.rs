@@ -5,7 +5,6 @@ use gatehouse_domain::access::ApprovalRequest;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::ApprovalRequestId;
-use gatehouse_policy::DecisionInput;
 
 use crate::auth::Caller;
 use crate::problem::ApiError;
@@ -36,7 +35,7 @@ pub async fn visible(state: &AppState, caller: &Caller, id: ApprovalRequestId) -
             return Ok(request);
         }
     }
-    if allowed_silently(state, caller, Action::AuditRead, &Resource::Gatehouse) {
+    if caller.may_as_configured(state, Action::AuditRead, &Resource::Gatehouse) {
         return Ok(request);
     }
     Err(not_found())
@@ -61,27 +60,4 @@ pub async fn awaiting_vote(
             counted && request.requester != me && !request.votes.iter().any(|vote| vote.voter == me && vote.is_live())
         })
         .collect())
-}
-
-/// Whether the policy allows the caller `action` on `resource` (step-up
-/// included), asked without an audit entry: it only narrows what a
-/// listing shows.
-pub fn allowed_silently(state: &AppState, caller: &Caller, action: Action, resource: &Resource) -> bool {
-    state
-        .policies
-        .current()
-        .decide(&DecisionInput {
-            principal: caller.identity(),
-            grants: caller.grants(),
-            action,
-            resource,
-            now: state.clock.now(),
-            auth_method: caller.auth_method(),
-            mfa_fresh: caller.mfa_fresh(state),
-            step_up: state.settings.mfa.step_up,
-            source_ip: caller.origin().source_ip.as_deref(),
-            principal_is_caller: true,
-            caller_context: None,
-        })
-        .is_ok_and(|decision| decision.is_allowed())
 }

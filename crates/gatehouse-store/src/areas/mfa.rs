@@ -34,11 +34,19 @@ async fn record_in(conn: &mut AnyConnection, identity: IdentityId) -> Result<Opt
     }))
 }
 
-async fn mark_token(conn: &mut AnyConnection, token: Option<TokenId>, at: i64) -> Result<(), StoreError> {
+/// Marks `identity`'s `token` (if any) MFA-fresh from `at`: after a TOTP
+/// code, a recovery code or a passkey.
+pub(crate) async fn mark_token(
+    conn: &mut AnyConnection,
+    identity: IdentityId,
+    token: Option<TokenId>,
+    at: i64,
+) -> Result<(), StoreError> {
     let Some(token) = token else { return Ok(()) };
-    sqlx::query("UPDATE api_tokens SET mfa_verified_at = $1 WHERE id = $2")
+    sqlx::query("UPDATE api_tokens SET mfa_verified_at = $1 WHERE id = $2 AND identity_id = $3")
         .bind(at)
         .bind(token.to_string())
+        .bind(identity.to_string())
         .execute(&mut *conn)
         .await
         .map_err(store_error)?;
@@ -137,7 +145,7 @@ impl MfaStore for SqlStore {
                                 .map_err(store_error)?;
                         }
                     }
-                    mark_token(conn, token, at).await?;
+                    mark_token(conn, identity, token, at).await?;
                     Ok(((), vec![audit]))
                 }
                 .boxed()
@@ -177,7 +185,7 @@ impl MfaStore for SqlStore {
                         .execute(&mut *conn)
                         .await
                         .map_err(store_error)?;
-                    mark_token(conn, token, at).await?;
+                    mark_token(conn, identity, token, at).await?;
                     Ok(((), vec![audit]))
                 }
                 .boxed()

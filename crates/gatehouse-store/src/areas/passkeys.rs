@@ -285,15 +285,7 @@ impl PasskeyStore for SqlStore {
                     if updated.rows_affected() == 0 {
                         return Err(not_found(id));
                     }
-                    if let Some(token) = token {
-                        sqlx::query("UPDATE api_tokens SET mfa_verified_at = $1 WHERE id = $2 AND identity_id = $3")
-                            .bind(at)
-                            .bind(token.to_string())
-                            .bind(identity.to_string())
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(store_error)?;
-                    }
+                    super::mfa::mark_token(conn, identity, token, at).await?;
                     Ok(((), vec![audit]))
                 }
                 .boxed()

@@ -33,7 +33,7 @@ pub async fn show(State(state): State<AppState>, Viewer(caller): Viewer) -> Resu
 
 fn factors_page(state: &AppState, caller: &Caller, notice: Option<Notice>) -> FactorsPage {
     FactorsPage {
-        chrome: Chrome::new("Second factor", Some(caller), Section::SecondFactor).notice(notice),
+        chrome: Chrome::page(state, caller, "Second factor", Section::SecondFactor).notice(notice),
         enrolled: caller.mfa_enrolled(),
         required: state.settings.mfa.required,
         fresh_for: fresh_for(state, caller),
@@ -56,7 +56,7 @@ pub async fn begin_totp(State(state): State<AppState>, Viewer(caller): Viewer) -
     }
     let enrollment = crate::api::mfa::begin_totp(&state, &caller).await?;
     render(&EnrolPage {
-        chrome: Chrome::new("Set up an authenticator app", Some(&caller), Section::SecondFactor),
+        chrome: Chrome::page(&state, &caller, "Set up an authenticator app", Section::SecondFactor),
         secret: enrollment.secret,
         qr_svg: enrollment.qr_svg,
     })
@@ -85,7 +85,7 @@ pub async fn confirm_totp(
     match crate::api::mfa::confirm_totp(&state, &caller, form.code.trim()).await {
         Ok((headers, codes, _)) => {
             let page = RecoveryPage {
-                chrome: Chrome::new("Recovery codes", Some(&caller), Section::SecondFactor)
+                chrome: Chrome::page(&state, &caller, "Recovery codes", Section::SecondFactor)
                     .notice(Notice::done("Your authenticator app is set up.")),
                 codes,
             };
@@ -115,8 +115,6 @@ pub async fn sign_out(State(state): State<AppState>, Viewer(caller): Viewer) -> 
     render_with(
         StatusCode::OK,
         headers,
-        &SignedOutPage {
-            chrome: Chrome::new("Signed out", None, Section::None).notice(Notice::done("You are signed out.")),
-        },
+        &SignedOutPage { chrome: Chrome::anonymous("Signed out").notice(Notice::done("You are signed out.")) },
     )
 }

@@ -11,11 +11,16 @@
 //! audit entries as the API's. [`headers`] adds the security headers.
 
 mod account;
+mod admin_people;
+mod admin_trust;
 mod assets;
+mod audit;
 mod extract;
 mod headers;
 mod page;
 mod requests;
+mod reviews;
+mod step_up;
 mod viewer;
 
 use axum::Router;
@@ -27,9 +32,9 @@ use crate::state::AppState;
 /// Where the console lives.
 pub const PREFIX: &str = "/ui";
 
-/// The console's routes, with their whole paths.
+/// The console's routes, with their whole paths: each area owns its own.
 pub fn routes() -> Vec<Undocumented> {
-    vec![
+    let mut routes = vec![
         undocumented(Method::GET, "/ui", requests::inbox),
         undocumented(Method::GET, "/ui/requests/{id}", requests::show),
         undocumented(Method::POST, "/ui/requests/{id}/vote", requests::vote),
@@ -39,7 +44,12 @@ pub fn routes() -> Vec<Undocumented> {
         undocumented(Method::POST, "/ui/mfa/totp/confirm", account::confirm_totp),
         undocumented(Method::POST, "/ui/sign-out", account::sign_out),
         undocumented(Method::GET, "/ui/assets/{name}", assets::serve),
-    ]
+    ];
+    routes.extend(reviews::routes());
+    routes.extend(audit::routes());
+    routes.extend(admin_people::routes());
+    routes.extend(admin_trust::routes());
+    routes
 }
 
 /// The console's router: its routes behind the security headers.

@@ -10,14 +10,26 @@ use axum::response::{Html, IntoResponse, Response};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use gatehouse_domain::authorization::Action;
+use gatehouse_domain::grant::Resource;
+
 use super::assets::HTMX_INTEGRITY;
 use crate::auth::Caller;
 use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Any of these lets a person into the console's administration pages
+/// (each page still asks for its own).
+const ADMIN_ACTIONS: [Action; 4] =
+    [Action::IdentityView, Action::GrantManage, Action::VendorManage, Action::PolicyManage];
 
 /// The console's sections, for the navigation's `aria-current`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Approvals,
+    Reviews,
+    Audit,
+    Admin,
     SecondFactor,
     None,
 }
@@ -47,17 +59,38 @@ pub struct Chrome {
     pub section: Section,
     pub notice: Option<Notice>,
     pub htmx_integrity: &'static str,
+    /// The navigation shows the audit log to those who may read it.
+    pub shows_audit: bool,
+    /// The navigation shows administration to those who may do any of it.
+    pub shows_admin: bool,
 }
 
 impl Chrome {
-    pub fn new(title: impl Into<String>, caller: Option<&Caller>, section: Section) -> Self {
+    /// The frame of a page for the signed-in `caller`.
+    pub fn page(state: &AppState, caller: &Caller, title: impl Into<String>, section: Section) -> Self {
+        let gatehouse = Resource::Gatehouse;
+        let identity = caller.identity();
         Self {
             title: title.into(),
-            person: caller
-                .map(|caller| caller.identity().email.clone().unwrap_or_else(|| caller.identity().name.clone())),
+            person: Some(identity.email.clone().unwrap_or_else(|| identity.name.clone())),
             section,
             notice: None,
             htmx_integrity: HTMX_INTEGRITY,
+            shows_audit: caller.may(state, Action::AuditRead, &gatehouse),
+            shows_admin: ADMIN_ACTIONS.iter().any(|action| caller.may(state, *action, &gatehouse)),
+        }
+    }
+
+    /// The frame of a page shown to nobody signed in.
+    pub fn anonymous(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            person: None,
+            section: Section::None,
+            notice: None,
+            htmx_integrity: HTMX_INTEGRITY,
+            shows_audit: false,
+            shows_admin: false,
         }
     }
 
@@ -69,6 +102,21 @@ impl Chrome {
     /// `aria-current` of the navigation link to the approvals.
     pub fn at_approvals(&self) -> &'static str {
         self.current(Section::Approvals)
+    }
+
+    /// `aria-current` of the navigation link to the reviews.
+    pub fn at_reviews(&self) -> &'static str {
+        self.current(Section::Reviews)
+    }
+
+    /// `aria-current` of the navigation link to the audit log.
+    pub fn at_audit(&self) -> &'static str {
+        self.current(Section::Audit)
+    }
+
+    /// `aria-current` of the navigation link to administration.
+    pub fn at_admin(&self) -> &'static str {
+        self.current(Section::Admin)
     }
 
     /// `aria-current` of the navigation link to the second factors.
@@ -108,7 +156,7 @@ impl Instant {
 
 /// How long the caller's second factor stays fresh, in words ("12 more
 /// minutes"); none when it is not fresh.
-pub fn fresh_for(state: &crate::state::AppState, caller: &Caller) -> Option<String> {
+pub fn fresh_for(state: &AppState, caller: &Caller) -> Option<String> {
     let left = caller.mfa_verified_at()? + state.settings.mfa.fresh_for - state.clock.now();
     if !left.is_positive() {
         return None;
@@ -212,7 +260,7 @@ impl IntoResponse for PageError {
             }
         };
         let page = ErrorPage {
-            chrome: Chrome::new(status.canonical_reason().unwrap_or("Error"), None, Section::None),
+            chrome: Chrome::anonymous(status.canonical_reason().unwrap_or("Error")),
             status: status.as_u16(),
             detail,
             sign_in,

@@ -18,7 +18,8 @@ use gatehouse_domain::store::ApprovalFilter;
 use serde::Deserialize;
 
 use super::extract::{PageForm, PageId, PageQuery};
-use super::page::{Chrome, Instant, Notice, PageError, Section, cookies, render, render_with, see_other};
+use super::page::{Chrome, Instant, Notice, PageError, Section, render, render_with, see_other};
+use super::step_up::{self, StepUp};
 use super::viewer::Viewer;
 use crate::api::dto::RequestDto;
 use crate::approvals;
@@ -69,7 +70,7 @@ pub async fn inbox(
     let mine = state.store.list_approval_requests(&own, crate::api::page_request(Some(PAGE_ROWS), None)?).await?;
     let mut names = Names::new(&state);
     let page = InboxPage {
-        chrome: Chrome::new("Approvals", Some(&caller), Section::Approvals),
+        chrome: Chrome::page(&state, &caller, "Approvals", Section::Approvals),
         waiting: rows(&mut names, &waiting).await?,
         waiting_next: found.next_after,
         mine: rows(&mut names, &mine.items).await?,
@@ -158,19 +159,6 @@ pub struct CommitView {
     pub signers: Vec<String>,
 }
 
-/// The second factor's state, as the step-up panel shows it.
-pub struct StepUp {
-    /// Shown because a vote was refused for want of a fresh factor.
-    pub needed: bool,
-    /// How long the factor stays fresh (none when it is not).
-    pub fresh_for: Option<String>,
-    pub window_minutes: i64,
-    pub enrolled: bool,
-    /// The vote to repeat once the factor is given.
-    pub decision: String,
-    pub reason: String,
-}
-
 #[derive(Template)]
 #[template(path = "request.html")]
 struct RequestPage {
@@ -187,6 +175,15 @@ struct RequestPage {
     can_vote: bool,
     can_cancel: bool,
     step_up: StepUp,
+    /// The vote the step-up panel repeats once the factor is given.
+    retry: Retry,
+}
+
+/// A vote held by the step-up panel.
+#[derive(Default)]
+pub struct Retry {
+    pub decision: String,
+    pub reason: String,
 }
 
 #[derive(Deserialize)]
@@ -239,16 +236,12 @@ async fn request_page(
     };
     let pending = request.state == RequestState::Pending;
     let can_vote = pending && !approvals::awaiting_vote(state, caller, vec![request.clone()]).await?.is_empty();
-    let step_up = StepUp {
-        needed: retry.is_some_and(|(_, needed)| needed),
-        fresh_for: super::page::fresh_for(state, caller),
-        window_minutes: state.settings.mfa.fresh_for.whole_minutes(),
-        enrolled: caller.mfa_enrolled(),
-        decision: retry.map(|(form, _)| form.decision.clone()).unwrap_or_default(),
-        reason: retry.and_then(|(form, _)| form.reason.clone()).unwrap_or_default(),
-    };
+    let step_up = StepUp::of(state, caller, retry.is_some_and(|(_, needed)| needed));
+    let retry = retry
+        .map(|(form, _)| Retry { decision: form.decision.clone(), reason: form.reason.clone().unwrap_or_default() })
+        .unwrap_or_default();
     Ok(RequestPage {
-        chrome: Chrome::new(format!("Request {}", request.id), Some(caller), Section::Approvals).notice(notice),
+        chrome: Chrome::page(state, caller, format!("Request {}", request.id), Section::Approvals).notice(notice),
         requester: names.of(request.requester).await?,
         summary: summary(request),
         created: Instant::of(request.created_at),
@@ -260,6 +253,7 @@ async fn request_page(
         can_vote,
         can_cancel: pending && request.requester == caller.identity().id,
         step_up,
+        retry,
         request: shown,
     })
 }
@@ -311,13 +305,9 @@ pub async fn vote(
         _ => return Err(ApiError::BadRequest("the decision is approve or deny".into()).into()),
     };
     let request = approvals::visible(&state, &caller, id).await?;
-    let code = form.code.as_deref().map(str::trim).filter(|code| !code.is_empty());
-    let (caller, headers) = match code {
-        Some(code) => match crate::api::mfa::verify_second_factor(&state, &caller, Some(code), None).await {
-            Ok((headers, at)) => (caller.stepped_up(at), cookies(headers)),
-            Err(error) => return refused(&state, &caller, &request, &form, error, true).await,
-        },
-        None => (caller, HeaderMap::new()),
+    let (caller, headers) = match step_up::verify(&state, caller.clone(), form.code.as_deref()).await {
+        Ok(stepped_up) => stepped_up,
+        Err(error) => return refused(&state, &caller, &request, &form, error, true).await,
     };
     match approvals::cast(&state, &caller, id, decision, form.reason.clone(), &form.digest).await {
         Ok(_) => Ok(see_other(&format!("/ui/requests/{id}?done={}", form.decision), headers)),
@@ -342,12 +332,12 @@ async fn refused(
     error: ApiError,
     factor_given: bool,
 ) -> Result<Response, PageError> {
-    let needs_factor = factor_given || matches!(error, ApiError::MfaRequired(_));
-    let status = if matches!(error, ApiError::MfaRequired(_)) { StatusCode::OK } else { error.status() };
+    let needs_factor = factor_given || step_up::wants_factor(&error);
+    let status = if step_up::wants_factor(&error) { StatusCode::OK } else { error.status() };
     if status.is_server_error() {
         return Err(error.into());
     }
-    let notice = if matches!(error, ApiError::MfaRequired(_)) {
+    let notice = if step_up::wants_factor(&error) {
         Notice::problem("This vote needs your second factor: enter a code below, or use your passkey.")
     } else {
         Notice::problem(error.detail())

@@ -42,6 +42,10 @@ pub fn routes() -> Vec<Undocumented> {
         undocumented(Method::GET, "/ui/mfa", account::show),
         undocumented(Method::POST, "/ui/mfa/totp", account::begin_totp),
         undocumented(Method::POST, "/ui/mfa/totp/confirm", account::confirm_totp),
+        undocumented(Method::POST, "/ui/mfa/verify", account::verify),
+        undocumented(Method::POST, "/ui/mfa/passkeys", account::add_passkey_without_script),
+        undocumented(Method::POST, "/ui/mfa/passkeys/{id}/rename", account::rename_passkey),
+        undocumented(Method::POST, "/ui/mfa/passkeys/{id}/remove", account::remove_passkey),
         undocumented(Method::POST, "/ui/sign-out", account::sign_out),
         undocumented(Method::GET, "/ui/assets/{name}", assets::serve),
     ];

@@ -236,7 +236,7 @@ async fn request_page(
     };
     let pending = request.state == RequestState::Pending;
     let can_vote = pending && !approvals::awaiting_vote(state, caller, vec![request.clone()]).await?.is_empty();
-    let step_up = StepUp::of(state, caller, retry.is_some_and(|(_, needed)| needed));
+    let step_up = StepUp::of(state, caller, retry.is_some_and(|(_, needed)| needed)).await?;
     let retry = retry
         .map(|(form, _)| Retry { decision: form.decision.clone(), reason: form.reason.clone().unwrap_or_default() })
         .unwrap_or_default();

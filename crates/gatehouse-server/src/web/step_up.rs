@@ -18,17 +18,31 @@ pub struct StepUp {
     /// How long the factor stays fresh (none when it is not).
     pub fresh_for: Option<String>,
     pub window_minutes: i64,
+    /// Any second factor is enrolled.
     pub enrolled: bool,
+    /// An authenticator app is confirmed: the panel asks for its code.
+    pub totp: bool,
+    /// A passkey is registered: the panel offers it (with JavaScript).
+    pub passkeys: bool,
 }
 
 impl StepUp {
-    pub fn of(state: &AppState, caller: &Caller, needed: bool) -> Self {
-        Self {
+    pub async fn of(state: &AppState, caller: &Caller, needed: bool) -> Result<Self, ApiError> {
+        let (totp, passkeys) = if caller.mfa_enrolled() {
+            let id = caller.identity().id;
+            let totp = state.store.mfa_find(id).await?.is_some_and(|totp| totp.confirmed_at.is_some());
+            (totp, !state.store.passkey_list(id).await?.is_empty())
+        } else {
+            (false, false)
+        };
+        Ok(Self {
             needed,
             fresh_for: fresh_for(state, caller),
             window_minutes: state.settings.mfa.fresh_for.whole_minutes(),
             enrolled: caller.mfa_enrolled(),
-        }
+            totp,
+            passkeys,
+        })
     }
 }
 

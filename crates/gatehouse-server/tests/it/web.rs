@@ -27,7 +27,7 @@ use time::Duration;
 
 use crate::people::{Directory, ci_service, grant};
 
-const ORIGIN: &str = "http://localhost:9";
+pub(crate) const ORIGIN: &str = "http://localhost:9";
 
 const RULES: &str = r#"
 [[rule]]
@@ -45,7 +45,7 @@ require = { quorum = 1, of = "role:release-approver" }
 max_duration = "8h"
 "#;
 
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     Settings {
         oidc: Some(OidcSettings {
             issuer: "http://127.0.0.1:8".into(),
@@ -60,13 +60,13 @@ fn settings() -> Settings {
     }
 }
 
-fn policies() -> Policies {
+pub(crate) fn policies() -> Policies {
     let mut source = PolicySetSource::defaults();
     source.files.insert("approvals.toml".into(), RULES.into());
     Policies::from_source(&source).expect("valid policies")
 }
 
-async fn start_session(app: &TestApp, identity: &str, secret: &str) {
+pub(crate) async fn start_session(app: &TestApp, identity: &str, secret: &str) {
     let now = app.clock.now();
     let session = NewSession {
         id: SessionId::new(),
@@ -80,7 +80,7 @@ async fn start_session(app: &TestApp, identity: &str, secret: &str) {
 }
 
 /// A browser's request: the session cookie, the Origin it sends, a form.
-async fn browse(
+pub(crate) async fn browse(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -103,24 +103,24 @@ async fn browse(
     app.send(request.unwrap()).await
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> TestResponse {
+pub(crate) async fn page(app: &TestApp, path: &str, cookie: &str) -> TestResponse {
     browse(app, Method::GET, path, cookie, None, "").await
 }
 
-async fn post(app: &TestApp, path: &str, cookie: &str, form: &str) -> TestResponse {
+pub(crate) async fn post(app: &TestApp, path: &str, cookie: &str, form: &str) -> TestResponse {
     browse(app, Method::POST, path, cookie, Some(ORIGIN), form).await
 }
 
-fn location(response: &TestResponse) -> String {
+pub(crate) fn location(response: &TestResponse) -> String {
     response.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
-fn new_cookie(response: &TestResponse) -> Option<String> {
+pub(crate) fn new_cookie(response: &TestResponse) -> Option<String> {
     let value = response.headers.get("set-cookie")?.to_str().ok()?;
     value.strip_prefix("gatehouse_session=")?.split(';').next().map(str::to_owned)
 }
 
-fn assert_html(response: &TestResponse, status: u16) -> &str {
+pub(crate) fn assert_html(response: &TestResponse, status: u16) -> &str {
     assert_eq!(response.status.as_u16(), status, "{}", response.text);
     let kind = response.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
     assert!(kind.starts_with("text/html"), "{kind}: {}", response.text);
@@ -128,7 +128,7 @@ fn assert_html(response: &TestResponse, status: u16) -> &str {
 }
 
 /// Percent-encodes all but unreserved characters, as a browser's form does.
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -138,11 +138,11 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-async fn request_state(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn request_state(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/api/v1/requests/{id}"), &app.admin_token).await.assert_status(200)["state"].clone()
 }
 
-fn deployment(authors: &[&str]) -> Value {
+pub(crate) fn deployment(authors: &[&str]) -> Value {
     json!({
         "kind": "action", "action": "deployment.execute",
         "resource": {"type": "Environment", "id": "acme/web:production"},

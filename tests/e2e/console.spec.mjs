@@ -1,7 +1,9 @@
 // The web console walked in Debian's chromium: sign in through the real
-// OpenID provider's pages, enrol an authenticator app, open a pending
-// deployment by keyboard only, approve, see the step-up, verify with a
-// code, and see the result announced; the requester's own request offers
+// OpenID provider's pages, add a passkey (Chrome DevTools' virtual
+// authenticator), open a pending deployment by keyboard only, approve, see
+// the step-up, verify with the passkey (refused while the authenticator
+// cannot verify the user, or is gone), and see the result announced; add
+// an authenticator app beside it; the requester's own request offers
 // no approval; a POST without Origin is refused; without JavaScript a
 // request reads and is approved with a code. axe-core checks every page
 // visited for WCAG 2.2 AA. Screenshots and timings go to GATEHOUSE_ARTIFACTS.
@@ -64,22 +66,42 @@ async function tabTo(page, matches, limit = 60) {
   throw new Error('never reached by Tab');
 }
 
-test('an approver signs in, enrols, and approves a deployment by keyboard after stepping up', async ({ browser }) => {
+// Chrome DevTools' virtual authenticator (a platform passkey with user
+// verification), not Playwright's injected fake: real Chromium checks.
+async function virtualAuthenticator(cdp) {
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  return authenticatorId;
+}
+
+async function requestState(page, id) {
+  const html = await (await page.request.get(`${base}/ui/requests/${id}`)).text();
+  return html.match(/This request is <strong>(\w+)<\/strong>/)?.[1];
+}
+
+test('an approver adds a passkey and approves a deployment by keyboard after stepping up with it', async ({ browser }) => {
   const context = await browser.newContext();
   const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  let authenticator = await virtualAuthenticator(cdp);
+
   await signIn(page, 'ana@example.com');
-  // A second factor first.
+  // A second factor first: a passkey, through the browser's own ceremony.
   await expect(page).toHaveURL(`${base}/ui/mfa`);
   await accessible(page, 'second factor');
-  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
-  await accessible(page, 'enrolment');
-  await shot(page, 'enrol');
-  const secret = (await page.locator('figcaption code').textContent()).trim();
-  await page.getByLabel('The code your app shows now').fill(totp(secret));
-  await page.getByRole('button', { name: 'Confirm' }).click();
-  await expect(page.getByRole('status')).toHaveText('Your authenticator app is set up.');
-  await accessible(page, 'recovery codes');
-  // A new session has no fresh factor: sign out, and in again.
+  await shot(page, 'second-factor');
+  await page.getByLabel('Name for a new passkey').fill('Laptop');
+  await page.getByRole('button', { name: 'Add a passkey' }).click();
+  await expect(page.getByRole('status')).toHaveText('Your passkey is added.');
+  await expect(page.getByRole('rowheader', { name: 'Laptop' })).toBeVisible();
+  await accessible(page, 'passkey added');
+  await shot(page, 'passkeys');
+
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('status')).toHaveText('You are signed out.');
   await accessible(page, 'signed out');
@@ -89,23 +111,49 @@ test('an approver signs in, enrols, and approves a deployment by keyboard after 
   await shot(page, 'inbox');
 
   // Keyboard only: to the request, then to Approve.
-  await tabTo(page, (text) => text.startsWith('A ') && text.endsWith(`/ui/requests/${process.env.GATEHOUSE_REQUEST}`));
+  const request = process.env.GATEHOUSE_REQUEST;
+  await tabTo(page, (text) => text.startsWith('A ') && text.endsWith(`/ui/requests/${request}`));
   await page.keyboard.press('Enter');
-  await expect(page).toHaveURL(`${base}/ui/requests/${process.env.GATEHOUSE_REQUEST}`);
+  await expect(page).toHaveURL(`${base}/ui/requests/${request}`);
   await expect(page.getByText('No verified signature on record')).toBeVisible();
   await accessible(page, 'request');
   await shot(page, 'request');
   await tabTo(page, (text) => text === 'BUTTON Approve');
   await page.keyboard.press('Enter');
 
-  // The step-up panel, in place of an error.
+  // The step-up panel, in place of an error, offering the passkey.
   await expect(page.getByRole('heading', { name: 'Confirm it is you to approve' })).toBeVisible();
   await expect(page.getByRole('status')).toContainText('needs your second factor');
+  const verify = page.getByRole('button', { name: 'Verify with passkey' });
+  await expect(verify).toBeVisible();
   await accessible(page, 'step-up');
   await shot(page, 'step-up');
-  await page.getByLabel('Code from your authenticator app').fill(totp(secret, 30));
-  const started = Date.now();
+
+  // The authenticator cannot verify the user: refused, nothing approved.
+  await cdp.send('WebAuthn.setUserVerified', { authenticatorId: authenticator, isUserVerified: false });
+  await tabTo(page, (text) => text === 'BUTTON Verify with passkey');
   await page.keyboard.press('Enter');
+  await expect(page.getByRole('status')).toContainText('Your passkey was not verified');
+  expect(await requestState(page, request)).toBe('pending');
+  await cdp.send('WebAuthn.setUserVerified', { authenticatorId: authenticator, isUserVerified: true });
+
+  // The authenticator is gone: nothing answers, nothing is approved.
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: authenticator });
+  expect(credentials.length).toBe(1);
+  await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: authenticator });
+  await verify.click();
+  await page.waitForTimeout(1500);
+  await expect(page.getByRole('status')).not.toContainText('You approved');
+  expect(await requestState(page, request)).toBe('pending');
+
+  // Back, with the same passkey: Approve, verify, and the result is announced.
+  authenticator = await virtualAuthenticator(cdp);
+  await cdp.send('WebAuthn.addCredential', { authenticatorId: authenticator, credential: credentials[0] });
+  await page.goto(`${base}/ui/requests/${request}`);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await expect(page.getByRole('heading', { name: 'Confirm it is you to approve' })).toBeVisible();
+  const started = Date.now();
+  await page.getByRole('button', { name: 'Verify with passkey' }).click();
   const status = page.getByRole('status');
   await expect(status).toHaveText('You approved this request. It is approved.');
   results.approve_to_announced_ms = Date.now() - started;
@@ -114,12 +162,22 @@ test('an approver signs in, enrols, and approves a deployment by keyboard after 
   await shot(page, 'approved');
 
   // What the request page weighs, uncompressed: its HTML and what it loads.
-  let bytes = (await page.request.get(page.url())).body().then((b) => b.length);
-  bytes = await bytes;
+  let bytes = (await (await page.request.get(page.url())).body()).length;
   for (const asset of ['gatehouse.css', 'gatehouse.js', 'htmx.min.js']) {
     bytes += (await (await page.request.get(`${base}/ui/assets/${asset}`)).body()).length;
   }
   results.request_page_bytes = bytes;
+
+  // Fresh from the passkey, an authenticator app may be added beside it.
+  await page.goto(`${base}/ui/mfa`);
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await accessible(page, 'enrolment');
+  await shot(page, 'enrol');
+  const secret = (await page.locator('figcaption code').textContent()).trim();
+  await page.getByLabel('The code your app shows now').fill(totp(secret));
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await expect(page.getByRole('status')).toHaveText('Your authenticator app is set up.');
+  await accessible(page, 'recovery codes');
 
   // A form posted from elsewhere (no Origin) is refused.
   const forged = await page.request.post(`${base}/ui/requests/${process.env.GATEHOUSE_SECOND_REQUEST}/vote`, {

@@ -49,7 +49,7 @@ function reason(error) {
   if (error?.name === "NotAllowedError") {
     return "the passkey did not answer, or the request was cancelled";
   }
-  return error?.message ?? String(error);
+  return (error?.message ?? String(error)).replace(/\.+$/, "");
 }
 
 const passkeysWork = typeof window.PublicKeyCredential?.parseRequestOptionsFromJSON === "function";
@@ -60,7 +60,7 @@ async function registerPasskey(form) {
   announce("Follow your browser to create the passkey.");
   try {
     const started = await post("/api/v1/mfa/webauthn/register/start");
-    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(started.options.publicKey);
+    const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(started.options);
     const credential = await navigator.credentials.create({ publicKey });
     await post("/api/v1/mfa/webauthn/register/finish", {
       ceremony_id: started.ceremony_id,
@@ -81,7 +81,7 @@ async function verifyWithPasskey(button) {
   announce("Use your passkey when your browser asks.");
   try {
     const started = await post("/api/v1/mfa/webauthn/verify/start");
-    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.options.publicKey);
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.options);
     const credential = await navigator.credentials.get({ publicKey });
     await post("/api/v1/mfa/webauthn/verify/finish", {
       ceremony_id: started.ceremony_id,

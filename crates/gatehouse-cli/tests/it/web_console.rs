@@ -3,8 +3,9 @@
 //! at `http://localhost:PORT` and the real OpenID provider. This test
 //! starts both, seeds the people and requests, runs the browser walk
 //! (tests/e2e/console.spec.mjs), and then checks from here what the
-//! browser did: the requests approved by whom, the requester's own
-//! untouched, and the audit log verifying.
+//! browser did: the requests approved by whom, Ana's step-up made with
+//! her passkey, the requester's own request untouched, and the audit log
+//! verifying.
 //!
 //! Without chromium the test says so and passes, except under `CI=true`,
 //! where a missing browser fails it (`.ci/run` installs chromium).
@@ -236,15 +237,16 @@ engine_test!(the_console_is_walked_in_a_real_browser, |engine| {
         }
         let (_, own) = server.get(&format!("/api/v1/requests/{}", seeded.own), &admin).await;
         assert_eq!((own["state"].as_str(), own["votes"].as_array().map(Vec::len)), (Some("pending"), Some(0)));
+        // Ana stepped up with her passkey: the entry says how.
         let (_, entries) = server.get("/api/v1/audit/entries?action=mfa.verify", &admin).await;
-        assert!(
-            entries["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["actor"].as_str().is_some_and(|actor| actor.contains(ana.as_str().unwrap()))),
-            "{entries}"
-        );
+        let by_passkey = |entry: &&Value| {
+            entry["actor"].as_str().is_some_and(|actor| actor.contains(ana.as_str().unwrap()))
+                && entry["outcome"] == "success"
+                && entry["details"]["method"] == "webauthn"
+        };
+        assert!(entries["items"].as_array().unwrap().iter().any(|e| by_passkey(&e)), "{entries}");
+        let (_, added) = server.get("/api/v1/audit/entries?action=mfa.passkey.register", &admin).await;
+        assert_eq!(added["items"].as_array().map(Vec::len), Some(1), "{added}");
         crate::audit::export_and_verify(&db, &data_dir);
     })
 });

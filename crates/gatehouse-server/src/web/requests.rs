@@ -338,7 +338,7 @@ async fn refused(
         return Err(error.into());
     }
     let notice = if step_up::wants_factor(&error) {
-        Notice::problem("This vote needs your second factor: enter a code below, or use your passkey.")
+        Notice::problem("This vote needs your second factor: verify it below, and the vote goes with it.")
     } else {
         Notice::problem(error.detail())
     };

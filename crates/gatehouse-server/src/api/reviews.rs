@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{CampaignId, IdentityId};
-use gatehouse_domain::review::{Campaign, CampaignState, Trigger, TriggerKind, definition_from_json, progress};
+use gatehouse_domain::review::{
+    Campaign, CampaignState, Decision, Progress, ReviewItem, Trigger, TriggerKind, definition_from_json, progress,
+};
 use serde_json::Value;
 
 use super::dto::{
@@ -27,7 +29,7 @@ use crate::state::AppState;
 
 /// Whether the caller reads every campaign; otherwise it reads only what
 /// it is named reviewer of.
-fn reads_all(state: &AppState, caller: &Caller) -> bool {
+pub(crate) fn reads_all(state: &AppState, caller: &Caller) -> bool {
     caller.may(state, Action::AuditRead, &Resource::Gatehouse)
         || caller.may(state, Action::GrantManage, &Resource::Gatehouse)
 }
@@ -37,7 +39,7 @@ fn names(item: &gatehouse_domain::review::ReviewItem, who: IdentityId) -> bool {
 }
 
 /// The campaign, if the caller may see it: a reader, or a reviewer in it.
-async fn visible(state: &AppState, caller: &Caller, id: CampaignId) -> Result<Campaign, ApiError> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, id: CampaignId) -> Result<Campaign, ApiError> {
     let campaign = find_campaign(state, id).await?;
     if reads_all(state, caller) {
         return Ok(campaign);
@@ -119,32 +121,67 @@ pub async fn items(
         return Err(ApiError::BadRequest(format!("limit must be between 1 and 500 (got {limit})")));
     }
     let campaign = visible(&state, &caller, id).await?;
-    let all = reads_all(&state, &caller);
-    let me = caller.identity().id;
-    let decisions = by_item(state.store.list_review_decisions(campaign.id, None).await?);
-    let delegated_to_me = |number: u32| {
-        decisions.get(&number).is_some_and(|list| {
-            list.iter().any(|d| matches!(d.verdict, gatehouse_domain::review::Verdict::Delegate { to } if to == me))
-        })
-    };
-    let page = state.store.list_review_items(campaign.id, query.after, limit).await?;
-    let next_after = (page.len() == limit as usize).then(|| page.last().map(|item| item.number)).flatten();
+    let (shown, next_after) = campaign_items(&state, &caller, &campaign, query.after, limit).await?;
     let campaign_id = campaign.id.to_string();
-    let items = page
+    let items = shown
         .iter()
-        .filter(|item| all || names(item, me) || delegated_to_me(item.number))
-        .map(|item| {
-            let list = decisions.get(&item.number).map(Vec::as_slice).unwrap_or_default();
-            ReviewItemDto::of(&campaign_id, item, &progress(item, list), list)
-        })
+        .map(|shown| ReviewItemDto::of(&campaign_id, &shown.item, &shown.progress, &shown.decisions))
         .collect();
     Ok(Json(ReviewItemListDto { items, next_after }))
+}
+
+/// An item with where it stands and its decisions so far.
+pub(crate) struct Standing {
+    pub item: ReviewItem,
+    pub progress: Progress,
+    pub decisions: Vec<Decision>,
+}
+
+/// A page of `campaign`'s items (`limit` after item `after`) the caller may
+/// read: all of them for a reader, otherwise those the caller reviews (or
+/// was delegated); and the number to read the next page after.
+pub(crate) async fn campaign_items(
+    state: &AppState,
+    caller: &Caller,
+    campaign: &Campaign,
+    after: Option<u32>,
+    limit: u32,
+) -> Result<(Vec<Standing>, Option<u32>), ApiError> {
+    let all = reads_all(state, caller);
+    let me = caller.identity().id;
+    let mut decisions = by_item(state.store.list_review_decisions(campaign.id, None).await?);
+    let delegated_to_me = |list: &[Decision]| {
+        list.iter().any(|d| matches!(d.verdict, gatehouse_domain::review::Verdict::Delegate { to } if to == me))
+    };
+    let page = state.store.list_review_items(campaign.id, after, limit).await?;
+    let next_after = (page.len() == limit as usize).then(|| page.last().map(|item| item.number)).flatten();
+    let mut shown = Vec::new();
+    for item in page {
+        let list = decisions.remove(&item.number).unwrap_or_default();
+        if all || names(&item, me) || delegated_to_me(&list) {
+            shown.push(Standing { progress: progress(&item, &list), item, decisions: list });
+        }
+    }
+    Ok((shown, next_after))
 }
 
 /// The items of open campaigns the caller is named reviewer of: its inbox.
 #[utoipa::path(get, path = "/api/v1/reviews/assigned", tag = "reviews",
     responses((status = 200, body = ReviewItemListDto)))]
 pub async fn assigned(State(state): State<AppState>, caller: Caller) -> Result<Json<ReviewItemListDto>, ApiError> {
+    let items = assigned_items(&state, &caller)
+        .await?
+        .iter()
+        .map(|(campaign, shown)| {
+            ReviewItemDto::of(&campaign.to_string(), &shown.item, &shown.progress, &shown.decisions)
+        })
+        .collect();
+    Ok(Json(ReviewItemListDto { items, next_after: None }))
+}
+
+/// The undecided items of open campaigns the caller is named reviewer of,
+/// by campaign.
+pub(crate) async fn assigned_items(state: &AppState, caller: &Caller) -> Result<Vec<(CampaignId, Standing)>, ApiError> {
     let me = caller.identity().id;
     let mut out = Vec::new();
     // Items come by campaign: each campaign's decisions are read once.
@@ -153,13 +190,13 @@ pub async fn assigned(State(state): State<AppState>, caller: Caller) -> Result<J
         if decided.as_ref().is_none_or(|(id, _)| *id != campaign) {
             decided = Some((campaign, by_item(state.store.list_review_decisions(campaign, None).await?)));
         }
-        let list = decided.as_ref().and_then(|(_, all)| all.get(&item.number)).map(Vec::as_slice).unwrap_or_default();
-        let standing = progress(&item, list);
+        let list = decided.as_ref().and_then(|(_, all)| all.get(&item.number)).cloned().unwrap_or_default();
+        let standing = progress(&item, &list);
         if standing.outcome.is_none() {
-            out.push(ReviewItemDto::of(&campaign.to_string(), &item, &standing, list));
+            out.push((campaign, Standing { item, progress: standing, decisions: list }));
         }
     }
-    Ok(Json(ReviewItemListDto { items: out, next_after: None }))
+    Ok(out)
 }
 
 /// Decide an item: `keep` (optionally `until` sooner), `revoke` (applied at

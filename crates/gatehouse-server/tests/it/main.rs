@@ -37,5 +37,6 @@ mod vendor_enforcement;
 mod vendors;
 mod web;
 mod web_passkeys;
+mod web_reviews;
 mod webhooks;
 mod workload;

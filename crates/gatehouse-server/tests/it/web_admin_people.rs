@@ -439,3 +439,33 @@ engine_test!(people_without_the_permission_see_and_change_nothing, |engine| with
         assert!(audited(&app, action, &resource).await.is_empty(), "{action}");
     }
 }));
+
+engine_test!(filtered_lists_are_paged_by_links_that_keep_their_filters, |engine| with_database(
+    engine,
+    |db| async move {
+        let app = TestApp::with_settings(&db, settings()).await;
+        let (_directory, _root, _ana, _bob) = people(&app).await;
+        for n in 0..55 {
+            app.create_service(&format!("svc-{n:02}")).await;
+        }
+
+        // 56 services (the SCIM client too) among the people: a full page of
+        // them, and a link to the rest that keeps the filter.
+        let first = page(&app, "/ui/admin/identities?kind=service", "root-secret").await;
+        let html = assert_html(&first, 200);
+        assert_eq!(html.matches("<tr>").count() - 1, 50, "a page holds 50 rows: {html}");
+        assert!(!html.contains("ana@example.com"));
+        let next = html
+            .split(r#"<a href="/ui/admin/identities?"#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a next page link")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&");
+        assert!(next.starts_with("kind=service&after="), "{next}");
+        let second = page(&app, &format!("/ui/admin/identities?{next}"), "root-secret").await;
+        let html = assert_html(&second, 200);
+        assert_eq!(html.matches("<tr>").count() - 1, 6, "{html}");
+        assert!(!html.contains("Next page") && !html.contains("ana@example.com"), "{html}");
+    }
+));

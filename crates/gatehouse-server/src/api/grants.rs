@@ -12,7 +12,7 @@ use gatehouse_domain::authorization::Action;
 use gatehouse_domain::clock::format_rfc3339;
 use gatehouse_domain::delegation::{check_grant, check_revoke};
 use gatehouse_domain::grant::{
-    NewGrant, OwnedKind, Resource, Role, Scope, check_grant_holder, check_role_defined, parse_expiry,
+    Grant, NewGrant, OwnedKind, Resource, Role, Scope, check_grant_holder, check_role_defined, parse_expiry,
 };
 use gatehouse_domain::ids::{GrantId, IdentityId};
 use serde_json::json;
@@ -100,6 +100,25 @@ pub async fn show(
     Ok(Json(GrantDto::from(&grant)))
 }
 
+/// Revokes grant `id` as `caller` may: `grant.manage`, and only a role the
+/// caller could grant over a scope covering the grant's. The API and the
+/// console's administration pages both revoke through here.
+pub(crate) async fn revoke_grant(state: &AppState, caller: &Caller, id: GrantId) -> Result<Grant, ApiError> {
+    let authorized = caller.authorize(state, Action::GrantManage, Resource::Gatehouse).await?;
+    let grant =
+        state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
+    let checked = check_revoke(&caller.holder(), grant.identity_id, &grant.role, &grant.scope, state.clock.now());
+    caller.check_delegation(state, AuditAction::GrantRevoke, format!("grant:{id}"), checked).await?;
+    let record = caller.record(&authorized, state, AuditAction::GrantRevoke, format!("grant:{id}")).details(json!({
+        "grant_id": id.to_string(),
+        "identity_id": grant.identity_id.to_string(),
+        "role": grant.role.as_str(),
+        "scope": grant.scope.to_string(),
+    }));
+    let revoked = state.store.revoke_grant(id, state.clock.now(), record).await?;
+    Ok(revoked)
+}
+
 /// Revoke a grant; it stops counting at once.
 #[utoipa::path(delete, path = "/api/v1/grants/{id}", tag = "grants",
     params(("id" = String, Path, description = "grant id")),
@@ -109,18 +128,7 @@ pub async fn revoke(
     caller: Caller,
     IdPath(id): IdPath<GrantId>,
 ) -> Result<Json<GrantDto>, ApiError> {
-    let authorized = caller.authorize(&state, Action::GrantManage, Resource::Gatehouse).await?;
-    let grant =
-        state.store.find_grant(id).await?.ok_or_else(|| ApiError::NotFound(format!("grant `{id}` not found")))?;
-    let checked = check_revoke(&caller.holder(), grant.identity_id, &grant.role, &grant.scope, state.clock.now());
-    caller.check_delegation(&state, AuditAction::GrantRevoke, format!("grant:{id}"), checked).await?;
-    let record = caller.record(&authorized, &state, AuditAction::GrantRevoke, format!("grant:{id}")).details(json!({
-        "grant_id": id.to_string(),
-        "identity_id": grant.identity_id.to_string(),
-        "role": grant.role.as_str(),
-        "scope": grant.scope.to_string(),
-    }));
-    let revoked = state.store.revoke_grant(id, state.clock.now(), record).await?;
+    let revoked = revoke_grant(&state, &caller, id).await?;
     Ok(Json(GrantDto::from(&revoked)))
 }
 

@@ -78,8 +78,9 @@ fn not_found(id: IdentityId) -> ApiError {
 
 /// Moves an identity between statuses, refusing what makes no sense
 /// (reviving the deprovisioned, locking yourself out) and what the caller
-/// may not do to it (it holds something the caller does not).
-async fn change_status(
+/// may not do to it (it holds something the caller does not). The API and
+/// the console's administration pages both change a status through here.
+pub(crate) async fn change_status(
     state: &AppState,
     caller: &Caller,
     id: IdentityId,

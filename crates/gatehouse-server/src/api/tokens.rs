@@ -139,6 +139,18 @@ async fn token_for(
     Ok((token, authorized))
 }
 
+/// Revokes token `id` as `caller` may (its owner, or `identity.manage`).
+/// The API and the console's administration pages both revoke through here.
+pub(crate) async fn revoke_token(state: &AppState, caller: &Caller, id: TokenId) -> Result<ApiToken, ApiError> {
+    let (token, authorized) = token_for(state, caller, id, Action::IdentityManage).await?;
+    let id = token.id;
+    let record = caller.record(&authorized, state, AuditAction::TokenRevoke, format!("token:{id}")).details(json!({
+        "token_id": id.to_string(),
+        "identity_id": token.identity_id.to_string(),
+    }));
+    state.store.revoke_token(id, state.clock.now(), record).await.map_err(Into::into)
+}
+
 /// Revoke a token. Its owner may revoke their own; anyone else needs
 /// `identity.manage`.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
@@ -149,14 +161,8 @@ pub async fn revoke(
     caller: Caller,
     IdPath(id): IdPath<TokenId>,
 ) -> Result<Json<TokenDto>, ApiError> {
-    let (token, authorized) = token_for(&state, &caller, id, Action::IdentityManage).await?;
-    let id = token.id;
-    let record = caller.record(&authorized, &state, AuditAction::TokenRevoke, format!("token:{id}")).details(json!({
-        "token_id": id.to_string(),
-        "identity_id": token.identity_id.to_string(),
-    }));
+    let revoked = revoke_token(&state, &caller, id).await?;
     let now = state.clock.now();
-    let revoked = state.store.revoke_token(id, now, record).await?;
     Ok(Json(TokenDto::new(&revoked, now)))
 }
 

@@ -36,6 +36,7 @@ mod tokens;
 mod vendor_enforcement;
 mod vendors;
 mod web;
+mod web_admin_people;
 mod web_passkeys;
 mod web_reviews;
 mod webhooks;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{OwnedKind, Resource};
 use gatehouse_domain::identity::Identity;
@@ -244,11 +244,11 @@ async fn delete_binding(
     let allowed = caller.may(&state, Action::IdentityManage, &Resource::Gatehouse);
     let (caller, headers) = match step_up::verify(&state, caller.clone(), form.code.as_deref()).await {
         Ok(stepped_up) => stepped_up,
-        Err(error) => return binding_refused(&state, &caller, id, error, true, allowed, HeaderMap::new()).await,
+        Err(error) => return binding_refused(&state, &caller, id, error, true, allowed).await,
     };
     match trust_bindings::delete_binding(&state, &caller, id).await {
         Ok(_) => Ok(see_other("/ui/admin/trust-bindings?done=deleted", headers)),
-        Err(error) => binding_refused(&state, &caller, id, error, false, allowed, headers).await,
+        Err(error) => Ok(with_cookies(binding_refused(&state, &caller, id, error, false, allowed).await, headers)),
     }
 }
 
@@ -259,16 +259,22 @@ async fn binding_refused(
     error: ApiError,
     factor_given: bool,
     allowed: bool,
-    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (notice, status) = refusal(error, factor_given, allowed)?;
     if state.store.find_trust_binding(id).await?.is_none() {
         return Err(PageError::not_found(&format!("trust binding `{id}` not found")));
     }
     let page = bindings_page(state, caller, None, notice, Some((id, true))).await?;
-    // A factor verified in this request stays verified: its new session
-    // cookie goes back even with the refusal.
-    render_with(status, headers, &page)
+    render_with(status, HeaderMap::new(), &page)
+}
+
+/// A refusal's page with `headers` (a rotated session cookie): a factor
+/// verified in this request stays verified, even when the change was
+/// refused.
+fn with_cookies(refused: Result<Response, PageError>, headers: HeaderMap) -> Response {
+    let mut response = refused.unwrap_or_else(IntoResponse::into_response);
+    response.headers_mut().extend(headers);
+    response
 }
 
 // ------------------------------------------------------------ signing keys
@@ -395,16 +401,19 @@ async fn remove_key(
     PageId(id): PageId<SigningKeyId>,
     PageForm(form): PageForm<RemoveKeyForm>,
 ) -> Result<Response, PageError> {
-    let owner: IdentityId = crate::extract::parse_field("identity_id", &form.identity_id)?;
+    let owner: IdentityId = form
+        .identity_id
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("identity_id: `{}` is not an identity id", form.identity_id)))?;
     let theirs = Resource::owned(OwnedKind::SigningKey, id, owner);
     let allowed = caller.may(&state, Action::IdentityManage, &theirs);
     let (caller, headers) = match step_up::verify(&state, caller.clone(), form.code.as_deref()).await {
         Ok(stepped_up) => stepped_up,
-        Err(error) => return key_refused(&state, &caller, (owner, id), error, true, allowed, HeaderMap::new()).await,
+        Err(error) => return key_refused(&state, &caller, (owner, id), error, true, allowed).await,
     };
     match signing_keys::remove_key(&state, &caller, owner, id).await {
         Ok(_) => Ok(see_other("/ui/admin/signing-keys?done=removed", headers)),
-        Err(error) => key_refused(&state, &caller, (owner, id), error, false, allowed, headers).await,
+        Err(error) => Ok(with_cookies(key_refused(&state, &caller, (owner, id), error, false, allowed).await, headers)),
     }
 }
 
@@ -415,14 +424,13 @@ async fn key_refused(
     error: ApiError,
     factor_given: bool,
     allowed: bool,
-    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (notice, status) = refusal(error, factor_given, allowed)?;
     if !state.store.list_signing_keys(owner).await?.iter().any(|key| key.id == id) {
         return Err(PageError::not_found(&format!("signing key `{id}` of identity `{owner}` not found")));
     }
     let page = keys_page(state, caller, notice, Some((owner, id, true))).await?;
-    render_with(status, headers, &page)
+    render_with(status, HeaderMap::new(), &page)
 }
 
 // ----------------------------------------------------------------- vendors

@@ -207,7 +207,7 @@ engine_test!(trust_bindings_refuse_the_unpermitted_and_the_malformed, |engine| w
     engine,
     |db| async move {
         let app = TestApp::with_settings(&db, settings()).await;
-        let Cast { auditor, .. } = cast(&app).await;
+        let Cast { auditor, developer, .. } = cast(&app).await;
         let bot = app.create_service("deploy-bot").await;
         let body = json!({"issuer": "https://token.actions.githubusercontent.com", "audience": "aud",
             "claims": {"repository_id": "1"}, "identity_id": bot});
@@ -231,6 +231,18 @@ engine_test!(trust_bindings_refuse_the_unpermitted_and_the_malformed, |engine| w
         let fresh = post(&app, &path, "aud-secret", &format!("code={}", auditor.code_now(&app))).await;
         assert!(!assert_html(&fresh, 403).contains("Verify and delete"));
         still_there().await.assert_status(200);
+        // Each refusal is audited as the API's is.
+        let listed = app.get("/api/v1/audit/entries?action=identity.manage&limit=500", &app.admin_token).await;
+        let denied: Vec<Value> = listed.assert_status(200)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["outcome"] == "denied")
+            .cloned()
+            .collect();
+        for who in [&auditor.id, &developer.id] {
+            assert!(denied.iter().any(|entry| entry["actor"] == *who), "{who} refused unaudited: {denied:?}");
+        }
 
         // Forged from another site: no Origin, or another one.
         for origin in [None, Some("https://evil.example")] {

@@ -49,9 +49,19 @@ pub async fn list(
     ApiQuery(query): ApiQuery<IntegrationListQuery>,
 ) -> Result<Json<IntegrationListDto>, ApiError> {
     let vendor: Option<VendorId> = query.vendor_id.as_deref().map(parse_id).transpose()?;
-    authorize_vendor_read(&state, &caller).await?;
-    let standings = list_now(&state, vendor).await?;
-    Ok(Json(IntegrationListDto { items: standings.iter().map(IntegrationDto::of).collect() }))
+    Ok(Json(IntegrationListDto { items: integrations_now(&state, &caller, vendor).await? }))
+}
+
+/// Integrations (a vendor's only with `vendor`), oldest first, each with
+/// whether it is in force now, as `caller` may read them.
+pub(crate) async fn integrations_now(
+    state: &AppState,
+    caller: &Caller,
+    vendor: Option<VendorId>,
+) -> Result<Vec<IntegrationDto>, ApiError> {
+    authorize_vendor_read(state, caller).await?;
+    let standings = list_now(state, vendor).await?;
+    Ok(standings.iter().map(IntegrationDto::of).collect())
 }
 
 /// Show one integration and whether it is in force.

@@ -49,7 +49,13 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
 /// Every identity × action × resource that is allowed now, and what allows it.
 #[utoipa::path(get, path = "/api/v1/policy/matrix", tag = "policy", responses((status = 200, body = MatrixDto)))]
 pub async fn matrix_now(State(state): State<AppState>, caller: Caller) -> Result<Json<MatrixDto>, ApiError> {
-    caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    Ok(Json(matrix_for(&state, &caller).await?))
+}
+
+/// The access matrix now, as `caller` may read it (`audit.read`): the
+/// API's and the console's one way to compute it.
+pub(crate) async fn matrix_for(state: &AppState, caller: &Caller) -> Result<MatrixDto, ApiError> {
+    caller.authorize_read(state, Action::AuditRead, Resource::Gatehouse).await?;
     let now = state.clock.now();
     let mut grants = Vec::new();
     let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
@@ -98,11 +104,11 @@ pub async fn matrix_now(State(state): State<AppState>, caller: Caller) -> Result
             }
         })
         .collect();
-    Ok(Json(MatrixDto {
+    Ok(MatrixDto {
         policy_hash: policies.hash().to_owned(),
         resources: resources.iter().map(ResourceRef::from).collect(),
         rows,
-    }))
+    })
 }
 
 /// This module's routes: each path, method, handler and OpenAPI entry

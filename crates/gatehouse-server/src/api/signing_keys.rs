@@ -169,13 +169,24 @@ pub async fn remove(
     caller: Caller,
     IdPairPath(identity_id, key_id): IdPairPath<IdentityId, SigningKeyId>,
 ) -> Result<Json<SigningKeyDto>, ApiError> {
-    let authorized =
-        may_manage(&state, &caller, identity_id, &key_id.to_string(), AuditAction::SigningKeyRemove).await?;
-    let record = caller
-        .record(&authorized, &state, AuditAction::SigningKeyRemove, format!("signing_key:{key_id}"))
-        .details(json!({"signing_key_id": key_id.to_string(), "identity_id": identity_id.to_string()}));
-    let key = state.store.delete_signing_key(identity_id, key_id, record).await?;
+    let key = remove_key(&state, &caller, identity_id, key_id).await?;
     Ok(Json(SigningKeyDto::from(&key)))
+}
+
+/// Removes `identity_id`'s key `key_id` as `caller` (see [`may_manage`],
+/// audited; `NotFound` unless the key is that identity's): the API's and
+/// the console's one way to do it.
+pub(crate) async fn remove_key(
+    state: &AppState,
+    caller: &Caller,
+    identity_id: IdentityId,
+    key_id: SigningKeyId,
+) -> Result<SigningKey, ApiError> {
+    let authorized = may_manage(state, caller, identity_id, &key_id.to_string(), AuditAction::SigningKeyRemove).await?;
+    let record = caller
+        .record(&authorized, state, AuditAction::SigningKeyRemove, format!("signing_key:{key_id}"))
+        .details(json!({"signing_key_id": key_id.to_string(), "identity_id": identity_id.to_string()}));
+    Ok(state.store.delete_signing_key(identity_id, key_id, record).await?)
 }
 
 /// This module's routes: each path, method, handler and OpenAPI entry

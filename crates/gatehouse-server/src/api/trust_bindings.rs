@@ -11,7 +11,7 @@ use gatehouse_domain::authorization::Action;
 use gatehouse_domain::delegation::{DelegationError, Holder, check_binding};
 use gatehouse_domain::grant::Resource;
 use gatehouse_domain::ids::{IdentityId, TrustBindingId};
-use gatehouse_domain::workload::{NewTrustBinding, check_bindable};
+use gatehouse_domain::workload::{NewTrustBinding, TrustBinding, check_bindable};
 use serde_json::json;
 
 use super::dto::{CreateTrustBindingRequest, ListDto, PageQuery, TrustBindingDto};
@@ -114,12 +114,22 @@ pub async fn delete(
     caller: Caller,
     IdPath(id): IdPath<TrustBindingId>,
 ) -> Result<Json<TrustBindingDto>, ApiError> {
-    let authorized = caller.authorize(&state, Action::IdentityManage, Resource::Gatehouse).await?;
-    let record = caller
-        .record(&authorized, &state, AuditAction::TrustBindingDelete, format!("trust_binding:{id}"))
-        .details(json!({ "trust_binding_id": id.to_string() }));
-    let binding = state.store.delete_trust_binding(id, state.clock.now(), record).await?;
+    let binding = delete_binding(&state, &caller, id).await?;
     Ok(Json(TrustBindingDto::from(&binding)))
+}
+
+/// Deletes a trust binding as `caller` (`identity.manage`, audited): the
+/// API's and the console's one way to do it.
+pub(crate) async fn delete_binding(
+    state: &AppState,
+    caller: &Caller,
+    id: TrustBindingId,
+) -> Result<TrustBinding, ApiError> {
+    let authorized = caller.authorize(state, Action::IdentityManage, Resource::Gatehouse).await?;
+    let record = caller
+        .record(&authorized, state, AuditAction::TrustBindingDelete, format!("trust_binding:{id}"))
+        .details(json!({ "trust_binding_id": id.to_string() }));
+    Ok(state.store.delete_trust_binding(id, state.clock.now(), record).await?)
 }
 
 /// This module's routes: each path, method, handler and OpenAPI entry

@@ -73,7 +73,13 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/vendors", tag = "vendors",
     responses((status = 200, body = VendorListDto), (status = 403)))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<VendorListDto>, ApiError> {
-    authorize_vendor_read(&state, &caller).await?;
+    Ok(Json(VendorListDto { items: vendors_now(&state, &caller).await? }))
+}
+
+/// Every vendor with where it stands now, by name, as `caller` may read
+/// them: the API's and the console's one way to list them.
+pub(crate) async fn vendors_now(state: &AppState, caller: &Caller) -> Result<Vec<VendorDto>, ApiError> {
+    authorize_vendor_read(state, caller).await?;
     let rules = VendorRules::of(&state.policies.current());
     let now = state.clock.now();
     let mut evidence: HashMap<VendorId, Vec<_>> = HashMap::new();
@@ -81,8 +87,8 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
         evidence.entry(item.vendor_id).or_default().push(item);
     }
     let integrations = state.store.list_integrations(None).await?;
-    let mut renewal = renewal_reviews(&state, None).await?;
-    let items = state
+    let mut renewal = renewal_reviews(state, None).await?;
+    Ok(state
         .store
         .list_vendors()
         .await?
@@ -92,8 +98,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<
             let reviews = renewal.remove(&vendor.id).unwrap_or_default();
             vendor_dto(&vendor_standing(vendor, items, &reviews, &rules, now), &integrations)
         })
-        .collect();
-    Ok(Json(VendorListDto { items }))
+        .collect())
 }
 
 /// The report: every vendor, its evidence states, next expiry and the
@@ -114,9 +119,14 @@ pub async fn show(
     caller: Caller,
     IdPath(id): IdPath<VendorId>,
 ) -> Result<Json<VendorDto>, ApiError> {
-    authorize_vendor_read(&state, &caller).await?;
-    let vendor = records::find(&state, id).await?;
-    Ok(Json(standing_dto(&state, vendor).await?))
+    Ok(Json(vendor_now(&state, &caller, id).await?))
+}
+
+/// One vendor with where it stands now, as `caller` may read it.
+pub(crate) async fn vendor_now(state: &AppState, caller: &Caller, id: VendorId) -> Result<VendorDto, ApiError> {
+    authorize_vendor_read(state, caller).await?;
+    let vendor = records::find(state, id).await?;
+    standing_dto(state, vendor).await
 }
 
 /// Change a vendor's status (approve, suspend), tier, contract, owners,
@@ -227,13 +237,22 @@ pub async fn list_evidence(
     caller: Caller,
     IdPath(id): IdPath<VendorId>,
 ) -> Result<Json<EvidenceListDto>, ApiError> {
-    authorize_vendor_read(&state, &caller).await?;
-    let vendor = records::find(&state, id).await?;
+    Ok(Json(EvidenceListDto { items: evidence_now(&state, &caller, id).await? }))
+}
+
+/// A vendor's evidence, oldest first, each with its state now, as `caller`
+/// may read it.
+pub(crate) async fn evidence_now(
+    state: &AppState,
+    caller: &Caller,
+    id: VendorId,
+) -> Result<Vec<EvidenceDto>, ApiError> {
+    authorize_vendor_read(state, caller).await?;
+    let vendor = records::find(state, id).await?;
     let all = state.store.list_evidence(id).await?;
     let rules = VendorRules::of(&state.policies.current());
     let now = state.clock.now();
-    let items = all.iter().map(|item| evidence_dto(item, &all, &vendor, &rules, now)).collect();
-    Ok(Json(EvidenceListDto { items }))
+    Ok(all.iter().map(|item| evidence_dto(item, &all, &vendor, &rules, now)).collect())
 }
 
 /// The file of one evidence item, as uploaded.

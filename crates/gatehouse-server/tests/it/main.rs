@@ -37,6 +37,7 @@ mod vendor_enforcement;
 mod vendors;
 mod web;
 mod web_admin_people;
+mod web_admin_trust;
 mod web_passkeys;
 mod web_reviews;
 mod webhooks;

@@ -212,7 +212,9 @@ impl AuditRecord {
     /// The record of a write a caller was authorized for: the actor and the
     /// request's origin are the authorization's.
     pub fn authorized(by: &Authorized, time: OffsetDateTime, action: AuditAction, resource: impl Into<String>) -> Self {
-        Self::raw(time, by.actor().clone(), action.as_str(), resource.into()).origin(by.origin())
+        let mut record = Self::raw(time, by.actor().clone(), action.as_str(), resource.into()).origin(by.origin());
+        record.mfa = by.mfa_fresh_at(time);
+        record
     }
 
     /// The record of a write gatehouse makes on its own, as `writer`; the

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use time::OffsetDateTime;
 
 use crate::audit::{Actor, RequestOrigin};
 
@@ -129,12 +130,26 @@ pub struct Authorized {
     actor: Actor,
     origin: RequestOrigin,
     basis: Basis,
+    mfa_fresh_until: Option<OffsetDateTime>,
 }
 
 impl Authorized {
     /// The one way to make an authorization; the caller must have decided.
-    pub fn unchecked_new(actor: Actor, origin: RequestOrigin, basis: Basis) -> Self {
-        Self { actor, origin, basis }
+    /// `mfa_fresh_until`: until when the actor's credential counts as
+    /// having proven a second factor (none if it never did).
+    pub fn unchecked_new(
+        actor: Actor,
+        origin: RequestOrigin,
+        basis: Basis,
+        mfa_fresh_until: Option<OffsetDateTime>,
+    ) -> Self {
+        Self { actor, origin, basis, mfa_fresh_until }
+    }
+
+    /// Whether the actor's second factor was fresh at `at`: what the audit
+    /// entry's `mfa` says.
+    pub fn mfa_fresh_at(&self, at: OffsetDateTime) -> bool {
+        self.mfa_fresh_until.is_some_and(|until| at <= until)
     }
 
     pub fn actor(&self) -> &Actor {

@@ -40,6 +40,8 @@ pub struct Caller {
     origin: RequestOrigin,
     /// Whether the identity has a confirmed second factor.
     mfa_enrolled: bool,
+    /// How long a second factor stays fresh (`[mfa] fresh_for`).
+    mfa_window: time::Duration,
 }
 
 /// The credential a caller presented.
@@ -85,7 +87,7 @@ impl Caller {
     /// Whether this person proved a second factor with this credential
     /// within the freshness window.
     pub fn mfa_fresh(&self, state: &AppState) -> bool {
-        self.mfa_verified_at().is_some_and(|at| state.clock.now() - at <= state.settings.mfa.fresh_for)
+        self.mfa_verified_at().is_some_and(|at| state.clock.now() - at <= self.mfa_window)
     }
 
     /// Refuses with 403 `mfa-required` unless the caller has fresh MFA.
@@ -183,7 +185,12 @@ impl Caller {
         // this function has just decided (a policy decision, or the caller
         // acting on its own authentication).
         #[allow(clippy::disallowed_methods, reason = "the one place a decision becomes an `Authorized`")]
-        Authorized::unchecked_new(self.actor(), self.origin.clone(), basis)
+        Authorized::unchecked_new(
+            self.actor(),
+            self.origin.clone(),
+            basis,
+            self.mfa_verified_at().map(|at| at + self.mfa_window),
+        )
     }
 
     /// Whether the policies allow the caller `action` on `resource`, asked
@@ -428,7 +435,14 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
                 ));
             }
             let (workload, identity, grants) = authenticate_workload(state, token, &origin).await?;
-            return Ok(Caller { identity, via: Via::CiToken(Box::new(workload)), grants, origin, mfa_enrolled: false });
+            return Ok(Caller {
+                identity,
+                via: Via::CiToken(Box::new(workload)),
+                grants,
+                origin,
+                mfa_enrolled: false,
+                mfa_window: state.settings.mfa.fresh_for,
+            });
         }
         Some(token) if !looks_like_token(token) => Err("the bearer credential is not a gatehouse token"),
         Some(token) => authenticate(state, token).await?,
@@ -444,7 +458,14 @@ async fn authenticate_request(parts: &Parts, state: &AppState, accept_ci_token: 
                     }
                 });
             }
-            let caller = Caller { identity, via: Via::Token(token), grants, origin, mfa_enrolled };
+            let caller = Caller {
+                identity,
+                via: Via::Token(token),
+                grants,
+                origin,
+                mfa_enrolled,
+                mfa_window: state.settings.mfa.fresh_for,
+            };
             require_enrollment(parts, state, &caller)?;
             Ok(caller)
         }
@@ -561,8 +582,14 @@ async fn authenticate_session(
             }
         });
     }
-    let caller =
-        Caller { identity, via: Via::Session(Box::new(session)), grants, origin: origin.clone(), mfa_enrolled };
+    let caller = Caller {
+        identity,
+        via: Via::Session(Box::new(session)),
+        grants,
+        origin: origin.clone(),
+        mfa_enrolled,
+        mfa_window: state.settings.mfa.fresh_for,
+    };
     require_enrollment(parts, state, &caller)?;
     Ok(caller)
 }

@@ -126,7 +126,7 @@ fn typed_constructors_write_the_same_leaf_as_before() {
         RequestOrigin { request_id: Some("r1".into()), source_ip: Some("192.0.2.1".into()), client_request_id: None };
     let actor = Actor::Identity { id: "i1".into(), kind: "human".into() };
     #[allow(clippy::disallowed_methods, reason = "a test stands in for `Caller::authorize`")]
-    let authorized = Authorized::unchecked_new(actor.clone(), origin.clone(), Basis::Policy(Action::GrantManage));
+    let authorized = Authorized::unchecked_new(actor.clone(), origin.clone(), Basis::Policy(Action::GrantManage), None);
     let typed = AuditRecord::authorized(&authorized, time, AuditAction::GrantCreate, "grant:g1");
     let by_hand = AuditRecord::new(time, actor, "grant.create", "grant:g1").origin(&origin);
     assert_eq!(typed.into_entry(1, None).leaf_bytes(), by_hand.into_entry(1, None).leaf_bytes());

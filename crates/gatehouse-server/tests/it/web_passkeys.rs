@@ -166,6 +166,14 @@ engine_test!(a_passkey_steps_up_a_vote_and_attackers_are_refused, |engine| with_
     let approved = post(&app, &vote, &fresh, &approve).await;
     assert_eq!((approved.status.as_u16(), location(&approved)), (303, format!("/ui/requests/{id}?done=approve")));
     assert_eq!(request_state(&app, &id).await, "approved");
+    // The vote's entry says it was made with a fresh second factor; the
+    // passkey's registration, made without one, says not.
+    let entries = app.get("/api/v1/audit/entries?limit=500", &app.admin_token).await.assert_status(200).clone();
+    let mfa_of = |action: &str| {
+        entries["items"].as_array().unwrap().iter().find(|e| e["action"] == action).map(|e| e["mfa"].clone())
+    };
+    assert_eq!(mfa_of("request.vote"), Some(json!(true)), "{entries}");
+    assert_eq!(mfa_of("mfa.passkey.register"), Some(json!(false)), "{entries}");
 
     // Cy cannot rename or remove Ana's passkey, even fresh herself.
     let mut cy_key = SoftPasskey::new(true);

@@ -257,7 +257,7 @@ fn cursor(name: &str, raw: Option<&str>, size: u64) -> Result<Option<u64>, ApiEr
         .parse::<u64>()
         .ok()
         .filter(|index| raw.bytes().all(|b| b.is_ascii_digit()) && *index <= size)
-        .ok_or_else(|| ApiError::BadRequest(format!("`{raw}` is not a {name} cursor of this log")))?;
+        .ok_or_else(|| ApiError::BadRequest(format!("`{raw}` is not a `{name}` cursor of this log")))?;
     Ok(Some(index))
 }
 

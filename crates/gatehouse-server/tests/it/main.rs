@@ -36,5 +36,6 @@ mod tokens;
 mod vendor_enforcement;
 mod vendors;
 mod web;
+mod web_audit;
 mod webhooks;
 mod workload;

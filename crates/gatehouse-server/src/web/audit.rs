@@ -95,9 +95,16 @@ pub struct Row {
     pub seq: u64,
     pub time: Instant,
     pub actor: String,
+    /// The log filtered to this actor.
+    pub by_actor: String,
     pub action: String,
     pub resource: String,
     pub outcome: String,
+}
+
+/// The log filtered to one field's value.
+fn filtered_by(name: &str, value: &str) -> String {
+    format!("/ui/audit?{name}={}", encode_query(value))
 }
 
 /// A choice of a `<select>`.
@@ -303,6 +310,7 @@ pub async fn log(
             seq: entry.index,
             time: Instant::of(record.time),
             actor: names.of(&record.actor).await?,
+            by_actor: filtered_by("actor", record.actor.id()),
             action: record.action.clone(),
             resource: record.resource.clone(),
             outcome: record.outcome.as_str().to_owned(),
@@ -355,6 +363,9 @@ struct EntryPage {
     source_ip: Option<String>,
     mfa: bool,
     details: String,
+    /// The log filtered to this entry's actor, and to its resource.
+    by_actor: String,
+    by_resource: String,
     prev_root: Option<String>,
     leaf_hash: String,
     /// None while the entry is newer than the latest checkpoint.
@@ -415,6 +426,8 @@ pub async fn entry(
         source_ip: record.origin.source_ip.clone(),
         mfa: record.mfa,
         details,
+        by_actor: filtered_by("actor", record.actor.id()),
+        by_resource: filtered_by("resource", &record.resource),
         prev_root: entry.prev_root.map(|root| STANDARD.encode(root)),
         leaf_hash: STANDARD.encode(leaf_hash),
         proof,

@@ -184,6 +184,15 @@ engine_test!(an_auditor_reads_the_log_newest_first_a_page_at_a_time_with_filters
         let timed = assert_html(&page(&app, "/ui/audit?to=2030-01-01T09:00", "ana-secret").await, 200);
         assert!(!seqs(&timed).contains(&newest), "to is exclusive");
         assert!(timed.contains("value=\"2030-01-01T09:00:00\""), "the form shows the time as its field reads it");
+        // Each actor links to their entries; an entry to its actor's and its resource's.
+        assert!(first.contains("<a href=\"/ui/audit?actor=anonymous\" title=\"Entries by this actor\">anonymous</a>"));
+        let shown_entry = assert_html(&page(&app, &format!("/ui/audit/entries/{newest}"), "ana-secret").await, 200);
+        assert!(shown_entry.contains("href=\"/ui/audit?actor=anonymous\">Entries by this actor</a>"), "{shown_entry}");
+        assert!(shown_entry.contains("href=\"/ui/audit?resource=gatehouse\">Entries on this resource</a>"));
+        let by_ana = assert_html(&page(&app, &format!("/ui/audit?actor={}", ana.id), "ana-secret").await, 200);
+        let rows = seqs(&by_ana).len();
+        assert!(rows > 0, "her enrolment: {by_ana}");
+        assert_eq!(by_ana.matches("\">ana@example.com</a></td>").count(), rows, "hers only");
         let none = assert_html(&page(&app, "/ui/audit?actor=nobody", "ana-secret").await, 200);
         assert!(none.contains("No entry matches these filters."));
     }

@@ -210,6 +210,56 @@ test('without JavaScript a request reads, the requester cannot approve their own
   await context.close();
 });
 
+test('an auditor reads the log, an entry with its proof, and the signed checkpoint', async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, 'cy@example.com');
+  await page.getByRole('link', { name: 'Audit', exact: true }).click();
+  await expect(page).toHaveURL(`${base}/ui/audit`);
+  await expect(page.getByRole('table')).toContainText('request.vote');
+  await accessible(page, 'audit-log');
+  await shot(page, 'audit-log');
+
+  // Filtered by action, from the form.
+  await page.getByLabel('Action').selectOption('request.vote');
+  await page.getByRole('button', { name: 'Show entries' }).click();
+  await expect(page).toHaveURL(/action=request\.vote/);
+  await expect(page.locator('tbody tr')).not.toHaveCount(0);
+  await page.locator('tbody tr th a').first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Audit entry');
+  await expect(page.getByText('leads from this leaf to the root')).toBeVisible();
+  await accessible(page, 'audit-entry');
+  await shot(page, 'audit-entry');
+
+  await page.getByRole('link', { name: 'the checkpoint and its key' }).click();
+  await expect(page.getByText('Its signature verifies with the audit key below.')).toBeVisible();
+  await expect(page.getByText('gatehouse audit verify').first()).toBeVisible();
+  await accessible(page, 'audit-checkpoint');
+  const download = await page.request.get(`${base}/ui/audit/export`);
+  expect(download.status()).toBe(200);
+  expect(download.headers()['content-disposition']).toMatch(/^attachment; filename="gatehouse-audit-\d+\.jsonl"$/);
+
+  // The reviews and administration pages an auditor reads, each through axe.
+  const pages = [
+    ['/ui/reviews', 'reviews'], ['/ui/admin', 'admin'], ['/ui/admin/identities', 'admin-identities'],
+    ['/ui/admin/grants', 'admin-grants'], ['/ui/admin/tokens', 'admin-tokens'],
+    ['/ui/admin/trust-bindings', 'admin-trust-bindings'], ['/ui/admin/signing-keys', 'admin-signing-keys'],
+    ['/ui/admin/vendors', 'admin-vendors'], ['/ui/admin/matrix', 'admin-matrix'],
+  ];
+  for (const [path, name] of pages) {
+    const response = await page.goto(`${base}${path}`);
+    expect(response.status(), path).toBe(200);
+    await accessible(page, name);
+    await shot(page, name);
+  }
+  await page.goto(`${base}/ui/admin/identities`);
+  await page.getByRole('link', { name: 'Ana', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Ana');
+  await accessible(page, 'admin-identity');
+  await shot(page, 'admin-identity');
+  await context.close();
+});
+
 test.afterAll(() => {
   writeFileSync(`${artifacts}/results.json`, JSON.stringify(results, null, 2));
 });

@@ -115,6 +115,8 @@ async fn seed(server: &Server, admin: &str, data_dir: &Path) -> Seeded {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let code = gatehouse_mfa::TotpSecret::from_base32(&cy_secret).unwrap().code_at(now);
     assert_eq!(server.post("/api/v1/mfa/totp/confirm", &cy_token, &json!({"code": code})).await.0, 200);
+    // Cy also reads the audit log (the console's audit pages are walked as hers).
+    post("/api/v1/grants", admin.to_owned(), json!({"identity_id": people[1], "role": "auditor", "scope": "*"})).await;
     let own = post(
         "/api/v1/requests",
         cy_token,

@@ -77,6 +77,11 @@ pub async fn audit_search_filters_and_checkpoints(store: Arc<dyn Store>) {
         ..AuditFilter::default()
     };
     assert_eq!(indexes(store.search_audit(&both, 0, 1).await.unwrap()), vec![3], "every condition, at most `limit`");
+    assert_eq!(indexes(store.search_audit_newest(&by_action, None, 10).await.unwrap()), vec![2, 1], "newest first");
+    assert_eq!(indexes(store.search_audit_newest(&by_action, None, 1).await.unwrap()), vec![2], "at most `limit`");
+    assert_eq!(indexes(store.search_audit_newest(&by_action, Some(2), 10).await.unwrap()), vec![1], "below `before`");
+    assert!(store.search_audit_newest(&by_action, Some(1), 10).await.unwrap().is_empty());
+    assert_eq!(indexes(store.search_audit_newest(&AuditFilter::default(), Some(4), 2).await.unwrap()), vec![3, 2]);
     let actor = store.list_audit(1, 1).await.unwrap()[0].to_json()["actor"].as_str().map(str::to_owned);
     let by_actor = AuditFilter { actor, ..AuditFilter::default() };
     assert_eq!(indexes(store.search_audit(&by_actor, 0, 10).await.unwrap()), vec![1, 2]);

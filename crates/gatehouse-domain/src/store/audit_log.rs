@@ -62,6 +62,15 @@ pub trait AuditLogStore: Send + Sync {
     /// Entries matching `filter`, from index `start` on, at most `limit`.
     async fn search_audit(&self, filter: &AuditFilter, start: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 
+    /// Entries matching `filter` with an index below `before` (any when
+    /// none), newest first, at most `limit`: a log read from its end.
+    async fn search_audit_newest(
+        &self,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
+
     /// The exact leaf bytes of entries from `start` on, at most `limit`.
     async fn list_audit_leaves(&self, start: u64, limit: u32) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
 

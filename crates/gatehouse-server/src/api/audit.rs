@@ -56,6 +56,39 @@ fn parse_time(name: &str, raw: Option<&str>) -> Result<Option<OffsetDateTime>, A
     .transpose()
 }
 
+/// The outcomes an entry can have, as filters name them.
+pub(crate) const OUTCOMES: [&str; 3] = ["success", "denied", "failure"];
+
+/// A search of the log's filter as given, before it is checked.
+pub(crate) struct FilterText<'a> {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub outcome: Option<String>,
+    /// The inclusive lower bound of the time, with its field's name.
+    pub since: (&'a str, Option<&'a str>),
+    /// The exclusive upper bound of the time, with its field's name.
+    pub until: (&'a str, Option<&'a str>),
+}
+
+/// The filter of a search of the log, checked: what `GET /api/v1/audit/entries`
+/// and the console's audit page both read.
+pub(crate) fn audit_filter(text: FilterText<'_>) -> Result<AuditFilter, ApiError> {
+    if let Some(outcome) = &text.outcome
+        && !OUTCOMES.contains(&outcome.as_str())
+    {
+        return Err(ApiError::BadRequest(format!("outcome must be success, denied or failure, not `{outcome}`")));
+    }
+    Ok(AuditFilter {
+        since: parse_time(text.since.0, text.since.1)?,
+        until: parse_time(text.until.0, text.until.1)?,
+        actor: text.actor,
+        action: text.action,
+        resource: text.resource,
+        outcome: text.outcome,
+    })
+}
+
 /// Audit entries in index order, from `start`, filtered.
 #[utoipa::path(get, path = "/api/v1/audit/entries", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditPageDto), (status = 400), (status = 403)))]
@@ -69,25 +102,21 @@ pub async fn entries(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and 500 (got {limit})")));
     }
-    if let Some(outcome) = &query.outcome
-        && !["success", "denied", "failure"].contains(&outcome.as_str())
-    {
-        return Err(ApiError::BadRequest(format!("outcome must be success, denied or failure, not `{outcome}`")));
-    }
-    let filter = AuditFilter {
+    let filter = audit_filter(FilterText {
+        since: ("since", query.since.as_deref()),
+        until: ("until", query.until.as_deref()),
         actor: query.actor,
         action: query.action,
         resource: query.resource,
         outcome: query.outcome,
-        since: parse_time("since", query.since.as_deref())?,
-        until: parse_time("until", query.until.as_deref())?,
-    };
+    })?;
     let entries = state.store.search_audit(&filter, query.start.unwrap_or(0), limit).await?;
     let next_start = (entries.len() == limit as usize).then(|| entries.last().map(|e| e.index + 1)).flatten();
     Ok(Json(AuditPageDto { items: entries.iter().map(AuditEntryDto::from).collect(), next_start }))
 }
 
-async fn latest(state: &AppState) -> Result<StoredCheckpoint, ApiError> {
+/// The latest signed checkpoint (404 before the first).
+pub(crate) async fn latest(state: &AppState) -> Result<StoredCheckpoint, ApiError> {
     state
         .store
         .latest_checkpoint()
@@ -109,12 +138,17 @@ pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result
     responses((status = 200, content_type = "text/plain", body = String), (status = 403)))]
 pub async fn public_key(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     caller.authorize_read(&state, Action::AuditRead, Resource::Gatehouse).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", verifier_key(&state).await?)))
+}
+
+/// The note verifier key of the audit signing key, `<name>+<key id>+<key>`.
+pub(crate) async fn verifier_key(state: &AppState) -> Result<String, ApiError> {
     let installation = state
         .store
         .find_installation()
         .await?
         .ok_or_else(|| ApiError::NotFound("gatehouse is not initialized".into()))?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", installation.audit_public_key)))
+    Ok(installation.audit_public_key)
 }
 
 /// Runs a proof algorithm over stored nodes: one read for every node it
@@ -155,9 +189,15 @@ pub async fn inclusion_proof(
     if query.index >= size {
         return Err(ApiError::BadRequest(format!("index must be below tree_size {size} (got {})", query.index)));
     }
-    let proof = with_nodes(&state, |get| merkle::inclusion_proof(query.index, size, get)).await?;
-    let hashes = proof?;
+    let hashes = inclusion_hashes(&state, query.index, size).await?;
     Ok(Json(InclusionProofDto { leaf_index: query.index, tree_size: size, hashes: encode_all(&hashes) }))
+}
+
+/// The audit path of entry `index` in the tree of its first `size` entries
+/// (`index < size`, `size` at most the latest checkpoint's), leaf side first.
+pub(crate) async fn inclusion_hashes(state: &AppState, index: u64, size: u64) -> Result<Vec<Hash>, ApiError> {
+    let proof = with_nodes(state, |get| merkle::inclusion_proof(index, size, get)).await?;
+    Ok(proof?)
 }
 
 /// The consistency proof between the trees of `first` and `second` entries.

@@ -40,5 +40,6 @@ mod web_admin_people;
 mod web_admin_trust;
 mod web_passkeys;
 mod web_reviews;
+mod web_audit;
 mod webhooks;
 mod workload;

@@ -56,6 +56,33 @@ impl AuditLogStore for SqlStore {
         rows.iter().map(rows::audit_entry).collect()
     }
 
+    async fn search_audit_newest(
+        &self,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_entries WHERE ($1 IS NULL OR idx < $1) \
+             AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) \
+             AND ($4 IS NULL OR resource = $4) AND ($5 IS NULL OR outcome = $5) \
+             AND ($6 IS NULL OR time >= $6) AND ($7 IS NULL OR time < $7) \
+             ORDER BY idx DESC LIMIT $8"
+        )))
+        .bind(before.map(to_i64))
+        .bind(filter.actor.clone())
+        .bind(filter.action.clone())
+        .bind(filter.resource.clone())
+        .bind(filter.outcome.clone())
+        .bind(filter.since.map(to_unix_millis))
+        .bind(filter.until.map(to_unix_millis))
+        .bind(i64::from(limit.clamp(1, PageRequest::MAX_LIMIT)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(rows::audit_entry).collect()
+    }
+
     async fn list_audit_leaves(&self, start: u64, limit: u32) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {AUDIT_COLUMNS}, leaf FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2"

@@ -100,7 +100,7 @@ async fn run(engine: Engine) {
     source.files.insert("approvals.toml".into(), RULES.into());
     let app = TestApp::with_policies(&db, settings(), Policies::from_source(&source).unwrap()).await;
     let ana = app.create_human("ana", "ana@example.com").await;
-    for scope in ["project:bulk/*", "environment:acme/web:production"] {
+    for scope in ["*"] {
         let grant = json!({"identity_id": ana, "role": "release-approver", "scope": scope});
         app.post("/api/v1/grants", &app.admin_token, grant).await.assert_status(201);
     }

@@ -14,8 +14,6 @@
 //! [`SCAN_READS`] reads were made, and the next page continues from where
 //! the reading stopped.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -31,6 +29,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::extract::{PageForm, PageId, PageQuery};
+use super::names::{Names, display_name};
 use super::page::{Chrome, Instant, Notice, PageError, Section, encode_query, render, render_with, see_other};
 use super::step_up::{self, StepUp};
 use super::viewer::Viewer;
@@ -201,38 +200,6 @@ fn next_link(path: &str, filters: &[(&str, Option<&str>)], after: Option<String>
         .collect();
     query.push(format!("after={}", encode_query(&after)));
     Some(format!("{path}?{}", query.join("&")))
-}
-
-/// Identity names, each read once per page.
-struct Names<'a> {
-    state: &'a AppState,
-    known: HashMap<IdentityId, String>,
-}
-
-impl<'a> Names<'a> {
-    fn new(state: &'a AppState) -> Self {
-        Self { state, known: HashMap::new() }
-    }
-
-    fn remember(&mut self, identity: &Identity) {
-        self.known.insert(identity.id, display_name(identity));
-    }
-
-    async fn of(&mut self, id: IdentityId) -> Result<String, ApiError> {
-        if let Some(name) = self.known.get(&id) {
-            return Ok(name.clone());
-        }
-        let name = match self.state.store.find_identity(id).await? {
-            Some(identity) => display_name(&identity),
-            None => id.to_string(),
-        };
-        self.known.insert(id, name.clone());
-        Ok(name)
-    }
-}
-
-fn display_name(identity: &Identity) -> String {
-    identity.email.clone().unwrap_or_else(|| identity.name.clone())
 }
 
 // ---------------------------------------------------------------- identities

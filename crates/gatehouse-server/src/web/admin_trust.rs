@@ -5,7 +5,7 @@
 //! entries are the API's. A change that needs a fresh second factor shows
 //! the list again with the step-up panel holding it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State;
@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::{OwnedKind, Resource};
-use gatehouse_domain::identity::Identity;
 use gatehouse_domain::ids::{IdentityId, SigningKeyId, TrustBindingId, VendorId};
 use gatehouse_domain::signing::SigningKey;
 use gatehouse_domain::store::PageRequest;
@@ -21,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::extract::{PageForm, PageId, PageQuery};
+use super::names::Names;
 use super::page::{Chrome, Instant, Notice, PageError, Section, render, render_with, see_other};
 use super::step_up::{self, StepUp};
 use super::viewer::Viewer;
@@ -48,45 +48,6 @@ pub fn routes() -> Vec<Undocumented> {
         undocumented(Method::GET, "/ui/admin/vendors/{id}", vendor),
         undocumented(Method::GET, "/ui/admin/matrix", matrix),
     ]
-}
-
-/// Identity names, each read once per page.
-struct Names<'a> {
-    state: &'a AppState,
-    known: HashMap<IdentityId, String>,
-}
-
-impl<'a> Names<'a> {
-    fn new(state: &'a AppState) -> Self {
-        Self { state, known: HashMap::new() }
-    }
-
-    fn learn(&mut self, identity: &Identity) {
-        self.known.insert(identity.id, display_name(identity));
-    }
-
-    async fn of(&mut self, id: IdentityId) -> Result<String, ApiError> {
-        if let Some(name) = self.known.get(&id) {
-            return Ok(name.clone());
-        }
-        let name = match self.state.store.find_identity(id).await? {
-            Some(identity) => display_name(&identity),
-            None => id.to_string(),
-        };
-        self.known.insert(id, name.clone());
-        Ok(name)
-    }
-
-    async fn of_text(&mut self, id: &str) -> Result<String, ApiError> {
-        match id.parse::<IdentityId>() {
-            Ok(id) => self.of(id).await,
-            Err(_) => Ok(id.to_owned()),
-        }
-    }
-}
-
-fn display_name(identity: &Identity) -> String {
-    identity.email.clone().unwrap_or_else(|| identity.name.clone())
 }
 
 /// How a refused change is answered: the list again with the step-up
@@ -339,7 +300,7 @@ async fn keys_page(
             if !caller.may(state, Action::IdentityView, &theirs) {
                 continue;
             }
-            names.learn(identity);
+            names.remember(identity);
             for key in state.store.list_signing_keys(identity.id).await? {
                 if retry.is_some_and(|(owner, id, _)| owner == key.identity_id && id == key.id) {
                     held = Some(key_row(state, &mut names, &key).await?);

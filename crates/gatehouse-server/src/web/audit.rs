@@ -4,7 +4,6 @@
 //! through the API's own functions (`api::audit`: the filter, the latest
 //! checkpoint, the audit path, the verifier key) and shows nothing before.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -19,16 +18,16 @@ use gatehouse_audit::checkpoint::Checkpoint;
 use gatehouse_audit::export::{checkpoint_line, entry_line, header_line};
 use gatehouse_audit::merkle;
 use gatehouse_audit::note_key::NoteVerifier;
-use gatehouse_domain::audit::{Actor, AuditAction, AuditEntry};
+use gatehouse_domain::audit::{AuditAction, AuditEntry};
 use gatehouse_domain::authorization::Action;
 use gatehouse_domain::grant::Resource;
-use gatehouse_domain::ids::IdentityId;
 use gatehouse_domain::store::AuditFilter;
 use serde::Deserialize;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::extract::{PageId, PageQuery};
+use super::names::Names;
 use super::page::{Chrome, Instant, PageError, Section, encode_query, render};
 use super::viewer::Viewer;
 use crate::api::audit::{FilterText, OUTCOMES, audit_filter, inclusion_hashes, latest, verifier_key};
@@ -60,34 +59,6 @@ const EXPORT_PAGE: u32 = 2_000;
 /// recorded the same way.
 async fn may_read(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
     caller.authorize_read(state, Action::AuditRead, Resource::Gatehouse).await
-}
-
-/// Actors' names, each identity read once per page.
-struct Names<'a> {
-    state: &'a AppState,
-    known: HashMap<String, String>,
-}
-
-impl<'a> Names<'a> {
-    fn new(state: &'a AppState) -> Self {
-        Self { state, known: HashMap::new() }
-    }
-
-    async fn of(&mut self, actor: &Actor) -> Result<String, ApiError> {
-        let Actor::Identity { id, .. } = actor else {
-            return Ok(actor.id().to_owned());
-        };
-        if let Some(name) = self.known.get(id) {
-            return Ok(name.clone());
-        }
-        let found = match id.parse::<IdentityId>() {
-            Ok(parsed) => self.state.store.find_identity(parsed).await?,
-            Err(_) => None,
-        };
-        let name = found.map_or_else(|| id.clone(), |identity| identity.email.unwrap_or(identity.name));
-        self.known.insert(id.clone(), name.clone());
-        Ok(name)
-    }
 }
 
 /// One entry in the log's table.
@@ -309,7 +280,7 @@ pub async fn log(
         rows.push(Row {
             seq: entry.index,
             time: Instant::of(record.time),
-            actor: names.of(&record.actor).await?,
+            actor: names.of_actor(&record.actor).await?,
             by_actor: filtered_by("actor", record.actor.id()),
             action: record.action.clone(),
             resource: record.resource.clone(),
@@ -415,7 +386,7 @@ pub async fn entry(
         chrome: Chrome::page(&state, &caller, format!("Audit entry {seq}"), Section::Audit),
         seq,
         time: Instant::of(record.time),
-        actor: Names::new(&state).of(&record.actor).await?,
+        actor: Names::new(&state).of_actor(&record.actor).await?,
         actor_id: record.actor.id().to_owned(),
         actor_kind: record.actor.kind().to_owned(),
         action: record.action.clone(),

@@ -17,6 +17,7 @@ mod assets;
 mod audit;
 mod extract;
 mod headers;
+mod names;
 mod page;
 mod requests;
 mod reviews;

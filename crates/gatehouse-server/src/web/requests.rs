@@ -5,19 +5,18 @@
 //! refused, not approved. A vote that needs a fresh second factor shows
 //! the step-up panel in place, and the same form carries the code.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gatehouse_domain::access::{ApprovalRequest, RequestState, VoteDecision};
 use gatehouse_domain::change::CommitSha;
-use gatehouse_domain::ids::{ApprovalRequestId, IdentityId};
+use gatehouse_domain::ids::ApprovalRequestId;
 use gatehouse_domain::store::ApprovalFilter;
 use serde::Deserialize;
 
 use super::extract::{PageForm, PageId, PageQuery};
+use super::names::Names;
 use super::page::{Chrome, Instant, Notice, PageError, Section, render, render_with, see_other};
 use super::step_up::{self, StepUp};
 use super::viewer::Viewer;
@@ -101,37 +100,6 @@ fn summary(request: &ApprovalRequest) -> String {
         }
         gatehouse_domain::access::RequestKind::Action { action, resource, .. } => {
             format!("{} on {}", action.as_str(), resource)
-        }
-    }
-}
-
-/// Identity names, each read once per page.
-struct Names<'a> {
-    state: &'a AppState,
-    known: HashMap<IdentityId, String>,
-}
-
-impl<'a> Names<'a> {
-    fn new(state: &'a AppState) -> Self {
-        Self { state, known: HashMap::new() }
-    }
-
-    async fn of(&mut self, id: IdentityId) -> Result<String, ApiError> {
-        if let Some(name) = self.known.get(&id) {
-            return Ok(name.clone());
-        }
-        let name = match self.state.store.find_identity(id).await? {
-            Some(identity) => identity.email.unwrap_or(identity.name),
-            None => id.to_string(),
-        };
-        self.known.insert(id, name.clone());
-        Ok(name)
-    }
-
-    async fn of_text(&mut self, id: &str) -> Result<String, ApiError> {
-        match id.parse::<IdentityId>() {
-            Ok(id) => self.of(id).await,
-            Err(_) => Ok(id.to_owned()),
         }
     }
 }

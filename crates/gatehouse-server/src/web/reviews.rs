@@ -9,20 +9,19 @@
 //! one the page shows. A decision that needs a fresh second factor shows
 //! the step-up panel in place, in the item it decides.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use gatehouse_domain::ids::{CampaignId, IdentityId};
+use gatehouse_domain::ids::CampaignId;
 use gatehouse_domain::review::{Campaign, CampaignState, Decision, ItemKind, Verdict, Window, check_decision};
 use gatehouse_domain::span::format_duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::extract::{PageForm, PageId, PageQuery};
+use super::names::Names;
 use super::page::{Chrome, Instant, Notice, PageError, Section, render, render_with, see_other};
 use super::step_up::{self, StepUp};
 use super::viewer::Viewer;
@@ -57,30 +56,6 @@ impl FromRequestParts<AppState> for ItemPath {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let IdPairPath(campaign, item) = IdPairPath::<CampaignId, u32>::from_request_parts(parts, state).await?;
         Ok(Self(campaign, item))
-    }
-}
-
-/// Identity names, each read once per page.
-struct Names<'a> {
-    state: &'a AppState,
-    known: HashMap<IdentityId, String>,
-}
-
-impl<'a> Names<'a> {
-    fn new(state: &'a AppState) -> Self {
-        Self { state, known: HashMap::new() }
-    }
-
-    async fn of(&mut self, id: IdentityId) -> Result<String, ApiError> {
-        if let Some(name) = self.known.get(&id) {
-            return Ok(name.clone());
-        }
-        let name = match self.state.store.find_identity(id).await? {
-            Some(identity) => identity.email.unwrap_or(identity.name),
-            None => id.to_string(),
-        };
-        self.known.insert(id, name.clone());
-        Ok(name)
     }
 }
 

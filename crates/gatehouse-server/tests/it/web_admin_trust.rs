@@ -6,102 +6,21 @@
 //! and malformed ids, another identity's key, bad filters), each refused
 //! with a page and nothing changed.
 
-use std::time::Duration as StdDuration;
-
-use axum::body::Body;
-use axum::http::{Method, Request};
-use gatehouse_domain::audit::{Actor, AuditRecord};
+use axum::http::Method;
 use gatehouse_domain::clock::Clock;
-use gatehouse_domain::ids::SessionId;
-use gatehouse_domain::session::NewSession;
-use gatehouse_domain::token::TokenHash;
 use gatehouse_mfa::TotpSecret;
-use gatehouse_server::integrations::Secret;
-use gatehouse_server::sso::OidcSettings;
 use gatehouse_server::{MfaSettings, Settings};
 use gatehouse_testkit::git_repo::GitSandbox;
-use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
+use gatehouse_testkit::{TestApp, engine_test, with_database};
 use serde_json::{Value, json};
 use time::Duration;
 
 use crate::people::{Directory, Person, grant};
+use crate::web::{assert_html, browse, location, new_cookie, page, post, start_session};
 
-const ORIGIN: &str = "http://localhost:9";
-
-/// Single sign-on for the console, and step-up: a person's privileged
-/// change needs a fresh second factor.
+/// The console's test settings, with step-up on.
 fn settings() -> Settings {
-    Settings {
-        mfa: MfaSettings { step_up: true, ..MfaSettings::default() },
-        oidc: Some(OidcSettings {
-            issuer: "http://127.0.0.1:8".into(),
-            client_id: "gatehouse".into(),
-            client_secret: Secret::new("s"),
-            redirect_url: format!("{ORIGIN}/auth/callback"),
-            auto_provision: false,
-            session_idle: StdDuration::from_secs(30 * 60),
-            session_absolute: StdDuration::from_secs(8 * 3600),
-        }),
-        ..gatehouse_testkit::test_settings()
-    }
-}
-
-async fn start_session(app: &TestApp, identity: &str, secret: &str) {
-    let now = app.clock.now();
-    let session = NewSession {
-        id: SessionId::new(),
-        hash: TokenHash::of(secret),
-        identity_id: identity.parse().unwrap(),
-        created_at: now,
-        expires_at: now + Duration::hours(8),
-        source_ip: None,
-    };
-    app.store.create_session(session, None, AuditRecord::new(now, Actor::System, "auth.login", "test")).await.unwrap();
-}
-
-async fn browse(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    cookie: &str,
-    origin: Option<&str>,
-    form: &str,
-) -> TestResponse {
-    let mut request =
-        Request::builder().method(method.clone()).uri(path).header("cookie", format!("gatehouse_session={cookie}"));
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    let request = if method == Method::POST {
-        request.header("content-type", "application/x-www-form-urlencoded").body(Body::from(form.to_owned()))
-    } else {
-        request.body(Body::empty())
-    };
-    app.send(request.unwrap()).await
-}
-
-async fn page(app: &TestApp, path: &str, cookie: &str) -> TestResponse {
-    browse(app, Method::GET, path, cookie, None, "").await
-}
-
-async fn post(app: &TestApp, path: &str, cookie: &str, form: &str) -> TestResponse {
-    browse(app, Method::POST, path, cookie, Some(ORIGIN), form).await
-}
-
-fn location(response: &TestResponse) -> String {
-    response.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-}
-
-fn new_cookie(response: &TestResponse) -> Option<String> {
-    let value = response.headers.get("set-cookie")?.to_str().ok()?;
-    value.strip_prefix("gatehouse_session=")?.split(';').next().map(str::to_owned)
-}
-
-fn assert_html(response: &TestResponse, status: u16) -> &str {
-    assert_eq!(response.status.as_u16(), status, "{}", response.text);
-    let kind = response.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    assert!(kind.starts_with("text/html"), "{kind}: {}", response.text);
-    &response.text
+    Settings { mfa: MfaSettings { step_up: true, ..MfaSettings::default() }, ..crate::web::settings() }
 }
 
 /// The audit entries of `action` that succeeded.

@@ -5,62 +5,16 @@
 //! `audit.read` (a 403 page showing nothing, and a `denied` entry), bad
 //! filters and forged cursors (400), an unknown entry (404).
 
-use std::time::Duration as StdDuration;
-
-use axum::body::Body;
-use axum::http::Request;
 use base64::Engine as _;
 use gatehouse_audit::export::Verifier;
 use gatehouse_audit::merkle;
 use gatehouse_domain::audit::{Actor, AuditRecord, Outcome};
 use gatehouse_domain::clock::Clock;
-use gatehouse_domain::ids::SessionId;
-use gatehouse_domain::session::NewSession;
-use gatehouse_domain::token::TokenHash;
-use gatehouse_server::Settings;
-use gatehouse_server::integrations::Secret;
-use gatehouse_server::sso::OidcSettings;
 use gatehouse_testkit::{TestApp, TestResponse, engine_test, with_database};
-use time::Duration;
 use time::macros::datetime;
 
 use crate::people::{Directory, grant};
-
-fn settings() -> Settings {
-    Settings {
-        oidc: Some(OidcSettings {
-            issuer: "http://127.0.0.1:8".into(),
-            client_id: "gatehouse".into(),
-            client_secret: Secret::new("s"),
-            redirect_url: "http://localhost:9/auth/callback".into(),
-            auto_provision: false,
-            session_idle: StdDuration::from_secs(30 * 60),
-            session_absolute: StdDuration::from_secs(8 * 3600),
-        }),
-        ..gatehouse_testkit::test_settings()
-    }
-}
-
-async fn start_session(app: &TestApp, identity: &str, secret: &str) {
-    let now = app.clock.now();
-    let session = NewSession {
-        id: SessionId::new(),
-        hash: TokenHash::of(secret),
-        identity_id: identity.parse().unwrap(),
-        created_at: now,
-        expires_at: now + Duration::hours(8),
-        source_ip: None,
-    };
-    app.store.create_session(session, None, AuditRecord::new(now, Actor::System, "auth.login", "test")).await.unwrap();
-}
-
-async fn page(app: &TestApp, path: &str, cookie: &str) -> TestResponse {
-    let mut request = Request::builder().uri(path);
-    if !cookie.is_empty() {
-        request = request.header("cookie", format!("gatehouse_session={cookie}"));
-    }
-    app.send(request.body(Body::empty()).unwrap()).await
-}
+use crate::web::{page, settings, start_session};
 
 fn assert_html(response: &TestResponse, status: u16) -> String {
     assert_eq!(response.status.as_u16(), status, "{}", response.text);

@@ -104,6 +104,40 @@ fn summary(request: &ApprovalRequest) -> String {
     }
 }
 
+/// Why the request needs approval: the rule's own terms, in words.
+pub struct RuleTerms {
+    /// What the rule gates, and where.
+    pub gates: String,
+    pub resources: Vec<String>,
+    /// Who may not vote on it, whatever their role.
+    pub excluded: Vec<&'static str>,
+    pub approver_mfa_minutes: i64,
+    pub deny_quorum: u32,
+    pub reason_required: bool,
+}
+
+impl RuleTerms {
+    fn of(rule: &gatehouse_domain::access::ApprovalRule) -> Self {
+        use gatehouse_domain::access::Exclusion;
+        Self {
+            gates: rule.gated.to_string(),
+            resources: rule.resources.clone(),
+            excluded: rule
+                .exclude
+                .iter()
+                .map(|exclusion| match exclusion {
+                    Exclusion::Requester => "the requester",
+                    Exclusion::TriggeringActor => "whoever triggered the CI run",
+                    Exclusion::CommitAuthors => "the authors of the commits deployed",
+                })
+                .collect(),
+            approver_mfa_minutes: rule.approver_mfa_max_age.whole_minutes(),
+            deny_quorum: rule.deny_quorum,
+            reason_required: rule.reason_required,
+        }
+    }
+}
+
 /// A clause of the rule with its progress.
 pub struct ClauseView {
     pub of: String,
@@ -138,6 +172,8 @@ struct RequestPage {
     expires: Instant,
     decided: Option<Instant>,
     clauses: Vec<ClauseView>,
+    /// The rule's terms (none when it left the policy folder).
+    terms: Option<RuleTerms>,
     votes: Vec<VoteView>,
     commit: Option<CommitView>,
     can_vote: bool,
@@ -216,6 +252,7 @@ async fn request_page(
         expires: Instant::of(request.expires_at),
         decided: request.decided_at.map(Instant::of),
         clauses: shown.clauses.iter().map(|c| ClauseView { of: c.of.clone(), need: c.need, have: c.have }).collect(),
+        terms: state.policies.current().approvals().find(&request.rule_id).map(|loaded| RuleTerms::of(&loaded.rule)),
         votes,
         commit,
         can_vote,

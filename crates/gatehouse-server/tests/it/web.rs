@@ -248,6 +248,10 @@ engine_test!(an_approver_reads_the_whole_request_and_approves_after_stepping_up,
             "https://github.com/acme/web/commit/0123456789abcdef0123456789abcdef01234567",
             "production-deploys",
             "role:release-approver",
+            "the rule gates <code>deployment.execute</code> on <code>environment:acme/*:production</code>",
+            "Never counted, whatever their role: the requester, whoever triggered the CI run, the authors of the \
+             commits deployed.",
+            "at most 5 minutes old",
             "Approve",
             "Deny",
         ] {

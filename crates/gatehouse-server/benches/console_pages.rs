@@ -9,7 +9,7 @@
 //! - a request's page `GET /ui/requests/{id}`,
 //!
 //! against the same run's baseline: the JSON API answering the same
-//! questions (`GET /api/v1/requests?state=pending&limit=50`, and
+//! questions (`GET /api/v1/requests?reviewable=true&limit=50`, and
 //! `GET /api/v1/requests/{id}`), with her token. Also the pages' weight.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark: a failed step is a failed run")]
 
@@ -137,10 +137,10 @@ async fn run(engine: Engine) {
     let api = ("authorization", format!("Bearer {ana_token}"));
     // Warm both paths (caches, prepared statements) before timing.
     time(&app, "/ui", &browser, "project:bulk/").await;
-    time(&app, "/api/v1/requests?state=pending&limit=50", &api, "project:bulk/").await;
+    time(&app, "/api/v1/requests?reviewable=true&limit=50", &api, "project:bulk/").await;
 
     let inbox = time(&app, "/ui", &browser, "project:bulk/").await;
-    let listing = time(&app, "/api/v1/requests?state=pending&limit=50", &api, "project:bulk/").await;
+    let listing = time(&app, "/api/v1/requests?reviewable=true&limit=50", &api, "project:bulk/").await;
     let page = time(&app, &format!("/ui/requests/{deployment}"), &browser, "release 1.4").await;
     let shown = time(&app, &format!("/api/v1/requests/{deployment}"), &api, "release 1.4").await;
     println!("{engine:?}: {PENDING} pending, {ROUNDS} rounds each (ms)");

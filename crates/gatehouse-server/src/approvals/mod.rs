@@ -17,7 +17,7 @@ mod wait;
 
 pub use break_glass::{Emergency, activate as break_glass, review as review_break_glass};
 pub use health::{RuleHealth, RuleProblem, problems_in, refresh, rule_problems, spawn_rule_watch};
-pub use inbox::{awaiting_vote, visible};
+pub use inbox::{awaiting_vote, visible, visible_and_awaiting};
 pub use lifecycle::{cancel, consume_for, end, revoke};
 pub use open::{Asked, open};
 pub(crate) use open::{Attach, Prepared, store_request};

@@ -204,14 +204,14 @@ pub async fn show(
     PageId(id): PageId<ApprovalRequestId>,
     PageQuery(query): PageQuery<ShowQuery>,
 ) -> Result<Response, PageError> {
-    let request = approvals::visible(&state, &caller, id).await?;
+    let (request, awaiting) = approvals::visible_and_awaiting(&state, &caller, id).await?;
     let notice = match query.done.as_deref() {
         Some("approve") => Notice::done(format!("You approved this request. It is {}.", request.state.as_str())),
         Some("deny") => Notice::done(format!("You denied this request. It is {}.", request.state.as_str())),
         Some("cancel") => Notice::done("You cancelled this request."),
         _ => None,
     };
-    let page = request_page(&state, &caller, &request, notice, None).await?;
+    let page = request_page(&state, &caller, &request, awaiting, notice, None).await?;
     render(&page)
 }
 
@@ -219,6 +219,7 @@ async fn request_page(
     state: &AppState,
     caller: &Caller,
     request: &ApprovalRequest,
+    awaiting: bool,
     notice: Option<Notice>,
     retry: Option<(&VoteForm, bool)>,
 ) -> Result<RequestPage, ApiError> {
@@ -239,7 +240,7 @@ async fn request_page(
         None => None,
     };
     let pending = request.state == RequestState::Pending;
-    let can_vote = pending && !approvals::awaiting_vote(state, caller, vec![request.clone()]).await?.is_empty();
+    let can_vote = pending && awaiting;
     let step_up = StepUp::of(state, caller, retry.is_some_and(|(_, needed)| needed)).await?;
     let retry = retry
         .map(|(form, _)| Retry { decision: form.decision.clone(), reason: form.reason.clone().unwrap_or_default() })
@@ -349,8 +350,8 @@ async fn refused(
     };
     // Shown as it is now: a vote refused because the request changed shows
     // what it changed to.
-    let current = state.store.find_approval_request(request.id).await?.unwrap_or_else(|| request.clone());
-    let page = request_page(state, caller, &current, notice, Some((form, needs_factor))).await?;
+    let (current, awaiting) = approvals::visible_and_awaiting(state, caller, request.id).await?;
+    let page = request_page(state, caller, &current, awaiting, notice, Some((form, needs_factor))).await?;
     render_with(status, HeaderMap::new(), &page)
 }
 

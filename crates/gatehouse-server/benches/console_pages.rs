@@ -4,7 +4,7 @@
 //!
 //! An approver's session; 1,000 pending access requests her rule counts
 //! her for (bulk-inserted), and one deployment request with its commit.
-//! Server time, p50 and p99 over 300 rounds each, of:
+//! Server time, p50 and p99 over 1,000 rounds each, of:
 //! - the approvals inbox `GET /ui` (its first 50 waiting, and her own),
 //! - a request's page `GET /ui/requests/{id}`,
 //!
@@ -30,7 +30,7 @@ use gatehouse_testkit::{Engine, TestApp, TestDatabase};
 use serde_json::json;
 
 const PENDING: usize = 1_000;
-const ROUNDS: usize = 300;
+const ROUNDS: usize = 1_000;
 const COOKIE: &str = "bench-session-secret";
 
 const RULES: &str = r#"

@@ -120,7 +120,10 @@ pub async fn verify(
 ) -> Result<Response, PageError> {
     match step_up::verify(&state, caller.clone(), form.code.as_deref()).await {
         Ok((caller, headers)) if caller.mfa_fresh(&state) => Ok(see_other("/ui/mfa?done=verified", headers)),
-        Ok((caller, _)) => refused(&state, &caller, ApiError::MfaRequired("no code was given".into()), "verify").await,
+        Ok((caller, _)) => {
+            let notice = Notice::problem("Enter the code your authenticator app shows, or use your passkey.");
+            render(&factors_page(&state, &caller, notice, true).await?)
+        }
         Err(error) if error.status().is_client_error() => {
             let page = factors_page(&state, &caller, Notice::problem(error.detail()), true).await?;
             render_with(error.status(), HeaderMap::new(), &page)
